@@ -1,0 +1,523 @@
+//! The one public error type, and how each error should be retried.
+//!
+//! Every failure kafkit reports is an [`Error`]. Callers that want to decide for themselves ask
+//! [`Error::retry_action`]; the classification of broker error codes lives in one table,
+//! [`ErrorCode::retry_action`], tested below against the Java client's choices.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What a caller (or kafkit internally) should do after an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetryAction {
+    /// Do not retry: the same request will fail the same way.
+    NoRetry,
+    /// Retry after a backoff; nothing needs to change first.
+    Retry,
+    /// Refresh metadata (leader or coordinator moved), then retry.
+    RefreshMetadataAndRetry,
+    /// The connection is gone; reconnect (with backoff) and retry. For a write, whether the
+    /// broker applied it is unknown: retrying is only safe when the broker deduplicates
+    /// (the idempotent producer).
+    Reconnect,
+}
+
+/// A Kafka protocol error code as a broker returns it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ErrorCode(pub i16);
+
+macro_rules! error_codes {
+    ($( $code:literal => $name:ident, $action:ident; )*) => {
+        impl ErrorCode {
+            $(
+                #[doc = concat!("`", stringify!($name), "` (", stringify!($code), ")")]
+                pub const $name: ErrorCode = ErrorCode($code);
+            )*
+
+            /// The name Kafka gives this code, such as `NOT_LEADER_OR_FOLLOWER`.
+            pub fn name(self) -> &'static str {
+                match self.0 {
+                    $( $code => stringify!($name), )*
+                    _ => "UNKNOWN_ERROR_CODE",
+                }
+            }
+
+            /// How to react to this code. The table follows the Java client's
+            /// `RetriableException` and `InvalidMetadataException` hierarchy.
+            pub fn retry_action(self) -> RetryAction {
+                match self.0 {
+                    $( $code => RetryAction::$action, )*
+                    _ => RetryAction::NoRetry,
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    -1 => UNKNOWN_SERVER_ERROR, NoRetry;
+    0 => NONE, NoRetry;
+    1 => OFFSET_OUT_OF_RANGE, NoRetry;
+    2 => CORRUPT_MESSAGE, Retry;
+    3 => UNKNOWN_TOPIC_OR_PARTITION, RefreshMetadataAndRetry;
+    4 => INVALID_FETCH_SIZE, NoRetry;
+    5 => LEADER_NOT_AVAILABLE, RefreshMetadataAndRetry;
+    6 => NOT_LEADER_OR_FOLLOWER, RefreshMetadataAndRetry;
+    7 => REQUEST_TIMED_OUT, Retry;
+    8 => BROKER_NOT_AVAILABLE, NoRetry;
+    9 => REPLICA_NOT_AVAILABLE, RefreshMetadataAndRetry;
+    10 => MESSAGE_TOO_LARGE, NoRetry;
+    11 => STALE_CONTROLLER_EPOCH, NoRetry;
+    12 => OFFSET_METADATA_TOO_LARGE, NoRetry;
+    13 => NETWORK_EXCEPTION, RefreshMetadataAndRetry;
+    14 => COORDINATOR_LOAD_IN_PROGRESS, Retry;
+    15 => COORDINATOR_NOT_AVAILABLE, RefreshMetadataAndRetry;
+    16 => NOT_COORDINATOR, RefreshMetadataAndRetry;
+    17 => INVALID_TOPIC_EXCEPTION, NoRetry;
+    18 => RECORD_LIST_TOO_LARGE, NoRetry;
+    19 => NOT_ENOUGH_REPLICAS, Retry;
+    20 => NOT_ENOUGH_REPLICAS_AFTER_APPEND, Retry;
+    21 => INVALID_REQUIRED_ACKS, NoRetry;
+    22 => ILLEGAL_GENERATION, NoRetry;
+    23 => INCONSISTENT_GROUP_PROTOCOL, NoRetry;
+    24 => INVALID_GROUP_ID, NoRetry;
+    25 => UNKNOWN_MEMBER_ID, NoRetry;
+    26 => INVALID_SESSION_TIMEOUT, NoRetry;
+    27 => REBALANCE_IN_PROGRESS, NoRetry;
+    28 => INVALID_COMMIT_OFFSET_SIZE, NoRetry;
+    29 => TOPIC_AUTHORIZATION_FAILED, NoRetry;
+    30 => GROUP_AUTHORIZATION_FAILED, NoRetry;
+    31 => CLUSTER_AUTHORIZATION_FAILED, NoRetry;
+    32 => INVALID_TIMESTAMP, NoRetry;
+    33 => UNSUPPORTED_SASL_MECHANISM, NoRetry;
+    34 => ILLEGAL_SASL_STATE, NoRetry;
+    35 => UNSUPPORTED_VERSION, NoRetry;
+    36 => TOPIC_ALREADY_EXISTS, NoRetry;
+    37 => INVALID_PARTITIONS, NoRetry;
+    38 => INVALID_REPLICATION_FACTOR, NoRetry;
+    39 => INVALID_REPLICA_ASSIGNMENT, NoRetry;
+    40 => INVALID_CONFIG, NoRetry;
+    41 => NOT_CONTROLLER, RefreshMetadataAndRetry;
+    42 => INVALID_REQUEST, NoRetry;
+    43 => UNSUPPORTED_FOR_MESSAGE_FORMAT, NoRetry;
+    44 => POLICY_VIOLATION, NoRetry;
+    45 => OUT_OF_ORDER_SEQUENCE_NUMBER, NoRetry;
+    46 => DUPLICATE_SEQUENCE_NUMBER, NoRetry;
+    47 => INVALID_PRODUCER_EPOCH, NoRetry;
+    48 => INVALID_TXN_STATE, NoRetry;
+    49 => INVALID_PRODUCER_ID_MAPPING, NoRetry;
+    50 => INVALID_TRANSACTION_TIMEOUT, NoRetry;
+    51 => CONCURRENT_TRANSACTIONS, Retry;
+    52 => TRANSACTION_COORDINATOR_FENCED, NoRetry;
+    53 => TRANSACTIONAL_ID_AUTHORIZATION_FAILED, NoRetry;
+    54 => SECURITY_DISABLED, NoRetry;
+    55 => OPERATION_NOT_ATTEMPTED, NoRetry;
+    56 => KAFKA_STORAGE_ERROR, RefreshMetadataAndRetry;
+    57 => LOG_DIR_NOT_FOUND, NoRetry;
+    58 => SASL_AUTHENTICATION_FAILED, NoRetry;
+    59 => UNKNOWN_PRODUCER_ID, NoRetry;
+    60 => REASSIGNMENT_IN_PROGRESS, NoRetry;
+    61 => DELEGATION_TOKEN_AUTH_DISABLED, NoRetry;
+    62 => DELEGATION_TOKEN_NOT_FOUND, NoRetry;
+    63 => DELEGATION_TOKEN_OWNER_MISMATCH, NoRetry;
+    64 => DELEGATION_TOKEN_REQUEST_NOT_ALLOWED, NoRetry;
+    65 => DELEGATION_TOKEN_AUTHORIZATION_FAILED, NoRetry;
+    66 => DELEGATION_TOKEN_EXPIRED, NoRetry;
+    67 => INVALID_PRINCIPAL_TYPE, NoRetry;
+    68 => NON_EMPTY_GROUP, NoRetry;
+    69 => GROUP_ID_NOT_FOUND, NoRetry;
+    70 => FETCH_SESSION_ID_NOT_FOUND, Retry;
+    71 => INVALID_FETCH_SESSION_EPOCH, Retry;
+    72 => LISTENER_NOT_FOUND, RefreshMetadataAndRetry;
+    73 => TOPIC_DELETION_DISABLED, NoRetry;
+    74 => FENCED_LEADER_EPOCH, RefreshMetadataAndRetry;
+    75 => UNKNOWN_LEADER_EPOCH, RefreshMetadataAndRetry;
+    76 => UNSUPPORTED_COMPRESSION_TYPE, NoRetry;
+    77 => STALE_BROKER_EPOCH, NoRetry;
+    78 => OFFSET_NOT_AVAILABLE, Retry;
+    79 => MEMBER_ID_REQUIRED, NoRetry;
+    80 => PREFERRED_LEADER_NOT_AVAILABLE, Retry;
+    81 => GROUP_MAX_SIZE_REACHED, NoRetry;
+    82 => FENCED_INSTANCE_ID, NoRetry;
+    83 => ELIGIBLE_LEADERS_NOT_AVAILABLE, Retry;
+    84 => ELECTION_NOT_NEEDED, NoRetry;
+    85 => NO_REASSIGNMENT_IN_PROGRESS, NoRetry;
+    86 => GROUP_SUBSCRIBED_TO_TOPIC, NoRetry;
+    87 => INVALID_RECORD, NoRetry;
+    88 => UNSTABLE_OFFSET_COMMIT, Retry;
+    89 => THROTTLING_QUOTA_EXCEEDED, Retry;
+    90 => PRODUCER_FENCED, NoRetry;
+    91 => RESOURCE_NOT_FOUND, NoRetry;
+    92 => DUPLICATE_RESOURCE, NoRetry;
+    93 => UNACCEPTABLE_CREDENTIAL, NoRetry;
+    94 => INCONSISTENT_VOTER_SET, NoRetry;
+    95 => INVALID_UPDATE_VERSION, NoRetry;
+    96 => FEATURE_UPDATE_FAILED, NoRetry;
+    97 => PRINCIPAL_DESERIALIZATION_FAILURE, NoRetry;
+    98 => SNAPSHOT_NOT_FOUND, NoRetry;
+    99 => POSITION_OUT_OF_RANGE, NoRetry;
+    100 => UNKNOWN_TOPIC_ID, RefreshMetadataAndRetry;
+    101 => DUPLICATE_BROKER_REGISTRATION, NoRetry;
+    102 => BROKER_ID_NOT_REGISTERED, NoRetry;
+    103 => INCONSISTENT_TOPIC_ID, RefreshMetadataAndRetry;
+    104 => INCONSISTENT_CLUSTER_ID, NoRetry;
+    105 => TRANSACTIONAL_ID_NOT_FOUND, NoRetry;
+    106 => FETCH_SESSION_TOPIC_ID_ERROR, Retry;
+    107 => INELIGIBLE_REPLICA, NoRetry;
+    108 => NEW_LEADER_ELECTED, NoRetry;
+    109 => OFFSET_MOVED_TO_TIERED_STORAGE, NoRetry;
+    110 => FENCED_MEMBER_EPOCH, NoRetry;
+    111 => UNRELEASED_INSTANCE_ID, NoRetry;
+    112 => UNSUPPORTED_ASSIGNOR, NoRetry;
+    113 => STALE_MEMBER_EPOCH, NoRetry;
+    114 => MISMATCHED_ENDPOINT_TYPE, NoRetry;
+    115 => UNSUPPORTED_ENDPOINT_TYPE, NoRetry;
+    116 => UNKNOWN_CONTROLLER_ID, NoRetry;
+    117 => UNKNOWN_SUBSCRIPTION_ID, NoRetry;
+    118 => TELEMETRY_TOO_LARGE, NoRetry;
+    119 => INVALID_REGISTRATION, NoRetry;
+    120 => TRANSACTION_ABORTABLE, NoRetry;
+}
+
+impl ErrorCode {
+    /// Whether this code means success.
+    pub fn is_ok(self) -> bool {
+        self.0 == 0
+    }
+
+    /// `Ok(())` for `NONE`, otherwise this code as an error.
+    pub(crate) fn check(code: i16) -> Result<(), ErrorCode> {
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(ErrorCode(code))
+        }
+    }
+}
+
+impl fmt::Debug for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.name(), self.0)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Every error kafkit returns.
+///
+/// Match on the variant for details, or ask [`Error::retry_action`] what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is missing, malformed, or inconsistent with another.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// A topic name breaks Kafka's rules.
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopic {
+        /// The rejected name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+
+    /// None of the bootstrap servers could be reached.
+    #[error("no bootstrap server answered: {}", describe_attempts(.attempts))]
+    NoBrokerReachable {
+        /// Each address tried, and why it failed.
+        attempts: Vec<(String, String)>,
+    },
+
+    /// A connection could not be opened or broke while requests were outstanding. For a write
+    /// in flight at that moment, whether the broker applied it is unknown.
+    #[error("connection to {broker} failed: {reason}")]
+    Connection {
+        /// The broker address.
+        broker: String,
+        /// What happened.
+        reason: String,
+    },
+
+    /// A request got no response within `request.timeout.ms`. For a write, whether the broker
+    /// applied it is unknown.
+    #[error("request {api} to {broker} timed out after {timeout:?}")]
+    RequestTimeout {
+        /// The request's API name.
+        api: &'static str,
+        /// The broker address.
+        broker: String,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+
+    /// The broker cannot serve any version of this request that kafkit speaks.
+    #[error("broker {broker} does not support {api} in any version kafkit speaks ({ours}); it offers {theirs}")]
+    UnsupportedVersion {
+        /// The request's API name.
+        api: &'static str,
+        /// The broker address.
+        broker: String,
+        /// The versions kafkit implements, as `min..=max`.
+        ours: String,
+        /// The versions the broker offers, or "none".
+        theirs: String,
+    },
+
+    /// A broker sent bytes that do not decode, or that break the protocol.
+    #[error("malformed response from {broker}: {reason}")]
+    Protocol {
+        /// The broker address.
+        broker: String,
+        /// What did not decode.
+        reason: String,
+    },
+
+    /// A broker answered with an error code.
+    #[error("{code} from broker for {context}")]
+    Broker {
+        /// The code.
+        code: ErrorCode,
+        /// What the request was about: a topic-partition, a group, a topic.
+        context: String,
+        /// The broker's error message, when it sent one.
+        message: Option<String>,
+    },
+
+    /// A record is larger than `max.request.size` or than the broker accepts.
+    #[error("record of {size} bytes is larger than the limit of {max} bytes ({setting})")]
+    RecordTooLarge {
+        /// The record's encoded size.
+        size: usize,
+        /// The limit.
+        max: usize,
+        /// The setting that sets the limit.
+        setting: &'static str,
+    },
+
+    /// A partition number the topic does not have.
+    #[error("partition {partition} does not exist in topic {topic} ({count} partitions)")]
+    InvalidPartition {
+        /// The topic.
+        topic: String,
+        /// The requested partition.
+        partition: i32,
+        /// How many partitions the topic has.
+        count: usize,
+    },
+
+    /// A record could not be delivered within `delivery.timeout.ms`.
+    #[error("delivery timed out after {0:?}")]
+    DeliveryTimeout(Duration),
+
+    /// `buffer.memory` stayed full for `max.block.ms`, or `try_send` found it full.
+    #[error("producer buffer full ({needed} bytes needed, {limit} bytes budget)")]
+    BufferFull {
+        /// The bytes the record needed.
+        needed: usize,
+        /// The configured `buffer.memory`.
+        limit: usize,
+    },
+
+    /// A batch read from the log is corrupt (CRC mismatch, impossible lengths).
+    #[error("corrupt record batch in {topic}-{partition} at offset {offset}: {reason}")]
+    CorruptBatch {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The batch's base offset.
+        offset: i64,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The position of a partition is out of range and `auto.offset.reset=none`.
+    #[error("offset {offset} out of range for {topic}-{partition} and auto.offset.reset=none")]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset that was out of range.
+        offset: i64,
+    },
+
+    /// The client, producer or consumer was closed.
+    #[error("the client is closed")]
+    Closed,
+}
+
+fn describe_attempts(attempts: &[(String, String)]) -> String {
+    if attempts.is_empty() {
+        return "the bootstrap list is empty".to_string();
+    }
+    attempts
+        .iter()
+        .map(|(addr, why)| format!("{addr} ({why})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Error {
+    /// What to do about this error; see [`RetryAction`].
+    pub fn retry_action(&self) -> RetryAction {
+        match self {
+            Error::Broker { code, .. } => code.retry_action(),
+            Error::Connection { .. } | Error::RequestTimeout { .. } => RetryAction::Reconnect,
+            Error::NoBrokerReachable { .. } => RetryAction::Retry,
+            Error::Config(_)
+            | Error::InvalidTopic { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::Protocol { .. }
+            | Error::RecordTooLarge { .. }
+            | Error::InvalidPartition { .. }
+            | Error::DeliveryTimeout(_)
+            | Error::BufferFull { .. }
+            | Error::CorruptBatch { .. }
+            | Error::OffsetOutOfRange { .. }
+            | Error::Closed => RetryAction::NoRetry,
+        }
+    }
+
+    /// Whether retrying the same operation later may succeed.
+    pub fn is_retriable(&self) -> bool {
+        self.retry_action() != RetryAction::NoRetry
+    }
+
+    /// Whether a write that failed this way may nevertheless have been applied by the broker.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::Connection { .. } | Error::RequestTimeout { .. }
+        )
+    }
+
+    /// The broker error code, when the broker sent one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn broker(code: ErrorCode, context: impl Into<String>) -> Self {
+        Error::Broker {
+            code,
+            context: context.into(),
+            message: None,
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config(message.into())
+    }
+}
+
+/// `Result` with kafkit's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_metadata_codes_ask_for_a_refresh() {
+        for code in [
+            ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            ErrorCode::LEADER_NOT_AVAILABLE,
+            ErrorCode::FENCED_LEADER_EPOCH,
+            ErrorCode::UNKNOWN_LEADER_EPOCH,
+            ErrorCode::NOT_COORDINATOR,
+            ErrorCode::COORDINATOR_NOT_AVAILABLE,
+        ] {
+            assert_eq!(
+                code.retry_action(),
+                RetryAction::RefreshMetadataAndRetry,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn transient_codes_retry_in_place() {
+        for code in [
+            ErrorCode::REQUEST_TIMED_OUT,
+            ErrorCode::NOT_ENOUGH_REPLICAS,
+            ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            ErrorCode::CORRUPT_MESSAGE,
+            ErrorCode::CONCURRENT_TRANSACTIONS,
+            ErrorCode::THROTTLING_QUOTA_EXCEEDED,
+        ] {
+            assert_eq!(code.retry_action(), RetryAction::Retry, "{code}");
+        }
+    }
+
+    #[test]
+    fn permanent_codes_do_not_retry() {
+        for code in [
+            ErrorCode::MESSAGE_TOO_LARGE,
+            ErrorCode::RECORD_LIST_TOO_LARGE,
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+            ErrorCode::INVALID_TOPIC_EXCEPTION,
+            ErrorCode::TOPIC_ALREADY_EXISTS,
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            ErrorCode::PRODUCER_FENCED,
+            ErrorCode::UNSUPPORTED_VERSION,
+            ErrorCode::INVALID_RECORD,
+            ErrorCode(9999),
+        ] {
+            assert_eq!(code.retry_action(), RetryAction::NoRetry, "{code}");
+        }
+    }
+
+    #[test]
+    fn names_and_unknown_codes() {
+        assert_eq!(ErrorCode(6).name(), "NOT_LEADER_OR_FOLLOWER");
+        assert_eq!(ErrorCode(9999).name(), "UNKNOWN_ERROR_CODE");
+        assert_eq!(format!("{}", ErrorCode(3)), "UNKNOWN_TOPIC_OR_PARTITION(3)");
+        assert!(ErrorCode::check(0).is_ok());
+        assert_eq!(ErrorCode::check(10), Err(ErrorCode::MESSAGE_TOO_LARGE));
+    }
+
+    #[test]
+    fn client_side_errors_are_classified() {
+        let conn = Error::Connection {
+            broker: "b:9092".into(),
+            reason: "reset".into(),
+        };
+        assert_eq!(conn.retry_action(), RetryAction::Reconnect);
+        assert!(conn.is_outcome_unknown());
+        let timeout = Error::RequestTimeout {
+            api: "Produce",
+            broker: "b:9092".into(),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(timeout.is_retriable() && timeout.is_outcome_unknown());
+        assert!(!Error::Config("x".into()).is_retriable());
+        assert!(!Error::DeliveryTimeout(Duration::from_secs(1)).is_retriable());
+        let broker = Error::broker(ErrorCode::NOT_LEADER_OR_FOLLOWER, "t-0");
+        assert!(broker.is_retriable() && !broker.is_outcome_unknown());
+        assert_eq!(broker.code(), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    }
+
+    #[test]
+    fn bootstrap_error_names_every_address() {
+        let err = Error::NoBrokerReachable {
+            attempts: vec![
+                ("a:1".into(), "connection refused".into()),
+                ("b:2".into(), "timed out after 1s".into()),
+            ],
+        };
+        let text = err.to_string();
+        assert!(text.contains("a:1 (connection refused)"), "{text}");
+        assert!(text.contains("b:2 (timed out after 1s)"), "{text}");
+    }
+}

@@ -1,0 +1,10 @@
+//! kafkit: a pure-Rust, async Apache Kafka client.
+#![warn(missing_docs)]
+
+pub mod error;
+mod record;
+
+pub use error::{Error, ErrorCode, Result, RetryAction};
+pub use record::{
+    ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,
+};

@@ -1,0 +1,190 @@
+//! The records users send and receive, and the metadata a broker returns for them.
+
+use bytes::Bytes;
+use std::fmt;
+
+/// A topic and partition pair.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// The topic name.
+    pub topic: String,
+    /// The partition index within the topic.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// A topic and partition.
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// A record header.
+///
+/// Kafka allows the same key several times and a null value; both are kept as sent. Keys are
+/// bytes on the wire: the Java client writes UTF-8, but other clients may not, so nothing here
+/// assumes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The header key.
+    pub key: Bytes,
+    /// The header value; `None` is Kafka's null value, distinct from an empty one.
+    pub value: Option<Bytes>,
+}
+
+impl Header {
+    /// A header with a value.
+    pub fn new(key: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
+        Self {
+            key: key.into(),
+            value: Some(value.into()),
+        }
+    }
+
+    /// A header whose value is null.
+    pub fn null(key: impl Into<Bytes>) -> Self {
+        Self {
+            key: key.into(),
+            value: None,
+        }
+    }
+
+    /// The key as UTF-8, if it is.
+    pub fn key_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.key).ok()
+    }
+}
+
+/// A record to produce.
+///
+/// ```
+/// use kafkit::ProducerRecord;
+/// let record = ProducerRecord::new("my_topic", "Hello Kafka")
+///     .key("greeting")
+///     .header("trace-id", "42");
+/// assert_eq!(record.topic, "my_topic");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerRecord {
+    /// The topic to write to.
+    pub topic: String,
+    /// An explicit partition; when `None` the partitioner chooses.
+    pub partition: Option<i32>,
+    /// The key; keyed records go to the partition murmur2 of the key picks.
+    pub key: Option<Bytes>,
+    /// The value; `None` is a tombstone.
+    pub value: Option<Bytes>,
+    /// Headers in order, duplicates kept.
+    pub headers: Vec<Header>,
+    /// Milliseconds since the Unix epoch; when `None` the time of `send` is used.
+    pub timestamp: Option<i64>,
+}
+
+impl ProducerRecord {
+    /// A record with a value and nothing else set.
+    pub fn new(topic: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        Self {
+            topic: topic.into(),
+            partition: None,
+            key: None,
+            value: Some(value.into()),
+            headers: Vec::new(),
+            timestamp: None,
+        }
+    }
+
+    /// A record with a null value (a tombstone for compacted topics).
+    pub fn tombstone(topic: impl Into<String>, key: impl Into<Bytes>) -> Self {
+        Self {
+            topic: topic.into(),
+            partition: None,
+            key: Some(key.into()),
+            value: None,
+            headers: Vec::new(),
+            timestamp: None,
+        }
+    }
+
+    /// Sets the key.
+    pub fn key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Sets an explicit partition.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Appends a header.
+    pub fn header(mut self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
+        self.headers.push(Header::new(key, value));
+        self
+    }
+
+    /// Appends a header with a null value.
+    pub fn null_header(mut self, key: impl Into<Bytes>) -> Self {
+        self.headers.push(Header::null(key));
+        self
+    }
+
+    /// Sets the timestamp, in milliseconds since the Unix epoch.
+    pub fn timestamp(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp = Some(timestamp_ms);
+        self
+    }
+}
+
+/// Where a produced record was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset the broker assigned; `-1` with `acks=0`, where the broker says nothing.
+    pub offset: i64,
+    /// The record's timestamp: the one sent, or the broker's append time for topics with
+    /// `message.timestamp.type=LogAppendTime`.
+    pub timestamp: i64,
+}
+
+/// Whether a record's timestamp was set by its producer or by the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimestampType {
+    /// Set by the producer (`CreateTime`).
+    CreateTime,
+    /// Set by the broker when it appended the batch (`LogAppendTime`).
+    LogAppendTime,
+}
+
+/// A record read from a partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset.
+    pub offset: i64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: i64,
+    /// What the timestamp means.
+    pub timestamp_type: TimestampType,
+    /// The key, if any.
+    pub key: Option<Bytes>,
+    /// The value; `None` for a tombstone.
+    pub value: Option<Bytes>,
+    /// Headers in the order they were written, duplicates kept.
+    pub headers: Vec<Header>,
+}
