@@ -2,9 +2,11 @@
 #![warn(missing_docs)]
 
 pub mod error;
+mod protocol;
 mod record;
 
 pub use error::{Error, ErrorCode, Result, RetryAction};
+pub use protocol::compression::Compression;
 pub use record::{
     ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,
 };

@@ -1,0 +1,3 @@
+//! The wire format: framing, version negotiation, record batches, compression.
+
+pub mod compression;
