@@ -1,6 +1,7 @@
 //! kafkit: a pure-Rust, async Apache Kafka client.
 #![warn(missing_docs)]
 
+mod connection;
 pub mod error;
 mod protocol;
 mod record;

@@ -1,0 +1,275 @@
+//! One connection to one broker: a cheap handle over the I/O task in [`io_task`].
+//!
+//! Opening a connection negotiates versions with ApiVersions; every later request is sent at
+//! the highest version both sides support, or fails with [`Error::UnsupportedVersion`].
+
+mod io_task;
+
+use crate::error::{Error, Result};
+use crate::protocol::frame::{api_name, decode_response, encode_request};
+use crate::protocol::versions::{self, BrokerVersions};
+use io_task::{Outgoing, Shared};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::protocol::{Request, StrBytes};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+/// How a connection is opened and how long it waits.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionParams {
+    pub client_id: StrBytes,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_response_size: usize,
+}
+
+/// A handle to a live connection. Clones share the connection.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: mpsc::Sender<Outgoing>,
+    shared: Arc<Shared>,
+    versions: BrokerVersions,
+    next_correlation_id: AtomicI32,
+    params: ConnectionParams,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("broker", &self.inner.shared.addr)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Opens a TCP connection to `addr` and negotiates API versions.
+    pub(crate) async fn connect(addr: &str, params: &ConnectionParams) -> Result<Connection> {
+        let stream =
+            match tokio::time::timeout(params.connect_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    return Err(Error::Connection {
+                        broker: addr.to_string(),
+                        reason: e.to_string(),
+                    })
+                }
+                Err(_) => {
+                    return Err(Error::Connection {
+                        broker: addr.to_string(),
+                        reason: format!("connect timed out after {:?}", params.connect_timeout),
+                    })
+                }
+            };
+        // Kafka requests are small and latency-bound; Nagle's delay would only hurt.
+        let _ = stream.set_nodelay(true);
+        Self::handshake(stream, addr, params).await
+    }
+
+    /// Starts the I/O task over any byte stream and negotiates versions on it.
+    pub(crate) async fn handshake<S>(
+        stream: S,
+        addr: &str,
+        params: &ConnectionParams,
+    ) -> Result<Connection>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(1024);
+        let shared = Shared::new(addr.to_string());
+        tokio::spawn(io_task::run(
+            stream,
+            rx,
+            shared.clone(),
+            params.max_response_size,
+        ));
+        let mut conn = Inner {
+            tx,
+            shared,
+            versions: BrokerVersions::default(),
+            next_correlation_id: AtomicI32::new(0),
+            params: params.clone(),
+        };
+        let timeout = params.connect_timeout.max(params.request_timeout);
+        let request = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("kafkit"))
+            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+        let (_, our_max) = versions::ours(ApiKey::ApiVersions).unwrap_or((0, 0));
+        let mut response: ApiVersionsResponse =
+            conn.send_at(&request, our_max, timeout, true).await?;
+        if response.error_code == crate::ErrorCode::UNSUPPORTED_VERSION.0 {
+            // The broker answers an unsupported ApiVersions request in v0 and lists the
+            // versions it does support; ask again at the highest of those we speak.
+            let theirs = response
+                .api_keys
+                .iter()
+                .find(|k| k.api_key == ApiKey::ApiVersions as i16)
+                .map(|k| k.max_version)
+                .unwrap_or(0);
+            response = conn
+                .send_at(&request, theirs.clamp(0, our_max), timeout, true)
+                .await?;
+        }
+        if response.error_code != 0 {
+            conn.shared.poison("ApiVersions was refused".to_string());
+            return Err(Error::broker(
+                crate::ErrorCode(response.error_code),
+                format!("ApiVersions to {addr}"),
+            ));
+        }
+        conn.versions = BrokerVersions::new(
+            response
+                .api_keys
+                .iter()
+                .map(|k| (k.api_key, k.min_version, k.max_version)),
+        );
+        Ok(Connection {
+            inner: Arc::new(conn),
+        })
+    }
+
+    /// The broker's address.
+    pub(crate) fn addr(&self) -> &str {
+        &self.inner.shared.addr
+    }
+
+    /// Whether the connection broke; a broken connection never recovers, open a new one.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.shared.is_poisoned() || self.inner.tx.is_closed()
+    }
+
+    /// The version that would be used for `key`, or why none can be.
+    pub(crate) fn version(&self, key: ApiKey) -> Result<i16> {
+        self.inner.version(key)
+    }
+
+    /// Sends `request` and waits for its response, up to `request.timeout.ms`.
+    pub(crate) async fn send<R: Request>(&self, request: &R) -> Result<R::Response> {
+        self.send_with_timeout(request, self.inner.params.request_timeout)
+            .await
+    }
+
+    /// Sends `request` and waits up to `timeout` (JoinGroup legitimately takes longer).
+    pub(crate) async fn send_with_timeout<R: Request>(
+        &self,
+        request: &R,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        let version =
+            self.inner
+                .version(ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
+                    broker: self.addr().to_string(),
+                    reason: format!("unknown API key {}", R::KEY),
+                })?)?;
+        self.inner.send_at(request, version, timeout, true).await
+    }
+
+    /// Sends a request the broker will not answer (Produce with `acks=0`); resolves once the
+    /// frame is written.
+    pub(crate) async fn send_no_response<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<()> {
+        let (frame, correlation_id) = self.inner.encode(request, version)?;
+        let rx = self.inner.enqueue(frame, correlation_id, false).await?;
+        match rx.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(self.inner.shared.error()),
+        }
+    }
+}
+
+impl Inner {
+    fn version(&self, key: ApiKey) -> Result<i16> {
+        self.versions
+            .choose(key)
+            .map_err(|none| Error::UnsupportedVersion {
+                api: api_name(key as i16),
+                broker: self.shared.addr.clone(),
+                ours: none.ours,
+                theirs: none.theirs,
+            })
+    }
+
+    fn encode<R: Request>(&self, request: &R, version: i16) -> Result<(bytes::Bytes, i32)> {
+        // Correlation ids only need to be unique among requests in flight on this connection.
+        let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        let frame = encode_request(request, version, correlation_id, &self.params.client_id)
+            .map_err(|reason| Error::Protocol {
+                broker: self.shared.addr.clone(),
+                reason,
+            })?;
+        Ok((frame, correlation_id))
+    }
+
+    async fn enqueue(
+        &self,
+        frame: bytes::Bytes,
+        correlation_id: i32,
+        expects_response: bool,
+    ) -> Result<oneshot::Receiver<Result<bytes::Bytes>>> {
+        if self.shared.is_poisoned() {
+            return Err(self.shared.error());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Outgoing {
+                frame,
+                correlation_id,
+                expects_response,
+                reply,
+            })
+            .await
+            .map_err(|_| self.shared.error())?;
+        Ok(rx)
+    }
+
+    async fn send_at<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        timeout: Duration,
+        expects_response: bool,
+    ) -> Result<R::Response> {
+        let (frame, correlation_id) = self.encode(request, version)?;
+        let rx = self
+            .enqueue(frame, correlation_id, expects_response)
+            .await?;
+        let frame = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(frame))) => frame,
+            Ok(Ok(Err(e))) => return Err(e),
+            Ok(Err(_)) => return Err(self.shared.error()),
+            Err(_) => {
+                // Like the Java client, a timed-out request closes its connection: a late
+                // response must not be mistaken for anything else, and for a write the
+                // outcome is unknown from here on.
+                self.shared
+                    .poison(format!("{} request timed out", api_name(R::KEY)));
+                return Err(Error::RequestTimeout {
+                    api: api_name(R::KEY),
+                    broker: self.shared.addr.clone(),
+                    timeout,
+                });
+            }
+        };
+        decode_response::<R>(frame, version).map_err(|reason| {
+            self.shared.poison(reason.clone());
+            Error::Protocol {
+                broker: self.shared.addr.clone(),
+                reason,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,255 @@
+//! The connection task against a scripted peer over an in-memory duplex stream.
+
+use super::*;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{MetadataRequest, MetadataResponse, RequestHeader};
+use kafka_protocol::protocol::{decode_request_header_from_buffer, Encodable, HeaderVersion};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+fn params() -> ConnectionParams {
+    ConnectionParams {
+        client_id: StrBytes::from_static_str("test"),
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(5),
+        max_response_size: 1 << 20,
+    }
+}
+
+/// The broker side of the duplex: reads request frames, writes response frames.
+struct Peer {
+    stream: DuplexStream,
+}
+
+impl Peer {
+    async fn read_request(&mut self) -> (RequestHeader, Bytes) {
+        let size = self.stream.read_i32().await.unwrap();
+        let mut buf = BytesMut::zeroed(size as usize);
+        self.stream.read_exact(&mut buf).await.unwrap();
+        let header = decode_request_header_from_buffer(&mut buf).unwrap();
+        (header, buf.freeze())
+    }
+
+    async fn respond<M: Encodable + HeaderVersion>(
+        &mut self,
+        correlation_id: i32,
+        version: i16,
+        body: &M,
+    ) {
+        let mut buf = BytesMut::new();
+        buf.put_i32(0);
+        buf.put_i32(correlation_id);
+        if M::header_version(version) >= 1 {
+            buf.put_u8(0); // no tagged fields
+        }
+        body.encode(&mut buf, version).unwrap();
+        let size = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&size.to_be_bytes());
+        self.stream.write_all(&buf).await.unwrap();
+    }
+
+    /// Answers the ApiVersions handshake, advertising Metadata 0..=12 only.
+    async fn handshake(&mut self) {
+        let (header, _) = self.read_request().await;
+        assert_eq!(header.request_api_key, ApiKey::ApiVersions as i16);
+        let response = ApiVersionsResponse::default().with_api_keys(vec![
+            ApiVersion::default()
+                .with_api_key(18)
+                .with_min_version(0)
+                .with_max_version(4),
+            ApiVersion::default()
+                .with_api_key(3)
+                .with_min_version(0)
+                .with_max_version(12),
+        ]);
+        self.respond(header.correlation_id, header.request_api_version, &response)
+            .await;
+    }
+}
+
+async fn connected() -> (Connection, Peer) {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let mut peer = Peer { stream: server };
+    let (conn, ()) = tokio::join!(
+        async {
+            Connection::handshake(client, "fake:9092", &params())
+                .await
+                .unwrap()
+        },
+        peer.handshake()
+    );
+    (conn, peer)
+}
+
+fn metadata_with_cluster(id: &str) -> MetadataResponse {
+    MetadataResponse::default().with_cluster_id(Some(StrBytes::from_string(id.to_string())))
+}
+
+#[tokio::test]
+async fn negotiates_the_highest_common_version() {
+    let (conn, _peer) = connected().await;
+    assert_eq!(conn.version(ApiKey::Metadata).unwrap(), 12);
+    let err = conn.version(ApiKey::Produce).unwrap_err();
+    assert!(
+        matches!(err, Error::UnsupportedVersion { api: "Produce", .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn responses_out_of_order_reach_their_own_callers() {
+    let (conn, mut peer) = connected().await;
+    let first = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    let (h1, _) = peer.read_request().await;
+    let second = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    let (h2, _) = peer.read_request().await;
+    assert_ne!(h1.correlation_id, h2.correlation_id);
+    peer.respond(h2.correlation_id, 12, &metadata_with_cluster("second"))
+        .await;
+    peer.respond(h1.correlation_id, 12, &metadata_with_cluster("first"))
+        .await;
+    let first = first.await.unwrap().unwrap();
+    let second = second.await.unwrap().unwrap();
+    assert_eq!(first.cluster_id.as_deref(), Some("first"));
+    assert_eq!(second.cluster_id.as_deref(), Some("second"));
+}
+
+#[tokio::test]
+async fn a_dropped_caller_does_not_corrupt_the_connection() {
+    let (conn, mut peer) = connected().await;
+    let abandoned = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    let (h1, _) = peer.read_request().await;
+    abandoned.abort();
+    let _ = abandoned.await;
+    // The abandoned response still arrives and must be consumed, not handed to the next caller.
+    peer.respond(h1.correlation_id, 12, &metadata_with_cluster("abandoned"))
+        .await;
+    let next = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    let (h2, _) = peer.read_request().await;
+    peer.respond(h2.correlation_id, 12, &metadata_with_cluster("next"))
+        .await;
+    let next = next.await.unwrap().unwrap();
+    assert_eq!(next.cluster_id.as_deref(), Some("next"));
+    assert!(!conn.is_closed());
+}
+
+#[tokio::test]
+async fn a_broken_connection_fails_every_waiter_and_every_later_call() {
+    let (conn, mut peer) = connected().await;
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.send(&MetadataRequest::default()).await })
+        })
+        .collect();
+    for _ in 0..3 {
+        peer.read_request().await;
+    }
+    drop(peer);
+    for waiter in waiters {
+        let err = waiter.await.unwrap().unwrap_err();
+        assert!(matches!(err, Error::Connection { .. }), "{err}");
+        assert!(err.is_outcome_unknown());
+    }
+    assert!(conn.is_closed());
+    let err = conn.send(&MetadataRequest::default()).await.unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn an_oversized_frame_poisons_the_connection() {
+    let (conn, mut peer) = connected().await;
+    let waiter = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    peer.read_request().await;
+    peer.stream.write_i32(i32::MAX).await.unwrap();
+    let err = waiter.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("outside 4..="), "{err}");
+    assert!(conn.is_closed());
+}
+
+#[tokio::test]
+async fn an_unknown_correlation_id_poisons_the_connection() {
+    let (conn, mut peer) = connected().await;
+    let waiter = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    let (header, _) = peer.read_request().await;
+    peer.respond(
+        header.correlation_id + 1000,
+        12,
+        &metadata_with_cluster("x"),
+    )
+    .await;
+    let err = waiter.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("unknown correlation id"), "{err}");
+}
+
+#[tokio::test]
+async fn a_response_that_does_not_decode_is_a_protocol_error() {
+    let (conn, mut peer) = connected().await;
+    let waiter = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    let (header, _) = peer.read_request().await;
+    let mut frame = BytesMut::new();
+    frame.put_i32(7);
+    frame.put_i32(header.correlation_id);
+    frame.put_slice(&[0, 0xff, 0xff]);
+    peer.stream.write_all(&frame).await.unwrap();
+    let err = waiter.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_timeout_closes_the_connection() {
+    let (conn, mut peer) = connected().await;
+    let waiter = tokio::spawn({
+        let conn = conn.clone();
+        async move {
+            conn.send_with_timeout(&MetadataRequest::default(), Duration::from_secs(2))
+                .await
+        }
+    });
+    peer.read_request().await;
+    let err = waiter.await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::RequestTimeout {
+                api: "Metadata",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(conn.is_closed());
+}
+
+#[tokio::test]
+async fn requests_without_responses_resolve_once_written() {
+    let (conn, mut peer) = connected().await;
+    conn.send_no_response(&MetadataRequest::default(), 12)
+        .await
+        .unwrap();
+    let (header, mut body) = peer.read_request().await;
+    assert_eq!(header.request_api_key, 3);
+    assert!(body.has_remaining());
+    body.advance(body.remaining());
+}
