@@ -1,6 +1,7 @@
 //! kafkit: a pure-Rust, async Apache Kafka client.
 #![warn(missing_docs)]
 
+mod cluster;
 mod connection;
 pub mod error;
 mod protocol;

@@ -1,0 +1,271 @@
+//! The cluster handle: bootstrap, the metadata cache and its refresh, and connections to
+//! brokers by id.
+//!
+//! ```text
+//! caller ──topic("t")──▶ cached? ──no──▶ refresh (one in flight) ──Metadata──▶ any broker
+//!                          │                                                     │
+//!                          └──────────────▶ Arc<TopicInfo> ◀──── apply response ─┘
+//! ```
+//! A background task refreshes every `metadata.max.age.ms`, and at once when a response says
+//! the cache is stale (`request_refresh`). It holds only a weak reference and ends with the
+//! last handle.
+
+pub(crate) mod metadata;
+pub(crate) mod pool;
+
+use crate::connection::{Connection, ConnectionParams};
+use crate::error::{Error, ErrorCode, Result, RetryAction};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{MetadataRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+pub(crate) use metadata::{BrokerInfo, Snapshot, TopicInfo};
+pub(crate) use pool::{Backoff, Pool, TrafficClass};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// What the cluster layer needs from the client configuration.
+#[derive(Clone, Debug)]
+pub(crate) struct ClusterSettings {
+    pub bootstrap: Vec<String>,
+    pub params: ConnectionParams,
+    pub backoff: Backoff,
+    pub metadata_max_age: Duration,
+    pub allow_auto_create_topics: bool,
+}
+
+/// A cheap-clone handle to the cluster.
+#[derive(Clone)]
+pub(crate) struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ClusterSettings,
+    pool: Pool,
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// Topics kept fresh by the background refresh.
+    topics: Mutex<HashSet<String>>,
+    /// Serialises refreshes: callers that queued behind one reuse its result.
+    refreshing: tokio::sync::Mutex<()>,
+    wake_refresher: Arc<Notify>,
+}
+
+impl Cluster {
+    /// Connects to the first bootstrap server that answers and loads metadata.
+    pub(crate) async fn connect(settings: ClusterSettings) -> Result<Cluster> {
+        let pool = Pool::new(settings.params.clone(), settings.backoff);
+        let cluster = Cluster {
+            inner: Arc::new(Inner {
+                settings,
+                pool,
+                snapshot: RwLock::new(Arc::new(Snapshot::default())),
+                topics: Mutex::new(HashSet::new()),
+                refreshing: tokio::sync::Mutex::new(()),
+                wake_refresher: Arc::new(Notify::new()),
+            }),
+        };
+        cluster.refresh().await?;
+        tokio::spawn(background_refresh(
+            Arc::downgrade(&cluster.inner),
+            cluster.inner.wake_refresher.clone(),
+            cluster.inner.settings.metadata_max_age,
+        ));
+        Ok(cluster)
+    }
+
+    pub(crate) fn params(&self) -> &ConnectionParams {
+        self.inner.pool.params()
+    }
+
+    pub(crate) fn backoff(&self) -> Backoff {
+        self.inner.settings.backoff
+    }
+
+    /// The current view of the cluster.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Asks the background task to refresh now (a response said the cache is stale).
+    pub(crate) fn request_refresh(&self) {
+        self.inner.wake_refresher.notify_one();
+    }
+
+    /// Refreshes metadata for every topic in use, unless another refresh finished after
+    /// this call began, in which case that one's view is returned.
+    pub(crate) async fn refresh(&self) -> Result<Arc<Snapshot>> {
+        let seen = self.snapshot().generation;
+        let _guard = self.inner.refreshing.lock().await;
+        let current = self.snapshot();
+        if current.generation > seen {
+            return Ok(current);
+        }
+        let topics: Vec<String> = self
+            .inner
+            .topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let request = MetadataRequest::default()
+            .with_topics(Some(
+                topics
+                    .iter()
+                    .map(|t| {
+                        MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                    })
+                    .collect(),
+            ))
+            .with_allow_auto_topic_creation(self.inner.settings.allow_auto_create_topics);
+        let response = self.any_connection().await?.send(&request).await?;
+        let next = Arc::new(current.apply(&response));
+        *self
+            .inner
+            .snapshot
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = next.clone();
+        Ok(next)
+    }
+
+    /// A connection to some broker for control traffic: an open one if any, else the known
+    /// brokers, else the bootstrap list. The error names every address tried.
+    pub(crate) async fn any_connection(&self) -> Result<Connection> {
+        let snapshot = self.snapshot();
+        let mut addrs: Vec<String> = snapshot.brokers.values().map(BrokerInfo::addr).collect();
+        for addr in &addrs {
+            if let Some(conn) = self.inner.pool.existing(addr, TrafficClass::Control) {
+                return Ok(conn);
+            }
+        }
+        addrs.extend(self.inner.settings.bootstrap.iter().cloned());
+        let mut attempts = Vec::new();
+        for addr in addrs {
+            if attempts.iter().any(|(a, _): &(String, String)| *a == addr) {
+                continue;
+            }
+            match self.inner.pool.get(&addr, TrafficClass::Control).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => attempts.push((addr, connect_failure(e))),
+            }
+        }
+        Err(Error::NoBrokerReachable { attempts })
+    }
+
+    /// A connection to broker `id` for `class`.
+    pub(crate) async fn broker(&self, id: i32, class: TrafficClass) -> Result<Connection> {
+        let mut snapshot = self.snapshot();
+        if !snapshot.brokers.contains_key(&id) {
+            snapshot = self.refresh().await?;
+        }
+        let addr = snapshot
+            .brokers
+            .get(&id)
+            .map(BrokerInfo::addr)
+            .ok_or_else(|| {
+                Error::broker(ErrorCode::BROKER_NOT_AVAILABLE, format!("broker {id}"))
+            })?;
+        self.inner.pool.get(&addr, class).await
+    }
+
+    /// The controller's connection (admin requests that must reach it), or any broker's.
+    pub(crate) async fn controller(&self) -> Result<Connection> {
+        match self.snapshot().controller {
+            Some(id) => self.broker(id, TrafficClass::Control).await,
+            None => self.any_connection().await,
+        }
+    }
+
+    /// The topic's metadata, waiting up to `timeout` for it to exist and have leaders.
+    pub(crate) async fn topic(&self, name: &str, timeout: Duration) -> Result<Arc<TopicInfo>> {
+        let newly_tracked = self
+            .inner
+            .topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string());
+        let deadline = Instant::now() + timeout;
+        let mut snapshot = self.snapshot();
+        if newly_tracked && !snapshot.topics.contains_key(name) {
+            snapshot = self.refresh().await?;
+        }
+        let mut failures = 0;
+        loop {
+            let last_error = match snapshot.topics.get(name) {
+                Some(topic) if topic.error.is_ok() && !topic.partitions.is_empty() => {
+                    return Ok(topic.clone())
+                }
+                Some(topic) if topic.error.retry_action() == RetryAction::NoRetry => {
+                    return Err(Error::broker(topic.error, format!("topic {name}")))
+                }
+                Some(topic) => topic.error,
+                None => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            };
+            failures += 1;
+            let wait = self.inner.settings.backoff.delay(failures);
+            if Instant::now() + wait >= deadline {
+                return Err(Error::Broker {
+                    code: last_error,
+                    context: format!("topic {name}"),
+                    message: Some(format!("no usable metadata within {timeout:?}")),
+                });
+            }
+            tokio::time::sleep(wait).await;
+            snapshot = self.refresh().await?;
+        }
+    }
+
+    /// Stops tracking a topic (after deleting it).
+    pub(crate) fn forget_topic(&self, name: &str) {
+        self.inner
+            .topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        let mut guard = self
+            .inner
+            .snapshot
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut next = (**guard).clone();
+        next.topics.remove(name);
+        *guard = Arc::new(next);
+    }
+}
+
+fn connect_failure(e: Error) -> String {
+    match e {
+        Error::Connection { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
+async fn background_refresh(inner: Weak<Inner>, wake: Arc<Notify>, max_age: Duration) {
+    loop {
+        // The task holds no strong reference while it waits: the last handle's drop wakes it
+        // (see `Drop for Inner`) and the upgrade below fails.
+        let _ = tokio::time::timeout(max_age, wake.notified()).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let cluster = Cluster { inner };
+        if let Err(e) = cluster.refresh().await {
+            tracing::debug!(error = %e, "background metadata refresh failed");
+            let pause = cluster.backoff().initial;
+            drop(cluster);
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.wake_refresher.notify_one();
+    }
+}

@@ -1,0 +1,190 @@
+//! Connections per broker and traffic class, re-opened with exponential backoff and jitter.
+//!
+//! Produce, fetch and group traffic each get their own connection to a broker, so a fetch
+//! that waits `fetch.max.wait.ms` or a JoinGroup that waits for a rebalance never sits in
+//! front of a produce request.
+
+use crate::connection::{Connection, ConnectionParams};
+use crate::error::Result;
+use rand::Rng;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Which connection to a broker a request travels on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum TrafficClass {
+    /// Metadata, admin and offset lookups.
+    Control,
+    /// Produce requests.
+    Produce,
+    /// Fetch requests.
+    Fetch,
+    /// Group coordination.
+    Group,
+}
+
+/// Exponential backoff with ±20% jitter, as `reconnect.backoff.ms` and
+/// `reconnect.backoff.max.ms` describe it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The wait after `failures` consecutive failures (the first failure waits `initial`).
+    pub(crate) fn delay(&self, failures: u32) -> Duration {
+        if failures == 0 {
+            return Duration::ZERO;
+        }
+        let exp = self
+            .initial
+            .saturating_mul(1u32 << (failures - 1).min(20))
+            .min(self.max);
+        let jitter = rand::rng().random_range(0.8..1.2);
+        exp.mul_f64(jitter)
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    conn: Option<Connection>,
+    failures: u32,
+    next_attempt: Option<Instant>,
+    /// Serialises connection attempts so concurrent callers share one.
+    opening: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The open connections of a client, keyed by address and traffic class.
+pub(crate) struct Pool {
+    params: ConnectionParams,
+    backoff: Backoff,
+    slots: Mutex<HashMap<(String, TrafficClass), Slot>>,
+}
+
+impl Pool {
+    pub(crate) fn new(params: ConnectionParams, backoff: Backoff) -> Self {
+        Self {
+            params,
+            backoff,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn params(&self) -> &ConnectionParams {
+        &self.params
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, TrafficClass), Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A live connection if one is open, without connecting.
+    pub(crate) fn existing(&self, addr: &str, class: TrafficClass) -> Option<Connection> {
+        self.lock()
+            .get(&(addr.to_string(), class))
+            .and_then(|s| s.conn.clone())
+            .filter(|c| !c.is_closed())
+    }
+
+    /// A live connection to `addr` for `class`, opening one (after any backoff) if needed.
+    pub(crate) async fn get(&self, addr: &str, class: TrafficClass) -> Result<Connection> {
+        let key = (addr.to_string(), class);
+        let opening = {
+            let mut slots = self.lock();
+            let slot = slots.entry(key.clone()).or_default();
+            if let Some(conn) = slot.conn.as_ref().filter(|c| !c.is_closed()) {
+                return Ok(conn.clone());
+            }
+            slot.opening.clone()
+        };
+        let _guard = opening.lock().await;
+        let wait_until = {
+            let slots = self.lock();
+            let slot = slots.get(&key);
+            if let Some(conn) = slot
+                .and_then(|s| s.conn.as_ref())
+                .filter(|c| !c.is_closed())
+            {
+                return Ok(conn.clone());
+            }
+            slot.and_then(|s| s.next_attempt)
+        };
+        if let Some(deadline) = wait_until {
+            tokio::time::sleep_until(deadline).await;
+        }
+        let result = Connection::connect(addr, &self.params).await;
+        let mut slots = self.lock();
+        let slot = slots.entry(key).or_default();
+        match &result {
+            Ok(conn) => {
+                slot.conn = Some(conn.clone());
+                slot.failures = 0;
+                slot.next_attempt = None;
+            }
+            Err(e) => {
+                slot.conn = None;
+                slot.failures = slot.failures.saturating_add(1);
+                let delay = self.backoff.delay(slot.failures);
+                tracing::debug!(%addr, ?class, error = %e, ?delay, "connect failed");
+                slot.next_attempt = Some(Instant::now() + delay);
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_to_the_cap_with_jitter() {
+        let b = Backoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_secs(1),
+        };
+        assert_eq!(b.delay(0), Duration::ZERO);
+        for (failures, base) in [(1, 50), (2, 100), (3, 200), (5, 800), (6, 1000), (40, 1000)] {
+            let d = b.delay(failures).as_secs_f64() * 1000.0;
+            let base = base as f64;
+            assert!(
+                d >= base * 0.8 - 1e-6 && d <= base * 1.2 + 1e-6,
+                "{failures}: {d}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_connects_back_off_before_the_next_attempt() {
+        let pool = Pool::new(
+            ConnectionParams {
+                client_id: kafka_protocol::protocol::StrBytes::from_static_str("t"),
+                connect_timeout: Duration::from_millis(100),
+                request_timeout: Duration::from_millis(100),
+                max_response_size: 1 << 20,
+            },
+            Backoff {
+                initial: Duration::from_secs(10),
+                max: Duration::from_secs(10),
+            },
+        );
+        // Port 1 on loopback refuses at once.
+        assert!(pool
+            .get("127.0.0.1:1", TrafficClass::Control)
+            .await
+            .is_err());
+        let before = Instant::now();
+        assert!(pool
+            .get("127.0.0.1:1", TrafficClass::Control)
+            .await
+            .is_err());
+        assert!(
+            before.elapsed() >= Duration::from_secs(8),
+            "{:?}",
+            before.elapsed()
+        );
+    }
+}
