@@ -1,3 +1,5 @@
 //! The wire format: framing, version negotiation, record batches, compression.
 
 pub mod compression;
+pub(crate) mod record_batch;
+pub(crate) mod varint;
