@@ -2,4 +2,6 @@
 
 pub mod compression;
 pub(crate) mod frame;
+pub(crate) mod record_batch;
+pub(crate) mod varint;
 pub(crate) mod versions;
