@@ -2,10 +2,13 @@
 #![warn(missing_docs)]
 
 pub mod error;
+mod producer;
 mod protocol;
 mod record;
 
 pub use error::{Error, ErrorCode, Result, RetryAction};
+pub use producer::partitioner;
+pub use producer::partitioner::{Partitioner, PartitionerKind};
 pub use protocol::compression::Compression;
 pub use record::{
     ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,
