@@ -5,6 +5,7 @@ pub mod error;
 mod producer;
 mod protocol;
 mod record;
+mod topic;
 
 pub use error::{Error, ErrorCode, Result, RetryAction};
 pub use producer::partitioner;
@@ -13,3 +14,4 @@ pub use protocol::compression::Compression;
 pub use record::{
     ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,
 };
+pub use topic::{validate_topic_name, MAX_TOPIC_NAME_LEN};
