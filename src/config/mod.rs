@@ -1,0 +1,17 @@
+//! Client configuration, with the Java client's keys, defaults and rules.
+//!
+//! Each config is a struct of public fields set in code, or parsed from Java-style properties
+//! with `from_properties`, and checked once with `validate` (the constructors of the producer,
+//! consumer and admin client call it). Every field's documentation names its Java key.
+
+mod client;
+mod consumer;
+mod producer;
+mod properties;
+
+pub use client::{ClientConfig, DEFAULT_MAX_RESPONSE_SIZE};
+pub use consumer::{AssignorKind, AutoOffsetReset, ConsumerConfig, IsolationLevel};
+pub use producer::{Acks, ProducerConfig, MAX_IN_FLIGHT_FOR_IDEMPOTENCE};
+
+/// The admin client's configuration: it needs nothing beyond the connection settings.
+pub type AdminConfig = ClientConfig;

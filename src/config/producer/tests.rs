@@ -1,0 +1,252 @@
+use super::*;
+
+fn props(extra: &[(&str, &str)]) -> Result<ProducerConfig> {
+    let mut all = vec![("bootstrap.servers", "localhost:9092")];
+    all.extend_from_slice(extra);
+    ProducerConfig::from_properties(all)
+}
+
+fn err(extra: &[(&str, &str)]) -> String {
+    props(extra).unwrap_err().to_string()
+}
+
+fn invalid(config: &ProducerConfig) -> String {
+    config.validate().unwrap_err().to_string()
+}
+
+#[test]
+fn defaults_match_java() {
+    let c = ProducerConfig::new("localhost:9092");
+    assert_eq!(c.acks, Acks::All);
+    assert!(c.enable_idempotence);
+    assert_eq!(c.max_in_flight_requests_per_connection, 5);
+    assert_eq!(c.retries, 2147483647);
+    assert_eq!(c.retry_backoff, Duration::from_millis(100));
+    assert_eq!(c.retry_backoff_max, Duration::from_millis(1000));
+    assert_eq!(c.delivery_timeout, Duration::from_millis(120_000));
+    assert_eq!(c.linger, Duration::from_millis(5));
+    assert_eq!(c.batch_size, 16384);
+    assert_eq!(c.buffer_memory, 33554432);
+    assert_eq!(c.max_block, Duration::from_millis(60_000));
+    assert_eq!(c.compression, Compression::None);
+    assert_eq!(c.compression_level, None);
+    assert_eq!(c.max_request_size, 1048576);
+    assert!(matches!(c.partitioner, PartitionerKind::Default));
+    assert!(!c.partitioner_ignore_keys);
+    assert_eq!(c.transactional_id, None);
+    c.validate().unwrap();
+}
+
+#[test]
+fn properties_set_every_key() {
+    let c = props(&[
+        ("client.id", "orders"),
+        ("acks", "all"),
+        ("enable.idempotence", "true"),
+        ("max.in.flight.requests.per.connection", "3"),
+        ("retries", "10"),
+        ("retry.backoff.ms", "50"),
+        ("retry.backoff.max.ms", "500"),
+        ("delivery.timeout.ms", "60000"),
+        ("linger.ms", "20"),
+        ("batch.size", "65536"),
+        ("buffer.memory", "67108864"),
+        ("max.block.ms", "0"),
+        ("compression.type", "zstd"),
+        ("compression.zstd.level", "7"),
+        ("compression.gzip.level", "9"),
+        ("max.request.size", "2097152"),
+        (
+            "partitioner.class",
+            "org.apache.kafka.clients.producer.RoundRobinPartitioner",
+        ),
+        ("partitioner.ignore.keys", "true"),
+        ("transactional.id", "tx-1"),
+    ])
+    .unwrap();
+    assert_eq!(c.client.client_id, "orders");
+    assert_eq!(c.max_in_flight_requests_per_connection, 3);
+    assert_eq!(c.retries, 10);
+    assert_eq!(c.retry_backoff, Duration::from_millis(50));
+    assert_eq!(c.retry_backoff_max, Duration::from_millis(500));
+    assert_eq!(c.delivery_timeout, Duration::from_secs(60));
+    assert_eq!(c.linger, Duration::from_millis(20));
+    assert_eq!(c.batch_size, 65536);
+    assert_eq!(c.buffer_memory, 64 << 20);
+    assert_eq!(c.max_block, Duration::ZERO);
+    assert_eq!(c.compression, Compression::Zstd);
+    // Only the level of the chosen codec applies.
+    assert_eq!(c.compression_level, Some(7));
+    assert_eq!(c.max_request_size, 2 << 20);
+    assert!(matches!(c.partitioner, PartitionerKind::RoundRobin));
+    assert!(c.partitioner_ignore_keys);
+    assert_eq!(c.transactional_id.as_deref(), Some("tx-1"));
+}
+
+#[test]
+fn acks_spellings() {
+    for (text, acks) in [
+        ("0", Acks::None),
+        ("1", Acks::Leader),
+        ("all", Acks::All),
+        ("ALL", Acks::All),
+        ("-1", Acks::All),
+    ] {
+        assert_eq!(text.parse::<Acks>().unwrap(), acks, "{text}");
+    }
+    assert_eq!(Acks::All.as_i16(), -1);
+    assert_eq!(Acks::None.as_i16(), 0);
+    let text = "2".parse::<Acks>().unwrap_err().to_string();
+    assert!(
+        text.contains("acks: \"2\"") && text.contains("0, 1, all, -1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_named() {
+    assert!(err(&[("lingerms", "5")]).contains("\"lingerms\""));
+    assert!(err(&[("key.serializer", "x")]).contains("\"key.serializer\""));
+    let text = err(&[("linger.ms", "five")]);
+    assert!(text.contains("linger.ms: \"five\""), "{text}");
+    assert!(err(&[("compression.type", "brotli")]).contains("brotli"));
+    assert!(err(&[("enable.idempotence", "yes")]).contains("true or false"));
+    assert!(err(&[("partitioner.class", "com.example.P")]).contains("com.example.P"));
+}
+
+#[test]
+fn explicit_idempotence_conflicts_fail_with_the_fix() {
+    let text = err(&[("enable.idempotence", "true"), ("acks", "1")]);
+    assert!(
+        text.contains("enable.idempotence=true requires acks=all")
+            && text.contains("set acks=all or enable.idempotence=false"),
+        "{text}"
+    );
+    let text = err(&[
+        ("enable.idempotence", "true"),
+        ("max.in.flight.requests.per.connection", "6"),
+    ]);
+    assert!(text.contains("at most 5"), "{text}");
+    let text = err(&[("enable.idempotence", "true"), ("retries", "0")]);
+    assert!(text.contains("retries > 0"), "{text}");
+
+    // The same through the struct, which has no notion of "not given".
+    let mut c = ProducerConfig::new("a:1");
+    c.acks = Acks::Leader;
+    assert!(invalid(&c).contains("requires acks=all"));
+}
+
+#[test]
+fn implicit_idempotence_yields_to_conflicts_like_java() {
+    for conflict in [
+        ("acks", "1"),
+        ("acks", "0"),
+        ("max.in.flight.requests.per.connection", "10"),
+        ("retries", "0"),
+    ] {
+        let c = props(&[conflict]).unwrap();
+        assert!(!c.enable_idempotence, "{conflict:?}");
+    }
+    let text = err(&[("acks", "1"), ("transactional.id", "tx")]);
+    assert!(
+        text.contains("transactional.id requires enable.idempotence=true"),
+        "{text}"
+    );
+}
+
+#[test]
+fn delivery_timeout_must_cover_linger_and_request_timeout() {
+    let text = err(&[("delivery.timeout.ms", "30000")]);
+    assert!(
+        text.contains("delivery.timeout.ms (30000 ms) must be at least linger.ms + request.timeout.ms (30005 ms)"),
+        "{text}"
+    );
+    // Not given: raised, as Java does.
+    let c = props(&[("linger.ms", "100000")]).unwrap();
+    assert_eq!(c.delivery_timeout, Duration::from_millis(130_000));
+}
+
+#[test]
+fn sizes_must_fit_the_buffer() {
+    let text = err(&[("batch.size", "1000"), ("buffer.memory", "999")]);
+    assert!(
+        text.contains("batch.size (1000) is larger than buffer.memory (999)"),
+        "{text}"
+    );
+    let text = err(&[("max.request.size", "40000000")]);
+    assert!(text.contains("max.request.size (40000000) is larger than buffer.memory"));
+    assert!(err(&[("batch.size", "0")]).contains("batch.size is 0"));
+    assert!(err(&[("max.request.size", "0")]).contains("max.request.size is 0"));
+    assert!(err(&[("buffer.memory", "0")]).contains("buffer.memory is 0"));
+    assert!(err(&[("max.in.flight.requests.per.connection", "0")]).contains("is 0"));
+}
+
+#[test]
+fn compression_levels_follow_java_ranges() {
+    for (codec, key, good, bad) in [
+        (
+            "gzip",
+            "compression.gzip.level",
+            &["1", "9", "-1"][..],
+            &["0", "10", "-2"][..],
+        ),
+        ("lz4", "compression.lz4.level", &["1", "17"], &["0", "18"]),
+        (
+            "zstd",
+            "compression.zstd.level",
+            &["-131072", "0", "22"],
+            &["-131073", "23"],
+        ),
+    ] {
+        for level in good {
+            let c = props(&[("compression.type", codec), (key, level)]).unwrap();
+            assert_eq!(c.compression_level, Some(level.parse().unwrap()));
+        }
+        for level in bad {
+            let text = err(&[("compression.type", codec), (key, level)]);
+            assert!(text.contains(key), "{text}");
+        }
+        // Java checks a level key even when its codec is not the one in use.
+        assert!(props(&[(key, bad[0])]).is_err());
+    }
+    let mut c = ProducerConfig::new("a:1");
+    c.compression = Compression::Snappy;
+    c.compression_level = Some(1);
+    assert!(invalid(&c).contains("compression.type=snappy has no levels"));
+    c.compression = Compression::Lz4;
+    c.compression_level = Some(99);
+    assert!(invalid(&c).contains("compression.lz4.level is 99"));
+}
+
+#[test]
+fn transactional_id_rules() {
+    let mut c = ProducerConfig::new("a:1");
+    c.transactional_id = Some(String::new());
+    assert!(invalid(&c).contains("transactional.id is empty"));
+    c.transactional_id = Some("tx".into());
+    c.validate().unwrap();
+    c.enable_idempotence = false;
+    assert!(invalid(&c).contains("requires enable.idempotence=true"));
+    // Empty in properties means unset, as Java's null default.
+    assert_eq!(
+        props(&[("transactional.id", "")]).unwrap().transactional_id,
+        None
+    );
+}
+
+#[test]
+fn backoffs_must_be_ordered() {
+    let text = err(&[("retry.backoff.ms", "2000")]);
+    assert!(
+        text.contains("raise retry.backoff.max.ms or lower retry.backoff.ms"),
+        "{text}"
+    );
+}
+
+#[test]
+fn client_errors_surface() {
+    let text = ProducerConfig::from_properties([("acks", "all")])
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("bootstrap.servers is empty"), "{text}");
+}

@@ -1,0 +1,3 @@
+//! The producer.
+
+pub mod partitioner;

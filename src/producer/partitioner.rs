@@ -1,0 +1,282 @@
+//! Choosing a partition for a record, compatible with the Java client.
+//!
+//! A record with an explicit partition goes there; choosing is only for records without one,
+//! and enforcing that is the caller's job (the producer never consults a partitioner for a record
+//! whose `partition` is set).
+//!
+//! With the default partitioner a keyed record goes to
+//! `to_positive(murmur2(key)) % partition_count`, exactly as the Java client computes it, so
+//! Java and kafkit producers writing the same keys to the same topic agree on partitions. A
+//! keyless record goes to the topic's current *sticky* partition (KIP-794), see
+//! [`PartitionerKind::Default`].
+
+// The producer (written separately) wires in the crate-internal chooser below.
+#![allow(dead_code)]
+
+mod sticky;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::error::{Error, Result};
+pub(crate) use sticky::StickyPartitioner;
+
+/// The 32-bit murmur2 hash, bit for bit as Java's `org.apache.kafka.common.utils.Utils.murmur2`.
+pub fn murmur2(data: &[u8]) -> i32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+
+    // Java mixes in the length as an `int`; the cast wraps the same way for absurd lengths.
+    let mut h = SEED ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    // Java's switch falls through from case 3 to case 1.
+    let tail = chunks.remainder();
+    if tail.len() >= 3 {
+        h ^= u32::from(tail[2]) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= u32::from(tail[1]) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= u32::from(tail[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// Java's `Utils.toPositive`: clears the sign bit (it is not `abs`: `i32::MIN` becomes 0).
+pub fn to_positive(n: i32) -> i32 {
+    n & 0x7fff_ffff
+}
+
+/// The partition the Java client's default partitioner picks for `key`:
+/// `to_positive(murmur2(key)) % partition_count`.
+///
+/// # Panics
+///
+/// If `partition_count` is not positive.
+pub fn partition_for_key(key: &[u8], partition_count: i32) -> i32 {
+    assert!(
+        partition_count > 0,
+        "partition_count must be positive, got {partition_count}"
+    );
+    to_positive(murmur2(key)) % partition_count
+}
+
+/// A user-supplied partitioner (`partitioner.class` in Java), plugged in with
+/// [`PartitionerKind::Custom`].
+///
+/// It is called from whichever task sends, possibly several at once, so it must be cheap and
+/// must not block.
+pub trait Partitioner: Send + Sync {
+    /// The partition for a record that has no explicit partition.
+    ///
+    /// Return `Some(p)` with `0 <= p < partition_count`; anything outside that range fails the
+    /// send with [`Error::InvalidPartition`]. Return `None` to leave the choice to the built-in
+    /// uniform sticky partitioner, as for a keyless record with the default partitioner.
+    /// `partition_count` is always at least 1.
+    fn partition(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        partition_count: i32,
+    ) -> Option<i32>;
+}
+
+/// Which partitioner the producer uses (`partitioner.class`).
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum PartitionerKind {
+    /// Java's built-in behaviour. Keyed records: murmur2 of the key, over all partitions (unless
+    /// `partitioner.ignore.keys=true`). Keyless records: uniform sticky (KIP-794): all of a
+    /// topic's keyless records go to one partition until `batch.size` bytes have been appended
+    /// to it, then a new partition is drawn uniformly at random among the partitions whose
+    /// leader is known (all partitions if none is), so the draw may pick the same partition
+    /// again, as Java's may. KIP-794's adaptive weighting by broker queue size is not
+    /// implemented: every available partition is equally likely.
+    #[default]
+    Default,
+    /// `org.apache.kafka.clients.producer.RoundRobinPartitioner`: every record, keyed or not,
+    /// goes to the next partition in turn among those whose leader is known.
+    RoundRobin,
+    /// Your own [`Partitioner`].
+    Custom(Arc<dyn Partitioner>),
+}
+
+impl fmt::Debug for PartitionerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PartitionerKind::Default => f.write_str("Default"),
+            PartitionerKind::RoundRobin => f.write_str("RoundRobin"),
+            PartitionerKind::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl std::str::FromStr for PartitionerKind {
+    type Err = Error;
+
+    /// Parses `partitioner.class`. Custom partitioners cannot be named in properties: set
+    /// [`PartitionerKind::Custom`] on the config instead.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            // Java's default is no class at all; DefaultPartitioner was its pre-4.0 name.
+            "" | "default" | "org.apache.kafka.clients.producer.internals.DefaultPartitioner" => {
+                Ok(PartitionerKind::Default)
+            }
+            "round_robin" | "org.apache.kafka.clients.producer.RoundRobinPartitioner" => {
+                Ok(PartitionerKind::RoundRobin)
+            }
+            other => Err(Error::config(format!(
+                "partitioner.class: {other:?} is not a partitioner kafkit knows; use \"default\" or \
+                 \"org.apache.kafka.clients.producer.RoundRobinPartitioner\" (or \"round_robin\"), \
+                 or set PartitionerKind::Custom in code"
+            ))),
+        }
+    }
+}
+
+/// Where a record goes, and whether the sticky partitioner chose it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PartitionChoice {
+    pub partition: i32,
+    /// When true, report the appended bytes with [`PartitionChooser::record_appended`] so the
+    /// sticky partition moves on after `batch.size` bytes.
+    pub sticky: bool,
+}
+
+/// Per-topic partitioning state.
+struct TopicState {
+    sticky: StickyPartitioner,
+    round_robin: AtomicU32,
+}
+
+/// The producer's partitioning: a [`PartitionerKind`] plus per-topic sticky and round-robin
+/// state. Cheap per record: a read lock and a hash lookup by `&str`, then one uncontended mutex
+/// for keyless records; the map only allocates the first time a topic is seen.
+pub(crate) struct PartitionChooser {
+    kind: PartitionerKind,
+    ignore_keys: bool,
+    batch_size: usize,
+    topics: RwLock<HashMap<String, Arc<TopicState>>>,
+}
+
+impl PartitionChooser {
+    pub fn new(kind: PartitionerKind, ignore_keys: bool, batch_size: usize) -> Self {
+        Self {
+            kind,
+            ignore_keys,
+            batch_size,
+            topics: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The partition for a record without an explicit partition.
+    ///
+    /// `available` lists, in ascending order, the partitions whose leader is currently known;
+    /// sticky and round-robin choices avoid the others unless the list is empty. Keyed records
+    /// hash over all `partition_count` partitions regardless, as in Java, so a key's partition
+    /// does not move while a leader is missing.
+    pub fn choose(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        partition_count: i32,
+        available: &[i32],
+    ) -> Result<PartitionChoice> {
+        if partition_count <= 0 {
+            return Err(Error::InvalidPartition {
+                topic: topic.to_string(),
+                partition: -1,
+                count: 0,
+            });
+        }
+        let fixed = |partition| PartitionChoice {
+            partition,
+            sticky: false,
+        };
+        match &self.kind {
+            PartitionerKind::Default => match key {
+                Some(key) if !self.ignore_keys => {
+                    Ok(fixed(partition_for_key(key, partition_count)))
+                }
+                _ => Ok(self.sticky(topic, partition_count, available)),
+            },
+            PartitionerKind::RoundRobin => {
+                let n = self
+                    .topic(topic)
+                    .round_robin
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(fixed(if available.is_empty() {
+                    (n % partition_count as u32) as i32
+                } else {
+                    available[n as usize % available.len()]
+                }))
+            }
+            PartitionerKind::Custom(partitioner) => {
+                match partitioner.partition(topic, key, value, partition_count) {
+                    Some(p) if (0..partition_count).contains(&p) => Ok(fixed(p)),
+                    Some(p) => Err(Error::InvalidPartition {
+                        topic: topic.to_string(),
+                        partition: p,
+                        count: partition_count as usize,
+                    }),
+                    None => Ok(self.sticky(topic, partition_count, available)),
+                }
+            }
+        }
+    }
+
+    /// Counts `bytes` appended to `partition` for a record whose choice was sticky.
+    /// `may_switch` has the meaning of [`StickyPartitioner::record_appended`]'s.
+    pub fn record_appended(&self, topic: &str, partition: i32, bytes: usize, may_switch: bool) {
+        self.topic(topic)
+            .sticky
+            .record_appended(partition, bytes, may_switch);
+    }
+
+    fn sticky(&self, topic: &str, partition_count: i32, available: &[i32]) -> PartitionChoice {
+        PartitionChoice {
+            partition: self.topic(topic).sticky.current(partition_count, available),
+            sticky: true,
+        }
+    }
+
+    fn topic(&self, topic: &str) -> Arc<TopicState> {
+        // A poisoned lock only means another sender panicked mid-lookup; the map is still sound.
+        if let Some(state) = self
+            .topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(topic)
+        {
+            return Arc::clone(state);
+        }
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(topics.entry(topic.to_string()).or_insert_with(|| {
+            Arc::new(TopicState {
+                sticky: StickyPartitioner::new(self.batch_size),
+                round_robin: AtomicU32::new(0),
+            })
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;
