@@ -185,15 +185,6 @@ impl ErrorCode {
     pub fn is_ok(self) -> bool {
         self.0 == 0
     }
-
-    /// `Ok(())` for `NONE`, otherwise this code as an error.
-    pub(crate) fn check(code: i16) -> Result<(), ErrorCode> {
-        if code == 0 {
-            Ok(())
-        } else {
-            Err(ErrorCode(code))
-        }
-    }
 }
 
 impl fmt::Debug for ErrorCode {
@@ -483,8 +474,7 @@ mod tests {
         assert_eq!(ErrorCode(6).name(), "NOT_LEADER_OR_FOLLOWER");
         assert_eq!(ErrorCode(9999).name(), "UNKNOWN_ERROR_CODE");
         assert_eq!(format!("{}", ErrorCode(3)), "UNKNOWN_TOPIC_OR_PARTITION(3)");
-        assert!(ErrorCode::check(0).is_ok());
-        assert_eq!(ErrorCode::check(10), Err(ErrorCode::MESSAGE_TOO_LARGE));
+        assert!(ErrorCode(0).is_ok() && !ErrorCode(10).is_ok());
     }
 
     #[test]

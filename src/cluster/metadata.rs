@@ -58,7 +58,6 @@ pub(crate) struct Snapshot {
     pub brokers: HashMap<i32, BrokerInfo>,
     pub topics: HashMap<String, Arc<TopicInfo>>,
     pub controller: Option<i32>,
-    pub cluster_id: Option<String>,
     /// Increases with every applied response, so waiters can tell a newer view from theirs.
     pub generation: u64,
 }
@@ -127,7 +126,6 @@ impl Snapshot {
             brokers,
             topics,
             controller: (response.controller_id.0 >= 0).then_some(response.controller_id.0),
-            cluster_id: response.cluster_id.as_ref().map(|c| c.to_string()),
             generation: self.generation + 1,
         }
     }

@@ -76,10 +76,6 @@ impl Cluster {
         Ok(cluster)
     }
 
-    pub(crate) fn params(&self) -> &ConnectionParams {
-        self.inner.pool.params()
-    }
-
     pub(crate) fn backoff(&self) -> Backoff {
         self.inner.settings.backoff
     }

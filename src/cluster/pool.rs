@@ -1,8 +1,7 @@
 //! Connections per broker and traffic class, re-opened with exponential backoff and jitter.
 //!
-//! Produce, fetch and group traffic each get their own connection to a broker, so a fetch
-//! that waits `fetch.max.wait.ms` or a JoinGroup that waits for a rebalance never sits in
-//! front of a produce request.
+//! Produce, fetch and control traffic each get their own connection to a broker, so a fetch
+//! that waits `fetch.max.wait.ms` never sits in front of a produce request.
 
 use crate::connection::{Connection, ConnectionParams};
 use crate::error::Result;
@@ -21,8 +20,6 @@ pub(crate) enum TrafficClass {
     Produce,
     /// Fetch requests.
     Fetch,
-    /// Group coordination.
-    Group,
 }
 
 /// Exponential backoff with ±20% jitter, as `reconnect.backoff.ms` and
@@ -71,10 +68,6 @@ impl Pool {
             backoff,
             slots: Mutex::new(HashMap::new()),
         }
-    }
-
-    pub(crate) fn params(&self) -> &ConnectionParams {
-        &self.params
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, TrafficClass), Slot>> {

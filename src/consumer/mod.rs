@@ -1,0 +1,392 @@
+//! The consumer: positions per partition, fetches from each leader, records in order.
+//!
+//! ```text
+//! poll ──▶ buffered records? ──yes──▶ up to max.poll.records
+//!            │ no
+//!            ▼
+//!   reset positions without one (auto.offset.reset → ListOffsets)
+//!            ▼
+//!   one Fetch per leader, concurrently ──▶ decode, drop records below position ──▶ buffer
+//! ```
+//! Group membership is not here yet: partitions are assigned by the application, or all
+//! partitions of subscribed topics are taken.
+
+mod fetch;
+mod stream;
+
+use crate::admin::{Admin, OffsetSpec};
+use crate::cluster::{Cluster, TrafficClass};
+use crate::config::{AutoOffsetReset, ConsumerConfig};
+use crate::error::{Error, ErrorCode, Result, RetryAction};
+use crate::record::{ConsumerRecord, TopicPartition};
+use fetch::{FetchParams, PartitionFetch};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+pub use stream::RecordStream;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// Reads records from Kafka. Cheap to clone; clones share positions and buffered records.
+///
+/// ```no_run
+/// # async fn demo() -> kafkit::Result<()> {
+/// use kafkit::{Consumer, ConsumerConfig, TopicPartition};
+/// use std::time::Duration;
+/// let mut config = ConsumerConfig::new("localhost:9092");
+/// config.auto_offset_reset = kafkit::AutoOffsetReset::Earliest;
+/// let consumer = Consumer::new(config).await?;
+/// consumer.assign([TopicPartition::new("my_topic", 0)]).await?;
+/// for record in consumer.poll(Duration::from_secs(1)).await? {
+///     println!("{:?}", record.value);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Consumer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ConsumerConfig,
+    cluster: Cluster,
+    admin: Admin,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Assigned partitions and their positions (`None` until reset).
+    positions: BTreeMap<TopicPartition, Option<i64>>,
+    /// Subscribed topics whose partitions are all assigned.
+    subscription: Vec<String>,
+    buffer: VecDeque<ConsumerRecord>,
+    high_watermarks: HashMap<TopicPartition, i64>,
+}
+
+impl Consumer {
+    /// Validates the configuration and connects to the cluster.
+    pub async fn new(config: ConsumerConfig) -> Result<Consumer> {
+        config.validate()?;
+        let cluster = Cluster::connect(crate::client::cluster_settings(&config.client)?).await?;
+        let admin = Admin::new(config.client.clone()).await?;
+        Ok(Consumer {
+            inner: Arc::new(Inner {
+                config,
+                cluster,
+                admin,
+                state: Mutex::new(State::default()),
+            }),
+        })
+    }
+
+    /// Reads exactly these partitions, replacing any earlier assignment or subscription.
+    pub async fn assign(&self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<()> {
+        let partitions: Vec<TopicPartition> = partitions.into_iter().collect();
+        for tp in &partitions {
+            crate::topic::validate_topic_name(&tp.topic)?;
+        }
+        let mut state = self.inner.state.lock().await;
+        state.subscription.clear();
+        state.positions = partitions.into_iter().map(|tp| (tp, None)).collect();
+        state.buffer.clear();
+        Ok(())
+    }
+
+    /// Reads every partition of these topics (without a consumer group).
+    pub async fn subscribe(
+        &self,
+        topics: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<()> {
+        let topics: Vec<String> = topics.into_iter().map(Into::into).collect();
+        for topic in &topics {
+            crate::topic::validate_topic_name(topic)?;
+        }
+        let mut positions = BTreeMap::new();
+        for topic in &topics {
+            let info = self
+                .inner
+                .cluster
+                .topic(topic, self.inner.config.client.request_timeout)
+                .await?;
+            for p in &info.partitions {
+                positions.insert(TopicPartition::new(topic.clone(), p.id), None);
+            }
+        }
+        let mut state = self.inner.state.lock().await;
+        state.subscription = topics;
+        state.positions = positions;
+        state.buffer.clear();
+        Ok(())
+    }
+
+    /// The partitions being read.
+    pub async fn assignment(&self) -> Vec<TopicPartition> {
+        self.inner
+            .state
+            .lock()
+            .await
+            .positions
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Makes the next record read from `tp` the one at `offset`.
+    pub async fn seek(&self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        let mut state = self.inner.state.lock().await;
+        let Some(position) = state.positions.get_mut(tp) else {
+            return Err(Error::config(format!("seek: {tp} is not assigned")));
+        };
+        *position = Some(offset);
+        state
+            .buffer
+            .retain(|r| r.topic != tp.topic || r.partition != tp.partition);
+        Ok(())
+    }
+
+    /// The offset of the next record to be returned from `tp`, once known.
+    pub async fn position(&self, tp: &TopicPartition) -> Option<i64> {
+        let state = self.inner.state.lock().await;
+        let buffered = state
+            .buffer
+            .iter()
+            .find(|r| r.topic == tp.topic && r.partition == tp.partition)
+            .map(|r| r.offset);
+        buffered.or_else(|| state.positions.get(tp).copied().flatten())
+    }
+
+    /// Returns the next records, at most `max.poll.records`, waiting up to `timeout` for
+    /// some to arrive. An empty vector means none arrived in time.
+    pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.inner.state.lock().await;
+        loop {
+            if !state.buffer.is_empty() {
+                let n = state.buffer.len().min(self.inner.config.max_poll_records);
+                return Ok(state.buffer.drain(..n).collect());
+            }
+            let now = Instant::now();
+            if now >= deadline && !state.positions.is_empty() {
+                return Ok(Vec::new());
+            }
+            if state.positions.is_empty() {
+                tokio::time::sleep_until(deadline).await;
+                return Ok(Vec::new());
+            }
+            self.reset_positions(&mut state).await?;
+            let wait = deadline.saturating_duration_since(now);
+            self.fetch_once(&mut state, wait).await?;
+        }
+    }
+
+    /// A [`futures_core::Stream`] of records, polling in the background of `next()`.
+    pub fn stream(&self) -> RecordStream {
+        RecordStream::new(self.clone())
+    }
+
+    async fn reset_positions(&self, state: &mut State) -> Result<()> {
+        let missing: Vec<TopicPartition> = state
+            .positions
+            .iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let spec = match self.inner.config.auto_offset_reset {
+            AutoOffsetReset::Earliest => OffsetSpec::Earliest,
+            AutoOffsetReset::Latest => OffsetSpec::Latest,
+            AutoOffsetReset::None => {
+                let tp = &missing[0];
+                return Err(Error::OffsetOutOfRange {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    offset: -1,
+                });
+            }
+        };
+        let offsets = self
+            .inner
+            .admin
+            .list_offsets(missing.iter().map(|tp| (tp.clone(), spec)))
+            .await?;
+        for (tp, listed) in offsets {
+            if let Some(position) = state.positions.get_mut(&tp) {
+                *position = Some(listed.offset);
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch_once(&self, state: &mut State, wait: Duration) -> Result<()> {
+        let config = &self.inner.config;
+        let params = FetchParams {
+            max_wait_ms: wait.min(config.fetch_max_wait).as_millis() as i32,
+            min_bytes: config.fetch_min_bytes as i32,
+            max_bytes: config.fetch_max_bytes as i32,
+            max_partition_bytes: config.max_partition_fetch_bytes as i32,
+            isolation: config.isolation_level,
+            check_crcs: config.check_crcs,
+            rack: config.client_rack.clone().unwrap_or_default(),
+        };
+        let snapshot = self.inner.cluster.snapshot();
+        let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, i32)>> = BTreeMap::new();
+        let mut leaderless = false;
+        for (tp, position) in &state.positions {
+            let Some(offset) = *position else { continue };
+            let partition = snapshot
+                .topics
+                .get(&tp.topic)
+                .and_then(|t| t.partition(tp.partition));
+            match partition.and_then(|p| p.leader.map(|l| (l, p.leader_epoch))) {
+                Some((leader, epoch)) => {
+                    by_leader
+                        .entry(leader)
+                        .or_default()
+                        .push((tp.clone(), offset, epoch))
+                }
+                None => leaderless = true,
+            }
+        }
+        if leaderless {
+            self.inner.cluster.request_refresh();
+        }
+        if by_leader.is_empty() {
+            tokio::time::sleep(wait.min(Duration::from_millis(100))).await;
+            if leaderless {
+                self.inner.cluster.refresh().await?;
+            }
+            return Ok(());
+        }
+        let fetches = by_leader.into_iter().map(|(leader, positions)| {
+            let params = &params;
+            async move {
+                let request = fetch::request(params, &positions);
+                let result = async {
+                    let conn = self
+                        .inner
+                        .cluster
+                        .broker(leader, TrafficClass::Fetch)
+                        .await?;
+                    let timeout = self.inner.config.client.request_timeout + wait;
+                    conn.send_with_timeout(&request, timeout).await
+                }
+                .await;
+                (positions, result)
+            }
+        });
+        let results = futures_join_all(fetches).await;
+        let mut refresh = false;
+        for (positions, result) in results {
+            let response = match result {
+                Ok(response) => response,
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(error = %e, "fetch failed; will retry");
+                    refresh = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if response.error_code != 0 {
+                let code = ErrorCode(response.error_code);
+                if code.retry_action() == RetryAction::NoRetry {
+                    return Err(Error::broker(code, "fetch"));
+                }
+                refresh = true;
+                continue;
+            }
+            let requested: HashMap<(&str, i32), i64> = positions
+                .iter()
+                .map(|(tp, offset, _)| ((tp.topic.as_str(), tp.partition), *offset))
+                .collect();
+            for topic in &response.responses {
+                for p in &topic.partitions {
+                    let tp = TopicPartition::new(topic.topic.0.to_string(), p.partition_index);
+                    let Some(&offset) = requested.get(&(tp.topic.as_str(), tp.partition)) else {
+                        continue;
+                    };
+                    if state.positions.get(&tp) != Some(&Some(offset)) {
+                        continue; // sought elsewhere meanwhile
+                    }
+                    let outcome = if p.error_code != 0 {
+                        PartitionFetch::Error(ErrorCode(p.error_code))
+                    } else {
+                        fetch::records(
+                            &tp,
+                            offset,
+                            p.records.clone().unwrap_or_default(),
+                            p.high_watermark,
+                            p.aborted_transactions.as_deref(),
+                            &params,
+                        )
+                    };
+                    match outcome {
+                        PartitionFetch::Records {
+                            records,
+                            next_offset,
+                            high_watermark,
+                        } => {
+                            state.high_watermarks.insert(tp.clone(), high_watermark);
+                            state.positions.insert(tp, Some(next_offset));
+                            state.buffer.extend(records);
+                        }
+                        PartitionFetch::Error(code) if code == ErrorCode::OFFSET_OUT_OF_RANGE => {
+                            if config.auto_offset_reset == AutoOffsetReset::None {
+                                return Err(Error::OffsetOutOfRange {
+                                    topic: tp.topic,
+                                    partition: tp.partition,
+                                    offset,
+                                });
+                            }
+                            state.positions.insert(tp, None);
+                        }
+                        PartitionFetch::Error(code) => match code.retry_action() {
+                            RetryAction::NoRetry => {
+                                return Err(Error::broker(code, tp.to_string()))
+                            }
+                            _ => refresh = true,
+                        },
+                        PartitionFetch::Corrupt(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        if refresh {
+            self.inner.cluster.request_refresh();
+            tokio::time::sleep(self.inner.cluster.backoff().initial).await;
+            self.inner.cluster.refresh().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Awaits every future concurrently, keeping their order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if outputs[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(out) => outputs[i] = Some(out),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}

@@ -1,0 +1,185 @@
+use crate::common::*;
+use kafkit::{Admin, ClientConfig, Error, ErrorCode, Producer, ProducerConfig, ProducerRecord};
+use std::time::Duration;
+
+#[tokio::test]
+async fn empty_and_malformed_bootstrap_lists_are_config_errors() {
+    for bad in [
+        "",
+        " , ",
+        "localhost",
+        "localhost:",
+        ":9092",
+        "localhost:99999",
+        "localhost:0",
+        "host:port",
+    ] {
+        let err = Admin::new(ClientConfig::new(bad))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{bad:?} accepted"));
+        assert!(matches!(err, Error::Config(_)), "{bad:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn unreachable_brokers_fail_within_the_timeout_naming_every_address() {
+    let mut config = ClientConfig::new("127.0.0.1:1,127.0.0.1:2");
+    config.connect_timeout = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let err = Admin::new(config).await.err().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    match &err {
+        Error::NoBrokerReachable { attempts } => {
+            let addrs: Vec<&str> = attempts.iter().map(|(a, _)| a.as_str()).collect();
+            assert_eq!(addrs, ["127.0.0.1:1", "127.0.0.1:2"]);
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(err.to_string().contains("127.0.0.1:2"));
+}
+
+#[tokio::test]
+async fn invalid_topic_names_are_rejected_before_sending() {
+    let bootstrap = bootstrap().await;
+    let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
+    let long = "x".repeat(250);
+    for bad in [
+        "",
+        ".",
+        "..",
+        long.as_str(),
+        "has space",
+        "slash/no",
+        "ünïcode",
+    ] {
+        let err = producer
+            .send(ProducerRecord::new(bad, "v"))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{bad:?} accepted"));
+        assert!(matches!(err, Error::InvalidTopic { .. }), "{bad:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_record_over_max_request_size_fails_alone() {
+    let bootstrap = bootstrap().await;
+    let topic = topic("toolarge");
+    create_topic(&bootstrap, &topic, 1).await;
+    let mut config = producer_config(&bootstrap);
+    config.max_request_size = 10_000;
+    let producer = Producer::new(config).await.unwrap();
+    let before = producer
+        .send(ProducerRecord::new(&topic, "small"))
+        .await
+        .unwrap();
+    let err = producer
+        .send(ProducerRecord::new(&topic, vec![0u8; 20_000]))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, Error::RecordTooLarge { max: 10_000, .. }),
+        "{err}"
+    );
+    assert!(!err.is_retriable());
+    let after = producer
+        .send(ProducerRecord::new(&topic, "small"))
+        .await
+        .unwrap();
+    producer.flush().await;
+    assert_eq!(before.await.unwrap().offset, 0);
+    assert_eq!(after.await.unwrap().offset, 1);
+}
+
+#[tokio::test]
+async fn an_unknown_topic_with_auto_creation_off_is_a_typed_error() {
+    let bootstrap = bootstrap().await;
+    let mut config = producer_config(&bootstrap);
+    config.client.allow_auto_create_topics = false;
+    config.max_block = Duration::from_secs(2);
+    let producer = Producer::new(config).await.unwrap();
+    let err = producer
+        .send(ProducerRecord::new(topic("missing"), "v"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.code(),
+        Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_partition_the_topic_lacks_is_a_typed_error() {
+    let bootstrap = bootstrap().await;
+    let topic = topic("nopart");
+    create_topic(&bootstrap, &topic, 2).await;
+    let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
+    let err = producer
+        .send(ProducerRecord::new(&topic, "v").partition(7))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidPartition {
+                partition: 7,
+                count: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// A "broker" that answers every request with bytes that do not decode.
+#[tokio::test]
+async fn a_response_that_does_not_decode_is_a_protocol_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let size = socket.read_i32().await.unwrap_or(0);
+                let mut request = vec![0u8; size.max(0) as usize];
+                let _ = socket.read_exact(&mut request).await;
+                let correlation = request.get(4..8).map(|c| c.to_vec()).unwrap_or_default();
+                let mut frame = Vec::new();
+                frame.extend_from_slice(&7i32.to_be_bytes());
+                frame.extend_from_slice(&correlation);
+                frame.extend_from_slice(&[0x00, 0xff, 0xff]);
+                let _ = socket.write_all(&frame).await;
+            });
+        }
+    });
+    let err = Admin::new(ClientConfig::new(addr.to_string()))
+        .await
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, Error::NoBrokerReachable { attempts } if attempts[0].1.contains("malformed")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_producer_settings_say_what_to_change() {
+    let err = ProducerConfig::from_properties([
+        ("bootstrap.servers", "localhost:9092"),
+        ("enable.idempotence", "true"),
+        ("acks", "1"),
+    ])
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("acks"), "{err}");
+    let err = ProducerConfig::from_properties([("bootstrap.servers", "x:1"), ("no.such.key", "1")])
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("no.such.key"), "{err}");
+}

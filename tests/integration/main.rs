@@ -1,0 +1,12 @@
+//! Integration tests against a real Apache Kafka broker.
+//!
+//! The broker is `KAFKA_BOOTSTRAP_SERVERS` when set, otherwise one started for this process
+//! by `kafkit-testkit` (a KRaft node from Maven Central's jars). Tests that kill or restart a
+//! broker start their own. No test skips: without a broker, they fail and say why.
+
+mod bad_input;
+mod common;
+mod offsets;
+mod reconnect;
+mod round_trip;
+mod seed_flow;

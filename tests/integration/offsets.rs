@@ -1,0 +1,76 @@
+use crate::common::*;
+use kafkit::{OffsetSpec, Producer, ProducerRecord, TopicPartition};
+
+#[tokio::test]
+async fn list_offsets_earliest_latest_and_by_time() {
+    let bootstrap = bootstrap().await;
+    let topic = topic("offsets");
+    let admin = create_topic(&bootstrap, &topic, 2).await;
+    let tp = TopicPartition::new(&topic, 1);
+    let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
+    // Recent timestamps: brokers may reject ones far in the past.
+    let base = now_ms() - 60_000;
+    for i in 0..10i64 {
+        let _ = producer
+            .send(
+                ProducerRecord::new(&topic, format!("{i}"))
+                    .partition(1)
+                    .timestamp(base + i * 10),
+            )
+            .await
+            .unwrap();
+    }
+    producer.flush().await;
+    let offsets = admin
+        .list_offsets([
+            (tp.clone(), OffsetSpec::Earliest),
+            (TopicPartition::new(&topic, 0), OffsetSpec::Latest),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(offsets[&tp].offset, 0);
+    assert_eq!(offsets[&TopicPartition::new(&topic, 0)].offset, 0);
+    let latest = admin
+        .list_offsets([(tp.clone(), OffsetSpec::Latest)])
+        .await
+        .unwrap();
+    assert_eq!(latest[&tp].offset, 10);
+    let by_time = admin
+        .list_offsets([(tp.clone(), OffsetSpec::Timestamp(base + 45))])
+        .await
+        .unwrap();
+    assert_eq!(by_time[&tp].offset, 5);
+    assert_eq!(by_time[&tp].timestamp, base + 50);
+    let after_all = admin
+        .list_offsets([(tp.clone(), OffsetSpec::Timestamp(base + 3_600_000))])
+        .await
+        .unwrap();
+    assert_eq!(after_all[&tp].offset, -1);
+}
+
+#[tokio::test]
+async fn list_topics_shows_partitions_and_delete_removes() {
+    let bootstrap = bootstrap().await;
+    let topic = topic("listing");
+    let admin = create_topic(&bootstrap, &topic, 4).await;
+    let listing = admin.list_topics().await.unwrap();
+    let mine = listing.iter().find(|t| t.name == topic).unwrap();
+    assert_eq!(mine.partitions, vec![0, 1, 2, 3]);
+    assert!(!mine.internal);
+    admin.delete_topics([&topic]).await.unwrap();
+    let mut gone = false;
+    for _ in 0..50 {
+        if !admin
+            .list_topics()
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.name == topic)
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone);
+}
