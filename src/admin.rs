@@ -6,7 +6,6 @@ use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::record::TopicPartition;
 use crate::topic::validate_topic_name;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
     BrokerId, CreateTopicsRequest, DeleteTopicsRequest, ListOffsetsRequest, MetadataRequest,
@@ -103,7 +102,12 @@ impl Admin {
         config.validate()?;
         let timeout = config.request_timeout;
         let cluster = Cluster::connect(crate::client::cluster_settings(&config)?).await?;
-        Ok(Admin { cluster, timeout })
+        Ok(Admin::with_cluster(cluster, timeout))
+    }
+
+    /// An admin sharing another client's cluster handle (metadata and connections).
+    pub(crate) fn with_cluster(cluster: Cluster, timeout: Duration) -> Admin {
+        Admin { cluster, timeout }
     }
 
     /// Creates topics and waits until each has a leader for every partition. Fails on the
@@ -163,13 +167,7 @@ impl Admin {
         }
         let request = DeleteTopicsRequest::default()
             .with_timeout_ms(duration_ms(self.timeout))
-            .with_topic_names(names.iter().map(|n| topic_name(n)).collect())
-            .with_topics(
-                names
-                    .iter()
-                    .map(|n| DeleteTopicState::default().with_name(Some(topic_name(n))))
-                    .collect(),
-            );
+            .with_topic_names(names.iter().map(|n| topic_name(n)).collect());
         let response = self.cluster.controller().await?.send(&request).await?;
         for result in &response.responses {
             let name = result

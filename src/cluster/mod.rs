@@ -219,6 +219,15 @@ impl Cluster {
         }
     }
 
+    /// Keeps a topic's metadata in the cache from the next refresh on.
+    pub(crate) fn track(&self, name: &str) {
+        self.inner
+            .topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string());
+    }
+
     /// Stops tracking a topic (after deleting it).
     pub(crate) fn forget_topic(&self, name: &str) {
         self.inner

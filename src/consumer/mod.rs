@@ -58,8 +58,6 @@ struct Inner {
 struct State {
     /// Assigned partitions and their positions (`None` until reset).
     positions: BTreeMap<TopicPartition, Option<i64>>,
-    /// Subscribed topics whose partitions are all assigned.
-    subscription: Vec<String>,
     buffer: VecDeque<ConsumerRecord>,
     high_watermarks: HashMap<TopicPartition, i64>,
 }
@@ -69,7 +67,7 @@ impl Consumer {
     pub async fn new(config: ConsumerConfig) -> Result<Consumer> {
         config.validate()?;
         let cluster = Cluster::connect(crate::client::cluster_settings(&config.client)?).await?;
-        let admin = Admin::new(config.client.clone()).await?;
+        let admin = Admin::with_cluster(cluster.clone(), config.client.request_timeout);
         Ok(Consumer {
             inner: Arc::new(Inner {
                 config,
@@ -86,14 +84,18 @@ impl Consumer {
         for tp in &partitions {
             crate::topic::validate_topic_name(&tp.topic)?;
         }
+        for tp in &partitions {
+            self.inner.cluster.track(&tp.topic);
+        }
+        self.inner.cluster.request_refresh();
         let mut state = self.inner.state.lock().await;
-        state.subscription.clear();
         state.positions = partitions.into_iter().map(|tp| (tp, None)).collect();
         state.buffer.clear();
         Ok(())
     }
 
-    /// Reads every partition of these topics (without a consumer group).
+    /// Reads every partition these topics have now (without a consumer group; partitions
+    /// added later are not picked up until the next `subscribe`).
     pub async fn subscribe(
         &self,
         topics: impl IntoIterator<Item = impl Into<String>>,
@@ -114,7 +116,6 @@ impl Consumer {
             }
         }
         let mut state = self.inner.state.lock().await;
-        state.subscription = topics;
         state.positions = positions;
         state.buffer.clear();
         Ok(())
