@@ -1,1 +1,69 @@
-pub fn placeholder() {}
+//! Test support for kafkit.
+//!
+//! - [`KafkaCluster`] starts a real Apache Kafka ([`KAFKA_VERSION`]) cluster
+//!   of KRaft nodes as child JVMs, with the jars resolved by Maven once per
+//!   build folder; nodes can be killed, paused, stopped and restarted.
+//! - [`bootstrap_servers`] hands every test in a process one shared broker
+//!   (or the one named by `KAFKA_BOOTSTRAP_SERVERS`).
+//! - [`TcpProxy`] sits between a client and a broker and injects faults.
+//! - [`DeliveryChecker`] finds lost, duplicated and reordered records.
+//!
+//! Needs `java` (17+) and `mvn` on the machine; nothing else.
+
+#![warn(missing_docs)]
+
+mod checker;
+#[cfg(test)]
+mod cluster_tests;
+mod launcher;
+mod proxy;
+
+pub use checker::{CheckReport, Delivery, DeliveryChecker, Duplicate, Reorder};
+pub use launcher::{
+    cache_dir, free_port, resolve_jars, KafkaCluster, KafkaClusterBuilder, LaunchError,
+    DEFAULT_READY_TIMEOUT, KAFKA_VERSION,
+};
+pub use proxy::TcpProxy;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// The environment variable naming an existing cluster to test against
+/// instead of starting one.
+pub const BOOTSTRAP_ENV: &str = "KAFKA_BOOTSTRAP_SERVERS";
+
+/// Bootstrap servers for a test: `KAFKA_BOOTSTRAP_SERVERS` if set, else a
+/// single-node cluster started on first call and shared by the whole process.
+///
+/// The shared cluster is never dropped (statics are not); its JVM dies with
+/// the process. Blocks while the broker starts, so async tests call it
+/// through `tokio::task::spawn_blocking` (or before entering the runtime).
+///
+/// # Panics
+///
+/// If no broker can be had, with the reason (missing `java`, Maven failure,
+/// the broker's log tail): a test that needs Kafka fails, it is not skipped.
+pub fn bootstrap_servers() -> String {
+    if let Ok(servers) = std::env::var(BOOTSTRAP_ENV) {
+        if !servers.trim().is_empty() {
+            return servers;
+        }
+    }
+    static SHARED: OnceLock<Result<KafkaCluster, LaunchError>> = OnceLock::new();
+    match SHARED.get_or_init(|| KafkaCluster::start(1)) {
+        Ok(cluster) => cluster.bootstrap(),
+        Err(e) => panic!("cannot start the shared Kafka broker for tests: {e}"),
+    }
+}
+
+/// A name no other test (in this or a concurrent process) uses, for topics,
+/// groups and transactional ids: `prefix-<pid>-<counter>-<random>`.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}-{:06x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>() & 0xff_ffff
+    )
+}

@@ -1,0 +1,161 @@
+//! Starts a local Apache Kafka cluster for manual use, examples and
+//! benchmarks, and keeps it up until stdin closes, Ctrl-C or SIGTERM.
+//!
+//! ```text
+//! cargo run -p kafkit-testkit --bin kafka-launcher -- [--nodes N] [--port P]
+//!     [--property key=value]... [--ignore-stdin]
+//! ```
+//!
+//! Prints `bootstrap=...` and one `node=i pid=... addr=...` line per node once
+//! the cluster serves. Data lives under the build folder and is deleted on
+//! exit.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use kafkit_testkit::KafkaCluster;
+
+const USAGE: &str = "usage: kafka-launcher [--nodes N] [--port PORT_OF_NODE_0] \
+[--property key=value]... [--ignore-stdin]
+
+Starts an Apache Kafka cluster (KRaft) on 127.0.0.1 and keeps it up until
+stdin closes, Ctrl-C or SIGTERM. --ignore-stdin waits for a signal only
+(for running in the background with stdin closed).";
+
+struct Args {
+    nodes: usize,
+    port: Option<u16>,
+    properties: Vec<(String, String)>,
+    ignore_stdin: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        nodes: 1,
+        port: None,
+        properties: Vec::new(),
+        ignore_stdin: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--nodes" => {
+                args.nodes = value("--nodes")?
+                    .parse()
+                    .map_err(|e| format!("--nodes: {e}"))?;
+                if args.nodes == 0 {
+                    return Err("--nodes must be at least 1".into());
+                }
+            }
+            "--port" => {
+                args.port = Some(
+                    value("--port")?
+                        .parse()
+                        .map_err(|e| format!("--port: {e}"))?,
+                )
+            }
+            "--property" => {
+                let kv = value("--property")?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or(format!("--property wants key=value, got {kv:?}"))?;
+                args.properties.push((k.to_string(), v.to_string()));
+            }
+            "--ignore-stdin" => args.ignore_stdin = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("kafka-launcher: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut builder = KafkaCluster::builder().nodes(args.nodes);
+    if let Some(port) = args.port {
+        builder = builder.broker_port(0, port);
+    }
+    for (k, v) in args.properties {
+        builder = builder.property(k, v);
+    }
+    eprintln!("kafka-launcher: starting {} node(s)...", args.nodes);
+    let cluster = match builder.start() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kafka-launcher: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "bootstrap={}", cluster.bootstrap());
+    for i in 0..cluster.nodes() {
+        let _ = writeln!(
+            out,
+            "node={i} pid={} addr={}",
+            cluster.pid(i),
+            cluster.broker_addr(i)
+        );
+    }
+    let _ = out.flush();
+    drop(out);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = runtime.block_on(wait_for_end(&cluster, args.ignore_stdin));
+    eprintln!("kafka-launcher: stopping");
+    drop(cluster);
+    code
+}
+
+async fn wait_for_end(cluster: &KafkaCluster, ignore_stdin: bool) -> ExitCode {
+    use tokio::io::AsyncReadExt;
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let stdin_closed = async {
+        if ignore_stdin {
+            return std::future::pending().await;
+        }
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdin.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::pin!(stdin_closed);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = term.recv() => return ExitCode::SUCCESS,
+            _ = int.recv() => return ExitCode::SUCCESS,
+            _ = &mut stdin_closed => return ExitCode::SUCCESS,
+            _ = tick.tick() => {
+                // A node that dies on its own means the cluster is not what
+                // the user thinks it is; say so rather than linger.
+                if let Some(i) = (0..cluster.nodes()).find(|&i| !cluster.is_running(i)) {
+                    eprintln!(
+                        "kafka-launcher: node {i} exited; see {}",
+                        cluster.log_file(i).display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+}

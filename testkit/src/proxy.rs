@@ -1,0 +1,280 @@
+//! A TCP proxy that injects network faults between a client and a broker.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+type Chaos = Option<(Duration, Duration)>;
+
+struct Shared {
+    upstream: String,
+    accepted: AtomicU64,
+    resets: AtomicU64,
+    chaos: watch::Sender<Chaos>,
+    paused: watch::Sender<bool>,
+    cut: watch::Sender<u64>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// A TCP proxy on 127.0.0.1 forwarding to one upstream address, with
+/// switches for faults: connection resets (now or at random), and a black
+/// hole.
+///
+/// Must be created inside a tokio runtime; stops (resetting its connections)
+/// when dropped.
+pub struct TcpProxy {
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    accept_task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for TcpProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpProxy")
+            .field("local", &self.local)
+            .field("upstream", &self.shared.upstream)
+            .finish()
+    }
+}
+
+impl TcpProxy {
+    /// Listens on a free port of 127.0.0.1 and forwards every accepted
+    /// connection to `upstream` (`host:port`), connecting to it only when a
+    /// client connects, so the upstream need not exist yet.
+    pub async fn start(upstream: impl Into<String>) -> io::Result<TcpProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let local = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            upstream: upstream.into(),
+            accepted: AtomicU64::new(0),
+            resets: AtomicU64::new(0),
+            chaos: watch::channel(None).0,
+            paused: watch::channel(false).0,
+            cut: watch::channel(0).0,
+            shutdown: watch::channel(false).0,
+        });
+        let accept_task = tokio::spawn(accept_loop(listener, shared.clone()));
+        Ok(TcpProxy {
+            local,
+            shared,
+            accept_task,
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The upstream address given to [`TcpProxy::start`].
+    pub fn upstream(&self) -> &str {
+        &self.shared.upstream
+    }
+
+    /// `Some((min, max))`: every connection, current and future, is reset
+    /// (RST both ways) after a random time in `[min, max]` from now or from
+    /// its start. `None` turns this off.
+    pub fn set_chaos(&self, range: Option<(Duration, Duration)>) {
+        if let Some((min, max)) = range {
+            assert!(min <= max, "chaos range {min:?} > {max:?}");
+        }
+        self.shared.chaos.send_replace(range);
+    }
+
+    /// Resets every current connection now; later ones are not affected.
+    pub fn cut_all(&self) {
+        self.shared.cut.send_modify(|g| *g += 1);
+    }
+
+    /// Black hole: connections stay open and new ones are accepted, but no
+    /// byte moves in either direction (and no upstream connection is made)
+    /// until [`TcpProxy::resume`].
+    pub fn pause(&self) {
+        self.shared.paused.send_replace(true);
+    }
+
+    /// Ends a [`TcpProxy::pause`]; held bytes flow again.
+    pub fn resume(&self) {
+        self.shared.paused.send_replace(false);
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections reset so far by chaos, [`TcpProxy::cut_all`] or drop.
+    pub fn resets(&self) -> u64 {
+        self.shared.resets.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+        self.accept_task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = until(&mut shutdown, true) => return,
+            accepted = listener.accept() => {
+                let Ok((client, _)) = accepted else {
+                    // Out of descriptors and the like: back off, keep serving.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                shared.accepted.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(connection(client, shared.clone()));
+            }
+        }
+    }
+}
+
+fn chaos_deadline(chaos: Chaos) -> Option<Instant> {
+    chaos.map(|(min, max)| {
+        let after = if min == max {
+            min
+        } else {
+            rand::rng().random_range(min..=max)
+        };
+        Instant::now() + after
+    })
+}
+
+enum End {
+    Closed,
+    Reset,
+}
+
+async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut cut = shared.cut.subscribe();
+    cut.mark_unchanged();
+    let mut chaos = shared.chaos.subscribe();
+    let mut deadline = chaos_deadline(*chaos.borrow_and_update());
+    let mut paused = shared.paused.subscribe();
+
+    // A black hole makes no upstream connection either.
+    let connect = async {
+        until(&mut paused, false).await;
+        TcpStream::connect(&shared.upstream).await
+    };
+    let upstream = tokio::select! {
+        _ = until(&mut shutdown, true) => None,
+        _ = cut.changed() => None,
+        r = connect => r.ok(),
+    };
+    let Some(mut upstream) = upstream else {
+        reset(client.as_raw_fd());
+        shared.resets.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let fds = [client.as_raw_fd(), upstream.as_raw_fd()];
+
+    let end = {
+        let (mut cr, mut cw) = client.split();
+        let (mut ur, mut uw) = upstream.split();
+        let up = pump(&mut cr, &mut uw, shared.paused.subscribe());
+        let down = pump(&mut ur, &mut cw, shared.paused.subscribe());
+        tokio::pin!(up, down);
+        let (mut up_done, mut down_done) = (false, false);
+        loop {
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = &mut up, if !up_done => {
+                    up_done = true;
+                    if r.is_err() { break End::Closed; }
+                }
+                r = &mut down, if !down_done => {
+                    down_done = true;
+                    if r.is_err() { break End::Closed; }
+                }
+                _ = timer => break End::Reset,
+                _ = cut.changed() => break End::Reset,
+                _ = until(&mut shutdown, true) => break End::Reset,
+                changed = chaos.changed() => {
+                    if changed.is_ok() {
+                        deadline = chaos_deadline(*chaos.borrow_and_update());
+                    }
+                }
+            }
+            if up_done && down_done {
+                break End::Closed;
+            }
+        }
+    };
+    if let End::Reset = end {
+        for fd in fds {
+            reset(fd);
+        }
+        shared.resets.fetch_add(1, Ordering::Relaxed);
+    }
+    // Dropping the streams closes them: with SO_LINGER 0 that sends RST.
+}
+
+/// Makes the next close of `fd` abort the connection with RST.
+fn reset(fd: RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket descriptor that is still open.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const libc::linger as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Copies one direction until EOF (then half-closes the other side), holding
+/// bytes while the proxy is paused.
+async fn pump<R, W>(from: &mut R, to: &mut W, mut paused: watch::Receiver<bool>) -> io::Result<()>
+where
+    R: AsyncReadExt + Unpin,
+    W: AsyncWriteExt + Unpin,
+{
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        until(&mut paused, false).await;
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            to.shutdown().await?;
+            return Ok(());
+        }
+        until(&mut paused, false).await;
+        to.write_all(&buf[..n]).await?;
+    }
+}
+
+/// Waits until the flag equals `value` (forever if its sender is gone),
+/// without holding the watch's read guard across an await.
+async fn until(rx: &mut watch::Receiver<bool>, value: bool) {
+    if rx.wait_for(|v| *v == value).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
