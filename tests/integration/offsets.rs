@@ -10,8 +10,9 @@ async fn list_offsets_earliest_latest_and_by_time() {
     let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
     // Recent timestamps: brokers may reject ones far in the past.
     let base = now_ms() - 60_000;
+    let mut deliveries = Vec::new();
     for i in 0..10i64 {
-        let _ = producer
+        let delivery = producer
             .send(
                 ProducerRecord::new(&topic, format!("{i}"))
                     .partition(1)
@@ -19,8 +20,12 @@ async fn list_offsets_earliest_latest_and_by_time() {
             )
             .await
             .unwrap();
+        deliveries.push(delivery);
     }
     producer.flush().await;
+    for (i, delivery) in deliveries.into_iter().enumerate() {
+        assert_eq!(delivery.await.unwrap().offset, i as i64);
+    }
     let offsets = admin
         .list_offsets([
             (tp.clone(), OffsetSpec::Earliest),

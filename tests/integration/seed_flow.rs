@@ -41,13 +41,19 @@ async fn the_record_stream_yields_records_in_order() {
     let topic = topic("stream");
     create_topic(&bootstrap, &topic, 1).await;
     let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
+    let mut deliveries = Vec::new();
     for i in 0..50 {
-        let _ = producer
-            .send(ProducerRecord::new(&topic, format!("v{i}")))
-            .await
-            .unwrap();
+        deliveries.push(
+            producer
+                .send(ProducerRecord::new(&topic, format!("v{i}")))
+                .await
+                .unwrap(),
+        );
     }
     producer.flush().await;
+    for delivery in deliveries {
+        delivery.await.unwrap();
+    }
     let consumer = Consumer::new(consumer_config(&bootstrap)).await.unwrap();
     consumer.subscribe([topic.clone()]).await.unwrap();
     let records: Vec<_> = consumer.stream().take(50).collect().await;
