@@ -216,6 +216,28 @@ fn good_batches_before_a_corrupt_one_are_still_delivered() {
     assert!(iter.next().unwrap().is_ok());
     assert!(iter.next().unwrap().is_err());
     assert!(iter.next().is_none());
+    assert_eq!(iter.remaining(), bad.len());
+}
+
+#[test]
+fn log_append_time_gives_every_record_the_batch_max_timestamp() {
+    let mut data = HAND_GOLDEN.to_vec();
+    data[22] |= 0x08;
+    let crc = crc32c::crc32c(&data[21..]);
+    data[17..21].copy_from_slice(&crc.to_be_bytes());
+    let batch = &decode_batches(Bytes::from(data), true, LIMIT).unwrap()[0];
+    assert_eq!(batch.timestamp_type, TimestampType::LogAppendTime);
+    assert!(batch.records.iter().all(|r| r.timestamp == BASE_TS));
+}
+
+#[test]
+fn control_batches_are_flagged() {
+    let mut data = HAND_GOLDEN.to_vec();
+    data[22] |= 0x30;
+    let crc = crc32c::crc32c(&data[21..]);
+    data[17..21].copy_from_slice(&crc.to_be_bytes());
+    let batch = &decode_batches(Bytes::from(data), true, LIMIT).unwrap()[0];
+    assert!(batch.is_control && batch.is_transactional);
 }
 
 #[test]
