@@ -4,6 +4,11 @@
 pub mod error;
 mod protocol;
 mod record;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::protocol::record_batch::hooks::*;
+}
 
 pub use error::{Error, ErrorCode, Result, RetryAction};
 pub use protocol::compression::Compression;
