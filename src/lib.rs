@@ -31,6 +31,12 @@ mod protocol;
 mod record;
 mod topic;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::protocol::record_batch::hooks::*;
+}
+
 pub use admin::{Admin, ListedOffset, NewTopic, OffsetSpec, TopicListing};
 pub use config::{
     Acks, AdminConfig, AssignorKind, AutoOffsetReset, ClientConfig, ConsumerConfig, IsolationLevel,

@@ -284,6 +284,11 @@ fn read_bounded_into(
 fn decompress_xerial(mut input: &[u8], max_size: usize) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::new();
     while !input.is_empty() {
+        // snappy-java reads concatenated streams, header and all; so do we.
+        if let Some(rest) = input.strip_prefix(&XERIAL_HEADER[..8]) {
+            input = rest.get(8..).unwrap_or_default();
+            continue;
+        }
         let Some((len, rest)) = input.split_first_chunk::<4>() else {
             return Err(CodecError::corrupt(
                 Compression::Snappy,
@@ -447,6 +452,10 @@ mod tests {
             decompress(Compression::Snappy, &raw, 1000),
             Err(CodecError::TooLarge { .. })
         ));
+        let mut twice = xerial.clone();
+        twice.extend_from_slice(&xerial);
+        let doubled = [input.clone(), input.clone()].concat();
+        assert!(decompress(Compression::Snappy, &twice, usize::MAX).unwrap() == doubled);
         let mut truncated = xerial.clone();
         truncated.truncate(30);
         assert!(decompress(Compression::Snappy, &truncated, usize::MAX).is_err());

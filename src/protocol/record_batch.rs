@@ -392,13 +392,49 @@ fn len_i32(len: usize) -> i32 {
     i32::try_from(len).expect("record batch field of 2 GiB or more")
 }
 
-/// Entry point for the fuzz targets: decodes arbitrary bytes both with and without CRC checks.
+/// Hooks for the fuzz targets and benchmarks, which are separate crates; exported from the
+/// crate root only with the `fuzzing` feature.
 #[cfg(feature = "fuzzing")]
-pub fn fuzz_decode(data: &[u8]) {
-    let data = Bytes::copy_from_slice(data);
-    for verify_crc in [false, true] {
-        for batch in decode::batches(data.clone(), verify_crc, 1 << 20).flatten() {
-            std::hint::black_box(batch);
+pub mod hooks {
+    use super::{decode, BatchBuilder, BatchParams};
+    use crate::protocol::compression::{decompress, Compression};
+    use bytes::Bytes;
+
+    /// Decodes arbitrary bytes both with and without CRC checks, ignoring errors.
+    pub fn fuzz_decode(data: &[u8]) {
+        let data = Bytes::copy_from_slice(data);
+        for verify_crc in [false, true] {
+            for batch in decode::batches(data.clone(), verify_crc, 1 << 20).flatten() {
+                std::hint::black_box(batch);
+            }
         }
+    }
+
+    /// Decompresses arbitrary bytes with every codec, ignoring errors.
+    pub fn fuzz_decompress(data: &[u8]) {
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let _ = std::hint::black_box(decompress(codec, data, 1 << 20));
+        }
+    }
+
+    /// Builds and finishes one batch of `(key, value)` records, all with the same timestamp.
+    pub fn build_batch(codec: Compression, records: &[(&[u8], &[u8])]) -> Bytes {
+        let capacity = records.iter().map(|(k, v)| k.len() + v.len() + 16).sum();
+        let mut builder = BatchBuilder::new(codec, capacity);
+        for (key, value) in records {
+            builder.append(1_700_000_000_000, Some(key), Some(value), &[]);
+        }
+        builder.finish(BatchParams::default())
+    }
+
+    /// Decodes batches (CRC checked, 64 MiB cap) and returns how many records they hold.
+    pub fn decode_record_count(data: Bytes) -> Result<usize, String> {
+        let batches = decode::decode_batches(data, true, 64 << 20).map_err(|e| e.to_string())?;
+        Ok(batches.iter().map(|b| b.records.len()).sum())
     }
 }

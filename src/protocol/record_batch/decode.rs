@@ -32,7 +32,9 @@ pub(crate) struct DecodedBatch {
     /// The last record's offset minus the base offset. After compaction the batch may hold
     /// fewer records than this implies.
     pub last_offset_delta: i32,
-    /// The first record's timestamp.
+    /// The base of the records' timestamp deltas: the first record's timestamp, except in
+    /// batches the log cleaner rewrote with a delete horizon (attribute bit 6), where it is
+    /// that horizon. Record timestamps are right either way.
     pub base_timestamp: i64,
     /// The largest timestamp in the batch (the append time for `LogAppendTime`).
     pub max_timestamp: i64,
@@ -162,7 +164,8 @@ pub(crate) struct Batches {
 }
 
 impl Batches {
-    /// The bytes not decoded: a partial trailing batch, or everything from a corrupt one on.
+    /// The bytes not decoded yet: after the end, a partial trailing batch; after an error,
+    /// everything from the corrupt batch on.
     pub(crate) fn remaining(&self) -> usize {
         self.data.len()
     }
@@ -191,9 +194,13 @@ impl Batches {
             ));
         }
         let batch = self.data.slice(..LOG_OVERHEAD + length);
-        let result = decode_one(batch, self.verify_crc, self.max_decompressed);
-        self.data = self.data.slice(LOG_OVERHEAD + length..);
-        Some(result.map_err(|kind| DecodeError::new(base_offset, kind)))
+        match decode_one(batch, self.verify_crc, self.max_decompressed) {
+            Ok(decoded) => {
+                self.data = self.data.slice(LOG_OVERHEAD + length..);
+                Some(Ok(decoded))
+            }
+            Err(kind) => fail(kind),
+        }
     }
 }
 
