@@ -103,8 +103,8 @@ pub(crate) fn records(
     let mut records = Vec::new();
     let mut next_offset = offset;
     for batch in batches {
-        let last_offset = batch.base_offset + batch.last_offset_delta as i64;
-        next_offset = next_offset.max(last_offset + 1);
+        let last_offset = batch.next_offset() - 1;
+        next_offset = next_offset.max(batch.next_offset());
         if params.isolation == IsolationLevel::ReadCommitted {
             while let Some(&(first, producer)) = aborted_txns.peek() {
                 if first > last_offset {

@@ -66,6 +66,7 @@ pub(crate) struct BatchSettings {
     pub batch_size: usize,
     pub linger: Duration,
     pub compression: Compression,
+    pub compression_level: Option<i32>,
 }
 
 pub(crate) struct Accumulator {
@@ -115,10 +116,13 @@ impl Accumulator {
         if !fits {
             queue.batches.push_back(Batch {
                 tp: tp.clone(),
-                builder: Some(BatchBuilder::new(
-                    self.settings.compression,
-                    self.settings.batch_size.max(record_size),
-                )),
+                builder: Some(
+                    BatchBuilder::new(
+                        self.settings.compression,
+                        self.settings.batch_size.max(record_size),
+                    )
+                    .with_compression_level(self.settings.compression_level),
+                ),
                 encoded: None,
                 records: Vec::new(),
                 created: Instant::now(),

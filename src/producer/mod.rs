@@ -99,6 +99,7 @@ impl Producer {
                 batch_size: config.batch_size,
                 linger: config.linger,
                 compression: config.compression,
+                compression_level: config.compression_level,
             }),
             partitioner: PartitionChooser::new(
                 config.partitioner.clone(),
