@@ -306,6 +306,55 @@ fn resolve_jars_uncached() -> Result<PathBuf, LaunchError> {
     Ok(libs)
 }
 
+/// The class-data-sharing archive of a broker's classes, recorded once per
+/// build folder by a throw-away broker, or `None` if it cannot be had (the
+/// brokers then just start slower). Loading classes from it roughly halves a
+/// broker's start on a 2-core machine (measured 7 s -> 4 s under load).
+///
+/// The JVM checks the archive against itself and the classpath and ignores
+/// a stale one (e.g. after a JDK upgrade). `KAFKIT_TESTKIT_NO_CDS=1` turns
+/// it off.
+fn cds_archive() -> Option<PathBuf> {
+    static ARCHIVE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ARCHIVE
+        .get_or_init(|| {
+            if std::env::var_os("KAFKIT_TESTKIT_NO_CDS").is_some_and(|v| v != "0") {
+                return None;
+            }
+            let dir = cache_dir();
+            let jsa = dir.join("broker-classes.jsa");
+            let failed = dir.join("broker-classes.failed");
+            let _lock = FileLock::acquire(&dir.join("cds.lock")).ok()?;
+            if jsa.exists() {
+                return Some(jsa);
+            }
+            if failed.exists() {
+                return None;
+            }
+            let partial = dir.join(format!("broker-classes.{}.tmp", std::process::id()));
+            let _ = fs::remove_file(&partial);
+            let trained = KafkaCluster::builder()
+                .train_cds(partial.clone())
+                .start()
+                .map(|cluster| {
+                    // The archive is written as the JVM exits cleanly.
+                    cluster.stop(0);
+                });
+            match trained {
+                Ok(()) if partial.exists() && fs::rename(&partial, &jsa).is_ok() => Some(jsa),
+                Ok(()) => {
+                    // This JVM cannot record archives; do not try again.
+                    let _ = fs::remove_file(&partial);
+                    let _ = fs::write(&failed, "the JVM wrote no archive");
+                    None
+                }
+                // The real start that follows will fail too, and say why.
+                Err(_) => None,
+            }
+        })
+        .clone()
+}
+
 fn java_binary() -> PathBuf {
     if let Some(home) = std::env::var_os("JAVA_HOME") {
         let java = Path::new(&home).join("bin").join("java");
@@ -526,6 +575,8 @@ pub struct KafkaClusterBuilder {
     broker_ports: HashMap<usize, u16>,
     advertised_ports: HashMap<usize, u16>,
     ready_timeout: Duration,
+    /// Set only for the run that records the class-data-sharing archive.
+    train_cds: Option<PathBuf>,
 }
 
 impl KafkaClusterBuilder {
@@ -566,6 +617,11 @@ impl KafkaClusterBuilder {
         self
     }
 
+    fn train_cds(mut self, out: PathBuf) -> Self {
+        self.train_cds = Some(out);
+        self
+    }
+
     /// Resolves the jars if needed, formats and starts every node, and waits
     /// until each answers a Metadata request listing all nodes.
     ///
@@ -592,6 +648,9 @@ pub struct KafkaCluster {
     cluster_id: String,
     java: PathBuf,
     classpath: String,
+    /// JVM options for brokers and for the format tool.
+    broker_jvm: Vec<String>,
+    tool_jvm: Vec<String>,
     ready_timeout: Duration,
 }
 
@@ -619,6 +678,7 @@ impl KafkaCluster {
             broker_ports: HashMap::new(),
             advertised_ports: HashMap::new(),
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            train_cds: None,
         }
     }
 
@@ -650,6 +710,19 @@ impl KafkaCluster {
         }
         let libs = resolve_jars()?;
         let classpath = format!("{}/*", libs.display());
+        let (broker_jvm, tool_jvm) = match &opts.train_cds {
+            Some(out) => (
+                vec![format!("-XX:ArchiveClassesAtExit={}", out.display())],
+                vec![],
+            ),
+            None => match cds_archive() {
+                Some(jsa) => {
+                    let arg = format!("-XX:SharedArchiveFile={}", jsa.display());
+                    (vec![arg.clone()], vec![arg])
+                }
+                None => (vec![], vec![]),
+            },
+        };
 
         let clusters = cache_dir().join("clusters");
         fs::create_dir_all(&clusters)
@@ -776,6 +849,8 @@ impl KafkaCluster {
             cluster_id: random_cluster_id(),
             java,
             classpath,
+            broker_jvm,
+            tool_jvm,
             ready_timeout: opts.ready_timeout,
         };
         // From here on Drop cleans up whatever was started.
@@ -801,9 +876,10 @@ impl KafkaCluster {
         Ok(cluster)
     }
 
-    fn java_command(&self, node: &Node) -> Command {
+    fn java_command(&self, node: &Node, extra: &[String]) -> Command {
         let mut cmd = Command::new(&self.java);
         cmd.current_dir(&node.dir)
+            .args(extra)
             .arg("-Xms256m")
             .arg("-Xmx512m")
             .arg("-XX:+UseSerialGC")
@@ -819,7 +895,7 @@ impl KafkaCluster {
     }
 
     fn format(&self, node: &Node) -> Result<(), LaunchError> {
-        let mut cmd = self.java_command(node);
+        let mut cmd = self.java_command(node, &self.tool_jvm);
         cmd.arg("kafka.tools.StorageTool")
             .arg("format")
             .arg("--cluster-id")
@@ -839,7 +915,7 @@ impl KafkaCluster {
         let console2 = console
             .try_clone()
             .map_err(|e| LaunchError::io("cannot open console.log", e))?;
-        let mut cmd = self.java_command(node);
+        let mut cmd = self.java_command(node, &self.broker_jvm);
         cmd.arg("kafka.Kafka")
             .arg(node.config())
             .stdin(Stdio::null())
