@@ -33,12 +33,15 @@ const STOP_GRACE: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct LaunchError {
     message: String,
+    /// A node lost a race for a port picked as free; worth another try.
+    port_clash: bool,
 }
 
 impl LaunchError {
     fn new(message: impl Into<String>) -> Self {
         LaunchError {
             message: message.into(),
+            port_clash: false,
         }
     }
 
@@ -137,12 +140,31 @@ fn run_tied(mut cmd: Command, what: &str) -> Result<String, LaunchError> {
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
         return Err(LaunchError::new(format!(
-            "{what} failed ({}): {}",
+            "{what} failed ({}):\n{}",
             out.status,
-            tail_lines(&text, 40)
+            excerpt(&text, 20)
         )));
     }
     Ok(text)
+}
+
+/// The first error lines (Java's stack traces bury the message above a
+/// tail of `at ...` frames), then the last `n` lines.
+fn excerpt(text: &str, n: usize) -> String {
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            !l.starts_with('\t')
+                && (l.contains("Exception") || l.contains("ERROR") || l.contains("FATAL"))
+        })
+        .take(5)
+        .collect();
+    let tail = tail_lines(text, n);
+    if errors.is_empty() {
+        tail
+    } else {
+        format!("{}\n...\n{tail}", errors.join("\n"))
+    }
 }
 
 fn tail_lines(text: &str, n: usize) -> String {
@@ -156,7 +178,7 @@ fn tail_file(path: &Path, n: usize) -> String {
         Ok(bytes) => {
             // Only the end matters, and broker logs grow large.
             let from = bytes.len().saturating_sub(64 * 1024);
-            tail_lines(&String::from_utf8_lossy(&bytes[from..]), n)
+            excerpt(&String::from_utf8_lossy(&bytes[from..]), n)
         }
         Err(e) => format!("(cannot read {}: {e})", path.display()),
     }
@@ -683,6 +705,18 @@ impl KafkaCluster {
     }
 
     fn launch(opts: KafkaClusterBuilder) -> Result<KafkaCluster, LaunchError> {
+        // Ports are picked free but only taken when the JVM binds them, so
+        // another process can get there first.
+        let mut attempt = 1;
+        loop {
+            match Self::launch_once(opts.clone()) {
+                Err(e) if e.port_clash && attempt < 3 => attempt += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    fn launch_once(opts: KafkaClusterBuilder) -> Result<KafkaCluster, LaunchError> {
         let n = opts.nodes;
         if n == 0 {
             return Err(LaunchError::new("a cluster needs at least one node"));
@@ -943,11 +977,14 @@ impl KafkaCluster {
                 match st.child.as_mut().map(|c| c.try_wait()) {
                     Some(Ok(Some(status))) => {
                         st.child = None;
-                        return Err(LaunchError::new(format!(
+                        let mut err = LaunchError::new(format!(
                             "Kafka node {} exited during startup ({status})\n{}",
                             node.id,
                             node.log_tail()
-                        )));
+                        ));
+                        err.port_clash = fs::read_to_string(node.log())
+                            .is_ok_and(|log| log.contains("Address already in use"));
+                        return Err(err);
                     }
                     None => {
                         return Err(LaunchError::new(format!(
