@@ -431,6 +431,19 @@ fn random_cluster_id() -> String {
     out
 }
 
+/// Whether every thread of `pid` is stopped (`None` if it cannot be told).
+fn process_stopped(pid: u32) -> Option<bool> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        let stat = fs::read_to_string(task.path().join("stat")).ok()?;
+        let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+        if !matches!(state, 'T' | 't') {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
 fn pid_alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     let r = unsafe { libc::kill(pid, 0) };
@@ -1116,6 +1129,12 @@ impl KafkaCluster {
         // SAFETY: signalling our own child, which has not been reaped.
         unsafe { libc::kill(pid as libc::pid_t, sig) };
         st.paused = paused;
+        // kill() returns before every thread has stopped (or woken); a
+        // caller that probes right after must see the new state.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while process_stopped(pid) != Some(paused) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// Stops `node` cleanly with SIGTERM (a controlled shutdown), killing it
