@@ -8,7 +8,55 @@
 //! - [`TcpProxy`] sits between a client and a broker and injects faults.
 //! - [`DeliveryChecker`] finds lost, duplicated and reordered records.
 //!
-//! Needs `java` (17+) and `mvn` on the machine; nothing else.
+//! Needs `java` (17+) and `mvn` on the machine; nothing else. The first
+//! start in a build folder resolves the jars into
+//! `<target>/kafka-<version>/libs` (about 10 s with an empty `~/.m2`) and
+//! records a JVM class-data archive there (one extra broker start); later
+//! starts reuse both. Brokers log to files in their data folder, never to
+//! the test's output.
+//!
+//! # A shared broker
+//!
+//! ```no_run
+//! // Blocks while the broker starts; in async tests call it first, or via
+//! // tokio::task::spawn_blocking.
+//! let bootstrap = kafkit_testkit::bootstrap_servers();
+//! let topic = kafkit_testkit::unique_name("orders");
+//! # let _ = (bootstrap, topic);
+//! ```
+//!
+//! # A cluster of one's own, with faults
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use kafkit_testkit::{free_port, KafkaCluster, TcpProxy};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // Clients reach node 0 only through the proxy: its metadata advertises
+//! // the proxy's port. The proxy connects upstream lazily, so it can be
+//! // created before the broker.
+//! let port = free_port();
+//! let proxy = TcpProxy::start(format!("127.0.0.1:{port}")).await?;
+//! let proxy_port = proxy.local_addr().port();
+//! let cluster = tokio::task::spawn_blocking(move || {
+//!     KafkaCluster::builder()
+//!         .nodes(3)
+//!         .broker_port(0, port)
+//!         .advertise_port(0, proxy_port)
+//!         .property("min.insync.replicas", "2")
+//!         .start()
+//! })
+//! .await??;
+//! let bootstrap = proxy.local_addr().to_string();
+//! proxy.set_chaos(Some((Duration::from_millis(100), Duration::from_secs(1))));
+//! cluster.kill(1); // SIGKILL; pause/resume/stop are there too
+//! let cluster = std::sync::Arc::new(cluster); // methods take &self
+//! let c = cluster.clone();
+//! tokio::task::spawn_blocking(move || c.restart(1)).await??;
+//! # let _ = bootstrap;
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 

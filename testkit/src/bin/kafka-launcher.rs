@@ -117,26 +117,40 @@ fn main() -> ExitCode {
     let code = runtime.block_on(wait_for_end(&cluster, args.ignore_stdin));
     eprintln!("kafka-launcher: stopping");
     drop(cluster);
+    // Nothing left to wait for; a runtime dropped normally would wait for
+    // its blocking threads.
+    runtime.shutdown_background();
     code
 }
 
+/// Resolves when stdin reaches EOF (or fails). Reads on a plain thread:
+/// tokio's stdin read is a blocking task that would keep the runtime from
+/// shutting down while it waits for input that never comes.
+fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = std::io::Read::read(&mut stdin, &mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = tx.send(());
+    });
+    rx
+}
+
 async fn wait_for_end(cluster: &KafkaCluster, ignore_stdin: bool) -> ExitCode {
-    use tokio::io::AsyncReadExt;
     use tokio::signal::unix::{signal, SignalKind};
 
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let stdin_closed = async {
         if ignore_stdin {
-            return std::future::pending().await;
+            std::future::pending::<()>().await;
         }
-        let mut stdin = tokio::io::stdin();
-        let mut buf = [0u8; 256];
-        while let Ok(n) = stdin.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
+        let _ = stdin_closed().await;
     };
     tokio::pin!(stdin_closed);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
