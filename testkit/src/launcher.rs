@@ -411,6 +411,17 @@ fn free_ports(n: usize) -> Vec<u16> {
 }
 
 fn random_cluster_id() -> String {
+    // Like Kafka's own Uuid.randomUuid, never start with '-': the storage tool's argument
+    // parser would take the id for an option.
+    loop {
+        let id = random_base64_uuid();
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn random_base64_uuid() -> String {
     // Kafka wants a base64url (no padding) encoded 16-byte UUID.
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes: [u8; 16] = rand::random();
@@ -1210,4 +1221,21 @@ fn log4j_config(file: &Path) -> String {
          logger.config.level = WARN\n",
         file.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_are_22_base64url_chars_never_led_by_a_dash() {
+        for _ in 0..2000 {
+            let id = random_cluster_id();
+            assert_eq!(id.len(), 22, "{id}");
+            assert!(!id.starts_with('-'), "{id}");
+            assert!(id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        }
+    }
 }
