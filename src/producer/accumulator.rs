@@ -341,3 +341,158 @@ impl Accumulator {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::sync::Semaphore;
+
+    fn accumulator(linger_ms: u64) -> Accumulator {
+        Accumulator::new(BatchSettings {
+            batch_size: 200,
+            linger: Duration::from_millis(linger_ms),
+            compression: Compression::None,
+            compression_level: None,
+        })
+    }
+
+    fn record(value: &[u8]) -> Append<'_> {
+        Append {
+            timestamp: value[0] as i64,
+            key: None,
+            value: Some(value),
+            headers: &[],
+            size: value.len() + 20,
+        }
+    }
+
+    /// Appends like `Producer::send`: into the open batch, or a new one with a reservation.
+    fn append(
+        acc: &Accumulator,
+        memory: &Arc<Semaphore>,
+        tp: &TopicPartition,
+        value: &[u8],
+    ) -> oneshot::Receiver<Result<RecordMetadata>> {
+        let (tx, rx) = oneshot::channel();
+        let mut reply = Some(tx);
+        let r = record(value);
+        if let Appended::NeedsBatch = acc.try_append(tp, &r, &mut reply) {
+            let permit = memory
+                .clone()
+                .try_acquire_many_owned(acc.batch_capacity(r.size) as u32)
+                .unwrap();
+            acc.append_new(tp, &r, reply.take().unwrap(), permit);
+        }
+        rx
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_waits_for_linger_unless_full_or_flushed() {
+        let acc = accumulator(50);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let tp = TopicPartition::new("t", 0);
+        let _rx = append(&acc, &memory, &tp, b"a");
+        let (ready, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        assert!(ready.is_empty());
+        assert_eq!(wake, Some(Instant::now() + Duration::from_millis(50)));
+        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
+        assert_eq!(ready.len(), 1, "flush ignores linger");
+        acc.requeue(ready.into_iter().next().unwrap(), Duration::ZERO);
+        tokio::time::advance(Duration::from_millis(50)).await;
+        let (ready, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(ready.len(), 1, "lingered long enough");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_batch_per_partition_is_in_flight_and_retries_keep_their_place() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let tp = TopicPartition::new("t", 0);
+        let _a = append(&acc, &memory, &tp, &[b'a'; 150]);
+        let _b = append(&acc, &memory, &tp, &[b'b'; 150]);
+        let (first, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(first.len(), 1);
+        let (none, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert!(none.is_empty(), "the second batch waits for the first");
+        let first = first.into_iter().next().unwrap();
+        acc.requeue(first, Duration::from_millis(100));
+        let (none, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        assert!(none.is_empty(), "backing off");
+        assert_eq!(wake, Some(Instant::now() + Duration::from_millis(100)));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let (again, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(again[0].records.len(), 1);
+        assert_eq!(
+            again[0].records[0].1, b'a' as i64,
+            "the first batch comes back first"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_spares_batches_whose_outcome_is_unknown() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let _a = append(&acc, &memory, &p0, b"a");
+        let _b = append(&acc, &memory, &p1, b"b");
+        let (ready, _) = acc.drain(Instant::now(), false, |tp, _| tp.partition == 0);
+        let mut unknown = ready.into_iter().next().unwrap();
+        unknown.outcome_unknown = true;
+        acc.requeue(unknown, Duration::ZERO);
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let expired = acc.expire(Instant::now());
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].tp, p1);
+        assert!(acc.any_outcome_unknown());
+    }
+
+    #[tokio::test]
+    async fn reservations_return_when_batches_are_settled() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(1000));
+        let tp = TopicPartition::new("t", 0);
+        let rx = append(&acc, &memory, &tp, b"a");
+        assert_eq!(
+            memory.available_permits(),
+            800,
+            "one batch reserves batch.size"
+        );
+        let _same_batch = append(&acc, &memory, &tp, b"b");
+        assert_eq!(
+            memory.available_permits(),
+            800,
+            "appends into it reserve nothing"
+        );
+        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
+        ready.into_iter().next().unwrap().fail(|| Error::Closed);
+        assert_eq!(memory.available_permits(), 1000);
+        assert!(matches!(rx.await, Ok(Err(Error::Closed))));
+    }
+
+    #[tokio::test]
+    async fn encoding_carries_the_sequence_and_rewrites_it_after_a_bump() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(1000));
+        let tp = TopicPartition::new("t", 0);
+        let _rx = append(&acc, &memory, &tp, b"a");
+        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
+        let mut batch = ready.into_iter().next().unwrap();
+        let fields = |epoch, base_sequence| ProducerFields {
+            producer_id: 9,
+            epoch,
+            base_sequence,
+        };
+        batch.sequence = Some(fields(0, 5));
+        let first = batch.encoded();
+        let read = |b: &Bytes| {
+            let d = crate::protocol::record_batch::decode::decode_batches(b.clone(), true, 1 << 20)
+                .unwrap();
+            (d[0].producer_id, d[0].producer_epoch, d[0].base_sequence)
+        };
+        assert_eq!(read(&first), (9, 0, 5));
+        assert_eq!(batch.encoded(), first, "retries resend the same bytes");
+        batch.sequence = Some(fields(1, 0));
+        assert_eq!(read(&batch.encoded()), (9, 1, 0));
+    }
+}
