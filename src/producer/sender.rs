@@ -235,6 +235,9 @@ fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse, 
                     id.request_bump();
                 }
                 batch.sequence = None;
+                // These answers mean no attempt of this batch was written (a written one
+                // would make this attempt a duplicate), so its outcome is known again.
+                batch.outcome_unknown = false;
                 s.retry_or_fail(batch, RetryAction::Retry, false, &error);
             }
             // The leader appended the batch but replication did not confirm in time.
@@ -332,7 +335,10 @@ impl Shared {
         outcome_unknown: bool,
         error: &dyn Fn() -> Error,
     ) {
-        batch.outcome_unknown = outcome_unknown;
+        // Once an attempt may have been written, the batch stays of unknown outcome until the
+        // broker acknowledges it or says it never wrote it: a later attempt that fails before
+        // reaching the broker proves nothing about the earlier one.
+        batch.outcome_unknown |= outcome_unknown;
         if matches!(
             action,
             RetryAction::RefreshMetadataAndRetry | RetryAction::Reconnect
