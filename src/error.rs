@@ -339,6 +339,11 @@ pub enum Error {
         offset: i64,
     },
 
+    /// The producer hit an error it cannot recover from (its producer id was fenced, or
+    /// authorization for idempotence failed); every later call returns this.
+    #[error("the producer cannot continue: {0}")]
+    Fatal(String),
+
     /// The client, producer or consumer was closed.
     #[error("the client is closed")]
     Closed,
@@ -372,6 +377,7 @@ impl Error {
             | Error::BufferFull { .. }
             | Error::CorruptBatch { .. }
             | Error::OffsetOutOfRange { .. }
+            | Error::Fatal(_)
             | Error::Closed => RetryAction::NoRetry,
         }
     }

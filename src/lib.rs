@@ -46,7 +46,7 @@ pub use consumer::{Consumer, RecordStream};
 pub use error::{Error, ErrorCode, Result, RetryAction};
 pub use producer::partitioner;
 pub use producer::partitioner::{Partitioner, PartitionerKind};
-pub use producer::{Delivery, Producer};
+pub use producer::{Delivery, Producer, ProducerMetrics};
 pub use protocol::compression::Compression;
 pub use record::{
     ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,

@@ -182,6 +182,12 @@ impl Cluster {
 
     /// The topic's metadata, waiting up to `timeout` for it to exist and have leaders.
     pub(crate) async fn topic(&self, name: &str, timeout: Duration) -> Result<Arc<TopicInfo>> {
+        // The per-record path: a cached, healthy topic costs one read lock and no allocation.
+        if let Some(topic) = self.snapshot().topics.get(name) {
+            if topic.error.is_ok() && !topic.partitions.is_empty() {
+                return Ok(topic.clone());
+            }
+        }
         let newly_tracked = self
             .inner
             .topics

@@ -1,45 +1,105 @@
 //! Per-partition queues of record batches, encoded as records arrive.
 //!
 //! `send` appends to the open batch of its partition; the sender takes the oldest batch of a
-//! partition once it is full, its `linger.ms` has passed, or a flush asks for it. Only one
-//! batch per partition is in flight at a time, which keeps per-partition order through
-//! retries without relying on the broker.
+//! partition once it is full, its `linger.ms` has passed, or a flush asks for it. One batch
+//! per partition is in flight at a time: a retry can never be overtaken by a later batch,
+//! and with idempotence the only sequenced, unacknowledged batch of a partition is the one in
+//! flight (or waiting to be retried), which keeps sequence bookkeeping simple.
+//!
+//! Every batch holds a reservation from `buffer.memory` for its whole capacity, taken before
+//! it is created and returned when it is settled, so the budget bounds real memory.
 
 use crate::error::{Error, Result};
 use crate::protocol::compression::Compression;
-use crate::protocol::record_batch::BatchBuilder;
+use crate::protocol::record_batch::{set_producer_fields, BatchBuilder, BatchParams};
 use crate::record::{Header, RecordMetadata, TopicPartition};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 /// Where a record's outcome is delivered.
 pub(crate) type DeliverySender = oneshot::Sender<Result<RecordMetadata>>;
 
+/// The idempotence fields a batch is sent with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProducerFields {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub base_sequence: i32,
+}
+
 /// A batch for one partition, open for appends until the sender takes it.
 pub(crate) struct Batch {
     pub tp: TopicPartition,
     builder: Option<BatchBuilder>,
-    /// The encoded batch, once closed; retries resend these exact bytes.
-    pub encoded: Option<Bytes>,
+    /// The encoded batch and the fields it carries; retries resend these bytes.
+    encoded: Option<(Bytes, Option<ProducerFields>)>,
     /// One entry per record, in offset-delta order: its delivery channel and timestamp.
     pub records: Vec<(DeliverySender, i64)>,
     pub created: Instant,
     /// Not sent again before this instant (retry backoff).
     pub retry_at: Option<Instant>,
     pub attempts: u32,
+    /// The sequence assigned at first send; kept through retries so the broker can
+    /// recognise a batch it already wrote.
+    pub sequence: Option<ProducerFields>,
+    /// The last attempt got no answer: the broker may have written the batch.
+    pub outcome_unknown: bool,
+    /// Size of the records before compression, for the compression-ratio metric.
+    pub uncompressed_size: usize,
+    _reservation: OwnedSemaphorePermit,
 }
 
 impl Batch {
-    /// Closes the batch for appends and encodes it, once.
-    pub(crate) fn close(&mut self) -> Bytes {
-        if let Some(builder) = self.builder.take() {
-            self.encoded = Some(builder.finish(Default::default()));
+    pub(crate) fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// An upper bound of the encoded size (exact once encoded).
+    pub(crate) fn size_estimate(&self) -> usize {
+        match (&self.encoded, &self.builder) {
+            (Some((bytes, _)), _) => bytes.len(),
+            (None, Some(builder)) => builder.size_estimate(),
+            (None, None) => 0,
         }
-        self.encoded.clone().unwrap_or_default()
+    }
+
+    /// The bytes to send, carrying `self.sequence`. Encodes (and compresses) on first use;
+    /// later calls reuse the bytes, rewriting the producer fields only after an epoch bump.
+    pub(crate) fn encoded(&mut self) -> Bytes {
+        if let Some(builder) = self.builder.take() {
+            self.uncompressed_size = builder.size_estimate();
+            let params = match self.sequence {
+                Some(f) => BatchParams {
+                    producer_id: f.producer_id,
+                    producer_epoch: f.epoch,
+                    base_sequence: f.base_sequence,
+                    ..BatchParams::default()
+                },
+                None => BatchParams::default(),
+            };
+            self.encoded = Some((builder.finish(params), self.sequence));
+        }
+        match &mut self.encoded {
+            Some((bytes, fields)) if *fields != self.sequence => {
+                let mut copy = BytesMut::from(&bytes[..]);
+                let f = self.sequence.unwrap_or(ProducerFields {
+                    producer_id: -1,
+                    epoch: -1,
+                    base_sequence: -1,
+                });
+                // The batch was encoded by us, so its header is well formed.
+                let _ = set_producer_fields(&mut copy, f.producer_id, f.epoch, f.base_sequence);
+                *bytes = copy.freeze();
+                *fields = self.sequence;
+                bytes.clone()
+            }
+            Some((bytes, _)) => bytes.clone(),
+            None => Bytes::new(),
+        }
     }
 
     /// Resolves every record of the batch with `outcome(offset_delta, timestamp)`.
@@ -69,17 +129,26 @@ pub(crate) struct BatchSettings {
     pub compression_level: Option<i32>,
 }
 
+/// A record on its way into a batch.
+pub(crate) struct Append<'a> {
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: &'a [Header],
+    pub size: usize,
+}
+
+/// What `try_append` did.
+pub(crate) enum Appended {
+    /// Appended; `true` when the batch is now full and the sender should wake.
+    Yes(bool),
+    /// No open batch has room: reserve `batch_capacity` bytes and call `append_new`.
+    NeedsBatch,
+}
+
 pub(crate) struct Accumulator {
     settings: BatchSettings,
     queues: Mutex<HashMap<TopicPartition, Queue>>,
-}
-
-/// What the sender should do next.
-pub(crate) struct Drain {
-    /// Batches ready to send, at most one per partition.
-    pub ready: Vec<Batch>,
-    /// The earliest instant at which a lingering or backing-off batch becomes ready.
-    pub next_wakeup: Option<Instant>,
 }
 
 impl Accumulator {
@@ -94,61 +163,86 @@ impl Accumulator {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends a record; returns whether a batch became full (the sender should wake).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn append(
-        &self,
-        tp: &TopicPartition,
-        timestamp: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[Header],
-        record_size: usize,
-        reply: DeliverySender,
-    ) -> bool {
-        let mut queues = self.lock();
-        let queue = queues.entry(tp.clone()).or_default();
-        let fits = queue.batches.back().is_some_and(|b| {
-            b.builder.as_ref().is_some_and(|builder| {
-                builder.size_estimate() + record_size <= self.settings.batch_size
-            })
-        });
-        if !fits {
-            queue.batches.push_back(Batch {
-                tp: tp.clone(),
-                builder: Some(
-                    BatchBuilder::new(
-                        self.settings.compression,
-                        self.settings.batch_size.max(record_size),
-                    )
-                    .with_compression_level(self.settings.compression_level),
-                ),
-                encoded: None,
-                records: Vec::new(),
-                created: Instant::now(),
-                retry_at: None,
-                attempts: 0,
-            });
-        }
-        let Some(batch) = queue.batches.back_mut() else {
-            return false;
-        };
-        if let Some(builder) = batch.builder.as_mut() {
-            builder.append(timestamp, key, value, headers);
-            batch.records.push((reply, timestamp));
-            builder.size_estimate() >= self.settings.batch_size || queue.batches.len() > 1
-        } else {
-            false
-        }
+    /// The bytes a new batch for a record of `record_size` reserves.
+    pub(crate) fn batch_capacity(&self, record_size: usize) -> usize {
+        self.settings.batch_size.max(record_size)
     }
 
-    /// Takes the batches that are ready now. `flushing` ignores `linger.ms`.
+    /// Appends to the partition's open batch if it has room.
+    pub(crate) fn try_append(
+        &self,
+        tp: &TopicPartition,
+        record: &Append<'_>,
+        reply: &mut Option<DeliverySender>,
+    ) -> Appended {
+        let mut queues = self.lock();
+        let Some(queue) = queues.get_mut(tp) else {
+            return Appended::NeedsBatch;
+        };
+        let Some(batch) = queue.batches.back_mut() else {
+            return Appended::NeedsBatch;
+        };
+        let Some(builder) = batch.builder.as_mut() else {
+            return Appended::NeedsBatch;
+        };
+        if builder.size_estimate() + record.size > self.settings.batch_size {
+            return Appended::NeedsBatch;
+        }
+        let Some(reply) = reply.take() else {
+            return Appended::Yes(false);
+        };
+        builder.append(record.timestamp, record.key, record.value, record.headers);
+        batch.records.push((reply, record.timestamp));
+        Appended::Yes(builder.size_estimate() >= self.settings.batch_size)
+    }
+
+    /// Appends to the open batch if one now has room (another sender made it meanwhile),
+    /// dropping `reservation`; otherwise opens a new batch holding it.
+    pub(crate) fn append_new(
+        &self,
+        tp: &TopicPartition,
+        record: &Append<'_>,
+        reply: DeliverySender,
+        reservation: OwnedSemaphorePermit,
+    ) -> bool {
+        let mut reply = Some(reply);
+        if let Appended::Yes(full) = self.try_append(tp, record, &mut reply) {
+            return full;
+        }
+        let Some(reply) = reply else { return false };
+        let capacity = reservation.num_permits();
+        let mut builder = BatchBuilder::new(self.settings.compression, capacity)
+            .with_compression_level(self.settings.compression_level);
+        builder.append(record.timestamp, record.key, record.value, record.headers);
+        let full = builder.size_estimate() >= self.settings.batch_size;
+        let batch = Batch {
+            tp: tp.clone(),
+            builder: Some(builder),
+            encoded: None,
+            records: vec![(reply, record.timestamp)],
+            created: Instant::now(),
+            retry_at: None,
+            attempts: 0,
+            sequence: None,
+            outcome_unknown: false,
+            uncompressed_size: 0,
+            _reservation: reservation,
+        };
+        let mut queues = self.lock();
+        let queue = queues.entry(tp.clone()).or_default();
+        queue.batches.push_back(batch);
+        full || queue.batches.len() > 1
+    }
+
+    /// Takes the front batch of every partition that is not in flight, is ready (full,
+    /// lingered, flushed, or a retry whose backoff passed) and that `eligible` accepts.
+    /// Returns them and the earliest instant another batch becomes ready.
     pub(crate) fn drain(
         &self,
         now: Instant,
         flushing: bool,
-        leader_known: impl Fn(&TopicPartition) -> bool,
-    ) -> Drain {
+        mut eligible: impl FnMut(&TopicPartition, &Batch) -> bool,
+    ) -> (Vec<Batch>, Option<Instant>) {
         let mut ready = Vec::new();
         let mut next_wakeup: Option<Instant> = None;
         let mut wake_at = |t: Instant| {
@@ -166,17 +260,14 @@ impl Accumulator {
                 continue;
             }
             let full = queue.batches.len() > 1
-                || front.encoded.is_some()
-                || front
-                    .builder
-                    .as_ref()
-                    .is_some_and(|b| b.size_estimate() >= self.settings.batch_size);
-            let linger_done = front.created + self.settings.linger <= now;
-            if !(full || linger_done || flushing) {
+                || front.builder.is_none()
+                || front.size_estimate() >= self.settings.batch_size;
+            let lingered = front.created + self.settings.linger <= now;
+            if !(full || lingered || flushing) {
                 wake_at(front.created + self.settings.linger);
                 continue;
             }
-            if !leader_known(tp) {
+            if !eligible(tp, front) {
                 continue;
             }
             if let Some(batch) = queue.batches.pop_front() {
@@ -184,44 +275,224 @@ impl Accumulator {
                 ready.push(batch);
             }
         }
-        Drain { ready, next_wakeup }
+        (ready, next_wakeup)
     }
 
-    /// Puts a batch back at the front of its queue for a retry after `backoff`.
+    /// Puts a batch back at the front of its queue, to be sent again after `backoff`.
     pub(crate) fn requeue(&self, mut batch: Batch, backoff: Duration) {
         batch.retry_at = Some(Instant::now() + backoff);
-        batch.attempts += 1;
         let mut queues = self.lock();
         let queue = queues.entry(batch.tp.clone()).or_default();
         queue.in_flight = false;
         queue.batches.push_front(batch);
     }
 
-    /// Marks the partition's in-flight batch done, letting its next batch go.
+    /// Marks the partition's in-flight batch settled, letting its next batch go.
     pub(crate) fn done(&self, tp: &TopicPartition) {
         if let Some(queue) = self.lock().get_mut(tp) {
             queue.in_flight = false;
         }
     }
 
-    /// Removes and returns every queued batch created before `cutoff` (delivery timeout).
+    /// Removes every waiting batch created before `cutoff` (delivery timeout), except those
+    /// whose outcome is unknown: failing one of those could report a record as failed that
+    /// the broker wrote, so they are retried until the broker answers.
     pub(crate) fn expire(&self, cutoff: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
         for queue in self.lock().values_mut() {
-            while queue.batches.front().is_some_and(|b| b.created < cutoff) {
-                if let Some(batch) = queue.batches.pop_front() {
-                    expired.push(batch);
-                }
+            if queue
+                .batches
+                .iter()
+                .any(|b| b.created < cutoff && !b.outcome_unknown)
+            {
+                let (old, keep): (VecDeque<Batch>, VecDeque<Batch>) = queue
+                    .batches
+                    .drain(..)
+                    .partition(|b| b.created < cutoff && !b.outcome_unknown);
+                queue.batches = keep;
+                expired.extend(old);
             }
         }
         expired
     }
 
-    /// Removes every queued batch (the producer is closing without draining).
+    /// Whether a waiting batch's outcome is unknown (it must be resolved before an epoch
+    /// bump, under the epoch it was sent with).
+    pub(crate) fn any_outcome_unknown(&self) -> bool {
+        self.lock()
+            .values()
+            .any(|q| q.batches.iter().any(|b| b.outcome_unknown))
+    }
+
+    /// After an epoch bump: waiting batches get new sequences when next sent.
+    pub(crate) fn clear_sequences(&self) {
+        for queue in self.lock().values_mut() {
+            for batch in &mut queue.batches {
+                batch.sequence = None;
+            }
+        }
+    }
+
+    /// Removes every waiting batch (closing without draining, or a fatal error).
     pub(crate) fn take_all(&self) -> Vec<Batch> {
         self.lock()
             .values_mut()
             .flat_map(|q| q.batches.drain(..))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::sync::Semaphore;
+
+    fn accumulator(linger_ms: u64) -> Accumulator {
+        Accumulator::new(BatchSettings {
+            batch_size: 200,
+            linger: Duration::from_millis(linger_ms),
+            compression: Compression::None,
+            compression_level: None,
+        })
+    }
+
+    fn record(value: &[u8]) -> Append<'_> {
+        Append {
+            timestamp: value[0] as i64,
+            key: None,
+            value: Some(value),
+            headers: &[],
+            size: value.len() + 20,
+        }
+    }
+
+    /// Appends like `Producer::send`: into the open batch, or a new one with a reservation.
+    fn append(
+        acc: &Accumulator,
+        memory: &Arc<Semaphore>,
+        tp: &TopicPartition,
+        value: &[u8],
+    ) -> oneshot::Receiver<Result<RecordMetadata>> {
+        let (tx, rx) = oneshot::channel();
+        let mut reply = Some(tx);
+        let r = record(value);
+        if let Appended::NeedsBatch = acc.try_append(tp, &r, &mut reply) {
+            let permit = memory
+                .clone()
+                .try_acquire_many_owned(acc.batch_capacity(r.size) as u32)
+                .unwrap();
+            acc.append_new(tp, &r, reply.take().unwrap(), permit);
+        }
+        rx
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_waits_for_linger_unless_full_or_flushed() {
+        let acc = accumulator(50);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let tp = TopicPartition::new("t", 0);
+        let _rx = append(&acc, &memory, &tp, b"a");
+        let (ready, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        assert!(ready.is_empty());
+        assert_eq!(wake, Some(Instant::now() + Duration::from_millis(50)));
+        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
+        assert_eq!(ready.len(), 1, "flush ignores linger");
+        acc.requeue(ready.into_iter().next().unwrap(), Duration::ZERO);
+        tokio::time::advance(Duration::from_millis(50)).await;
+        let (ready, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(ready.len(), 1, "lingered long enough");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_batch_per_partition_is_in_flight_and_retries_keep_their_place() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let tp = TopicPartition::new("t", 0);
+        let _a = append(&acc, &memory, &tp, &[b'a'; 150]);
+        let _b = append(&acc, &memory, &tp, &[b'b'; 150]);
+        let (first, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(first.len(), 1);
+        let (none, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert!(none.is_empty(), "the second batch waits for the first");
+        let first = first.into_iter().next().unwrap();
+        acc.requeue(first, Duration::from_millis(100));
+        let (none, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        assert!(none.is_empty(), "backing off");
+        assert_eq!(wake, Some(Instant::now() + Duration::from_millis(100)));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let (again, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(again[0].records.len(), 1);
+        assert_eq!(
+            again[0].records[0].1, b'a' as i64,
+            "the first batch comes back first"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_spares_batches_whose_outcome_is_unknown() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let _a = append(&acc, &memory, &p0, b"a");
+        let _b = append(&acc, &memory, &p1, b"b");
+        let (ready, _) = acc.drain(Instant::now(), false, |tp, _| tp.partition == 0);
+        let mut unknown = ready.into_iter().next().unwrap();
+        unknown.outcome_unknown = true;
+        acc.requeue(unknown, Duration::ZERO);
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let expired = acc.expire(Instant::now());
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].tp, p1);
+        assert!(acc.any_outcome_unknown());
+    }
+
+    #[tokio::test]
+    async fn reservations_return_when_batches_are_settled() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(1000));
+        let tp = TopicPartition::new("t", 0);
+        let rx = append(&acc, &memory, &tp, b"a");
+        assert_eq!(
+            memory.available_permits(),
+            800,
+            "one batch reserves batch.size"
+        );
+        let _same_batch = append(&acc, &memory, &tp, b"b");
+        assert_eq!(
+            memory.available_permits(),
+            800,
+            "appends into it reserve nothing"
+        );
+        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
+        ready.into_iter().next().unwrap().fail(|| Error::Closed);
+        assert_eq!(memory.available_permits(), 1000);
+        assert!(matches!(rx.await, Ok(Err(Error::Closed))));
+    }
+
+    #[tokio::test]
+    async fn encoding_carries_the_sequence_and_rewrites_it_after_a_bump() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(1000));
+        let tp = TopicPartition::new("t", 0);
+        let _rx = append(&acc, &memory, &tp, b"a");
+        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
+        let mut batch = ready.into_iter().next().unwrap();
+        let fields = |epoch, base_sequence| ProducerFields {
+            producer_id: 9,
+            epoch,
+            base_sequence,
+        };
+        batch.sequence = Some(fields(0, 5));
+        let first = batch.encoded();
+        let read = |b: &Bytes| {
+            let d = crate::protocol::record_batch::decode::decode_batches(b.clone(), true, 1 << 20)
+                .unwrap();
+            (d[0].producer_id, d[0].producer_epoch, d[0].base_sequence)
+        };
+        assert_eq!(read(&first), (9, 0, 5));
+        assert_eq!(batch.encoded(), first, "retries resend the same bytes");
+        batch.sequence = Some(fields(1, 0));
+        assert_eq!(read(&batch.encoded()), (9, 1, 0));
     }
 }

@@ -1,32 +1,39 @@
-//! The producer: partition, append to a batch, let the sender deliver.
+//! The producer: partition, reserve memory, append to a batch, let the sender deliver.
 //!
 //! ```text
-//! send(record) ──▶ validate ──▶ partition ──▶ accumulator (per-partition batches)
-//!                                                  │ full / linger.ms / flush
-//!                                                  ▼
-//!                                  sender task ──▶ ProduceRequest per leader ──▶ Delivery resolves
+//! send(record) ──▶ validate ──▶ metadata ──▶ partition ──▶ reserve buffer.memory (new batch)
+//!                                                              │
+//!                                accumulator (per-partition batches) ◀┘
+//!                                     │ full / linger.ms / flush
+//!                                     ▼
+//!                    sender task ──▶ ProduceRequest per leader ──▶ Delivery resolves
 //! ```
-//! See `DESIGN.md` for how retries keep per-partition order.
+//! See `DESIGN.md` for retries, sequence numbers and epoch bumps.
 
 mod accumulator;
+mod idempotence;
+mod metrics;
 pub mod partitioner;
 mod sender;
 
 use crate::cluster::Cluster;
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
-use crate::protocol::record_batch::BatchBuilder;
+use crate::protocol::record_batch::{BatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{ProducerRecord, RecordMetadata, TopicPartition};
 use crate::topic::validate_topic_name;
-use accumulator::{Accumulator, BatchSettings};
+use accumulator::{Accumulator, Append, Appended, BatchSettings};
+use idempotence::Idempotence;
+pub use metrics::ProducerMetrics;
 use partitioner::PartitionChooser;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{oneshot, Notify, Semaphore};
 
 /// Sends records to Kafka. Cheap to clone; clones share batches and connections.
 ///
@@ -49,11 +56,19 @@ pub(crate) struct Shared {
     cluster: Cluster,
     accumulator: Accumulator,
     partitioner: PartitionChooser,
+    idempotence: Option<Idempotence>,
+    /// `buffer.memory`, in bytes; each batch holds a reservation for its capacity.
+    memory: Arc<Semaphore>,
+    memory_limit: usize,
+    metrics: metrics::Counters,
+    /// Produce requests in flight per broker id.
+    in_flight: Mutex<HashMap<i32, usize>>,
     wake: Arc<Notify>,
     outstanding: AtomicUsize,
     flushers: AtomicUsize,
     settled: Notify,
     closed: AtomicBool,
+    fatal: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -68,6 +83,46 @@ impl Shared {
     fn records_settled(&self, count: usize) {
         self.outstanding.fetch_sub(count, Ordering::AcqRel);
         self.settled.notify_waiters();
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<i32, usize>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn in_flight_snapshot(&self) -> HashMap<i32, usize> {
+        self.lock_in_flight().clone()
+    }
+
+    fn requests_in_flight(&self) -> usize {
+        self.lock_in_flight().values().sum()
+    }
+
+    fn request_started(&self, broker: i32) {
+        *self.lock_in_flight().entry(broker).or_default() += 1;
+    }
+
+    fn request_finished(&self, broker: i32) {
+        if let Some(n) = self.lock_in_flight().get_mut(&broker) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    fn fatal_error(&self) -> Option<Error> {
+        self.fatal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .map(Error::Fatal)
+    }
+
+    /// The producer cannot go on: every waiting record and every later call fails.
+    fn go_fatal(&self, reason: String) {
+        tracing::error!(%reason, "producer is fatal");
+        *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
+        for batch in self.accumulator.take_all() {
+            let reason = reason.clone();
+            self.fail(batch, &move || Error::Fatal(reason.clone()));
+        }
     }
 }
 
@@ -90,10 +145,20 @@ impl Future for Delivery {
 }
 
 impl Producer {
-    /// Validates the configuration and connects to the cluster.
+    /// Validates the configuration, connects, and (with `enable.idempotence`) obtains a
+    /// producer id.
     pub async fn new(config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
         let cluster = Cluster::connect(crate::client::cluster_settings(&config.client)?).await?;
+        let idempotence = if config.enable_idempotence {
+            let (producer_id, epoch) =
+                idempotence::init_producer_id(&cluster, None, config.max_block).await?;
+            Some(Idempotence::new(producer_id, epoch))
+        } else {
+            None
+        };
+        // The semaphore counts bytes in a u32 per acquisition; larger budgets are capped.
+        let memory_limit = config.buffer_memory.min(u32::MAX as usize);
         let shared = Arc::new(Shared {
             accumulator: Accumulator::new(BatchSettings {
                 batch_size: config.batch_size,
@@ -106,6 +171,11 @@ impl Producer {
                 config.partitioner_ignore_keys,
                 config.batch_size,
             ),
+            idempotence,
+            memory: Arc::new(Semaphore::new(memory_limit)),
+            memory_limit,
+            metrics: metrics::Counters::default(),
+            in_flight: Mutex::new(HashMap::new()),
             config,
             cluster,
             wake: Arc::new(Notify::new()),
@@ -113,6 +183,7 @@ impl Producer {
             flushers: AtomicUsize::new(0),
             settled: Notify::new(),
             closed: AtomicBool::new(false),
+            fatal: Mutex::new(None),
         });
         tokio::spawn(sender::run(Arc::downgrade(&shared)));
         Ok(Producer { shared })
@@ -121,15 +192,30 @@ impl Producer {
     /// Queues a record. Resolves once the record is in a batch; the returned [`Delivery`]
     /// resolves when the broker has acknowledged it (per `acks`) or it has failed.
     ///
-    /// Errors here mean the record was not queued: an invalid topic or partition, a record
-    /// larger than `max.request.size`, a topic whose metadata does not arrive within
-    /// `max.block.ms`, or a closed producer.
+    /// When `buffer.memory` is spent this waits for room, up to `max.block.ms` in all
+    /// (metadata included), then fails with [`Error::BufferFull`]. Other errors here mean the
+    /// record was not queued: an invalid topic or partition, a record larger than
+    /// `max.request.size` or `buffer.memory`, missing metadata, a closed or fatal producer.
     pub async fn send(&self, record: ProducerRecord) -> Result<Delivery> {
+        self.enqueue(record, true).await
+    }
+
+    /// Like [`send`](Self::send), but fails at once with [`Error::BufferFull`] instead of
+    /// waiting when `buffer.memory` is spent (it may still wait for a topic's metadata).
+    pub async fn try_send(&self, record: ProducerRecord) -> Result<Delivery> {
+        self.enqueue(record, false).await
+    }
+
+    async fn enqueue(&self, record: ProducerRecord, wait_for_memory: bool) -> Result<Delivery> {
         let s = &self.shared;
+        if let Some(e) = s.fatal_error() {
+            return Err(e);
+        }
         if s.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
         validate_topic_name(&record.topic)?;
+        let deadline = tokio::time::Instant::now() + s.config.max_block;
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let size = BatchBuilder::encoded_record_size(
             0,
@@ -137,13 +223,14 @@ impl Producer {
             record.key.as_deref(),
             record.value.as_deref(),
             &record.headers,
-        ) + crate::protocol::record_batch::BATCH_HEADER_LEN;
-        if size > s.config.max_request_size {
-            return Err(Error::RecordTooLarge {
-                size,
-                max: s.config.max_request_size,
-                setting: "max.request.size",
-            });
+        ) + BATCH_HEADER_LEN;
+        for (max, setting) in [
+            (s.config.max_request_size, "max.request.size"),
+            (s.memory_limit, "buffer.memory"),
+        ] {
+            if size > max {
+                return Err(Error::RecordTooLarge { size, max, setting });
+            }
         }
         let topic = s.cluster.topic(&record.topic, s.config.max_block).await?;
         let count = topic.partitions.len();
@@ -178,17 +265,39 @@ impl Producer {
             }
         };
         let tp = TopicPartition::new(record.topic, partition);
-        let (reply, rx) = oneshot::channel();
-        s.outstanding.fetch_add(1, Ordering::AcqRel);
-        let full = s.accumulator.append(
-            &tp,
+        let append = Append {
             timestamp,
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &record.headers,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: &record.headers,
             size,
-            reply,
-        );
+        };
+        let (reply, rx) = oneshot::channel();
+        let mut reply = Some(reply);
+        s.outstanding.fetch_add(1, Ordering::AcqRel);
+        let full = match s.accumulator.try_append(&tp, &append, &mut reply) {
+            Appended::Yes(full) => full,
+            Appended::NeedsBatch => {
+                let capacity = s.accumulator.batch_capacity(size);
+                let needed = u32::try_from(capacity).unwrap_or(u32::MAX);
+                let reservation = if wait_for_memory {
+                    tokio::time::timeout_at(deadline, s.memory.clone().acquire_many_owned(needed))
+                        .await
+                        .ok()
+                        .and_then(|r| r.ok())
+                } else {
+                    s.memory.clone().try_acquire_many_owned(needed).ok()
+                };
+                let (Some(reservation), Some(reply)) = (reservation, reply.take()) else {
+                    s.outstanding.fetch_sub(1, Ordering::AcqRel);
+                    return Err(Error::BufferFull {
+                        needed: capacity,
+                        limit: s.memory_limit,
+                    });
+                };
+                s.accumulator.append_new(&tp, &append, reply, reservation)
+            }
+        };
         if full || s.config.linger.is_zero() {
             s.wake.notify_one();
         }
@@ -213,7 +322,8 @@ impl Producer {
     }
 
     /// Stops accepting records and delivers what is queued, waiting at most `timeout`.
-    /// Records still undelivered then fail with [`Error::Closed`]; returns how many did.
+    /// Records still waiting then fail with [`Error::Closed`]; returns how many did. Batches
+    /// already in flight still resolve with the broker's answer.
     pub async fn close(&self, timeout: Duration) -> usize {
         let s = &self.shared;
         s.closed.store(true, Ordering::Release);
@@ -222,12 +332,18 @@ impl Producer {
             return 0;
         }
         let abandoned = s.accumulator.take_all();
-        let count = abandoned.iter().map(|b| b.records.len()).sum();
+        let count = abandoned.iter().map(|b| b.record_count()).sum();
         for batch in abandoned {
-            batch.fail(|| Error::Closed);
+            s.fail(batch, &|| Error::Closed);
         }
-        s.records_settled(count);
         count
+    }
+
+    /// The producer's counters and buffer use now.
+    pub fn metrics(&self) -> ProducerMetrics {
+        let s = &self.shared;
+        let in_use = s.memory_limit - s.memory.available_permits().min(s.memory_limit);
+        s.metrics.snapshot(in_use, s.memory_limit)
     }
 }
 

@@ -1,13 +1,16 @@
-//! The sender: takes ready batches, groups them by leader into one ProduceRequest per
-//! broker, and settles each batch from the response.
+//! The sender: takes ready batches, groups them by leader into ProduceRequests, and settles
+//! each batch from the response.
 //!
 //! ```text
-//! accumulator ──drain──▶ group by leader ──▶ ProduceRequest (Produce connection of the leader)
-//!      ▲                                              │
-//!      └──── requeue (retriable, before deadline) ◀───┴──▶ complete / fail each record
+//! accumulator ──drain──▶ sequence (idempotence) ──▶ group by leader ──▶ request task per
+//!      ▲                                                               ProduceRequest
+//!      └──── requeue (retriable) ◀──── settle each partition ◀────────────────┘
 //! ```
+//! Sequences are assigned here, on one task, in drain order. Encoding and compression run in
+//! the request tasks, spread over the runtime's threads.
 
 use super::accumulator::Batch;
+use super::idempotence::init_producer_id;
 use super::Shared;
 use crate::admin::{duration_ms, topic_name};
 use crate::cluster::TrafficClass;
@@ -24,12 +27,12 @@ use tokio::time::Instant;
 pub(crate) async fn run(shared: Weak<Shared>) {
     loop {
         let Some(s) = shared.upgrade() else { return };
+        bump_epoch_if_due(&s).await;
         let now = Instant::now();
-        for batch in s.accumulator.expire(now - s.config.delivery_timeout) {
-            let timeout = s.config.delivery_timeout;
-            s.settle(batch, |_| Err(Error::DeliveryTimeout(timeout)));
+        let timeout = s.config.delivery_timeout;
+        for batch in s.accumulator.expire(now - timeout) {
+            s.fail(batch, &|| Error::DeliveryTimeout(timeout));
         }
-        let flushing = s.flushing();
         let snapshot = s.cluster.snapshot();
         let leader_of = |tp: &crate::TopicPartition| {
             snapshot
@@ -38,11 +41,21 @@ pub(crate) async fn run(shared: Weak<Shared>) {
                 .and_then(|t| t.partition(tp.partition))
                 .and_then(|p| p.leader)
         };
-        let drain = s
-            .accumulator
-            .drain(now, flushing, |tp| leader_of(tp).is_some());
+        let bump_pending = s.idempotence.as_ref().is_some_and(|i| i.bump_requested());
+        let in_flight = s.in_flight_snapshot();
+        let max_in_flight = s.config.max_in_flight_requests_per_connection;
+        let (ready, next_wakeup) = s.accumulator.drain(now, s.flushing(), |tp, batch| {
+            // While an epoch bump waits, only batches that must be resolved under the old
+            // epoch go out.
+            (!bump_pending || batch.outcome_unknown)
+                && leader_of(tp)
+                    .is_some_and(|l| in_flight.get(&l).copied().unwrap_or(0) < max_in_flight)
+        });
         let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
-        for batch in drain.ready {
+        for mut batch in ready {
+            if let (Some(id), None) = (&s.idempotence, batch.sequence) {
+                batch.sequence = Some(id.assign(&batch.tp, batch.record_count()));
+            }
             match leader_of(&batch.tp) {
                 Some(leader) => by_leader.entry(leader).or_default().push(batch),
                 None => s.accumulator.requeue(batch, Duration::ZERO),
@@ -50,6 +63,7 @@ pub(crate) async fn run(shared: Weak<Shared>) {
         }
         for (leader, batches) in by_leader {
             for request in split_by_size(batches, s.config.max_request_size) {
+                s.request_started(leader);
                 tokio::spawn(send(s.clone(), leader, request));
             }
         }
@@ -57,12 +71,11 @@ pub(crate) async fn run(shared: Weak<Shared>) {
             return;
         }
         let wake = s.wake.clone();
-        let next = drain.next_wakeup;
         drop(s);
-        // While something lingers without a known leader, poll at the retry backoff so a
-        // metadata refresh is noticed.
+        // Also wake at the retry backoff, so a metadata refresh or an epoch bump that became
+        // possible is noticed without a dedicated signal.
         let fallback = Instant::now() + Duration::from_millis(100);
-        let until = next.map_or(fallback, |n| n.min(fallback));
+        let until = next_wakeup.map_or(fallback, |n| n.min(fallback));
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep_until(until) => {}
@@ -70,13 +83,36 @@ pub(crate) async fn run(shared: Weak<Shared>) {
     }
 }
 
-/// Groups batches into requests no larger than `max_request_size` (a single oversized batch
-/// still goes alone; the broker judges it).
+/// Bumps the epoch once nothing is in flight and no batch's outcome is unknown: those must be
+/// resolved under the epoch they were sent with, or a retry could write them twice.
+async fn bump_epoch_if_due(s: &Arc<Shared>) {
+    let Some(id) = &s.idempotence else { return };
+    if !id.bump_requested() || s.requests_in_flight() > 0 || s.accumulator.any_outcome_unknown() {
+        return;
+    }
+    match init_producer_id(
+        &s.cluster,
+        Some(id.identity()),
+        s.config.client.request_timeout,
+    )
+    .await
+    {
+        Ok((producer_id, epoch)) => {
+            id.bumped(producer_id, epoch);
+            s.accumulator.clear_sequences();
+        }
+        Err(e) if e.is_retriable() => tracing::debug!(error = %e, "epoch bump failed; retrying"),
+        Err(e) => s.go_fatal(format!("cannot bump the producer epoch: {e}")),
+    }
+}
+
+/// Groups batches into requests no larger than `max_request_size`, by their size estimates
+/// (a batch larger than that still goes alone; the broker judges it).
 fn split_by_size(batches: Vec<Batch>, max_request_size: usize) -> Vec<Vec<Batch>> {
     let mut requests: Vec<Vec<Batch>> = Vec::new();
     let mut size = 0;
-    for mut batch in batches {
-        let len = batch.close().len();
+    for batch in batches {
+        let len = batch.size_estimate();
         match requests.last_mut() {
             Some(current) if size + len <= max_request_size => {
                 size += len;
@@ -95,7 +131,7 @@ async fn send(s: Arc<Shared>, leader: i32, mut batches: Vec<Batch>) {
     let acks = s.config.acks.as_i16();
     let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
     for batch in &mut batches {
-        let records = batch.close();
+        let records = batch.encoded();
         topics.entry(batch.tp.topic.clone()).or_default().push(
             PartitionProduceData::default()
                 .with_index(batch.tp.partition)
@@ -115,82 +151,107 @@ async fn send(s: Arc<Shared>, leader: i32, mut batches: Vec<Batch>) {
                 })
                 .collect(),
         );
-    let outcome = async {
-        let conn = s.cluster.broker(leader, TrafficClass::Produce).await?;
-        if acks == 0 {
-            let version = conn.version(ApiKey::Produce)?;
-            conn.send_no_response(&request, version).await?;
-            Ok(None)
-        } else {
-            conn.send(&request).await.map(Some)
-        }
-    }
-    .await;
-    match outcome {
-        Ok(None) => {
-            for batch in batches {
-                s.settle(batch, |b| Ok(b.records.iter().map(|_| (-1, -1)).collect()));
-            }
-        }
-        Ok(Some(response)) => settle_response(&s, batches, &response),
+    match s.cluster.broker(leader, TrafficClass::Produce).await {
+        // Never written: retrying cannot duplicate.
         Err(e) => {
             for batch in batches {
-                s.retry_or_fail(batch, e.retry_action(), || clone_error(&e));
+                s.retry_or_fail(batch, e.retry_action(), false, &|| clone_error(&e));
+            }
+        }
+        Ok(conn) => {
+            let started = Instant::now();
+            let outcome = if acks == 0 {
+                match conn.version(ApiKey::Produce) {
+                    Ok(version) => conn.send_no_response(&request, version).await.map(|_| None),
+                    Err(e) => Err(e),
+                }
+            } else {
+                conn.send(&request).await.map(Some)
+            };
+            match outcome {
+                Ok(None) => {
+                    for batch in batches {
+                        s.succeed(batch, -1, -1);
+                    }
+                }
+                Ok(Some(response)) => {
+                    s.metrics.request_done(started.elapsed());
+                    settle_response(&s, batches, &response, conn.addr());
+                }
+                Err(e) => {
+                    let unknown = e.is_outcome_unknown();
+                    for batch in batches {
+                        s.retry_or_fail(batch, e.retry_action(), unknown, &|| clone_error(&e));
+                    }
+                }
             }
         }
     }
+    s.request_finished(leader);
     s.wake.notify_one();
 }
 
-fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse) {
+fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse, broker: &str) {
     let mut answers = HashMap::new();
     for topic in &response.responses {
         for p in &topic.partition_responses {
             answers.insert((topic.name.0.as_str(), p.index), p);
         }
     }
-    for batch in batches {
+    let idempotent = s.idempotence.is_some();
+    for mut batch in batches {
         let Some(p) = answers
             .get(&(batch.tp.topic.as_str(), batch.tp.partition))
             .copied()
         else {
-            let tp = batch.tp.to_string();
-            s.retry_or_fail(batch, RetryAction::NoRetry, || Error::Protocol {
-                broker: "leader".to_string(),
-                reason: format!("Produce response is missing {tp}"),
+            // The broker did not say: treat it like a lost response.
+            let reason = format!("Produce response is missing {}", batch.tp);
+            s.retry_or_fail(batch, RetryAction::Reconnect, true, &|| Error::Protocol {
+                broker: broker.to_string(),
+                reason: reason.clone(),
             });
             continue;
         };
         let code = ErrorCode(p.error_code);
-        if code.is_ok() {
-            let base = p.base_offset;
-            let append_time = p.log_append_time_ms;
-            s.settle(batch, |b| {
-                Ok(b.records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (_, ts))| {
-                        (
-                            base + i as i64,
-                            if append_time >= 0 { append_time } else { *ts },
-                        )
-                    })
-                    .collect())
-            });
-        } else {
-            let context = batch.tp.to_string();
-            let message = p.error_message.as_ref().map(|m| m.to_string());
-            s.retry_or_fail(batch, code.retry_action(), || Error::Broker {
-                code,
-                context: context.clone(),
-                message: message.clone(),
-            });
+        let context = format!("{} on {broker}", batch.tp);
+        let error = || Error::Broker {
+            code,
+            context: context.clone(),
+            message: p.error_message.as_ref().map(|m| m.to_string()),
+        };
+        match code {
+            ErrorCode::NONE => s.succeed(batch, p.base_offset, p.log_append_time_ms),
+            // The broker wrote this batch before (an earlier attempt landed) and no longer
+            // knows its offset.
+            ErrorCode::DUPLICATE_SEQUENCE_NUMBER if idempotent => s.succeed(batch, -1, -1),
+            ErrorCode::UNKNOWN_PRODUCER_ID
+            | ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+            | ErrorCode::INVALID_PRODUCER_EPOCH
+                if idempotent =>
+            {
+                // Rejected, so not written: safe to send again under a new epoch and fresh
+                // sequences once the bump is done.
+                if let Some(id) = &s.idempotence {
+                    id.request_bump();
+                }
+                batch.sequence = None;
+                s.retry_or_fail(batch, RetryAction::Retry, false, &error);
+            }
+            // The leader appended the batch but replication did not confirm in time.
+            ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND => {
+                s.retry_or_fail(batch, code.retry_action(), true, &error)
+            }
+            _ => {
+                if code.retry_action() == RetryAction::RefreshMetadataAndRetry {
+                    s.cluster.request_refresh();
+                }
+                s.retry_or_fail(batch, code.retry_action(), false, &error)
+            }
         }
     }
 }
 
-/// `Error` is not `Clone` (it may grow non-clonable sources); rebuild the variants that reach
-/// several records at once.
+/// `Error` is not `Clone`; rebuild the variants a failed request hands to each batch.
 fn clone_error(e: &Error) -> Error {
     match e {
         Error::Connection { broker, reason } => Error::Connection {
@@ -223,58 +284,84 @@ fn clone_error(e: &Error) -> Error {
 }
 
 impl Shared {
-    /// Resolves a batch's records with `(offset, timestamp)` pairs, or fails them all.
-    pub(crate) fn settle(
-        &self,
-        batch: Batch,
-        outcome: impl FnOnce(&Batch) -> Result<Vec<(i64, i64)>, Error>,
-    ) {
+    /// Resolves a written batch: record `i` is at `base_offset + i`.
+    fn succeed(&self, batch: Batch, base_offset: i64, log_append_time: i64) {
         let tp = batch.tp.clone();
-        let count = batch.records.len();
-        match outcome(&batch) {
-            Ok(offsets) => batch.complete(|i, ts| {
-                let (offset, timestamp) = offsets.get(i).copied().unwrap_or((-1, ts));
-                Ok(RecordMetadata {
-                    topic: tp.topic.clone(),
-                    partition: tp.partition,
-                    offset,
-                    timestamp: if timestamp >= 0 { timestamp } else { ts },
-                })
-            }),
-            Err(e) => batch.fail(|| clone_error(&e)),
-        }
+        let count = batch.record_count();
+        self.metrics
+            .batch_sent(count, batch.size_estimate(), batch.uncompressed_size);
+        batch.complete(|i, timestamp| {
+            Ok(RecordMetadata {
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+                offset: if base_offset >= 0 {
+                    base_offset + i as i64
+                } else {
+                    -1
+                },
+                timestamp: if log_append_time >= 0 {
+                    log_append_time
+                } else {
+                    timestamp
+                },
+            })
+        });
         self.accumulator.done(&tp);
         self.records_settled(count);
     }
 
-    fn retry_or_fail(&self, batch: Batch, action: RetryAction, error: impl Fn() -> Error) {
-        let expired = batch.created + self.config.delivery_timeout <= Instant::now();
-        let retries_left = batch.attempts < self.config.retries;
-        let retriable = action != RetryAction::NoRetry;
-        if retriable && retries_left && !expired {
-            if matches!(
-                action,
-                RetryAction::RefreshMetadataAndRetry | RetryAction::Reconnect
-            ) {
-                self.cluster.request_refresh();
+    /// Fails a batch the broker did not write, returning its sequences.
+    pub(crate) fn fail(&self, batch: Batch, error: &dyn Fn() -> Error) {
+        let tp = batch.tp.clone();
+        let count = batch.record_count();
+        if let (Some(id), Some(fields)) = (&self.idempotence, batch.sequence) {
+            if !batch.outcome_unknown {
+                id.release(&tp, fields);
             }
-            let backoff = self.cluster_backoff(batch.attempts + 1);
-            tracing::debug!(tp = %batch.tp, error = %error(), attempt = batch.attempts + 1, "retrying batch");
-            self.accumulator.requeue(batch, backoff);
-        } else {
-            let tp = batch.tp.clone();
-            let count = batch.records.len();
-            batch.fail(&error);
-            self.accumulator.done(&tp);
-            self.records_settled(count);
         }
+        self.metrics.failed(count);
+        batch.fail(error);
+        self.accumulator.done(&tp);
+        self.records_settled(count);
     }
 
-    fn cluster_backoff(&self, attempt: u32) -> Duration {
-        crate::cluster::Backoff {
-            initial: self.config.retry_backoff,
-            max: self.config.retry_backoff_max,
+    fn retry_or_fail(
+        &self,
+        mut batch: Batch,
+        action: RetryAction,
+        outcome_unknown: bool,
+        error: &dyn Fn() -> Error,
+    ) {
+        batch.outcome_unknown = outcome_unknown;
+        if matches!(
+            action,
+            RetryAction::RefreshMetadataAndRetry | RetryAction::Reconnect
+        ) {
+            self.cluster.request_refresh();
         }
-        .delay(attempt)
+        let idempotent = self.idempotence.is_some();
+        let expired = batch.created + self.config.delivery_timeout <= Instant::now();
+        let retries_left = batch.attempts < self.config.retries;
+        // With idempotence, a batch that may have been written is retried until the broker
+        // answers: failing it could report a written record as lost, and only a retry with
+        // the same sequence can tell.
+        let must_resolve = idempotent && outcome_unknown;
+        let retry = action != RetryAction::NoRetry && (must_resolve || (retries_left && !expired));
+        if retry {
+            batch.attempts = batch.attempts.saturating_add(1);
+            let backoff = crate::cluster::Backoff {
+                initial: self.config.retry_backoff,
+                max: self.config.retry_backoff_max,
+            }
+            .delay(batch.attempts);
+            tracing::debug!(tp = %batch.tp, error = %error(), attempt = batch.attempts, "retrying batch");
+            self.metrics.retried();
+            self.accumulator.requeue(batch, backoff);
+        } else if expired && action != RetryAction::NoRetry {
+            let timeout = self.config.delivery_timeout;
+            self.fail(batch, &|| Error::DeliveryTimeout(timeout));
+        } else {
+            self.fail(batch, error);
+        }
     }
 }
