@@ -16,7 +16,7 @@ const VALUE_LEN: usize = 100;
 /// Paced so the stream spans ~15 s of chaos (~15 resets per connection) rather than being
 /// queued in the first second.
 const RATE: f64 = 4_000.0;
-pub const CHAOS: (Duration, Duration) = (Duration::from_millis(500), Duration::from_millis(1500));
+const CHAOS: (Duration, Duration) = (Duration::from_millis(500), Duration::from_millis(1500));
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_chaos_loses_and_duplicates_nothing() {
@@ -51,8 +51,9 @@ async fn connection_chaos_loses_and_duplicates_nothing() {
     log(
         t0,
         format!(
-            "deliveries resolved: {} acknowledged, {} failed; {resets} connections reset, {} accepted",
+            "deliveries resolved: {} acknowledged ({} without offset), {} failed; {resets} connections reset, {} accepted",
             outcome.checker.acked(),
+            outcome.acked_without_offset.len(),
             outcome.failed.len(),
             proxy.connections()
         ),
@@ -75,6 +76,10 @@ async fn connection_chaos_loses_and_duplicates_nothing() {
     log(
         t0,
         format!("drained {} records; {}", drained.records.len(), report),
+    );
+    drained.assert_contains(
+        "acknowledged without an offset",
+        &outcome.acked_without_offset,
     );
     assert_clean("connection chaos", &report);
 }

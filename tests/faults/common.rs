@@ -135,6 +135,10 @@ pub struct Outcome {
     pub checker: DeliveryChecker,
     /// Sends that failed (at `send` or on delivery): value and error.
     pub failed: Vec<(String, String)>,
+    /// Sends acknowledged without an offset (`-1`: the broker answered
+    /// DUPLICATE_SEQUENCE_NUMBER, i.e. an earlier attempt landed where the producer no longer
+    /// knows). The checker cannot place them, so [`Drained::assert_contains`] checks them.
+    pub acked_without_offset: Vec<String>,
 }
 
 impl Outcome {
@@ -173,10 +177,15 @@ impl Tracker {
             let mut outcome = Outcome {
                 checker: DeliveryChecker::new(),
                 failed: Vec::new(),
+                acked_without_offset: Vec::new(),
             };
             while let Some(tracked) = rx.recv().await {
                 match tracked {
                     Tracked::Pending(value, delivery) => match delivery.await {
+                        Ok(m) if m.offset < 0 => {
+                            outcome.acked_without_offset.push(value);
+                            a.fetch_add(1, Ordering::Relaxed);
+                        }
                         Ok(m) => {
                             outcome.checker.ack(m.partition, m.offset, value);
                             a.fetch_add(1, Ordering::Relaxed);
@@ -286,6 +295,32 @@ impl Load<'_> {
 /// Everything read back from a topic: `(partition, offset, value)` per record.
 pub struct Drained {
     pub records: Vec<(i32, i64, Vec<u8>)>,
+}
+
+impl Drained {
+    /// Panics unless every one of `values` was read back exactly once (the checker counts
+    /// duplicates of any value; this adds the loss check for values it does not know).
+    pub fn assert_contains(&self, what: &str, values: &[String]) {
+        let mut count: HashMap<&[u8], usize> = HashMap::new();
+        for (_, _, v) in &self.records {
+            *count.entry(v.as_slice()).or_default() += 1;
+        }
+        let wrong: Vec<String> = values
+            .iter()
+            .filter(|v| count.get(v.as_bytes()).copied().unwrap_or(0) != 1)
+            .map(|v| {
+                let n = count.get(v.as_bytes()).copied().unwrap_or(0);
+                format!("{v:.40}… read {n} times")
+            })
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{what}: {} of {} values are not in the log exactly once:\n  {}",
+            wrong.len(),
+            values.len(),
+            wrong[..wrong.len().min(10)].join("\n  ")
+        );
+    }
 }
 
 /// Reads every partition of `topic` from the start up to its high watermark at the time of

@@ -108,8 +108,9 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
     log(
         t0,
         format!(
-            "resolved: {} acknowledged, {} failed; failures by error: {kinds:?}",
+            "resolved: {} acknowledged ({} without offset), {} failed; failures by error: {kinds:?}",
             outcome.checker.acked(),
+            outcome.acked_without_offset.len(),
             outcome.failed.len()
         ),
     );
@@ -164,6 +165,10 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
             .cloned()
             .collect::<Vec<_>>()
             .join("\n  ")
+    );
+    drained.assert_contains(
+        "acknowledged without an offset",
+        &outcome.acked_without_offset,
     );
     assert_clean("delivery timeout with requests in flight", &report);
 }

@@ -15,6 +15,7 @@
 //! | `backpressure` | broker frozen (SIGSTOP): `buffer.memory` holds, `send` blocks |
 //! | `delivery_timeout` | broker frozen longer than `delivery.timeout.ms`, requests in flight |
 
+mod backpressure;
 mod chaos;
 mod common;
 mod delivery_timeout;

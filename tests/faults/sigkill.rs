@@ -82,8 +82,9 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     log(
         t0,
         format!(
-            "deliveries resolved: {} acknowledged, {} failed",
+            "deliveries resolved: {} acknowledged ({} without offset), {} failed",
             outcome.checker.acked(),
+            outcome.acked_without_offset.len(),
             outcome.failed.len()
         ),
     );
@@ -102,6 +103,10 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     log(
         t0,
         format!("drained {} records; {}", drained.records.len(), report),
+    );
+    drained.assert_contains(
+        "acknowledged without an offset",
+        &outcome.acked_without_offset,
     );
     assert_clean("SIGKILL mid-stream", &report);
 }
