@@ -157,9 +157,10 @@ async fn frozen_broker_blocks_send_within_buffer_memory() {
         "buffer memory still reserved with every record settled"
     );
 
-    let mut checker = outcome.checker;
+    let mut checker = outcome.checker.clone();
     let drained = drain(&broker.bootstrap, &topic, &mut checker).await;
     let report = checker.report();
+    crate::common::dump("backpressure", &outcome, &drained);
     log(
         t0,
         format!("drained {} records; {}", drained.records.len(), report),

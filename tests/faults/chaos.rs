@@ -70,9 +70,10 @@ async fn connection_chaos_loses_and_duplicates_nothing() {
         outcome.failures_sample()
     );
 
-    let mut checker = outcome.checker;
+    let mut checker = outcome.checker.clone();
     let drained = drain(&broker.bootstrap, &topic, &mut checker).await;
     let report = checker.report();
+    crate::common::dump("chaos", &outcome, &drained);
     log(
         t0,
         format!("drained {} records; {}", drained.records.len(), report),

@@ -139,6 +139,8 @@ pub struct Outcome {
     /// DUPLICATE_SEQUENCE_NUMBER, i.e. an earlier attempt landed where the producer no longer
     /// knows). The checker cannot place them, so [`Drained::assert_contains`] checks them.
     pub acked_without_offset: Vec<String>,
+    /// Every acknowledgement in send order, `(value, partition, offset)`, for [`dump`].
+    pub acks: Vec<(String, i32, i64)>,
 }
 
 impl Outcome {
@@ -178,15 +180,18 @@ impl Tracker {
                 checker: DeliveryChecker::new(),
                 failed: Vec::new(),
                 acked_without_offset: Vec::new(),
+                acks: Vec::new(),
             };
             while let Some(tracked) = rx.recv().await {
                 match tracked {
                     Tracked::Pending(value, delivery) => match delivery.await {
                         Ok(m) if m.offset < 0 => {
+                            outcome.acks.push((value.clone(), m.partition, m.offset));
                             outcome.acked_without_offset.push(value);
                             a.fetch_add(1, Ordering::Relaxed);
                         }
                         Ok(m) => {
+                            outcome.acks.push((value.clone(), m.partition, m.offset));
                             outcome.checker.ack(m.partition, m.offset, value);
                             a.fetch_add(1, Ordering::Relaxed);
                         }
@@ -276,7 +281,7 @@ impl Load<'_> {
             if let Some(rate) = self.rate {
                 // Pace in steps of 50 records: sleeping per record costs more than it is worth.
                 let done = i - first;
-                if done % 50 == 0 {
+                if done.is_multiple_of(50) {
                     let due = start + Duration::from_secs_f64(done as f64 / rate);
                     tokio::time::sleep_until(due).await;
                 }
@@ -383,6 +388,30 @@ pub async fn drain(bootstrap: &str, topic: &str, checker: &mut DeliveryChecker) 
         );
     }
     Drained { records }
+}
+
+/// With `FAULTS_DUMP=<dir>` set, writes `<dir>/<name>.acks` (send order: value, partition,
+/// offset or `failed: error`) and `<dir>/<name>.log` (the drained records in read order), for
+/// a post-mortem of a failed run.
+pub fn dump(name: &str, outcome: &Outcome, drained: &Drained) {
+    let Some(dir) = std::env::var_os("FAULTS_DUMP") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("create FAULTS_DUMP");
+    let mut acks = String::new();
+    for (v, p, o) in &outcome.acks {
+        acks.push_str(&format!("{v:.40} {p} {o}\n"));
+    }
+    for (v, e) in &outcome.failed {
+        acks.push_str(&format!("{v:.40} failed: {e}\n"));
+    }
+    std::fs::write(dir.join(format!("{name}.acks")), acks).expect("write the acks dump");
+    let mut log = String::new();
+    for (p, o, v) in &drained.records {
+        log.push_str(&format!("{p} {o} {:.40}\n", String::from_utf8_lossy(v)));
+    }
+    std::fs::write(dir.join(format!("{name}.log")), log).expect("write the log dump");
 }
 
 /// Panics with the checker's report unless it is clean.

@@ -133,9 +133,10 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
         tail_failed.iter().take(3).collect::<Vec<_>>()
     );
 
-    let mut checker = outcome.checker;
+    let mut checker = outcome.checker.clone();
     let drained = drain(&broker.bootstrap, &topic, &mut checker).await;
     let report = checker.report();
+    crate::common::dump("delivery_timeout", &outcome, &drained);
     log(
         t0,
         format!("drained {} records; {}", drained.records.len(), report),
@@ -156,7 +157,8 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
         .collect();
     assert!(
         failed_but_written.is_empty(),
-        "{} of {} records reported failed are in the log anyway:\n  {}",
+        "{} of {} records reported failed are in the log anyway:\n  {}\n\
+         (and the checker, over the acknowledged ones: {report})",
         failed_but_written.len(),
         outcome.failed.len(),
         failed_but_written

@@ -55,7 +55,7 @@ async fn without_idempotence_chaos_produces_duplicates_the_checker_catches() {
         proxy.set_chaos(None);
 
         let failed = outcome.failed.len();
-        let mut checker = outcome.checker;
+        let mut checker = outcome.checker.clone();
         drain(&broker.bootstrap, &topic, &mut checker).await;
         let report = checker.report();
         log(

@@ -97,9 +97,10 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
         outcome.failures_sample()
     );
 
-    let mut checker = outcome.checker;
+    let mut checker = outcome.checker.clone();
     let drained = drain(&broker.bootstrap, &topic, &mut checker).await;
     let report = checker.report();
+    crate::common::dump("sigkill", &outcome, &drained);
     log(
         t0,
         format!("drained {} records; {}", drained.records.len(), report),
