@@ -100,7 +100,7 @@ fn install_uncached() -> Result<PathBuf, LaunchError> {
     let mut check = Command::new(&python);
     check.args([
         "-c",
-        "import confluent_kafka as ck; print(ck.version()[0], ck.libversion()[0])",
+        "import confluent_kafka as ck; print(ck.__version__, ck.libversion()[0])",
     ]);
     let versions = run_tied(check, "importing confluent_kafka from the new venv")?;
     let reported = versions.split_whitespace().next().unwrap_or("");
