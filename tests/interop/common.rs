@@ -193,3 +193,21 @@ pub fn assert_same_records(mut got: Vec<Seen>, mut want: Vec<Seen>, context: &st
         want.len()
     );
 }
+
+/// Every batch of every partition of `topic` carries `codec` in its attributes, as the
+/// broker stores it.
+pub async fn assert_batches_use(bootstrap: &str, topic: &str, codec: Compression, context: &str) {
+    for p in 0..PARTITIONS {
+        let codecs = crate::wire::batch_codecs(bootstrap, topic, p).await;
+        assert!(
+            !codecs.is_empty(),
+            "{context}: partition {p} holds no batch"
+        );
+        assert!(
+            codecs.iter().all(|&c| c == codec.attribute_bits()),
+            "{context}: partition {p}'s batches have codec ids {codecs:?}, expected all {} ({})",
+            codec.attribute_bits(),
+            codec_name(codec)
+        );
+    }
+}

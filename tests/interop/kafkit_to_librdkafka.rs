@@ -79,17 +79,15 @@ async fn kafkit_writes_librdkafka_reads(codec: Compression) {
         });
     }
     assert_eq!(records_in_log(&admin, &topic).await, RECORDS as i64);
+    let context = format!("kafkit produced with {name}, librdkafka consumed");
+    assert_batches_use(&bootstrap, &topic, codec, &context).await;
 
     let out = run_script(
         "consume.py",
         vec![bootstrap, topic, RECORDS.to_string(), "30".into()],
     )
     .await;
-    assert_same_records(
-        parse_lines(&out),
-        written,
-        &format!("kafkit produced with {name}, librdkafka consumed"),
-    );
+    assert_same_records(parse_lines(&out), written, &context);
 }
 
 fn now_ms() -> i64 {

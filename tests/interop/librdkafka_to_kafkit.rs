@@ -28,6 +28,8 @@ async fn librdkafka_writes_kafkit_reads(codec: Compression) {
     assert_eq!(written.len(), RECORDS, "produce.py reported every delivery");
     assert_covers_edge_cases(&written);
     assert_eq!(records_in_log(&admin, &topic).await, RECORDS as i64);
+    let context = format!("librdkafka produced with {name}, kafkit consumed");
+    assert_batches_use(&bootstrap, &topic, codec, &context).await;
 
     let mut config = ConsumerConfig::new(&bootstrap);
     config.auto_offset_reset = AutoOffsetReset::Earliest;
@@ -45,11 +47,7 @@ async fn librdkafka_writes_kafkit_reads(codec: Compression) {
             .unwrap_or_else(|e| panic!("{name}: kafkit could not read librdkafka's batches: {e}"));
         read.extend(records.into_iter().map(Seen::from));
     }
-    assert_same_records(
-        read,
-        written,
-        &format!("librdkafka produced with {name}, kafkit consumed"),
-    );
+    assert_same_records(read, written, &context);
 }
 
 /// The script's records must include what the test is about; otherwise a change to the

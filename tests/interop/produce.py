@@ -62,6 +62,9 @@ def main():
             "bootstrap.servers": bootstrap,
             "compression.type": codec,
             "linger.ms": 5,
+            # Several batches per partition, so the reader meets batch boundaries, not one
+            # batch holding everything.
+            "batch.num.messages": 50,
             "acks": "all",
         }
     )
