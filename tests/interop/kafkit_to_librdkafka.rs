@@ -24,6 +24,7 @@ fn record(topic: &str, i: usize, base_ts: i64) -> ProducerRecord {
         _ => Some(Bytes::from(format!("key-{i}"))),
     };
     r.value = match i % 9 {
+        _ if i % 100 == 50 => Some(large_value(i)),
         4 => None,
         5 => Some(Bytes::new()),
         // Compressible text and a binary run, up to a few hundred bytes.
@@ -45,6 +46,22 @@ fn record(topic: &str, i: usize, base_ts: i64) -> ProducerRecord {
             .header("empty", "");
     }
     r
+}
+
+/// About 190 KiB: text that compresses, then noise that does not. Larger than one lz4
+/// block (64 KiB) and one xerial snappy chunk (32 KiB), so frames of several blocks, some
+/// stored uncompressed, cross between the clients.
+fn large_value(i: usize) -> Bytes {
+    let mut out = format!("large value {i} ").repeat(4000).into_bytes();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ i as u64;
+    for _ in 0..128 * 1024 / 8 {
+        // xorshift64: cheap, deterministic, and incompressible enough.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    Bytes::from(out)
 }
 
 async fn kafkit_writes_librdkafka_reads(codec: Compression) {

@@ -69,6 +69,9 @@ fn assert_covers_edge_cases(records: &[Seen]) {
     any("an empty value", &|r| {
         r.value.as_ref().is_some_and(|v| v.is_empty())
     });
+    any("a value over 64 KiB", &|r| {
+        r.value.as_ref().is_some_and(|v| v.len() > 64 * 1024)
+    });
     any("a header key twice", &|r| {
         r.headers
             .iter()

@@ -4,13 +4,14 @@ Usage: produce.py BOOTSTRAP TOPIC CODEC COUNT
 
 CODEC is librdkafka's compression.type (none, gzip, snappy, lz4, zstd). Records go to
 partitions 0 and 1 alternately, with explicit timestamps; among them are null keys, keys that
-are not UTF-8, null and empty values, a duplicated header key, a null and an empty header
-value, and records without headers. After every delivery report has come back, prints one JSON
-line per record in consume.py's format, with the partition and offset the broker assigned.
-Exits 1 on any delivery error.
+are not UTF-8, null, empty and large (190 KiB) values, a duplicated header key, a null and an
+empty header value, and records without headers. After every delivery report has come back,
+prints one JSON line per record in consume.py's format, with the partition and offset the
+broker assigned. Exits 1 on any delivery error.
 """
 
 import json
+import random
 import sys
 import time
 
@@ -25,7 +26,11 @@ def record(i, base_ts):
         key = bytes([0xFF, 0xFE, 0x00, 0x80]) + i.to_bytes(4, "big")
     else:
         key = f"key-{i}".encode()
-    if i % 10 == 3:
+    if i % 100 == 50:
+        # About 190 KiB, compressible text then noise: several lz4 blocks and snappy chunks,
+        # some of them stored uncompressed.
+        value = f"big value {i} ".encode() * 4000 + random.Random(i).randbytes(128 * 1024)
+    elif i % 10 == 3:
         value = None
     elif i % 13 == 0:
         value = b""
