@@ -38,14 +38,14 @@ pub struct LaunchError {
 }
 
 impl LaunchError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         LaunchError {
             message: message.into(),
             port_clash: false,
         }
     }
 
-    fn io(context: impl fmt::Display, err: io::Error) -> Self {
+    pub(crate) fn io(context: impl fmt::Display, err: io::Error) -> Self {
         LaunchError::new(format!("{context}: {err}"))
     }
 
@@ -121,7 +121,7 @@ fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
 }
 
 /// Runs a short-lived command to completion, tied like the brokers.
-fn run_tied(mut cmd: Command, what: &str) -> Result<String, LaunchError> {
+pub(crate) fn run_tied(mut cmd: Command, what: &str) -> Result<String, LaunchError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -189,7 +189,7 @@ fn tail_file(path: &Path, n: usize) -> String {
 // ---------------------------------------------------------------------------
 
 /// The build folder: `CARGO_TARGET_DIR` if set, else the workspace's `target`.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("testkit lives inside the workspace")
@@ -241,10 +241,10 @@ fn pom() -> String {
 
 /// An exclusive `flock` on a file, released when dropped (or when the
 /// process dies, so a crashed resolver never blocks the next one).
-struct FileLock(fs::File);
+pub(crate) struct FileLock(fs::File);
 
 impl FileLock {
-    fn acquire(path: &Path) -> io::Result<FileLock> {
+    pub(crate) fn acquire(path: &Path) -> io::Result<FileLock> {
         use std::os::fd::AsRawFd;
         let file = fs::OpenOptions::new()
             .create(true)

@@ -7,8 +7,12 @@
 //!   (or the one named by `KAFKA_BOOTSTRAP_SERVERS`).
 //! - [`TcpProxy`] sits between a client and a broker and injects faults.
 //! - [`DeliveryChecker`] finds lost, duplicated and reordered records.
+//! - [`python_with_confluent_kafka`] gives a Python with librdkafka's
+//!   `confluent-kafka`, installed by pip into the build folder once, for
+//!   interop tests.
 //!
-//! Needs `java` (17+) and `mvn` on the machine; nothing else. The first
+//! Needs `java` (17+) and `mvn` on the machine (and `python3` with `venv`
+//! and PyPI access for [`python_with_confluent_kafka`]); nothing else. The first
 //! start in a build folder resolves the jars into
 //! `<target>/kafka-<version>/libs` (about 10 s with an empty `~/.m2`) and
 //! records a JVM class-data archive there (one extra broker start); later
@@ -65,6 +69,7 @@ mod checker;
 mod cluster_tests;
 mod launcher;
 mod proxy;
+mod python;
 
 pub use checker::{CheckReport, Delivery, DeliveryChecker, Duplicate, Reorder};
 pub use launcher::{
@@ -72,6 +77,7 @@ pub use launcher::{
     DEFAULT_READY_TIMEOUT, KAFKA_VERSION,
 };
 pub use proxy::TcpProxy;
+pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
