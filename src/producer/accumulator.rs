@@ -102,6 +102,63 @@ impl Batch {
         }
     }
 
+    /// Splits a batch the broker refused as too large into two halves, in order, each with
+    /// part of the reservation (Java's `splitAndReenqueue`). The records are decoded back
+    /// from the encoded bytes; a single-record batch comes back unchanged as the error.
+    pub(crate) fn split(mut self, settings: &BatchSettings) -> Result<(Batch, Batch), Batch> {
+        if self.records.len() < 2 {
+            return Err(self);
+        }
+        let bytes = self.encoded();
+        let Ok(decoded) =
+            crate::protocol::record_batch::decode::decode_batches(bytes, false, usize::MAX >> 1)
+        else {
+            return Err(self);
+        };
+        let records: Vec<_> = decoded.into_iter().flat_map(|b| b.records).collect();
+        if records.len() != self.records.len() {
+            return Err(self);
+        }
+        let mid = records.len() / 2;
+        let half = self._reservation.num_permits() / 2;
+        let Some(second_reservation) = self._reservation.split(half) else {
+            return Err(self);
+        };
+        let mut replies = std::mem::take(&mut self.records);
+        let second_replies = replies.split_off(mid);
+        let build = |records: &[crate::protocol::record_batch::decode::DecodedRecord], capacity| {
+            let mut builder = BatchBuilder::new(settings.compression, capacity)
+                .with_compression_level(settings.compression_level);
+            for r in records {
+                builder.append(
+                    r.timestamp,
+                    r.key.as_deref(),
+                    r.value.as_deref(),
+                    &r.headers,
+                );
+            }
+            builder
+        };
+        let first_builder = build(&records[..mid], half);
+        let second_builder = build(&records[mid..], half);
+        let make = |builder, replies, reservation| Batch {
+            tp: self.tp.clone(),
+            builder: Some(builder),
+            encoded: None,
+            records: replies,
+            created: self.created,
+            retry_at: None,
+            attempts: self.attempts,
+            sequence: None,
+            outcome_unknown: false,
+            uncompressed_size: 0,
+            _reservation: reservation,
+        };
+        let second = make(second_builder, second_replies, second_reservation);
+        let first = make(first_builder, replies, self._reservation);
+        Ok((first, second))
+    }
+
     /// Resolves every record of the batch with `outcome(offset_delta, timestamp)`.
     pub(crate) fn complete(self, outcome: impl Fn(usize, i64) -> Result<RecordMetadata>) {
         for (i, (reply, timestamp)) in self.records.into_iter().enumerate() {
@@ -204,17 +261,16 @@ impl Accumulator {
         record: &Append<'_>,
         reply: DeliverySender,
         reservation: OwnedSemaphorePermit,
-    ) -> bool {
+    ) {
         let mut reply = Some(reply);
-        if let Appended::Yes(full) = self.try_append(tp, record, &mut reply) {
-            return full;
+        if let Appended::Yes(_) = self.try_append(tp, record, &mut reply) {
+            return;
         }
-        let Some(reply) = reply else { return false };
+        let Some(reply) = reply else { return };
         let capacity = reservation.num_permits();
         let mut builder = BatchBuilder::new(self.settings.compression, capacity)
             .with_compression_level(self.settings.compression_level);
         builder.append(record.timestamp, record.key, record.value, record.headers);
-        let full = builder.size_estimate() >= self.settings.batch_size;
         let batch = Batch {
             tp: tp.clone(),
             builder: Some(builder),
@@ -229,9 +285,11 @@ impl Accumulator {
             _reservation: reservation,
         };
         let mut queues = self.lock();
-        let queue = queues.entry(tp.clone()).or_default();
-        queue.batches.push_back(batch);
-        full || queue.batches.len() > 1
+        queues
+            .entry(tp.clone())
+            .or_default()
+            .batches
+            .push_back(batch);
     }
 
     /// Takes the front batch of every partition that is not in flight, is ready (full,
@@ -285,6 +343,19 @@ impl Accumulator {
         let queue = queues.entry(batch.tp.clone()).or_default();
         queue.in_flight = false;
         queue.batches.push_front(batch);
+    }
+
+    /// Puts the halves of a split batch back at the front of its queue, in order.
+    pub(crate) fn requeue_split(&self, first: Batch, second: Batch) {
+        let mut queues = self.lock();
+        let queue = queues.entry(first.tp.clone()).or_default();
+        queue.in_flight = false;
+        queue.batches.push_front(second);
+        queue.batches.push_front(first);
+    }
+
+    pub(crate) fn settings(&self) -> &BatchSettings {
+        &self.settings
     }
 
     /// Marks the partition's in-flight batch settled, letting its next batch go.

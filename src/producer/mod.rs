@@ -275,7 +275,9 @@ impl Producer {
         let (reply, rx) = oneshot::channel();
         let mut reply = Some(reply);
         s.outstanding.fetch_add(1, Ordering::AcqRel);
-        let full = match s.accumulator.try_append(&tp, &append, &mut reply) {
+        // A new batch wakes the sender too, so it schedules that batch's linger deadline
+        // instead of finding it at its next periodic tick.
+        let wake = match s.accumulator.try_append(&tp, &append, &mut reply) {
             Appended::Yes(full) => full,
             Appended::NeedsBatch => {
                 let capacity = s.accumulator.batch_capacity(size);
@@ -295,10 +297,11 @@ impl Producer {
                         limit: s.memory_limit,
                     });
                 };
-                s.accumulator.append_new(&tp, &append, reply, reservation)
+                s.accumulator.append_new(&tp, &append, reply, reservation);
+                true
             }
         };
-        if full || s.config.linger.is_zero() {
+        if wake || s.config.linger.is_zero() {
             s.wake.notify_one();
         }
         Ok(Delivery { rx })

@@ -44,13 +44,22 @@ pub(crate) async fn run(shared: Weak<Shared>) {
         let bump_pending = s.idempotence.as_ref().is_some_and(|i| i.bump_requested());
         let in_flight = s.in_flight_snapshot();
         let max_in_flight = s.config.max_in_flight_requests_per_connection;
+        let mut leaderless = false;
         let (ready, next_wakeup) = s.accumulator.drain(now, s.flushing(), |tp, batch| {
+            let Some(leader) = leader_of(tp) else {
+                leaderless = true;
+                return false;
+            };
             // While an epoch bump waits, only batches that must be resolved under the old
             // epoch go out.
             (!bump_pending || batch.outcome_unknown)
-                && leader_of(tp)
-                    .is_some_and(|l| in_flight.get(&l).copied().unwrap_or(0) < max_in_flight)
+                && in_flight.get(&leader).copied().unwrap_or(0) < max_in_flight
         });
+        if leaderless {
+            // An election (or a broker just back from a pause) left partitions without a
+            // leader; nothing else would ask for fresh metadata while batches only wait.
+            s.cluster.request_refresh();
+        }
         let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
         for mut batch in ready {
             if let (Some(id), None) = (&s.idempotence, batch.sequence) {
@@ -240,6 +249,23 @@ fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse, 
                 batch.outcome_unknown = false;
                 s.retry_or_fail(batch, RetryAction::Retry, false, &error);
             }
+            // The topic's max.message.bytes is below this batch: resend it in halves, as
+            // Java does, until single records remain (which then fail on their own).
+            ErrorCode::MESSAGE_TOO_LARGE | ErrorCode::RECORD_LIST_TOO_LARGE
+                if batch.record_count() > 1 =>
+            {
+                if let (Some(id), Some(fields)) = (&s.idempotence, batch.sequence) {
+                    id.release(&batch.tp, fields);
+                }
+                batch.outcome_unknown = false;
+                match batch.split(s.accumulator.settings()) {
+                    Ok((first, second)) => {
+                        tracing::debug!(tp = %first.tp, "batch too large for the topic; split");
+                        s.accumulator.requeue_split(first, second);
+                    }
+                    Err(batch) => s.retry_or_fail(batch, RetryAction::NoRetry, false, &error),
+                }
+            }
             // The leader appended the batch but replication did not confirm in time.
             ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND => {
                 s.retry_or_fail(batch, code.retry_action(), true, &error)
@@ -313,7 +339,8 @@ impl Shared {
         self.records_settled(count);
     }
 
-    /// Fails a batch the broker did not write, returning its sequences.
+    /// Fails a batch that was waiting in its queue (expired, abandoned at close, fatal).
+    /// Its partition's in-flight batch, if any, is another one and stays in flight.
     pub(crate) fn fail(&self, batch: Batch, error: &dyn Fn() -> Error) {
         let tp = batch.tp.clone();
         let count = batch.record_count();
@@ -324,8 +351,14 @@ impl Shared {
         }
         self.metrics.failed(count);
         batch.fail(error);
-        self.accumulator.done(&tp);
         self.records_settled(count);
+    }
+
+    /// Fails the partition's in-flight batch, letting its next batch go.
+    fn fail_in_flight(&self, batch: Batch, error: &dyn Fn() -> Error) {
+        let tp = batch.tp.clone();
+        self.fail(batch, error);
+        self.accumulator.done(&tp);
     }
 
     fn retry_or_fail(
@@ -351,7 +384,7 @@ impl Shared {
         // With idempotence, a batch that may have been written is retried until the broker
         // answers: failing it could report a written record as lost, and only a retry with
         // the same sequence can tell.
-        let must_resolve = idempotent && outcome_unknown;
+        let must_resolve = idempotent && batch.outcome_unknown;
         let retry = action != RetryAction::NoRetry && (must_resolve || (retries_left && !expired));
         if retry {
             batch.attempts = batch.attempts.saturating_add(1);
@@ -365,9 +398,9 @@ impl Shared {
             self.accumulator.requeue(batch, backoff);
         } else if expired && action != RetryAction::NoRetry {
             let timeout = self.config.delivery_timeout;
-            self.fail(batch, &|| Error::DeliveryTimeout(timeout));
+            self.fail_in_flight(batch, &|| Error::DeliveryTimeout(timeout));
         } else {
-            self.fail(batch, error);
+            self.fail_in_flight(batch, error);
         }
     }
 }
