@@ -1,0 +1,700 @@
+//! Every producer setting, against the shared broker: one module per theme. Settings that
+//! need a frozen broker (`buffer.memory`, `max.block.ms`, `delivery.timeout.ms`,
+//! `request.timeout.ms`, `retries`) are in `producer_paused.rs`, on dedicated brokers.
+
+/// Helpers for reading back what a producer wrote.
+pub mod support {
+    use crate::common::*;
+    use kafkit::{
+        Admin, ClientConfig, Consumer, ConsumerRecord, Delivery, OffsetSpec, Producer,
+        ProducerRecord, RecordMetadata, TopicPartition,
+    };
+    use std::time::Duration;
+
+    /// Reads `topic`'s `partitions` from the beginning until `count` records have arrived,
+    /// or 30 s have passed; returns what arrived, per partition in offset order.
+    pub async fn read_n(
+        bootstrap: &str,
+        topic: &str,
+        partitions: impl IntoIterator<Item = i32>,
+        count: usize,
+    ) -> Vec<ConsumerRecord> {
+        let consumer = Consumer::new(consumer_config(bootstrap)).await.unwrap();
+        consumer
+            .assign(
+                partitions
+                    .into_iter()
+                    .map(|p| TopicPartition::new(topic, p)),
+            )
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut records = Vec::new();
+        while records.len() < count && tokio::time::Instant::now() < deadline {
+            records.extend(consumer.poll(Duration::from_millis(200)).await.unwrap());
+        }
+        records
+    }
+
+    /// Every record in the topic's first `partitions` partitions: the log end offsets are
+    /// listed first, then read up to.
+    pub async fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<ConsumerRecord> {
+        let admin = Admin::new(ClientConfig::new(bootstrap)).await.unwrap();
+        let ends = admin
+            .list_offsets(
+                (0..partitions).map(|p| (TopicPartition::new(topic, p), OffsetSpec::Latest)),
+            )
+            .await
+            .unwrap();
+        let total: i64 = ends.values().map(|o| o.offset).sum();
+        let records = read_n(bootstrap, topic, 0..partitions, total as usize).await;
+        assert_eq!(
+            records.len() as i64,
+            total,
+            "the log end offsets of {topic} promise {total} records; the consumer read {}",
+            records.len()
+        );
+        records
+    }
+
+    /// The values of `records`, as strings.
+    pub fn values(records: &[ConsumerRecord]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
+            .collect()
+    }
+
+    /// Sends every record, then flushes and awaits every delivery.
+    pub async fn send_all(
+        producer: &Producer,
+        records: impl IntoIterator<Item = ProducerRecord>,
+    ) -> Vec<RecordMetadata> {
+        let mut deliveries: Vec<Delivery> = Vec::new();
+        for record in records {
+            deliveries.push(producer.send(record).await.expect("send"));
+        }
+        producer.flush().await;
+        let mut metadata = Vec::new();
+        for (i, delivery) in deliveries.into_iter().enumerate() {
+            metadata.push(
+                delivery
+                    .await
+                    .unwrap_or_else(|e| panic!("record {i} was not delivered: {e}")),
+            );
+        }
+        metadata
+    }
+}
+
+/// `acks`: 0, 1 and all, and how they combine with `enable.idempotence`.
+mod acks {
+    use super::support::*;
+    use crate::common::*;
+    use kafkit::{Acks, Error, Producer, ProducerConfig, ProducerRecord};
+
+    async fn round_trip(acks: &str) -> (Vec<i64>, Vec<String>) {
+        let bootstrap = bootstrap().await;
+        let topic = topic(&format!("acks{acks}"));
+        create_topic(&bootstrap, &topic, 1).await;
+        let config = ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("acks", acks),
+            ("enable.idempotence", "false"),
+        ])
+        .unwrap();
+        let producer = Producer::new(config).await.unwrap();
+        let sent: Vec<String> = (0..20).map(|i| format!("acks{acks}-{i}")).collect();
+        let metadata = send_all(
+            &producer,
+            sent.iter().map(|v| ProducerRecord::new(&topic, v.clone())),
+        )
+        .await;
+        let offsets = metadata.iter().map(|m| m.offset).collect();
+        let read = values(&read_n(&bootstrap, &topic, [0], sent.len()).await);
+        assert_eq!(
+            read, sent,
+            "acks={acks}: the log holds what was sent, in order"
+        );
+        (offsets, read)
+    }
+
+    #[tokio::test]
+    async fn acks_0_delivers_without_offsets() {
+        let (offsets, _) = round_trip("0").await;
+        assert!(
+            offsets.iter().all(|&o| o == -1),
+            "acks=0: the broker says nothing, so offsets are -1: {offsets:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn acks_1_and_all_report_the_offsets() {
+        for acks in ["1", "all"] {
+            let (offsets, _) = round_trip(acks).await;
+            assert_eq!(offsets, (0..20).collect::<Vec<i64>>(), "acks={acks}");
+        }
+    }
+
+    #[tokio::test]
+    async fn acks_other_than_all_conflict_with_explicit_idempotence() {
+        for acks in ["0", "1"] {
+            let err = ProducerConfig::from_properties([
+                ("bootstrap.servers", "localhost:9092"),
+                ("acks", acks),
+                ("enable.idempotence", "true"),
+            ])
+            .err()
+            .unwrap_or_else(|| panic!("acks={acks} with enable.idempotence=true accepted"));
+            let text = err.to_string();
+            assert!(matches!(err, Error::Config(_)), "{text}");
+            assert!(
+                text.contains("requires acks=all")
+                    && text.contains(&format!("acks={acks}"))
+                    && text.contains("enable.idempotence=false"),
+                "the error names the conflict and both fixes: {text}"
+            );
+        }
+        // As in Java: when enable.idempotence is not given, a conflicting acks turns it off.
+        let config = ProducerConfig::from_properties([
+            ("bootstrap.servers", "localhost:9092"),
+            ("acks", "1"),
+        ])
+        .unwrap();
+        assert_eq!(config.acks, Acks::Leader);
+        assert!(!config.enable_idempotence, "idempotence silently off");
+
+        // A struct built by hand is checked by Producer::new, before connecting.
+        let mut config = producer_config(&bootstrap().await);
+        config.acks = Acks::None;
+        let err = Producer::new(config)
+            .await
+            .err()
+            .expect("acks=0 with idempotence");
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("requires acks=all")),
+            "{err}"
+        );
+    }
+}
+
+/// `enable.idempotence` and the Java defaults.
+mod idempotence {
+    use super::support::*;
+    use crate::common::*;
+    use kafkit::{Acks, Compression, PartitionerKind, Producer, ProducerConfig, ProducerRecord};
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    #[test]
+    fn from_properties_defaults_match_java() {
+        let c = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092")]).unwrap();
+        assert_eq!(c.acks, Acks::All, "acks");
+        assert!(c.enable_idempotence, "enable.idempotence");
+        assert_eq!(c.max_in_flight_requests_per_connection, 5);
+        assert_eq!(c.linger, Duration::from_millis(5), "linger.ms");
+        assert_eq!(c.batch_size, 16384, "batch.size");
+        assert_eq!(c.buffer_memory, 32 * 1024 * 1024, "buffer.memory");
+        assert_eq!(
+            c.delivery_timeout,
+            Duration::from_secs(120),
+            "delivery.timeout.ms"
+        );
+        assert_eq!(
+            c.client.request_timeout,
+            Duration::from_secs(30),
+            "request.timeout.ms"
+        );
+        assert_eq!(c.max_block, Duration::from_secs(60), "max.block.ms");
+        assert_eq!(c.retries, i32::MAX as u32, "retries");
+        assert_eq!(
+            c.retry_backoff,
+            Duration::from_millis(100),
+            "retry.backoff.ms"
+        );
+        assert_eq!(
+            c.retry_backoff_max,
+            Duration::from_secs(1),
+            "retry.backoff.max.ms"
+        );
+        assert_eq!(c.compression, Compression::None, "compression.type");
+        assert_eq!(c.compression_level, None);
+        assert_eq!(c.max_request_size, 1024 * 1024, "max.request.size");
+        assert!(matches!(c.partitioner, PartitionerKind::Default));
+        assert!(!c.partitioner_ignore_keys, "partitioner.ignore.keys");
+        assert_eq!(c.transactional_id, None, "transactional.id");
+        assert_eq!(
+            c.client.metadata_max_age,
+            Duration::from_secs(300),
+            "metadata.max.age.ms"
+        );
+    }
+
+    /// Every producer key takes effect, and a producer built from them all works.
+    #[tokio::test]
+    async fn every_java_key_sets_its_field() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("allkeys");
+        create_topic(&bootstrap, &topic, 2).await;
+        let c = ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("acks", "-1"),
+            ("enable.idempotence", "true"),
+            ("max.in.flight.requests.per.connection", "3"),
+            ("retries", "7"),
+            ("retry.backoff.ms", "20"),
+            ("retry.backoff.max.ms", "400"),
+            ("delivery.timeout.ms", "45000"),
+            ("request.timeout.ms", "20000"),
+            ("linger.ms", "15"),
+            ("batch.size", "4096"),
+            ("buffer.memory", "2097152"),
+            ("max.block.ms", "9000"),
+            ("compression.type", "lz4"),
+            ("compression.lz4.level", "12"),
+            ("compression.gzip.level", "3"),
+            ("max.request.size", "500000"),
+            (
+                "partitioner.class",
+                "org.apache.kafka.clients.producer.RoundRobinPartitioner",
+            ),
+            ("partitioner.ignore.keys", "true"),
+            ("metadata.max.age.ms", "60000"),
+        ])
+        .unwrap();
+        assert_eq!(c.acks, Acks::All);
+        assert!(c.enable_idempotence);
+        assert_eq!(c.max_in_flight_requests_per_connection, 3);
+        assert_eq!(c.retries, 7);
+        assert_eq!(c.retry_backoff, Duration::from_millis(20));
+        assert_eq!(c.retry_backoff_max, Duration::from_millis(400));
+        assert_eq!(c.delivery_timeout, Duration::from_secs(45));
+        assert_eq!(c.client.request_timeout, Duration::from_secs(20));
+        assert_eq!(c.linger, Duration::from_millis(15));
+        assert_eq!(c.batch_size, 4096);
+        assert_eq!(c.buffer_memory, 2 * 1024 * 1024);
+        assert_eq!(c.max_block, Duration::from_secs(9));
+        assert_eq!(c.compression, Compression::Lz4);
+        assert_eq!(
+            c.compression_level,
+            Some(12),
+            "the lz4 level, not the gzip one"
+        );
+        assert_eq!(c.max_request_size, 500_000);
+        assert!(matches!(c.partitioner, PartitionerKind::RoundRobin));
+        assert!(c.partitioner_ignore_keys);
+        assert_eq!(c.client.metadata_max_age, Duration::from_secs(60));
+
+        let producer = Producer::new(c).await.unwrap();
+        let metadata = send_all(
+            &producer,
+            (0..10).map(|i| ProducerRecord::new(&topic, format!("v{i}")).key("k")),
+        )
+        .await;
+        let partitions: HashSet<i32> = metadata.iter().map(|m| m.partition).collect();
+        assert_eq!(
+            partitions.len(),
+            2,
+            "round robin, keys ignored: {metadata:?}"
+        );
+        assert_eq!(read_all(&bootstrap, &topic, 2).await.len(), 10);
+    }
+
+    /// With idempotence (the default) the producer obtains a producer id at start (Producer::new
+    /// fails otherwise) and a clean run writes every record exactly once, in order.
+    #[tokio::test]
+    async fn an_idempotent_producer_writes_each_record_exactly_once() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("idempotent");
+        create_topic(&bootstrap, &topic, 3).await;
+        let config =
+            ProducerConfig::from_properties([("bootstrap.servers", bootstrap.as_str())]).unwrap();
+        assert!(config.enable_idempotence);
+        let producer = Producer::new(config)
+            .await
+            .expect("InitProducerId succeeds");
+        let n = 3000;
+        let sent: Vec<ProducerRecord> = (0..n)
+            .map(|i| ProducerRecord::new(&topic, format!("{i}")).partition(i % 3))
+            .collect();
+        let metadata = send_all(&producer, sent).await;
+        for (i, m) in metadata.iter().enumerate() {
+            assert_eq!(m.partition, i as i32 % 3);
+            assert_eq!(
+                m.offset,
+                i as i64 / 3,
+                "record {i}: offsets follow send order"
+            );
+        }
+        let records = read_all(&bootstrap, &topic, 3).await;
+        assert_eq!(records.len(), n as usize, "no duplicates, nothing lost");
+        let mut seen = HashSet::new();
+        for r in &records {
+            let v: i32 = std::str::from_utf8(r.value.as_deref().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(seen.insert(v), "{v} written twice");
+            assert_eq!((r.partition, r.offset), (v % 3, v as i64 / 3));
+        }
+        let m = producer.metrics();
+        assert_eq!(m.records_sent, n as u64);
+        assert_eq!((m.errors, m.retries), (0, 0), "a clean run: {m:?}");
+    }
+}
+
+/// `linger.ms` and `batch.size`.
+mod batching {
+    use super::support::*;
+    use crate::common::*;
+    use kafkit::{Producer, ProducerRecord};
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn a_long_linger_and_a_large_batch_size_make_few_batches() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("linger");
+        create_topic(&bootstrap, &topic, 1).await;
+        let mut config = producer_config(&bootstrap);
+        config.linger = Duration::from_millis(200);
+        config.batch_size = 1024 * 1024;
+        let producer = Producer::new(config).await.unwrap();
+        // Metadata first, so the 100 sends below are quick.
+        producer
+            .send(ProducerRecord::new(&topic, "warm-up"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        let before = producer.metrics();
+        let started = Instant::now();
+        let mut deliveries = Vec::new();
+        for i in 0..100 {
+            let record = ProducerRecord::new(&topic, format!("record-{i}"));
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        let queued = started.elapsed();
+        let mut first = None;
+        for delivery in deliveries {
+            delivery.await.unwrap();
+            first.get_or_insert_with(|| started.elapsed());
+        }
+        let first = first.unwrap();
+        let m = producer.metrics();
+        let batches = m.batches_sent - before.batches_sent;
+        assert!(
+            queued < Duration::from_millis(150),
+            "sending 100 records took {queued:?}; the test needs them inside one linger"
+        );
+        assert!(
+            first >= Duration::from_millis(180),
+            "the first record waited for linger.ms=200 before it was sent, not {first:?}"
+        );
+        assert!(batches <= 2, "100 records in {batches} batches: {m:?}");
+        assert!(m.records_per_batch >= 101.0 / 3.0, "{m:?}");
+    }
+
+    #[tokio::test]
+    async fn a_tiny_batch_size_makes_many_batches() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("tinybatch");
+        create_topic(&bootstrap, &topic, 1).await;
+        let mut config = producer_config(&bootstrap);
+        config.batch_size = 200;
+        // A long linger: batches go out because they are full, not because they waited.
+        config.linger = Duration::from_secs(10);
+        let producer = Producer::new(config).await.unwrap();
+        let started = Instant::now();
+        let mut deliveries = Vec::new();
+        for i in 0..100 {
+            let value = format!("{i:0>60}");
+            deliveries.push(
+                producer
+                    .send(ProducerRecord::new(&topic, value))
+                    .await
+                    .unwrap(),
+            );
+        }
+        // No flush: the last batch may wait for linger, so await all but the last one.
+        let last = deliveries.pop().unwrap();
+        for delivery in deliveries {
+            delivery.await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "full batches go out without lingering: {:?}",
+            started.elapsed()
+        );
+        producer.flush().await;
+        last.await.unwrap();
+        let m = producer.metrics();
+        assert!(
+            m.batches_sent >= 34,
+            "records of ~130 bytes with batch.size=200 make at least 34 batches: {m:?}"
+        );
+        assert!(m.records_per_batch <= 3.0, "{m:?}");
+        assert_eq!(read_all(&bootstrap, &topic, 1).await.len(), 100);
+    }
+
+    #[tokio::test]
+    async fn linger_0_delivers_a_single_record_promptly() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("linger0");
+        create_topic(&bootstrap, &topic, 1).await;
+        let mut config = producer_config(&bootstrap);
+        config.linger = Duration::ZERO;
+        let producer = Producer::new(config).await.unwrap();
+        // The first send fetches metadata and connects; time the second.
+        producer
+            .send(ProducerRecord::new(&topic, "warm-up"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let delivery = producer
+            .send(ProducerRecord::new(&topic, "alone"))
+            .await
+            .unwrap();
+        let metadata = tokio::time::timeout(Duration::from_secs(2), delivery)
+            .await
+            .expect("delivered without a flush")
+            .unwrap();
+        assert_eq!(metadata.offset, 1);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "one record, linger.ms=0: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// `compression.type` and the `compression.<codec>.level` keys.
+mod compression {
+    use super::support::*;
+    use crate::common::*;
+    use kafkit::{Compression, Error, Producer, ProducerConfig, ProducerRecord};
+
+    /// Repetitive JSON, as real payloads often are: compresses well with every codec.
+    fn payload(i: usize) -> String {
+        format!(
+            r#"{{"id":{i},"kind":"order","status":"shipped","items":[{}],"note":"{}"}}"#,
+            (0..8)
+                .map(|j| format!(r#"{{"sku":"item-{j}","qty":{j},"price":"19.99"}}"#))
+                .collect::<Vec<_>>()
+                .join(","),
+            "lorem ipsum dolor sit amet ".repeat(4)
+        )
+    }
+
+    async fn round_trip(codec: &str, level: Option<(&str, &str)>) -> f64 {
+        let bootstrap = bootstrap().await;
+        let topic = topic(&format!("codec-{codec}"));
+        create_topic(&bootstrap, &topic, 1).await;
+        let mut properties = vec![
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("compression.type", codec),
+            ("linger.ms", "50"),
+        ];
+        properties.extend(level);
+        let config = ProducerConfig::from_properties(properties).unwrap();
+        assert_eq!(config.compression.name(), codec);
+        if let Some((_, level)) = level {
+            assert_eq!(config.compression_level, Some(level.parse().unwrap()));
+        }
+        let producer = Producer::new(config).await.unwrap();
+        let n = 300;
+        let sent: Vec<ProducerRecord> = (0..n)
+            .map(|i| {
+                ProducerRecord::new(&topic, payload(i))
+                    .key(format!("key-{i}"))
+                    .header("codec", codec.to_string())
+                    .timestamp(now_ms() - 1000 + i as i64)
+            })
+            .collect();
+        send_all(&producer, sent.clone()).await;
+        let read = read_all(&bootstrap, &topic, 1).await;
+        assert_eq!(read.len(), n, "{codec}");
+        for (want, have) in sent.iter().zip(&read) {
+            assert_eq!(
+                have.value, want.value,
+                "{codec}: value of offset {}",
+                have.offset
+            );
+            assert_eq!(have.key, want.key, "{codec}: key");
+            assert_eq!(have.headers, want.headers, "{codec}: headers");
+            assert_eq!(
+                have.timestamp,
+                want.timestamp.unwrap(),
+                "{codec}: timestamp"
+            );
+        }
+        producer.metrics().compression_ratio
+    }
+
+    #[tokio::test]
+    async fn every_codec_round_trips_and_compresses() {
+        let none = round_trip("none", None).await;
+        assert_eq!(none, 1.0, "compression.type=none: ratio 1");
+        for (codec, level) in [
+            ("gzip", None),
+            ("gzip", Some(("compression.gzip.level", "9"))),
+            ("snappy", None),
+            ("lz4", None),
+            ("lz4", Some(("compression.lz4.level", "12"))),
+            ("zstd", None),
+            ("zstd", Some(("compression.zstd.level", "19"))),
+            ("zstd", Some(("compression.zstd.level", "-5"))),
+        ] {
+            let ratio = round_trip(codec, level).await;
+            assert!(
+                ratio > 1.5,
+                "{codec} {level:?}: compression_ratio {ratio} for a compressible payload"
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_levels_and_unknown_codecs_are_config_errors() {
+        for (key, value, expected) in [
+            (
+                "compression.gzip.level",
+                "10",
+                "compression.gzip.level is 10",
+            ),
+            ("compression.lz4.level", "0", "compression.lz4.level is 0"),
+            (
+                "compression.zstd.level",
+                "23",
+                "compression.zstd.level is 23",
+            ),
+            ("compression.type", "brotli", "brotli"),
+        ] {
+            let err = ProducerConfig::from_properties([
+                ("bootstrap.servers", "localhost:9092"),
+                (key, value),
+            ])
+            .err()
+            .unwrap_or_else(|| panic!("{key}={value} accepted"));
+            assert!(matches!(err, Error::Config(_)), "{key}={value}: {err}");
+            assert!(err.to_string().contains(expected), "{key}={value}: {err}");
+        }
+        let mut config = ProducerConfig::new("localhost:9092");
+        config.compression = Compression::Snappy;
+        config.compression_level = Some(3);
+        let err = config.validate().err().expect("snappy has no levels");
+        assert!(err.to_string().contains("has no levels"), "{err}");
+    }
+}
+
+/// `max.request.size`, and the broker's own limit (`max.message.bytes`).
+mod size_limits {
+    use super::support::*;
+    use crate::common::*;
+    use kafkit::{Admin, ClientConfig, Error, ErrorCode, NewTopic, Producer, ProducerRecord};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_record_over_max_request_size_fails_alone_and_its_batch_mates_succeed() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("maxreq");
+        create_topic(&bootstrap, &topic, 1).await;
+        let mut config = producer_config(&bootstrap);
+        config.max_request_size = 5_000;
+        config.linger = Duration::from_millis(100);
+        let producer = Producer::new(config).await.unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..10 {
+            if i == 5 {
+                let err = producer
+                    .send(ProducerRecord::new(&topic, vec![b'x'; 5_000]))
+                    .await
+                    .err()
+                    .expect("a 5000-byte value plus overhead is over 5000");
+                assert!(
+                    matches!(
+                        err,
+                        Error::RecordTooLarge {
+                            max: 5_000,
+                            setting: "max.request.size",
+                            ..
+                        }
+                    ),
+                    "{err}"
+                );
+            }
+            deliveries.push(
+                producer
+                    .send(ProducerRecord::new(&topic, format!("small-{i}")))
+                    .await
+                    .unwrap(),
+            );
+        }
+        producer.flush().await;
+        for (i, delivery) in deliveries.into_iter().enumerate() {
+            assert_eq!(delivery.await.unwrap().offset, i as i64);
+        }
+        let m = producer.metrics();
+        assert!(
+            m.batches_sent <= 2,
+            "the small ones were batched together: {m:?}"
+        );
+        assert_eq!(
+            values(&read_all(&bootstrap, &topic, 1).await),
+            (0..10).map(|i| format!("small-{i}")).collect::<Vec<_>>()
+        );
+    }
+
+    async fn limited_topic(bootstrap: &str, prefix: &str) -> String {
+        let topic = topic(prefix);
+        Admin::new(ClientConfig::new(bootstrap))
+            .await
+            .unwrap()
+            .create_topics([NewTopic::new(&topic, 1, 1).config("max.message.bytes", "2000")])
+            .await
+            .unwrap();
+        topic
+    }
+
+    /// The producer allows 1 MiB, the topic 2000 bytes: the broker's rejection is a typed,
+    /// final error for that record only.
+    #[tokio::test]
+    async fn a_record_over_the_topics_max_message_bytes_is_a_typed_final_error() {
+        let bootstrap = bootstrap().await;
+        let topic = limited_topic(&bootstrap, "maxmsg").await;
+        let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
+        let send = |value: Vec<u8>| {
+            let producer = producer.clone();
+            let topic = topic.clone();
+            async move {
+                producer
+                    .send(ProducerRecord::new(topic, value))
+                    .await
+                    .unwrap()
+                    .await
+            }
+        };
+        let first = send(b"before".to_vec()).await.unwrap();
+        let retries = producer.metrics().retries;
+        let err = send(vec![b'x'; 3000])
+            .await
+            .err()
+            .expect("3000 > 2000 bytes");
+        assert!(
+            matches!(
+                err.code(),
+                Some(ErrorCode::MESSAGE_TOO_LARGE | ErrorCode::RECORD_LIST_TOO_LARGE)
+            ),
+            "a typed broker error: {err:?}"
+        );
+        assert!(!err.is_retriable(), "{err}");
+        assert_eq!(producer.metrics().retries, retries, "not retried");
+        assert!(producer.metrics().errors >= 1);
+        let after = send(b"after".to_vec()).await.unwrap();
+        assert_eq!((first.offset, after.offset), (0, 1));
+        assert_eq!(
+            values(&read_all(&bootstrap, &topic, 1).await),
+            ["before", "after"]
+        );
+    }
+}
