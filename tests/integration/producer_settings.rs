@@ -698,3 +698,468 @@ mod size_limits {
         );
     }
 }
+
+/// `partitioner.class`, custom partitioners, explicit partitions, `partitioner.ignore.keys`.
+mod partitioning {
+    use super::support::*;
+    use crate::common::*;
+    use kafkit::partitioner::partition_for_key;
+    use kafkit::{
+        Error, Partitioner, PartitionerKind, Producer, ProducerConfig, ProducerRecord,
+        RecordMetadata,
+    };
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const PARTITIONS: i32 = 4;
+
+    /// How many records each partition got, from the delivery reports.
+    fn per_partition(metadata: &[RecordMetadata]) -> BTreeMap<i32, usize> {
+        let mut counts = BTreeMap::new();
+        for m in metadata {
+            *counts.entry(m.partition).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Lengths of the runs of equal partitions, in send order.
+    fn runs(metadata: &[RecordMetadata]) -> Vec<usize> {
+        let mut runs: Vec<(i32, usize)> = Vec::new();
+        for m in metadata {
+            match runs.last_mut() {
+                Some((p, n)) if *p == m.partition => *n += 1,
+                _ => runs.push((m.partition, 1)),
+            }
+        }
+        runs.into_iter().map(|(_, n)| n).collect()
+    }
+
+    #[tokio::test]
+    async fn keyed_records_land_on_the_java_murmur2_partition() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("murmur");
+        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
+        let keys: Vec<String> = (0..200).map(|i| format!("customer-{i}")).collect();
+        let metadata = send_all(
+            &producer,
+            keys.iter()
+                .map(|k| ProducerRecord::new(&topic, k.clone()).key(k.clone())),
+        )
+        .await;
+        for (key, m) in keys.iter().zip(&metadata) {
+            assert_eq!(
+                m.partition,
+                partition_for_key(key.as_bytes(), PARTITIONS),
+                "broker-reported partition of {key}"
+            );
+        }
+        assert_eq!(per_partition(&metadata).len(), PARTITIONS as usize);
+        let read = read_all(&bootstrap, &topic, PARTITIONS).await;
+        assert_eq!(read.len(), keys.len());
+        for r in &read {
+            let key = r.key.as_deref().unwrap();
+            assert_eq!(r.value.as_deref(), Some(key), "key and value were the same");
+            assert_eq!(
+                r.partition,
+                partition_for_key(key, PARTITIONS),
+                "consumed partition of {}",
+                String::from_utf8_lossy(key)
+            );
+        }
+    }
+
+    /// Uniform sticky (KIP-794): keyless records stay on one partition for `batch.size`
+    /// bytes, then move; over many batches every partition gets some.
+    #[tokio::test]
+    async fn keyless_records_stick_to_a_partition_per_batch_and_spread_over_many() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("sticky");
+        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let mut config = producer_config(&bootstrap);
+        config.batch_size = 1000;
+        let producer = Producer::new(config).await.unwrap();
+        // ~170 bytes per record with its batch header share: 6 records per 1000 bytes.
+        let metadata = send_all(
+            &producer,
+            (0..400).map(|i| ProducerRecord::new(&topic, format!("{i:0>100}"))),
+        )
+        .await;
+        let runs = runs(&metadata);
+        let (last, whole) = runs.split_last().unwrap();
+        assert!(*last >= 1);
+        assert!(
+            whole.iter().all(|&n| n >= 5),
+            "each partition keeps the keyless records until batch.size bytes: runs {runs:?}"
+        );
+        assert!(
+            runs.len() >= 10,
+            "400 records of ~170 bytes move on ~60 times (a draw may repeat): runs {runs:?}"
+        );
+        let counts = per_partition(&metadata);
+        assert_eq!(
+            counts.len(),
+            PARTITIONS as usize,
+            "over ~60 draws every partition is picked: {counts:?}"
+        );
+        let m = producer.metrics();
+        assert!(m.records_per_batch >= 4.0, "sticky records batch up: {m:?}");
+    }
+
+    #[tokio::test]
+    async fn round_robin_spreads_evenly_even_with_keys() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("roundrobin");
+        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let config = ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            (
+                "partitioner.class",
+                "org.apache.kafka.clients.producer.RoundRobinPartitioner",
+            ),
+        ])
+        .unwrap();
+        let producer = Producer::new(config).await.unwrap();
+        let metadata = send_all(
+            &producer,
+            (0..100).map(|i| ProducerRecord::new(&topic, format!("{i}")).key("same-key")),
+        )
+        .await;
+        let counts = per_partition(&metadata);
+        assert_eq!(
+            counts,
+            (0..PARTITIONS).map(|p| (p, 25)).collect(),
+            "100 records over 4 partitions in turn"
+        );
+        for pair in metadata.windows(2) {
+            assert_eq!(
+                pair[1].partition,
+                (pair[0].partition + 1) % PARTITIONS,
+                "the next partition in turn"
+            );
+        }
+        let read = read_all(&bootstrap, &topic, PARTITIONS).await;
+        assert_eq!(read.len(), 100);
+    }
+
+    /// Sends keyed records to partition `key[0] - b'0'`, counting its calls; keyless ones
+    /// are left to the sticky partitioner; key "x" gets an out-of-range partition.
+    struct ByFirstDigit {
+        calls: AtomicUsize,
+    }
+
+    impl Partitioner for ByFirstDigit {
+        fn partition(
+            &self,
+            _topic: &str,
+            key: Option<&[u8]>,
+            _value: Option<&[u8]>,
+            partition_count: i32,
+        ) -> Option<i32> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            assert_eq!(partition_count, PARTITIONS);
+            match key? {
+                b"x" => Some(99),
+                key => Some(i32::from(key[0] - b'0')),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_custom_partitioner_decides_and_an_explicit_partition_beats_it() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("custom");
+        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let custom = Arc::new(ByFirstDigit {
+            calls: AtomicUsize::new(0),
+        });
+        let mut config = producer_config(&bootstrap);
+        config.partitioner = PartitionerKind::Custom(custom.clone());
+        let producer = Producer::new(config).await.unwrap();
+        let keys = ["0a", "1b", "2c", "3d", "3e", "1f"];
+        let metadata = send_all(
+            &producer,
+            keys.iter().map(|k| ProducerRecord::new(&topic, *k).key(*k)),
+        )
+        .await;
+        let got: Vec<i32> = metadata.iter().map(|m| m.partition).collect();
+        assert_eq!(got, [0, 1, 2, 3, 3, 1], "the custom partitioner's choices");
+        assert_eq!(custom.calls.load(Ordering::Relaxed), keys.len());
+
+        // An explicit partition wins, and the partitioner is not even asked.
+        let explicit = send_all(
+            &producer,
+            [ProducerRecord::new(&topic, "explicit")
+                .key("0z")
+                .partition(2)],
+        )
+        .await;
+        assert_eq!(explicit[0].partition, 2);
+        assert_eq!(custom.calls.load(Ordering::Relaxed), keys.len());
+
+        // Keyless: the partitioner returns None, the sticky partitioner picks.
+        let keyless = send_all(&producer, [ProducerRecord::new(&topic, "keyless")]).await;
+        assert!((0..PARTITIONS).contains(&keyless[0].partition));
+
+        let err = producer
+            .send(ProducerRecord::new(&topic, "bad").key("x"))
+            .await
+            .err()
+            .expect("partition 99 of 4");
+        assert!(
+            matches!(
+                &err,
+                Error::InvalidPartition { topic: t, partition: 99, count: 4 } if *t == topic
+            ),
+            "{err}"
+        );
+
+        let read = read_all(&bootstrap, &topic, PARTITIONS).await;
+        let mut by_value: HashMap<String, i32> = HashMap::new();
+        for r in &read {
+            by_value.insert(values(std::slice::from_ref(r)).remove(0), r.partition);
+        }
+        assert_eq!(read.len(), keys.len() + 2, "the bad record was not written");
+        for (k, p) in keys.iter().zip(&got) {
+            assert_eq!(by_value[*k], *p, "consumed partition of {k}");
+        }
+        assert_eq!(by_value["explicit"], 2);
+    }
+
+    #[tokio::test]
+    async fn an_explicit_partition_beats_the_key_hash() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("explicit");
+        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
+        let key = "customer-1";
+        let hashed = partition_for_key(key.as_bytes(), PARTITIONS);
+        let other = (hashed + 1) % PARTITIONS;
+        let metadata = send_all(
+            &producer,
+            [
+                ProducerRecord::new(&topic, "hashed").key(key),
+                ProducerRecord::new(&topic, "explicit")
+                    .key(key)
+                    .partition(other),
+            ],
+        )
+        .await;
+        assert_eq!(metadata[0].partition, hashed);
+        assert_eq!(metadata[1].partition, other);
+        let read = read_all(&bootstrap, &topic, PARTITIONS).await;
+        let explicit = read
+            .iter()
+            .find(|r| r.value.as_deref() == Some(b"explicit"));
+        assert_eq!(explicit.map(|r| r.partition), Some(other));
+    }
+
+    #[tokio::test]
+    async fn ignore_keys_spreads_one_key_like_keyless_records() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("ignorekeys");
+        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let config = ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("partitioner.ignore.keys", "true"),
+            ("batch.size", "1000"),
+        ])
+        .unwrap();
+        let producer = Producer::new(config).await.unwrap();
+        let metadata = send_all(
+            &producer,
+            (0..400).map(|i| ProducerRecord::new(&topic, format!("{i:0>100}")).key("one-key")),
+        )
+        .await;
+        let counts = per_partition(&metadata);
+        assert!(
+            counts.len() >= 3,
+            "one key hashes to one partition; ignoring it spreads the records: {counts:?}"
+        );
+        let read = read_all(&bootstrap, &topic, PARTITIONS).await;
+        assert_eq!(read.len(), 400);
+        assert!(
+            read.iter().all(|r| r.key.as_deref() == Some(b"one-key")),
+            "keys kept"
+        );
+    }
+}
+
+/// `metadata.max.age.ms`: a periodic refresh notices a topic recreated with more partitions.
+mod metadata_age {
+    use super::support::*;
+    use crate::common::*;
+    use kafkit::{Admin, Error, NewTopic, Producer, ProducerRecord};
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn a_topic_recreated_with_more_partitions_is_noticed_after_max_age() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("maxage");
+        let admin = create_topic(&bootstrap, &topic, 1).await;
+        let mut config = producer_config(&bootstrap);
+        config.client.metadata_max_age = Duration::from_millis(500);
+        let producer = Producer::new(config).await.unwrap();
+        // A control producer with the default age (5 minutes) that never refreshes here.
+        let stale = Producer::new(producer_config(&bootstrap)).await.unwrap();
+        for p in [&producer, &stale] {
+            send_all(p, [ProducerRecord::new(&topic, "old")]).await;
+        }
+
+        admin.delete_topics([&topic]).await.unwrap();
+        recreate(&admin, &topic, 4).await;
+
+        let started = Instant::now();
+        let delivered = loop {
+            match producer
+                .send(ProducerRecord::new(&topic, "new-3").partition(3))
+                .await
+            {
+                Ok(delivery) => break delivery.await.expect("delivered to partition 3"),
+                Err(Error::InvalidPartition { count: 1, .. })
+                    if started.elapsed() < Duration::from_secs(10) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("partition 3 not usable after {:?}: {e}", started.elapsed()),
+            }
+        };
+        assert_eq!((delivered.partition, delivered.offset), (3, 0));
+        // Partition 0 of the new topic works too (fresh sequence numbers for the new log).
+        let zero = send_all(
+            &producer,
+            [ProducerRecord::new(&topic, "new-0").partition(0)],
+        )
+        .await;
+        assert_eq!(
+            zero[0].offset, 0,
+            "the recreated topic's partition 0 is empty"
+        );
+
+        let err = stale
+            .send(ProducerRecord::new(&topic, "stale").partition(3))
+            .await
+            .err()
+            .expect("the 5-minute cache still says 1 partition");
+        assert!(
+            matches!(err, Error::InvalidPartition { count: 1, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            values(&read_all(&bootstrap, &topic, 4).await),
+            ["new-0", "new-3"]
+        );
+    }
+
+    /// Creates `topic` again once its deletion has gone through.
+    async fn recreate(admin: &Admin, topic: &str, partitions: i32) {
+        let started = Instant::now();
+        loop {
+            match admin
+                .create_topics([NewTopic::new(topic, partitions, 1)])
+                .await
+            {
+                Ok(()) => break,
+                // TOPIC_ALREADY_EXISTS while the deletion is still going on.
+                Err(_) if started.elapsed() < Duration::from_secs(20) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                Err(e) => panic!("cannot recreate {topic}: {e}"),
+            }
+        }
+        let listed = admin.list_topics().await.unwrap();
+        let mine = listed.iter().find(|t| t.name == topic).expect("recreated");
+        assert_eq!(mine.partitions.len(), partitions as usize);
+    }
+}
+
+/// `close(timeout)`, sends after close, and dropped `Delivery` handles.
+mod closing {
+    use super::support::*;
+    use crate::common::*;
+    use kafkit::{Error, Producer, ProducerRecord};
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn close_drains_the_queue_without_waiting_for_linger() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("close");
+        create_topic(&bootstrap, &topic, 2).await;
+        let mut config = producer_config(&bootstrap);
+        config.linger = Duration::from_secs(30);
+        let producer = Producer::new(config).await.unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..50 {
+            let record = ProducerRecord::new(&topic, format!("{i}")).partition(i % 2);
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        let started = Instant::now();
+        let abandoned = producer.close(Duration::from_secs(10)).await;
+        assert_eq!(abandoned, 0, "everything was delivered in time");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "close sends at once instead of lingering 30 s: {:?}",
+            started.elapsed()
+        );
+        for (i, delivery) in deliveries.into_iter().enumerate() {
+            let m = delivery.await.unwrap_or_else(|e| panic!("record {i}: {e}"));
+            assert_eq!((m.partition, m.offset), (i as i32 % 2, i as i64 / 2));
+        }
+
+        let err = producer
+            .send(ProducerRecord::new(&topic, "late"))
+            .await
+            .err()
+            .expect("send after close");
+        assert!(matches!(err, Error::Closed), "{err}");
+        let err = producer
+            .try_send(ProducerRecord::new(&topic, "late"))
+            .await
+            .err()
+            .expect("try_send after close");
+        assert!(matches!(err, Error::Closed), "{err}");
+        assert_eq!(
+            producer.close(Duration::from_secs(1)).await,
+            0,
+            "closing twice"
+        );
+        assert_eq!(read_all(&bootstrap, &topic, 2).await.len(), 50, "no 'late'");
+    }
+
+    #[tokio::test]
+    async fn dropping_a_delivery_does_not_cancel_the_send() {
+        let bootstrap = bootstrap().await;
+        let topic = topic("dropdelivery");
+        create_topic(&bootstrap, &topic, 1).await;
+        let mut config = producer_config(&bootstrap);
+        config.linger = Duration::from_millis(100);
+        let producer = Producer::new(config).await.unwrap();
+        for i in 0..5 {
+            drop(
+                producer
+                    .send(ProducerRecord::new(&topic, format!("dropped-{i}")))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let kept = producer
+            .send(ProducerRecord::new(&topic, "kept"))
+            .await
+            .unwrap();
+        producer.flush().await;
+        assert_eq!(kept.await.unwrap().offset, 5);
+        assert_eq!(producer.metrics().records_sent, 6);
+        assert_eq!(
+            values(&read_all(&bootstrap, &topic, 1).await),
+            [
+                "dropped-0",
+                "dropped-1",
+                "dropped-2",
+                "dropped-3",
+                "dropped-4",
+                "kept"
+            ]
+        );
+    }
+}
