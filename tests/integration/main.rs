@@ -7,6 +7,7 @@
 mod bad_input;
 mod common;
 mod offsets;
+mod producer_paused;
 mod producer_settings;
 mod reconnect;
 mod round_trip;
