@@ -697,6 +697,38 @@ mod size_limits {
             ["before", "after"]
         );
     }
+
+    /// Small records whose batch together exceeds the topic's `max.message.bytes`: each
+    /// fits, so the Java producer splits the rejected batch (`MESSAGE_TOO_LARGE` with more
+    /// than one record) and sends the halves again; every record is delivered.
+    #[tokio::test]
+    async fn a_batch_over_the_topics_max_message_bytes_is_split_not_failed() {
+        let bootstrap = bootstrap().await;
+        let topic = limited_topic(&bootstrap, "split").await;
+        let mut config = producer_config(&bootstrap);
+        // Everything sent below goes into one batch of ~6 KB.
+        config.linger = Duration::from_millis(200);
+        let producer = Producer::new(config).await.unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..20 {
+            let record = ProducerRecord::new(&topic, format!("{i:0>300}"));
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        producer.flush().await;
+        let mut failures = Vec::new();
+        for (i, delivery) in deliveries.into_iter().enumerate() {
+            if let Err(e) = delivery.await {
+                failures.push(format!("record {i}: {e}"));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "records of ~370 bytes each fit max.message.bytes=2000, but {} of 20 failed: {}",
+            failures.len(),
+            failures.first().map_or("", String::as_str)
+        );
+        assert_eq!(read_all(&bootstrap, &topic, 1).await.len(), 20);
+    }
 }
 
 /// `partitioner.class`, custom partitioners, explicit partitions, `partitioner.ignore.keys`.
