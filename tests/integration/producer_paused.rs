@@ -153,7 +153,7 @@ async fn records_never_sent_fail_with_delivery_timeout_and_are_absent() {
     }
     assert!(started.elapsed() < Duration::from_millis(500));
     for (i, delivery) in deliveries.into_iter().enumerate() {
-        let err = delivery.await.err().expect("no broker answered");
+        let err = delivery.await.expect_err("no broker answered");
         assert!(
             matches!(err, Error::DeliveryTimeout(t) if t == delivery_timeout),
             "record {i}: {err}"
@@ -225,7 +225,7 @@ async fn request_timeout_with_retries_0_fails_without_a_retry() {
     );
     resume(&cluster).await;
 
-    let err = once.err().expect("no answer from a frozen broker");
+    let err = once.expect_err("no answer from a frozen broker");
     assert!(
         matches!(
             err,
@@ -245,7 +245,7 @@ async fn request_timeout_with_retries_0_fails_without_a_retry() {
     assert_eq!(once_metrics.retries, 0, "retries=0: {once_metrics:?}");
     assert_eq!(once_metrics.errors, 1, "{once_metrics:?}");
 
-    let err = again.err().expect("no answer from a frozen broker");
+    let err = again.expect_err("no answer from a frozen broker");
     assert!(
         matches!(err, Error::DeliveryTimeout(t) if t == Duration::from_secs(5)),
         "with retries: {err}"

@@ -582,7 +582,7 @@ mod compression {
         let mut config = ProducerConfig::new("localhost:9092");
         config.compression = Compression::Snappy;
         config.compression_level = Some(3);
-        let err = config.validate().err().expect("snappy has no levels");
+        let err = config.validate().expect_err("snappy has no levels");
         assert!(err.to_string().contains("has no levels"), "{err}");
     }
 }
@@ -676,10 +676,7 @@ mod size_limits {
         };
         let first = send(b"before".to_vec()).await.unwrap();
         let retries = producer.metrics().retries;
-        let err = send(vec![b'x'; 3000])
-            .await
-            .err()
-            .expect("3000 > 2000 bytes");
+        let err = send(vec![b'x'; 3000]).await.expect_err("3000 > 2000 bytes");
         assert!(
             matches!(
                 err.code(),
