@@ -7,6 +7,8 @@
 mod bad_input;
 mod common;
 mod offsets;
+mod producer_paused;
+mod producer_settings;
 mod reconnect;
 mod round_trip;
 mod seed_flow;
