@@ -104,7 +104,10 @@ async fn collect(mut rx: mpsc::UnboundedReceiver<Pending>, mut stats: Stats) -> 
     loop {
         tokio::select! {
             Some((sent, bytes, delivery, permit)) = rx.recv() => pending.push(async move {
-                let outcome = delivery.await;
+                // Out of tokio's coop budget, a Delivery returns Pending and wakes itself;
+                // FuturesUnordered then re-polls its whole backlog (100k+ records when the
+                // broker lags) and the client burns a core. Unconstrained avoids that.
+                let outcome = tokio::task::unconstrained(delivery).await;
                 drop(permit);
                 (sent.elapsed(), bytes, outcome)
             }),
