@@ -1,0 +1,327 @@
+//! Producer throughput and latency, like Apache Kafka's `kafka-producer-perf-test.sh`: same
+//! flags, same periodic and final lines, so the numbers line up with the Java tool's.
+//!
+//! ```sh
+//! cargo run --release --example producer_perf -- --topic perf --num-records 1000000 \
+//!     --record-size 100 --throughput -1 --partitions 6 --print-metrics \
+//!     --producer-props bootstrap.servers=localhost:9092 acks=all linger.ms=5 batch.size=65536
+//! ```
+
+use bytes::Bytes;
+use futures::stream::{FuturesUnordered, StreamExt};
+use kafkit::{Admin, Delivery, NewTopic, Producer, ProducerConfig, ProducerRecord};
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+const USAGE: &str = "usage: producer_perf --topic TOPIC --num-records N
+    (--record-size BYTES | --payload-file FILE) --throughput RECORDS_PER_SEC
+    --producer-props KEY=VALUE... [--print-metrics] [--partitions N]
+
+  --record-size    every record carries the same BYTES bytes: the letters A..Z repeated. The
+                   pattern is fixed and very compressible (Java's tool sends random letters),
+                   so with compression.type set, batches shrink far more than real data would.
+  --payload-file   one record per non-empty line of FILE, each picked at random (as in Java).
+  --throughput     cap in records/s, paced like Java's ThroughputThrottler; -1: no cap.
+  --producer-props Java producer keys; bootstrap.servers is required.
+  --print-metrics  after the summary: wall time, client CPU time (user+sys) and CPU per record.
+  --partitions N   kafkit extension: create TOPIC with N partitions first if it is missing.";
+
+/// Java's reporting interval for the periodic line.
+const WINDOW: Duration = Duration::from_secs(5);
+/// Java's `ThroughputThrottler` sleeps once it owes at least this much.
+const MIN_SLEEP: Duration = Duration::from_millis(2);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("producer_perf: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let payloads = payloads(&args)?;
+    let config = ProducerConfig::from_properties(args.props.clone())?;
+    if let Some(partitions) = args.partitions {
+        ensure_topic(&config, &args.topic, partitions).await?;
+    }
+    // kafkit's send() does not block on buffer.memory yet, so bound the records in flight
+    // here instead, to about as many of these payloads as Java's buffer.memory would hold.
+    let average = payloads.iter().map(Bytes::len).sum::<usize>() / payloads.len();
+    let permits = Arc::new(Semaphore::new(config.buffer_memory / average.max(1) + 1));
+    let producer = Producer::new(config).await?;
+
+    // Deliveries are awaited on another task, so the send loop never waits on one record.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let collector = tokio::spawn(collect(rx, Stats::new(args.num_records)));
+    let mut rng = SmallRng::seed_from_u64(0);
+    let (start, mut debt) = (Instant::now(), Duration::ZERO);
+    for i in 0..args.num_records {
+        let permit = permits.clone().acquire_owned().await?;
+        let payload = payloads[rng.random_range(0..payloads.len())].clone();
+        let bytes = payload.len();
+        let sent = Instant::now();
+        let delivery = producer
+            .send(ProducerRecord::new(&args.topic, payload))
+            .await?;
+        tx.send((sent, bytes, delivery, permit))?;
+        // Java's ThroughputThrottler: while the average rate since the start is above the
+        // target, owe 1/target s per record and sleep the debt off in small steps. Pacing
+        // against the average corrects any timer overshoot by itself.
+        let elapsed = start.elapsed().as_secs_f64();
+        if args.throughput > 0.0 && elapsed > 0.0 && i as f64 / elapsed > args.throughput {
+            debt += Duration::from_secs_f64(1.0 / args.throughput);
+            if debt >= MIN_SLEEP {
+                tokio::time::sleep(std::mem::take(&mut debt)).await;
+            }
+        }
+    }
+    drop(tx);
+    let mut stats = collector.await?;
+    stats.print_total();
+    if args.print_metrics {
+        print_metrics(&stats);
+    }
+    match stats.first_error {
+        Some(e) => Err(format!("{} records failed; the first: {e}", stats.failed).into()),
+        None => Ok(()),
+    }
+}
+
+type Pending = (Instant, usize, Delivery, OwnedSemaphorePermit);
+
+/// Awaits deliveries in whatever order they complete, so a record is timed when it is
+/// acknowledged, not when the records queued before it (on other partitions) are.
+async fn collect(mut rx: mpsc::UnboundedReceiver<Pending>, mut stats: Stats) -> Stats {
+    let mut pending = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            Some((sent, bytes, delivery, permit)) = rx.recv() => pending.push(async move {
+                // Out of tokio's coop budget, a Delivery returns Pending and wakes itself;
+                // FuturesUnordered then re-polls its whole backlog (100k+ records when the
+                // broker lags) and the client burns a core. Unconstrained avoids that.
+                let outcome = tokio::task::unconstrained(delivery).await;
+                drop(permit);
+                (sent.elapsed(), bytes, outcome)
+            }),
+            Some((latency, bytes, outcome)) = pending.next() => match outcome {
+                Ok(_) => stats.record(latency, bytes),
+                Err(e) => {
+                    stats.failed += 1;
+                    stats.first_error.get_or_insert(e.to_string());
+                }
+            },
+            else => return stats,
+        }
+    }
+}
+
+/// Since when, records, payload bytes, latency total and maximum (µs): of the whole run, or
+/// of one 5 s window.
+struct Window(Instant, u64, u64, u64, u64);
+
+impl Window {
+    fn new() -> Self {
+        Window(Instant::now(), 0, 0, 0, 0)
+    }
+
+    fn add(&mut self, us: u64, bytes: u64) {
+        (self.1, self.2, self.3, self.4) =
+            (self.1 + 1, self.2 + bytes, self.3 + us, self.4.max(us));
+    }
+
+    /// Records/s, MB/s (Java's MB: 2^20 bytes), average and maximum latency in ms.
+    fn rates(&self) -> (f64, f64, f64, f64) {
+        let (secs, count) = (self.0.elapsed().as_secs_f64(), self.1 as f64);
+        let avg = self.3 as f64 / count.max(1.0) / 1000.0;
+        (
+            count / secs,
+            self.2 as f64 / secs / 1048576.0,
+            avg,
+            self.4 as f64 / 1000.0,
+        )
+    }
+}
+
+/// Java's `ProducerPerformance.Stats`, timed in microseconds where Java has milliseconds.
+struct Stats {
+    total: Window,
+    window: Window,
+    /// Every `sampling`-th latency in µs: at most ~500k of them, as Java keeps.
+    samples: Vec<u32>,
+    sampling: u64,
+    failed: u64,
+    first_error: Option<String>,
+}
+
+impl Stats {
+    fn new(num_records: u64) -> Self {
+        let sampling = num_records / num_records.min(500_000);
+        Stats {
+            total: Window::new(),
+            window: Window::new(),
+            samples: Vec::with_capacity((num_records / sampling + 1) as usize),
+            sampling,
+            failed: 0,
+            first_error: None,
+        }
+    }
+
+    fn record(&mut self, latency: Duration, bytes: usize) {
+        let us = latency.as_micros() as u64;
+        if self.total.1.is_multiple_of(self.sampling) {
+            self.samples.push(us.min(u32::MAX.into()) as u32);
+        }
+        self.total.add(us, bytes as u64);
+        self.window.add(us, bytes as u64);
+        if self.window.0.elapsed() >= WINDOW {
+            let (rps, mbps, avg, max) = self.window.rates();
+            println!(
+                "{} records sent, {rps:.1} records/sec ({mbps:.2} MB/sec), {avg:.1} ms avg latency, {max:.1} ms max latency.",
+                self.window.1
+            );
+            self.window = Window::new();
+        }
+    }
+
+    fn print_total(&mut self) {
+        let (rps, mbps, avg, max) = self.total.rates();
+        self.samples.sort_unstable();
+        // Java's percentile: the sample at index floor(q * n), in whole milliseconds.
+        let n = self.samples.len() as f64;
+        let p = |q: f64| self.samples.get((q * n) as usize).map_or(0, |us| us / 1000);
+        println!(
+            "{} records sent, {rps:.6} records/sec ({mbps:.2} MB/sec), {avg:.2} ms avg latency, {max:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
+            self.total.1, p(0.5), p(0.95), p(0.99), p(0.999)
+        );
+    }
+}
+
+/// kafkit has no metrics registry yet, so these are the process's own figures. CPU time is
+/// that of every thread of this process (user and sys: fields 14 and 15 of /proc/self/stat,
+/// in the 1/100 s ticks Linux fixes for user space); the broker's CPU is not in it.
+fn print_metrics(stats: &Stats) {
+    let secs = stats.total.0.elapsed().as_secs_f64();
+    println!("metric: wall time {secs:.3} s");
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces: count from its closing paren.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<f64> = after_name
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let (Some(user), Some(sys)) = (ticks.get(10), ticks.get(11)) else {
+        return println!("metric: cpu time unavailable (needs Linux /proc)");
+    };
+    let (user, sys) = (user / 100.0, sys / 100.0);
+    let busy = (user + sys) / secs * 100.0;
+    let per_record = (user + sys) * 1e6 / stats.total.1.max(1) as f64;
+    println!("metric: cpu user {user:.2} s, sys {sys:.2} s ({busy:.0}% of one core)");
+    println!("metric: cpu {per_record:.2} us/record");
+}
+
+async fn ensure_topic(config: &ProducerConfig, topic: &str, partitions: i32) -> kafkit::Result<()> {
+    let admin = Admin::new(config.client.clone()).await?;
+    let topics = admin.list_topics().await?;
+    match topics.iter().find(|t| t.name == topic) {
+        Some(t) if t.partitions.len() != partitions as usize => {
+            let existing = t.partitions.len();
+            eprintln!("note: topic {topic} already exists, with {existing} partitions");
+        }
+        Some(_) => {}
+        // -1: the broker's default.replication.factor, so this works on any cluster size.
+        None => {
+            let topic = NewTopic::new(topic, partitions, -1);
+            admin.create_topics([topic]).await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Args {
+    topic: String,
+    num_records: u64,
+    record_size: Option<usize>,
+    payload_file: Option<String>,
+    throughput: f64,
+    props: Vec<(String, String)>,
+    print_metrics: bool,
+    partitions: Option<i32>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args::default();
+    let mut args = std::env::args().skip(1).peekable();
+    // As Java's tool does, print the help and succeed when given no arguments.
+    if args.peek().is_none_or(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        std::process::exit(0);
+    }
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--topic" => a.topic = value()?,
+            "--num-records" => a.num_records = number(&arg, value()?)?,
+            "--record-size" => a.record_size = Some(number(&arg, value()?)?),
+            "--payload-file" => a.payload_file = Some(value()?),
+            "--throughput" => a.throughput = number(&arg, value()?)?,
+            "--partitions" => a.partitions = Some(number(&arg, value()?)?),
+            "--print-metrics" => a.print_metrics = true,
+            // Like Java's nargs("+"): every KEY=VALUE up to the next flag.
+            "--producer-props" => {
+                while let Some(kv) = args.next_if(|a| !a.starts_with("--")) {
+                    let (k, v) = kv
+                        .split_once('=')
+                        .ok_or(format!("invalid property: {kv}"))?;
+                    a.props.push((k.to_string(), v.to_string()));
+                }
+            }
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    let problem = match () {
+        _ if a.topic.is_empty() => "--topic is required",
+        _ if a.num_records == 0 => "--num-records is required, and above zero",
+        _ if a.record_size.is_some() == a.payload_file.is_some() => {
+            "give one of --record-size and --payload-file"
+        }
+        _ if a.record_size == Some(0) => "--record-size should be above zero",
+        _ if a.throughput == 0.0 => "--throughput is required: records/s, or -1 for no cap",
+        _ if a.props.is_empty() => "--producer-props is required (with bootstrap.servers)",
+        _ if a.partitions.is_some_and(|n| n <= 0) => "--partitions should be above zero",
+        _ => return Ok(a),
+    };
+    Err(format!("{problem}\n{USAGE}"))
+}
+
+fn number<T: std::str::FromStr>(flag: &str, text: String) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("{flag}: not a number: {text:?}"))
+}
+
+/// The record values: one fixed pattern, or the lines of the payload file.
+fn payloads(args: &Args) -> Result<Vec<Bytes>, String> {
+    let (Some(path), None) = (&args.payload_file, args.record_size) else {
+        let size = args.record_size.unwrap_or(0);
+        return Ok(vec![(b'A'..=b'Z').cycle().take(size).collect()]);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    println!("Reading payloads from: {path}");
+    let lines = text.lines().filter(|l| !l.is_empty());
+    let lines: Vec<Bytes> = lines
+        .map(|l| Bytes::copy_from_slice(l.as_bytes()))
+        .collect();
+    println!("Number of messages read: {}", lines.len());
+    match lines.is_empty() {
+        true => Err(format!("{path} holds no lines")),
+        false => Ok(lines),
+    }
+}
