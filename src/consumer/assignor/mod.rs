@@ -9,6 +9,8 @@
 #![allow(dead_code)]
 
 mod cooperative_sticky;
+#[cfg(test)]
+mod proptests;
 pub(crate) mod protocol;
 mod range;
 mod round_robin;
