@@ -103,15 +103,11 @@ pub(super) fn target(
     let eligible: HashMap<&str, Vec<usize>> = topics
         .iter()
         .map(|&(t, _)| {
-            (
-                t,
-                (0..members.len())
-                    .filter(|&i| members[i].subscribes(t))
-                    .collect(),
-            )
+            let subscribers = (0..members.len()).filter(|&i| members[i].subscribes(t));
+            (t, subscribers.collect())
         })
         .collect();
-    let mut assigned: Vec<BTreeSet<TopicPartition>> = vec![BTreeSet::new(); members.len()];
+    let mut loads: Vec<Load> = vec![Load::default(); members.len()];
 
     // 1. Valid previous owners: the highest generation's claim wins; a tie leaves the
     //    partition unowned rather than guessing.
@@ -136,7 +132,7 @@ pub(super) fn target(
     let mut previous: HashMap<TopicPartition, usize> = HashMap::new();
     for (tp, (_, owner)) in claims {
         if let Some(i) = owner {
-            assigned[i].insert(tp.clone());
+            loads[i].kept.insert(tp.clone());
             previous.insert(tp.clone(), i);
         }
     }
@@ -153,40 +149,64 @@ pub(super) fn target(
         let candidates = eligible
             .get(tp.topic.as_str())
             .map_or(&[][..], Vec::as_slice);
-        if let Some(&i) = candidates.iter().min_by_key(|&&i| (assigned[i].len(), i)) {
-            assigned[i].insert(tp);
+        if let Some(&i) = candidates.iter().min_by_key(|&&i| (loads[i].len(), i)) {
+            loads[i].fresh.insert(tp);
         }
     }
 
     // 3. Balance. Each move lowers the sum of squared counts, so this ends.
-    while let Some((from, to, tp)) = next_move(members, &assigned, &previous) {
-        assigned[from].remove(&tp);
-        assigned[to].insert(tp);
+    while let Some((from, to, tp)) = next_move(members, &loads) {
+        loads[from].kept.remove(&tp);
+        loads[from].fresh.remove(&tp);
+        if previous.get(&tp) == Some(&to) {
+            loads[to].kept.insert(tp);
+        } else {
+            loads[to].fresh.insert(tp);
+        }
     }
-    assigned
+    loads
+        .into_iter()
+        .map(|mut l| {
+            l.kept.append(&mut l.fresh);
+            l.kept
+        })
+        .collect()
+}
+
+/// One member's partitions in the making: those it owned before and keeps, and those new
+/// to it (moving these costs no revocation, so balancing takes them first).
+#[derive(Clone, Default)]
+struct Load {
+    kept: BTreeSet<TopicPartition>,
+    fresh: BTreeSet<TopicPartition>,
+}
+
+impl Load {
+    fn len(&self) -> usize {
+        self.kept.len() + self.fresh.len()
+    }
 }
 
 /// A partition to move from the most loaded member to the least loaded one that is at
 /// least two behind and subscribed to its topic; `None` once balanced.
 fn next_move(
     members: &[&MemberSubscription],
-    assigned: &[BTreeSet<TopicPartition>],
-    previous: &HashMap<TopicPartition, usize>,
+    loads: &[Load],
 ) -> Option<(usize, usize, TopicPartition)> {
     let mut order: Vec<usize> = (0..members.len()).collect();
-    order.sort_by_key(|&i| (assigned[i].len(), i));
+    order.sort_by_key(|&i| (loads[i].len(), i));
     for &from in order.iter().rev() {
         for &to in &order {
-            if assigned[from].len() < assigned[to].len() + 2 {
+            if loads[from].len() < loads[to].len() + 2 {
                 break;
             }
             let movable = |tp: &&TopicPartition| members[to].subscribes(&tp.topic);
-            // A partition `from` did not own before costs no revocation: move it first.
-            let fresh = assigned[from]
+            let (fresh, kept) = (&loads[from].fresh, &loads[from].kept);
+            if let Some(tp) = fresh
                 .iter()
-                .filter(movable)
-                .find(|tp| previous.get(*tp) != Some(&from));
-            if let Some(tp) = fresh.or_else(|| assigned[from].iter().rev().find(movable)) {
+                .find(movable)
+                .or_else(|| kept.iter().rev().find(movable))
+            {
                 return Some((from, to, tp.clone()));
             }
         }

@@ -163,3 +163,25 @@ fn sticky_ignores_stale_and_contested_claims() {
     let total: usize = out.values().map(Vec::len).sum();
     assert_eq!(total, 2);
 }
+
+#[test]
+fn sticky_scales_to_a_large_group() {
+    // 100 members join one that owns all 2000 partitions: ~1980 moves.
+    let topics: Vec<String> = (0..20).map(|t| format!("topic-{t:02}")).collect();
+    let partitions: BTreeMap<String, i32> = topics.iter().map(|t| (t.clone(), 100)).collect();
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let mut members: Vec<MemberSubscription> = (0..100)
+        .map(|i| member(&format!("m{i:03}"), &names))
+        .collect();
+    members[0].owned = partitions
+        .iter()
+        .flat_map(|(t, &n)| (0..n).map(move |p| tp(t, p)))
+        .collect();
+    members[0].generation = 1;
+    let out = assignor(AssignorKind::CooperativeSticky).assign(&members, &partitions);
+    assert_eq!(out["m000"].len(), 20, "the owner keeps its share");
+    assert!(out
+        .iter()
+        .filter(|(m, _)| *m != "m000")
+        .all(|(_, l)| l.is_empty()));
+}
