@@ -11,6 +11,7 @@
 //! Group membership is not here yet: partitions are assigned by the application, or all
 //! partitions of subscribed topics are taken.
 
+pub(crate) mod assignor;
 mod fetch;
 mod stream;
 
