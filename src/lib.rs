@@ -42,7 +42,7 @@ pub use config::{
     Acks, AdminConfig, AssignorKind, AutoOffsetReset, ClientConfig, ConsumerConfig, IsolationLevel,
     ProducerConfig, DEFAULT_MAX_RESPONSE_SIZE, MAX_IN_FLIGHT_FOR_IDEMPOTENCE,
 };
-pub use consumer::{Consumer, RecordStream};
+pub use consumer::{Consumer, HookFuture, OffsetAndMetadata, RebalanceListener, RecordStream};
 pub use error::{Error, ErrorCode, Result, RetryAction};
 pub use producer::partitioner;
 pub use producer::partitioner::{Partitioner, PartitionerKind};

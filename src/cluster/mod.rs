@@ -172,6 +172,11 @@ impl Cluster {
         self.inner.pool.get(&addr, class).await
     }
 
+    /// A connection to an address a response named (a group coordinator).
+    pub(crate) async fn addr(&self, addr: &str, class: TrafficClass) -> Result<Connection> {
+        self.inner.pool.get(addr, class).await
+    }
+
     /// The controller's connection (admin requests that must reach it), or any broker's.
     pub(crate) async fn controller(&self) -> Result<Connection> {
         match self.snapshot().controller {

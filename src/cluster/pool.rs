@@ -20,6 +20,8 @@ pub(crate) enum TrafficClass {
     Produce,
     /// Fetch requests.
     Fetch,
+    /// Group coordination, whose JoinGroup may wait a whole rebalance.
+    Group,
 }
 
 /// Exponential backoff with ±20% jitter, as `reconnect.backoff.ms` and

@@ -8,11 +8,14 @@
 //!            ▼
 //!   one Fetch per leader, concurrently ──▶ decode, drop records below position ──▶ buffer
 //! ```
-//! Group membership is not here yet: partitions are assigned by the application, or all
-//! partitions of subscribed topics are taken.
+//! With `group.id` and `subscribe`, partitions come from the group (see `group.rs` for the
+//! flow) and offsets are committed to it; otherwise the application assigns partitions, or
+//! takes every partition of the subscribed topics.
 
 pub(crate) mod assignor;
+mod commit;
 mod fetch;
+mod group;
 mod stream;
 
 use crate::admin::{Admin, OffsetSpec};
@@ -20,8 +23,10 @@ use crate::cluster::{Cluster, TrafficClass};
 use crate::config::{AutoOffsetReset, ConsumerConfig};
 use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::record::{ConsumerRecord, TopicPartition};
+pub use commit::{HookFuture, RebalanceListener};
 use fetch::{FetchParams, PartitionFetch};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+pub use group::OffsetAndMetadata;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 pub use stream::RecordStream;
@@ -53,14 +58,23 @@ struct Inner {
     cluster: Cluster,
     admin: Admin,
     state: Mutex<State>,
+    /// Present with `group.id`.
+    group: Option<Arc<group::Group>>,
+    listener: std::sync::Mutex<Option<Arc<dyn RebalanceListener>>>,
 }
 
 #[derive(Default)]
 struct State {
-    /// Assigned partitions and their positions (`None` until reset).
+    /// Assigned partitions and their fetch positions (`None` until known).
     positions: BTreeMap<TopicPartition, Option<i64>>,
+    /// The next offset to hand to the application, per partition: what commits commit.
+    consumed: HashMap<TopicPartition, i64>,
+    paused: BTreeSet<TopicPartition>,
     buffer: VecDeque<ConsumerRecord>,
     high_watermarks: HashMap<TopicPartition, i64>,
+    /// Topics subscribed through the group.
+    group_topics: Vec<String>,
+    next_auto_commit: Option<Instant>,
 }
 
 impl Consumer {
@@ -69,12 +83,18 @@ impl Consumer {
         config.validate()?;
         let cluster = Cluster::connect(crate::client::cluster_settings(&config.client)?).await?;
         let admin = Admin::with_cluster(cluster.clone(), config.client.request_timeout);
+        let group = config
+            .group_id
+            .clone()
+            .map(|id| group::Group::new(cluster.clone(), config.clone(), id));
         Ok(Consumer {
             inner: Arc::new(Inner {
                 config,
                 cluster,
                 admin,
                 state: Mutex::new(State::default()),
+                group,
+                listener: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -95,15 +115,26 @@ impl Consumer {
         Ok(())
     }
 
-    /// Reads every partition these topics have now (without a consumer group; partitions
-    /// added later are not picked up until the next `subscribe`).
+    /// Subscribes to topics. With `group.id`, the group shares their partitions among its
+    /// members from the next `poll` on; without it, every partition these topics have now is
+    /// read (partitions added later are not picked up until the next `subscribe`).
     pub async fn subscribe(
         &self,
         topics: impl IntoIterator<Item = impl Into<String>>,
     ) -> Result<()> {
-        let topics: Vec<String> = topics.into_iter().map(Into::into).collect();
+        let mut topics: Vec<String> = topics.into_iter().map(Into::into).collect();
         for topic in &topics {
             crate::topic::validate_topic_name(topic)?;
+        }
+        if let Some(group) = &self.inner.group {
+            topics.sort();
+            topics.dedup();
+            for topic in &topics {
+                self.inner.cluster.track(topic);
+            }
+            self.inner.state.lock().await.group_topics = topics;
+            group.request_rejoin();
+            return Ok(());
         }
         let mut positions = BTreeMap::new();
         for topic in &topics {
@@ -141,32 +172,114 @@ impl Consumer {
             return Err(Error::config(format!("seek: {tp} is not assigned")));
         };
         *position = Some(offset);
+        state.consumed.insert(tp.clone(), offset);
         state
             .buffer
             .retain(|r| r.topic != tp.topic || r.partition != tp.partition);
         Ok(())
     }
 
+    /// Seeks each partition to its log start offset.
+    pub async fn seek_to_beginning(&self, partitions: &[TopicPartition]) -> Result<()> {
+        self.seek_to(partitions, OffsetSpec::Earliest).await
+    }
+
+    /// Seeks each partition to its end (the next offset to be written).
+    pub async fn seek_to_end(&self, partitions: &[TopicPartition]) -> Result<()> {
+        self.seek_to(partitions, OffsetSpec::Latest).await
+    }
+
+    async fn seek_to(&self, partitions: &[TopicPartition], spec: OffsetSpec) -> Result<()> {
+        let offsets = self
+            .inner
+            .admin
+            .list_offsets(partitions.iter().map(|tp| (tp.clone(), spec)))
+            .await?;
+        for (tp, listed) in offsets {
+            self.seek(&tp, listed.offset).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops returning records from these partitions until `resume`; the group membership
+    /// and the other partitions carry on.
+    pub async fn pause(&self, partitions: &[TopicPartition]) {
+        let mut state = self.inner.state.lock().await;
+        for tp in partitions {
+            if state.positions.contains_key(tp) {
+                state.paused.insert(tp.clone());
+                // Records already fetched are dropped and fetched again after `resume`.
+                let consumed = state.consumed.get(tp).copied();
+                if let Some(offset) = consumed {
+                    state.positions.insert(tp.clone(), Some(offset));
+                }
+                state
+                    .buffer
+                    .retain(|r| r.topic != tp.topic || r.partition != tp.partition);
+            }
+        }
+    }
+
+    /// Returns records from these partitions again.
+    pub async fn resume(&self, partitions: &[TopicPartition]) {
+        let mut state = self.inner.state.lock().await;
+        for tp in partitions {
+            state.paused.remove(tp);
+        }
+    }
+
+    /// The paused partitions.
+    pub async fn paused(&self) -> Vec<TopicPartition> {
+        self.inner
+            .state
+            .lock()
+            .await
+            .paused
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// How far behind the partition's high watermark this consumer's position is, as of the
+    /// last fetch from it.
+    pub async fn lag(&self, tp: &TopicPartition) -> Option<i64> {
+        let state = self.inner.state.lock().await;
+        let high_watermark = *state.high_watermarks.get(tp)?;
+        let position = state.consumed.get(tp).copied().or(state
+            .positions
+            .get(tp)
+            .copied()
+            .flatten())?;
+        Some((high_watermark - position).max(0))
+    }
+
     /// The offset of the next record to be returned from `tp`, once known.
     pub async fn position(&self, tp: &TopicPartition) -> Option<i64> {
         let state = self.inner.state.lock().await;
-        let buffered = state
-            .buffer
-            .iter()
-            .find(|r| r.topic == tp.topic && r.partition == tp.partition)
-            .map(|r| r.offset);
-        buffered.or_else(|| state.positions.get(tp).copied().flatten())
+        state
+            .consumed
+            .get(tp)
+            .copied()
+            .or_else(|| state.positions.get(tp).copied().flatten())
     }
 
     /// Returns the next records, at most `max.poll.records`, waiting up to `timeout` for
     /// some to arrive. An empty vector means none arrived in time.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = Instant::now() + timeout;
+        if self.inner.group.is_some() {
+            self.group_poll().await?;
+        }
         let mut state = self.inner.state.lock().await;
         loop {
             if !state.buffer.is_empty() {
                 let n = state.buffer.len().min(self.inner.config.max_poll_records);
-                return Ok(state.buffer.drain(..n).collect());
+                let records: Vec<ConsumerRecord> = state.buffer.drain(..n).collect();
+                for r in &records {
+                    let tp = TopicPartition::new(r.topic.clone(), r.partition);
+                    state.consumed.insert(tp, r.offset + 1);
+                }
+                return Ok(records);
             }
             let now = Instant::now();
             if now >= deadline && !state.positions.is_empty() {
@@ -217,6 +330,7 @@ impl Consumer {
         for (tp, listed) in offsets {
             if let Some(position) = state.positions.get_mut(&tp) {
                 *position = Some(listed.offset);
+                state.consumed.insert(tp, listed.offset);
             }
         }
         Ok(())
@@ -238,6 +352,9 @@ impl Consumer {
         let mut leaderless = false;
         for (tp, position) in &state.positions {
             let Some(offset) = *position else { continue };
+            if state.paused.contains(tp) {
+                continue;
+            }
             let partition = snapshot
                 .topics
                 .get(&tp.topic)
@@ -342,7 +459,8 @@ impl Consumer {
                                     offset,
                                 });
                             }
-                            state.positions.insert(tp, None);
+                            state.positions.insert(tp.clone(), None);
+                            state.consumed.remove(&tp);
                         }
                         PartitionFetch::Error(code) => match code.retry_action() {
                             RetryAction::NoRetry => {

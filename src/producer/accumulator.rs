@@ -105,24 +105,24 @@ impl Batch {
     /// Splits a batch the broker refused as too large into two halves, in order, each with
     /// part of the reservation (Java's `splitAndReenqueue`). The records are decoded back
     /// from the encoded bytes; a single-record batch comes back unchanged as the error.
-    pub(crate) fn split(mut self, settings: &BatchSettings) -> Result<(Batch, Batch), Batch> {
+    pub(crate) fn split(mut self, settings: &BatchSettings) -> Result<(Batch, Batch), Box<Batch>> {
         if self.records.len() < 2 {
-            return Err(self);
+            return Err(Box::new(self));
         }
         let bytes = self.encoded();
         let Ok(decoded) =
             crate::protocol::record_batch::decode::decode_batches(bytes, false, usize::MAX >> 1)
         else {
-            return Err(self);
+            return Err(Box::new(self));
         };
         let records: Vec<_> = decoded.into_iter().flat_map(|b| b.records).collect();
         if records.len() != self.records.len() {
-            return Err(self);
+            return Err(Box::new(self));
         }
         let mid = records.len() / 2;
         let half = self._reservation.num_permits() / 2;
         let Some(second_reservation) = self._reservation.split(half) else {
-            return Err(self);
+            return Err(Box::new(self));
         };
         let mut replies = std::mem::take(&mut self.records);
         let second_replies = replies.split_off(mid);

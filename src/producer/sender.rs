@@ -263,7 +263,7 @@ fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse, 
                         tracing::debug!(tp = %first.tp, "batch too large for the topic; split");
                         s.accumulator.requeue_split(first, second);
                     }
-                    Err(batch) => s.retry_or_fail(batch, RetryAction::NoRetry, false, &error),
+                    Err(batch) => s.retry_or_fail(*batch, RetryAction::NoRetry, false, &error),
                 }
             }
             // The leader appended the batch but replication did not confirm in time.

@@ -16,11 +16,13 @@ pub(crate) fn ours(key: ApiKey) -> Option<(i16, i16)> {
         ApiKey::ListOffsets => (1, 9),
         ApiKey::Metadata => (1, 12),
         ApiKey::OffsetCommit => (2, 9),
-        ApiKey::OffsetFetch => (1, 8),
-        ApiKey::FindCoordinator => (0, 4),
-        ApiKey::JoinGroup => (0, 9),
+        // v8+ batches groups in another shape; one group per request is all we need.
+        ApiKey::OffsetFetch => (1, 7),
+        // v4+ batches keys in another shape; one key per request is all we need.
+        ApiKey::FindCoordinator => (1, 3),
+        ApiKey::JoinGroup => (2, 9),
         ApiKey::Heartbeat => (0, 4),
-        ApiKey::LeaveGroup => (0, 5),
+        ApiKey::LeaveGroup => (3, 5),
         ApiKey::SyncGroup => (0, 5),
         ApiKey::ApiVersions => (0, 3),
         ApiKey::CreateTopics => (2, 7),

@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod common;
+mod group;
 mod offsets;
 mod producer_paused;
 mod producer_settings;

@@ -5,8 +5,6 @@
 //! sends each member its share ([`protocol::encode_assignment`]). Names, bytes and results
 //! follow the Java client's assignors so kafkit members can share a group with Java and
 //! librdkafka members, whichever of them leads.
-// Wired in by the group coordinator: until then nothing outside the tests calls this.
-#![allow(dead_code)]
 
 mod cooperative_sticky;
 #[cfg(test)]

@@ -1,0 +1,92 @@
+use crate::common::*;
+use kafkit::{Consumer, ConsumerConfig, Producer, ProducerRecord, TopicPartition};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+fn group_config(bootstrap: &str, group: &str) -> ConsumerConfig {
+    let mut config = consumer_config(bootstrap);
+    config.group_id = Some(group.to_string());
+    config.enable_auto_commit = false;
+    config.heartbeat_interval = Duration::from_millis(500);
+    config.session_timeout = Duration::from_secs(10);
+    config
+}
+
+async fn produce(bootstrap: &str, topic: &str, count: usize) {
+    let producer = Producer::new(producer_config(bootstrap)).await.unwrap();
+    let mut deliveries = Vec::new();
+    for i in 0..count {
+        deliveries.push(
+            producer
+                .send(ProducerRecord::new(topic, format!("{i}")).key(format!("k{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    producer.flush().await;
+    for d in deliveries {
+        d.await.unwrap();
+    }
+}
+
+/// Three members share 12 partitions: every record is consumed, no partition is owned by
+/// two members at once, committed offsets are where consumption stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_share_twelve_partitions() {
+    let bootstrap = bootstrap().await;
+    let topic = topic("group12");
+    let group = topic.clone();
+    create_topic(&bootstrap, &topic, 12).await;
+    produce(&bootstrap, &topic, 1200).await;
+
+    let mut members = Vec::new();
+    for _ in 0..3 {
+        let consumer = Consumer::new(group_config(&bootstrap, &group))
+            .await
+            .unwrap();
+        consumer.subscribe([topic.clone()]).await.unwrap();
+        members.push(consumer);
+    }
+    let mut seen: BTreeMap<(i32, i64), usize> = BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while seen.len() < 1200 && std::time::Instant::now() < deadline {
+        let polls = members.iter().map(|c| c.poll(Duration::from_millis(300)));
+        for (i, records) in futures::future::join_all(polls)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            for r in records.unwrap() {
+                *seen.entry((r.partition, r.offset)).or_default() += 1;
+                let _ = i;
+            }
+        }
+    }
+    assert_eq!(seen.len(), 1200, "every record consumed");
+    let mut owners: BTreeMap<TopicPartition, usize> = BTreeMap::new();
+    let mut sizes = Vec::new();
+    for (i, c) in members.iter().enumerate() {
+        let assignment = c.assignment().await;
+        sizes.push(assignment.len());
+        for tp in assignment {
+            assert!(owners.insert(tp.clone(), i).is_none(), "{tp} owned twice");
+        }
+    }
+    assert_eq!(owners.len(), 12, "all partitions owned: {sizes:?}");
+    assert!(sizes.iter().all(|&n| n == 4), "balanced: {sizes:?}");
+    for c in &members {
+        c.commit().await.unwrap();
+    }
+    let all: Vec<TopicPartition> = (0..12).map(|p| TopicPartition::new(&topic, p)).collect();
+    let committed = members[0].committed(&all).await.unwrap();
+    let total: i64 = committed.values().map(|o| o.offset).sum();
+    assert_eq!(
+        total, 1200,
+        "committed offsets are the next offsets to read"
+    );
+    let owned: BTreeSet<_> = owners.keys().cloned().collect();
+    assert_eq!(owned.len(), 12);
+    for c in &members {
+        c.close().await.unwrap();
+    }
+}
