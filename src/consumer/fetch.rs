@@ -6,7 +6,8 @@ use crate::error::{Error, ErrorCode};
 use crate::protocol::record_batch::decode::{decode_batches, DecodedBatch};
 use crate::record::{ConsumerRecord, TopicPartition};
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use super::fetch_session::FetchPlan;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::fetch_response::AbortedTransaction;
 use kafka_protocol::messages::{BrokerId, FetchRequest};
 use std::collections::{BTreeMap, HashSet};
@@ -25,6 +26,7 @@ pub(crate) enum PartitionFetch {
     Corrupt(Error),
 }
 
+#[derive(Clone, Debug)]
 pub(crate) struct FetchParams {
     pub max_wait_ms: i32,
     pub min_bytes: i32,
@@ -35,21 +37,23 @@ pub(crate) struct FetchParams {
     pub rack: String,
 }
 
-pub(crate) fn request(
-    params: &FetchParams,
-    positions: &[(TopicPartition, i64, i32)],
-) -> FetchRequest {
+/// The Fetch for one session plan: the partitions it names, the ones it forgets.
+pub(crate) fn request(params: &FetchParams, plan: &FetchPlan) -> FetchRequest {
     let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
-    for (tp, offset, leader_epoch) in positions {
+    for (tp, p) in &plan.partitions {
         topics.entry(&tp.topic).or_default().push(
             FetchPartition::default()
                 .with_partition(tp.partition)
-                .with_current_leader_epoch(*leader_epoch)
-                .with_fetch_offset(*offset)
+                .with_current_leader_epoch(p.leader_epoch)
+                .with_fetch_offset(p.offset)
                 .with_last_fetched_epoch(-1)
                 .with_log_start_offset(-1)
-                .with_partition_max_bytes(params.max_partition_bytes),
+                .with_partition_max_bytes(p.max_bytes),
         );
+    }
+    let mut forgotten: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for tp in &plan.forgotten {
+        forgotten.entry(&tp.topic).or_default().push(tp.partition);
     }
     FetchRequest::default()
         .with_replica_id(BrokerId(-1))
@@ -57,9 +61,8 @@ pub(crate) fn request(
         .with_min_bytes(params.min_bytes)
         .with_max_bytes(params.max_bytes)
         .with_isolation_level(params.isolation.as_i8())
-        // No incremental session yet: epoch -1 asks for a sessionless full fetch.
-        .with_session_id(0)
-        .with_session_epoch(-1)
+        .with_session_id(plan.session_id)
+        .with_session_epoch(plan.epoch)
         .with_rack_id(kafka_protocol::protocol::StrBytes::from_string(
             params.rack.clone(),
         ))
@@ -68,6 +71,16 @@ pub(crate) fn request(
                 .into_iter()
                 .map(|(name, partitions)| {
                     FetchTopic::default()
+                        .with_topic(topic_name(name))
+                        .with_partitions(partitions)
+                })
+                .collect(),
+        )
+        .with_forgotten_topics_data(
+            forgotten
+                .into_iter()
+                .map(|(name, partitions)| {
+                    ForgottenTopic::default()
                         .with_topic(topic_name(name))
                         .with_partitions(partitions)
                 })
@@ -160,4 +173,100 @@ fn is_abort_marker(batch: &DecodedBatch) -> bool {
         .and_then(|r| r.key.as_ref())
         .and_then(|k| k.get(2..4))
         .is_some_and(|t| t == [0, 0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::record_batch::{BatchBuilder, BatchParams};
+    use crate::protocol::compression::Compression;
+    use bytes::{BufMut, BytesMut};
+
+    fn params(check_crcs: bool) -> FetchParams {
+        FetchParams {
+            max_wait_ms: 500,
+            min_bytes: 1,
+            max_bytes: 1 << 20,
+            max_partition_bytes: 1 << 20,
+            isolation: IsolationLevel::ReadUncommitted,
+            check_crcs,
+            rack: String::new(),
+        }
+    }
+
+    /// A batch of `n` records whose first offset is `base`.
+    fn batch(base: i64, n: usize) -> BytesMut {
+        let mut builder = BatchBuilder::new(Compression::None, 1024);
+        for i in 0..n {
+            builder.append(1_700_000_000_000, None, Some(format!("v{i}").as_bytes()), &[]);
+        }
+        let mut bytes = BytesMut::from(&builder.finish(BatchParams::default())[..]);
+        bytes[..8].copy_from_slice(&base.to_be_bytes());
+        bytes
+    }
+
+    fn tp() -> TopicPartition {
+        TopicPartition::new("t", 3)
+    }
+
+    #[test]
+    fn records_from_the_requested_offset_and_the_next_offset() {
+        let mut data = batch(10, 3);
+        data.put(batch(13, 2));
+        match records(&tp(), 11, data.freeze(), 20, None, &params(true)) {
+            PartitionFetch::Records {
+                records,
+                next_offset,
+                high_watermark,
+            } => {
+                let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+                assert_eq!(offsets, vec![11, 12, 13, 14]);
+                assert_eq!((next_offset, high_watermark), (15, 20));
+            }
+            _ => panic!("expected records"),
+        }
+    }
+
+    #[test]
+    fn a_corrupt_batch_is_a_typed_error_naming_partition_and_offset() {
+        let mut data = batch(10, 3);
+        let mut second = batch(13, 2);
+        let at = second.len() - 2;
+        second[at] ^= 0x01; // flips a value byte: the CRC no longer matches
+        data.put(second);
+        match records(&tp(), 10, data.freeze(), 20, None, &params(true)) {
+            PartitionFetch::Corrupt(Error::CorruptBatch {
+                topic,
+                partition,
+                offset,
+                ..
+            }) => assert_eq!((topic.as_str(), partition, offset), ("t", 3, 13)),
+            _ => panic!("expected a corrupt batch error"),
+        }
+    }
+
+    #[test]
+    fn without_check_crcs_a_bad_crc_is_not_looked_at() {
+        let mut data = batch(10, 2);
+        let at = data.len() - 2;
+        data[at] ^= 0x01; // "v1" becomes "v0"
+        match records(&tp(), 10, data.freeze(), 12, None, &params(false)) {
+            PartitionFetch::Records { records, .. } => assert_eq!(records.len(), 2),
+            _ => panic!("expected records"),
+        }
+    }
+
+    #[test]
+    fn a_malformed_batch_is_corrupt_even_without_check_crcs() {
+        let mut data = batch(10, 2);
+        // Claims more records than the batch holds.
+        let records_count = 57; // after baseOffset..producer fields: the record count i32
+        data[records_count..records_count + 4].copy_from_slice(&1000i32.to_be_bytes());
+        match records(&tp(), 10, data.freeze(), 12, None, &params(false)) {
+            PartitionFetch::Corrupt(Error::CorruptBatch { partition, offset, .. }) => {
+                assert_eq!((partition, offset), (3, 10))
+            }
+            _ => panic!("expected a corrupt batch error"),
+        }
+    }
 }

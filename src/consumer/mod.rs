@@ -6,7 +6,8 @@
 //!            ▼
 //!   reset positions without one (auto.offset.reset → ListOffsets)
 //!            ▼
-//!   one Fetch per leader, concurrently ──▶ decode, drop records below position ──▶ buffer
+//!   sync the fetchers with the positions ──▶ take completed fetches (prefetched by one
+//!   task per leader, see `fetcher.rs`) ──▶ buffer; none yet: wait for one
 //! ```
 //! With `group.id` and `subscribe`, partitions come from the group (see `group.rs` for the
 //! flow) and offsets are committed to it; otherwise the application assigns partitions, or
@@ -15,16 +16,19 @@
 pub(crate) mod assignor;
 mod commit;
 mod fetch;
+mod fetch_session;
+mod fetcher;
 mod group;
 mod stream;
 
 use crate::admin::{Admin, OffsetSpec};
-use crate::cluster::{Cluster, TrafficClass};
+use crate::cluster::Cluster;
 use crate::config::{AutoOffsetReset, ConsumerConfig};
-use crate::error::{Error, ErrorCode, Result, RetryAction};
+use crate::error::{Error, ErrorCode, Result};
 use crate::record::{ConsumerRecord, TopicPartition};
 pub use commit::{HookFuture, RebalanceListener};
 use fetch::{FetchParams, PartitionFetch};
+use fetcher::{Fetcher, Taken};
 pub use group::OffsetAndMetadata;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -61,6 +65,8 @@ struct Inner {
     /// Present with `group.id`.
     group: Option<Arc<group::Group>>,
     listener: std::sync::Mutex<Option<Arc<dyn RebalanceListener>>>,
+    /// The background fetch tasks, one per leader; they end when this is dropped.
+    fetcher: Fetcher,
 }
 
 #[derive(Default)]
@@ -87,6 +93,16 @@ impl Consumer {
             .group_id
             .clone()
             .map(|id| group::Group::new(cluster.clone(), config.clone(), id));
+        let params = FetchParams {
+            max_wait_ms: config.fetch_max_wait.as_millis().min(i32::MAX as u128) as i32,
+            min_bytes: config.fetch_min_bytes as i32,
+            max_bytes: config.fetch_max_bytes as i32,
+            max_partition_bytes: config.max_partition_fetch_bytes as i32,
+            isolation: config.isolation_level,
+            check_crcs: config.check_crcs,
+            rack: config.client_rack.clone().unwrap_or_default(),
+        };
+        let fetcher = Fetcher::new(cluster.clone(), params, config.client.request_timeout);
         Ok(Consumer {
             inner: Arc::new(Inner {
                 config,
@@ -95,6 +111,7 @@ impl Consumer {
                 state: Mutex::new(State::default()),
                 group,
                 listener: std::sync::Mutex::new(None),
+                fetcher,
             }),
         })
     }
@@ -281,17 +298,23 @@ impl Consumer {
                 }
                 return Ok(records);
             }
-            let now = Instant::now();
-            if now >= deadline && !state.positions.is_empty() {
-                return Ok(Vec::new());
-            }
             if state.positions.is_empty() {
                 tokio::time::sleep_until(deadline).await;
                 return Ok(Vec::new());
             }
             self.reset_positions(&mut state).await?;
-            let wait = deadline.saturating_duration_since(now);
-            self.fetch_once(&mut state, wait).await?;
+            self.fetch_once(&mut state)?;
+            if !state.buffer.is_empty() {
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            // Woken by a completed fetch; the tick re-syncs (a reset position may need a
+            // retry, metadata may have moved a partition).
+            let tick = deadline.min(now + Duration::from_millis(100));
+            let _ = tokio::time::timeout_at(tick, self.inner.fetcher.ready()).await;
         }
     }
 
@@ -336,177 +359,56 @@ impl Consumer {
         Ok(())
     }
 
-    async fn fetch_once(&self, state: &mut State, wait: Duration) -> Result<()> {
-        let config = &self.inner.config;
-        let params = FetchParams {
-            max_wait_ms: wait.min(config.fetch_max_wait).as_millis() as i32,
-            min_bytes: config.fetch_min_bytes as i32,
-            max_bytes: config.fetch_max_bytes as i32,
-            max_partition_bytes: config.max_partition_fetch_bytes as i32,
-            isolation: config.isolation_level,
-            check_crcs: config.check_crcs,
-            rack: config.client_rack.clone().unwrap_or_default(),
-        };
-        let snapshot = self.inner.cluster.snapshot();
-        let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, i32)>> = BTreeMap::new();
-        let mut leaderless = false;
-        for (tp, position) in &state.positions {
-            let Some(offset) = *position else { continue };
-            if state.paused.contains(tp) {
-                continue;
-            }
-            let partition = snapshot
-                .topics
-                .get(&tp.topic)
-                .and_then(|t| t.partition(tp.partition));
-            match partition.and_then(|p| p.leader.map(|l| (l, p.leader_epoch))) {
-                Some((leader, epoch)) => {
-                    by_leader
-                        .entry(leader)
-                        .or_default()
-                        .push((tp.clone(), offset, epoch))
-                }
-                None => leaderless = true,
-            }
+    /// Tells the fetchers where each fetchable partition stands, then moves completed
+    /// fetches at those positions into the buffer until it holds `max.poll.records`.
+    fn fetch_once(&self, state: &mut State) -> Result<()> {
+        let active: BTreeMap<TopicPartition, i64> = state
+            .positions
+            .iter()
+            .filter(|(tp, _)| !state.paused.contains(*tp))
+            .filter_map(|(tp, p)| p.map(|p| (tp.clone(), p)))
+            .collect();
+        let fetcher = &self.inner.fetcher;
+        fetcher.sync(&active);
+        for (tp, high_watermark) in fetcher.high_watermarks() {
+            state.high_watermarks.insert(tp, high_watermark);
         }
-        if leaderless {
-            self.inner.cluster.request_refresh();
-        }
-        if by_leader.is_empty() {
-            tokio::time::sleep(wait.min(Duration::from_millis(100))).await;
-            if leaderless {
-                self.inner.cluster.refresh().await?;
-            }
-            return Ok(());
-        }
-        let fetches = by_leader.into_iter().map(|(leader, positions)| {
-            let params = &params;
-            async move {
-                let request = fetch::request(params, &positions);
-                let result = async {
-                    let conn = self
-                        .inner
-                        .cluster
-                        .broker(leader, TrafficClass::Fetch)
-                        .await?;
-                    let timeout = self.inner.config.client.request_timeout + wait;
-                    conn.send_with_timeout(&request, timeout).await
-                }
-                .await;
-                (positions, result)
-            }
-        });
-        let results = futures_join_all(fetches).await;
-        let mut refresh = false;
-        for (positions, result) in results {
-            let response = match result {
-                Ok(response) => response,
-                Err(e) if e.is_retriable() => {
-                    tracing::debug!(error = %e, "fetch failed; will retry");
-                    refresh = true;
-                    continue;
-                }
-                Err(e) => return Err(e),
+        while state.buffer.len() < self.inner.config.max_poll_records {
+            let completed = match fetcher.take() {
+                None => break,
+                Some(Taken::Error(e)) => return Err(e),
+                Some(Taken::Fetch(completed)) => completed,
             };
-            if response.error_code != 0 {
-                let code = ErrorCode(response.error_code);
-                if code.retry_action() == RetryAction::NoRetry {
-                    return Err(Error::broker(code, "fetch"));
-                }
-                refresh = true;
-                continue;
+            let tp = completed.tp;
+            let offset = completed.fetch_offset;
+            if state.positions.get(&tp) != Some(&Some(offset)) || state.paused.contains(&tp) {
+                continue; // changed since the sync above (cannot happen under the lock)
             }
-            let requested: HashMap<(&str, i32), i64> = positions
-                .iter()
-                .map(|(tp, offset, _)| ((tp.topic.as_str(), tp.partition), *offset))
-                .collect();
-            for topic in &response.responses {
-                for p in &topic.partitions {
-                    let tp = TopicPartition::new(topic.topic.0.to_string(), p.partition_index);
-                    let Some(&offset) = requested.get(&(tp.topic.as_str(), tp.partition)) else {
-                        continue;
-                    };
-                    if state.positions.get(&tp) != Some(&Some(offset)) {
-                        continue; // sought elsewhere meanwhile
-                    }
-                    let outcome = if p.error_code != 0 {
-                        PartitionFetch::Error(ErrorCode(p.error_code))
-                    } else {
-                        fetch::records(
-                            &tp,
+            match completed.outcome {
+                PartitionFetch::Records {
+                    records,
+                    next_offset,
+                    high_watermark,
+                } => {
+                    state.high_watermarks.insert(tp.clone(), high_watermark);
+                    state.positions.insert(tp, Some(next_offset));
+                    state.buffer.extend(records);
+                }
+                PartitionFetch::Error(code) if code == ErrorCode::OFFSET_OUT_OF_RANGE => {
+                    if self.inner.config.auto_offset_reset == AutoOffsetReset::None {
+                        return Err(Error::OffsetOutOfRange {
+                            topic: tp.topic,
+                            partition: tp.partition,
                             offset,
-                            p.records.clone().unwrap_or_default(),
-                            p.high_watermark,
-                            p.aborted_transactions.as_deref(),
-                            &params,
-                        )
-                    };
-                    match outcome {
-                        PartitionFetch::Records {
-                            records,
-                            next_offset,
-                            high_watermark,
-                        } => {
-                            state.high_watermarks.insert(tp.clone(), high_watermark);
-                            state.positions.insert(tp, Some(next_offset));
-                            state.buffer.extend(records);
-                        }
-                        PartitionFetch::Error(code) if code == ErrorCode::OFFSET_OUT_OF_RANGE => {
-                            if config.auto_offset_reset == AutoOffsetReset::None {
-                                return Err(Error::OffsetOutOfRange {
-                                    topic: tp.topic,
-                                    partition: tp.partition,
-                                    offset,
-                                });
-                            }
-                            state.positions.insert(tp.clone(), None);
-                            state.consumed.remove(&tp);
-                        }
-                        PartitionFetch::Error(code) => match code.retry_action() {
-                            RetryAction::NoRetry => {
-                                return Err(Error::broker(code, tp.to_string()))
-                            }
-                            _ => refresh = true,
-                        },
-                        PartitionFetch::Corrupt(e) => return Err(e),
+                        });
                     }
+                    state.positions.insert(tp.clone(), None);
+                    state.consumed.remove(&tp);
                 }
+                PartitionFetch::Error(code) => return Err(Error::broker(code, tp.to_string())),
+                PartitionFetch::Corrupt(e) => return Err(e),
             }
-        }
-        if refresh {
-            self.inner.cluster.request_refresh();
-            tokio::time::sleep(self.inner.cluster.backoff().initial).await;
-            self.inner.cluster.refresh().await?;
         }
         Ok(())
     }
-}
-
-/// Awaits every future concurrently, keeping their order.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in set.iter_mut().enumerate() {
-            if outputs[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(out) => outputs[i] = Some(out),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
