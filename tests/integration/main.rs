@@ -5,6 +5,7 @@
 //! broker start their own. No test skips: without a broker, they fail and say why.
 
 mod bad_input;
+mod consumer_fetch;
 mod common;
 mod group;
 mod offsets;
