@@ -1,12 +1,12 @@
 //! One Fetch round trip to one leader, and turning its answer into records.
 
+use super::fetch_session::FetchPlan;
 use crate::admin::topic_name;
 use crate::config::IsolationLevel;
 use crate::error::{Error, ErrorCode};
 use crate::protocol::record_batch::decode::{decode_batches, DecodedBatch};
 use crate::record::{ConsumerRecord, TopicPartition};
 use bytes::Bytes;
-use super::fetch_session::FetchPlan;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::fetch_response::AbortedTransaction;
 use kafka_protocol::messages::{BrokerId, FetchRequest};
@@ -178,8 +178,8 @@ fn is_abort_marker(batch: &DecodedBatch) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::record_batch::{BatchBuilder, BatchParams};
     use crate::protocol::compression::Compression;
+    use crate::protocol::record_batch::{BatchBuilder, BatchParams};
     use bytes::{BufMut, BytesMut};
 
     fn params(check_crcs: bool) -> FetchParams {
@@ -198,7 +198,12 @@ mod tests {
     fn batch(base: i64, n: usize) -> BytesMut {
         let mut builder = BatchBuilder::new(Compression::None, 1024);
         for i in 0..n {
-            builder.append(1_700_000_000_000, None, Some(format!("v{i}").as_bytes()), &[]);
+            builder.append(
+                1_700_000_000_000,
+                None,
+                Some(format!("v{i}").as_bytes()),
+                &[],
+            );
         }
         let mut bytes = BytesMut::from(&builder.finish(BatchParams::default())[..]);
         bytes[..8].copy_from_slice(&base.to_be_bytes());
@@ -263,7 +268,9 @@ mod tests {
         let records_count = 57; // after baseOffset..producer fields: the record count i32
         data[records_count..records_count + 4].copy_from_slice(&1000i32.to_be_bytes());
         match records(&tp(), 10, data.freeze(), 12, None, &params(false)) {
-            PartitionFetch::Corrupt(Error::CorruptBatch { partition, offset, .. }) => {
+            PartitionFetch::Corrupt(Error::CorruptBatch {
+                partition, offset, ..
+            }) => {
                 assert_eq!((partition, offset), (3, 10))
             }
             _ => panic!("expected a corrupt batch error"),

@@ -205,7 +205,10 @@ mod tests {
         assert_eq!((plan.session_id, plan.epoch), (0, -1));
         session.on_response(plan, ErrorCode::NONE, 0);
         let plan = session.plan(&wanted(&[(0, 5)]), false);
-        assert_eq!((plan.session_id, plan.epoch, names(&plan)), (0, -1, vec![0]));
+        assert_eq!(
+            (plan.session_id, plan.epoch, names(&plan)),
+            (0, -1, vec![0])
+        );
     }
 
     #[test]
@@ -261,7 +264,10 @@ mod tests {
             session.on_response(plan, code, 0);
             assert_eq!(session.id(), 0);
             let plan = session.plan(&wanted(&[(0, 6), (1, 9)]), true);
-            assert_eq!((plan.session_id, plan.epoch, names(&plan)), (0, 0, vec![0, 1]));
+            assert_eq!(
+                (plan.session_id, plan.epoch, names(&plan)),
+                (0, 0, vec![0, 1])
+            );
         }
     }
 

@@ -307,11 +307,7 @@ impl Shared {
             }
         }
         let wake = Arc::new(Notify::new());
-        let handle = tokio::spawn(run_broker(
-            Arc::downgrade(self),
-            broker,
-            wake.clone(),
-        ));
+        let handle = tokio::spawn(run_broker(Arc::downgrade(self), broker, wake.clone()));
         book.brokers.insert(
             broker,
             BrokerTask {
@@ -370,6 +366,17 @@ impl Shared {
         }
         book.reserved += self.send_below;
         Some((wanted, epochs))
+    }
+
+    /// Queues an error not tied to a partition for `poll`; one at a time, so a task that
+    /// keeps failing while nobody polls does not pile them up.
+    fn report(&self, e: Error) {
+        let mut book = self.lock();
+        if book.errors.is_empty() {
+            book.errors.push_back(e);
+        }
+        drop(book);
+        self.ready.notify_one();
     }
 
     fn release(&self) {
@@ -462,10 +469,7 @@ async fn fetch_round(
             return Round::Again;
         }
         if top.retry_action() == RetryAction::NoRetry {
-            let mut book = shared.lock();
-            book.errors.push_back(Error::broker(top, "fetch"));
-            drop(book);
-            shared.ready.notify_one();
+            shared.report(Error::broker(top, "fetch"));
         } else {
             shared.cluster.request_refresh();
         }
@@ -568,8 +572,7 @@ fn transport_failure(shared: &Arc<Shared>, session: &mut FetchSession, e: Error)
         tracing::debug!(error = %e, "fetch failed; will retry");
         shared.cluster.request_refresh();
     } else {
-        shared.lock().errors.push_back(e);
-        shared.ready.notify_one();
+        shared.report(e);
     }
     Round::Backoff
 }

@@ -299,6 +299,7 @@ impl Consumer {
                 return Ok(records);
             }
             if state.positions.is_empty() {
+                self.inner.fetcher.sync(&BTreeMap::new());
                 tokio::time::sleep_until(deadline).await;
                 return Ok(Vec::new());
             }

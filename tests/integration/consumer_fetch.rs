@@ -15,8 +15,8 @@ async fn produce_batches(bootstrap: &str, topic: &str, partitions: i32, batches:
         let mut deliveries = Vec::new();
         for p in 0..partitions {
             for i in 0..100 {
-                let record = ProducerRecord::new(topic, format!("{p}-{}", b * 100 + i))
-                    .partition(p);
+                let record =
+                    ProducerRecord::new(topic, format!("{p}-{}", b * 100 + i)).partition(p);
                 deliveries.push(producer.send(record).await.unwrap());
             }
         }
@@ -55,14 +55,20 @@ async fn prefetched_records_are_returned_without_a_round_trip() {
     let topic = topic("prefetch");
     create_topic(&bootstrap, &topic, 1).await;
     produce_batches(&bootstrap, &topic, 1, 8).await;
-    let consumer = Consumer::new(one_batch_per_fetch(&bootstrap)).await.unwrap();
+    let consumer = Consumer::new(one_batch_per_fetch(&bootstrap))
+        .await
+        .unwrap();
     consumer
         .assign([TopicPartition::new(&topic, 0)])
         .await
         .unwrap();
     let mut next = BTreeMap::from([(0, 0)]);
     let first = consumer.poll(Duration::from_secs(10)).await.unwrap();
-    assert_eq!(first.len(), 100, "one batch per fetch, max.poll.records = 100");
+    assert_eq!(
+        first.len(),
+        100,
+        "one batch per fetch, max.poll.records = 100"
+    );
     check_contiguous(&first, &mut next);
     // The application works; meanwhile the fetcher reads ahead.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -83,7 +89,9 @@ async fn seek_discards_prefetched_records() {
     let topic = topic("prefetch_seek");
     create_topic(&bootstrap, &topic, 1).await;
     produce_batches(&bootstrap, &topic, 1, 10).await;
-    let consumer = Consumer::new(one_batch_per_fetch(&bootstrap)).await.unwrap();
+    let consumer = Consumer::new(one_batch_per_fetch(&bootstrap))
+        .await
+        .unwrap();
     let tp = TopicPartition::new(&topic, 0);
     consumer.assign([tp.clone()]).await.unwrap();
     let first = consumer.poll(Duration::from_secs(10)).await.unwrap();
@@ -109,8 +117,13 @@ async fn pause_and_resume_keep_positions_exact() {
     let topic = topic("prefetch_pause");
     create_topic(&bootstrap, &topic, 2).await;
     produce_batches(&bootstrap, &topic, 2, 6).await;
-    let consumer = Consumer::new(one_batch_per_fetch(&bootstrap)).await.unwrap();
-    let (p0, p1) = (TopicPartition::new(&topic, 0), TopicPartition::new(&topic, 1));
+    let consumer = Consumer::new(one_batch_per_fetch(&bootstrap))
+        .await
+        .unwrap();
+    let (p0, p1) = (
+        TopicPartition::new(&topic, 0),
+        TopicPartition::new(&topic, 1),
+    );
     consumer.assign([p0.clone(), p1.clone()]).await.unwrap();
     let mut next = BTreeMap::from([(0, 0), (1, 0)]);
     while next[&0] < 200 {

@@ -5,8 +5,8 @@
 //! broker start their own. No test skips: without a broker, they fail and say why.
 
 mod bad_input;
-mod consumer_fetch;
 mod common;
+mod consumer_fetch;
 mod group;
 mod offsets;
 mod producer_paused;
