@@ -62,7 +62,7 @@ impl FetchPlan {
 
 /// The epoch after `epoch`: wraps to 1, 0 means "create a session".
 pub(crate) fn next_epoch(epoch: i32) -> i32 {
-    if epoch >= i32::MAX {
+    if epoch == i32::MAX {
         1
     } else {
         epoch + 1

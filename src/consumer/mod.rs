@@ -67,6 +67,14 @@ struct Inner {
     listener: std::sync::Mutex<Option<Arc<dyn RebalanceListener>>>,
     /// The background fetch tasks, one per leader; they end when this is dropped.
     fetcher: Fetcher,
+    /// A rebalance under way, carried from one poll to the next.
+    pending_join: Mutex<Option<PendingJoin>>,
+}
+
+/// A join running in the background, and the partitions kept through it.
+struct PendingJoin {
+    keep: BTreeSet<TopicPartition>,
+    handle: tokio::task::JoinHandle<Result<group::Rebalanced>>,
 }
 
 #[derive(Default)]
@@ -112,6 +120,7 @@ impl Consumer {
                 group,
                 listener: std::sync::Mutex::new(None),
                 fetcher,
+                pending_join: Mutex::new(None),
             }),
         })
     }
@@ -284,8 +293,8 @@ impl Consumer {
     /// some to arrive. An empty vector means none arrived in time.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = Instant::now() + timeout;
-        if self.inner.group.is_some() {
-            self.group_poll().await?;
+        if self.inner.group.is_some() && !self.group_poll(deadline).await? {
+            return Ok(Vec::new());
         }
         let mut state = self.inner.state.lock().await;
         loop {

@@ -144,7 +144,7 @@ async fn pause_and_resume_keep_positions_exact() {
         .await
         .unwrap()
         .is_empty());
-    consumer.resume(&[p0.clone()]).await;
+    consumer.resume(std::slice::from_ref(&p0)).await;
     while next[&0] < 600 {
         let records = consumer.poll(Duration::from_secs(10)).await.unwrap();
         assert!(!records.is_empty());
