@@ -299,6 +299,10 @@ impl Consumer {
         let mut state = self.inner.state.lock().await;
         loop {
             if !state.buffer.is_empty() {
+                if state.buffer.len() < self.inner.config.max_poll_records {
+                    // Top up from what the fetchers completed meanwhile (never waits).
+                    self.fetch_once(&mut state)?;
+                }
                 let n = state.buffer.len().min(self.inner.config.max_poll_records);
                 let records: Vec<ConsumerRecord> = state.buffer.drain(..n).collect();
                 for r in &records {
