@@ -7,6 +7,9 @@
 mod bad_input;
 mod common;
 mod group;
+mod group_commits;
+mod group_interop;
+mod group_support;
 mod offsets;
 mod producer_paused;
 mod producer_settings;
