@@ -8,6 +8,8 @@ mod bad_input;
 mod common;
 mod group;
 mod group_commits;
+mod group_cooperative;
+mod group_hooks;
 mod group_interop;
 mod group_support;
 mod offsets;
