@@ -293,12 +293,13 @@ impl Accumulator {
     }
 
     /// Takes the front batch of every partition that is not in flight, is ready (full,
-    /// lingered, flushed, or a retry whose backoff passed) and that `eligible` accepts.
+    /// lingered, a retry whose backoff passed, or any batch when `hurry`: a flush, or memory
+    /// running short) and that `eligible` accepts.
     /// Returns them and the earliest instant another batch becomes ready.
     pub(crate) fn drain(
         &self,
         now: Instant,
-        flushing: bool,
+        hurry: bool,
         mut eligible: impl FnMut(&TopicPartition, &Batch) -> bool,
     ) -> (Vec<Batch>, Option<Instant>) {
         let mut ready = Vec::new();
@@ -321,7 +322,7 @@ impl Accumulator {
                 || front.builder.is_none()
                 || front.size_estimate() >= self.settings.batch_size;
             let lingered = front.created + self.settings.linger <= now;
-            if !(full || lingered || flushing) {
+            if !(full || lingered || hurry) {
                 wake_at(front.created + self.settings.linger);
                 continue;
             }

@@ -45,7 +45,10 @@ pub(crate) async fn run(shared: Weak<Shared>) {
         let in_flight = s.in_flight_snapshot();
         let max_in_flight = s.config.max_in_flight_requests_per_connection;
         let mut leaderless = false;
-        let (ready, next_wakeup) = s.accumulator.drain(now, s.flushing(), |tp, batch| {
+        // With buffer.memory nearly spent, lingering only keeps senders waiting: send now.
+        let memory_short = s.memory.available_permits() < s.config.batch_size;
+        let hurry = s.flushing() || memory_short;
+        let (ready, next_wakeup) = s.accumulator.drain(now, hurry, |tp, batch| {
             let Some(leader) = leader_of(tp) else {
                 leaderless = true;
                 return false;
