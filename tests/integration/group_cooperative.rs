@@ -138,7 +138,11 @@ async fn three_members_join_one_by_one_and_one_leaves() {
         .values()
         .map(|o| o.offset)
         .sum();
-    assert_eq!(end, produced.len() as i64, "committed offsets sum to the log end");
+    assert_eq!(
+        end,
+        produced.len() as i64,
+        "committed offsets sum to the log end"
+    );
     for c in &members {
         c.close().await.unwrap();
     }

@@ -78,7 +78,11 @@ async fn second_member_revokes_first(assignor: AssignorKind, eager: bool) {
         calls.iter().all(|c| c.hook != Hook::Lost),
         "no member lost partitions: {calls:#?}"
     );
-    assert_eq!(a_revoked.len(), 1, "the first member revoked once: {calls:#?}");
+    assert_eq!(
+        a_revoked.len(),
+        1,
+        "the first member revoked once: {calls:#?}"
+    );
     let revoked = &a_revoked[0];
     if eager {
         assert_eq!(revoked.partitions, all, "eager: everything revoked");
@@ -92,7 +96,11 @@ async fn second_member_revokes_first(assignor: AssignorKind, eager: bool) {
             "cooperative: a kept partition was revoked"
         );
     }
-    assert_eq!(b_assigned.len(), 1, "the newcomer was assigned once: {calls:#?}");
+    assert_eq!(
+        b_assigned.len(),
+        1,
+        "the newcomer was assigned once: {calls:#?}"
+    );
     assert_eq!(b_assigned[0].partitions, assignments[1]);
     assert!(
         revoked.at <= b_assigned[0].at,
@@ -132,7 +140,11 @@ async fn second_member_revokes_first(assignor: AssignorKind, eager: bool) {
         assert_eq!(a_assigned[1].partitions, assignments[0]);
         assert!(a_assigned[1].at >= revoked.at);
     } else {
-        assert_eq!(a_assigned.len(), 1, "cooperative: kept partitions are not reassigned");
+        assert_eq!(
+            a_assigned.len(),
+            1,
+            "cooperative: kept partitions are not reassigned"
+        );
     }
     a.close().await.unwrap();
     b.close().await.unwrap();

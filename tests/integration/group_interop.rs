@@ -51,7 +51,10 @@ impl PyMember {
     /// The last assignment it printed (`None` before the first).
     fn assignment(&self) -> Option<BTreeSet<i32>> {
         let lines = self.lines.lock().unwrap();
-        let last = lines.iter().rev().find_map(|l| l.strip_prefix("# assignment"))?;
+        let last = lines
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix("# assignment"))?;
         Some(
             last.trim()
                 .split(',')
@@ -122,8 +125,16 @@ async fn kafkit_and_librdkafka_share(kind: AssignorKind, python_first: bool) {
         py = Some(PyMember::start(&bootstrap, &topic, &group, strategy).await);
         // Let it join alone, so it leads the group.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while py.as_ref().unwrap().assignment().is_none_or(|a| a.is_empty()) {
-            assert!(Instant::now() < deadline, "librdkafka member never assigned");
+        while py
+            .as_ref()
+            .unwrap()
+            .assignment()
+            .is_none_or(|a| a.is_empty())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "librdkafka member never assigned"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -145,27 +156,33 @@ async fn kafkit_and_librdkafka_share(kind: AssignorKind, python_first: bool) {
     let all: BTreeSet<i32> = (0..PARTITIONS).collect();
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut settled_since: Option<Instant> = None;
-    let (mine, theirs) = loop {
-        kafkit.poll(Duration::from_millis(200)).await.unwrap();
-        let mine: BTreeSet<i32> = kafkit.assignment().await.iter().map(|t| t.partition).collect();
-        let theirs = py.assignment().unwrap_or_default();
-        let good = !mine.is_empty()
-            && !theirs.is_empty()
-            && mine.is_disjoint(&theirs)
-            && mine.union(&theirs).cloned().collect::<BTreeSet<_>>() == all;
-        match (good, settled_since) {
-            (true, Some(t)) if t.elapsed() > Duration::from_secs(2) => break (mine, theirs),
-            (true, None) => settled_since = Some(Instant::now()),
-            (true, Some(_)) => {}
-            (false, _) => settled_since = None,
-        }
-        assert!(
+    let (mine, theirs) =
+        loop {
+            kafkit.poll(Duration::from_millis(200)).await.unwrap();
+            let mine: BTreeSet<i32> = kafkit
+                .assignment()
+                .await
+                .iter()
+                .map(|t| t.partition)
+                .collect();
+            let theirs = py.assignment().unwrap_or_default();
+            let good = !mine.is_empty()
+                && !theirs.is_empty()
+                && mine.is_disjoint(&theirs)
+                && mine.union(&theirs).cloned().collect::<BTreeSet<_>>() == all;
+            match (good, settled_since) {
+                (true, Some(t)) if t.elapsed() > Duration::from_secs(2) => break (mine, theirs),
+                (true, None) => settled_since = Some(Instant::now()),
+                (true, Some(_)) => {}
+                (false, _) => settled_since = None,
+            }
+            assert!(
             Instant::now() < deadline,
             "{strategy}: no settled split within 40 s: kafkit {mine:?}, librdkafka {theirs:?}; \
              librdkafka said {:?}",
             py.lines.lock().unwrap().iter().filter(|l| l.starts_with('#')).collect::<Vec<_>>()
         );
-    };
+        };
     println!("{strategy} (python first: {python_first}): kafkit {mine:?}, librdkafka {theirs:?}");
 
     let produced: BTreeSet<String> = produce_values(&bootstrap, &topic, "v", 0..RECORDS)
@@ -179,7 +196,10 @@ async fn kafkit_and_librdkafka_share(kind: AssignorKind, python_first: bool) {
             by_kafkit.insert(value_of(&r), r.partition);
         }
         let by_py = py.records();
-        let seen: BTreeSet<&String> = by_kafkit.keys().chain(by_py.iter().map(|(_, v)| v)).collect();
+        let seen: BTreeSet<&String> = by_kafkit
+            .keys()
+            .chain(by_py.iter().map(|(_, v)| v))
+            .collect();
         if produced.iter().all(|v| seen.contains(v)) {
             break;
         }
@@ -191,7 +211,11 @@ async fn kafkit_and_librdkafka_share(kind: AssignorKind, python_first: bool) {
             by_py.len()
         );
     }
-    assert!(py.errors().is_empty(), "librdkafka errors: {:?}", py.errors());
+    assert!(
+        py.errors().is_empty(),
+        "librdkafka errors: {:?}",
+        py.errors()
+    );
     // Each read only its own partitions, and the split did not move meanwhile.
     assert!(
         by_kafkit.values().all(|p| mine.contains(p)),
@@ -201,10 +225,20 @@ async fn kafkit_and_librdkafka_share(kind: AssignorKind, python_first: bool) {
         py.records().iter().all(|(p, _)| theirs.contains(p)),
         "librdkafka read a partition outside its share"
     );
-    assert!(!by_kafkit.is_empty() && !py.records().is_empty(), "both consumed");
-    let mine_now: BTreeSet<i32> = kafkit.assignment().await.iter().map(|t| t.partition).collect();
+    assert!(
+        !by_kafkit.is_empty() && !py.records().is_empty(),
+        "both consumed"
+    );
+    let mine_now: BTreeSet<i32> = kafkit
+        .assignment()
+        .await
+        .iter()
+        .map(|t| t.partition)
+        .collect();
     assert_eq!(mine_now, mine, "kafkit's share moved while consuming");
-    tokio::task::spawn_blocking(move || py.finish()).await.unwrap();
+    tokio::task::spawn_blocking(move || py.finish())
+        .await
+        .unwrap();
     kafkit.close().await.unwrap();
 }
 

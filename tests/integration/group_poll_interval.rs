@@ -114,8 +114,15 @@ async fn a_member_that_stops_polling_loses_its_partitions() {
          {after:#?}"
     );
     let lost: Vec<&HookCall> = after.iter().filter(|c| c.hook == Hook::Lost).collect();
-    assert_eq!(lost.len(), 1, "one lost hook call after the stall: {after:#?}");
-    assert_eq!(lost[0].partitions, slow_partitions, "lost names its partitions");
+    assert_eq!(
+        lost.len(),
+        1,
+        "one lost hook call after the stall: {after:#?}"
+    );
+    assert_eq!(
+        lost[0].partitions, slow_partitions,
+        "lost names its partitions"
+    );
     // A commit from inside the lost hook cannot succeed either: those partitions are gone.
     assert!(
         matches!(lost[0].commit, Some(Err(_))),

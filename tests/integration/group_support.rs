@@ -117,7 +117,10 @@ impl Recorder {
             let result = consumer.commit().await.map_err(|e| format!("{e:?}"));
             if result.is_ok() && !partitions.is_empty() {
                 if let Ok(c) = consumer.committed(partitions).await {
-                    committed_after = c.into_iter().map(|(tp, o)| (tp.partition, o.offset)).collect();
+                    committed_after = c
+                        .into_iter()
+                        .map(|(tp, o)| (tp.partition, o.offset))
+                        .collect();
                 }
             }
             Some(result)
@@ -283,7 +286,11 @@ impl Owners {
 
     pub fn assert_clean(&self) {
         let s = self.0.lock().unwrap();
-        assert!(s.violations.is_empty(), "ownership violations: {:#?}", s.violations);
+        assert!(
+            s.violations.is_empty(),
+            "ownership violations: {:#?}",
+            s.violations
+        );
     }
 
     pub fn values(&self) -> Vec<String> {
