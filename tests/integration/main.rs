@@ -12,6 +12,7 @@ mod group_cooperative;
 mod group_hooks;
 mod group_interop;
 mod group_poll_interval;
+mod group_poll_timeout;
 mod group_support;
 mod offsets;
 mod producer_paused;
