@@ -94,8 +94,10 @@ impl Consumer {
     }
 
     /// The group work of a poll: note the poll, report lost partitions, rebalance if asked,
-    /// auto-commit when due.
-    pub(super) async fn group_poll(&self) -> Result<()> {
+    /// auto-commit when due. Returns `false` when a rebalance is still under way at
+    /// `deadline`: the join keeps running and a later poll picks it up, so a poll never
+    /// outlasts its timeout waiting for the other members.
+    pub(super) async fn group_poll(&self, deadline: Instant) -> Result<bool> {
         let group = self.group()?.clone();
         group.polled();
         if let Some(reason) = group.take_lost() {
@@ -105,35 +107,57 @@ impl Consumer {
                 listener.on_partitions_lost(self, &lost).await;
             }
         }
-        while group.needs_rejoin() {
-            if self.inner.state.lock().await.group_topics.is_empty() {
+        // Held across the wait, so a poll dropped mid-rebalance leaves the join in place.
+        let mut pending = self.inner.pending_join.lock().await;
+        loop {
+            if let Some(join) = pending.as_mut() {
+                let Ok(joined) = tokio::time::timeout_at(deadline, &mut join.handle).await else {
+                    return Ok(false);
+                };
+                let keep = std::mem::take(&mut join.keep);
+                *pending = None;
+                let result = joined.map_err(|e| Error::Protocol {
+                    broker: "coordinator".into(),
+                    reason: format!("the join task failed: {e}"),
+                })??;
+                self.apply_rebalance(&group, keep, result).await?;
+                continue;
+            }
+            if !group.needs_rejoin() {
                 break;
             }
-            self.rebalance(&group).await?;
+            let (topics, owned) = {
+                let state = self.inner.state.lock().await;
+                let owned: BTreeSet<TopicPartition> = state.positions.keys().cloned().collect();
+                (state.group_topics.clone(), owned)
+            };
+            if topics.is_empty() {
+                break;
+            }
+            let eager = group.protocol() == RebalanceProtocol::Eager;
+            if eager && !owned.is_empty() {
+                // Eager protocol: give everything up before joining.
+                let owned: Vec<TopicPartition> = owned.iter().cloned().collect();
+                self.revoke(&owned).await;
+            }
+            let keep = if eager { BTreeSet::new() } else { owned };
+            let join_group = group.clone();
+            let join_keep = keep.clone();
+            let handle = tokio::spawn(async move { join_group.join(&topics, &join_keep).await });
+            *pending = Some(super::PendingJoin { keep, handle });
         }
+        drop(pending);
         self.auto_commit_if_due().await;
-        Ok(())
+        Ok(true)
     }
 
-    async fn rebalance(&self, group: &Arc<super::group::Group>) -> Result<()> {
-        let (topics, owned) = {
-            let state = self.inner.state.lock().await;
-            let owned: BTreeSet<TopicPartition> = state.positions.keys().cloned().collect();
-            (state.group_topics.clone(), owned)
-        };
-        let eager = group.protocol() == RebalanceProtocol::Eager;
-        if eager && !owned.is_empty() {
-            // Eager protocol: give everything up before joining.
-            let owned: Vec<TopicPartition> = owned.iter().cloned().collect();
-            self.revoke(&owned).await;
-        }
-        let keep = if eager {
-            BTreeSet::new()
-        } else {
-            owned.clone()
-        };
-        let result = group.join(&topics, &keep).await?;
-        if !eager && !result.revoked.is_empty() {
+    async fn apply_rebalance(
+        &self,
+        group: &Arc<super::group::Group>,
+        keep: BTreeSet<TopicPartition>,
+        result: super::group::Rebalanced,
+    ) -> Result<()> {
+        if !result.revoked.is_empty() {
             self.revoke(&result.revoked).await;
         }
         let added: Vec<TopicPartition> = result

@@ -61,6 +61,14 @@ struct Inner {
     /// Present with `group.id`.
     group: Option<Arc<group::Group>>,
     listener: std::sync::Mutex<Option<Arc<dyn RebalanceListener>>>,
+    /// A rebalance under way, carried from one poll to the next.
+    pending_join: Mutex<Option<PendingJoin>>,
+}
+
+/// A join running in the background, and the partitions kept through it.
+struct PendingJoin {
+    keep: BTreeSet<TopicPartition>,
+    handle: tokio::task::JoinHandle<Result<group::Rebalanced>>,
 }
 
 #[derive(Default)]
@@ -95,6 +103,7 @@ impl Consumer {
                 state: Mutex::new(State::default()),
                 group,
                 listener: std::sync::Mutex::new(None),
+                pending_join: Mutex::new(None),
             }),
         })
     }
@@ -267,8 +276,8 @@ impl Consumer {
     /// some to arrive. An empty vector means none arrived in time.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = Instant::now() + timeout;
-        if self.inner.group.is_some() {
-            self.group_poll().await?;
+        if self.inner.group.is_some() && !self.group_poll(deadline).await? {
+            return Ok(Vec::new());
         }
         let mut state = self.inner.state.lock().await;
         loop {
