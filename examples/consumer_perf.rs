@@ -56,12 +56,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (start_time, start) = (SystemTime::now(), Instant::now());
     let (mut total, mut last) = (Count::default(), Count::default());
     let (mut last_record, mut last_report) = (start, start);
-    let (mut in_poll, mut checksum) = (Duration::ZERO, 0u64);
+    let (mut polls, mut checksum) = (Polls::default(), 0u64);
     while total.records < args.messages && last_record.elapsed() <= args.timeout {
         let polled = Instant::now();
         let records = consumer.poll(Duration::from_millis(100)).await?;
         let now = Instant::now();
-        in_poll += now - polled;
+        polls.add(now - polled);
         if !records.is_empty() {
             last_record = now;
         }
@@ -95,7 +95,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("{}, {}, {line}", date(start_time), date(end_time));
     }
     if args.print_metrics {
-        print_metrics(elapsed, in_poll, total.records, checksum);
+        print_metrics(elapsed, &polls, total.records, checksum);
     }
     Ok(())
 }
@@ -127,6 +127,25 @@ impl Count {
             per(mb, fetch_ms),
             per(records as f64, fetch_ms),
         )
+    }
+}
+
+/// Time in `poll`: all of it, and that of the polls that took 1 ms or more (those that had
+/// to fetch: poll fetches when its buffer is empty, and waits for the response).
+#[derive(Default)]
+struct Polls {
+    count: u32,
+    total: Duration,
+    slow: u32,
+    slow_total: Duration,
+}
+
+impl Polls {
+    fn add(&mut self, took: Duration) {
+        (self.count, self.total) = (self.count + 1, self.total + took);
+        if took >= Duration::from_millis(1) {
+            (self.slow, self.slow_total) = (self.slow + 1, self.slow_total + took);
+        }
     }
 }
 
@@ -175,12 +194,12 @@ impl RebalanceListener for JoinTimer {
 
 /// kafkit has no metrics registry yet, so these are the process's own figures. CPU time is
 /// that of every thread of this process (fields 14 and 15 of /proc/self/stat, in 1/100 s).
-fn print_metrics(elapsed: Duration, in_poll: Duration, records: u64, checksum: u64) {
-    let (secs, poll) = (elapsed.as_secs_f64(), in_poll.as_secs_f64());
-    println!(
-        "metric: wall time {secs:.3} s, in poll {poll:.3} s ({:.0}%)",
-        poll / secs * 100.0
-    );
+fn print_metrics(elapsed: Duration, polls: &Polls, records: u64, checksum: u64) {
+    let (secs, poll) = (elapsed.as_secs_f64(), polls.total.as_secs_f64());
+    let share = poll / secs * 100.0;
+    println!("metric: wall time {secs:.3} s, in poll {poll:.3} s ({share:.0}%)");
+    let (n, slow, slow_secs) = (polls.count, polls.slow, polls.slow_total.as_secs_f64());
+    println!("metric: polls {n}, of which {slow} took >= 1 ms: {slow_secs:.3} s in all");
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let ticks: Vec<f64> = after_name
