@@ -20,14 +20,7 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: dead_letter --bootstrap-server HOST:PORT --topic TOPIC --group GROUP \
 --dlq-topic TOPIC [--max-messages N] [--timeout-ms IDLE_MS (default 10000)]";
 
-const FLAGS: [&str; 6] = [
-    "--bootstrap-server",
-    "--topic",
-    "--group",
-    "--dlq-topic",
-    "--max-messages",
-    "--timeout-ms",
-];
+const FLAGS: &str = "--bootstrap-server --topic --group --dlq-topic --max-messages --timeout-ms";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -41,24 +34,23 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let mut opts = HashMap::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if !FLAGS.contains(&flag.as_str()) {
-            return Err(format!("unknown argument {flag}\n{USAGE}").into());
-        }
-        let value = args
-            .next()
-            .ok_or(format!("{flag} needs a value\n{USAGE}"))?;
-        opts.insert(flag, value);
+    let (args, mut opts) = (std::env::args().skip(1).collect::<Vec<_>>(), HashMap::new());
+    for pair in args.chunks(2) {
+        match pair {
+            [flag, value] if FLAGS.split(' ').any(|f| f == flag) => {
+                opts.insert(flag.as_str(), value.clone())
+            }
+            _ => return Err(format!("bad argument {}\n{USAGE}", pair.join(" ")).into()),
+        };
     }
     let mut required = |k: &str| opts.remove(k).ok_or(format!("{k} is required\n{USAGE}"));
     let (bootstrap, topic) = (required("--bootstrap-server")?, required("--topic")?);
     let (group, dlq) = (required("--group")?, required("--dlq-topic")?);
-    let max: usize = opts
-        .get("--max-messages")
-        .map_or(Ok(usize::MAX), |v| v.parse())?;
-    let idle = Duration::from_millis(opts.get("--timeout-ms").map_or(Ok(10_000), |v| v.parse())?);
+    let number = |k: &str, default: u64| opts.get(k).map_or(Ok(default), |v| v.parse::<u64>());
+    let (max, idle) = (
+        number("--max-messages", u64::MAX)?,
+        number("--timeout-ms", 10_000)?,
+    );
 
     let mut config = ConsumerConfig::new(&bootstrap);
     (config.group_id, config.enable_auto_commit) = (Some(group), false);
@@ -66,6 +58,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let consumer = Consumer::new(config).await?;
     let producer = Producer::new(ProducerConfig::new(&bootstrap)).await?; // acks=all
     consumer.subscribe([topic]).await?;
+    let (max, idle) = (max as usize, Duration::from_millis(idle));
     let outcome = consume(&consumer, &producer, &dlq, max, idle).await;
     producer.close(Duration::from_secs(5)).await;
     let closed = consumer.close().await; // leave the group even after a failure
@@ -87,9 +80,11 @@ async fn consume(
     let (mut ok, mut sum, mut failed, mut last) = (0, 0i64, 0, Instant::now());
     while ok + failed < max && last.elapsed() < idle {
         let records = consumer.poll(Duration::from_millis(200)).await?;
-        if !records.is_empty() {
-            last = Instant::now();
-        }
+        last = if records.is_empty() {
+            last
+        } else {
+            Instant::now()
+        };
         let (mut deliveries, mut next) = (Vec::new(), BTreeMap::new());
         for r in records.into_iter().take(max - ok - failed) {
             let tp = TopicPartition::new(&r.topic, r.partition);
@@ -121,21 +116,14 @@ fn process(r: &ConsumerRecord) -> Result<i64, String> {
 }
 
 fn dead_letter(r: ConsumerRecord, dlq: &str, reason: &str) -> ProducerRecord {
-    let mut headers = r.headers;
-    headers.push(Header::new("error", reason.to_string()));
-    headers.push(Header::new("__connect.errors.topic", r.topic));
-    headers.push(Header::new(
-        "__connect.errors.partition",
-        r.partition.to_string(),
-    ));
-    headers.push(Header::new("__connect.errors.offset", r.offset.to_string()));
-    let (key, value) = (r.key, r.value);
-    ProducerRecord {
-        topic: dlq.into(),
-        partition: None,
-        key,
-        value,
-        headers,
-        timestamp: None,
-    }
+    let origin = [
+        ("error", reason.to_string()),
+        ("__connect.errors.topic", r.topic),
+        ("__connect.errors.partition", r.partition.to_string()),
+        ("__connect.errors.offset", r.offset.to_string()),
+    ];
+    let mut out = ProducerRecord::new(dlq, "");
+    (out.key, out.value, out.headers) = (r.key, r.value, r.headers);
+    out.headers.extend(origin.map(|(k, v)| Header::new(k, v)));
+    out
 }
