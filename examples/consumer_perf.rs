@@ -74,7 +74,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 checksum = v.iter().fold(checksum, |s, &b| s.wrapping_add(b.into()));
             }
         }
-        if now - last_report >= args.reporting_interval {
+        // As in Java, a line is due only when records arrive.
+        if !records.is_empty() && now - last_report >= args.reporting_interval {
             let round = std::mem::take(&mut joins.lock().unwrap().round);
             if args.detailed {
                 let line = total.line(&last, now - last_report, round);
