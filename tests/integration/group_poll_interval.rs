@@ -135,6 +135,15 @@ async fn a_member_that_stops_polling_loses_its_partitions() {
         owner_offsets,
         "offsets changed by the stale member"
     );
+    // It rejoins; both poll until the rebalance completes (closing mid-join would wait for
+    // the join: the coordinator answers one request per connection at a time).
+    poll_until(
+        &[&slow, &other],
+        Duration::from_secs(20),
+        "the stalled member rejoins",
+        |_, asg| !asg[0].is_empty() && !asg[1].is_empty(),
+    )
+    .await;
     slow.close().await.unwrap();
     other.close().await.unwrap();
 }
