@@ -150,9 +150,12 @@ class Bench:
         if client != "java":
             line = [l for l in text.splitlines() if l.startswith("{")][-1]
             j = json.loads(line)
+            if kind == "consume":
+                j["lat_us_p50"] = j["lat_us_p99"] = j["lat_us_p999"] = None
+            us = lambda v: None if v is None else v / 1000  # noqa: E731
             return dict(records=j["records"], rps=j["records_per_sec"], mbps=j["mb_per_sec"],
-                        p50=j["lat_us_p50"] / 1000, p99=j["lat_us_p99"] / 1000,
-                        p999=j["lat_us_p999"] / 1000, errors=j["errors"])
+                        p50=us(j["lat_us_p50"]), p99=us(j["lat_us_p99"]),
+                        p999=us(j["lat_us_p999"]), errors=j["errors"])
         if kind == "produce":
             m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\).*?"
                           r"(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th", text)
@@ -348,7 +351,9 @@ def conditions_text(a, bootstrap):
             f"{os.cpu_count()} CPUs ({cpu}), shared by the broker and the client; "
             f"Linux {platform.release()}; {java}; one Apache Kafka 4.4.0 broker (KRaft, "
             f"kafka-launcher) on {bootstrap}; {a.reps} repetitions per cell, interleaved, the "
-            f"first discarded; medians, ±half the min–max range.")
+            f"first discarded; medians, ±half the min–max range. Load average at the end: "
+            f"{open('/proc/loadavg').read().split()[0:3]} (other work on the machine skews "
+            f"absolute figures; the interleaving keeps the ratios fairer).")
 
 
 def main():
