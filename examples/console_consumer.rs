@@ -4,13 +4,21 @@
 //! cargo run --example console_consumer -- --bootstrap-server localhost:9092 --topic my_topic \
 //!     --from-beginning --max-messages 10 --property print.key=true --format json
 //! ```
+//!
+//! With `--group G` (or `--consumer-property group.id=G`) the topic's partitions are shared
+//! with the group's other members, and the offsets of the records printed are committed after
+//! each batch is printed (auto-commit is off unless set), so a consumer started later in the
+//! same group carries on where this one stopped. On exit, and on Ctrl-C, it leaves the group.
 
-use kafkit::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord, TopicPartition};
+use kafkit::{
+    AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord, OffsetAndMetadata, TopicPartition,
+};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: console_consumer --bootstrap-server HOST:PORT --topic TOPIC \
-[--from-beginning] [--max-messages N] [--timeout-ms MS] [--partition P [--offset O|earliest|latest]] \
+[--group GROUP] [--from-beginning] [--max-messages N] [--timeout-ms MS] [--partition P [--offset O|earliest|latest]] \
 [--consumer-property KEY=VALUE]... [--property print.key=true|print.timestamp=true|print.partition=true|\
 print.offset=true|print.headers=true|key.separator=SEP] [--format text|json]";
 
@@ -50,6 +58,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         match arg.as_str() {
             "--bootstrap-server" => bootstrap = Some(value()?),
             "--topic" => topic = Some(value()?),
+            "--group" => props.push(("group.id".into(), value()?)),
             "--from-beginning" => from_beginning = true,
             "--max-messages" => max_messages = Some(value()?.parse::<usize>()?),
             "--timeout-ms" => timeout = Some(Duration::from_millis(value()?.parse()?)),
@@ -84,10 +93,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if offset.is_some() && partition.is_none() {
         return Err("--offset needs --partition".into());
     }
+    // Offsets are committed explicitly, after printing; a --consumer-property may turn
+    // auto-commit back on.
+    props.insert(0, ("enable.auto.commit".into(), "false".into()));
     props.insert(0, ("bootstrap.servers".into(), bootstrap));
     let mut config = ConsumerConfig::from_properties(props)?;
     if from_beginning || offset.as_deref() == Some("earliest") {
         config.auto_offset_reset = AutoOffsetReset::Earliest;
+    }
+    let group = config.group_id.is_some();
+    if group && partition.is_some() {
+        return Err("--group (group.id) and --partition cannot be used together".into());
     }
     let consumer = Consumer::new(config).await?;
     match partition {
@@ -100,7 +116,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         None => consumer.subscribe([topic]).await?,
     }
+    let outcome = tokio::select! {
+        outcome = consume(&consumer, group, max_messages, timeout, &print) => outcome,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    };
+    // Leave the group even after a failure, so its partitions move on at once.
+    let closed = consumer.close().await;
+    outcome?;
+    Ok(closed?)
+}
 
+async fn consume(
+    consumer: &Consumer,
+    group: bool,
+    max_messages: Option<usize>,
+    timeout: Option<Duration>,
+    print: &Print,
+) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut printed = 0;
     loop {
@@ -116,12 +148,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 };
             }
         }
+        // The next offset to read, per partition, after the records printed.
+        let mut done = BTreeMap::new();
         for record in consumer.poll(Duration::from_millis(200)).await? {
             if max_messages.is_some_and(|m| printed >= m) {
                 break;
             }
-            println!("{}", format_record(&record, &print));
+            println!("{}", format_record(&record, print));
             printed += 1;
+            let tp = TopicPartition::new(record.topic, record.partition);
+            done.insert(tp, OffsetAndMetadata::new(record.offset + 1));
+        }
+        if group && !done.is_empty() {
+            consumer.commit_offsets(done).await?;
         }
     }
 }

@@ -41,6 +41,9 @@ pub(crate) struct TopicInfo {
     pub name: String,
     pub error: ErrorCode,
     pub partitions: Vec<PartitionInfo>,
+    /// Ids of the partitions that have a leader, ascending: what the sticky partitioner
+    /// chooses among, computed once per refresh rather than per record.
+    pub available: Vec<i32>,
 }
 
 impl TopicInfo {
@@ -113,12 +116,18 @@ impl Snapshot {
                     }
                 }
             }
+            let available = partitions
+                .iter()
+                .filter(|p| p.leader.is_some())
+                .map(|p| p.id)
+                .collect();
             topics.insert(
                 name.clone(),
                 Arc::new(TopicInfo {
                     name,
                     error,
                     partitions,
+                    available,
                 }),
             );
         }
@@ -178,6 +187,7 @@ mod tests {
         assert_eq!(t.partition(0).unwrap().leader, None);
         assert_eq!(t.partition(1).unwrap().leader, Some(2));
         assert!(t.partition(2).is_none() && t.partition(-1).is_none());
+        assert_eq!(t.available, vec![1]);
     }
 
     #[test]

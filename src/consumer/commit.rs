@@ -101,11 +101,22 @@ impl Consumer {
         let group = self.group()?.clone();
         group.polled();
         if let Some(reason) = group.take_lost() {
-            let lost = self.drop_assignment(None).await;
+            let lost: Vec<TopicPartition> = self
+                .inner
+                .state
+                .lock()
+                .await
+                .positions
+                .keys()
+                .cloned()
+                .collect();
             tracing::info!(%reason, partitions = lost.len(), "partitions lost");
+            // The hook runs while the positions are still here, so a commit in it reaches the
+            // broker and is refused (the generation is gone) instead of silently doing nothing.
             if let Some(listener) = self.listener() {
                 listener.on_partitions_lost(self, &lost).await;
             }
+            self.drop_assignment(None).await;
         }
         // Held across the wait, so a poll dropped mid-rebalance leaves the join in place.
         let mut pending = self.inner.pending_join.lock().await;

@@ -250,7 +250,10 @@ impl Group {
     ) -> Result<Rebalanced> {
         let conn = self.coordinator().await?;
         let (member_id, generation) = {
-            let s = self.lock();
+            let mut s = self.lock();
+            // No heartbeats while joining: one sent with the generation being replaced would
+            // come back ILLEGAL_GENERATION and look like fencing.
+            s.stable = false;
             (s.member_id.clone(), s.generation)
         };
         let protocol_error = |reason: String| Error::Protocol {
@@ -609,7 +612,8 @@ impl Group {
         }
     }
 
-    async fn heartbeat(&self) -> Result<()> {
+    /// Sends one heartbeat; an error comes with the generation it was sent for.
+    async fn heartbeat(&self) -> std::result::Result<(), (Error, i32)> {
         let (member_id, generation) = {
             let s = self.lock();
             (s.member_id.clone(), s.generation)
@@ -619,13 +623,16 @@ impl Group {
             .with_generation_id(generation)
             .with_member_id(StrBytes::from_string(member_id))
             .with_group_instance_id(self.instance_id());
-        let response = self.coordinator().await?.send(&request).await?;
-        match ErrorCode(response.error_code) {
-            ErrorCode::NONE => Ok(()),
-            code => Err(Error::broker(
-                code,
-                format!("heartbeat of group {}", self.group_id),
-            )),
+        let send = async { self.coordinator().await?.send(&request).await };
+        match send.await {
+            Err(e) => Err((e, generation)),
+            Ok(response) => match ErrorCode(response.error_code) {
+                ErrorCode::NONE => Ok(()),
+                code => Err((
+                    Error::broker(code, format!("heartbeat of group {}", self.group_id)),
+                    generation,
+                )),
+            },
         }
     }
 
@@ -671,7 +678,14 @@ async fn heartbeat_loop(group: Weak<Group>) {
         if !g.lock().stable {
             continue;
         }
-        if let Err(e) = g.heartbeat().await {
+        if let Err((e, generation)) = g.heartbeat().await {
+            {
+                let s = g.lock();
+                if !s.stable || s.generation != generation {
+                    // A rebalance moved on while this heartbeat was out; its answer is stale.
+                    continue;
+                }
+            }
             let code = e.code().unwrap_or(ErrorCode::NONE);
             g.coordinator_error(code);
             match code {

@@ -244,18 +244,12 @@ impl Producer {
                 })
             }
             None => {
-                let available: Vec<i32> = topic
-                    .partitions
-                    .iter()
-                    .filter(|p| p.leader.is_some())
-                    .map(|p| p.id)
-                    .collect();
                 let choice = s.partitioner.choose(
                     &record.topic,
                     record.key.as_deref(),
                     record.value.as_deref(),
                     count as i32,
-                    &available,
+                    &topic.available,
                 )?;
                 if choice.sticky {
                     s.partitioner

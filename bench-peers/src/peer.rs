@@ -1,0 +1,642 @@
+//! One client of the side-by-side benchmark (`bench/peers.py`): produce or consume with
+//! librdkafka (the `rdkafka` crate), krafka or kafkit, with the same flags, the same
+//! settings, the same send loop and the same accounting for each, and one JSON line at the
+//! end. The harness runs it as a child process and measures its CPU time and peak RSS.
+//!
+//! ```text
+//! peer MODE --bootstrap HOST:PORT --topic T --num-records N [--payload-file F]
+//!      [--throughput REC_PER_S|-1] [--compression none|lz4] [--partitions P]
+//! MODE: kafkit-produce | rdkafka-produce | rdkafka-future-produce | krafka-produce
+//!     | kafkit-consume | rdkafka-consume | rdkafka-stream-consume | krafka-consume
+//! ```
+//!
+//! Producers send keyless records whose values are picked at random (fixed seed) from the
+//! lines of the payload file, paced like Java's `ThroughputThrottler` when a throughput is
+//! given, and time each record from the send call to its delivery report (µs). Consumers
+//! assign every partition from the earliest offset (no group) and read until N records,
+//! summing every value byte so none is left untouched.
+
+use bytes::Bytes;
+use futures::stream::{FuturesUnordered, StreamExt};
+use hdrhistogram::Histogram;
+use std::error::Error;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+type AnyResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+const MIN_SLEEP: Duration = Duration::from_millis(2);
+/// The same for every client: Java's defaults, set explicitly.
+const BUFFER_MEMORY: usize = 32 * 1024 * 1024;
+const LINGER_MS: u64 = 5;
+const BATCH_SIZE: usize = 65536;
+const IN_FLIGHT: usize = 5;
+const FETCH_MAX_BYTES: usize = 52_428_800;
+const PARTITION_FETCH_BYTES: usize = 1_048_576;
+const FETCH_MAX_WAIT_MS: u64 = 500;
+const MAX_POLL_RECORDS: usize = 500;
+
+#[derive(Clone)]
+struct Args {
+    mode: String,
+    bootstrap: String,
+    topic: String,
+    num_records: u64,
+    payload_file: Option<String>,
+    throughput: f64,
+    compression: String,
+    partitions: i32,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let mode = it.next().ok_or("usage: peer MODE --bootstrap B --topic T --num-records N ...")?;
+    let mut a = Args {
+        mode,
+        bootstrap: String::new(),
+        topic: String::new(),
+        num_records: 0,
+        payload_file: None,
+        throughput: -1.0,
+        compression: "none".into(),
+        partitions: 6,
+    };
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or(format!("{flag} needs a value"))?;
+        let num = |v: &str| v.parse::<f64>().map_err(|_| format!("{flag}: not a number: {v}"));
+        match flag.as_str() {
+            "--bootstrap" => a.bootstrap = v,
+            "--topic" => a.topic = v,
+            "--num-records" => a.num_records = num(&v)? as u64,
+            "--payload-file" => a.payload_file = Some(v),
+            "--throughput" => a.throughput = num(&v)?,
+            "--compression" => a.compression = v,
+            "--partitions" => a.partitions = num(&v)? as i32,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    if a.bootstrap.is_empty() || a.topic.is_empty() || a.num_records == 0 {
+        return Err("--bootstrap, --topic and --num-records are required".into());
+    }
+    Ok(a)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("peer: {e}");
+            std::process::exit(2);
+        }
+    };
+    let result = match args.mode.as_str() {
+        "rdkafka-produce" => rdkafka_produce(&args),
+        "rdkafka-consume" => rdkafka_consume(&args),
+        mode => {
+            // The same runtime kafkit's producer_perf uses: #[tokio::main]'s multi-thread one.
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            rt.block_on(async {
+                match mode {
+                    "admin-create" => admin(&args, true).await,
+                    "admin-delete" => admin(&args, false).await,
+                    "kafkit-produce" => kafkit_produce(&args).await,
+                    "kafkit-consume" => kafkit_consume(&args).await,
+                    "krafka-produce" => krafka_produce(&args).await,
+                    "krafka-consume" => krafka_consume(&args).await,
+                    "rdkafka-future-produce" => rdkafka_future_produce(&args).await,
+                    "rdkafka-stream-consume" => rdkafka_stream_consume(&args).await,
+                    other => Err(format!("unknown mode {other}").into()),
+                }
+            })
+        }
+    };
+    match result {
+        Ok(summary) => {
+            println!("{}", summary.json(&args));
+            if summary.errors > 0 {
+                std::process::exit(1);
+            }
+        }
+        Err(e) => {
+            eprintln!("peer {}: {e}", args.mode);
+            std::process::exit(1);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Accounting
+// ---------------------------------------------------------------------------
+
+struct Summary {
+    start: Instant,
+    end: Instant,
+    records: u64,
+    bytes: u64,
+    errors: u64,
+    first_error: Option<String>,
+    /// Send → delivery report, µs (producers only).
+    latency: Histogram<u64>,
+    checksum: u64,
+}
+
+impl Summary {
+    fn new() -> Self {
+        let now = Instant::now();
+        Summary {
+            start: now,
+            end: now,
+            records: 0,
+            bytes: 0,
+            errors: 0,
+            first_error: None,
+            latency: Histogram::new_with_bounds(1, 120_000_000, 3).unwrap(),
+            checksum: 0,
+        }
+    }
+
+    fn delivered(&mut self, sent: Instant, bytes: usize) {
+        let now = Instant::now();
+        self.latency.saturating_record((now - sent).as_micros() as u64);
+        self.records += 1;
+        self.bytes += bytes as u64;
+        self.end = now;
+    }
+
+    fn failed(&mut self, e: impl std::fmt::Display) {
+        self.errors += 1;
+        self.first_error.get_or_insert_with(|| e.to_string());
+    }
+
+    fn consumed(&mut self, value: Option<&[u8]>) {
+        let v = value.unwrap_or(&[]);
+        self.records += 1;
+        self.bytes += v.len() as u64;
+        self.checksum = self
+            .checksum
+            .wrapping_add(v.iter().map(|&b| b as u64).sum::<u64>());
+    }
+
+    fn json(&self, args: &Args) -> String {
+        let secs = (self.end - self.start).as_secs_f64();
+        let l = &self.latency;
+        let q = |p: f64| if l.is_empty() { 0 } else { l.value_at_quantile(p) };
+        serde_json::json!({
+            "client": args.mode,
+            "records": self.records,
+            "bytes": self.bytes,
+            "secs": secs,
+            "records_per_sec": self.records as f64 / secs.max(1e-9),
+            "mb_per_sec": self.bytes as f64 / secs.max(1e-9) / 1048576.0,
+            "errors": self.errors,
+            "first_error": self.first_error,
+            "lat_us_p50": q(0.5),
+            "lat_us_p99": q(0.99),
+            "lat_us_p999": q(0.999),
+            "lat_us_max": if l.is_empty() { 0 } else { l.max() },
+            "checksum": self.checksum,
+        })
+        .to_string()
+    }
+}
+
+/// The record values: the payload file's non-empty lines (as Java's `--payload-file`), or
+/// 100 bytes of A..Z.
+fn payloads(args: &Args) -> AnyResult<Vec<Bytes>> {
+    let Some(path) = &args.payload_file else {
+        return Ok(vec![(b'A'..=b'Z').cycle().take(100).collect()]);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let lines: Vec<Bytes> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| Bytes::copy_from_slice(l.as_bytes()))
+        .collect();
+    if lines.is_empty() {
+        return Err(format!("{path} holds no lines").into());
+    }
+    Ok(lines)
+}
+
+/// xorshift64*: the same payload sequence for every client, at no cost worth measuring.
+struct Pick(u64);
+
+impl Pick {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    }
+}
+
+/// Java's `ThroughputThrottler`, as kafkit's producer_perf has it: while the average rate
+/// since the start is above the target, owe 1/target s per record and sleep it off in steps
+/// of at least 2 ms.
+struct Throttle {
+    start: Instant,
+    target: f64,
+    debt: Duration,
+}
+
+impl Throttle {
+    fn new(target: f64) -> Self {
+        Throttle { start: Instant::now(), target, debt: Duration::ZERO }
+    }
+
+    /// How long to sleep after record `i`, if at all.
+    fn after(&mut self, i: u64) -> Option<Duration> {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        if self.target > 0.0 && elapsed > 0.0 && i as f64 / elapsed > self.target {
+            self.debt += Duration::from_secs_f64(1.0 / self.target);
+            if self.debt >= MIN_SLEEP {
+                return Some(std::mem::take(&mut self.debt));
+            }
+        }
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The async send loop, shared by kafkit, krafka and rdkafka's FutureProducer
+// ---------------------------------------------------------------------------
+
+/// `send(value)` queues one record and resolves to its delivery future (which resolves to
+/// the outcome). Deliveries are awaited on another task, so the loop never waits on one
+/// record: the same structure as kafkit's producer_perf.
+async fn produce_async<S, SF, D, E1, E2>(args: &Args, mut send: S) -> AnyResult<Summary>
+where
+    S: FnMut(Bytes) -> SF,
+    SF: Future<Output = Result<D, E1>>,
+    D: Future<Output = Result<(), E2>> + Send + 'static,
+    E1: std::fmt::Display,
+    E2: std::fmt::Display + Send + 'static,
+{
+    let payloads = payloads(args)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, usize, D)>();
+    let collector = tokio::spawn(async move {
+        let mut summary = Summary::new();
+        let mut pending = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                Some((sent, bytes, delivery)) = rx.recv() => pending.push(async move {
+                    // Unconstrained: see producer_perf (a FuturesUnordered backlog re-polled
+                    // on coop-budget exhaustion burns a core).
+                    let outcome = tokio::task::unconstrained(delivery).await;
+                    (sent, bytes, outcome)
+                }),
+                Some((sent, bytes, outcome)) = pending.next() => match outcome {
+                    Ok(()) => summary.delivered(sent, bytes),
+                    Err(e) => summary.failed(e),
+                },
+                else => return summary,
+            }
+        }
+    });
+    // Warm-up, not counted: one record, acknowledged, so connections, metadata and the
+    // producer id are in place before the clock starts (as Java's first send blocks on them).
+    let warm = send(payloads[0].clone()).await.map_err(|e| format!("warm-up send: {e}"))?;
+    warm.await.map_err(|e| format!("warm-up delivery: {e}"))?;
+    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut throttle = Throttle::new(args.throughput);
+    for i in 0..args.num_records {
+        let payload = payloads[pick.next(payloads.len())].clone();
+        let bytes = payload.len();
+        let sent = Instant::now();
+        let delivery = send(payload).await.map_err(|e| format!("send: {e}"))?;
+        tx.send((sent, bytes, delivery)).map_err(|_| "collector gone")?;
+        if let Some(pause) = throttle.after(i) {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    drop(tx);
+    let mut summary = collector.await?;
+    summary.start = start;
+    Ok(summary)
+}
+
+// ---------------------------------------------------------------------------
+// kafkit
+// ---------------------------------------------------------------------------
+
+async fn kafkit_produce(args: &Args) -> AnyResult<Summary> {
+    use kafkit::{Producer, ProducerConfig, ProducerRecord};
+    let config = ProducerConfig::from_properties(producer_props(args))?;
+    let producer = Producer::new(config).await?;
+    let (p, topic) = (&producer, args.topic.as_str());
+    let summary = produce_async(args, move |value| async move {
+        p.send(ProducerRecord::new(topic, value))
+            .await
+            .map(|d| async move { d.await.map(|_| ()) })
+    })
+    .await?;
+    producer.flush().await;
+    Ok(summary)
+}
+
+async fn kafkit_consume(args: &Args) -> AnyResult<Summary> {
+    use kafkit::{Consumer, ConsumerConfig, TopicPartition};
+    let mut props = common_consumer_props(args);
+    props.push(("max.poll.records".into(), MAX_POLL_RECORDS.to_string()));
+    let consumer = Consumer::new(ConsumerConfig::from_properties(props)?).await?;
+    let mut summary = Summary::new();
+    consumer
+        .assign((0..args.partitions).map(|p| TopicPartition::new(args.topic.as_str(), p)))
+        .await?;
+    while summary.records < args.num_records {
+        for record in consumer.poll(Duration::from_secs(1)).await? {
+            summary.consumed(record.value.as_deref());
+        }
+        guard_stall(&summary, args)?;
+    }
+    summary.end = Instant::now();
+    Ok(summary)
+}
+
+/// `admin-create`/`admin-delete`: create (replication factor 1, `--partitions`) or delete
+/// the comma-separated topics of `--topic`, with kafkit's admin client. Not measured.
+async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
+    use kafkit::{Admin, ClientConfig, NewTopic};
+    let admin = Admin::new(ClientConfig::from_properties([("bootstrap.servers", args.bootstrap.as_str())])?).await?;
+    let names = args.topic.split(',');
+    if create {
+        admin.create_topics(names.map(|t| NewTopic::new(t, args.partitions, 1))).await?;
+    } else {
+        admin.delete_topics(names).await?;
+    }
+    Ok(Summary::new())
+}
+
+// ---------------------------------------------------------------------------
+// krafka
+// ---------------------------------------------------------------------------
+
+async fn krafka_produce(args: &Args) -> AnyResult<Summary> {
+    use krafka::producer::Acks;
+    use krafka::{Compression, Kafka, Record};
+    let kafka = Kafka::builder(args.bootstrap.clone())
+        .max_in_flight_requests(IN_FLIGHT)
+        .connect()
+        .await?;
+    let compression = match args.compression.as_str() {
+        "lz4" => Compression::Lz4,
+        "none" => Compression::None,
+        other => return Err(format!("compression {other} not wired for krafka").into()),
+    };
+    let producer = kafka
+        .producer()
+        .acks(Acks::All)
+        .idempotent(true)
+        .linger(Duration::from_millis(LINGER_MS))
+        .batch_size(BATCH_SIZE)
+        .buffer_memory(BUFFER_MEMORY)
+        .compression(compression)
+        .build()
+        .await?;
+    let (p, topic) = (&producer, args.topic.as_str());
+    let summary = produce_async(args, move |value| async move {
+        p.enqueue(Record::new(topic, value))
+            .await
+            .map(|d| async move { d.await.map(|_| ()) })
+    })
+    .await?;
+    producer.close().await?;
+    Ok(summary)
+}
+
+async fn krafka_consume(args: &Args) -> AnyResult<Summary> {
+    use krafka::consumer::AutoOffsetReset;
+    use krafka::Kafka;
+    let kafka = Kafka::builder(args.bootstrap.clone()).connect().await?;
+    let consumer = kafka
+        .consumer_without_group()
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .fetch_min_bytes(1)
+        .fetch_max_bytes(FETCH_MAX_BYTES as i32)
+        .max_partition_fetch_bytes(PARTITION_FETCH_BYTES as i32)
+        .fetch_max_wait(Duration::from_millis(FETCH_MAX_WAIT_MS))
+        .max_poll_records(MAX_POLL_RECORDS as i32)
+        .build()
+        .await?;
+    let mut summary = Summary::new();
+    consumer.assign(&args.topic, (0..args.partitions).collect()).await?;
+    while summary.records < args.num_records {
+        for record in consumer.poll(Duration::from_secs(1)).await? {
+            summary.consumed(record.value.as_deref());
+        }
+        guard_stall(&summary, args)?;
+    }
+    summary.end = Instant::now();
+    Ok(summary)
+}
+
+// ---------------------------------------------------------------------------
+// librdkafka
+// ---------------------------------------------------------------------------
+
+/// The producer settings every client gets, under Java's names (librdkafka takes them too).
+fn producer_props(args: &Args) -> Vec<(String, String)> {
+    [
+        ("bootstrap.servers", args.bootstrap.clone()),
+        ("acks", "all".into()),
+        ("enable.idempotence", "true".into()),
+        ("max.in.flight.requests.per.connection", IN_FLIGHT.to_string()),
+        ("linger.ms", LINGER_MS.to_string()),
+        ("batch.size", BATCH_SIZE.to_string()),
+        ("compression.type", args.compression.clone()),
+        ("buffer.memory", BUFFER_MEMORY.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn common_consumer_props(args: &Args) -> Vec<(String, String)> {
+    [
+        ("bootstrap.servers", args.bootstrap.clone()),
+        ("auto.offset.reset", "earliest".into()),
+        ("enable.auto.commit", "false".into()),
+        ("fetch.min.bytes", "1".into()),
+        ("fetch.max.bytes", FETCH_MAX_BYTES.to_string()),
+        ("max.partition.fetch.bytes", PARTITION_FETCH_BYTES.to_string()),
+        ("fetch.max.wait.ms", FETCH_MAX_WAIT_MS.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
+    let mut config = rdkafka::ClientConfig::new();
+    if produce {
+        for (k, v) in producer_props(args) {
+            match k.as_str() {
+                // librdkafka's budget is in messages and KiB instead.
+                "buffer.memory" => {
+                    config.set("queue.buffering.max.kbytes", (BUFFER_MEMORY / 1024).to_string());
+                    config.set("queue.buffering.max.messages", "10000000");
+                }
+                _ => {
+                    config.set(k, v);
+                }
+            }
+        }
+        // Keyless records stick to one partition for this long (librdkafka's sticky
+        // partitioner is time-based; Java's and kafkit's switch after batch.size bytes).
+        config.set("sticky.partitioning.linger.ms", (2 * LINGER_MS).to_string());
+    } else {
+        for (k, v) in common_consumer_props(args) {
+            let k = match k.as_str() {
+                "fetch.max.wait.ms" => "fetch.wait.max.ms".to_string(),
+                _ => k,
+            };
+            config.set(k, v);
+        }
+        // librdkafka wants a group.id for a consumer even when it only assigns.
+        config.set("group.id", "kafkit-bench-peers");
+        config.set("enable.auto.offset.store", "false");
+    }
+    config
+}
+
+fn guard_stall(summary: &Summary, args: &Args) -> AnyResult<()> {
+    if summary.start.elapsed() > Duration::from_secs(300) {
+        return Err(format!("only {} of {} records after 300 s", summary.records, args.num_records).into());
+    }
+    Ok(())
+}
+
+struct DeliveryStats {
+    start: Instant,
+    summary: Mutex<Summary>,
+}
+
+impl rdkafka::ClientContext for DeliveryStats {}
+
+impl rdkafka::producer::ProducerContext for DeliveryStats {
+    /// Nanoseconds from `start` to the send call.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, sent_ns: usize) {
+        let sent = self.start + Duration::from_nanos(sent_ns as u64);
+        let mut summary = self.summary.lock().unwrap();
+        match result {
+            Ok(m) => summary.delivered(sent, m.payload_len()),
+            Err((e, _)) => summary.failed(e),
+        }
+    }
+}
+
+/// librdkafka's fastest path: `ThreadedProducer` (a `BaseProducer` polled by its own thread,
+/// which runs the delivery callbacks), a plain send loop that polls on a full queue.
+fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    let payloads = payloads(args)?;
+    let context = DeliveryStats { start: Instant::now(), summary: Mutex::new(Summary::new()) };
+    let origin = context.start;
+    let producer: ThreadedProducer<DeliveryStats> =
+        rdkafka_config(args, true).create_with_context(context)?;
+    // Warm-up, not counted (see produce_async).
+    let warm = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, 0).payload(&payloads[0][..]);
+    producer.send(warm).map_err(|(e, _)| format!("warm-up send: {e}"))?;
+    producer.flush(Duration::from_secs(60))?;
+    *producer.context().summary.lock().unwrap() = Summary::new();
+    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut throttle = Throttle::new(args.throughput);
+    for i in 0..args.num_records {
+        let payload = &payloads[pick.next(payloads.len())];
+        let sent_ns = origin.elapsed().as_nanos() as usize;
+        let mut record =
+            BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns).payload(&payload[..]);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err((e, _)) => return Err(format!("send: {e}").into()),
+            }
+        }
+        if let Some(pause) = throttle.after(i) {
+            std::thread::sleep(pause);
+        }
+    }
+    producer.flush(Duration::from_secs(120))?;
+    let mut summary = std::mem::replace(&mut *producer.context().summary.lock().unwrap(), Summary::new());
+    summary.start = start;
+    Ok(summary)
+}
+
+async fn rdkafka_future_produce(args: &Args) -> AnyResult<Summary> {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+    let producer: FutureProducer = rdkafka_config(args, true).create()?;
+    let (p, topic) = (&producer, args.topic.as_str());
+    let summary = produce_async(args, move |value| async move {
+        loop {
+            match p.send_result(FutureRecord::<(), [u8]>::to(topic).payload(&value[..])) {
+                Ok(delivery) => {
+                    break Ok::<_, KafkaError>(async move {
+                        match delivery.await {
+                            Ok(Ok(_)) => Ok(()),
+                            Ok(Err((e, _))) => Err(e.to_string()),
+                            Err(_) => Err("delivery canceled".to_string()),
+                        }
+                    })
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err((e, _)) => break Err(e),
+            }
+        }
+    })
+    .await?;
+    producer.flush(Duration::from_secs(120))?;
+    Ok(summary)
+}
+
+fn rdkafka_assignment(args: &Args) -> AnyResult<rdkafka::TopicPartitionList> {
+    let mut list = rdkafka::TopicPartitionList::new();
+    for p in 0..args.partitions {
+        list.add_partition_offset(&args.topic, p, rdkafka::Offset::Beginning)?;
+    }
+    Ok(list)
+}
+
+fn rdkafka_consume(args: &Args) -> AnyResult<Summary> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message;
+    let consumer: BaseConsumer = rdkafka_config(args, false).create()?;
+    let mut summary = Summary::new();
+    consumer.assign(&rdkafka_assignment(args)?)?;
+    while summary.records < args.num_records {
+        match consumer.poll(Duration::from_secs(1)) {
+            Some(Ok(m)) => summary.consumed(m.payload()),
+            Some(Err(e)) => return Err(e.into()),
+            None => guard_stall(&summary, args)?,
+        }
+    }
+    summary.end = Instant::now();
+    Ok(summary)
+}
+
+async fn rdkafka_stream_consume(args: &Args) -> AnyResult<Summary> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::Message;
+    let consumer: StreamConsumer = rdkafka_config(args, false).create()?;
+    let mut summary = Summary::new();
+    consumer.assign(&rdkafka_assignment(args)?)?;
+    while summary.records < args.num_records {
+        let m = consumer.recv().await?;
+        summary.consumed(m.payload());
+    }
+    summary.end = Instant::now();
+    Ok(summary)
+}

@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: kafkit against librdkafka, the Java client and krafka.
+
+Run through bench/peers.sh, which builds everything first. This script starts one local
+Apache Kafka broker with the project's launcher, writes one payload corpus, runs every
+(workload, client) pair interleaved (A B C A B C ..., the first repetition discarded) as
+child processes, measures each child the same way (wait4 rusage: user+sys CPU time, peak
+RSS), and writes results.md, results.json and chart.png to the results folder.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import platform
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# Every client gets these (the peer binary and the Java tools alike).
+PRODUCER_PROPS = {
+    "acks": "all",
+    "enable.idempotence": "true",
+    "max.in.flight.requests.per.connection": "5",
+    "linger.ms": "5",
+    "batch.size": "65536",
+    "buffer.memory": "33554432",
+}
+
+PRODUCERS = ["kafkit", "rdkafka", "rdkafka-future", "krafka", "java"]
+CONSUMERS = ["kafkit", "rdkafka", "rdkafka-stream", "krafka", "java"]
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def write_corpus(path, lines=20000, size=100, seed=1):
+    """Compressible 100-byte records: log-like lines from a small vocabulary."""
+    rng = random.Random(seed)
+    words = ("order user item payment shipped created updated cancelled eu-west us-east "
+             "warehouse status ok retry checkout cart session token price qty sku").split()
+    with open(path, "w") as f:
+        for i in range(lines):
+            s = '{"id":%d,"ev":"%s","user":"u%04d","tags":[' % (i, rng.choice(words), rng.randrange(10000))
+            while len(s) < size:
+                s += '"%s",' % rng.choice(words)
+            f.write(s[: size - 2] + "]}" + "\n")
+    return path
+
+
+class Broker:
+    def __init__(self, launcher, log_path):
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen([launcher, "--nodes", "1", "--ignore-stdin"],
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     stdin=subprocess.DEVNULL)
+        self.bootstrap = None
+        for line in self.proc.stdout:
+            log("launcher:", line.rstrip())
+            if line.startswith("bootstrap="):
+                self.bootstrap = line.strip().split("=", 1)[1]
+            if line.startswith("node="):
+                break
+        if not self.bootstrap:
+            raise SystemExit("the launcher printed no bootstrap= line; see " + log_path)
+        self.pid = int(re.search(r"pid=(\d+)", line).group(1)) if "pid=" in line else None
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def run_child(cmd, out_path, env=None):
+    """Runs cmd to completion; returns (exit status, rusage, wall seconds, stdout text)."""
+    with open(out_path, "w") as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    with open(out_path) as f:
+        text = f.read()
+    return proc.returncode, ru, wall, text
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.peer = os.path.join(a.target, "release", "peer")
+        self.java_cp = os.path.join(a.target, "kafka-tools-4.3.1", "libs", "*")
+        self.results = []  # one dict per counted or discarded run
+        self.topic_seq = 0
+
+    def admin(self, mode, topics, partitions=6):
+        cmd = [self.peer, mode, "--bootstrap", self.bootstrap, "--topic", ",".join(topics),
+               "--num-records", "1", "--partitions", str(partitions)]
+        rc, _, _, text = run_child(cmd, os.path.join(self.a.out, "admin.log"))
+        if rc != 0:
+            raise SystemExit(f"{mode} {topics} failed: {text}")
+
+    def java(self, cls, args):
+        # As kafka-run-class.sh runs the perf tools (KAFKA_HEAP_OPTS=-Xmx512M).
+        return ["java", "-Xmx512M", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+                "-Djava.awt.headless=true", "-cp", self.java_cp, cls] + args
+
+    def produce_cmd(self, client, topic, n, throughput, compression):
+        if client == "java":
+            props = [f"{k}={v}" for k, v in PRODUCER_PROPS.items()]
+            props += [f"bootstrap.servers={self.bootstrap}", f"compression.type={compression}"]
+            return self.java("org.apache.kafka.tools.ProducerPerformance",
+                             ["--topic", topic, "--num-records", str(n), "--payload-file",
+                              self.corpus, "--throughput", str(throughput),
+                              "--producer-props"] + props)
+        mode = {"kafkit": "kafkit-produce", "rdkafka": "rdkafka-produce",
+                "rdkafka-future": "rdkafka-future-produce", "krafka": "krafka-produce"}[client]
+        return [self.peer, mode, "--bootstrap", self.bootstrap, "--topic", topic,
+                "--num-records", str(n), "--payload-file", self.corpus,
+                "--throughput", str(throughput), "--compression", compression]
+
+    def consume_cmd(self, client, topic, n):
+        if client == "java":
+            props = ["fetch.min.bytes=1", "fetch.max.bytes=52428800", "fetch.max.wait.ms=500",
+                     "max.poll.records=500", "auto.offset.reset=earliest",
+                     "enable.auto.commit=false"]
+            args = ["--bootstrap-server", self.bootstrap, "--topic", topic, "--num-records",
+                    str(n), "--fetch-size", "1048576", "--timeout", "60000",
+                    "--group", f"bench-{time.time_ns()}"]
+            for p in props:
+                args += ["--command-property", p]
+            return self.java("org.apache.kafka.tools.ConsumerPerformance", args)
+        mode = {"kafkit": "kafkit-consume", "rdkafka": "rdkafka-consume",
+                "rdkafka-stream": "rdkafka-stream-consume", "krafka": "krafka-consume"}[client]
+        return [self.peer, mode, "--bootstrap", self.bootstrap, "--topic", topic,
+                "--num-records", str(n), "--partitions", "6"]
+
+    def parse(self, client, kind, text, n):
+        """records/s, MB/s and latency (ms) as the client itself reports them."""
+        if client != "java":
+            line = [l for l in text.splitlines() if l.startswith("{")][-1]
+            j = json.loads(line)
+            if kind == "consume":
+                j["lat_us_p50"] = j["lat_us_p99"] = j["lat_us_p999"] = None
+            us = lambda v: None if v is None else v / 1000  # noqa: E731
+            return dict(records=j["records"], rps=j["records_per_sec"], mbps=j["mb_per_sec"],
+                        p50=us(j["lat_us_p50"]), p99=us(j["lat_us_p99"]),
+                        p999=us(j["lat_us_p999"]), errors=j["errors"])
+        if kind == "produce":
+            m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\).*?"
+                          r"(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th", text)
+            return dict(records=int(m.group(1)), rps=float(m.group(2)), mbps=float(m.group(3)),
+                        p50=float(m.group(4)), p99=float(m.group(6)), p999=float(m.group(7)),
+                        errors=0)
+        # ConsumerPerformance: start.time, end.time, data.consumed.in.MB, MB.sec,
+        # data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec,
+        # fetch.nMsg.sec. The fetch figures leave the group join out.
+        rows = [l for l in text.splitlines() if re.match(r"^\d{4}-\d\d-\d\d", l)]
+        f = [x.strip() for x in rows[-1].split(",")]
+        return dict(records=int(f[4]), rps=float(f[9]), mbps=float(f[8]), p50=None, p99=None,
+                    p999=None, errors=0)
+
+    def run(self, workload, client, rep, cmd, kind, n):
+        out = os.path.join(self.a.out, "logs", f"{workload}-{client}-{rep}.log")
+        rc, ru, wall, text = run_child(cmd, out)
+        if rc != 0:
+            log(f"  {workload} {client} rep {rep}: FAILED (exit {rc}); see {out}")
+            self.results.append(dict(workload=workload, client=client, rep=rep, failed=True))
+            return
+        try:
+            r = self.parse(client, kind, text, n)
+        except Exception as e:  # noqa: BLE001
+            log(f"  {workload} {client} rep {rep}: cannot parse output ({e}); see {out}")
+            self.results.append(dict(workload=workload, client=client, rep=rep, failed=True))
+            return
+        cpu = ru.ru_utime + ru.ru_stime
+        r.update(workload=workload, client=client, rep=rep, failed=False, wall=wall,
+                 cpu_s=cpu, user_s=ru.ru_utime, sys_s=ru.ru_stime,
+                 cpu_us_per_rec=cpu * 1e6 / max(r["records"], 1),
+                 rss_mb=ru.ru_maxrss / 1024)
+        self.results.append(r)
+        lat = f" p99 {r['p99']:.2f} ms" if r["p99"] is not None else ""
+        log(f"  {workload:<14} {client:<15} rep {rep}: {r['rps']:>10.0f} rec/s "
+            f"{r['cpu_us_per_rec']:6.2f} us/rec cpu  rss {r['rss_mb']:.0f} MB{lat}")
+
+    def topic(self, workload, client, rep):
+        self.topic_seq += 1
+        return f"{workload}-{client}-{rep}-{self.topic_seq}"
+
+    def produce_workload(self, workload, clients, n, throughput, compression):
+        log(f"workload {workload}: {n} records, throughput {throughput}, {compression}")
+        for rep in range(self.a.reps):
+            for client in clients:
+                topic = self.topic(workload, client, rep)
+                self.admin("admin-create", [topic])
+                cmd = self.produce_cmd(client, topic, n, throughput, compression)
+                self.run(workload, client, rep, cmd, "produce", n)
+                self.admin("admin-delete", [topic])
+
+    def consume_workload(self, workload, clients, n):
+        topic = f"consume-src-{int(time.time())}"
+        log(f"workload {workload}: filling {topic} with {n} records")
+        self.admin("admin-create", [topic])
+        rc, _, _, text = run_child(self.produce_cmd("rdkafka", topic, n, -1, "none"),
+                                   os.path.join(self.a.out, "logs", "fill.log"))
+        if rc != 0:
+            raise SystemExit("filling the consume topic failed: " + text)
+        for rep in range(self.a.reps):
+            for client in clients:
+                self.run(workload, client, rep, self.consume_cmd(client, topic, n), "consume", n)
+        self.admin("admin-delete", [topic])
+
+
+def median_spread(values):
+    m = statistics.median(values)
+    return m, min(values), max(values)
+
+
+def summarize(results, reps_discarded=1):
+    """{(workload, client): {metric: (median, min, max)}} over the counted repetitions."""
+    table = {}
+    keys = []
+    for r in results:
+        k = (r["workload"], r["client"])
+        if k not in keys:
+            keys.append(k)
+    for k in keys:
+        runs = [r for r in results if (r["workload"], r["client"]) == k]
+        counted = [r for r in runs if r["rep"] >= reps_discarded and not r["failed"]]
+        failed = sum(1 for r in runs if r["failed"])
+        row = {"n": len(counted), "failed": failed}
+        for metric in ["rps", "mbps", "cpu_us_per_rec", "rss_mb", "p50", "p99", "p999"]:
+            vals = [r[metric] for r in counted if r.get(metric) is not None]
+            row[metric] = median_spread(vals) if vals else None
+        table[k] = row
+    return keys, table
+
+
+def fmt(cell, digits=0, pct=True):
+    if cell is None:
+        return "–"
+    m, lo, hi = cell
+    spread = (hi - lo) / m * 100 if m else 0
+    return f"{m:,.{digits}f} ±{spread / 2:.0f}%" if pct else f"{m:,.{digits}f}"
+
+
+def ratios(table):
+    def get(w, c, metric):
+        row = table.get((w, c))
+        return row[metric][0] if row and row.get(metric) else None
+
+    out = []
+
+    def add(label, w, num, den, metric, target, higher_better):
+        a, b = get(w, num, metric), get(w, den, metric)
+        if a is None or b is None or b == 0:
+            out.append((label, None, target, None))
+            return
+        r = a / b
+        ok = r >= target if higher_better else r <= target
+        out.append((label, r, target, ok))
+
+    for w in ["produce-none", "produce-lz4"]:
+        add(f"{w} throughput, kafkit / librdkafka", w, "kafkit", "rdkafka", "rps", 1.0, True)
+        add(f"{w} throughput, kafkit / krafka", w, "kafkit", "krafka", "rps", 1.2, True)
+        add(f"{w} CPU/record, kafkit / librdkafka", w, "kafkit", "rdkafka", "cpu_us_per_rec", 0.7, False)
+        add(f"{w} CPU/record, kafkit / Java", w, "kafkit", "java", "cpu_us_per_rec", 0.5, False)
+    add("consume throughput, kafkit / librdkafka", "consume", "kafkit", "rdkafka", "rps", 1.0, True)
+    add("consume CPU/record, kafkit / librdkafka", "consume", "kafkit", "rdkafka", "cpu_us_per_rec", 1.0, False)
+    add("p99 at 10k/s, kafkit / librdkafka", "latency-10k", "kafkit", "rdkafka", "p99", 1.1, False)
+    return out
+
+
+def markdown(keys, table, rat, conditions):
+    lines = ["| workload | client | records/s | MB/s | CPU µs/record | peak RSS MB | p50 ms | p99 ms | p99.9 ms | runs |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for k in keys:
+        row = table[k]
+        lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |".format(
+            k[0], k[1], fmt(row["rps"]), fmt(row["mbps"], 1), fmt(row["cpu_us_per_rec"], 2),
+            fmt(row["rss_mb"], 0, False), fmt(row["p50"], 2, False), fmt(row["p99"], 2),
+            fmt(row["p999"], 2, False), row["n"], f" ({row['failed']} failed)" if row["failed"] else ""))
+    lines += ["", "| ratio (same run, medians) | value | target | met |", "|---|---:|---:|---|"]
+    for label, r, target, ok in rat:
+        better = "≥" if "throughput" in label else "≤"
+        lines.append(f"| {label} | {'–' if r is None else f'{r:.2f}×'} | {better}{target}× | "
+                     f"{'–' if ok is None else ('yes' if ok else '**no**')} |")
+    lines += ["", "Conditions: " + conditions]
+    return "\n".join(lines) + "\n"
+
+
+def chart(keys, table, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib missing: no chart")
+        return False
+    workloads = []
+    for w, _ in keys:
+        if w not in workloads:
+            workloads.append(w)
+    clients = []
+    for _, c in keys:
+        if c not in clients:
+            clients.append(c)
+    fig, axes = plt.subplots(2, 1, figsize=(11, 8))
+    width = 0.8 / len(clients)
+    for ax, metric, title in [(axes[0], "rps", "records/s (median; bars: min–max)"),
+                              (axes[1], "cpu_us_per_rec", "client CPU µs per record (user+sys)")]:
+        for i, c in enumerate(clients):
+            xs, ys, lo, hi = [], [], [], []
+            for j, w in enumerate(workloads):
+                row = table.get((w, c))
+                if row and row.get(metric):
+                    m, a, b = row[metric]
+                    xs.append(j + i * width)
+                    ys.append(m)
+                    lo.append(m - a)
+                    hi.append(b - m)
+            ax.bar(xs, ys, width, yerr=[lo, hi], label=c, capsize=2)
+        ax.set_xticks([j + width * (len(clients) - 1) / 2 for j in range(len(workloads))])
+        ax.set_xticklabels(workloads)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def conditions_text(a, bootstrap):
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.node()}; "
+            f"{os.cpu_count()} CPUs ({cpu}), shared by the broker and the client; "
+            f"Linux {platform.release()}; {java}; one Apache Kafka 4.4.0 broker (KRaft, "
+            f"kafka-launcher) on {bootstrap}; {a.reps} repetitions per cell, interleaved, the "
+            f"first discarded; medians, ±half the min–max range. Load average at the end: "
+            f"{open('/proc/loadavg').read().split()[0:3]} (other work on the machine skews "
+            f"absolute figures; the interleaving keeps the ratios fairer).")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")))
+    p.add_argument("--out", default=None, help="results folder (default: TARGET/bench-peers/<time>)")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--records", type=int, default=500_000, help="records per unthrottled produce run")
+    p.add_argument("--latency-records", type=int, default=50_000, help="records per 10k/s run")
+    p.add_argument("--consume-records", type=int, default=1_000_000)
+    p.add_argument("--workloads", default="produce-none,produce-lz4,latency-10k,consume")
+    p.add_argument("--producers", default=",".join(PRODUCERS))
+    p.add_argument("--consumers", default=",".join(CONSUMERS))
+    p.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
+    a = p.parse_args()
+    a.target = os.path.abspath(a.target)
+    a.out = a.out or os.path.join(a.target, "bench-peers", time.strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(os.path.join(a.out, "logs"), exist_ok=True)
+
+    bench = Bench(a)
+    bench.corpus = write_corpus(os.path.join(a.out, "payloads.txt"))
+    broker = None
+    if a.bootstrap:
+        bench.bootstrap = a.bootstrap
+    else:
+        launcher = os.path.join(a.target, "release", "kafka-launcher")
+        broker = Broker(launcher, os.path.join(a.out, "broker.log"))
+        bench.bootstrap = broker.bootstrap
+    started = time.monotonic()
+    try:
+        producers = a.producers.split(",")
+        for w in a.workloads.split(","):
+            if w == "produce-none":
+                bench.produce_workload(w, producers, a.records, -1, "none")
+            elif w == "produce-lz4":
+                bench.produce_workload(w, producers, a.records, -1, "lz4")
+            elif w == "latency-10k":
+                bench.produce_workload(w, [c for c in producers if c != "rdkafka-future"],
+                                       a.latency_records, 10000, "none")
+            elif w == "consume":
+                bench.consume_workload(w, a.consumers.split(","), a.consume_records)
+            else:
+                raise SystemExit(f"unknown workload {w}")
+    finally:
+        if broker:
+            broker.stop()
+    keys, table = summarize(bench.results)
+    rat = ratios(table)
+    cond = conditions_text(a, bench.bootstrap) + f" Matrix took {time.monotonic() - started:.0f} s."
+    md = markdown(keys, table, rat, cond)
+    with open(os.path.join(a.out, "results.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(bench.results, f, indent=1)
+    has_chart = chart(keys, table, os.path.join(a.out, "chart.png"))
+    print(md)
+    print(f"results: {a.out}/results.md" + (f", {a.out}/chart.png" if has_chart else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+//! The broker (also the group coordinator) stopped and restarted under a running group of
+//! two members: they ride out the outage and consumption resumes from the committed offsets
+//! with nothing lost.
+
+use crate::common::*;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restart_under_a_running_group_loses_nothing() {
+    let _turn = HEAVY.lock().await;
+    let t0 = Instant::now();
+    let broker = Broker::start().await;
+    let topic = broker.create_topic("gf-restart", 4).await;
+    let args = MemberArgs {
+        bootstrap: broker.bootstrap.clone(),
+        topic: topic.clone(),
+        group: topic.clone(),
+        instance_id: None,
+        session_timeout_ms: 6000,
+        process_ms: 20,
+        dir: out_dir("gf-restart"),
+    };
+    let a = Member::start(&args, "a").await;
+    let b = Member::start(&args, "b").await;
+    log(
+        t0,
+        format!("broker up, 2 members, output in {}", args.dir.display()),
+    );
+    wait_until("both members assigned", Duration::from_secs(30), || {
+        a.last_assigned().is_some() && b.last_assigned().is_some()
+    })
+    .await;
+    let producer = produce_paced(&broker.bootstrap, &topic, "v", 3000, 200);
+    wait_until("some records consumed", Duration::from_secs(30), || {
+        a.records().len() + b.records().len() >= 500
+    })
+    .await;
+    let cluster = broker.cluster.clone();
+    let down = Instant::now();
+    tokio::task::spawn_blocking(move || {
+        cluster.stop(0);
+        std::thread::sleep(Duration::from_secs(2));
+        cluster.restart(0)
+    })
+    .await
+    .unwrap()
+    .expect("restart the broker");
+    log(
+        t0,
+        format!("broker stopped and restarted in {:.1?}", down.elapsed()),
+    );
+    let produced = producer.await.unwrap();
+    log(t0, format!("{} records acknowledged", produced.len()));
+    assert!(
+        produced.len() >= 2990,
+        "the producer lost most records: {}",
+        produced.len()
+    );
+    let dups = assert_all_consumed(t0, &produced, &[&a, &b], Duration::from_secs(60)).await;
+    let errors: Vec<String> = [&a, &b]
+        .iter()
+        .flat_map(|m| m.events())
+        .filter(|e| e.contains("error"))
+        .collect();
+    log(
+        t0,
+        format!(
+            "duplicates: {dups}; errors the members saw: {} (first: {:?})",
+            errors.len(),
+            errors.first()
+        ),
+    );
+}
