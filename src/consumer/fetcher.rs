@@ -19,10 +19,12 @@
 //! each partition's records contiguously from its position, whatever raced.
 //!
 //! **Memory bound.** Fetched bytes (the records' wire size) not yet taken by `poll`, plus
-//! `fetch.max.bytes` reserved for each Fetch in flight, stay under 2 × `fetch.max.bytes`
-//! (`budget`): a broker task sends only while the sum is below `fetch.max.bytes`, reserving
-//! `fetch.max.bytes` for the request. A broker may exceed a request's `max_bytes` by one
-//! record batch (KIP-74), so the true ceiling is the budget plus one batch per broker.
+//! the bytes reserved for each Fetch in flight, stay within 2 × `fetch.max.bytes` (the
+//! budget). Each leader with work may have one Fetch in flight, asking for (and reserving)
+//! its share: min(`fetch.max.bytes`, budget / leaders with work), so every leader's request
+//! fits at once; a task whose share does not fit waits until `poll` takes data or another
+//! request ends. A broker may exceed a request's `max_bytes` by one record batch (KIP-74),
+//! so the true ceiling is the budget plus one batch per broker.
 //!
 //! **Errors.** Per partition: `OFFSET_OUT_OF_RANGE`, corrupt data and fatal codes are queued
 //! for `poll` in order and the partition waits (parked) until `poll` restarts it; stale
@@ -38,7 +40,7 @@ use crate::cluster::{Cluster, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
 use crate::record::TopicPartition;
 use kafka_protocol::messages::ApiKey;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -54,9 +56,10 @@ struct Shared {
     cluster: Cluster,
     params: FetchParams,
     request_timeout: Duration,
-    /// A broker task sends only while buffered + reserved bytes are below this
-    /// (`fetch.max.bytes`); see the module docs for the resulting bound.
-    send_below: usize,
+    /// Fetched bytes waiting for `poll` plus bytes reserved by Fetches in flight stay
+    /// within this: 2 × `fetch.max.bytes` (see the module docs).
+    budget: usize,
+    fetch_max_bytes: usize,
     book: Mutex<Book>,
     /// Wakes `poll` when something was completed.
     ready: Notify,
@@ -116,13 +119,14 @@ pub(crate) enum Taken {
 
 impl Fetcher {
     pub(crate) fn new(cluster: Cluster, params: FetchParams, request_timeout: Duration) -> Self {
-        let send_below = params.max_bytes.max(1) as usize;
+        let fetch_max_bytes = params.max_bytes.max(1) as usize;
         Fetcher {
             shared: Arc::new(Shared {
                 cluster,
                 params,
                 request_timeout,
-                send_below,
+                budget: 2 * fetch_max_bytes,
+                fetch_max_bytes,
                 book: Mutex::new(Book::default()),
                 ready: Notify::new(),
             }),
@@ -189,7 +193,7 @@ impl Fetcher {
         if let Some(e) = book.errors.pop_front() {
             return Some(Taken::Error(e));
         }
-        let was_blocked = book.buffered + book.reserved >= self.shared.send_below;
+        let was_blocked = book.buffered + book.reserved >= self.shared.fetch_max_bytes;
         let mut found = None;
         while let Some(c) = book.completed.pop_front() {
             book.buffered -= c.bytes;
@@ -208,7 +212,7 @@ impl Fetcher {
             found = Some(Taken::Fetch(c));
             break;
         }
-        if was_blocked && book.buffered + book.reserved < self.shared.send_below {
+        if was_blocked && book.buffered + book.reserved < self.shared.fetch_max_bytes {
             self.shared.wake_all(&book);
         }
         found
@@ -340,15 +344,21 @@ impl Shared {
 
     /// The next request's partitions for `broker`, with the bytes reserved for it; `None`
     /// when there is nothing to fetch or the memory bound is reached.
-    fn plan(&self, broker: i32) -> Option<(BTreeMap<TopicPartition, PartitionParams>, Epochs)> {
+    fn plan(&self, broker: i32) -> Option<Planned> {
         let mut book = self.lock();
-        if book.closed || book.buffered + book.reserved >= self.send_below {
+        if book.closed {
             return None;
         }
         let mut wanted = BTreeMap::new();
         let mut epochs = HashMap::new();
+        let mut leaders = HashSet::new();
         for (tp, part) in &book.parts {
-            if part.leader != Some(broker) || part.parked || part.not_before.is_some() {
+            if part.parked || part.not_before.is_some() {
+                continue;
+            }
+            let Some(leader) = part.leader else { continue };
+            leaders.insert(leader);
+            if leader != broker {
                 continue;
             }
             wanted.insert(
@@ -364,8 +374,40 @@ impl Shared {
         if wanted.is_empty() {
             return None;
         }
-        book.reserved += self.send_below;
-        Some((wanted, epochs))
+        // Each leader with work may have one request in flight at a time, sized so that all
+        // of them fit the budget together.
+        let share = (self.budget / leaders.len().max(1)).clamp(1, self.fetch_max_bytes);
+        if book.buffered + book.reserved + share > self.budget {
+            return None;
+        }
+        book.reserved += share;
+        Some(Planned {
+            wanted,
+            epochs,
+            max_bytes: share,
+        })
+    }
+
+    fn release(&self, reserved: usize) {
+        let mut book = self.lock();
+        book.reserved -= reserved;
+        self.wake_all(&book);
+    }
+
+    /// The broker failed as a whole (lost connection, retriable top-level error): its
+    /// partitions wait out the backoff, then go wherever fresh metadata says they are led
+    /// (the same broker again if nothing moved).
+    fn unroute(self: &Arc<Self>, broker: i32) {
+        let not_before = Instant::now() + self.cluster.backoff().initial;
+        let mut book = self.lock();
+        for part in book.parts.values_mut() {
+            if part.leader == Some(broker) {
+                part.leader = None;
+                part.not_before = Some(not_before);
+            }
+        }
+        self.cluster.request_refresh();
+        self.schedule_reroute(&mut book);
     }
 
     /// Queues an error not tied to a partition for `poll`; one at a time, so a task that
@@ -378,13 +420,16 @@ impl Shared {
         drop(book);
         self.ready.notify_one();
     }
-
-    fn release(&self) {
-        self.lock().reserved -= self.send_below;
-    }
 }
 
 type Epochs = HashMap<TopicPartition, u64>;
+
+/// One request's partitions, their epochs, and the bytes reserved for its answer.
+struct Planned {
+    wanted: BTreeMap<TopicPartition, PartitionParams>,
+    epochs: Epochs,
+    max_bytes: usize,
+}
 
 /// One partition's decoded answer, before it is checked against the book.
 struct Answer {
@@ -408,13 +453,14 @@ async fn run_broker(weak: Weak<Shared>, broker: i32, wake: Arc<Notify>) {
     loop {
         let round = {
             let Some(shared) = weak.upgrade() else { return };
-            let Some((wanted, epochs)) = shared.plan(broker) else {
+            let Some(planned) = shared.plan(broker) else {
                 drop(shared);
                 wake.notified().await;
                 continue;
             };
-            let round = fetch_round(&shared, broker, &mut session, wanted, epochs).await;
-            shared.release();
+            let reserved = planned.max_bytes;
+            let round = fetch_round(&shared, broker, &mut session, planned).await;
+            shared.release(reserved);
             round
         };
         if let Round::Backoff = round {
@@ -431,13 +477,17 @@ async fn fetch_round(
     shared: &Arc<Shared>,
     broker: i32,
     session: &mut FetchSession,
-    wanted: BTreeMap<TopicPartition, PartitionParams>,
-    epochs: Epochs,
+    planned: Planned,
 ) -> Round {
+    let Planned {
+        wanted,
+        epochs,
+        max_bytes,
+    } = planned;
     let params = &shared.params;
     let conn = match shared.cluster.broker(broker, TrafficClass::Fetch).await {
         Ok(conn) => conn,
-        Err(e) => return transport_failure(shared, session, e),
+        Err(e) => return transport_failure(shared, broker, session, e),
     };
     let sessions = conn
         .version(ApiKey::Fetch)
@@ -451,11 +501,12 @@ async fn fetch_round(
         forgotten = plan.forgotten.len(),
         "fetch"
     );
-    let request = fetch::request(params, &plan);
+    let mut request = fetch::request(params, &plan);
+    request.max_bytes = max_bytes.min(i32::MAX as usize) as i32;
     let timeout = shared.request_timeout + Duration::from_millis(params.max_wait_ms.max(0) as u64);
     let response = match conn.send_with_timeout(&request, timeout).await {
         Ok(response) => response,
-        Err(e) => return transport_failure(shared, session, e),
+        Err(e) => return transport_failure(shared, broker, session, e),
     };
     let top = ErrorCode(response.error_code);
     let requested = plan.wanted.clone();
@@ -471,7 +522,7 @@ async fn fetch_round(
         if top.retry_action() == RetryAction::NoRetry {
             shared.report(Error::broker(top, "fetch"));
         } else {
-            shared.cluster.request_refresh();
+            shared.unroute(broker);
         }
         return Round::Backoff;
     }
@@ -566,11 +617,16 @@ async fn fetch_round(
     Round::Again
 }
 
-fn transport_failure(shared: &Arc<Shared>, session: &mut FetchSession, e: Error) -> Round {
+fn transport_failure(
+    shared: &Arc<Shared>,
+    broker: i32,
+    session: &mut FetchSession,
+    e: Error,
+) -> Round {
     session.reset();
     if e.is_retriable() {
-        tracing::debug!(error = %e, "fetch failed; will retry");
-        shared.cluster.request_refresh();
+        tracing::debug!(broker, error = %e, "fetch failed; will retry");
+        shared.unroute(broker);
     } else {
         shared.report(e);
     }

@@ -200,3 +200,54 @@ async fn out_of_range_positions_reset_or_fail_per_auto_offset_reset() {
         assert!(Instant::now() < deadline, "no OffsetOutOfRange");
     }
 }
+
+/// A broker leaving under a prefetching consumer: its partitions move to their new leaders'
+/// fetchers, the others carry on, and every partition is read exactly and in order.
+#[tokio::test]
+async fn partitions_follow_their_new_leader_when_a_broker_stops() {
+    let cluster = tokio::task::spawn_blocking(|| kafkit_testkit::KafkaCluster::start(3))
+        .await
+        .unwrap()
+        .expect("start a three-node cluster");
+    let bootstrap = cluster.bootstrap();
+    let topic = topic("prefetch_leader");
+    let admin = kafkit::Admin::new(kafkit::ClientConfig::new(&bootstrap))
+        .await
+        .unwrap();
+    admin
+        .create_topics([kafkit::NewTopic::new(&topic, 3, 3)])
+        .await
+        .unwrap();
+    produce_batches(&bootstrap, &topic, 3, 3).await;
+    let consumer = Consumer::new(one_batch_per_fetch(&bootstrap))
+        .await
+        .unwrap();
+    consumer
+        .assign((0..3).map(|p| TopicPartition::new(&topic, p)))
+        .await
+        .unwrap();
+    let mut next = BTreeMap::from([(0, 0), (1, 0), (2, 0)]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while next.values().any(|&n| n < 100) {
+        assert!(
+            Instant::now() < deadline,
+            "stuck before the stop at {next:?}"
+        );
+        let records = consumer.poll(Duration::from_secs(2)).await.unwrap();
+        check_contiguous(&records, &mut next);
+    }
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop(1);
+        cluster
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while next.values().any(|&n| n < 300) {
+        assert!(Instant::now() < deadline, "stuck at {next:?}");
+        let records = consumer.poll(Duration::from_secs(2)).await.unwrap();
+        check_contiguous(&records, &mut next);
+    }
+    assert_eq!(next, BTreeMap::from([(0, 300), (1, 300), (2, 300)]));
+    drop(cluster);
+}
