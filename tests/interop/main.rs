@@ -16,4 +16,5 @@
 mod common;
 mod kafkit_to_librdkafka;
 mod librdkafka_to_kafkit;
+mod read_committed;
 mod wire;
