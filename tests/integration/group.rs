@@ -63,13 +63,45 @@ async fn three_members_share_twelve_partitions() {
         }
     }
     assert_eq!(seen.len(), 1200, "every record consumed");
-    let mut owners: BTreeMap<TopicPartition, usize> = BTreeMap::new();
-    let mut sizes = Vec::new();
-    for (i, c) in members.iter().enumerate() {
-        let assignment = c.assignment().await;
-        sizes.push(assignment.len());
-        for tp in assignment {
-            assert!(owners.insert(tp.clone(), i).is_none(), "{tp} owned twice");
+    // One member can read everything before the others finish joining (prefetch makes that
+    // quick): keep polling until the group has settled into three equal shares.
+    let mut owners: BTreeMap<TopicPartition, usize>;
+    let mut sizes: Vec<usize>;
+    let settle_deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        owners = BTreeMap::new();
+        sizes = Vec::new();
+        for (i, c) in members.iter().enumerate() {
+            let assignment = c.assignment().await;
+            sizes.push(assignment.len());
+            for tp in assignment {
+                assert!(owners.insert(tp.clone(), i).is_none(), "{tp} owned twice");
+            }
+        }
+        if sizes.iter().all(|&n| n == 4) || std::time::Instant::now() > settle_deadline {
+            break;
+        }
+        let polls = members.iter().map(|c| c.poll(Duration::from_millis(300)));
+        for records in futures::future::join_all(polls).await {
+            for r in records.unwrap() {
+                *seen.entry((r.partition, r.offset)).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(seen.len(), 1200, "no record beyond those produced");
+    // Members that got partitions late read them from the start (nothing was committed):
+    // poll until every owner has reached the end of its partitions.
+    loop {
+        let mut total = 0;
+        for (tp, i) in &owners {
+            total += members[*i].position(tp).await.unwrap_or(0);
+        }
+        if total == 1200 || std::time::Instant::now() > settle_deadline {
+            break;
+        }
+        let polls = members.iter().map(|c| c.poll(Duration::from_millis(300)));
+        for records in futures::future::join_all(polls).await {
+            records.unwrap();
         }
     }
     assert_eq!(owners.len(), 12, "all partitions owned: {sizes:?}");
