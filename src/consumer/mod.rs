@@ -305,9 +305,15 @@ impl Consumer {
                 }
                 let n = state.buffer.len().min(self.inner.config.max_poll_records);
                 let records: Vec<ConsumerRecord> = state.buffer.drain(..n).collect();
-                for r in &records {
-                    let tp = TopicPartition::new(r.topic.clone(), r.partition);
-                    state.consumed.insert(tp, r.offset + 1);
+                // Positions move once per partition per poll, not once per record: the last
+                // record of each partition (records of a partition are in offset order).
+                let mut done: Vec<(&str, i32)> = Vec::new();
+                for r in records.iter().rev() {
+                    if !done.contains(&(r.topic.as_str(), r.partition)) {
+                        done.push((&r.topic, r.partition));
+                        let tp = TopicPartition::new(r.topic.clone(), r.partition);
+                        state.consumed.insert(tp, r.offset + 1);
+                    }
                 }
                 return Ok(records);
             }
