@@ -19,6 +19,7 @@ mod fetch;
 mod fetch_session;
 mod fetcher;
 mod group;
+mod parallel;
 mod stream;
 
 use crate::admin::{Admin, OffsetSpec};

@@ -1,5 +1,5 @@
 //! A kafkit member and a librdkafka member (Python confluent-kafka, `tests/interop/
-//! group_member.py`) in one group: with `range` and with `cooperative-sticky`, each gets a
+//! group_member.py`) in one group: with `range`, `roundrobin` and `cooperative-sticky`, each gets a
 //! non-empty share, the shares are disjoint and cover every partition, and together they
 //! consume every record. Either client may be the group leader that computes the
 //! assignment, so both orders are run.
@@ -255,4 +255,9 @@ async fn cooperative_sticky_with_librdkafka_leading() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cooperative_sticky_with_kafkit_leading() {
     kafkit_and_librdkafka_share(AssignorKind::CooperativeSticky, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roundrobin_with_kafkit_leading() {
+    kafkit_and_librdkafka_share(AssignorKind::RoundRobin, false).await;
 }

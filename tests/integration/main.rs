@@ -16,6 +16,7 @@ mod group_poll_interval;
 mod group_poll_timeout;
 mod group_support;
 mod offsets;
+mod parallel;
 mod producer_paused;
 mod producer_settings;
 mod reconnect;
