@@ -112,7 +112,9 @@ async fn frozen_broker_blocks_send_within_buffer_memory() {
         accepted, accepted_later,
         "sends kept returning with the broker frozen and the buffer full"
     );
-    let probe = crate::common::value(&run, usize::MAX, VALUE_LEN);
+    // Larger than batch.size, so it cannot ride in an open batch's reserved room: it needs
+    // a reservation of its own, which the spent budget cannot give.
+    let probe = crate::common::value(&run, usize::MAX, 100 * 1024);
     let tried = tokio::time::timeout(
         Duration::from_secs(5),
         producer.try_send(ProducerRecord::new(&topic, probe.clone().into_bytes())),
