@@ -10,9 +10,6 @@
 //! keyless record goes to the topic's current *sticky* partition (KIP-794), see
 //! [`PartitionerKind::Default`].
 
-// The producer (written separately) wires in the crate-internal chooser below.
-#![allow(dead_code)]
-
 mod sticky;
 
 use std::collections::HashMap;

@@ -12,10 +12,6 @@
 //! is `length varint | attributes i8 | timestampDelta varlong | offsetDelta varint |
 //! keyLength varint | key | valueLength varint | value | headerCount varint | headers`.
 
-// `set_producer_fields` and a few size/inspection helpers serve the idempotent producer
-// (epoch bumps rewrite finished batches) and the tests; the producer wires them in next.
-#![allow(dead_code)]
-
 pub(crate) mod decode;
 #[cfg(test)]
 mod tests;
@@ -176,6 +172,7 @@ impl BatchBuilder {
 
     /// The exact number of bytes [`BatchBuilder::append`] would add for this record now,
     /// before compression.
+    #[cfg(test)]
     pub(crate) fn next_record_size(
         &self,
         timestamp_ms: i64,
@@ -204,18 +201,15 @@ impl BatchBuilder {
     }
 
     /// The number of records appended.
+    #[cfg(test)]
     pub(crate) fn record_count(&self) -> usize {
         self.count as usize
     }
 
     /// Whether no record was appended yet.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.count == 0
-    }
-
-    /// The codec the batch will be compressed with.
-    pub(crate) fn compression(&self) -> Compression {
-        self.compression
     }
 
     fn records_len(&self) -> usize {

@@ -166,6 +166,7 @@ pub(crate) struct Batches {
 impl Batches {
     /// The bytes not decoded yet: after the end, a partial trailing batch; after an error,
     /// everything from the corrupt batch on.
+    #[cfg(test)]
     pub(crate) fn remaining(&self) -> usize {
         self.data.len()
     }
