@@ -46,7 +46,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let bootstrap = bootstrap.ok_or(format!("--bootstrap-server is required\n{USAGE}"))?;
-    let topic = topic.ok_or(format!("--topic is required\n{USAGE}"))?;
+    // An Arc<str>, so each record shares the name instead of copying it.
+    let topic: std::sync::Arc<str> = topic.ok_or(format!("--topic is required\n{USAGE}"))?.into();
     props.insert(0, ("bootstrap.servers".into(), bootstrap));
     let producer = Producer::new(ProducerConfig::from_properties(props)?).await?;
 
@@ -55,12 +56,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let line = line?;
         let record = match line.split_once(separator.as_str()) {
             Some((key, value)) if parse_key => {
-                ProducerRecord::new(&topic, value.to_string()).key(key.to_string())
+                ProducerRecord::new(topic.clone(), value.to_string()).key(key.to_string())
             }
             None if parse_key => {
                 return Err(format!("no key separator {separator:?} in line {line:?}").into())
             }
-            _ => ProducerRecord::new(&topic, line),
+            _ => ProducerRecord::new(topic.clone(), line),
         };
         deliveries.push(producer.send(record).await?);
     }

@@ -8,13 +8,11 @@
 //! ```
 
 use bytes::Bytes;
-use futures::stream::{FuturesUnordered, StreamExt};
-use kafkit::{Admin, Delivery, NewTopic, Producer, ProducerConfig, ProducerRecord};
+use kafkit::{Admin, NewTopic, Producer, ProducerConfig, ProducerRecord};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 const USAGE: &str = "usage: producer_perf --topic TOPIC --num-records N
     (--record-size BYTES | --payload-file FILE) --throughput RECORDS_PER_SEC
@@ -52,26 +50,33 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(partitions) = args.partitions {
         ensure_topic(&config, &args.topic, partitions).await?;
     }
-    // kafkit's send() does not block on buffer.memory yet, so bound the records in flight
-    // here instead, to about as many of these payloads as Java's buffer.memory would hold.
-    let average = payloads.iter().map(Bytes::len).sum::<usize>() / payloads.len();
-    let permits = Arc::new(Semaphore::new(config.buffer_memory / average.max(1) + 1));
     let producer = Producer::new(config).await?;
-
-    // Deliveries are awaited on another task, so the send loop never waits on one record.
-    let (tx, rx) = mpsc::unbounded_channel();
-    let collector = tokio::spawn(collect(rx, Stats::new(args.num_records)));
+    // Like Java's tool, a callback per record updates the stats; send() itself waits while
+    // buffer.memory is spent, which paces the loop.
+    let stats = Arc::new(Mutex::new(Stats::new(args.num_records)));
+    let topic: Arc<str> = args.topic.as_str().into();
     let mut rng = SmallRng::seed_from_u64(0);
     let (start, mut debt) = (Instant::now(), Duration::ZERO);
     for i in 0..args.num_records {
-        let permit = permits.clone().acquire_owned().await?;
         let payload = payloads[rng.random_range(0..payloads.len())].clone();
         let bytes = payload.len();
         let sent = Instant::now();
-        let delivery = producer
-            .send(ProducerRecord::new(&args.topic, payload))
+        let stats = stats.clone();
+        producer
+            .send_with_callback(
+                ProducerRecord::new(topic.clone(), payload),
+                move |outcome| {
+                    let mut stats = stats.lock().unwrap_or_else(|e| e.into_inner());
+                    match outcome {
+                        Ok(_) => stats.record(sent.elapsed(), bytes),
+                        Err(e) => {
+                            stats.failed += 1;
+                            stats.first_error.get_or_insert(e.to_string());
+                        }
+                    }
+                },
+            )
             .await?;
-        tx.send((sent, bytes, delivery, permit))?;
         // Java's ThroughputThrottler: while the average rate since the start is above the
         // target, owe 1/target s per record and sleep the debt off in small steps. Pacing
         // against the average corrects any timer overshoot by itself.
@@ -83,43 +88,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    drop(tx);
-    let mut stats = collector.await?;
+    // Every callback has run once flush returns.
+    producer.flush().await;
+    let mut stats = stats.lock().unwrap_or_else(|e| e.into_inner());
     stats.print_total();
     if args.print_metrics {
         print_metrics(&stats);
     }
-    match stats.first_error {
+    match &stats.first_error {
         Some(e) => Err(format!("{} records failed; the first: {e}", stats.failed).into()),
         None => Ok(()),
-    }
-}
-
-type Pending = (Instant, usize, Delivery, OwnedSemaphorePermit);
-
-/// Awaits deliveries in whatever order they complete, so a record is timed when it is
-/// acknowledged, not when the records queued before it (on other partitions) are.
-async fn collect(mut rx: mpsc::UnboundedReceiver<Pending>, mut stats: Stats) -> Stats {
-    let mut pending = FuturesUnordered::new();
-    loop {
-        tokio::select! {
-            Some((sent, bytes, delivery, permit)) = rx.recv() => pending.push(async move {
-                // Out of tokio's coop budget, a Delivery returns Pending and wakes itself;
-                // FuturesUnordered then re-polls its whole backlog (100k+ records when the
-                // broker lags) and the client burns a core. Unconstrained avoids that.
-                let outcome = tokio::task::unconstrained(delivery).await;
-                drop(permit);
-                (sent.elapsed(), bytes, outcome)
-            }),
-            Some((latency, bytes, outcome)) = pending.next() => match outcome {
-                Ok(_) => stats.record(latency, bytes),
-                Err(e) => {
-                    stats.failed += 1;
-                    stats.first_error.get_or_insert(e.to_string());
-                }
-            },
-            else => return stats,
-        }
     }
 }
 

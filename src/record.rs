@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use std::fmt;
+use std::sync::Arc;
 
 /// A topic and partition pair.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,12 +72,26 @@ impl Header {
 /// let record = ProducerRecord::new("my_topic", "Hello Kafka")
 ///     .key("greeting")
 ///     .header("trace-id", "42");
-/// assert_eq!(record.topic, "my_topic");
+/// assert_eq!(&*record.topic, "my_topic");
+/// ```
+///
+/// The topic is an `Arc<str>` so that a hot loop can clone one name instead of copying it for
+/// every record; keys and values are [`Bytes`], which clone without copying as well:
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafkit::ProducerRecord;
+/// let topic: Arc<str> = Arc::from("events");
+/// let value = bytes::Bytes::from_static(b"payload");
+/// let records: Vec<_> = (0..3)
+///     .map(|_| ProducerRecord::new(topic.clone(), value.clone()))
+///     .collect();
+/// assert_eq!(records.len(), 3);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducerRecord {
     /// The topic to write to.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// An explicit partition; when `None` the partitioner chooses.
     pub partition: Option<i32>,
     /// The key; keyed records go to the partition murmur2 of the key picks.
@@ -91,7 +106,7 @@ pub struct ProducerRecord {
 
 impl ProducerRecord {
     /// A record with a value and nothing else set.
-    pub fn new(topic: impl Into<String>, value: impl Into<Bytes>) -> Self {
+    pub fn new(topic: impl Into<Arc<str>>, value: impl Into<Bytes>) -> Self {
         Self {
             topic: topic.into(),
             partition: None,
@@ -103,7 +118,7 @@ impl ProducerRecord {
     }
 
     /// A record with a null value (a tombstone for compacted topics).
-    pub fn tombstone(topic: impl Into<String>, key: impl Into<Bytes>) -> Self {
+    pub fn tombstone(topic: impl Into<Arc<str>>, key: impl Into<Bytes>) -> Self {
         Self {
             topic: topic.into(),
             partition: None,
@@ -148,8 +163,8 @@ impl ProducerRecord {
 /// Where a produced record was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordMetadata {
-    /// The topic.
-    pub topic: String,
+    /// The topic: the record's own `Arc`, shared, not copied.
+    pub topic: Arc<str>,
     /// The partition.
     pub partition: i32,
     /// The offset the broker assigned; `-1` with `acks=0`, where the broker says nothing.

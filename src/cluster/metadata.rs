@@ -59,7 +59,8 @@ impl TopicInfo {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Snapshot {
     pub brokers: HashMap<i32, BrokerInfo>,
-    pub topics: HashMap<String, Arc<TopicInfo>>,
+    /// foldhash: the producer looks a topic up here for every record.
+    pub topics: HashMap<String, Arc<TopicInfo>, foldhash::fast::RandomState>,
     pub controller: Option<i32>,
     /// Increases with every applied response, so waiters can tell a newer view from theirs.
     pub generation: u64,

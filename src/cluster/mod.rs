@@ -185,13 +185,24 @@ impl Cluster {
         }
     }
 
+    /// A cached, healthy topic: the per-record path, one read lock and no allocation.
+    pub(crate) fn cached_topic(&self, name: &str) -> Option<Arc<TopicInfo>> {
+        let snapshot = self
+            .inner
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        snapshot
+            .topics
+            .get(name)
+            .filter(|t| t.error.is_ok() && !t.partitions.is_empty())
+            .cloned()
+    }
+
     /// The topic's metadata, waiting up to `timeout` for it to exist and have leaders.
     pub(crate) async fn topic(&self, name: &str, timeout: Duration) -> Result<Arc<TopicInfo>> {
-        // The per-record path: a cached, healthy topic costs one read lock and no allocation.
-        if let Some(topic) = self.snapshot().topics.get(name) {
-            if topic.error.is_ok() && !topic.partitions.is_empty() {
-                return Ok(topic.clone());
-            }
+        if let Some(topic) = self.cached_topic(name) {
+            return Ok(topic);
         }
         let newly_tracked = self
             .inner

@@ -15,13 +15,40 @@ use crate::protocol::record_batch::{set_producer_fields, BatchBuilder, BatchPara
 use crate::record::{Header, RecordMetadata, TopicPartition};
 use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
-/// Where a record's outcome is delivered.
-pub(crate) type DeliverySender = oneshot::Sender<Result<RecordMetadata>>;
+/// A delivery callback, as `Producer::send_with_callback` takes it.
+pub(crate) type Callback = Box<dyn FnOnce(Result<RecordMetadata>) + Send + 'static>;
+
+/// Where a record's outcome goes.
+pub(crate) enum Completion {
+    /// A `Delivery` future waits on the other end.
+    Future(oneshot::Sender<Result<RecordMetadata>>),
+    /// Called on the producer's task when the outcome is known (Java's `Callback`).
+    Callback(Callback),
+}
+
+impl Completion {
+    fn complete(self, outcome: Result<RecordMetadata>) {
+        match self {
+            Completion::Future(reply) => {
+                // The `Delivery` was dropped: nobody is asking.
+                let _ = reply.send(outcome);
+            }
+            Completion::Callback(callback) => {
+                // A panicking callback must not take the batch's bookkeeping down with it (its
+                // partition would stay blocked); Java logs and goes on the same way.
+                if catch_unwind(AssertUnwindSafe(|| callback(outcome))).is_err() {
+                    tracing::error!("a delivery callback panicked; the producer goes on");
+                }
+            }
+        }
+    }
+}
 
 /// The idempotence fields a batch is sent with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,11 +61,13 @@ pub(crate) struct ProducerFields {
 /// A batch for one partition, open for appends until the sender takes it.
 pub(crate) struct Batch {
     pub tp: TopicPartition,
+    /// The topic as records carry it, shared into each `RecordMetadata` without a copy.
+    pub topic: Arc<str>,
     builder: Option<BatchBuilder>,
     /// The encoded batch and the fields it carries; retries resend these bytes.
     encoded: Option<(Bytes, Option<ProducerFields>)>,
-    /// One entry per record, in offset-delta order: its delivery channel and timestamp.
-    pub records: Vec<(DeliverySender, i64)>,
+    /// One entry per record, in offset-delta order: where its outcome goes, and its timestamp.
+    pub records: Vec<(Completion, i64)>,
     pub created: Instant,
     /// Not sent again before this instant (retry backoff).
     pub retry_at: Option<Instant>,
@@ -143,6 +172,7 @@ impl Batch {
         let second_builder = build(&records[mid..], half);
         let make = |builder, replies, reservation| Batch {
             tp: self.tp.clone(),
+            topic: self.topic.clone(),
             builder: Some(builder),
             encoded: None,
             records: replies,
@@ -161,8 +191,8 @@ impl Batch {
 
     /// Resolves every record of the batch with `outcome(offset_delta, timestamp)`.
     pub(crate) fn complete(self, outcome: impl Fn(usize, i64) -> Result<RecordMetadata>) {
-        for (i, (reply, timestamp)) in self.records.into_iter().enumerate() {
-            let _ = reply.send(outcome(i, timestamp));
+        for (i, (completion, timestamp)) in self.records.into_iter().enumerate() {
+            completion.complete(outcome(i, timestamp));
         }
     }
 
@@ -203,21 +233,47 @@ pub(crate) enum Appended {
     NeedsBatch,
 }
 
+/// Each topic's queues, indexed by partition. Looked up by `&str` for every record, so no
+/// `TopicPartition` (and no `String`) has to be built to find a queue; foldhash because
+/// SipHash of the topic name was a tenth of the per-record cost.
+type Queues = HashMap<Arc<str>, Vec<Queue>, foldhash::fast::RandomState>;
+
+fn queue_mut<'a>(queues: &'a mut Queues, topic: &Arc<str>, partition: i32) -> &'a mut Queue {
+    // Per batch, not per record: the Arc clone for the entry costs nothing worth avoiding.
+    let partitions = queues.entry(topic.clone()).or_default();
+    let index = usize::try_from(partition).unwrap_or(0);
+    if partitions.len() <= index {
+        partitions.resize_with(index + 1, Queue::default);
+    }
+    &mut partitions[index]
+}
+
+fn existing_queue<'a>(queues: &'a mut Queues, tp: &TopicPartition) -> Option<&'a mut Queue> {
+    let index = usize::try_from(tp.partition).ok()?;
+    queues.get_mut(tp.topic.as_str())?.get_mut(index)
+}
+
 pub(crate) struct Accumulator {
     settings: BatchSettings,
-    queues: Mutex<HashMap<TopicPartition, Queue>>,
+    queues: Mutex<Queues>,
 }
 
 impl Accumulator {
     pub(crate) fn new(settings: BatchSettings) -> Self {
         Self {
             settings,
-            queues: Mutex::new(HashMap::new()),
+            queues: Mutex::new(Queues::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TopicPartition, Queue>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn all_queues(queues: &mut Queues) -> impl Iterator<Item = &mut Queue> {
+        queues
+            .values_mut()
+            .flat_map(|partitions| partitions.iter_mut())
     }
 
     /// The bytes a new batch for a record of `record_size` reserves.
@@ -228,12 +284,16 @@ impl Accumulator {
     /// Appends to the partition's open batch if it has room.
     pub(crate) fn try_append(
         &self,
-        tp: &TopicPartition,
+        topic: &str,
+        partition: i32,
         record: &Append<'_>,
-        reply: &mut Option<DeliverySender>,
+        reply: &mut Option<Completion>,
     ) -> Appended {
         let mut queues = self.lock();
-        let Some(queue) = queues.get_mut(tp) else {
+        let Some(queue) = usize::try_from(partition)
+            .ok()
+            .and_then(|p| queues.get_mut(topic)?.get_mut(p))
+        else {
             return Appended::NeedsBatch;
         };
         let Some(batch) = queue.batches.back_mut() else {
@@ -257,13 +317,14 @@ impl Accumulator {
     /// dropping `reservation`; otherwise opens a new batch holding it.
     pub(crate) fn append_new(
         &self,
-        tp: &TopicPartition,
+        topic: &Arc<str>,
+        partition: i32,
         record: &Append<'_>,
-        reply: DeliverySender,
+        reply: Completion,
         reservation: OwnedSemaphorePermit,
     ) {
         let mut reply = Some(reply);
-        if let Appended::Yes(_) = self.try_append(tp, record, &mut reply) {
+        if let Appended::Yes(_) = self.try_append(topic, partition, record, &mut reply) {
             return;
         }
         let Some(reply) = reply else { return };
@@ -272,7 +333,8 @@ impl Accumulator {
             .with_compression_level(self.settings.compression_level);
         builder.append(record.timestamp, record.key, record.value, record.headers);
         let batch = Batch {
-            tp: tp.clone(),
+            tp: TopicPartition::new(&**topic, partition),
+            topic: topic.clone(),
             builder: Some(builder),
             encoded: None,
             records: vec![(reply, record.timestamp)],
@@ -284,10 +346,7 @@ impl Accumulator {
             uncompressed_size: 0,
             _reservation: reservation,
         };
-        let mut queues = self.lock();
-        queues
-            .entry(tp.clone())
-            .or_default()
+        queue_mut(&mut self.lock(), topic, partition)
             .batches
             .push_back(batch);
     }
@@ -307,7 +366,7 @@ impl Accumulator {
         let mut wake_at = |t: Instant| {
             next_wakeup = Some(next_wakeup.map_or(t, |w| w.min(t)));
         };
-        for (tp, queue) in self.lock().iter_mut() {
+        for queue in Self::all_queues(&mut self.lock()) {
             if queue.in_flight {
                 continue;
             }
@@ -326,7 +385,7 @@ impl Accumulator {
                 wake_at(front.created + self.settings.linger);
                 continue;
             }
-            if !eligible(tp, front) {
+            if !eligible(&front.tp, front) {
                 continue;
             }
             if let Some(batch) = queue.batches.pop_front() {
@@ -341,7 +400,7 @@ impl Accumulator {
     pub(crate) fn requeue(&self, mut batch: Batch, backoff: Duration) {
         batch.retry_at = Some(Instant::now() + backoff);
         let mut queues = self.lock();
-        let queue = queues.entry(batch.tp.clone()).or_default();
+        let queue = queue_mut(&mut queues, &batch.topic, batch.tp.partition);
         queue.in_flight = false;
         queue.batches.push_front(batch);
     }
@@ -349,7 +408,7 @@ impl Accumulator {
     /// Puts the halves of a split batch back at the front of its queue, in order.
     pub(crate) fn requeue_split(&self, first: Batch, second: Batch) {
         let mut queues = self.lock();
-        let queue = queues.entry(first.tp.clone()).or_default();
+        let queue = queue_mut(&mut queues, &first.topic, first.tp.partition);
         queue.in_flight = false;
         queue.batches.push_front(second);
         queue.batches.push_front(first);
@@ -361,7 +420,7 @@ impl Accumulator {
 
     /// Marks the partition's in-flight batch settled, letting its next batch go.
     pub(crate) fn done(&self, tp: &TopicPartition) {
-        if let Some(queue) = self.lock().get_mut(tp) {
+        if let Some(queue) = existing_queue(&mut self.lock(), tp) {
             queue.in_flight = false;
         }
     }
@@ -371,7 +430,7 @@ impl Accumulator {
     /// the broker wrote, so they are retried until the broker answers.
     pub(crate) fn expire(&self, cutoff: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
-        for queue in self.lock().values_mut() {
+        for queue in Self::all_queues(&mut self.lock()) {
             if queue
                 .batches
                 .iter()
@@ -391,14 +450,12 @@ impl Accumulator {
     /// Whether a waiting batch's outcome is unknown (it must be resolved before an epoch
     /// bump, under the epoch it was sent with).
     pub(crate) fn any_outcome_unknown(&self) -> bool {
-        self.lock()
-            .values()
-            .any(|q| q.batches.iter().any(|b| b.outcome_unknown))
+        Self::all_queues(&mut self.lock()).any(|q| q.batches.iter().any(|b| b.outcome_unknown))
     }
 
     /// After an epoch bump: waiting batches get new sequences when next sent.
     pub(crate) fn clear_sequences(&self) {
-        for queue in self.lock().values_mut() {
+        for queue in Self::all_queues(&mut self.lock()) {
             for batch in &mut queue.batches {
                 batch.sequence = None;
             }
@@ -407,8 +464,7 @@ impl Accumulator {
 
     /// Removes every waiting batch (closing without draining, or a fatal error).
     pub(crate) fn take_all(&self) -> Vec<Batch> {
-        self.lock()
-            .values_mut()
+        Self::all_queues(&mut self.lock())
             .flat_map(|q| q.batches.drain(..))
             .collect()
     }
@@ -417,7 +473,6 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use tokio::sync::Semaphore;
 
     fn accumulator(linger_ms: u64) -> Accumulator {
@@ -447,14 +502,15 @@ mod tests {
         value: &[u8],
     ) -> oneshot::Receiver<Result<RecordMetadata>> {
         let (tx, rx) = oneshot::channel();
-        let mut reply = Some(tx);
+        let mut reply = Some(Completion::Future(tx));
         let r = record(value);
-        if let Appended::NeedsBatch = acc.try_append(tp, &r, &mut reply) {
+        let topic: Arc<str> = Arc::from(tp.topic.as_str());
+        if let Appended::NeedsBatch = acc.try_append(&topic, tp.partition, &r, &mut reply) {
             let permit = memory
                 .clone()
                 .try_acquire_many_owned(acc.batch_capacity(r.size) as u32)
                 .unwrap();
-            acc.append_new(tp, &r, reply.take().unwrap(), permit);
+            acc.append_new(&topic, tp.partition, &r, reply.take().unwrap(), permit);
         }
         rx
     }

@@ -148,15 +148,6 @@ impl std::str::FromStr for PartitionerKind {
     }
 }
 
-/// Where a record goes, and whether the sticky partitioner chose it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct PartitionChoice {
-    pub partition: i32,
-    /// When true, report the appended bytes with [`PartitionChooser::record_appended`] so the
-    /// sticky partition moves on after `batch.size` bytes.
-    pub sticky: bool,
-}
-
 /// Per-topic partitioning state.
 struct TopicState {
     sticky: StickyPartitioner,
@@ -164,13 +155,13 @@ struct TopicState {
 }
 
 /// The producer's partitioning: a [`PartitionerKind`] plus per-topic sticky and round-robin
-/// state. Cheap per record: a read lock and a hash lookup by `&str`, then one uncontended mutex
-/// for keyless records; the map only allocates the first time a topic is seen.
+/// state. Cheap per record: a read lock and a foldhash lookup by `&str`, then one uncontended
+/// mutex for keyless records; the map only allocates the first time a topic is seen.
 pub(crate) struct PartitionChooser {
     kind: PartitionerKind,
     ignore_keys: bool,
     batch_size: usize,
-    topics: RwLock<HashMap<String, Arc<TopicState>>>,
+    topics: RwLock<HashMap<String, TopicState, foldhash::fast::RandomState>>,
 }
 
 impl PartitionChooser {
@@ -179,7 +170,7 @@ impl PartitionChooser {
             kind,
             ignore_keys,
             batch_size,
-            topics: RwLock::new(HashMap::new()),
+            topics: RwLock::new(HashMap::default()),
         }
     }
 
@@ -189,6 +180,9 @@ impl PartitionChooser {
     /// sticky and round-robin choices avoid the others unless the list is empty. Keyed records
     /// hash over all `partition_count` partitions regardless, as in Java, so a key's partition
     /// does not move while a leader is missing.
+    ///
+    /// `record_bytes` is the record's size: a sticky choice counts it, so the sticky partition
+    /// moves on after `batch.size` bytes (KIP-794).
     pub fn choose(
         &self,
         topic: &str,
@@ -196,7 +190,8 @@ impl PartitionChooser {
         value: Option<&[u8]>,
         partition_count: i32,
         available: &[i32],
-    ) -> Result<PartitionChoice> {
+        record_bytes: usize,
+    ) -> Result<i32> {
         if partition_count <= 0 {
             return Err(Error::InvalidPartition {
                 topic: topic.to_string(),
@@ -204,58 +199,43 @@ impl PartitionChooser {
                 count: 0,
             });
         }
-        let fixed = |partition| PartitionChoice {
-            partition,
-            sticky: false,
+        let sticky = || {
+            self.with_topic(topic, |state| {
+                let p = state.sticky.current(partition_count, available);
+                state.sticky.record_appended(p, record_bytes, true);
+                p
+            })
         };
         match &self.kind {
             PartitionerKind::Default => match key {
-                Some(key) if !self.ignore_keys => {
-                    Ok(fixed(partition_for_key(key, partition_count)))
-                }
-                _ => Ok(self.sticky(topic, partition_count, available)),
+                Some(key) if !self.ignore_keys => Ok(partition_for_key(key, partition_count)),
+                _ => Ok(sticky()),
             },
             PartitionerKind::RoundRobin => {
-                let n = self
-                    .topic(topic)
-                    .round_robin
-                    .fetch_add(1, Ordering::Relaxed);
-                Ok(fixed(if available.is_empty() {
+                let n = self.with_topic(topic, |state| {
+                    state.round_robin.fetch_add(1, Ordering::Relaxed)
+                });
+                Ok(if available.is_empty() {
                     (n % partition_count as u32) as i32
                 } else {
                     available[n as usize % available.len()]
-                }))
+                })
             }
             PartitionerKind::Custom(partitioner) => {
                 match partitioner.partition(topic, key, value, partition_count) {
-                    Some(p) if (0..partition_count).contains(&p) => Ok(fixed(p)),
+                    Some(p) if (0..partition_count).contains(&p) => Ok(p),
                     Some(p) => Err(Error::InvalidPartition {
                         topic: topic.to_string(),
                         partition: p,
                         count: partition_count as usize,
                     }),
-                    None => Ok(self.sticky(topic, partition_count, available)),
+                    None => Ok(sticky()),
                 }
             }
         }
     }
 
-    /// Counts `bytes` appended to `partition` for a record whose choice was sticky.
-    /// `may_switch` has the meaning of [`StickyPartitioner::record_appended`]'s.
-    pub fn record_appended(&self, topic: &str, partition: i32, bytes: usize, may_switch: bool) {
-        self.topic(topic)
-            .sticky
-            .record_appended(partition, bytes, may_switch);
-    }
-
-    fn sticky(&self, topic: &str, partition_count: i32, available: &[i32]) -> PartitionChoice {
-        PartitionChoice {
-            partition: self.topic(topic).sticky.current(partition_count, available),
-            sticky: true,
-        }
-    }
-
-    fn topic(&self, topic: &str) -> Arc<TopicState> {
+    fn with_topic<R>(&self, topic: &str, f: impl FnOnce(&TopicState) -> R) -> R {
         // A poisoned lock only means another sender panicked mid-lookup; the map is still sound.
         if let Some(state) = self
             .topics
@@ -263,15 +243,15 @@ impl PartitionChooser {
             .unwrap_or_else(|e| e.into_inner())
             .get(topic)
         {
-            return Arc::clone(state);
+            return f(state);
         }
         let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(topics.entry(topic.to_string()).or_insert_with(|| {
-            Arc::new(TopicState {
+        f(topics
+            .entry(topic.to_string())
+            .or_insert_with(|| TopicState {
                 sticky: StickyPartitioner::new(self.batch_size),
                 round_robin: AtomicU32::new(0),
-            })
-        }))
+            }))
     }
 }
 

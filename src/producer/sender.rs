@@ -319,12 +319,13 @@ impl Shared {
     /// Resolves a written batch: record `i` is at `base_offset + i`.
     fn succeed(&self, batch: Batch, base_offset: i64, log_append_time: i64) {
         let tp = batch.tp.clone();
+        let topic = batch.topic.clone();
         let count = batch.record_count();
         self.metrics
             .batch_sent(count, batch.size_estimate(), batch.uncompressed_size);
         batch.complete(|i, timestamp| {
             Ok(RecordMetadata {
-                topic: tp.topic.clone(),
+                topic: topic.clone(),
                 partition: tp.partition,
                 offset: if base_offset >= 0 {
                     base_offset + i as i64

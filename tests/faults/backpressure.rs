@@ -117,7 +117,10 @@ async fn frozen_broker_blocks_send_within_buffer_memory() {
     let probe = crate::common::value(&run, usize::MAX, 100 * 1024);
     let tried = tokio::time::timeout(
         Duration::from_secs(5),
-        producer.try_send(ProducerRecord::new(&topic, probe.clone().into_bytes())),
+        producer.try_send(ProducerRecord::new(
+            topic.as_str(),
+            probe.clone().into_bytes(),
+        )),
     )
     .await
     .expect("try_send waited with the buffer full; it must fail at once");

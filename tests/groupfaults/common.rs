@@ -255,7 +255,7 @@ pub fn produce_paced(
             tokio::time::sleep_until(due).await;
             let value = format!("{prefix}-{i}");
             let delivery = producer
-                .send(ProducerRecord::new(&topic, value.clone()).key(format!("k{i}")))
+                .send(ProducerRecord::new(topic.as_str(), value.clone()).key(format!("k{i}")))
                 .await
                 .expect("send");
             let acked = acked.clone();

@@ -71,11 +71,11 @@ async fn a_record_over_max_request_size_fails_alone() {
     config.max_request_size = 10_000;
     let producer = Producer::new(config).await.unwrap();
     let before = producer
-        .send(ProducerRecord::new(&topic, "small"))
+        .send(ProducerRecord::new(topic.as_str(), "small"))
         .await
         .unwrap();
     let err = producer
-        .send(ProducerRecord::new(&topic, vec![0u8; 20_000]))
+        .send(ProducerRecord::new(topic.as_str(), vec![0u8; 20_000]))
         .await
         .err()
         .unwrap();
@@ -85,7 +85,7 @@ async fn a_record_over_max_request_size_fails_alone() {
     );
     assert!(!err.is_retriable());
     let after = producer
-        .send(ProducerRecord::new(&topic, "small"))
+        .send(ProducerRecord::new(topic.as_str(), "small"))
         .await
         .unwrap();
     producer.flush().await;
@@ -119,7 +119,7 @@ async fn a_partition_the_topic_lacks_is_a_typed_error() {
     create_topic(&bootstrap, &topic, 2).await;
     let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
     let err = producer
-        .send(ProducerRecord::new(&topic, "v").partition(7))
+        .send(ProducerRecord::new(topic.as_str(), "v").partition(7))
         .await
         .err()
         .unwrap();

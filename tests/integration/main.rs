@@ -18,6 +18,7 @@ mod group_poll_timeout;
 mod group_support;
 mod offsets;
 mod parallel;
+mod producer_callbacks;
 mod producer_paused;
 mod producer_settings;
 mod reconnect;

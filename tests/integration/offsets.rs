@@ -14,7 +14,7 @@ async fn list_offsets_earliest_latest_and_by_time() {
     for i in 0..10i64 {
         let delivery = producer
             .send(
-                ProducerRecord::new(&topic, format!("{i}"))
+                ProducerRecord::new(topic.as_str(), format!("{i}"))
                     .partition(1)
                     .timestamp(base + i * 10),
             )

@@ -16,7 +16,7 @@ async fn partitions_run_in_parallel_and_each_keeps_its_order() {
     for i in 0..400i64 {
         deliveries.push(
             producer
-                .send(ProducerRecord::new(&topic, format!("{i}")).partition((i % 4) as i32))
+                .send(ProducerRecord::new(topic.as_str(), format!("{i}")).partition((i % 4) as i32))
                 .await
                 .unwrap(),
         );

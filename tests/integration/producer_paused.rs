@@ -47,7 +47,7 @@ async fn a_full_buffer_blocks_send_for_max_block_and_fails_try_send_at_once() {
     config.linger = Duration::ZERO;
     config.max_block = max_block;
     let producer = Producer::new(config).await.unwrap();
-    let warm_up = send_all(&producer, [ProducerRecord::new(&topic, "warm-up")]).await;
+    let warm_up = send_all(&producer, [ProducerRecord::new(topic.as_str(), "warm-up")]).await;
     assert_eq!(warm_up[0].offset, 0);
 
     pause(&cluster).await;
@@ -56,7 +56,10 @@ async fn a_full_buffer_blocks_send_for_max_block_and_fails_try_send_at_once() {
     let mut blocked = None;
     for i in 0..100 {
         let started = Instant::now();
-        match producer.send(ProducerRecord::new(&topic, value(i))).await {
+        match producer
+            .send(ProducerRecord::new(topic.as_str(), value(i)))
+            .await
+        {
             Ok(delivery) => deliveries.push(delivery),
             Err(e) => {
                 blocked = Some((e, started.elapsed()));
@@ -86,7 +89,7 @@ async fn a_full_buffer_blocks_send_for_max_block_and_fails_try_send_at_once() {
 
     let started = Instant::now();
     let err = producer
-        .try_send(ProducerRecord::new(&topic, value(1000)))
+        .try_send(ProducerRecord::new(topic.as_str(), value(1000)))
         .await
         .err()
         .expect("try_send with a full buffer");
@@ -135,7 +138,7 @@ async fn records_never_sent_fail_with_delivery_timeout_and_are_absent() {
     // Caches the topic's metadata without producing: no produce connection is open, so
     // during the pause no record can reach the broker's socket.
     let err = producer
-        .send(ProducerRecord::new(&topic, "nowhere").partition(5))
+        .send(ProducerRecord::new(topic.as_str(), "nowhere").partition(5))
         .await
         .err()
         .unwrap();
@@ -148,7 +151,7 @@ async fn records_never_sent_fail_with_delivery_timeout_and_are_absent() {
     let started = Instant::now();
     let mut deliveries = Vec::new();
     for i in 0..5 {
-        let record = ProducerRecord::new(&topic, format!("lost-{i}"));
+        let record = ProducerRecord::new(topic.as_str(), format!("lost-{i}"));
         deliveries.push(producer.send(record).await.expect("metadata is cached"));
     }
     assert!(started.elapsed() < Duration::from_millis(500));
@@ -170,7 +173,7 @@ async fn records_never_sent_fail_with_delivery_timeout_and_are_absent() {
     resume(&cluster).await;
     let after = tokio::time::timeout(
         Duration::from_secs(30),
-        send_all(&producer, [ProducerRecord::new(&topic, "after")]),
+        send_all(&producer, [ProducerRecord::new(topic.as_str(), "after")]),
     )
     .await
     .expect("delivered after resume");
@@ -206,7 +209,7 @@ async fn request_timeout_with_retries_0_fails_without_a_retry() {
     let retrying = Producer::new(config(None)).await.unwrap();
     // Open both produce connections, so the records below are written to the socket.
     for producer in [&no_retries, &retrying] {
-        send_all(producer, [ProducerRecord::new(&topic, "warm-up")]).await;
+        send_all(producer, [ProducerRecord::new(topic.as_str(), "warm-up")]).await;
     }
 
     pause(&cluster).await;

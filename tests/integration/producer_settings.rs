@@ -107,7 +107,8 @@ mod acks {
         let sent: Vec<String> = (0..20).map(|i| format!("acks{acks}-{i}")).collect();
         let metadata = send_all(
             &producer,
-            sent.iter().map(|v| ProducerRecord::new(&topic, v.clone())),
+            sent.iter()
+                .map(|v| ProducerRecord::new(topic.as_str(), v.clone())),
         )
         .await;
         let offsets = metadata.iter().map(|m| m.offset).collect();
@@ -288,7 +289,7 @@ mod idempotence {
         let producer = Producer::new(c).await.unwrap();
         let metadata = send_all(
             &producer,
-            (0..10).map(|i| ProducerRecord::new(&topic, format!("v{i}")).key("k")),
+            (0..10).map(|i| ProducerRecord::new(topic.as_str(), format!("v{i}")).key("k")),
         )
         .await;
         let partitions: HashSet<i32> = metadata.iter().map(|m| m.partition).collect();
@@ -315,7 +316,7 @@ mod idempotence {
             .expect("InitProducerId succeeds");
         let n = 3000;
         let sent: Vec<ProducerRecord> = (0..n)
-            .map(|i| ProducerRecord::new(&topic, format!("{i}")).partition(i % 3))
+            .map(|i| ProducerRecord::new(topic.as_str(), format!("{i}")).partition(i % 3))
             .collect();
         let metadata = send_all(&producer, sent).await;
         for (i, m) in metadata.iter().enumerate() {
@@ -368,7 +369,7 @@ mod batching {
         let producer = Producer::new(config).await.unwrap();
         // Metadata first, so the 100 sends below are quick.
         producer
-            .send(ProducerRecord::new(&topic, "warm-up"))
+            .send(ProducerRecord::new(topic.as_str(), "warm-up"))
             .await
             .unwrap()
             .await
@@ -377,7 +378,7 @@ mod batching {
         let started = Instant::now();
         let mut deliveries = Vec::new();
         for i in 0..100 {
-            let record = ProducerRecord::new(&topic, format!("record-{i}"));
+            let record = ProducerRecord::new(topic.as_str(), format!("record-{i}"));
             deliveries.push(producer.send(record).await.unwrap());
         }
         let queued = started.elapsed();
@@ -417,7 +418,7 @@ mod batching {
             let value = format!("{i:0>60}");
             deliveries.push(
                 producer
-                    .send(ProducerRecord::new(&topic, value))
+                    .send(ProducerRecord::new(topic.as_str(), value))
                     .await
                     .unwrap(),
             );
@@ -453,14 +454,14 @@ mod batching {
         let producer = Producer::new(config).await.unwrap();
         // The first send fetches metadata and connects; time the second.
         producer
-            .send(ProducerRecord::new(&topic, "warm-up"))
+            .send(ProducerRecord::new(topic.as_str(), "warm-up"))
             .await
             .unwrap()
             .await
             .unwrap();
         let started = Instant::now();
         let delivery = producer
-            .send(ProducerRecord::new(&topic, "alone"))
+            .send(ProducerRecord::new(topic.as_str(), "alone"))
             .await
             .unwrap();
         let metadata = tokio::time::timeout(Duration::from_secs(2), delivery)
@@ -513,7 +514,7 @@ mod compression {
         let n = 300;
         let sent: Vec<ProducerRecord> = (0..n)
             .map(|i| {
-                ProducerRecord::new(&topic, payload(i))
+                ProducerRecord::new(topic.as_str(), payload(i))
                     .key(format!("key-{i}"))
                     .header("codec", codec.to_string())
                     .timestamp(now_ms() - 1000 + i as i64)
@@ -614,7 +615,7 @@ mod size_limits {
         for i in 0..10 {
             if i == 5 {
                 let err = producer
-                    .send(ProducerRecord::new(&topic, vec![b'x'; 5_000]))
+                    .send(ProducerRecord::new(topic.as_str(), vec![b'x'; 5_000]))
                     .await
                     .err()
                     .expect("a 5000-byte value plus overhead is over 5000");
@@ -632,7 +633,7 @@ mod size_limits {
             }
             deliveries.push(
                 producer
-                    .send(ProducerRecord::new(&topic, format!("small-{i}")))
+                    .send(ProducerRecord::new(topic.as_str(), format!("small-{i}")))
                     .await
                     .unwrap(),
             );
@@ -715,7 +716,7 @@ mod size_limits {
         let producer = Producer::new(config).await.unwrap();
         let mut deliveries = Vec::new();
         for i in 0..20 {
-            let record = ProducerRecord::new(&topic, format!("{i:0>300}"));
+            let record = ProducerRecord::new(topic.as_str(), format!("{i:0>300}"));
             deliveries.push(producer.send(record).await.unwrap());
         }
         producer.flush().await;
@@ -781,7 +782,7 @@ mod partitioning {
         let metadata = send_all(
             &producer,
             keys.iter()
-                .map(|k| ProducerRecord::new(&topic, k.clone()).key(k.clone())),
+                .map(|k| ProducerRecord::new(topic.as_str(), k.clone()).key(k.clone())),
         )
         .await;
         for (key, m) in keys.iter().zip(&metadata) {
@@ -819,7 +820,7 @@ mod partitioning {
         // ~170 bytes per record with its batch header share: 6 records per 1000 bytes.
         let metadata = send_all(
             &producer,
-            (0..400).map(|i| ProducerRecord::new(&topic, format!("{i:0>100}"))),
+            (0..400).map(|i| ProducerRecord::new(topic.as_str(), format!("{i:0>100}"))),
         )
         .await;
         let runs = runs(&metadata);
@@ -859,7 +860,7 @@ mod partitioning {
         let producer = Producer::new(config).await.unwrap();
         let metadata = send_all(
             &producer,
-            (0..100).map(|i| ProducerRecord::new(&topic, format!("{i}")).key("same-key")),
+            (0..100).map(|i| ProducerRecord::new(topic.as_str(), format!("{i}")).key("same-key")),
         )
         .await;
         let counts = per_partition(&metadata);
@@ -916,7 +917,8 @@ mod partitioning {
         let keys = ["0a", "1b", "2c", "3d", "3e", "1f"];
         let metadata = send_all(
             &producer,
-            keys.iter().map(|k| ProducerRecord::new(&topic, *k).key(*k)),
+            keys.iter()
+                .map(|k| ProducerRecord::new(topic.as_str(), *k).key(*k)),
         )
         .await;
         let got: Vec<i32> = metadata.iter().map(|m| m.partition).collect();
@@ -926,7 +928,7 @@ mod partitioning {
         // An explicit partition wins, and the partitioner is not even asked.
         let explicit = send_all(
             &producer,
-            [ProducerRecord::new(&topic, "explicit")
+            [ProducerRecord::new(topic.as_str(), "explicit")
                 .key("0z")
                 .partition(2)],
         )
@@ -935,11 +937,11 @@ mod partitioning {
         assert_eq!(custom.calls.load(Ordering::Relaxed), keys.len());
 
         // Keyless: the partitioner returns None, the sticky partitioner picks.
-        let keyless = send_all(&producer, [ProducerRecord::new(&topic, "keyless")]).await;
+        let keyless = send_all(&producer, [ProducerRecord::new(topic.as_str(), "keyless")]).await;
         assert!((0..PARTITIONS).contains(&keyless[0].partition));
 
         let err = producer
-            .send(ProducerRecord::new(&topic, "bad").key("x"))
+            .send(ProducerRecord::new(topic.as_str(), "bad").key("x"))
             .await
             .err()
             .expect("partition 99 of 4");
@@ -975,8 +977,8 @@ mod partitioning {
         let metadata = send_all(
             &producer,
             [
-                ProducerRecord::new(&topic, "hashed").key(key),
-                ProducerRecord::new(&topic, "explicit")
+                ProducerRecord::new(topic.as_str(), "hashed").key(key),
+                ProducerRecord::new(topic.as_str(), "explicit")
                     .key(key)
                     .partition(other),
             ],
@@ -1005,7 +1007,8 @@ mod partitioning {
         let producer = Producer::new(config).await.unwrap();
         let metadata = send_all(
             &producer,
-            (0..400).map(|i| ProducerRecord::new(&topic, format!("{i:0>100}")).key("one-key")),
+            (0..400)
+                .map(|i| ProducerRecord::new(topic.as_str(), format!("{i:0>100}")).key("one-key")),
         )
         .await;
         let counts = per_partition(&metadata);
@@ -1040,7 +1043,7 @@ mod metadata_age {
         // A control producer with the default age (5 minutes) that never refreshes here.
         let stale = Producer::new(producer_config(&bootstrap)).await.unwrap();
         for p in [&producer, &stale] {
-            send_all(p, [ProducerRecord::new(&topic, "old")]).await;
+            send_all(p, [ProducerRecord::new(topic.as_str(), "old")]).await;
         }
 
         admin.delete_topics([&topic]).await.unwrap();
@@ -1049,7 +1052,7 @@ mod metadata_age {
         let started = Instant::now();
         let delivered = loop {
             match producer
-                .send(ProducerRecord::new(&topic, "new-3").partition(3))
+                .send(ProducerRecord::new(topic.as_str(), "new-3").partition(3))
                 .await
             {
                 Ok(delivery) => break delivery.await.expect("delivered to partition 3"),
@@ -1065,7 +1068,7 @@ mod metadata_age {
         // Partition 0 of the new topic works too (fresh sequence numbers for the new log).
         let zero = send_all(
             &producer,
-            [ProducerRecord::new(&topic, "new-0").partition(0)],
+            [ProducerRecord::new(topic.as_str(), "new-0").partition(0)],
         )
         .await;
         assert_eq!(
@@ -1074,7 +1077,7 @@ mod metadata_age {
         );
 
         let err = stale
-            .send(ProducerRecord::new(&topic, "stale").partition(3))
+            .send(ProducerRecord::new(topic.as_str(), "stale").partition(3))
             .await
             .err()
             .expect("the 5-minute cache still says 1 partition");
@@ -1127,7 +1130,7 @@ mod closing {
         let producer = Producer::new(config).await.unwrap();
         let mut deliveries = Vec::new();
         for i in 0..50 {
-            let record = ProducerRecord::new(&topic, format!("{i}")).partition(i % 2);
+            let record = ProducerRecord::new(topic.as_str(), format!("{i}")).partition(i % 2);
             deliveries.push(producer.send(record).await.unwrap());
         }
         let started = Instant::now();
@@ -1144,13 +1147,13 @@ mod closing {
         }
 
         let err = producer
-            .send(ProducerRecord::new(&topic, "late"))
+            .send(ProducerRecord::new(topic.as_str(), "late"))
             .await
             .err()
             .expect("send after close");
         assert!(matches!(err, Error::Closed), "{err}");
         let err = producer
-            .try_send(ProducerRecord::new(&topic, "late"))
+            .try_send(ProducerRecord::new(topic.as_str(), "late"))
             .await
             .err()
             .expect("try_send after close");
@@ -1174,13 +1177,13 @@ mod closing {
         for i in 0..5 {
             drop(
                 producer
-                    .send(ProducerRecord::new(&topic, format!("dropped-{i}")))
+                    .send(ProducerRecord::new(topic.as_str(), format!("dropped-{i}")))
                     .await
                     .unwrap(),
             );
         }
         let kept = producer
-            .send(ProducerRecord::new(&topic, "kept"))
+            .send(ProducerRecord::new(topic.as_str(), "kept"))
             .await
             .unwrap();
         producer.flush().await;

@@ -20,7 +20,7 @@ async fn clients_reconnect_after_the_broker_restarts() {
         .await
         .unwrap();
     let first = producer
-        .send(ProducerRecord::new(&topic, "before"))
+        .send(ProducerRecord::new(topic.as_str(), "before"))
         .await
         .unwrap()
         .await
@@ -36,7 +36,7 @@ async fn clients_reconnect_after_the_broker_restarts() {
     .unwrap();
 
     let second = producer
-        .send(ProducerRecord::new(&topic, "after"))
+        .send(ProducerRecord::new(topic.as_str(), "after"))
         .await
         .unwrap()
         .await

@@ -15,7 +15,7 @@ async fn ten_thousand_records_round_trip_exactly() {
     let mut deliveries = Vec::new();
     let mut sent: Vec<ProducerRecord> = Vec::new();
     for i in 0..10_000i64 {
-        let record = ProducerRecord::new(&topic, format!("value-{i}"))
+        let record = ProducerRecord::new(topic.as_str(), format!("value-{i}"))
             .key(format!("key-{}", i % 97))
             .header("dup", "first")
             .header("dup", format!("second-{i}"))

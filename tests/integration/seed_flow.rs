@@ -9,12 +9,12 @@ async fn hello_kafka_round_trip() {
     let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
     // The topic is auto-created by the broker on first metadata request, as in the seed flow.
     let delivery = producer
-        .send(ProducerRecord::new(&topic, "Hello Kafka"))
+        .send(ProducerRecord::new(topic.as_str(), "Hello Kafka"))
         .await
         .unwrap();
     producer.flush().await;
     let metadata = delivery.await.unwrap();
-    assert_eq!(metadata.topic, topic);
+    assert_eq!(&*metadata.topic, topic);
     assert_eq!(metadata.offset, 0);
 
     let consumer = Consumer::new(consumer_config(&bootstrap)).await.unwrap();
@@ -45,7 +45,7 @@ async fn the_record_stream_yields_records_in_order() {
     for i in 0..50 {
         deliveries.push(
             producer
-                .send(ProducerRecord::new(&topic, format!("v{i}")))
+                .send(ProducerRecord::new(topic.as_str(), format!("v{i}")))
                 .await
                 .unwrap(),
         );
