@@ -9,6 +9,7 @@
 //! Every batch holds a reservation from `buffer.memory` for its whole capacity, taken before
 //! it is created and returned when it is settled, so the budget bounds real memory.
 
+use super::delivery::{Delivery, Resolver, Slots};
 use crate::error::{Error, Result};
 use crate::protocol::compression::Compression;
 use crate::protocol::record_batch::{set_producer_fields, BatchBuilder, BatchParams};
@@ -18,27 +19,30 @@ use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 /// A delivery callback, as `Producer::send_with_callback` takes it.
 pub(crate) type Callback = Box<dyn FnOnce(Result<RecordMetadata>) + Send + 'static>;
 
+/// How the sender of a record wants its outcome.
+pub(crate) enum Reply {
+    /// A `Delivery` future, handed back by the append.
+    Future,
+    /// A callback, called on the producer's task when the outcome is known (Java's `Callback`).
+    Callback(Callback),
+}
+
 /// Where a record's outcome goes.
 pub(crate) enum Completion {
-    /// A `Delivery` future waits on the other end.
-    Future(oneshot::Sender<Result<RecordMetadata>>),
-    /// Called on the producer's task when the outcome is known (Java's `Callback`).
+    Future(Resolver),
     Callback(Callback),
 }
 
 impl Completion {
     fn complete(self, outcome: Result<RecordMetadata>) {
         match self {
-            Completion::Future(reply) => {
-                // The `Delivery` was dropped: nobody is asking.
-                let _ = reply.send(outcome);
-            }
+            Completion::Future(resolver) => resolver.resolve(outcome),
             Completion::Callback(callback) => {
                 // A panicking callback must not take the batch's bookkeeping down with it (its
                 // partition would stay blocked); Java logs and goes on the same way.
@@ -68,6 +72,8 @@ pub(crate) struct Batch {
     encoded: Option<(Bytes, Option<ProducerFields>)>,
     /// One entry per record, in offset-delta order: where its outcome goes, and its timestamp.
     pub records: Vec<(Completion, i64)>,
+    /// Where the `Delivery`s of this batch's records are written.
+    slots: Slots,
     pub created: Instant,
     /// Not sent again before this instant (retry backoff).
     pub retry_at: Option<Instant>,
@@ -85,6 +91,22 @@ pub(crate) struct Batch {
 impl Batch {
     pub(crate) fn record_count(&self) -> usize {
         self.records.len()
+    }
+
+    /// Records where the outcome of the record just appended goes.
+    fn push_reply(&mut self, reply: Reply, timestamp: i64) -> Option<Delivery> {
+        match reply {
+            Reply::Future => {
+                let (delivery, resolver) = self.slots.next();
+                self.records.push((Completion::Future(resolver), timestamp));
+                Some(delivery)
+            }
+            Reply::Callback(callback) => {
+                self.records
+                    .push((Completion::Callback(callback), timestamp));
+                None
+            }
+        }
     }
 
     /// An upper bound of the encoded size (exact once encoded).
@@ -176,6 +198,7 @@ impl Batch {
             builder: Some(builder),
             encoded: None,
             records: replies,
+            slots: Slots::default(),
             created: self.created,
             retry_at: None,
             attempts: self.attempts,
@@ -227,8 +250,12 @@ pub(crate) struct Append<'a> {
 
 /// What `try_append` did.
 pub(crate) enum Appended {
-    /// Appended; `true` when the batch is now full and the sender should wake.
-    Yes(bool),
+    /// Appended; `full` when the batch is now full and the sender should wake. `delivery` is
+    /// the record's `Delivery` when it asked for one.
+    Yes {
+        full: bool,
+        delivery: Option<Delivery>,
+    },
     /// No open batch has room: reserve `batch_capacity` bytes and call `append_new`.
     NeedsBatch,
 }
@@ -287,7 +314,7 @@ impl Accumulator {
         topic: &str,
         partition: i32,
         record: &Append<'_>,
-        reply: &mut Option<Completion>,
+        reply: &mut Option<Reply>,
     ) -> Appended {
         let mut queues = self.lock();
         let Some(queue) = usize::try_from(partition)
@@ -306,11 +333,12 @@ impl Accumulator {
             return Appended::NeedsBatch;
         }
         let Some(reply) = reply.take() else {
-            return Appended::Yes(false);
+            return Appended::NeedsBatch;
         };
         builder.append(record.timestamp, record.key, record.value, record.headers);
-        batch.records.push((reply, record.timestamp));
-        Appended::Yes(builder.size_estimate() >= self.settings.batch_size)
+        let full = builder.size_estimate() >= self.settings.batch_size;
+        let delivery = batch.push_reply(reply, record.timestamp);
+        Appended::Yes { full, delivery }
     }
 
     /// Appends to the open batch if one now has room (another sender made it meanwhile),
@@ -320,24 +348,27 @@ impl Accumulator {
         topic: &Arc<str>,
         partition: i32,
         record: &Append<'_>,
-        reply: Completion,
+        reply: Reply,
         reservation: OwnedSemaphorePermit,
-    ) {
+    ) -> Option<Delivery> {
         let mut reply = Some(reply);
-        if let Appended::Yes(_) = self.try_append(topic, partition, record, &mut reply) {
-            return;
+        if let Appended::Yes { delivery, .. } =
+            self.try_append(topic, partition, record, &mut reply)
+        {
+            return delivery;
         }
-        let Some(reply) = reply else { return };
+        let reply = reply?;
         let capacity = reservation.num_permits();
         let mut builder = BatchBuilder::new(self.settings.compression, capacity)
             .with_compression_level(self.settings.compression_level);
         builder.append(record.timestamp, record.key, record.value, record.headers);
-        let batch = Batch {
+        let mut batch = Batch {
             tp: TopicPartition::new(&**topic, partition),
             topic: topic.clone(),
             builder: Some(builder),
             encoded: None,
-            records: vec![(reply, record.timestamp)],
+            records: Vec::new(),
+            slots: Slots::default(),
             created: Instant::now(),
             retry_at: None,
             attempts: 0,
@@ -346,9 +377,11 @@ impl Accumulator {
             uncompressed_size: 0,
             _reservation: reservation,
         };
+        let delivery = batch.push_reply(reply, record.timestamp);
         queue_mut(&mut self.lock(), topic, partition)
             .batches
             .push_back(batch);
+        delivery
     }
 
     /// Takes the front batch of every partition that is not in flight, is ready (full,
@@ -500,19 +533,21 @@ mod tests {
         memory: &Arc<Semaphore>,
         tp: &TopicPartition,
         value: &[u8],
-    ) -> oneshot::Receiver<Result<RecordMetadata>> {
-        let (tx, rx) = oneshot::channel();
-        let mut reply = Some(Completion::Future(tx));
+    ) -> Delivery {
+        let mut reply = Some(Reply::Future);
         let r = record(value);
         let topic: Arc<str> = Arc::from(tp.topic.as_str());
-        if let Appended::NeedsBatch = acc.try_append(&topic, tp.partition, &r, &mut reply) {
-            let permit = memory
-                .clone()
-                .try_acquire_many_owned(acc.batch_capacity(r.size) as u32)
-                .unwrap();
-            acc.append_new(&topic, tp.partition, &r, reply.take().unwrap(), permit);
+        match acc.try_append(&topic, tp.partition, &r, &mut reply) {
+            Appended::Yes { delivery, .. } => delivery.unwrap(),
+            Appended::NeedsBatch => {
+                let permit = memory
+                    .clone()
+                    .try_acquire_many_owned(acc.batch_capacity(r.size) as u32)
+                    .unwrap();
+                acc.append_new(&topic, tp.partition, &r, reply.take().unwrap(), permit)
+                    .unwrap()
+            }
         }
-        rx
     }
 
     #[tokio::test(start_paused = true)]
@@ -595,7 +630,7 @@ mod tests {
         let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
         ready.into_iter().next().unwrap().fail(|| Error::Closed);
         assert_eq!(memory.available_permits(), 1000);
-        assert!(matches!(rx.await, Ok(Err(Error::Closed))));
+        assert!(matches!(rx.await, Err(Error::Closed)));
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@
 //! See `DESIGN.md` for retries, sequence numbers and epoch bumps.
 
 mod accumulator;
+mod delivery;
 mod idempotence;
 mod metrics;
 pub mod partitioner;
@@ -22,18 +23,17 @@ use crate::error::{Error, Result};
 use crate::protocol::record_batch::{BatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{ProducerRecord, RecordMetadata};
 use crate::topic::validate_topic_name;
-use accumulator::{Accumulator, Append, Appended, BatchSettings, Completion};
+use accumulator::{Accumulator, Append, Appended, BatchSettings, Reply};
+pub use delivery::Delivery;
 use idempotence::Idempotence;
 pub use metrics::ProducerMetrics;
 use partitioner::PartitionChooser;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{oneshot, Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
 
 /// Sends records to Kafka. Cheap to clone; clones share batches and connections.
 ///
@@ -124,24 +124,6 @@ impl Shared {
     }
 }
 
-/// The outcome of one `send`: where the record was written, or why it was not.
-///
-/// Dropping it does not cancel the send.
-#[must_use = "a Delivery tells whether the record was written; await it or drop it knowingly"]
-pub struct Delivery {
-    rx: oneshot::Receiver<Result<RecordMetadata>>,
-}
-
-impl Future for Delivery {
-    type Output = Result<RecordMetadata>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
-    }
-}
-
 impl Producer {
     /// Validates the configuration, connects, and (with `enable.idempotence`) obtains a
     /// producer id.
@@ -195,19 +177,18 @@ impl Producer {
     /// record was not queued: an invalid topic or partition, a record larger than
     /// `max.request.size` or `buffer.memory`, missing metadata, a closed or fatal producer.
     pub async fn send(&self, record: ProducerRecord) -> Result<Delivery> {
-        let (reply, rx) = oneshot::channel();
-        self.enqueue(record, true, Completion::Future(reply))
-            .await?;
-        Ok(Delivery { rx })
+        // A `Reply::Future` always comes back with its Delivery.
+        self.enqueue(record, true, Reply::Future)
+            .await?
+            .ok_or(Error::Closed)
     }
 
     /// Like [`send`](Self::send), but fails at once with [`Error::BufferFull`] instead of
     /// waiting when `buffer.memory` is spent (it may still wait for a topic's metadata).
     pub async fn try_send(&self, record: ProducerRecord) -> Result<Delivery> {
-        let (reply, rx) = oneshot::channel();
-        self.enqueue(record, false, Completion::Future(reply))
-            .await?;
-        Ok(Delivery { rx })
+        self.enqueue(record, false, Reply::Future)
+            .await?
+            .ok_or(Error::Closed)
     }
 
     /// Like [`send`](Self::send), but the outcome goes to `callback` instead of a
@@ -237,16 +218,17 @@ impl Producer {
     where
         F: FnOnce(Result<RecordMetadata>) + Send + 'static,
     {
-        self.enqueue(record, true, Completion::Callback(Box::new(callback)))
+        self.enqueue(record, true, Reply::Callback(Box::new(callback)))
             .await
+            .map(drop)
     }
 
     async fn enqueue(
         &self,
         record: ProducerRecord,
         wait_for_memory: bool,
-        completion: Completion,
-    ) -> Result<()> {
+        reply: Reply,
+    ) -> Result<Option<Delivery>> {
         let s = &self.shared;
         if let Some(e) = s.fatal_error() {
             return Err(e);
@@ -277,7 +259,7 @@ impl Producer {
             Some(topic) => topic,
             None => {
                 validate_topic_name(&record.topic)?;
-                deadline = Some(tokio::time::Instant::now() + s.config.max_block);
+                deadline = Some(Instant::now() + s.config.max_block);
                 s.cluster.topic(&record.topic, s.config.max_block).await?
             }
         };
@@ -307,54 +289,45 @@ impl Producer {
             headers: &record.headers,
             size,
         };
-        let mut completion = Some(completion);
+        let mut reply = Some(reply);
         s.outstanding.fetch_add(1, Ordering::AcqRel);
+        let appended = s
+            .accumulator
+            .try_append(&record.topic, partition, &append, &mut reply);
         // A new batch wakes the sender too, so it schedules that batch's linger deadline
         // instead of finding it at its next periodic tick.
-        let wake =
-            match s
-                .accumulator
-                .try_append(&record.topic, partition, &append, &mut completion)
-            {
-                Appended::Yes(full) => full,
-                Appended::NeedsBatch => {
-                    let capacity = s.accumulator.batch_capacity(size);
-                    let needed = u32::try_from(capacity).unwrap_or(u32::MAX);
-                    let reservation = if wait_for_memory {
-                        let deadline = deadline
-                            .unwrap_or_else(|| tokio::time::Instant::now() + s.config.max_block);
-                        tokio::time::timeout_at(
-                            deadline,
-                            s.memory.clone().acquire_many_owned(needed),
-                        )
+        let (wake, delivery) = match appended {
+            Appended::Yes { full, delivery } => (full, delivery),
+            Appended::NeedsBatch => {
+                let capacity = s.accumulator.batch_capacity(size);
+                let needed = u32::try_from(capacity).unwrap_or(u32::MAX);
+                let reservation = if wait_for_memory {
+                    let deadline = deadline.unwrap_or_else(|| Instant::now() + s.config.max_block);
+                    let acquire = s.memory.clone().acquire_many_owned(needed);
+                    tokio::time::timeout_at(deadline, acquire)
                         .await
                         .ok()
                         .and_then(|r| r.ok())
-                    } else {
-                        s.memory.clone().try_acquire_many_owned(needed).ok()
-                    };
-                    let (Some(reservation), Some(completion)) = (reservation, completion.take())
-                    else {
-                        s.outstanding.fetch_sub(1, Ordering::AcqRel);
-                        return Err(Error::BufferFull {
-                            needed: capacity,
-                            limit: s.memory_limit,
-                        });
-                    };
-                    s.accumulator.append_new(
-                        &record.topic,
-                        partition,
-                        &append,
-                        completion,
-                        reservation,
-                    );
-                    true
-                }
-            };
+                } else {
+                    s.memory.clone().try_acquire_many_owned(needed).ok()
+                };
+                let (Some(reservation), Some(reply)) = (reservation, reply.take()) else {
+                    s.outstanding.fetch_sub(1, Ordering::AcqRel);
+                    return Err(Error::BufferFull {
+                        needed: capacity,
+                        limit: s.memory_limit,
+                    });
+                };
+                let accumulator = &s.accumulator;
+                let delivery =
+                    accumulator.append_new(&record.topic, partition, &append, reply, reservation);
+                (true, delivery)
+            }
+        };
         if wake || s.config.linger.is_zero() {
             s.wake.notify_one();
         }
-        Ok(())
+        Ok(delivery)
     }
 
     /// Waits until every record sent before this call has been acknowledged or has failed.

@@ -91,8 +91,7 @@ async fn a_full_buffer_blocks_send_for_max_block_and_fails_try_send_at_once() {
     let err = producer
         .try_send(ProducerRecord::new(topic.as_str(), value(1000)))
         .await
-        .err()
-        .expect("try_send with a full buffer");
+        .expect_err("try_send with a full buffer");
     assert!(matches!(err, Error::BufferFull { .. }), "{err}");
     assert!(
         started.elapsed() < Duration::from_millis(100),

@@ -617,8 +617,7 @@ mod size_limits {
                 let err = producer
                     .send(ProducerRecord::new(topic.as_str(), vec![b'x'; 5_000]))
                     .await
-                    .err()
-                    .expect("a 5000-byte value plus overhead is over 5000");
+                    .expect_err("a 5000-byte value plus overhead is over 5000");
                 assert!(
                     matches!(
                         err,
@@ -943,8 +942,7 @@ mod partitioning {
         let err = producer
             .send(ProducerRecord::new(topic.as_str(), "bad").key("x"))
             .await
-            .err()
-            .expect("partition 99 of 4");
+            .expect_err("partition 99 of 4");
         assert!(
             matches!(
                 &err,
@@ -1079,8 +1077,7 @@ mod metadata_age {
         let err = stale
             .send(ProducerRecord::new(topic.as_str(), "stale").partition(3))
             .await
-            .err()
-            .expect("the 5-minute cache still says 1 partition");
+            .expect_err("the 5-minute cache still says 1 partition");
         assert!(
             matches!(err, Error::InvalidPartition { count: 1, .. }),
             "{err}"
@@ -1149,14 +1146,12 @@ mod closing {
         let err = producer
             .send(ProducerRecord::new(topic.as_str(), "late"))
             .await
-            .err()
-            .expect("send after close");
+            .expect_err("send after close");
         assert!(matches!(err, Error::Closed), "{err}");
         let err = producer
             .try_send(ProducerRecord::new(topic.as_str(), "late"))
             .await
-            .err()
-            .expect("try_send after close");
+            .expect_err("try_send after close");
         assert!(matches!(err, Error::Closed), "{err}");
         assert_eq!(
             producer.close(Duration::from_secs(1)).await,
