@@ -111,7 +111,10 @@ mod tests {
             .collect()
     }
 
-    fn taken(buffer: &mut Buffer, max: usize) -> (Vec<(i32, i64)>, Vec<(i32, i64)>) {
+    /// (partition, offset) of each record taken, and (partition, next offset) per chunk.
+    type Taken = (Vec<(i32, i64)>, Vec<(i32, i64)>);
+
+    fn taken(buffer: &mut Buffer, max: usize) -> Taken {
         let mut positions = Vec::new();
         let out = buffer.take(max, |tp, next| positions.push((tp.partition, next)));
         let out = out.iter().map(|r| (r.partition, r.offset)).collect();
