@@ -7,6 +7,7 @@
 
 use crate::record::{ConsumerRecord, TopicPartition};
 use std::collections::VecDeque;
+use std::vec;
 
 /// The records waiting for `poll`, in the order they were fetched.
 #[derive(Default)]
@@ -16,10 +17,12 @@ pub(super) struct Buffer {
     len: usize,
 }
 
-/// One completed fetch's records; never empty.
+/// One completed fetch's records not taken yet; never empty.
 struct Chunk {
     tp: TopicPartition,
-    records: VecDeque<ConsumerRecord>,
+    /// Taken from the front; an iterator over the fetch's `Vec` rather than a `VecDeque`
+    /// because moving a run of its records into another `Vec` is a tight copy loop.
+    records: vec::IntoIter<ConsumerRecord>,
 }
 
 impl Buffer {
@@ -39,8 +42,7 @@ impl Buffer {
         self.len += records.len();
         self.chunks.push_back(Chunk {
             tp,
-            // Takes over the Vec's allocation, without copying.
-            records: VecDeque::from(records),
+            records: records.into_iter(),
         });
     }
 
@@ -70,17 +72,17 @@ impl Buffer {
             };
             let want = n - out.len();
             if out.is_empty() && chunk.records.len() <= want {
-                // The whole chunk: its allocation is handed out as it is.
-                out = Vec::from(std::mem::take(&mut chunk.records));
+                // The rest of the chunk: collecting a `vec::IntoIter` reuses its allocation
+                // (a chunk never taken from is handed out as it is).
+                out = std::mem::take(&mut chunk.records).collect();
             } else {
-                out.reserve_exact(n - out.len());
-                let k = want.min(chunk.records.len());
-                out.extend(chunk.records.drain(..k));
+                out.reserve_exact(want);
+                out.extend(chunk.records.by_ref().take(want));
             }
             if let Some(last) = out.last() {
                 taken(&chunk.tp, last.offset + 1);
             }
-            if chunk.records.is_empty() {
+            if chunk.records.as_slice().is_empty() {
                 self.chunks.pop_front();
             }
         }
