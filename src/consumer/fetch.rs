@@ -233,6 +233,11 @@ mod tests {
             } => {
                 let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
                 assert_eq!(offsets, vec![11, 12, 13, 14]);
+                // One topic name for the whole fetch, not one allocation per record.
+                assert_eq!(&*records[0].topic, "t");
+                assert!(records
+                    .windows(2)
+                    .all(|w| Arc::ptr_eq(&w[0].topic, &w[1].topic)));
                 assert_eq!((next_offset, high_watermark), (15, 20));
             }
             _ => panic!("expected records"),
