@@ -6,13 +6,25 @@
 //! is what the encode path adds over a plain copy plus CRC of those bytes (varints, record
 //! framing, the batch header). The other codecs add their compressor on top.
 //!
+//! The `frame/` groups do the same for request framing, in bytes/s of the frame: a
+//! ProduceRequest carrying one 64 KiB batch, built and encoded into its frame (size, header,
+//! body) as the producer sends it; a Fetch response frame carrying such a batch, decoded as
+//! the consumer decodes it, alone and then with its records.
+//!
+//! With `benches/partitioner.rs` (murmur2, CRC32C per size) this covers the list of
+//! broker-free micro-benchmarks: batch encode and decode per codec, CRC, partitioner, request
+//! framing.
+//!
 //! Run with `cargo bench --features fuzzing --bench codec` (the feature exposes the
-//! crate-internal batch codec through `kafkit::__fuzz`).
+//! crate-internal batch codec and framing through `kafkit::__fuzz`).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kafkit::__fuzz::{build_batch, decode_record_count};
+use kafkit::__fuzz::{
+    build_batch, decode_fetch_response, decode_record_count, fetch_response_frame,
+    produce_request_frame,
+};
 use kafkit::Compression;
 
 const CODECS: [Compression; 5] = [
@@ -58,14 +70,7 @@ fn codec_benches(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(format!("batch/{shape}"));
         group.throughput(Throughput::Bytes(payload.len() as u64));
-        group.bench_function("baseline_memcpy_crc32c", |b| {
-            let mut buf = Vec::with_capacity(payload.len());
-            b.iter(|| {
-                buf.clear();
-                buf.extend_from_slice(black_box(&payload));
-                black_box(crc32c::crc32c(&buf))
-            })
-        });
+        baseline(&mut group, &payload);
         for codec in CODECS {
             group.bench_with_input(
                 BenchmarkId::new("encode", codec.name()),
@@ -89,5 +94,71 @@ fn codec_benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, codec_benches);
+/// The bytes-per-second baseline for `bytes`: copy them, checksum the copy.
+fn baseline(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    bytes: &[u8],
+) {
+    group.bench_function("baseline_memcpy_crc32c", |b| {
+        let mut buf = Vec::with_capacity(bytes.len());
+        b.iter(|| {
+            buf.clear();
+            buf.extend_from_slice(black_box(bytes));
+            black_box(crc32c::crc32c(&buf))
+        })
+    });
+}
+
+/// The largest uncompressed batch of 100-byte records that fits 64 KiB, the `batch.size`
+/// the side-by-side benchmarks use.
+fn batch_64k() -> bytes::Bytes {
+    let owned = records(1000, 100);
+    let refs: Vec<(&[u8], &[u8])> = owned
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    let mut n = 1;
+    while n < refs.len() && build_batch(Compression::None, &refs[..n + 1]).len() <= 64 * 1024 {
+        n += 1;
+    }
+    build_batch(Compression::None, &refs[..n])
+}
+
+fn frame_benches(c: &mut Criterion) {
+    const TOPIC: &str = "bench-topic";
+    let batch = batch_64k();
+    let request = produce_request_frame(TOPIC, batch.clone()).unwrap();
+    let response = fetch_response_frame(TOPIC, batch.clone()).unwrap();
+    assert_eq!(decode_fetch_response(response.clone()).unwrap(), batch);
+    println!(
+        "frame: {} batch bytes -> {} request frame bytes, {} response frame bytes",
+        batch.len(),
+        request.len(),
+        response.len()
+    );
+
+    let mut group = c.benchmark_group("frame/produce_request_64KiB");
+    group.throughput(Throughput::Bytes(request.len() as u64));
+    baseline(&mut group, &request);
+    group.bench_function("encode", |b| {
+        b.iter(|| produce_request_frame(TOPIC, black_box(batch.clone())).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("frame/fetch_response_64KiB");
+    group.throughput(Throughput::Bytes(response.len() as u64));
+    baseline(&mut group, &response);
+    group.bench_function("decode", |b| {
+        b.iter(|| decode_fetch_response(black_box(response.clone())).unwrap())
+    });
+    group.bench_function("decode+records", |b| {
+        b.iter(|| {
+            let records = decode_fetch_response(black_box(response.clone())).unwrap();
+            decode_record_count(records).unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, codec_benches, frame_benches);
 criterion_main!(benches);

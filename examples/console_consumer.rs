@@ -156,7 +156,7 @@ async fn consume(
             }
             println!("{}", format_record(&record, print));
             printed += 1;
-            let tp = TopicPartition::new(record.topic, record.partition);
+            let tp = TopicPartition::new(&*record.topic, record.partition);
             done.insert(tp, OffsetAndMetadata::new(record.offset + 1));
         }
         if group && !done.is_empty() {
@@ -175,7 +175,7 @@ fn format_record(r: &ConsumerRecord, p: &Print) -> String {
             .map(|h| serde_json::json!({"key": String::from_utf8_lossy(&h.key), "value": text(&h.value)}))
             .collect();
         return serde_json::json!({
-            "topic": r.topic, "partition": r.partition, "offset": r.offset,
+            "topic": &*r.topic, "partition": r.partition, "offset": r.offset,
             "timestamp": r.timestamp, "key": text(&r.key), "value": text(&r.value),
             "headers": headers,
         })

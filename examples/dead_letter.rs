@@ -87,7 +87,7 @@ async fn consume(
         };
         let (mut deliveries, mut next) = (Vec::new(), BTreeMap::new());
         for r in records.into_iter().take(max - ok - failed) {
-            let tp = TopicPartition::new(&r.topic, r.partition);
+            let tp = TopicPartition::new(&*r.topic, r.partition);
             next.insert(tp, OffsetAndMetadata::new(r.offset + 1));
             match process(&r) {
                 Ok(n) => (ok, sum) = (ok + 1, sum.wrapping_add(n)),
@@ -118,7 +118,7 @@ fn process(r: &ConsumerRecord) -> Result<i64, String> {
 fn dead_letter(r: ConsumerRecord, dlq: &str, reason: &str) -> ProducerRecord {
     let origin = [
         ("error", reason.to_string()),
-        ("__connect.errors.topic", r.topic),
+        ("__connect.errors.topic", r.topic.to_string()),
         ("__connect.errors.partition", r.partition.to_string()),
         ("__connect.errors.offset", r.offset.to_string()),
     ];

@@ -34,6 +34,7 @@ mod topic;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod __fuzz {
+    pub use crate::protocol::frame::hooks::*;
     pub use crate::protocol::record_batch::hooks::*;
 }
 

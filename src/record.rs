@@ -184,10 +184,15 @@ pub enum TimestampType {
 }
 
 /// A record read from a partition.
+///
+/// Its key, value and header bytes are slices of the fetched data, not copies, and its topic
+/// is shared by the records of one fetch: the only allocation a record has of its own is its
+/// header list, when it has headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerRecord {
-    /// The topic.
-    pub topic: String,
+    /// The topic; shared, not copied, between the records of one fetch (`&*record.topic` is
+    /// the `&str`).
+    pub topic: Arc<str>,
     /// The partition.
     pub partition: i32,
     /// The record's offset.

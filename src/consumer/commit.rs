@@ -229,9 +229,7 @@ impl Consumer {
             state.paused.remove(tp);
         }
         let gone_set: BTreeSet<&TopicPartition> = gone.iter().collect();
-        state
-            .buffer
-            .retain(|r| !gone_set.contains(&TopicPartition::new(r.topic.clone(), r.partition)));
+        state.buffer.retain(|tp| !gone_set.contains(tp));
         gone
     }
 

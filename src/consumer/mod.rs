@@ -14,6 +14,7 @@
 //! takes every partition of the subscribed topics.
 
 pub(crate) mod assignor;
+mod buffer;
 mod commit;
 mod fetch;
 mod fetch_session;
@@ -27,11 +28,12 @@ use crate::cluster::Cluster;
 use crate::config::{AutoOffsetReset, ConsumerConfig};
 use crate::error::{Error, ErrorCode, Result};
 use crate::record::{ConsumerRecord, TopicPartition};
+use buffer::Buffer;
 pub use commit::{HookFuture, RebalanceListener};
 use fetch::{FetchParams, PartitionFetch};
 use fetcher::{Fetcher, Taken};
 pub use group::OffsetAndMetadata;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 pub use stream::RecordStream;
@@ -85,7 +87,7 @@ struct State {
     /// The next offset to hand to the application, per partition: what commits commit.
     consumed: HashMap<TopicPartition, i64>,
     paused: BTreeSet<TopicPartition>,
-    buffer: VecDeque<ConsumerRecord>,
+    buffer: Buffer,
     high_watermarks: HashMap<TopicPartition, i64>,
     /// Topics subscribed through the group.
     group_topics: Vec<String>,
@@ -200,9 +202,7 @@ impl Consumer {
         };
         *position = Some(offset);
         state.consumed.insert(tp.clone(), offset);
-        state
-            .buffer
-            .retain(|r| r.topic != tp.topic || r.partition != tp.partition);
+        state.buffer.retain(|buffered| buffered != tp);
         Ok(())
     }
 
@@ -240,9 +240,7 @@ impl Consumer {
                 if let Some(offset) = consumed {
                     state.positions.insert(tp.clone(), Some(offset));
                 }
-                state
-                    .buffer
-                    .retain(|r| r.topic != tp.topic || r.partition != tp.partition);
+                state.buffer.retain(|buffered| buffered != tp);
             }
         }
     }
@@ -304,18 +302,20 @@ impl Consumer {
                     // Top up from what the fetchers completed meanwhile (never waits).
                     self.fetch_once(&mut state)?;
                 }
-                let n = state.buffer.len().min(self.inner.config.max_poll_records);
-                let records: Vec<ConsumerRecord> = state.buffer.drain(..n).collect();
-                // Positions move once per partition per poll, not once per record: the last
-                // record of each partition (records of a partition are in offset order).
-                let mut done: Vec<(&str, i32)> = Vec::new();
-                for r in records.iter().rev() {
-                    if !done.contains(&(r.topic.as_str(), r.partition)) {
-                        done.push((&r.topic, r.partition));
-                        let tp = TopicPartition::new(r.topic.clone(), r.partition);
-                        state.consumed.insert(tp, r.offset + 1);
-                    }
-                }
+                // Positions move once per fetched chunk taken from, not once per record, and
+                // the partition is usually known already: nothing to allocate.
+                let state = &mut *state;
+                let consumed = &mut state.consumed;
+                let records =
+                    state.buffer.take(
+                        self.inner.config.max_poll_records,
+                        |tp, next| match consumed.get_mut(tp) {
+                            Some(position) => *position = next,
+                            None => {
+                                consumed.insert(tp.clone(), next);
+                            }
+                        },
+                    );
                 return Ok(records);
             }
             if state.positions.is_empty() {
@@ -412,8 +412,11 @@ impl Consumer {
                     high_watermark,
                 } => {
                     state.high_watermarks.insert(tp.clone(), high_watermark);
-                    state.positions.insert(tp, Some(next_offset));
-                    state.buffer.extend(records);
+                    // Present: checked above.
+                    if let Some(position) = state.positions.get_mut(&tp) {
+                        *position = Some(next_offset);
+                    }
+                    state.buffer.push(tp, records);
                 }
                 PartitionFetch::Error(code) if code == ErrorCode::OFFSET_OUT_OF_RANGE => {
                     if self.inner.config.auto_offset_reset == AutoOffsetReset::None {

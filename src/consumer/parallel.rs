@@ -3,7 +3,6 @@
 use super::Consumer;
 use crate::error::Result;
 use crate::record::{ConsumerRecord, TopicPartition};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -43,13 +42,28 @@ impl Consumer {
     {
         let records = self.poll(timeout).await?;
         let count = records.len();
-        let mut by_partition: BTreeMap<TopicPartition, Vec<ConsumerRecord>> = BTreeMap::new();
+        // Records come in runs of one partition (a fetch's worth), so the last partition seen
+        // is checked first; a key is built once per partition, not per record.
+        let mut by_partition: Vec<(TopicPartition, Vec<ConsumerRecord>)> = Vec::new();
+        let mut current = 0;
         for record in records {
-            by_partition
-                .entry(TopicPartition::new(record.topic.clone(), record.partition))
-                .or_default()
-                .push(record);
+            let same = |(tp, _): &(TopicPartition, _)| {
+                tp.partition == record.partition && *tp.topic == *record.topic
+            };
+            if !by_partition.get(current).is_some_and(same) {
+                current = match by_partition.iter().position(same) {
+                    Some(i) => i,
+                    None => {
+                        let tp = TopicPartition::new(&*record.topic, record.partition);
+                        by_partition.push((tp, Vec::new()));
+                        by_partition.len() - 1
+                    }
+                };
+            }
+            by_partition[current].1.push(record);
         }
+        // Started in partition order, as before.
+        by_partition.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut running = JoinSet::new();
         let mut panic = None;
         let mut note = |joined: Option<std::result::Result<(), tokio::task::JoinError>>| {

@@ -75,6 +75,76 @@ pub(crate) fn api_name(key: i16) -> &'static str {
     }
 }
 
+/// Hooks for `benches/codec.rs`, which is a separate crate; exported from the crate root only
+/// with the `fuzzing` feature. Each builds or decodes a frame the way the client does, at the
+/// highest version kafkit speaks (the one a current broker gets).
+#[cfg(feature = "fuzzing")]
+pub mod hooks {
+    use super::{decode_response, encode_request};
+    use crate::admin::topic_name;
+    use crate::protocol::versions;
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{
+        ApiKey, FetchRequest, FetchResponse, ProduceRequest, ResponseHeader,
+    };
+    use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
+
+    fn version(key: ApiKey) -> i16 {
+        versions::ours(key).map_or(0, |(_, max)| max)
+    }
+
+    /// The whole frame of a ProduceRequest (acks=all) carrying `batch` for partition 0 of
+    /// `topic`: the request built as the producer's request task builds it, then encoded as
+    /// the connection encodes it (size, header, body).
+    pub fn produce_request_frame(topic: &str, batch: Bytes) -> Result<Bytes, String> {
+        let request = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(30_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic_name(topic))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(batch))])]);
+        let client_id = StrBytes::from_static_str("kafkit");
+        encode_request(&request, version(ApiKey::Produce), 1, &client_id)
+    }
+
+    /// A Fetch response frame (size prefix removed, as the connection hands it over) with
+    /// `records` for partition 0 of `topic`, as a broker sends it.
+    pub fn fetch_response_frame(topic: &str, records: Bytes) -> Result<Bytes, String> {
+        let version = version(ApiKey::Fetch);
+        let response =
+            FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(vec![PartitionData::default()
+                    .with_partition_index(0)
+                    .with_high_watermark(1_000_000)
+                    .with_records(Some(records))])]);
+        let mut frame = BytesMut::new();
+        let header_version = <FetchResponse as HeaderVersion>::header_version(version);
+        ResponseHeader::default()
+            .with_correlation_id(1)
+            .encode(&mut frame, header_version)
+            .and_then(|_| response.encode(&mut frame, version))
+            .map_err(|e| format!("cannot encode the fetch response: {e}"))?;
+        Ok(frame.freeze())
+    }
+
+    /// Decodes a Fetch response frame as the consumer does; returns the record bytes it
+    /// carries (a slice of the frame, not a copy).
+    pub fn decode_fetch_response(frame: Bytes) -> Result<Bytes, String> {
+        let response = decode_response::<FetchRequest>(frame, version(ApiKey::Fetch))?;
+        response
+            .responses
+            .into_iter()
+            .flat_map(|t| t.partitions)
+            .find_map(|p| p.records)
+            .ok_or_else(|| "no records in the fetch response".to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
