@@ -19,6 +19,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -203,8 +204,15 @@ async fn run(bootstrap: &str, records: usize) -> Result<Vec<Row>, BoxError> {
         .create_topics([NewTopic::new(topic.as_str(), PARTITIONS, 1)])
         .await?;
     let total = WARM_UP + records;
-    let mut rows = vec![record_construction(&topic)];
-    rows.push(produce(bootstrap, &topic, records).await?);
+    let name: Arc<str> = topic.as_str().into();
+    let mut rows = vec![record_construction(&name)];
+    rows.push(produce(bootstrap, &name, records).await?);
+    // Into a topic of its own, so the consumers below read exactly `total` records.
+    let callbacks_topic = kafkit_testkit::unique_name("allocations-callbacks");
+    admin
+        .create_topics([NewTopic::new(callbacks_topic.as_str(), PARTITIONS, 1)])
+        .await?;
+    rows.push(produce_with_callbacks(bootstrap, &callbacks_topic.as_str().into(), records).await?);
 
     let mut config = ConsumerConfig::new(bootstrap);
     config.auto_offset_reset = AutoOffsetReset::Earliest;
@@ -223,15 +231,14 @@ async fn run(bootstrap: &str, records: usize) -> Result<Vec<Row>, BoxError> {
     Ok(rows)
 }
 
-/// The user side of a send: a record from a topic name and a value made once. The value is
-/// a clone of shared `Bytes` (a reference count); the topic costs one allocation whatever is
-/// passed, as `ProducerRecord::new` takes `impl Into<String>` and keeps a `String`.
-fn make_record(topic: &str, value: &Bytes) -> ProducerRecord {
-    ProducerRecord::new(topic, value.clone())
+/// The user side of a send: a record from a topic name and a value made once, both clones of
+/// shared, reference-counted data (`Arc<str>`, `Bytes`), so building it allocates nothing.
+fn make_record(topic: &Arc<str>, value: &Bytes) -> ProducerRecord {
+    ProducerRecord::new(topic.clone(), value.clone())
 }
 
 /// What building the records costs the application by itself, outside kafkit.
-fn record_construction(topic: &str) -> Row {
+fn record_construction(topic: &Arc<str>) -> Row {
     let value = Bytes::from(vec![b'x'; VALUE_SIZE]);
     // The first clone of a `Vec`-backed `Bytes` makes it shared, once.
     drop(make_record(topic, &value));
@@ -250,12 +257,16 @@ fn record_construction(topic: &str) -> Row {
     }
 }
 
-async fn produce(bootstrap: &str, topic: &str, records: usize) -> Result<Row, BoxError> {
-    // As the side-by-side benchmarks configure every client.
+/// As the side-by-side benchmarks configure every client.
+fn producer_config(bootstrap: &str) -> ProducerConfig {
     let mut config = ProducerConfig::new(bootstrap);
     config.linger = Duration::from_millis(5);
     config.batch_size = 64 * 1024;
-    let producer = Producer::new(config).await?;
+    config
+}
+
+async fn produce(bootstrap: &str, topic: &Arc<str>, records: usize) -> Result<Row, BoxError> {
+    let producer = Producer::new(producer_config(bootstrap)).await?;
     let value = Bytes::from(vec![b'x'; VALUE_SIZE]);
     let mut pending: Vec<Delivery> = Vec::with_capacity(CHUNK);
     send_all(&producer, topic, &value, WARM_UP, &mut pending).await?;
@@ -275,11 +286,62 @@ async fn produce(bootstrap: &str, topic: &str, records: usize) -> Result<Row, Bo
     })
 }
 
+/// `send_with_callback`: the boxed callback is the application's closure (here it captures an
+/// `Arc`), one allocation per record by construction, so this row has no target of its own.
+async fn produce_with_callbacks(
+    bootstrap: &str,
+    topic: &Arc<str>,
+    records: usize,
+) -> Result<Row, BoxError> {
+    let producer = Producer::new(producer_config(bootstrap)).await?;
+    let value = Bytes::from(vec![b'x'; VALUE_SIZE]);
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let send = |n| {
+        let (producer, acknowledged, value) = (&producer, &acknowledged, &value);
+        async move {
+            for _ in 0..n {
+                let acknowledged = acknowledged.clone();
+                producer
+                    .send_with_callback(make_record(topic, value), move |outcome| {
+                        if outcome.is_ok() {
+                            acknowledged.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                    .await?;
+            }
+            producer.flush().await;
+            Ok::<_, BoxError>(())
+        }
+    };
+    send(WARM_UP).await?;
+    let start = Snapshot::now();
+    let began = Instant::now();
+    send(records).await?;
+    let counted = Snapshot::since(start);
+    let elapsed = began.elapsed();
+    producer.close(Duration::from_secs(30)).await;
+    let acknowledged = acknowledged.load(Ordering::Relaxed);
+    if acknowledged != (WARM_UP + records) as u64 {
+        return Err(format!(
+            "{acknowledged} of {} records acknowledged",
+            WARM_UP + records
+        )
+        .into());
+    }
+    Ok(Row {
+        name: "produce (callbacks)",
+        records,
+        counted,
+        elapsed,
+        target: None,
+    })
+}
+
 /// Sends `n` records, awaiting their deliveries `CHUNK` at a time from `pending`, whose
 /// capacity is reused so that keeping them allocates nothing.
 async fn send_all(
     producer: &Producer,
-    topic: &str,
+    topic: &Arc<str>,
     value: &Bytes,
     n: usize,
     pending: &mut Vec<Delivery>,

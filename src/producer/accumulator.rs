@@ -367,7 +367,9 @@ impl Accumulator {
             topic: topic.clone(),
             builder: Some(builder),
             encoded: None,
-            records: Vec::new(),
+            // Sized for a batch of records like this one, so a full batch does not grow
+            // (reallocate and copy) its list ten times; capped for tiny records.
+            records: Vec::with_capacity((capacity / record.size.max(1)).clamp(1, 1024)),
             slots: Slots::default(),
             created: Instant::now(),
             retry_at: None,
