@@ -230,6 +230,12 @@ struct Queue {
     in_flight: bool,
 }
 
+/// tokio's timers fire on whole-millisecond ticks, up to 1 ms after their deadline. Half a
+/// tick of slack centres a lingering batch's send time on its `linger.ms` deadline instead of
+/// putting it after it on average (Java, whose clock counts whole milliseconds, sends in the
+/// millisecond before it).
+const LINGER_SLACK: Duration = Duration::from_micros(500);
+
 /// Settings that shape batches.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BatchSettings {
@@ -415,9 +421,10 @@ impl Accumulator {
             let full = queue.batches.len() > 1
                 || front.builder.is_none()
                 || front.size_estimate() >= self.settings.batch_size;
-            let lingered = front.created + self.settings.linger <= now;
+            let due = front.created + self.settings.linger;
+            let lingered = due <= now + LINGER_SLACK;
             if !(full || lingered || hurry) {
-                wake_at(front.created + self.settings.linger);
+                wake_at(due.checked_sub(LINGER_SLACK).unwrap_or(due));
                 continue;
             }
             if !eligible(&front.tp, front) {
@@ -560,13 +567,16 @@ mod tests {
         let _rx = append(&acc, &memory, &tp, b"a");
         let (ready, wake) = acc.drain(Instant::now(), false, |_, _| true);
         assert!(ready.is_empty());
-        assert_eq!(wake, Some(Instant::now() + Duration::from_millis(50)));
+        assert_eq!(wake, Some(Instant::now() + Duration::from_micros(49_500)));
         let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
         assert_eq!(ready.len(), 1, "flush ignores linger");
         acc.requeue(ready.into_iter().next().unwrap(), Duration::ZERO);
-        tokio::time::advance(Duration::from_millis(50)).await;
+        tokio::time::advance(Duration::from_micros(49_400)).await;
         let (ready, _) = acc.drain(Instant::now(), false, |_, _| true);
-        assert_eq!(ready.len(), 1, "lingered long enough");
+        assert!(ready.is_empty(), "0.6 ms short of linger.ms");
+        tokio::time::advance(Duration::from_micros(100)).await;
+        let (ready, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(ready.len(), 1, "within half a timer tick of linger.ms");
     }
 
     #[tokio::test(start_paused = true)]
