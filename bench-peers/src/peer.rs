@@ -51,7 +51,9 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let mode = it.next().ok_or("usage: peer MODE --bootstrap B --topic T --num-records N ...")?;
+    let mode = it
+        .next()
+        .ok_or("usage: peer MODE --bootstrap B --topic T --num-records N ...")?;
     let mut a = Args {
         mode,
         bootstrap: String::new(),
@@ -64,7 +66,10 @@ fn parse_args() -> Result<Args, String> {
     };
     while let Some(flag) = it.next() {
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        let num = |v: &str| v.parse::<f64>().map_err(|_| format!("{flag}: not a number: {v}"));
+        let num = |v: &str| {
+            v.parse::<f64>()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
+        };
         match flag.as_str() {
             "--bootstrap" => a.bootstrap = v,
             "--topic" => a.topic = v,
@@ -158,7 +163,8 @@ impl Summary {
 
     fn delivered(&mut self, sent: Instant, bytes: usize) {
         let now = Instant::now();
-        self.latency.saturating_record((now - sent).as_micros() as u64);
+        self.latency
+            .saturating_record((now - sent).as_micros() as u64);
         self.records += 1;
         self.bytes += bytes as u64;
         self.end = now;
@@ -181,7 +187,13 @@ impl Summary {
     fn json(&self, args: &Args) -> String {
         let secs = (self.end - self.start).as_secs_f64();
         let l = &self.latency;
-        let q = |p: f64| if l.is_empty() { 0 } else { l.value_at_quantile(p) };
+        let q = |p: f64| {
+            if l.is_empty() {
+                0
+            } else {
+                l.value_at_quantile(p)
+            }
+        };
         serde_json::json!({
             "client": args.mode,
             "records": self.records,
@@ -242,7 +254,11 @@ struct Throttle {
 
 impl Throttle {
     fn new(target: f64) -> Self {
-        Throttle { start: Instant::now(), target, debt: Duration::ZERO }
+        Throttle {
+            start: Instant::now(),
+            target,
+            debt: Duration::ZERO,
+        }
     }
 
     /// How long to sleep after record `i`, if at all.
@@ -296,7 +312,9 @@ where
     });
     // Warm-up, not counted: one record, acknowledged, so connections, metadata and the
     // producer id are in place before the clock starts (as Java's first send blocks on them).
-    let warm = send(payloads[0].clone()).await.map_err(|e| format!("warm-up send: {e}"))?;
+    let warm = send(payloads[0].clone())
+        .await
+        .map_err(|e| format!("warm-up send: {e}"))?;
     warm.await.map_err(|e| format!("warm-up delivery: {e}"))?;
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
     let start = Instant::now();
@@ -306,7 +324,8 @@ where
         let bytes = payload.len();
         let sent = Instant::now();
         let delivery = send(payload).await.map_err(|e| format!("send: {e}"))?;
-        tx.send((sent, bytes, delivery)).map_err(|_| "collector gone")?;
+        tx.send((sent, bytes, delivery))
+            .map_err(|_| "collector gone")?;
         if let Some(pause) = throttle.after(i) {
             tokio::time::sleep(pause).await;
         }
@@ -359,10 +378,16 @@ async fn kafkit_consume(args: &Args) -> AnyResult<Summary> {
 /// the comma-separated topics of `--topic`, with kafkit's admin client. Not measured.
 async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
     use kafkit::{Admin, ClientConfig, NewTopic};
-    let admin = Admin::new(ClientConfig::from_properties([("bootstrap.servers", args.bootstrap.as_str())])?).await?;
+    let admin = Admin::new(ClientConfig::from_properties([(
+        "bootstrap.servers",
+        args.bootstrap.as_str(),
+    )])?)
+    .await?;
     let names = args.topic.split(',');
     if create {
-        admin.create_topics(names.map(|t| NewTopic::new(t, args.partitions, 1))).await?;
+        admin
+            .create_topics(names.map(|t| NewTopic::new(t, args.partitions, 1)))
+            .await?;
     } else {
         admin.delete_topics(names).await?;
     }
@@ -422,7 +447,9 @@ async fn krafka_consume(args: &Args) -> AnyResult<Summary> {
         .build()
         .await?;
     let mut summary = Summary::new();
-    consumer.assign(&args.topic, (0..args.partitions).collect()).await?;
+    consumer
+        .assign(&args.topic, (0..args.partitions).collect())
+        .await?;
     while summary.records < args.num_records {
         for record in consumer.poll(Duration::from_secs(1)).await? {
             summary.consumed(record.value.as_deref());
@@ -443,7 +470,10 @@ fn producer_props(args: &Args) -> Vec<(String, String)> {
         ("bootstrap.servers", args.bootstrap.clone()),
         ("acks", "all".into()),
         ("enable.idempotence", "true".into()),
-        ("max.in.flight.requests.per.connection", IN_FLIGHT.to_string()),
+        (
+            "max.in.flight.requests.per.connection",
+            IN_FLIGHT.to_string(),
+        ),
         ("linger.ms", LINGER_MS.to_string()),
         ("batch.size", BATCH_SIZE.to_string()),
         ("compression.type", args.compression.clone()),
@@ -461,7 +491,10 @@ fn common_consumer_props(args: &Args) -> Vec<(String, String)> {
         ("enable.auto.commit", "false".into()),
         ("fetch.min.bytes", "1".into()),
         ("fetch.max.bytes", FETCH_MAX_BYTES.to_string()),
-        ("max.partition.fetch.bytes", PARTITION_FETCH_BYTES.to_string()),
+        (
+            "max.partition.fetch.bytes",
+            PARTITION_FETCH_BYTES.to_string(),
+        ),
         ("fetch.max.wait.ms", FETCH_MAX_WAIT_MS.to_string()),
     ]
     .into_iter()
@@ -476,7 +509,10 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
             match k.as_str() {
                 // librdkafka's budget is in messages and KiB instead.
                 "buffer.memory" => {
-                    config.set("queue.buffering.max.kbytes", (BUFFER_MEMORY / 1024).to_string());
+                    config.set(
+                        "queue.buffering.max.kbytes",
+                        (BUFFER_MEMORY / 1024).to_string(),
+                    );
                     config.set("queue.buffering.max.messages", "10000000");
                 }
                 _ => {
@@ -504,7 +540,11 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
 
 fn guard_stall(summary: &Summary, args: &Args) -> AnyResult<()> {
     if summary.start.elapsed() > Duration::from_secs(300) {
-        return Err(format!("only {} of {} records after 300 s", summary.records, args.num_records).into());
+        return Err(format!(
+            "only {} of {} records after 300 s",
+            summary.records, args.num_records
+        )
+        .into());
     }
     Ok(())
 }
@@ -536,13 +576,19 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     use rdkafka::error::{KafkaError, RDKafkaErrorCode};
     use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
     let payloads = payloads(args)?;
-    let context = DeliveryStats { start: Instant::now(), summary: Mutex::new(Summary::new()) };
+    let context = DeliveryStats {
+        start: Instant::now(),
+        summary: Mutex::new(Summary::new()),
+    };
     let origin = context.start;
     let producer: ThreadedProducer<DeliveryStats> =
         rdkafka_config(args, true).create_with_context(context)?;
     // Warm-up, not counted (see produce_async).
-    let warm = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, 0).payload(&payloads[0][..]);
-    producer.send(warm).map_err(|(e, _)| format!("warm-up send: {e}"))?;
+    let warm =
+        BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, 0).payload(&payloads[0][..]);
+    producer
+        .send(warm)
+        .map_err(|(e, _)| format!("warm-up send: {e}"))?;
     producer.flush(Duration::from_secs(60))?;
     *producer.context().summary.lock().unwrap() = Summary::new();
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
@@ -551,8 +597,8 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     for i in 0..args.num_records {
         let payload = &payloads[pick.next(payloads.len())];
         let sent_ns = origin.elapsed().as_nanos() as usize;
-        let mut record =
-            BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns).payload(&payload[..]);
+        let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns)
+            .payload(&payload[..]);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -568,7 +614,10 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
         }
     }
     producer.flush(Duration::from_secs(120))?;
-    let mut summary = std::mem::replace(&mut *producer.context().summary.lock().unwrap(), Summary::new());
+    let mut summary = std::mem::replace(
+        &mut *producer.context().summary.lock().unwrap(),
+        Summary::new(),
+    );
     summary.start = start;
     Ok(summary)
 }
