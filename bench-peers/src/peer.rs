@@ -7,7 +7,8 @@
 //! peer MODE --bootstrap HOST:PORT --topic T --num-records N [--payload-file F]
 //!      [--throughput REC_PER_S|-1] [--compression none|lz4] [--partitions P]
 //! MODE: kafkit-produce | rdkafka-produce | rdkafka-future-produce | krafka-produce
-//!     | kafkit-consume | rdkafka-consume | rdkafka-stream-consume | krafka-consume
+//!     | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume | rdkafka-stream-consume
+//!     | krafka-consume
 //! ```
 //!
 //! Producers send keyless records whose values are picked at random (fixed seed) from the
@@ -36,6 +37,8 @@ const FETCH_MAX_BYTES: usize = 52_428_800;
 const PARTITION_FETCH_BYTES: usize = 1_048_576;
 const FETCH_MAX_WAIT_MS: u64 = 500;
 const MAX_POLL_RECORDS: usize = 500;
+/// `queued.min.messages` of `rdkafka-tuned-consume` (librdkafka's default: 100,000).
+const RDKAFKA_TUNED_QUEUED_MIN: usize = 1_000_000;
 
 #[derive(Clone)]
 struct Args {
@@ -97,7 +100,8 @@ fn main() {
     };
     let result = match args.mode.as_str() {
         "rdkafka-produce" => rdkafka_produce(&args),
-        "rdkafka-consume" => rdkafka_consume(&args),
+        "rdkafka-consume" => rdkafka_consume(&args, false),
+        "rdkafka-tuned-consume" => rdkafka_consume(&args, true),
         mode => {
             // The same runtime kafkit's producer_perf uses: #[tokio::main]'s multi-thread one.
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -659,10 +663,19 @@ fn rdkafka_assignment(args: &Args) -> AnyResult<rdkafka::TopicPartitionList> {
     Ok(list)
 }
 
-fn rdkafka_consume(args: &Args) -> AnyResult<Summary> {
+/// `rdkafka-consume`: `BaseConsumer` with librdkafka's defaults beyond the common settings.
+/// `rdkafka-tuned-consume`: the same, told not to pause fetching once its local queue holds
+/// `queued.min.messages` per partition (`fetch.queue.backoff.ms=0`, default 1000 ms, with a
+/// larger `queued.min.messages`).
+fn rdkafka_consume(args: &Args, tuned: bool) -> AnyResult<Summary> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::Message;
-    let consumer: BaseConsumer = rdkafka_config(args, false).create()?;
+    let mut config = rdkafka_config(args, false);
+    if tuned {
+        config.set("fetch.queue.backoff.ms", "0");
+        config.set("queued.min.messages", RDKAFKA_TUNED_QUEUED_MIN.to_string());
+    }
+    let consumer: BaseConsumer = config.create()?;
     let mut summary = Summary::new();
     consumer.assign(&rdkafka_assignment(args)?)?;
     while summary.records < args.num_records {
