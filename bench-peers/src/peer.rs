@@ -8,21 +8,25 @@
 //!      [--throughput REC_PER_S|-1] [--compression none|lz4] [--partitions P]
 //! MODE: kafkit-produce | rdkafka-produce | rdkafka-future-produce | krafka-produce
 //!     | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume | rdkafka-stream-consume
-//!     | krafka-consume
+//!     | krafka-consume | kafkit-e2e | rdkafka-e2e | krafka-e2e
 //! ```
 //!
 //! Producers send keyless records whose values are picked at random (fixed seed) from the
 //! lines of the payload file, paced like Java's `ThroughputThrottler` when a throughput is
 //! given, and time each record from the send call to its delivery report (µs). Consumers
 //! assign every partition from the earliest offset (no group) and read until N records,
-//! summing every value byte so none is left untouched.
+//! summing every value byte so none is left untouched. The `-e2e` modes do both in one
+//! process on one topic: the producer sends N records at `--throughput` with its send time
+//! (ns since an origin in the process) in the first 8 bytes of each value, and the consumer,
+//! assigned from the earliest offset of the fresh topic, reports receive − send per record.
 
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
 use std::error::Error;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type AnyResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
@@ -102,6 +106,7 @@ fn main() {
         "rdkafka-produce" => rdkafka_produce(&args),
         "rdkafka-consume" => rdkafka_consume(&args, false),
         "rdkafka-tuned-consume" => rdkafka_consume(&args, true),
+        "rdkafka-e2e" => rdkafka_e2e(&args),
         mode => {
             // The same runtime kafkit's producer_perf uses: #[tokio::main]'s multi-thread one.
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -113,6 +118,8 @@ fn main() {
                     "kafkit-consume" => kafkit_consume(&args).await,
                     "krafka-produce" => krafka_produce(&args).await,
                     "krafka-consume" => krafka_consume(&args).await,
+                    "kafkit-e2e" => kafkit_e2e(&args).await,
+                    "krafka-e2e" => krafka_e2e(&args).await,
                     "rdkafka-future-produce" => rdkafka_future_produce(&args).await,
                     "rdkafka-stream-consume" => rdkafka_stream_consume(&args).await,
                     other => Err(format!("unknown mode {other}").into()),
@@ -403,8 +410,22 @@ async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
 // ---------------------------------------------------------------------------
 
 async fn krafka_produce(args: &Args) -> AnyResult<Summary> {
+    use krafka::Record;
+    let producer = krafka_producer(args).await?;
+    let (p, topic) = (&producer, args.topic.as_str());
+    let summary = produce_async(args, move |value| async move {
+        p.enqueue(Record::new(topic, value))
+            .await
+            .map(|d| async move { d.await.map(|_| ()) })
+    })
+    .await?;
+    producer.close().await?;
+    Ok(summary)
+}
+
+async fn krafka_producer(args: &Args) -> AnyResult<krafka::producer::Producer> {
     use krafka::producer::Acks;
-    use krafka::{Compression, Kafka, Record};
+    use krafka::{Compression, Kafka};
     let kafka = Kafka::builder(args.bootstrap.clone())
         .max_in_flight_requests(IN_FLIGHT)
         .connect()
@@ -424,18 +445,24 @@ async fn krafka_produce(args: &Args) -> AnyResult<Summary> {
         .compression(compression)
         .build()
         .await?;
-    let (p, topic) = (&producer, args.topic.as_str());
-    let summary = produce_async(args, move |value| async move {
-        p.enqueue(Record::new(topic, value))
-            .await
-            .map(|d| async move { d.await.map(|_| ()) })
-    })
-    .await?;
-    producer.close().await?;
-    Ok(summary)
+    Ok(producer)
 }
 
 async fn krafka_consume(args: &Args) -> AnyResult<Summary> {
+    let consumer = krafka_consumer(args).await?;
+    let mut summary = Summary::new();
+    while summary.records < args.num_records {
+        for record in consumer.poll(Duration::from_secs(1)).await? {
+            summary.consumed(record.value.as_deref());
+        }
+        guard_stall(&summary, args)?;
+    }
+    summary.end = Instant::now();
+    Ok(summary)
+}
+
+/// Assigned every partition of the topic, from the earliest offset.
+async fn krafka_consumer(args: &Args) -> AnyResult<krafka::consumer::Consumer> {
     use krafka::consumer::AutoOffsetReset;
     use krafka::Kafka;
     let kafka = Kafka::builder(args.bootstrap.clone()).connect().await?;
@@ -450,18 +477,10 @@ async fn krafka_consume(args: &Args) -> AnyResult<Summary> {
         .max_poll_records(MAX_POLL_RECORDS as i32)
         .build()
         .await?;
-    let mut summary = Summary::new();
     consumer
         .assign(&args.topic, (0..args.partitions).collect())
         .await?;
-    while summary.records < args.num_records {
-        for record in consumer.poll(Duration::from_secs(1)).await? {
-            summary.consumed(record.value.as_deref());
-        }
-        guard_stall(&summary, args)?;
-    }
-    summary.end = Instant::now();
-    Ok(summary)
+    Ok(consumer)
 }
 
 // ---------------------------------------------------------------------------
@@ -577,7 +596,6 @@ impl rdkafka::producer::ProducerContext for DeliveryStats {
 /// librdkafka's fastest path: `ThreadedProducer` (a `BaseProducer` polled by its own thread,
 /// which runs the delivery callbacks), a plain send loop that polls on a full queue.
 fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
-    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
     use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
     let payloads = payloads(args)?;
     let context = DeliveryStats {
@@ -601,18 +619,9 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     for i in 0..args.num_records {
         let payload = &payloads[pick.next(payloads.len())];
         let sent_ns = origin.elapsed().as_nanos() as usize;
-        let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns)
+        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns)
             .payload(&payload[..]);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                Err((e, _)) => return Err(format!("send: {e}").into()),
-            }
-        }
+        rdkafka_send(&producer, record)?;
         if let Some(pause) = throttle.after(i) {
             std::thread::sleep(pause);
         }
@@ -624,6 +633,24 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     );
     summary.start = start;
     Ok(summary)
+}
+
+/// Sends `record`, waiting 200 µs at a time while librdkafka's queue is full.
+fn rdkafka_send(
+    producer: &rdkafka::producer::ThreadedProducer<DeliveryStats>,
+    mut record: rdkafka::producer::BaseRecord<'_, (), [u8], usize>,
+) -> AnyResult<()> {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err((e, _)) => return Err(format!("send: {e}").into()),
+        }
+    }
 }
 
 async fn rdkafka_future_produce(args: &Args) -> AnyResult<Summary> {
@@ -701,4 +728,275 @@ async fn rdkafka_stream_consume(args: &Args) -> AnyResult<Summary> {
     }
     summary.end = Instant::now();
     Ok(summary)
+}
+
+// ---------------------------------------------------------------------------
+// End to end: one process produces at a fixed rate and consumes what it produced
+// ---------------------------------------------------------------------------
+
+/// The stamp of the warm-up record: the consumer leaves it out of the figures and tells the
+/// producer it has arrived, so the timed sends start with both halves connected.
+const WARM_UP_STAMP: u64 = u64::MAX;
+
+/// The clock both halves of an end-to-end run share: each value starts with its send time in
+/// nanoseconds since `origin` (8 bytes, little-endian), overwriting the payload's first bytes.
+struct E2e {
+    origin: Instant,
+    /// Set by the consumer once it has read the warm-up record.
+    ready: AtomicBool,
+}
+
+impl E2e {
+    fn new() -> Arc<Self> {
+        Arc::new(E2e {
+            origin: Instant::now(),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// `payload` with its first 8 bytes replaced by `stamp`.
+    fn stamped(payload: &[u8], stamp: u64) -> Bytes {
+        let mut value = payload.to_vec();
+        value[..8].copy_from_slice(&stamp.to_le_bytes());
+        Bytes::from(value)
+    }
+
+    /// Consumer side: one record read. Latency is now minus its stamp (µs); every byte is
+    /// summed as the consumers do.
+    fn received(&self, summary: &mut Summary, value: Option<&[u8]>) {
+        let now = self.now_ns();
+        let Some(stamp) = value.and_then(|v| v.get(..8)) else {
+            summary.failed("a record without a send-time stamp");
+            return;
+        };
+        let sent = u64::from_le_bytes(stamp.try_into().unwrap());
+        if sent == WARM_UP_STAMP {
+            self.ready.store(true, Ordering::Release);
+            return;
+        }
+        summary
+            .latency
+            .saturating_record(now.saturating_sub(sent) / 1000);
+        summary.consumed(value);
+        summary.end = Instant::now();
+    }
+
+    /// Producer side: waits (60 s at most) until the consumer has read the warm-up record.
+    fn wait_ready(&self) -> AnyResult<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.ready.load(Ordering::Acquire) {
+            if Instant::now() > deadline {
+                return Err("the consumer did not read the warm-up record within 60 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    async fn wait_ready_async(&self) -> AnyResult<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.ready.load(Ordering::Acquire) {
+            if Instant::now() > deadline {
+                return Err("the consumer did not read the warm-up record within 60 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok(())
+    }
+
+    /// The run's figures: the consumer's (records read from the first timed send on, send →
+    /// receive latency, checksum) plus the producer's delivery errors.
+    fn result(produced: Summary, mut consumed: Summary) -> Summary {
+        consumed.start = produced.start;
+        consumed.errors += produced.errors;
+        if consumed.first_error.is_none() {
+            consumed.first_error = produced.first_error;
+        }
+        consumed
+    }
+}
+
+/// The producer half for the async clients: the warm-up record (acknowledged and read back),
+/// then `--num-records` records stamped with their send time, paced by `Throttle`, every
+/// delivery awaited on another task as in `produce_async`. Returns the delivery tally.
+async fn e2e_send_async<S, SF, D, E1, E2>(args: &Args, e2e: &E2e, mut send: S) -> AnyResult<Summary>
+where
+    S: FnMut(Bytes) -> SF,
+    SF: Future<Output = Result<D, E1>>,
+    D: Future<Output = Result<(), E2>> + Send + 'static,
+    E1: std::fmt::Display,
+    E2: std::fmt::Display + Send + 'static,
+{
+    let payloads = payloads(args)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<D>();
+    let collector = tokio::spawn(async move {
+        let mut summary = Summary::new();
+        let mut pending = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                Some(delivery) = rx.recv() => pending.push(tokio::task::unconstrained(delivery)),
+                Some(outcome) = pending.next() => match outcome {
+                    Ok(()) => summary.records += 1,
+                    Err(e) => summary.failed(e),
+                },
+                else => return summary,
+            }
+        }
+    });
+    let warm = send(E2e::stamped(&payloads[0], WARM_UP_STAMP))
+        .await
+        .map_err(|e| format!("warm-up send: {e}"))?;
+    warm.await.map_err(|e| format!("warm-up delivery: {e}"))?;
+    e2e.wait_ready_async().await?;
+    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut throttle = Throttle::new(args.throughput);
+    for i in 0..args.num_records {
+        let value = E2e::stamped(&payloads[pick.next(payloads.len())], e2e.now_ns());
+        let delivery = send(value).await.map_err(|e| format!("send: {e}"))?;
+        tx.send(delivery).map_err(|_| "collector gone")?;
+        if let Some(pause) = throttle.after(i) {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    drop(tx);
+    let mut summary = collector.await?;
+    summary.start = start;
+    Ok(summary)
+}
+
+/// kafkit's producer and consumer in one process, the consumer polling on its own task.
+async fn kafkit_e2e(args: &Args) -> AnyResult<Summary> {
+    use kafkit::{
+        Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord, TopicPartition,
+    };
+    let producer = Producer::new(ProducerConfig::from_properties(producer_props(args))?).await?;
+    let mut props = common_consumer_props(args);
+    props.push(("max.poll.records".into(), MAX_POLL_RECORDS.to_string()));
+    let consumer = Consumer::new(ConsumerConfig::from_properties(props)?).await?;
+    consumer
+        .assign((0..args.partitions).map(|p| TopicPartition::new(args.topic.as_str(), p)))
+        .await?;
+    let e2e = E2e::new();
+    let reader = {
+        let (e2e, args) = (e2e.clone(), args.clone());
+        tokio::spawn(async move {
+            let mut summary = Summary::new();
+            while summary.records < args.num_records {
+                for record in consumer.poll(Duration::from_secs(1)).await? {
+                    e2e.received(&mut summary, record.value.as_deref());
+                }
+                guard_stall(&summary, &args)?;
+            }
+            AnyResult::Ok(summary)
+        })
+    };
+    let (p, topic) = (&producer, args.topic.as_str());
+    let produced = e2e_send_async(args, &e2e, move |value| async move {
+        p.send(ProducerRecord::new(topic, value))
+            .await
+            .map(|d| async move { d.await.map(|_| ()) })
+    })
+    .await?;
+    producer.flush().await;
+    Ok(E2e::result(produced, reader.await??))
+}
+
+/// krafka's producer and consumer in one process, the consumer polling on its own task.
+async fn krafka_e2e(args: &Args) -> AnyResult<Summary> {
+    use krafka::Record;
+    let producer = krafka_producer(args).await?;
+    let consumer = krafka_consumer(args).await?;
+    let e2e = E2e::new();
+    let reader = {
+        let (e2e, args) = (e2e.clone(), args.clone());
+        tokio::spawn(async move {
+            let mut summary = Summary::new();
+            while summary.records < args.num_records {
+                for record in consumer.poll(Duration::from_secs(1)).await? {
+                    e2e.received(&mut summary, record.value.as_deref());
+                }
+                guard_stall(&summary, &args)?;
+            }
+            AnyResult::Ok(summary)
+        })
+    };
+    let (p, topic) = (&producer, args.topic.as_str());
+    let produced = e2e_send_async(args, &e2e, move |value| async move {
+        p.enqueue(Record::new(topic, value))
+            .await
+            .map(|d| async move { d.await.map(|_| ()) })
+    })
+    .await?;
+    producer.close().await?;
+    Ok(E2e::result(produced, reader.await??))
+}
+
+/// librdkafka: the `ThreadedProducer` of `rdkafka-produce` sending from the main thread and
+/// the `BaseConsumer` of `rdkafka-consume` (default settings) polling on another thread.
+fn rdkafka_e2e(args: &Args) -> AnyResult<Summary> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    use rdkafka::Message;
+    let payloads = payloads(args)?;
+    let context = DeliveryStats {
+        start: Instant::now(),
+        summary: Mutex::new(Summary::new()),
+    };
+    let origin = context.start;
+    let producer: ThreadedProducer<DeliveryStats> =
+        rdkafka_config(args, true).create_with_context(context)?;
+    let consumer: BaseConsumer = rdkafka_config(args, false).create()?;
+    consumer.assign(&rdkafka_assignment(args)?)?;
+    let e2e = E2e::new();
+    let reader = {
+        let (e2e, args) = (e2e.clone(), args.clone());
+        std::thread::spawn(move || {
+            let mut summary = Summary::new();
+            while summary.records < args.num_records {
+                match consumer.poll(Duration::from_secs(1)) {
+                    Some(Ok(m)) => e2e.received(&mut summary, m.payload()),
+                    Some(Err(e)) => return Err(e.into()),
+                    None => guard_stall(&summary, &args)?,
+                }
+            }
+            AnyResult::Ok(summary)
+        })
+    };
+    let warm = E2e::stamped(&payloads[0], WARM_UP_STAMP);
+    rdkafka_send(
+        &producer,
+        BaseRecord::with_opaque_to(&args.topic, 0).payload(&warm[..]),
+    )?;
+    producer.flush(Duration::from_secs(60))?;
+    e2e.wait_ready()?;
+    *producer.context().summary.lock().unwrap() = Summary::new();
+    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut throttle = Throttle::new(args.throughput);
+    for i in 0..args.num_records {
+        let value = E2e::stamped(&payloads[pick.next(payloads.len())], e2e.now_ns());
+        let sent_ns = origin.elapsed().as_nanos() as usize;
+        rdkafka_send(
+            &producer,
+            BaseRecord::with_opaque_to(&args.topic, sent_ns).payload(&value[..]),
+        )?;
+        if let Some(pause) = throttle.after(i) {
+            std::thread::sleep(pause);
+        }
+    }
+    producer.flush(Duration::from_secs(120))?;
+    let mut produced = std::mem::replace(
+        &mut *producer.context().summary.lock().unwrap(),
+        Summary::new(),
+    );
+    produced.start = start;
+    let consumed = reader
+        .join()
+        .map_err(|_| "the consumer thread panicked")??;
+    Ok(E2e::result(produced, consumed))
 }
