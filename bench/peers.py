@@ -101,20 +101,20 @@ def segment_batches(path):
     int32, magic int8, crc uint32, attributes int16 (bit 5: control batch), lastOffsetDelta
     int32, baseTimestamp int64, maxTimestamp int64, producerId int64, producerEpoch int16,
     baseSequence int32, records count int32 (at byte 57), then the records."""
-    with open(path, "rb") as f:
-        data = f.read()
     batches = records = size = pos = 0
-    while pos + 61 <= len(data):
-        _, length = struct.unpack_from(">qi", data, pos)
-        if length <= 0:  # zeros past the end of a preallocated segment
-            break
-        if data[pos + 16] != 2:
-            raise ValueError(f"{path}: batch at byte {pos} has magic {data[pos + 16]}, not 2")
-        (attributes,) = struct.unpack_from(">h", data, pos + 21)
-        (count,) = struct.unpack_from(">i", data, pos + 57)
-        if not attributes & 0x20:
-            batches, records, size = batches + 1, records + count, size + 12 + length
-        pos += 12 + length
+    with open(path, "rb") as f:  # header by header: the harness stays small (see run_child)
+        while len(head := f.read(61)) == 61:
+            _, length = struct.unpack_from(">qi", head, 0)
+            if length <= 0:  # zeros past the end of a preallocated segment
+                break
+            if head[16] != 2:
+                raise ValueError(f"{path}: batch at byte {pos} has magic {head[16]}, not 2")
+            (attributes,) = struct.unpack_from(">h", head, 21)
+            (count,) = struct.unpack_from(">i", head, 57)
+            if not attributes & 0x20:
+                batches, records, size = batches + 1, records + count, size + 12 + length
+            pos += 12 + length
+            f.seek(pos)
     return batches, records, size
 
 
@@ -160,18 +160,33 @@ class Broker:
             self.proc.kill()
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def run_child(cmd, out_path, env=None):
-    """Runs cmd to completion; returns (exit status, rusage, wall seconds, stdout text)."""
+    """Runs cmd to completion; returns (exit status, rusage, peak RSS in MB, wall seconds,
+    stdout text). CPU time comes from wait4. Peak RSS does not: Linux carries a process's
+    ru_maxrss across exec, and Popen's vfork+exec starts it at this Python process's own
+    peak, so the child is run under GNU time (a fork from a ~1 MB process) when there is
+    one, and its %M is taken."""
+    rss_path = out_path + ".maxrss"
+    timed = os.access(GNU_TIME, os.X_OK)
+    full = [GNU_TIME, "-f", "%M", "-o", rss_path] + cmd if timed else cmd
     with open(out_path, "w") as out:
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     with open(out_path) as f:
         text = f.read()
-    return proc.returncode, ru, wall, text
+    rss_kb = ru.ru_maxrss
+    if timed:
+        with open(rss_path) as f:  # "Command exited with non-zero status N" may come first
+            rss_kb = int(f.read().split()[-1])
+        os.unlink(rss_path)
+    return proc.returncode, ru, rss_kb / 1024, wall, text
 
 
 class Bench:
@@ -188,7 +203,7 @@ class Bench:
     def admin(self, mode, topics, partitions=6):
         cmd = [self.peer, mode, "--bootstrap", self.bootstrap, "--topic", ",".join(topics),
                "--num-records", "1", "--partitions", str(partitions)]
-        rc, _, _, text = run_child(cmd, os.path.join(self.a.out, "admin.log"))
+        rc, _, _, _, text = run_child(cmd, os.path.join(self.a.out, "admin.log"))
         if rc != 0:
             raise SystemExit(f"{mode} {topics} failed: {text}")
 
@@ -262,7 +277,7 @@ class Bench:
     def run(self, workload, client, rep, cmd, kind, n):
         """Runs one measured child; returns its result dict, or None if it failed."""
         out = os.path.join(self.a.out, "logs", f"{workload}-{client}-{rep}.log")
-        rc, ru, wall, text = run_child(cmd, out)
+        rc, ru, rss_mb, wall, text = run_child(cmd, out)
         if rc != 0:
             log(f"  {workload} {client} rep {rep}: FAILED (exit {rc}); see {out}")
             self.results.append(dict(workload=workload, client=client, rep=rep, failed=True))
@@ -277,7 +292,7 @@ class Bench:
         r.update(workload=workload, client=client, rep=rep, failed=False, wall=wall,
                  cpu_s=cpu, user_s=ru.ru_utime, sys_s=ru.ru_stime,
                  cpu_us_per_rec=cpu * 1e6 / max(r["records"], 1),
-                 rss_mb=ru.ru_maxrss / 1024)
+                 rss_mb=rss_mb)
         self.results.append(r)
         lat = f" p99 {r['p99']:.2f} ms" if r["p99"] is not None else ""
         log(f"  {workload:<15} {client:<15} rep {rep}: {r['rps']:>10.0f} rec/s "
@@ -324,7 +339,7 @@ class Bench:
         self.admin("admin-create", [topic])
         fill = self.produce_cmd("rdkafka", topic, n, -1, spec["compression"],
                                 self.corpora[spec["corpus"]])
-        rc, _, _, text = run_child(fill, os.path.join(self.a.out, "logs", f"{workload}-fill.log"))
+        rc, _, _, _, text = run_child(fill, os.path.join(self.a.out, "logs", f"{workload}-fill.log"))
         if rc != 0:
             raise SystemExit("filling the consume topic failed: " + text)
         runs = []
