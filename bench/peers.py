@@ -4,8 +4,8 @@
 Run through bench/peers.sh, which builds everything first. This script starts one local
 Apache Kafka broker with the project's launcher, writes two payload corpora (100-byte and
 1 KiB lines), runs every (workload, client) pair interleaved (A B C A B C ..., the first
-repetition discarded) as child processes, measures each child the same way (wait4 rusage:
-user+sys CPU time, peak RSS), counts records per batch in the broker's segment files after
+repetition discarded) as child processes, measures each child the same way (user+sys CPU
+time from wait4, peak RSS from GNU time), counts records per batch in the broker's segment files after
 each produce run, and writes results.md, results.json and chart.png to the results folder.
 """
 
