@@ -587,6 +587,8 @@ def main():
         bench.bootstrap, bench.log_dir = broker.bootstrap, broker.log_dir
     if not bench.log_dir:
         log("no broker log dir: records per batch not counted")
+    if not os.access(GNU_TIME, os.X_OK):
+        log(f"no {GNU_TIME}: peak RSS from wait4, which counts this harness's own peak too")
     started = time.monotonic()
     try:
         run_workloads(bench, a)
