@@ -2,10 +2,11 @@
 """Side-by-side benchmark: kafkit against librdkafka, the Java client and krafka.
 
 Run through bench/peers.sh, which builds everything first. This script starts one local
-Apache Kafka broker with the project's launcher, writes one payload corpus, runs every
-(workload, client) pair interleaved (A B C A B C ..., the first repetition discarded) as
-child processes, measures each child the same way (wait4 rusage: user+sys CPU time, peak
-RSS), and writes results.md, results.json and chart.png to the results folder.
+Apache Kafka broker with the project's launcher, writes two payload corpora (100-byte and
+1 KiB lines), runs every (workload, client) pair interleaved (A B C A B C ..., the first
+repetition discarded) as child processes, measures each child the same way (user+sys CPU
+time from wait4, peak RSS from GNU time), counts records per batch in the broker's segment files after
+each produce run, and writes results.md, results.json and chart.png to the results folder.
 """
 
 import argparse
@@ -15,6 +16,7 @@ import random
 import re
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -33,8 +35,27 @@ PRODUCER_PROPS = {
     "buffer.memory": "33554432",
 }
 
-PRODUCERS = ["kafkit", "rdkafka", "rdkafka-future", "krafka", "java"]
-CONSUMERS = ["kafkit", "rdkafka", "rdkafka-stream", "krafka", "java"]
+# kafkit and rdkafka: each client's fastest API (a delivery callback per record); the
+# -future columns: a future per record (kafkit's `send` + `Delivery`, rdkafka's FutureProducer).
+PRODUCERS = ["kafkit", "kafkit-future", "rdkafka", "rdkafka-future", "krafka", "java"]
+CONSUMERS = ["kafkit", "rdkafka", "rdkafka-tuned", "rdkafka-stream", "krafka", "java"]
+E2E_CLIENTS = ["kafkit", "rdkafka", "krafka"]
+
+# kind: produce (unthrottled or at `rate` records/s), consume (a pre-filled topic) or e2e
+# (produce at `rate` and consume the same topic in one process). corpus: "100" or "1k".
+# records: the option giving the record count, times `scale`.
+WORKLOADS = {
+    "produce-none": dict(kind="produce", corpus="100", compression="none", rate=-1, records="records"),
+    "produce-lz4": dict(kind="produce", corpus="100", compression="lz4", rate=-1, records="records"),
+    "produce-1k-none": dict(kind="produce", corpus="1k", compression="none", rate=-1, records="records_1k"),
+    "produce-1k-lz4": dict(kind="produce", corpus="1k", compression="lz4", rate=-1, records="records_1k"),
+    "latency-10k": dict(kind="produce", corpus="100", compression="none", rate=10_000, records="latency_records"),
+    "latency-50k": dict(kind="produce", corpus="100", compression="none", rate=50_000, records="latency_records", scale=5),
+    "consume": dict(kind="consume", corpus="100", compression="none", records="consume_records"),
+    "consume-1k": dict(kind="consume", corpus="1k", compression="none", records="consume_records_1k"),
+    "consume-lz4": dict(kind="consume", corpus="100", compression="lz4", records="consume_records"),
+    "e2e-10k": dict(kind="e2e", corpus="100", compression="none", rate=10_000, records="latency_records"),
+}
 
 
 def log(*a):
@@ -55,21 +76,82 @@ def write_corpus(path, lines=20000, size=100, seed=1):
     return path
 
 
+def write_corpus_1k(path, lines=2000, size=1024, seed=2):
+    """Compressible 1 KiB records: JSON-like order events (fields, then line items) drawn
+    from a small vocabulary with varying numbers, cut to `size` bytes."""
+    rng = random.Random(seed)
+    words = ("order user item payment shipped created updated cancelled eu-west us-east "
+             "warehouse status ok retry checkout cart session token price qty sku").split()
+    with open(path, "w") as f:
+        for i in range(lines):
+            s = ('{"id":%d,"ev":"%s","user":"u%05d","region":"%s","session":"s%08x",'
+                 '"status":"%s","items":[' % (i, rng.choice(words), rng.randrange(100000),
+                                              rng.choice(words), rng.getrandbits(32),
+                                              rng.choice(words)))
+            while len(s) < size:
+                s += ('{"sku":"%s-%04d","qty":%d,"price":%d.%02d,"note":"%s %s"},'
+                      % (rng.choice(words), rng.randrange(10000), rng.randrange(1, 9),
+                         rng.randrange(1, 500), rng.randrange(100), rng.choice(words),
+                         rng.choice(words)))
+            f.write(s[: size - 2] + "]}" + "\n")
+    return path
+
+
+def segment_batches(path):
+    """(batches, records, bytes) of the data record batches (magic v2) in one segment file.
+    A batch: baseOffset int64, batchLength int32 (bytes after this field), partitionLeaderEpoch
+    int32, magic int8, crc uint32, attributes int16 (bit 5: control batch), lastOffsetDelta
+    int32, baseTimestamp int64, maxTimestamp int64, producerId int64, producerEpoch int16,
+    baseSequence int32, records count int32 (at byte 57), then the records."""
+    batches = records = size = pos = 0
+    with open(path, "rb") as f:  # header by header: the harness stays small (see run_child)
+        while len(head := f.read(61)) == 61:
+            _, length = struct.unpack_from(">qi", head, 0)
+            if length <= 0:  # zeros past the end of a preallocated segment
+                break
+            if head[16] != 2:
+                raise ValueError(f"{path}: batch at byte {pos} has magic {head[16]}, not 2")
+            (attributes,) = struct.unpack_from(">h", head, 21)
+            (count,) = struct.unpack_from(">i", head, 57)
+            if not attributes & 0x20:
+                batches, records, size = batches + 1, records + count, size + 12 + length
+            pos += 12 + length
+            f.seek(pos)
+    return batches, records, size
+
+
+def topic_batches(log_dir, topic):
+    """(batches, records, bytes) over every partition folder (<topic>-<n>) of `topic`."""
+    folder = re.compile(re.escape(topic) + r"-\d+$")
+    total = [0, 0, 0]
+    for d in os.listdir(log_dir):
+        if not folder.match(d):
+            continue
+        for name in os.listdir(os.path.join(log_dir, d)):
+            if name.endswith(".log"):
+                for i, v in enumerate(segment_batches(os.path.join(log_dir, d, name))):
+                    total[i] += v
+    return tuple(total)
+
+
 class Broker:
     def __init__(self, launcher, log_path):
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen([launcher, "--nodes", "1", "--ignore-stdin"],
                                      stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      stdin=subprocess.DEVNULL)
-        self.bootstrap = None
+        self.bootstrap = self.log_dir = None
         for line in self.proc.stdout:
             log("launcher:", line.rstrip())
             if line.startswith("bootstrap="):
                 self.bootstrap = line.strip().split("=", 1)[1]
+            if line.startswith("logdir=") and not self.log_dir:
+                self.log_dir = line.strip().split("=", 1)[1]
             if line.startswith("node="):
                 break
         if not self.bootstrap:
-            raise SystemExit("the launcher printed no bootstrap= line; see " + log_path)
+            raise SystemExit(f"the launcher printed no bootstrap= line (exit status "
+                             f"{self.proc.poll()}); see {log_path}")
         self.pid = int(re.search(r"pid=(\d+)", line).group(1)) if "pid=" in line else None
 
     def stop(self):
@@ -80,18 +162,33 @@ class Broker:
             self.proc.kill()
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def run_child(cmd, out_path, env=None):
-    """Runs cmd to completion; returns (exit status, rusage, wall seconds, stdout text)."""
+    """Runs cmd to completion; returns (exit status, rusage, peak RSS in MB, wall seconds,
+    stdout text). CPU time comes from wait4. Peak RSS does not: Linux carries a process's
+    ru_maxrss across exec, and Popen's vfork+exec starts it at this Python process's own
+    peak, so the child is run under GNU time (a fork from a ~1 MB process) when there is
+    one, and its %M is taken."""
+    rss_path = out_path + ".maxrss"
+    timed = os.access(GNU_TIME, os.X_OK)
+    full = [GNU_TIME, "-f", "%M", "-o", rss_path] + cmd if timed else cmd
     with open(out_path, "w") as out:
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     with open(out_path) as f:
         text = f.read()
-    return proc.returncode, ru, wall, text
+    rss_kb = ru.ru_maxrss
+    if timed:
+        with open(rss_path) as f:  # "Command exited with non-zero status N" may come first
+            rss_kb = int(f.read().split()[-1])
+        os.unlink(rss_path)
+    return proc.returncode, ru, rss_kb / 1024, wall, text
 
 
 class Bench:
@@ -101,11 +198,14 @@ class Bench:
         self.java_cp = os.path.join(a.target, "kafka-tools-4.3.1", "libs", "*")
         self.results = []  # one dict per counted or discarded run
         self.topic_seq = 0
+        self.corpora = {}  # "100" / "1k" -> payload file
+        self.log_dir = None  # the broker's log.dirs, for records per batch
+        self.notes = []  # checksum checks, for the report
 
     def admin(self, mode, topics, partitions=6):
         cmd = [self.peer, mode, "--bootstrap", self.bootstrap, "--topic", ",".join(topics),
                "--num-records", "1", "--partitions", str(partitions)]
-        rc, _, _, text = run_child(cmd, os.path.join(self.a.out, "admin.log"))
+        rc, _, _, _, text = run_child(cmd, os.path.join(self.a.out, "admin.log"))
         if rc != 0:
             raise SystemExit(f"{mode} {topics} failed: {text}")
 
@@ -115,18 +215,24 @@ class Bench:
                 "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
                 "-Djava.awt.headless=true", "-cp", self.java_cp, cls] + args
 
-    def produce_cmd(self, client, topic, n, throughput, compression):
+    def produce_cmd(self, client, topic, n, throughput, compression, corpus):
         if client == "java":
             props = [f"{k}={v}" for k, v in PRODUCER_PROPS.items()]
             props += [f"bootstrap.servers={self.bootstrap}", f"compression.type={compression}"]
             return self.java("org.apache.kafka.tools.ProducerPerformance",
                              ["--topic", topic, "--num-records", str(n), "--payload-file",
-                              self.corpus, "--throughput", str(throughput),
+                              corpus, "--throughput", str(throughput),
                               "--producer-props"] + props)
-        mode = {"kafkit": "kafkit-produce", "rdkafka": "rdkafka-produce",
+        mode = {"kafkit": "kafkit-produce", "kafkit-future": "kafkit-future-produce",
+                "rdkafka": "rdkafka-produce",
                 "rdkafka-future": "rdkafka-future-produce", "krafka": "krafka-produce"}[client]
         return [self.peer, mode, "--bootstrap", self.bootstrap, "--topic", topic,
-                "--num-records", str(n), "--payload-file", self.corpus,
+                "--num-records", str(n), "--payload-file", corpus,
+                "--throughput", str(throughput), "--compression", compression]
+
+    def e2e_cmd(self, client, topic, n, throughput, compression, corpus):
+        return [self.peer, f"{client}-e2e", "--bootstrap", self.bootstrap, "--topic", topic,
+                "--num-records", str(n), "--payload-file", corpus,
                 "--throughput", str(throughput), "--compression", compression]
 
     def consume_cmd(self, client, topic, n):
@@ -141,6 +247,7 @@ class Bench:
                 args += ["--command-property", p]
             return self.java("org.apache.kafka.tools.ConsumerPerformance", args)
         mode = {"kafkit": "kafkit-consume", "rdkafka": "rdkafka-consume",
+                "rdkafka-tuned": "rdkafka-tuned-consume",
                 "rdkafka-stream": "rdkafka-stream-consume", "krafka": "krafka-consume"}[client]
         return [self.peer, mode, "--bootstrap", self.bootstrap, "--topic", topic,
                 "--num-records", str(n), "--partitions", "6"]
@@ -155,7 +262,7 @@ class Bench:
             us = lambda v: None if v is None else v / 1000  # noqa: E731
             return dict(records=j["records"], rps=j["records_per_sec"], mbps=j["mb_per_sec"],
                         p50=us(j["lat_us_p50"]), p99=us(j["lat_us_p99"]),
-                        p999=us(j["lat_us_p999"]), errors=j["errors"])
+                        p999=us(j["lat_us_p999"]), errors=j["errors"], checksum=j["checksum"])
         if kind == "produce":
             m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\).*?"
                           r"(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th", text)
@@ -171,54 +278,89 @@ class Bench:
                     p999=None, errors=0)
 
     def run(self, workload, client, rep, cmd, kind, n):
+        """Runs one measured child; returns its result dict, or None if it failed."""
         out = os.path.join(self.a.out, "logs", f"{workload}-{client}-{rep}.log")
-        rc, ru, wall, text = run_child(cmd, out)
+        rc, ru, rss_mb, wall, text = run_child(cmd, out)
         if rc != 0:
             log(f"  {workload} {client} rep {rep}: FAILED (exit {rc}); see {out}")
             self.results.append(dict(workload=workload, client=client, rep=rep, failed=True))
-            return
+            return None
         try:
             r = self.parse(client, kind, text, n)
         except Exception as e:  # noqa: BLE001
             log(f"  {workload} {client} rep {rep}: cannot parse output ({e}); see {out}")
             self.results.append(dict(workload=workload, client=client, rep=rep, failed=True))
-            return
+            return None
         cpu = ru.ru_utime + ru.ru_stime
         r.update(workload=workload, client=client, rep=rep, failed=False, wall=wall,
                  cpu_s=cpu, user_s=ru.ru_utime, sys_s=ru.ru_stime,
                  cpu_us_per_rec=cpu * 1e6 / max(r["records"], 1),
-                 rss_mb=ru.ru_maxrss / 1024)
+                 rss_mb=rss_mb)
         self.results.append(r)
         lat = f" p99 {r['p99']:.2f} ms" if r["p99"] is not None else ""
-        log(f"  {workload:<14} {client:<15} rep {rep}: {r['rps']:>10.0f} rec/s "
+        log(f"  {workload:<15} {client:<15} rep {rep}: {r['rps']:>10.0f} rec/s "
             f"{r['cpu_us_per_rec']:6.2f} us/rec cpu  rss {r['rss_mb']:.0f} MB{lat}")
+        return r
 
     def topic(self, workload, client, rep):
         self.topic_seq += 1
         return f"{workload}-{client}-{rep}-{self.topic_seq}"
 
-    def produce_workload(self, workload, clients, n, throughput, compression):
-        log(f"workload {workload}: {n} records, throughput {throughput}, {compression}")
+    def count_batches(self, r, topic):
+        """Adds records per batch and mean batch bytes, read from the broker's segment files
+        (the warm-up record of the Rust peers is one batch of its own, counted too)."""
+        if not self.log_dir or r is None:
+            return
+        batches, records, size = topic_batches(self.log_dir, topic)
+        if batches:
+            r.update(batches=batches, rec_per_batch=records / batches, batch_bytes=size / batches)
+            log(f"  {'':<15} {'':<15}        {records} records in {batches} batches: "
+                f"{records / batches:.1f} records/batch, {size / batches:.0f} bytes/batch")
+
+    def produce_workload(self, workload, clients, n, spec):
+        """One fresh topic per run; `spec["kind"]` "e2e" runs the client's e2e mode."""
+        rate, compression = spec.get("rate", -1), spec["compression"]
+        log(f"workload {workload}: {n} records, throughput {rate}, {compression}, "
+            f"{spec['corpus']}-byte corpus")
+        make_cmd = self.e2e_cmd if spec["kind"] == "e2e" else self.produce_cmd
         for rep in range(self.a.reps):
             for client in clients:
                 topic = self.topic(workload, client, rep)
                 self.admin("admin-create", [topic])
-                cmd = self.produce_cmd(client, topic, n, throughput, compression)
-                self.run(workload, client, rep, cmd, "produce", n)
+                cmd = make_cmd(client, topic, n, rate, compression, self.corpora[spec["corpus"]])
+                r = self.run(workload, client, rep, cmd, spec["kind"], n)
+                self.count_batches(r, topic)
                 self.admin("admin-delete", [topic])
 
-    def consume_workload(self, workload, clients, n):
-        topic = f"consume-src-{int(time.time())}"
-        log(f"workload {workload}: filling {topic} with {n} records")
+    def consume_workload(self, workload, clients, n, spec):
+        """Fills one topic with librdkafka (n records plus its warm-up record), then every
+        client reads all n + 1 from earliest, so the Rust peers' checksums must agree."""
+        self.topic_seq += 1
+        topic = f"{workload}-src-{self.topic_seq}"
+        log(f"workload {workload}: filling {topic} with {n} records "
+            f"({spec['corpus']}-byte corpus, {spec['compression']})")
         self.admin("admin-create", [topic])
-        rc, _, _, text = run_child(self.produce_cmd("rdkafka", topic, n, -1, "none"),
-                                   os.path.join(self.a.out, "logs", "fill.log"))
+        fill = self.produce_cmd("rdkafka", topic, n, -1, spec["compression"],
+                                self.corpora[spec["corpus"]])
+        rc, _, _, _, text = run_child(fill, os.path.join(self.a.out, "logs", f"{workload}-fill.log"))
         if rc != 0:
             raise SystemExit("filling the consume topic failed: " + text)
+        runs = []
         for rep in range(self.a.reps):
             for client in clients:
-                self.run(workload, client, rep, self.consume_cmd(client, topic, n), "consume", n)
+                runs.append(self.run(workload, client, rep, self.consume_cmd(client, topic, n + 1),
+                                     "consume", n + 1))
         self.admin("admin-delete", [topic])
+        self.check_checksums(workload, [r for r in runs if r and "checksum" in r])
+
+    def check_checksums(self, workload, runs):
+        sums = {(r["client"], r["checksum"]) for r in runs}
+        if len({c for _, c in sums}) == 1:
+            note = f"{workload}: the checksums of all {len(runs)} Rust consumer runs agree."
+        else:
+            note = f"{workload}: **checksums disagree**: {sorted(sums)}"
+        log("  " + note)
+        self.notes.append(note)
 
 
 def median_spread(values):
@@ -239,7 +381,8 @@ def summarize(results, reps_discarded=1):
         counted = [r for r in runs if r["rep"] >= reps_discarded and not r["failed"]]
         failed = sum(1 for r in runs if r["failed"])
         row = {"n": len(counted), "failed": failed}
-        for metric in ["rps", "mbps", "cpu_us_per_rec", "rss_mb", "p50", "p99", "p999"]:
+        for metric in ["rps", "mbps", "cpu_us_per_rec", "rss_mb", "p50", "p99", "p999",
+                       "rec_per_batch", "batch_bytes"]:
             vals = [r[metric] for r in counted if r.get(metric) is not None]
             row[metric] = median_spread(vals) if vals else None
         table[k] = row
@@ -255,6 +398,8 @@ def fmt(cell, digits=0, pct=True):
 
 
 def ratios(table):
+    """(label, ratio, target, met) rows. The targets of the newer workloads (1 KiB, 50k/s,
+    end to end, the consume variants) are those of the workloads they extend."""
     def get(w, c, metric):
         row = table.get((w, c))
         return row[metric][0] if row and row.get(metric) else None
@@ -262,6 +407,8 @@ def ratios(table):
     out = []
 
     def add(label, w, num, den, metric, target, higher_better):
+        if (w, num) not in table and (w, den) not in table:
+            return  # workload not run
         a, b = get(w, num, metric), get(w, den, metric)
         if a is None or b is None or b == 0:
             out.append((label, None, target, None))
@@ -270,33 +417,69 @@ def ratios(table):
         ok = r >= target if higher_better else r <= target
         out.append((label, r, target, ok))
 
-    for w in ["produce-none", "produce-lz4"]:
+    for w in ["produce-none", "produce-lz4", "produce-1k-none", "produce-1k-lz4"]:
         add(f"{w} throughput, kafkit / librdkafka", w, "kafkit", "rdkafka", "rps", 1.0, True)
         add(f"{w} throughput, kafkit / krafka", w, "kafkit", "krafka", "rps", 1.2, True)
         add(f"{w} CPU/record, kafkit / librdkafka", w, "kafkit", "rdkafka", "cpu_us_per_rec", 0.7, False)
         add(f"{w} CPU/record, kafkit / Java", w, "kafkit", "java", "cpu_us_per_rec", 0.5, False)
-    add("consume throughput, kafkit / librdkafka", "consume", "kafkit", "rdkafka", "rps", 1.0, True)
-    add("consume CPU/record, kafkit / librdkafka", "consume", "kafkit", "rdkafka", "cpu_us_per_rec", 1.0, False)
+        # Not one of the issue's targets: the future-per-record APIs against each other.
+        add(f"{w} CPU/record, kafkit futures / librdkafka FutureProducer", w, "kafkit-future",
+            "rdkafka-future", "cpu_us_per_rec", 1.0, False)
+    for w in ["consume", "consume-1k", "consume-lz4"]:
+        for peer, name in [("rdkafka", "librdkafka (defaults)"), ("rdkafka-tuned", "librdkafka (tuned)")]:
+            add(f"{w} throughput, kafkit / {name}", w, "kafkit", peer, "rps", 1.0, True)
+            add(f"{w} CPU/record, kafkit / {name}", w, "kafkit", peer, "cpu_us_per_rec", 1.0, False)
     add("p99 at 10k/s, kafkit / librdkafka", "latency-10k", "kafkit", "rdkafka", "p99", 1.1, False)
+    add("p99 at 50k/s, kafkit / librdkafka", "latency-50k", "kafkit", "rdkafka", "p99", 1.1, False)
+    add("end-to-end p99 at 10k/s, kafkit / librdkafka", "e2e-10k", "kafkit", "rdkafka", "p99", 1.1, False)
     return out
 
 
-def markdown(keys, table, rat, conditions):
-    lines = ["| workload | client | records/s | MB/s | CPU µs/record | peak RSS MB | p50 ms | p99 ms | p99.9 ms | runs |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+def markdown(keys, table, rat, conditions, notes):
+    lines = ["| workload | client | records/s | MB/s | CPU µs/record | peak RSS MB | p50 ms | p99 ms "
+             "| p99.9 ms | records/batch | bytes/batch | runs |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for k in keys:
         row = table[k]
-        lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |".format(
+        lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |".format(
             k[0], k[1], fmt(row["rps"]), fmt(row["mbps"], 1), fmt(row["cpu_us_per_rec"], 2),
             fmt(row["rss_mb"], 0, False), fmt(row["p50"], 2, False), fmt(row["p99"], 2),
-            fmt(row["p999"], 2, False), row["n"], f" ({row['failed']} failed)" if row["failed"] else ""))
+            fmt(row["p999"], 2, False), fmt(row["rec_per_batch"], 1, False),
+            fmt(row["batch_bytes"], 0, False), row["n"],
+            f" ({row['failed']} failed)" if row["failed"] else ""))
     lines += ["", "| ratio (same run, medians) | value | target | met |", "|---|---:|---:|---|"]
     for label, r, target, ok in rat:
         better = "≥" if "throughput" in label else "≤"
         lines.append(f"| {label} | {'–' if r is None else f'{r:.2f}×'} | {better}{target}× | "
                      f"{'–' if ok is None else ('yes' if ok else '**no**')} |")
+    lines += [""] + [f"- {n}" for n in notes]
     lines += ["", "Conditions: " + conditions]
     return "\n".join(lines) + "\n"
+
+
+def bar_panel(ax, table, workloads, clients, metric, title, log_scale=False):
+    """Grouped bars, one group per workload, one bar per client (the same colour in every
+    panel): median, min–max whiskers."""
+    colour = {c: f"C{i}" for i, c in enumerate(clients)}
+    clients = [c for c in clients if any(table.get((w, c), {}).get(metric) for w in workloads)]
+    width = 0.8 / max(len(clients), 1)
+    for i, c in enumerate(clients):
+        xs, ys, lo, hi = [], [], [], []
+        for j, w in enumerate(workloads):
+            row = table.get((w, c))
+            if row and row.get(metric):
+                m, a, b = row[metric]
+                xs.append(j + i * width)
+                ys.append(m)
+                lo.append(m - a)
+                hi.append(b - m)
+        ax.bar(xs, ys, width, yerr=[lo, hi], label=c, capsize=2, color=colour[c])
+    ax.set_xticks([j + width * (len(clients) - 1) / 2 for j in range(len(workloads))])
+    ax.set_xticklabels(workloads, fontsize=8)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
 
 
 def chart(keys, table, path):
@@ -307,35 +490,25 @@ def chart(keys, table, path):
     except ImportError:
         log("matplotlib missing: no chart")
         return False
-    workloads = []
-    for w, _ in keys:
-        if w not in workloads:
-            workloads.append(w)
-    clients = []
-    for _, c in keys:
-        if c not in clients:
-            clients.append(c)
-    fig, axes = plt.subplots(2, 1, figsize=(11, 8))
-    width = 0.8 / len(clients)
-    for ax, metric, title in [(axes[0], "rps", "records/s (median; bars: min–max)"),
-                              (axes[1], "cpu_us_per_rec", "client CPU µs per record (user+sys)")]:
-        for i, c in enumerate(clients):
-            xs, ys, lo, hi = [], [], [], []
-            for j, w in enumerate(workloads):
-                row = table.get((w, c))
-                if row and row.get(metric):
-                    m, a, b = row[metric]
-                    xs.append(j + i * width)
-                    ys.append(m)
-                    lo.append(m - a)
-                    hi.append(b - m)
-            ax.bar(xs, ys, width, yerr=[lo, hi], label=c, capsize=2)
-        ax.set_xticks([j + width * (len(clients) - 1) / 2 for j in range(len(workloads))])
-        ax.set_xticklabels(workloads)
-        ax.set_title(title)
-        ax.legend(fontsize=8)
+    workloads, clients = [], []
+    for w, c in keys:
+        workloads += [w] if w not in workloads else []
+        clients += [c] if c not in clients else []
+    kind = lambda w: WORKLOADS[w]["kind"]  # noqa: E731
+    unthrottled = [w for w in workloads if kind(w) == "consume"
+                   or (kind(w) == "produce" and WORKLOADS[w]["rate"] < 0)]
+    paced = [w for w in workloads if w not in unthrottled]
+    produced = [w for w in workloads if kind(w) != "consume"]
+    panels = [(unthrottled, "rps", "records/s, unthrottled (median; bars: min–max; log scale)", True),
+              (workloads, "cpu_us_per_rec", "client CPU µs per record (user+sys; log scale)", True),
+              (paced, "p99", "p99 latency ms at a fixed rate (latency-*: send→ack; e2e-*: send→receive)", False),
+              (produced, "rec_per_batch", "records per batch, from the broker's segment files", False)]
+    panels = [p for p in panels if p[0]]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(13, 4.2 * len(panels)), squeeze=False)
+    for ax, (ws, metric, title, log_scale) in zip(axes[:, 0], panels):
+        bar_panel(ax, table, ws, clients, metric, title, log_scale)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     return True
 
 
@@ -356,54 +529,82 @@ def conditions_text(a, bootstrap):
             f"absolute figures; the interleaving keeps the ratios fairer).")
 
 
-def main():
+def clients_for(w, a):
+    spec = WORKLOADS[w]
+    if spec["kind"] == "consume":
+        return a.consumers.split(",")
+    if spec["kind"] == "e2e":
+        return a.e2e_clients.split(",")
+    producers = a.producers.split(",")
+    if spec["rate"] > 0:  # the future-per-record APIs only in the unthrottled runs
+        producers = [c for c in producers if not c.endswith("-future")]
+    return producers
+
+
+def run_workloads(bench, a):
+    for w in a.workloads.split(","):
+        spec = WORKLOADS[w]
+        n = getattr(a, spec["records"]) * spec.get("scale", 1)
+        if spec["kind"] == "consume":
+            bench.consume_workload(w, clients_for(w, a), n, spec)
+        else:
+            bench.produce_workload(w, clients_for(w, a), n, spec)
+
+
+def parse_args():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")))
     p.add_argument("--out", default=None, help="results folder (default: TARGET/bench-peers/<time>)")
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--records", type=int, default=500_000, help="records per unthrottled produce run")
-    p.add_argument("--latency-records", type=int, default=50_000, help="records per 10k/s run")
-    p.add_argument("--consume-records", type=int, default=1_000_000)
-    p.add_argument("--workloads", default="produce-none,produce-lz4,latency-10k,consume")
+    p.add_argument("--records", type=int, default=500_000, help="records per unthrottled 100-byte produce run")
+    p.add_argument("--records-1k", type=int, default=100_000, help="records per unthrottled 1 KiB produce run")
+    p.add_argument("--latency-records", type=int, default=50_000,
+                   help="records per 10k/s run (latency-10k, e2e-10k); latency-50k sends 5× as many")
+    p.add_argument("--consume-records", type=int, default=1_000_000, help="records per 100-byte consume run")
+    p.add_argument("--consume-records-1k", type=int, default=200_000, help="records per 1 KiB consume run")
+    p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated, of: " + ",".join(WORKLOADS))
     p.add_argument("--producers", default=",".join(PRODUCERS))
     p.add_argument("--consumers", default=",".join(CONSUMERS))
+    p.add_argument("--e2e-clients", default=",".join(E2E_CLIENTS))
     p.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
+    p.add_argument("--log-dir", default=None,
+                   help="with --bootstrap: that broker's log.dirs, for records per batch")
     a = p.parse_args()
+    unknown = [w for w in a.workloads.split(",") if w not in WORKLOADS]
+    if unknown:
+        p.error(f"unknown workload(s) {unknown}; known: {', '.join(WORKLOADS)}")
     a.target = os.path.abspath(a.target)
     a.out = a.out or os.path.join(a.target, "bench-peers", time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(os.path.join(a.out, "logs"), exist_ok=True)
+    return a
 
+
+def main():
+    a = parse_args()
     bench = Bench(a)
-    bench.corpus = write_corpus(os.path.join(a.out, "payloads.txt"))
+    bench.corpora = {"100": write_corpus(os.path.join(a.out, "payloads.txt")),
+                     "1k": write_corpus_1k(os.path.join(a.out, "payloads-1k.txt"))}
     broker = None
     if a.bootstrap:
-        bench.bootstrap = a.bootstrap
+        bench.bootstrap, bench.log_dir = a.bootstrap, a.log_dir
     else:
         launcher = os.path.join(a.target, "release", "kafka-launcher")
         broker = Broker(launcher, os.path.join(a.out, "broker.log"))
-        bench.bootstrap = broker.bootstrap
+        bench.bootstrap, bench.log_dir = broker.bootstrap, broker.log_dir
+    if not bench.log_dir:
+        log("no broker log dir: records per batch not counted")
+    if not os.access(GNU_TIME, os.X_OK):
+        log(f"no {GNU_TIME}: peak RSS from wait4, which counts this harness's own peak too")
     started = time.monotonic()
     try:
-        producers = a.producers.split(",")
-        for w in a.workloads.split(","):
-            if w == "produce-none":
-                bench.produce_workload(w, producers, a.records, -1, "none")
-            elif w == "produce-lz4":
-                bench.produce_workload(w, producers, a.records, -1, "lz4")
-            elif w == "latency-10k":
-                bench.produce_workload(w, [c for c in producers if c != "rdkafka-future"],
-                                       a.latency_records, 10000, "none")
-            elif w == "consume":
-                bench.consume_workload(w, a.consumers.split(","), a.consume_records)
-            else:
-                raise SystemExit(f"unknown workload {w}")
+        run_workloads(bench, a)
     finally:
         if broker:
             broker.stop()
     keys, table = summarize(bench.results)
     rat = ratios(table)
     cond = conditions_text(a, bench.bootstrap) + f" Matrix took {time.monotonic() - started:.0f} s."
-    md = markdown(keys, table, rat, cond)
+    md = markdown(keys, table, rat, cond, bench.notes)
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write(md)
     with open(os.path.join(a.out, "results.json"), "w") as f:

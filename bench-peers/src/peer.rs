@@ -8,20 +8,25 @@
 //!      [--throughput REC_PER_S|-1] [--compression none|lz4] [--partitions P]
 //! MODE: kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce
 //!     | krafka-produce
-//!     | kafkit-consume | rdkafka-consume | rdkafka-stream-consume | krafka-consume
+//!     | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume | rdkafka-stream-consume
+//!     | krafka-consume | kafkit-e2e | rdkafka-e2e | krafka-e2e
 //! ```
 //!
 //! Producers send keyless records whose values are picked at random (fixed seed) from the
 //! lines of the payload file, paced like Java's `ThroughputThrottler` when a throughput is
 //! given, and time each record from the send call to its delivery report (µs). Consumers
 //! assign every partition from the earliest offset (no group) and read until N records,
-//! summing every value byte so none is left untouched.
+//! summing every value byte so none is left untouched. The `-e2e` modes do both in one
+//! process on one topic: the producer sends N records at `--throughput` with its send time
+//! (ns since an origin in the process) in the first 8 bytes of each value, and the consumer,
+//! assigned from the earliest offset of the fresh topic, reports receive − send per record.
 
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
 use std::error::Error;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +42,8 @@ const FETCH_MAX_BYTES: usize = 52_428_800;
 const PARTITION_FETCH_BYTES: usize = 1_048_576;
 const FETCH_MAX_WAIT_MS: u64 = 500;
 const MAX_POLL_RECORDS: usize = 500;
+/// `queued.min.messages` of `rdkafka-tuned-consume` (librdkafka's default: 100,000).
+const RDKAFKA_TUNED_QUEUED_MIN: usize = 1_000_000;
 
 #[derive(Clone)]
 struct Args {
@@ -52,7 +59,9 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let mode = it.next().ok_or("usage: peer MODE --bootstrap B --topic T --num-records N ...")?;
+    let mode = it
+        .next()
+        .ok_or("usage: peer MODE --bootstrap B --topic T --num-records N ...")?;
     let mut a = Args {
         mode,
         bootstrap: String::new(),
@@ -65,7 +74,10 @@ fn parse_args() -> Result<Args, String> {
     };
     while let Some(flag) = it.next() {
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        let num = |v: &str| v.parse::<f64>().map_err(|_| format!("{flag}: not a number: {v}"));
+        let num = |v: &str| {
+            v.parse::<f64>()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
+        };
         match flag.as_str() {
             "--bootstrap" => a.bootstrap = v,
             "--topic" => a.topic = v,
@@ -93,7 +105,9 @@ fn main() {
     };
     let result = match args.mode.as_str() {
         "rdkafka-produce" => rdkafka_produce(&args),
-        "rdkafka-consume" => rdkafka_consume(&args),
+        "rdkafka-consume" => rdkafka_consume(&args, false),
+        "rdkafka-tuned-consume" => rdkafka_consume(&args, true),
+        "rdkafka-e2e" => rdkafka_e2e(&args),
         mode => {
             // The same runtime kafkit's producer_perf uses: #[tokio::main]'s multi-thread one.
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -106,6 +120,8 @@ fn main() {
                     "kafkit-consume" => kafkit_consume(&args).await,
                     "krafka-produce" => krafka_produce(&args).await,
                     "krafka-consume" => krafka_consume(&args).await,
+                    "kafkit-e2e" => kafkit_e2e(&args).await,
+                    "krafka-e2e" => krafka_e2e(&args).await,
                     "rdkafka-future-produce" => rdkafka_future_produce(&args).await,
                     "rdkafka-stream-consume" => rdkafka_stream_consume(&args).await,
                     other => Err(format!("unknown mode {other}").into()),
@@ -160,7 +176,8 @@ impl Summary {
 
     fn delivered(&mut self, sent: Instant, bytes: usize) {
         let now = Instant::now();
-        self.latency.saturating_record((now - sent).as_micros() as u64);
+        self.latency
+            .saturating_record((now - sent).as_micros() as u64);
         self.records += 1;
         self.bytes += bytes as u64;
         self.end = now;
@@ -183,7 +200,13 @@ impl Summary {
     fn json(&self, args: &Args) -> String {
         let secs = (self.end - self.start).as_secs_f64();
         let l = &self.latency;
-        let q = |p: f64| if l.is_empty() { 0 } else { l.value_at_quantile(p) };
+        let q = |p: f64| {
+            if l.is_empty() {
+                0
+            } else {
+                l.value_at_quantile(p)
+            }
+        };
         serde_json::json!({
             "client": args.mode,
             "records": self.records,
@@ -244,7 +267,11 @@ struct Throttle {
 
 impl Throttle {
     fn new(target: f64) -> Self {
-        Throttle { start: Instant::now(), target, debt: Duration::ZERO }
+        Throttle {
+            start: Instant::now(),
+            target,
+            debt: Duration::ZERO,
+        }
     }
 
     /// How long to sleep after record `i`, if at all.
@@ -298,7 +325,9 @@ where
     });
     // Warm-up, not counted: one record, acknowledged, so connections, metadata and the
     // producer id are in place before the clock starts (as Java's first send blocks on them).
-    let warm = send(payloads[0].clone()).await.map_err(|e| format!("warm-up send: {e}"))?;
+    let warm = send(payloads[0].clone())
+        .await
+        .map_err(|e| format!("warm-up send: {e}"))?;
     warm.await.map_err(|e| format!("warm-up delivery: {e}"))?;
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
     let start = Instant::now();
@@ -308,7 +337,8 @@ where
         let bytes = payload.len();
         let sent = Instant::now();
         let delivery = send(payload).await.map_err(|e| format!("send: {e}"))?;
-        tx.send((sent, bytes, delivery)).map_err(|_| "collector gone")?;
+        tx.send((sent, bytes, delivery))
+            .map_err(|_| "collector gone")?;
         if let Some(pause) = throttle.after(i) {
             tokio::time::sleep(pause).await;
         }
@@ -332,7 +362,9 @@ async fn kafkit_produce(args: &Args) -> AnyResult<Summary> {
     let topic: Arc<str> = args.topic.as_str().into();
     // Warm-up, not counted (see produce_async).
     let warm = producer.send(ProducerRecord::new(topic.clone(), payloads[0].clone()));
-    warm.await.map_err(|e| format!("warm-up send: {e}"))?.await?;
+    warm.await
+        .map_err(|e| format!("warm-up send: {e}"))?
+        .await?;
     let summary = Arc::new(Mutex::new(Summary::new()));
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
     let start = Instant::now();
@@ -405,10 +437,16 @@ async fn kafkit_consume(args: &Args) -> AnyResult<Summary> {
 /// the comma-separated topics of `--topic`, with kafkit's admin client. Not measured.
 async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
     use kafkit::{Admin, ClientConfig, NewTopic};
-    let admin = Admin::new(ClientConfig::from_properties([("bootstrap.servers", args.bootstrap.as_str())])?).await?;
+    let admin = Admin::new(ClientConfig::from_properties([(
+        "bootstrap.servers",
+        args.bootstrap.as_str(),
+    )])?)
+    .await?;
     let names = args.topic.split(',');
     if create {
-        admin.create_topics(names.map(|t| NewTopic::new(t, args.partitions, 1))).await?;
+        admin
+            .create_topics(names.map(|t| NewTopic::new(t, args.partitions, 1)))
+            .await?;
     } else {
         admin.delete_topics(names).await?;
     }
@@ -420,8 +458,22 @@ async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
 // ---------------------------------------------------------------------------
 
 async fn krafka_produce(args: &Args) -> AnyResult<Summary> {
+    use krafka::Record;
+    let producer = krafka_producer(args).await?;
+    let (p, topic) = (&producer, args.topic.as_str());
+    let summary = produce_async(args, move |value| async move {
+        p.enqueue(Record::new(topic, value))
+            .await
+            .map(|d| async move { d.await.map(|_| ()) })
+    })
+    .await?;
+    producer.close().await?;
+    Ok(summary)
+}
+
+async fn krafka_producer(args: &Args) -> AnyResult<krafka::producer::Producer> {
     use krafka::producer::Acks;
-    use krafka::{Compression, Kafka, Record};
+    use krafka::{Compression, Kafka};
     let kafka = Kafka::builder(args.bootstrap.clone())
         .max_in_flight_requests(IN_FLIGHT)
         .connect()
@@ -441,18 +493,24 @@ async fn krafka_produce(args: &Args) -> AnyResult<Summary> {
         .compression(compression)
         .build()
         .await?;
-    let (p, topic) = (&producer, args.topic.as_str());
-    let summary = produce_async(args, move |value| async move {
-        p.enqueue(Record::new(topic, value))
-            .await
-            .map(|d| async move { d.await.map(|_| ()) })
-    })
-    .await?;
-    producer.close().await?;
-    Ok(summary)
+    Ok(producer)
 }
 
 async fn krafka_consume(args: &Args) -> AnyResult<Summary> {
+    let consumer = krafka_consumer(args).await?;
+    let mut summary = Summary::new();
+    while summary.records < args.num_records {
+        for record in consumer.poll(Duration::from_secs(1)).await? {
+            summary.consumed(record.value.as_deref());
+        }
+        guard_stall(&summary, args)?;
+    }
+    summary.end = Instant::now();
+    Ok(summary)
+}
+
+/// Assigned every partition of the topic, from the earliest offset.
+async fn krafka_consumer(args: &Args) -> AnyResult<krafka::consumer::Consumer> {
     use krafka::consumer::AutoOffsetReset;
     use krafka::Kafka;
     let kafka = Kafka::builder(args.bootstrap.clone()).connect().await?;
@@ -467,16 +525,10 @@ async fn krafka_consume(args: &Args) -> AnyResult<Summary> {
         .max_poll_records(MAX_POLL_RECORDS as i32)
         .build()
         .await?;
-    let mut summary = Summary::new();
-    consumer.assign(&args.topic, (0..args.partitions).collect()).await?;
-    while summary.records < args.num_records {
-        for record in consumer.poll(Duration::from_secs(1)).await? {
-            summary.consumed(record.value.as_deref());
-        }
-        guard_stall(&summary, args)?;
-    }
-    summary.end = Instant::now();
-    Ok(summary)
+    consumer
+        .assign(&args.topic, (0..args.partitions).collect())
+        .await?;
+    Ok(consumer)
 }
 
 // ---------------------------------------------------------------------------
@@ -489,7 +541,10 @@ fn producer_props(args: &Args) -> Vec<(String, String)> {
         ("bootstrap.servers", args.bootstrap.clone()),
         ("acks", "all".into()),
         ("enable.idempotence", "true".into()),
-        ("max.in.flight.requests.per.connection", IN_FLIGHT.to_string()),
+        (
+            "max.in.flight.requests.per.connection",
+            IN_FLIGHT.to_string(),
+        ),
         ("linger.ms", LINGER_MS.to_string()),
         ("batch.size", BATCH_SIZE.to_string()),
         ("compression.type", args.compression.clone()),
@@ -507,7 +562,10 @@ fn common_consumer_props(args: &Args) -> Vec<(String, String)> {
         ("enable.auto.commit", "false".into()),
         ("fetch.min.bytes", "1".into()),
         ("fetch.max.bytes", FETCH_MAX_BYTES.to_string()),
-        ("max.partition.fetch.bytes", PARTITION_FETCH_BYTES.to_string()),
+        (
+            "max.partition.fetch.bytes",
+            PARTITION_FETCH_BYTES.to_string(),
+        ),
         ("fetch.max.wait.ms", FETCH_MAX_WAIT_MS.to_string()),
     ]
     .into_iter()
@@ -522,7 +580,10 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
             match k.as_str() {
                 // librdkafka's budget is in messages and KiB instead.
                 "buffer.memory" => {
-                    config.set("queue.buffering.max.kbytes", (BUFFER_MEMORY / 1024).to_string());
+                    config.set(
+                        "queue.buffering.max.kbytes",
+                        (BUFFER_MEMORY / 1024).to_string(),
+                    );
                     config.set("queue.buffering.max.messages", "10000000");
                 }
                 _ => {
@@ -550,7 +611,11 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
 
 fn guard_stall(summary: &Summary, args: &Args) -> AnyResult<()> {
     if summary.start.elapsed() > Duration::from_secs(300) {
-        return Err(format!("only {} of {} records after 300 s", summary.records, args.num_records).into());
+        return Err(format!(
+            "only {} of {} records after 300 s",
+            summary.records, args.num_records
+        )
+        .into());
     }
     Ok(())
 }
@@ -579,16 +644,21 @@ impl rdkafka::producer::ProducerContext for DeliveryStats {
 /// librdkafka's fastest path: `ThreadedProducer` (a `BaseProducer` polled by its own thread,
 /// which runs the delivery callbacks), a plain send loop that polls on a full queue.
 fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
-    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
     use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
     let payloads = payloads(args)?;
-    let context = DeliveryStats { start: Instant::now(), summary: Mutex::new(Summary::new()) };
+    let context = DeliveryStats {
+        start: Instant::now(),
+        summary: Mutex::new(Summary::new()),
+    };
     let origin = context.start;
     let producer: ThreadedProducer<DeliveryStats> =
         rdkafka_config(args, true).create_with_context(context)?;
     // Warm-up, not counted (see produce_async).
-    let warm = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, 0).payload(&payloads[0][..]);
-    producer.send(warm).map_err(|(e, _)| format!("warm-up send: {e}"))?;
+    let warm =
+        BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, 0).payload(&payloads[0][..]);
+    producer
+        .send(warm)
+        .map_err(|(e, _)| format!("warm-up send: {e}"))?;
     producer.flush(Duration::from_secs(60))?;
     *producer.context().summary.lock().unwrap() = Summary::new();
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
@@ -597,26 +667,38 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     for i in 0..args.num_records {
         let payload = &payloads[pick.next(payloads.len())];
         let sent_ns = origin.elapsed().as_nanos() as usize;
-        let mut record =
-            BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns).payload(&payload[..]);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                Err((e, _)) => return Err(format!("send: {e}").into()),
-            }
-        }
+        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns)
+            .payload(&payload[..]);
+        rdkafka_send(&producer, record)?;
         if let Some(pause) = throttle.after(i) {
             std::thread::sleep(pause);
         }
     }
     producer.flush(Duration::from_secs(120))?;
-    let mut summary = std::mem::replace(&mut *producer.context().summary.lock().unwrap(), Summary::new());
+    let mut summary = std::mem::replace(
+        &mut *producer.context().summary.lock().unwrap(),
+        Summary::new(),
+    );
     summary.start = start;
     Ok(summary)
+}
+
+/// Sends `record`, waiting 200 µs at a time while librdkafka's queue is full.
+fn rdkafka_send(
+    producer: &rdkafka::producer::ThreadedProducer<DeliveryStats>,
+    mut record: rdkafka::producer::BaseRecord<'_, (), [u8], usize>,
+) -> AnyResult<()> {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err((e, _)) => return Err(format!("send: {e}").into()),
+        }
+    }
 }
 
 async fn rdkafka_future_produce(args: &Args) -> AnyResult<Summary> {
@@ -656,10 +738,19 @@ fn rdkafka_assignment(args: &Args) -> AnyResult<rdkafka::TopicPartitionList> {
     Ok(list)
 }
 
-fn rdkafka_consume(args: &Args) -> AnyResult<Summary> {
+/// `rdkafka-consume`: `BaseConsumer` with librdkafka's defaults beyond the common settings.
+/// `rdkafka-tuned-consume`: the same, told not to pause fetching once its local queue holds
+/// `queued.min.messages` per partition (`fetch.queue.backoff.ms=0`, default 1000 ms, with a
+/// larger `queued.min.messages`).
+fn rdkafka_consume(args: &Args, tuned: bool) -> AnyResult<Summary> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::Message;
-    let consumer: BaseConsumer = rdkafka_config(args, false).create()?;
+    let mut config = rdkafka_config(args, false);
+    if tuned {
+        config.set("fetch.queue.backoff.ms", "0");
+        config.set("queued.min.messages", RDKAFKA_TUNED_QUEUED_MIN.to_string());
+    }
+    let consumer: BaseConsumer = config.create()?;
     let mut summary = Summary::new();
     consumer.assign(&rdkafka_assignment(args)?)?;
     while summary.records < args.num_records {
@@ -685,4 +776,275 @@ async fn rdkafka_stream_consume(args: &Args) -> AnyResult<Summary> {
     }
     summary.end = Instant::now();
     Ok(summary)
+}
+
+// ---------------------------------------------------------------------------
+// End to end: one process produces at a fixed rate and consumes what it produced
+// ---------------------------------------------------------------------------
+
+/// The stamp of the warm-up record: the consumer leaves it out of the figures and tells the
+/// producer it has arrived, so the timed sends start with both halves connected.
+const WARM_UP_STAMP: u64 = u64::MAX;
+
+/// The clock both halves of an end-to-end run share: each value starts with its send time in
+/// nanoseconds since `origin` (8 bytes, little-endian), overwriting the payload's first bytes.
+struct E2e {
+    origin: Instant,
+    /// Set by the consumer once it has read the warm-up record.
+    ready: AtomicBool,
+}
+
+impl E2e {
+    fn new() -> Arc<Self> {
+        Arc::new(E2e {
+            origin: Instant::now(),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// `payload` with its first 8 bytes replaced by `stamp`.
+    fn stamped(payload: &[u8], stamp: u64) -> Bytes {
+        let mut value = payload.to_vec();
+        value[..8].copy_from_slice(&stamp.to_le_bytes());
+        Bytes::from(value)
+    }
+
+    /// Consumer side: one record read. Latency is now minus its stamp (µs); every byte is
+    /// summed as the consumers do.
+    fn received(&self, summary: &mut Summary, value: Option<&[u8]>) {
+        let now = self.now_ns();
+        let Some(stamp) = value.and_then(|v| v.get(..8)) else {
+            summary.failed("a record without a send-time stamp");
+            return;
+        };
+        let sent = u64::from_le_bytes(stamp.try_into().unwrap());
+        if sent == WARM_UP_STAMP {
+            self.ready.store(true, Ordering::Release);
+            return;
+        }
+        summary
+            .latency
+            .saturating_record(now.saturating_sub(sent) / 1000);
+        summary.consumed(value);
+        summary.end = Instant::now();
+    }
+
+    /// Producer side: waits (60 s at most) until the consumer has read the warm-up record.
+    fn wait_ready(&self) -> AnyResult<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.ready.load(Ordering::Acquire) {
+            if Instant::now() > deadline {
+                return Err("the consumer did not read the warm-up record within 60 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    async fn wait_ready_async(&self) -> AnyResult<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.ready.load(Ordering::Acquire) {
+            if Instant::now() > deadline {
+                return Err("the consumer did not read the warm-up record within 60 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok(())
+    }
+
+    /// The run's figures: the consumer's (records read from the first timed send on, send →
+    /// receive latency, checksum) plus the producer's delivery errors.
+    fn result(produced: Summary, mut consumed: Summary) -> Summary {
+        consumed.start = produced.start;
+        consumed.errors += produced.errors;
+        if consumed.first_error.is_none() {
+            consumed.first_error = produced.first_error;
+        }
+        consumed
+    }
+}
+
+/// The producer half for the async clients: the warm-up record (acknowledged and read back),
+/// then `--num-records` records stamped with their send time, paced by `Throttle`, every
+/// delivery awaited on another task as in `produce_async`. Returns the delivery tally.
+async fn e2e_send_async<S, SF, D, E1, E2>(args: &Args, e2e: &E2e, mut send: S) -> AnyResult<Summary>
+where
+    S: FnMut(Bytes) -> SF,
+    SF: Future<Output = Result<D, E1>>,
+    D: Future<Output = Result<(), E2>> + Send + 'static,
+    E1: std::fmt::Display,
+    E2: std::fmt::Display + Send + 'static,
+{
+    let payloads = payloads(args)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<D>();
+    let collector = tokio::spawn(async move {
+        let mut summary = Summary::new();
+        let mut pending = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                Some(delivery) = rx.recv() => pending.push(tokio::task::unconstrained(delivery)),
+                Some(outcome) = pending.next() => match outcome {
+                    Ok(()) => summary.records += 1,
+                    Err(e) => summary.failed(e),
+                },
+                else => return summary,
+            }
+        }
+    });
+    let warm = send(E2e::stamped(&payloads[0], WARM_UP_STAMP))
+        .await
+        .map_err(|e| format!("warm-up send: {e}"))?;
+    warm.await.map_err(|e| format!("warm-up delivery: {e}"))?;
+    e2e.wait_ready_async().await?;
+    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut throttle = Throttle::new(args.throughput);
+    for i in 0..args.num_records {
+        let value = E2e::stamped(&payloads[pick.next(payloads.len())], e2e.now_ns());
+        let delivery = send(value).await.map_err(|e| format!("send: {e}"))?;
+        tx.send(delivery).map_err(|_| "collector gone")?;
+        if let Some(pause) = throttle.after(i) {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    drop(tx);
+    let mut summary = collector.await?;
+    summary.start = start;
+    Ok(summary)
+}
+
+/// kafkit's producer and consumer in one process, the consumer polling on its own task.
+async fn kafkit_e2e(args: &Args) -> AnyResult<Summary> {
+    use kafkit::{
+        Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord, TopicPartition,
+    };
+    let producer = Producer::new(ProducerConfig::from_properties(producer_props(args))?).await?;
+    let mut props = common_consumer_props(args);
+    props.push(("max.poll.records".into(), MAX_POLL_RECORDS.to_string()));
+    let consumer = Consumer::new(ConsumerConfig::from_properties(props)?).await?;
+    consumer
+        .assign((0..args.partitions).map(|p| TopicPartition::new(args.topic.as_str(), p)))
+        .await?;
+    let e2e = E2e::new();
+    let reader = {
+        let (e2e, args) = (e2e.clone(), args.clone());
+        tokio::spawn(async move {
+            let mut summary = Summary::new();
+            while summary.records < args.num_records {
+                for record in consumer.poll(Duration::from_secs(1)).await? {
+                    e2e.received(&mut summary, record.value.as_deref());
+                }
+                guard_stall(&summary, &args)?;
+            }
+            AnyResult::Ok(summary)
+        })
+    };
+    let (p, topic) = (&producer, args.topic.as_str());
+    let produced = e2e_send_async(args, &e2e, move |value| async move {
+        p.send(ProducerRecord::new(topic, value))
+            .await
+            .map(|d| async move { d.await.map(|_| ()) })
+    })
+    .await?;
+    producer.flush().await;
+    Ok(E2e::result(produced, reader.await??))
+}
+
+/// krafka's producer and consumer in one process, the consumer polling on its own task.
+async fn krafka_e2e(args: &Args) -> AnyResult<Summary> {
+    use krafka::Record;
+    let producer = krafka_producer(args).await?;
+    let consumer = krafka_consumer(args).await?;
+    let e2e = E2e::new();
+    let reader = {
+        let (e2e, args) = (e2e.clone(), args.clone());
+        tokio::spawn(async move {
+            let mut summary = Summary::new();
+            while summary.records < args.num_records {
+                for record in consumer.poll(Duration::from_secs(1)).await? {
+                    e2e.received(&mut summary, record.value.as_deref());
+                }
+                guard_stall(&summary, &args)?;
+            }
+            AnyResult::Ok(summary)
+        })
+    };
+    let (p, topic) = (&producer, args.topic.as_str());
+    let produced = e2e_send_async(args, &e2e, move |value| async move {
+        p.enqueue(Record::new(topic, value))
+            .await
+            .map(|d| async move { d.await.map(|_| ()) })
+    })
+    .await?;
+    producer.close().await?;
+    Ok(E2e::result(produced, reader.await??))
+}
+
+/// librdkafka: the `ThreadedProducer` of `rdkafka-produce` sending from the main thread and
+/// the `BaseConsumer` of `rdkafka-consume` (default settings) polling on another thread.
+fn rdkafka_e2e(args: &Args) -> AnyResult<Summary> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    use rdkafka::Message;
+    let payloads = payloads(args)?;
+    let context = DeliveryStats {
+        start: Instant::now(),
+        summary: Mutex::new(Summary::new()),
+    };
+    let origin = context.start;
+    let producer: ThreadedProducer<DeliveryStats> =
+        rdkafka_config(args, true).create_with_context(context)?;
+    let consumer: BaseConsumer = rdkafka_config(args, false).create()?;
+    consumer.assign(&rdkafka_assignment(args)?)?;
+    let e2e = E2e::new();
+    let reader = {
+        let (e2e, args) = (e2e.clone(), args.clone());
+        std::thread::spawn(move || {
+            let mut summary = Summary::new();
+            while summary.records < args.num_records {
+                match consumer.poll(Duration::from_secs(1)) {
+                    Some(Ok(m)) => e2e.received(&mut summary, m.payload()),
+                    Some(Err(e)) => return Err(e.into()),
+                    None => guard_stall(&summary, &args)?,
+                }
+            }
+            AnyResult::Ok(summary)
+        })
+    };
+    let warm = E2e::stamped(&payloads[0], WARM_UP_STAMP);
+    rdkafka_send(
+        &producer,
+        BaseRecord::with_opaque_to(&args.topic, 0).payload(&warm[..]),
+    )?;
+    producer.flush(Duration::from_secs(60))?;
+    e2e.wait_ready()?;
+    *producer.context().summary.lock().unwrap() = Summary::new();
+    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut throttle = Throttle::new(args.throughput);
+    for i in 0..args.num_records {
+        let value = E2e::stamped(&payloads[pick.next(payloads.len())], e2e.now_ns());
+        let sent_ns = origin.elapsed().as_nanos() as usize;
+        rdkafka_send(
+            &producer,
+            BaseRecord::with_opaque_to(&args.topic, sent_ns).payload(&value[..]),
+        )?;
+        if let Some(pause) = throttle.after(i) {
+            std::thread::sleep(pause);
+        }
+    }
+    producer.flush(Duration::from_secs(120))?;
+    let mut produced = std::mem::replace(
+        &mut *producer.context().summary.lock().unwrap(),
+        Summary::new(),
+    );
+    produced.start = start;
+    let consumed = reader
+        .join()
+        .map_err(|_| "the consumer thread panicked")??;
+    Ok(E2e::result(produced, consumed))
 }

@@ -1108,6 +1108,12 @@ impl KafkaCluster {
         self.node(node).log()
     }
 
+    /// `node`'s `log.dirs` folder: one `<topic>-<partition>` folder per
+    /// partition replica, holding its segment files.
+    pub fn log_dir(&self, node: usize) -> PathBuf {
+        self.node(node).dir.join("data")
+    }
+
     /// Kills `node` with SIGKILL, as a crash would, and waits for it to exit.
     /// Does nothing if it is not running.
     pub fn kill(&self, node: usize) {

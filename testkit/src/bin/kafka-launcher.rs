@@ -6,9 +6,9 @@
 //!     [--property key=value]... [--ignore-stdin]
 //! ```
 //!
-//! Prints `bootstrap=...` and one `node=i pid=... addr=...` line per node once
-//! the cluster serves. Data lives under the build folder and is deleted on
-//! exit.
+//! Prints `bootstrap=...`, one `logdir=...` line per node (its `log.dirs`,
+//! in node order) and one `node=i pid=... addr=...` line per node once the
+//! cluster serves. Data lives under the build folder and is deleted on exit.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -99,6 +99,9 @@ fn main() -> ExitCode {
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "bootstrap={}", cluster.bootstrap());
+    for i in 0..cluster.nodes() {
+        let _ = writeln!(out, "logdir={}", cluster.log_dir(i).display());
+    }
     for i in 0..cluster.nodes() {
         let _ = writeln!(
             out,
