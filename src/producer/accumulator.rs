@@ -230,11 +230,13 @@ struct Queue {
     in_flight: bool,
 }
 
-/// tokio's timers fire on whole-millisecond ticks, up to 1 ms after their deadline. Half a
-/// tick of slack centres a lingering batch's send time on its `linger.ms` deadline instead of
-/// putting it after it on average (Java, whose clock counts whole milliseconds, sends in the
-/// millisecond before it).
-const LINGER_SLACK: Duration = Duration::from_micros(500);
+/// tokio's timers round their deadline up to a whole millisecond and the runtime parks in
+/// whole milliseconds too, so a sleep ends up to about 2 ms late. One millisecond of slack
+/// brings a lingering batch's send time back to about its `linger.ms` deadline (measured:
+/// 5.5 ms after creation at `linger.ms=5` without slack, 5.3 with half a millisecond, 4.9–5.3
+/// with one). Java does the same: its clock counts whole milliseconds, so it sends a batch up to
+/// 1 ms before `linger.ms` has really passed.
+const LINGER_SLACK: Duration = Duration::from_millis(1);
 
 /// Settings that shape batches.
 #[derive(Clone, Copy, Debug)]
@@ -567,16 +569,16 @@ mod tests {
         let _rx = append(&acc, &memory, &tp, b"a");
         let (ready, wake) = acc.drain(Instant::now(), false, |_, _| true);
         assert!(ready.is_empty());
-        assert_eq!(wake, Some(Instant::now() + Duration::from_micros(49_500)));
+        assert_eq!(wake, Some(Instant::now() + Duration::from_millis(49)));
         let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
         assert_eq!(ready.len(), 1, "flush ignores linger");
         acc.requeue(ready.into_iter().next().unwrap(), Duration::ZERO);
-        tokio::time::advance(Duration::from_micros(49_400)).await;
+        tokio::time::advance(Duration::from_micros(48_900)).await;
         let (ready, _) = acc.drain(Instant::now(), false, |_, _| true);
-        assert!(ready.is_empty(), "0.6 ms short of linger.ms");
+        assert!(ready.is_empty(), "1.1 ms short of linger.ms");
         tokio::time::advance(Duration::from_micros(100)).await;
         let (ready, _) = acc.drain(Instant::now(), false, |_, _| true);
-        assert_eq!(ready.len(), 1, "within half a timer tick of linger.ms");
+        assert_eq!(ready.len(), 1, "within a timer tick of linger.ms");
     }
 
     #[tokio::test(start_paused = true)]
