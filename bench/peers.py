@@ -14,6 +14,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import statistics
 import struct
@@ -134,12 +135,26 @@ def topic_batches(log_dir, topic):
     return tuple(total)
 
 
+def broker_home_on(folder, target):
+    """A copy of the launcher's Kafka jars under `folder` (e.g. on tmpfs), so that the
+    launcher, pointed there by CARGO_TARGET_DIR, keeps the broker's data there too."""
+    src = os.path.join(target, "kafka-4.4.0")
+    dst = os.path.join(folder, "kafka-4.4.0")
+    os.makedirs(dst, exist_ok=True)
+    for name in os.listdir(src):
+        if name != "clusters" and not os.path.exists(os.path.join(dst, name)):
+            (shutil.copytree if os.path.isdir(os.path.join(src, name)) else shutil.copy2)(
+                os.path.join(src, name), os.path.join(dst, name))
+    return folder
+
+
 class Broker:
-    def __init__(self, launcher, log_path):
+    def __init__(self, launcher, log_path, home=None):
         self.log = open(log_path, "w")
+        env = dict(os.environ, CARGO_TARGET_DIR=home) if home else None
         self.proc = subprocess.Popen([launcher, "--nodes", "1", "--ignore-stdin"],
                                      stdout=subprocess.PIPE, stderr=self.log, text=True,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
         self.bootstrap = self.log_dir = None
         for line in self.proc.stdout:
             log("launcher:", line.rstrip())
@@ -567,6 +582,10 @@ def parse_args():
     p.add_argument("--consumers", default=",".join(CONSUMERS))
     p.add_argument("--e2e-clients", default=",".join(E2E_CLIENTS))
     p.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
+    p.add_argument("--broker-data", default=None,
+                   help="keep the started broker's data under this folder, e.g. on tmpfs "
+                        "(/dev/shm/kafkit-bench), so disk writeback does not swing the "
+                        "broker-bound workloads")
     p.add_argument("--log-dir", default=None,
                    help="with --bootstrap: that broker's log.dirs, for records per batch")
     a = p.parse_args()
@@ -589,7 +608,8 @@ def main():
         bench.bootstrap, bench.log_dir = a.bootstrap, a.log_dir
     else:
         launcher = os.path.join(a.target, "release", "kafka-launcher")
-        broker = Broker(launcher, os.path.join(a.out, "broker.log"))
+        home = broker_home_on(a.broker_data, a.target) if a.broker_data else None
+        broker = Broker(launcher, os.path.join(a.out, "broker.log"), home)
         bench.bootstrap, bench.log_dir = broker.bootstrap, broker.log_dir
     if not bench.log_dir:
         log("no broker log dir: records per batch not counted")
