@@ -372,18 +372,20 @@ async fn kafkit_produce(args: &Args) -> AnyResult<Summary> {
         .map_err(|e| format!("warm-up send: {e}"))?
         .await?;
     let summary = Arc::new(Mutex::new(Summary::new()));
-    let shared = summary.clone();
-    let callback = move |sent: Instant, bytes: usize| {
-        let summary = shared.clone();
-        move |outcome: kafkit::Result<RecordMetadata>| {
+    // The next record and its callback, which times the record from this moment.
+    let (shared, mut pick) = (summary.clone(), Pick(0x9E37_79B9_7F4A_7C15));
+    let mut next = move || {
+        let payload = payloads[pick.next(payloads.len())].clone();
+        let (sent, bytes, summary) = (Instant::now(), payload.len(), shared.clone());
+        let callback = move |outcome: kafkit::Result<RecordMetadata>| {
             let mut summary = summary.lock().unwrap();
             match outcome {
                 Ok(_) => summary.delivered(sent, bytes),
                 Err(e) => summary.failed(e),
             }
-        }
+        };
+        (ProducerRecord::new(topic.clone(), payload), callback)
     };
-    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
     let mut throttle = Throttle::new(args.throughput);
     let start = if args.throughput > 0.0 {
         let runtime = tokio::runtime::Handle::current();
@@ -391,10 +393,8 @@ async fn kafkit_produce(args: &Args) -> AnyResult<Summary> {
         tokio::task::spawn_blocking(move || -> Result<Instant, String> {
             let start = Instant::now();
             for i in 0..n {
-                let payload = payloads[pick.next(payloads.len())].clone();
-                let (sent, bytes) = (Instant::now(), payload.len());
-                let record = ProducerRecord::new(topic.clone(), payload);
-                let send = producer.send_with_callback(record, callback(sent, bytes));
+                let (record, callback) = next();
+                let send = producer.send_with_callback(record, callback);
                 runtime.block_on(send).map_err(|e| format!("send: {e}"))?;
                 if let Some(pause) = throttle.after(i) {
                     std::thread::sleep(pause);
@@ -406,11 +406,9 @@ async fn kafkit_produce(args: &Args) -> AnyResult<Summary> {
     } else {
         let start = Instant::now();
         for _ in 0..args.num_records {
-            let payload = payloads[pick.next(payloads.len())].clone();
-            let (sent, bytes) = (Instant::now(), payload.len());
-            let record = ProducerRecord::new(topic.clone(), payload);
+            let (record, callback) = next();
             producer
-                .send_with_callback(record, callback(sent, bytes))
+                .send_with_callback(record, callback)
                 .await
                 .map_err(|e| format!("send: {e}"))?;
         }

@@ -101,15 +101,7 @@ impl Consumer {
         let group = self.group()?.clone();
         group.polled();
         if let Some(reason) = group.take_lost() {
-            let lost: Vec<TopicPartition> = self
-                .inner
-                .state
-                .lock()
-                .await
-                .positions
-                .keys()
-                .cloned()
-                .collect();
+            let lost = self.assignment().await;
             tracing::info!(%reason, partitions = lost.len(), "partitions lost");
             // The hook runs while the positions are still here, so a commit in it reaches the
             // broker and is refused (the generation is gone) instead of silently doing nothing.
@@ -306,15 +298,7 @@ impl Consumer {
         let Some(group) = self.inner.group.clone() else {
             return Ok(());
         };
-        let owned: Vec<TopicPartition> = self
-            .inner
-            .state
-            .lock()
-            .await
-            .positions
-            .keys()
-            .cloned()
-            .collect();
+        let owned = self.assignment().await;
         if !owned.is_empty() {
             self.revoke(&owned).await;
         }

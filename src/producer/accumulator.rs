@@ -375,9 +375,7 @@ impl Accumulator {
             topic: topic.clone(),
             builder: Some(builder),
             encoded: None,
-            // Sized for a batch of records like this one, so a full batch does not grow
-            // (reallocate and copy) its list ten times; capped for tiny records.
-            records: Vec::with_capacity((capacity / record.size.max(1)).clamp(1, 1024)),
+            records: Vec::new(),
             slots: Slots::default(),
             created: Instant::now(),
             retry_at: None,

@@ -536,9 +536,25 @@ mod tests {
         let theirs = enc.finish().unwrap();
         assert_eq!(theirs[..7], LZ4_FRAME_HEADER);
         // And lz4_flex's decoder reads ours, for compressible, stored and empty input.
-        let stored: Vec<u8> = (0..70_000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        // xorshift64 bytes: nothing for LZ4 to find.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let stored: Vec<u8> = (0..70_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
             .collect();
+        let first_block = u32::from_le_bytes(
+            compressed(Compression::Lz4, &stored)[7..11]
+                .try_into()
+                .unwrap(),
+        );
+        assert!(
+            first_block & LZ4_UNCOMPRESSED != 0,
+            "incompressible input goes out as a stored block"
+        );
         for input in [sample(200_000), stored, Vec::new()] {
             let ours = compressed(Compression::Lz4, &input);
             let mut back = Vec::new();
