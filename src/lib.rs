@@ -35,6 +35,7 @@ mod topic;
 #[doc(hidden)]
 pub mod __fuzz {
     pub use crate::protocol::frame::hooks::*;
+    pub use crate::protocol::lz4::hooks::*;
     pub use crate::protocol::record_batch::hooks::*;
 }
 

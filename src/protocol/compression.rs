@@ -75,6 +75,8 @@ impl std::str::FromStr for Compression {
 
 use std::io::Read;
 
+use super::lz4::Lz4Compressor;
+
 /// Why a records section did not compress or decompress.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CodecError {
@@ -122,8 +124,8 @@ const ZSTD_MIN_WINDOW: usize = 8 << 20;
 
 /// Compresses `input` with `codec`, appending to `out`.
 ///
-/// `level` is honoured by gzip (0 to 9; anything else means the default, 6). lz4_flex and
-/// snappy have a single level, and ruzstd implements only its fastest one (about zstd level
+/// `level` is honoured by gzip (0 to 9; anything else means the default, 6). Our LZ4
+/// compressor and snappy have a single level, and ruzstd implements only its fastest one (about zstd level
 /// 1), so they ignore it.
 pub(crate) fn compress(
     codec: Compression,
@@ -159,7 +161,7 @@ pub(crate) fn compress(
                 out[len_at..start].copy_from_slice(&(written as u32).to_be_bytes());
             }
         }
-        Compression::Lz4 => lz4_frame(input, out).map_err(|e| CodecError::corrupt(codec, e))?,
+        Compression::Lz4 => lz4_frame(input, out),
         Compression::Zstd => {
             // ruzstd panics on levels it does not implement; Fastest is the only real one.
             ruzstd::encoding::compress(input, out, ruzstd::encoding::CompressionLevel::Fastest);
@@ -173,41 +175,38 @@ pub(crate) fn compress(
 /// written as bytes; what the Java client writes, and all its reader accepts (it cannot decode
 /// linked blocks). A unit test checks it against lz4_flex's own frame encoder.
 const LZ4_FRAME_HEADER: [u8; 7] = [0x04, 0x22, 0x4D, 0x18, 0x60, 0x40, 0x82];
-const LZ4_BLOCK: usize = 64 << 10;
+const LZ4_BLOCK: usize = super::lz4::MAX_BLOCK;
 /// A block's size word has this bit set when the block is stored uncompressed.
 const LZ4_UNCOMPRESSED: u32 = 1 << 31;
 
 thread_local! {
-    /// Where each block is compressed before it is copied out. lz4_flex's frame encoder
-    /// zeroes a fresh ~70 KiB buffer for every frame, and a Kafka batch is one frame of one
-    /// block: that memset cost more than a tenth of the compressor itself (callgrind, 1 KiB
-    /// records). Zeroed once per thread instead.
-    static LZ4_SCRATCH: std::cell::RefCell<Vec<u8>> =
-        std::cell::RefCell::new(vec![0; lz4_flex::block::get_maximum_output_size(LZ4_BLOCK)]);
+    /// Each thread's compressor: its hash table and output buffer are allocated (and the
+    /// buffer zeroed) once, not per batch.
+    static LZ4: std::cell::RefCell<Lz4Compressor> = std::cell::RefCell::new(Lz4Compressor::new());
 }
 
 /// `input` as one LZ4 frame of independent 64 KiB blocks, appended to `out`.
-fn lz4_frame(input: &[u8], out: &mut Vec<u8>) -> Result<(), lz4_flex::block::CompressError> {
+fn lz4_frame(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(max_compressed_len(Compression::Lz4, input.len()));
     out.extend_from_slice(&LZ4_FRAME_HEADER);
-    LZ4_SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
+    LZ4.with(|compressor| {
+        let mut compressor = compressor.borrow_mut();
         for block in input.chunks(LZ4_BLOCK) {
-            let written = lz4_flex::block::compress_into(block, &mut scratch)?;
-            // A block that does not shrink is stored as it is, as the format allows.
-            if written < block.len() {
-                out.extend_from_slice(&(written as u32).to_le_bytes());
-                out.extend_from_slice(&scratch[..written]);
-            } else {
-                out.extend_from_slice(&(block.len() as u32 | LZ4_UNCOMPRESSED).to_le_bytes());
-                out.extend_from_slice(block);
+            match compressor.compress(block) {
+                Some(compressed) => {
+                    out.extend_from_slice(&(compressed.len() as u32).to_le_bytes());
+                    out.extend_from_slice(compressed);
+                }
+                // A block that does not shrink is stored as it is, as the format allows.
+                None => {
+                    out.extend_from_slice(&(block.len() as u32 | LZ4_UNCOMPRESSED).to_le_bytes());
+                    out.extend_from_slice(block);
+                }
             }
         }
-        Ok::<_, lz4_flex::block::CompressError>(())
-    })?;
+    });
     // End mark.
     out.extend_from_slice(&[0; 4]);
-    Ok(())
 }
 
 /// The most bytes [`compress`] can produce for `len` input bytes: every codec here falls back

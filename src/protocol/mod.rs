@@ -2,6 +2,7 @@
 
 pub mod compression;
 pub(crate) mod frame;
+pub(crate) mod lz4;
 pub(crate) mod record_batch;
 pub(crate) mod varint;
 pub(crate) mod versions;
