@@ -254,6 +254,9 @@ pub(crate) struct Append<'a> {
     pub value: Option<&'a [u8]>,
     pub headers: &'a [Header],
     pub size: usize,
+    /// The record's [`record_fixed_len`](crate::protocol::record_batch::record_fixed_len),
+    /// measured once by the caller.
+    pub fixed_len: usize,
 }
 
 /// What `try_append` did.
@@ -343,7 +346,13 @@ impl Accumulator {
         let Some(reply) = reply.take() else {
             return Appended::NeedsBatch;
         };
-        builder.append(record.timestamp, record.key, record.value, record.headers);
+        builder.append_measured(
+            record.fixed_len,
+            record.timestamp,
+            record.key,
+            record.value,
+            record.headers,
+        );
         let full = builder.size_estimate() >= self.settings.batch_size;
         let delivery = batch.push_reply(reply, record.timestamp);
         Appended::Yes { full, delivery }
@@ -369,7 +378,13 @@ impl Accumulator {
         let capacity = reservation.num_permits();
         let mut builder = BatchBuilder::new(self.settings.compression, capacity)
             .with_compression_level(self.settings.compression_level);
-        builder.append(record.timestamp, record.key, record.value, record.headers);
+        builder.append_measured(
+            record.fixed_len,
+            record.timestamp,
+            record.key,
+            record.value,
+            record.headers,
+        );
         let mut batch = Batch {
             tp: TopicPartition::new(&**topic, partition),
             topic: topic.clone(),
@@ -533,6 +548,7 @@ mod tests {
             value: Some(value),
             headers: &[],
             size: value.len() + 20,
+            fixed_len: crate::protocol::record_batch::record_fixed_len(None, Some(value), &[]),
         }
     }
 

@@ -20,7 +20,7 @@ mod sender;
 use crate::cluster::Cluster;
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
-use crate::protocol::record_batch::{BatchBuilder, BATCH_HEADER_LEN};
+use crate::protocol::record_batch::{record_fixed_len, BatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{ProducerRecord, RecordMetadata};
 use crate::topic::validate_topic_name;
 use accumulator::{Accumulator, Append, Appended, BatchSettings, Reply};
@@ -236,13 +236,12 @@ impl Producer {
         if s.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        let size = BatchBuilder::encoded_record_size(
-            0,
-            0,
+        let fixed_len = record_fixed_len(
             record.key.as_deref(),
             record.value.as_deref(),
             &record.headers,
-        ) + BATCH_HEADER_LEN;
+        );
+        let size = BatchBuilder::encoded_record_size(fixed_len, 0, 0) + BATCH_HEADER_LEN;
         for (max, setting) in [
             (s.config.max_request_size, "max.request.size"),
             (s.memory_limit, "buffer.memory"),
@@ -288,6 +287,7 @@ impl Producer {
             value: record.value.as_deref(),
             headers: &record.headers,
             size,
+            fixed_len,
         };
         let mut reply = Some(reply);
         s.outstanding.fetch_add(1, Ordering::AcqRel);

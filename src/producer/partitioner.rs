@@ -201,9 +201,9 @@ impl PartitionChooser {
         }
         let sticky = || {
             self.with_topic(topic, |state| {
-                let p = state.sticky.current(partition_count, available);
-                state.sticky.record_appended(p, record_bytes, true);
-                p
+                state
+                    .sticky
+                    .partition(partition_count, available, record_bytes)
             })
         };
         match &self.kind {

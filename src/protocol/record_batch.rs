@@ -130,6 +130,21 @@ impl BatchBuilder {
         value: Option<&[u8]>,
         headers: &[Header],
     ) -> usize {
+        let fixed_len = record_fixed_len(key, value, headers);
+        self.append_measured(fixed_len, timestamp_ms, key, value, headers)
+    }
+
+    /// [`BatchBuilder::append`] for a record whose [`record_fixed_len`] the caller already
+    /// has: the producer measures each record once, for its size checks, and reuses that here.
+    pub(crate) fn append_measured(
+        &mut self,
+        fixed_len: usize,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> usize {
+        debug_assert_eq!(fixed_len, record_fixed_len(key, value, headers));
         if self.count == 0 {
             self.base_timestamp = timestamp_ms;
             self.max_timestamp = timestamp_ms;
@@ -138,7 +153,7 @@ impl BatchBuilder {
         let offset_delta = self.count;
         // Wrapping keeps absurd timestamp pairs encodable; the decoder wraps back identically.
         let timestamp_delta = timestamp_ms.wrapping_sub(self.base_timestamp);
-        let body = body_len(timestamp_delta, offset_delta, key, value, headers);
+        let body = fixed_len + varlong_len(timestamp_delta) + varint_len(offset_delta);
 
         let buf = &mut self.buf;
         buf.reserve(varint_len(len_i32(body)) + body);
@@ -158,15 +173,14 @@ impl BatchBuilder {
         offset_delta as usize
     }
 
-    /// The exact encoded size of one record, its length prefix included.
+    /// The exact encoded size of one record, its length prefix included, from its
+    /// [`record_fixed_len`] and its two deltas.
     pub(crate) fn encoded_record_size(
+        fixed_len: usize,
         timestamp_delta: i64,
         offset_delta: i32,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[Header],
     ) -> usize {
-        let body = body_len(timestamp_delta, offset_delta, key, value, headers);
+        let body = fixed_len + varlong_len(timestamp_delta) + varint_len(offset_delta);
         varint_len(len_i32(body)) + body
     }
 
@@ -186,11 +200,9 @@ impl BatchBuilder {
             self.base_timestamp
         };
         Self::encoded_record_size(
+            record_fixed_len(key, value, headers),
             timestamp_ms.wrapping_sub(base),
             self.count,
-            key,
-            value,
-            headers,
         )
     }
 
@@ -346,9 +358,10 @@ fn put_at(buf: &mut [u8], at: usize, bytes: &[u8]) {
 }
 
 /// A record's size after its length prefix.
-fn body_len(
-    timestamp_delta: i64,
-    offset_delta: i32,
+/// The encoded length of the parts of a record's body that do not depend on where it sits in
+/// its batch: its attributes byte, key, value and headers (everything but the timestamp and
+/// offset deltas).
+pub(crate) fn record_fixed_len(
     key: Option<&[u8]>,
     value: Option<&[u8]>,
     headers: &[Header],
@@ -357,12 +370,7 @@ fn body_len(
         .iter()
         .map(|h| varint_len(len_i32(h.key.len())) + h.key.len() + nullable_len(h.value.as_deref()))
         .sum();
-    1 + varlong_len(timestamp_delta)
-        + varint_len(offset_delta)
-        + nullable_len(key)
-        + nullable_len(value)
-        + varint_len(len_i32(headers.len()))
-        + headers_len
+    1 + nullable_len(key) + nullable_len(value) + varint_len(len_i32(headers.len())) + headers_len
 }
 
 fn nullable_len(bytes: Option<&[u8]>) -> usize {

@@ -33,51 +33,34 @@ impl StickyPartitioner {
         }
     }
 
-    /// The partition for the next keyless record.
+    /// The partition for the next keyless record, which is `record_bytes` long.
     ///
     /// `available` lists the partitions whose leader is known, sorted ascending. A partition is
-    /// drawn when there is none yet, when the threshold was reached, when the current one is no
-    /// longer below `partition_count`, or when it dropped out of a non-empty `available`, so
-    /// records do not pile up behind a missing leader.
-    pub fn current(&self, partition_count: i32, available: &[i32]) -> i32 {
+    /// drawn when there is none yet, when `batch.size` bytes went to the current one, when the
+    /// current one is no longer below `partition_count`, or when it dropped out of a non-empty
+    /// `available`, so records do not pile up behind a missing leader.
+    ///
+    /// Choosing and counting happen under one lock, so concurrent senders never count bytes
+    /// against a partition another one already moved away from.
+    pub fn partition(&self, partition_count: i32, available: &[i32], record_bytes: usize) -> i32 {
         debug_assert!(available.is_sorted(), "available partitions must be sorted");
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = state.current {
-            let usable = available.is_empty() || available.binary_search(&p).is_ok();
-            if p < partition_count && usable {
-                return p;
+        let p = match state.current {
+            Some(p)
+                if p < partition_count
+                    && (available.is_empty() || available.binary_search(&p).is_ok()) =>
+            {
+                p
             }
-        }
-        let p = draw(partition_count, available);
-        *state = State {
-            current: Some(p),
-            produced: 0,
+            _ => {
+                state.produced = 0;
+                draw(partition_count, available)
+            }
         };
+        state.produced = state.produced.saturating_add(record_bytes);
+        // Drawn lazily by the next record, which has fresh metadata.
+        state.current = (state.produced < self.batch_size).then_some(p);
         p
-    }
-
-    /// Counts `bytes` appended to `partition`, and moves on once `batch.size` bytes are in.
-    ///
-    /// `may_switch` is Java's `enableSwitch`: pass `false` while the partition's last batch is
-    /// still open and not full, so that a switch does not strand a small remainder batch (with
-    /// a long `linger.ms`, switching at exactly `batch.size` bytes would otherwise alternate
-    /// full and tiny batches). Even then the partition moves on at twice `batch.size`, so keyed
-    /// traffic keeping a batch open cannot pin keyless records to one partition for good.
-    /// Bytes for a partition that is no longer current (another sender switched in between)
-    /// are ignored, as Java ignores them.
-    pub fn record_appended(&self, partition: i32, bytes: usize, may_switch: bool) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.current != Some(partition) {
-            return;
-        }
-        state.produced = state.produced.saturating_add(bytes);
-        if (may_switch && state.produced >= self.batch_size)
-            || state.produced >= self.batch_size.saturating_mul(2)
-        {
-            // Drawn lazily by the next `current`, which has fresh metadata.
-            state.current = None;
-            state.produced = 0;
-        }
     }
 }
 
@@ -99,46 +82,23 @@ mod tests {
         let sticky = StickyPartitioner::new(1000);
         let mut switches = 0;
         let mut bytes_on_current = 0;
-        let mut current = sticky.current(1000, &[]);
+        let mut current = sticky.partition(1000, &[], 0);
         for _ in 0..10_000 {
-            let p = sticky.current(1000, &[]);
+            let p = sticky.partition(1000, &[], 100);
             if p != current {
+                // A multiple: a redraw may land on the same partition again.
                 assert!(
-                    bytes_on_current >= 1000,
+                    bytes_on_current >= 1000 && bytes_on_current % 1000 == 0,
                     "switched after {bytes_on_current} bytes"
                 );
                 switches += 1;
                 bytes_on_current = 0;
                 current = p;
             }
-            sticky.record_appended(p, 100, true);
             bytes_on_current += 100;
         }
         // 10 records of 100 bytes per stick; with 1000 partitions a redraw rarely repeats.
         assert!((950..=1000).contains(&switches), "{switches} switches");
-    }
-
-    #[test]
-    fn switch_can_wait_for_the_batch_but_not_past_twice_batch_size() {
-        let sticky = StickyPartitioner::new(100);
-        let p = sticky.current(1_000_000, &[]);
-        sticky.record_appended(p, 150, false);
-        assert_eq!(
-            sticky.current(1_000_000, &[]),
-            p,
-            "held while the batch is open"
-        );
-        sticky.record_appended(p, 50, false);
-        // 200 bytes = twice batch.size: moves on anyway (a repeat draw is one in a million).
-        assert_ne!(sticky.current(1_000_000, &[]), p);
-    }
-
-    #[test]
-    fn bytes_for_a_stale_partition_are_ignored() {
-        let sticky = StickyPartitioner::new(100);
-        let p = sticky.current(1_000_000, &[]);
-        sticky.record_appended(p + 1, 10_000, true);
-        assert_eq!(sticky.current(1_000_000, &[]), p);
     }
 
     #[test]
@@ -147,9 +107,7 @@ mod tests {
         let mut counts = [0u32; 8];
         let draws = 80_000;
         for _ in 0..draws {
-            let p = sticky.current(8, &[]);
-            counts[p as usize] += 1;
-            sticky.record_appended(p, 1, true);
+            counts[sticky.partition(8, &[], 1) as usize] += 1;
         }
         // Expected 10,000 each with a standard deviation near 94; 600 is over six of them.
         for (p, &n) in counts.iter().enumerate() {
@@ -165,31 +123,58 @@ mod tests {
         let sticky = StickyPartitioner::new(1);
         let available = [1, 4, 6];
         for _ in 0..1000 {
-            let p = sticky.current(8, &available);
+            let p = sticky.partition(8, &available, 1);
             assert!(available.contains(&p), "{p}");
-            sticky.record_appended(p, 1, true);
         }
     }
 
     #[test]
     fn leaves_a_partition_that_lost_its_leader_at_once() {
         let sticky = StickyPartitioner::new(1_000_000);
-        let p = sticky.current(2, &[0]);
-        assert_eq!(p, 0);
-        assert_eq!(sticky.current(2, &[1]), 1);
+        assert_eq!(sticky.partition(2, &[0], 1), 0);
+        assert_eq!(sticky.partition(2, &[1], 1), 1);
         // With no leader known anywhere, any partition will do.
-        assert!((0..2).contains(&sticky.current(2, &[])));
+        assert!((0..2).contains(&sticky.partition(2, &[], 1)));
     }
 
     #[test]
     fn redraws_when_the_partition_count_shrinks_in_stale_metadata() {
-        let sticky = StickyPartitioner::new(1_000_000);
-        let available: Vec<i32> = (0..100).collect();
-        let mut p = sticky.current(100, &available);
-        while p == 0 {
-            sticky.record_appended(p, 2_000_000, true);
-            p = sticky.current(100, &available);
+        // Stuck to a partition other than 0 (one fresh partitioner in 100 draws 0).
+        let sticky = loop {
+            let sticky = StickyPartitioner::new(1_000_000);
+            if sticky.partition(100, &[], 1) != 0 {
+                break sticky;
+            }
+        };
+        assert_eq!(sticky.partition(1, &[0], 1), 0);
+    }
+
+    #[test]
+    fn concurrent_senders_split_the_bytes_by_batch_size() {
+        // Four threads share one partitioner: every stick still takes batch.size bytes
+        // before moving on, because choosing and counting are one step.
+        let sticky = std::sync::Arc::new(StickyPartitioner::new(1000));
+        let runs: Vec<Vec<i32>> = (0..4)
+            .map(|_| {
+                let sticky = sticky.clone();
+                std::thread::spawn(move || {
+                    (0..5000)
+                        .map(|_| sticky.partition(1_000_000, &[], 10))
+                        .collect()
+                })
+            })
+            .map(|t| t.join().unwrap())
+            .collect();
+        let mut per_partition = std::collections::HashMap::new();
+        for p in runs.into_iter().flatten() {
+            *per_partition.entry(p).or_insert(0) += 10;
         }
-        assert_eq!(sticky.current(1, &[0]), 0);
+        // 200,000 bytes in sticks of exactly 1000 (a repeat draw among a million is rare).
+        let sticks: usize = per_partition.values().map(|b| b / 1000).sum();
+        assert!(
+            per_partition.values().all(|b| b % 1000 == 0),
+            "{per_partition:?}"
+        );
+        assert_eq!(sticks, 200);
     }
 }
