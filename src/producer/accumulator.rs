@@ -259,6 +259,18 @@ pub(crate) struct Append<'a> {
     pub fixed_len: usize,
 }
 
+impl Append<'_> {
+    fn append_to(&self, builder: &mut BatchBuilder) {
+        builder.append_measured(
+            self.fixed_len,
+            self.timestamp,
+            self.key,
+            self.value,
+            self.headers,
+        );
+    }
+}
+
 /// What `try_append` did.
 pub(crate) enum Appended {
     /// Appended; `full` when the batch is now full and the sender should wake. `delivery` is
@@ -346,13 +358,7 @@ impl Accumulator {
         let Some(reply) = reply.take() else {
             return Appended::NeedsBatch;
         };
-        builder.append_measured(
-            record.fixed_len,
-            record.timestamp,
-            record.key,
-            record.value,
-            record.headers,
-        );
+        record.append_to(builder);
         let full = builder.size_estimate() >= self.settings.batch_size;
         let delivery = batch.push_reply(reply, record.timestamp);
         Appended::Yes { full, delivery }
@@ -378,13 +384,7 @@ impl Accumulator {
         let capacity = reservation.num_permits();
         let mut builder = BatchBuilder::new(self.settings.compression, capacity)
             .with_compression_level(self.settings.compression_level);
-        builder.append_measured(
-            record.fixed_len,
-            record.timestamp,
-            record.key,
-            record.value,
-            record.headers,
-        );
+        record.append_to(&mut builder);
         let mut batch = Batch {
             tp: TopicPartition::new(&**topic, partition),
             topic: topic.clone(),

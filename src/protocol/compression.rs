@@ -535,16 +535,7 @@ mod tests {
         let theirs = enc.finish().unwrap();
         assert_eq!(theirs[..7], LZ4_FRAME_HEADER);
         // And lz4_flex's decoder reads ours, for compressible, stored and empty input.
-        // xorshift64 bytes: nothing for LZ4 to find.
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let stored: Vec<u8> = (0..70_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect();
+        let stored = crate::protocol::lz4::noise(70_000);
         let first_block = u32::from_le_bytes(
             compressed(Compression::Lz4, &stored)[7..11]
                 .try_into()

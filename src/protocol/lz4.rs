@@ -258,6 +258,20 @@ pub mod hooks {
     }
 }
 
+/// `len` xorshift64 bytes: nothing for a compressor to find.
+#[cfg(test)]
+pub(crate) fn noise(len: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,15 +322,7 @@ mod tests {
         // One long run: a single match whose length needs many 255 bytes.
         assert!(round_trip(&[7u8; MAX_BLOCK]) < 300);
         // Literals longer than 15 (and 270), then a repeat of them.
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut noise: Vec<u8> = (0..600)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let mut noise = noise(600);
         noise.extend_from_within(..);
         assert!(round_trip(&noise) < 700);
     }
@@ -328,16 +334,7 @@ mod tests {
             assert!(c.compress(&vec![0; len]).is_none(), "{len}");
         }
         assert!(c.compress(&vec![0; MAX_BLOCK + 1]).is_none());
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let noise: Vec<u8> = (0..50_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect();
-        assert!(c.compress(&noise).is_none());
+        assert!(c.compress(&noise(50_000)).is_none());
     }
 
     #[test]
