@@ -124,9 +124,9 @@ const ZSTD_MIN_WINDOW: usize = 8 << 20;
 
 /// Compresses `input` with `codec`, appending to `out`.
 ///
-/// `level` is honoured by gzip (0 to 9; anything else means the default, 6). Our LZ4
-/// compressor and snappy have a single level, and ruzstd implements only its fastest one (about zstd level
-/// 1), so they ignore it.
+/// `level` is honoured by gzip (0 to 9; anything else means the default, 6). kafkit's LZ4
+/// compressor and snappy have a single level, and ruzstd implements only its fastest one
+/// (about zstd level 1), so they ignore it.
 pub(crate) fn compress(
     codec: Compression,
     level: Option<i32>,
