@@ -660,7 +660,30 @@ struct DeliveryStats {
     summary: Mutex<Summary>,
 }
 
+impl DeliveryStats {
+    /// The deliveries counted so far, starting a fresh count.
+    fn take(&self) -> Summary {
+        std::mem::replace(&mut *self.summary.lock().unwrap(), Summary::new())
+    }
+}
+
 impl rdkafka::ClientContext for DeliveryStats {}
+
+/// A `ThreadedProducer` whose context counts and times deliveries, and the instant its
+/// delivery opaques (nanoseconds at send) count from.
+fn rdkafka_threaded_producer(
+    args: &Args,
+) -> AnyResult<(rdkafka::producer::ThreadedProducer<DeliveryStats>, Instant)> {
+    let context = DeliveryStats {
+        start: Instant::now(),
+        summary: Mutex::new(Summary::new()),
+    };
+    let origin = context.start;
+    Ok((
+        rdkafka_config(args, true).create_with_context(context)?,
+        origin,
+    ))
+}
 
 impl rdkafka::producer::ProducerContext for DeliveryStats {
     /// Nanoseconds from `start` to the send call.
@@ -679,15 +702,9 @@ impl rdkafka::producer::ProducerContext for DeliveryStats {
 /// librdkafka's fastest path: `ThreadedProducer` (a `BaseProducer` polled by its own thread,
 /// which runs the delivery callbacks), a plain send loop that polls on a full queue.
 fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
-    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    use rdkafka::producer::{BaseRecord, Producer};
     let payloads = payloads(args)?;
-    let context = DeliveryStats {
-        start: Instant::now(),
-        summary: Mutex::new(Summary::new()),
-    };
-    let origin = context.start;
-    let producer: ThreadedProducer<DeliveryStats> =
-        rdkafka_config(args, true).create_with_context(context)?;
+    let (producer, origin) = rdkafka_threaded_producer(args)?;
     // Warm-up, not counted (see produce_async).
     let warm =
         BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, 0).payload(&payloads[0][..]);
@@ -695,7 +712,7 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
         .send(warm)
         .map_err(|(e, _)| format!("warm-up send: {e}"))?;
     producer.flush(Duration::from_secs(60))?;
-    *producer.context().summary.lock().unwrap() = Summary::new();
+    producer.context().take();
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
     let start = Instant::now();
     let mut throttle = Throttle::new(args.throughput);
@@ -710,10 +727,7 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
         }
     }
     producer.flush(Duration::from_secs(120))?;
-    let mut summary = std::mem::replace(
-        &mut *producer.context().summary.lock().unwrap(),
-        Summary::new(),
-    );
+    let mut summary = producer.context().take();
     summary.start = start;
     Ok(summary)
 }
@@ -952,6 +966,25 @@ where
     Ok(summary)
 }
 
+/// The consumer task of `kafkit-e2e` and `krafka-e2e`: polls until every record has come back,
+/// noting each one's latency. A macro because the two clients' consumers and records are
+/// different types with the same `poll` and `value` shape.
+macro_rules! spawn_e2e_reader {
+    ($consumer:ident, $e2e:ident, $args:ident) => {{
+        let (e2e, args) = ($e2e.clone(), $args.clone());
+        tokio::spawn(async move {
+            let mut summary = Summary::new();
+            while summary.records < args.num_records {
+                for record in $consumer.poll(Duration::from_secs(1)).await? {
+                    e2e.received(&mut summary, record.value.as_deref());
+                }
+                guard_stall(&summary, &args)?;
+            }
+            AnyResult::Ok(summary)
+        })
+    }};
+}
+
 /// kafkit's producer and consumer in one process, the consumer polling on its own task.
 async fn kafkit_e2e(args: &Args) -> AnyResult<Summary> {
     use kafkit::{
@@ -965,19 +998,7 @@ async fn kafkit_e2e(args: &Args) -> AnyResult<Summary> {
         .assign((0..args.partitions).map(|p| TopicPartition::new(args.topic.as_str(), p)))
         .await?;
     let e2e = E2e::new();
-    let reader = {
-        let (e2e, args) = (e2e.clone(), args.clone());
-        tokio::spawn(async move {
-            let mut summary = Summary::new();
-            while summary.records < args.num_records {
-                for record in consumer.poll(Duration::from_secs(1)).await? {
-                    e2e.received(&mut summary, record.value.as_deref());
-                }
-                guard_stall(&summary, &args)?;
-            }
-            AnyResult::Ok(summary)
-        })
-    };
+    let reader = spawn_e2e_reader!(consumer, e2e, args);
     let (p, topic) = (&producer, args.topic.as_str());
     let produced = e2e_send_async(args, &e2e, move |value| async move {
         p.send(ProducerRecord::new(topic, value))
@@ -995,19 +1016,7 @@ async fn krafka_e2e(args: &Args) -> AnyResult<Summary> {
     let producer = krafka_producer(args).await?;
     let consumer = krafka_consumer(args).await?;
     let e2e = E2e::new();
-    let reader = {
-        let (e2e, args) = (e2e.clone(), args.clone());
-        tokio::spawn(async move {
-            let mut summary = Summary::new();
-            while summary.records < args.num_records {
-                for record in consumer.poll(Duration::from_secs(1)).await? {
-                    e2e.received(&mut summary, record.value.as_deref());
-                }
-                guard_stall(&summary, &args)?;
-            }
-            AnyResult::Ok(summary)
-        })
-    };
+    let reader = spawn_e2e_reader!(consumer, e2e, args);
     let (p, topic) = (&producer, args.topic.as_str());
     let produced = e2e_send_async(args, &e2e, move |value| async move {
         p.enqueue(Record::new(topic, value))
@@ -1023,16 +1032,10 @@ async fn krafka_e2e(args: &Args) -> AnyResult<Summary> {
 /// the `BaseConsumer` of `rdkafka-consume` (default settings) polling on another thread.
 fn rdkafka_e2e(args: &Args) -> AnyResult<Summary> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    use rdkafka::producer::{BaseRecord, Producer};
     use rdkafka::Message;
     let payloads = payloads(args)?;
-    let context = DeliveryStats {
-        start: Instant::now(),
-        summary: Mutex::new(Summary::new()),
-    };
-    let origin = context.start;
-    let producer: ThreadedProducer<DeliveryStats> =
-        rdkafka_config(args, true).create_with_context(context)?;
+    let (producer, origin) = rdkafka_threaded_producer(args)?;
     let consumer: BaseConsumer = rdkafka_config(args, false).create()?;
     consumer.assign(&rdkafka_assignment(args)?)?;
     let e2e = E2e::new();
@@ -1057,7 +1060,7 @@ fn rdkafka_e2e(args: &Args) -> AnyResult<Summary> {
     )?;
     producer.flush(Duration::from_secs(60))?;
     e2e.wait_ready()?;
-    *producer.context().summary.lock().unwrap() = Summary::new();
+    producer.context().take();
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
     let start = Instant::now();
     let mut throttle = Throttle::new(args.throughput);
@@ -1073,10 +1076,7 @@ fn rdkafka_e2e(args: &Args) -> AnyResult<Summary> {
         }
     }
     producer.flush(Duration::from_secs(120))?;
-    let mut produced = std::mem::replace(
-        &mut *producer.context().summary.lock().unwrap(),
-        Summary::new(),
-    );
+    let mut produced = producer.context().take();
     produced.start = start;
     let consumed = reader
         .join()

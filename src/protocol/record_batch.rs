@@ -357,7 +357,6 @@ fn put_at(buf: &mut [u8], at: usize, bytes: &[u8]) {
     buf[at..at + bytes.len()].copy_from_slice(bytes);
 }
 
-/// A record's size after its length prefix.
 /// The encoded length of the parts of a record's body that do not depend on where it sits in
 /// its batch: its attributes byte, key, value and headers (everything but the timestamp and
 /// offset deltas).
