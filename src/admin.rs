@@ -3,13 +3,13 @@
 use crate::cluster::{Cluster, TrafficClass};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result, RetryAction};
+use crate::protocol::wire::{millis, topic_name};
 use crate::record::TopicPartition;
 use crate::topic::validate_topic_name;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
     BrokerId, CreateTopicsRequest, DeleteTopicsRequest, ListOffsetsRequest, MetadataRequest,
-    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, HashMap};
@@ -118,7 +118,7 @@ impl Admin {
             validate_topic_name(&topic.name)?;
         }
         let request = CreateTopicsRequest::default()
-            .with_timeout_ms(duration_ms(self.timeout))
+            .with_timeout_ms(millis(self.timeout))
             .with_topics(
                 topics
                     .iter()
@@ -166,7 +166,7 @@ impl Admin {
             validate_topic_name(name)?;
         }
         let request = DeleteTopicsRequest::default()
-            .with_timeout_ms(duration_ms(self.timeout))
+            .with_timeout_ms(millis(self.timeout))
             .with_topic_names(names.iter().map(|n| topic_name(n)).collect());
         let response = self.cluster.controller().await?.send(&request).await?;
         for result in &response.responses {
@@ -307,7 +307,7 @@ impl Admin {
         }
         let request = ListOffsetsRequest::default()
             .with_replica_id(BrokerId(-1))
-            .with_timeout_ms(duration_ms(self.timeout))
+            .with_timeout_ms(millis(self.timeout))
             .with_topics(
                 topics
                     .into_iter()
@@ -349,12 +349,4 @@ impl Admin {
         }
         Ok(results)
     }
-}
-
-pub(crate) fn topic_name(name: &str) -> TopicName {
-    TopicName(StrBytes::from_string(name.to_string()))
-}
-
-pub(crate) fn duration_ms(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }

@@ -25,7 +25,8 @@ mod cluster;
 mod config;
 mod connection;
 mod consumer;
-pub mod error;
+mod error;
+pub mod partitioner;
 mod producer;
 mod protocol;
 mod record;
@@ -41,15 +42,13 @@ pub mod __fuzz {
 
 pub use admin::{Admin, ListedOffset, NewTopic, OffsetSpec, TopicListing};
 pub use config::{
-    Acks, AdminConfig, AssignorKind, AutoOffsetReset, ClientConfig, ConsumerConfig, IsolationLevel,
-    ProducerConfig, DEFAULT_MAX_RESPONSE_SIZE, MAX_IN_FLIGHT_FOR_IDEMPOTENCE,
+    Acks, AdminConfig, AssignorKind, AutoOffsetReset, ClientConfig, Compression, ConsumerConfig,
+    IsolationLevel, ProducerConfig, DEFAULT_MAX_RESPONSE_SIZE, MAX_IN_FLIGHT_FOR_IDEMPOTENCE,
 };
 pub use consumer::{Consumer, HookFuture, OffsetAndMetadata, RebalanceListener, RecordStream};
 pub use error::{Error, ErrorCode, Result, RetryAction};
-pub use producer::partitioner;
-pub use producer::partitioner::{Partitioner, PartitionerKind};
+pub use partitioner::{Partitioner, PartitionerKind};
 pub use producer::{Delivery, Producer, ProducerMetrics};
-pub use protocol::compression::Compression;
 pub use record::{
     ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,
 };

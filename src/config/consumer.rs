@@ -22,7 +22,7 @@ pub enum AutoOffsetReset {
     #[default]
     Latest,
     /// `none`: fail with [`Error::OffsetOutOfRange`] and let the caller decide.
-    None,
+    Error,
 }
 
 impl FromStr for AutoOffsetReset {
@@ -32,7 +32,7 @@ impl FromStr for AutoOffsetReset {
         match s.trim().to_ascii_lowercase().as_str() {
             "earliest" => Ok(AutoOffsetReset::Earliest),
             "latest" => Ok(AutoOffsetReset::Latest),
-            "none" => Ok(AutoOffsetReset::None),
+            "none" => Ok(AutoOffsetReset::Error),
             _ => Err(bad_value(
                 "auto.offset.reset",
                 s,
@@ -52,16 +52,6 @@ pub enum IsolationLevel {
     /// `read_committed`: only committed transactional records (and all non-transactional
     /// ones), and nothing past the first open transaction.
     ReadCommitted,
-}
-
-impl IsolationLevel {
-    /// The value sent in fetch and list-offsets requests.
-    pub fn as_i8(self) -> i8 {
-        match self {
-            IsolationLevel::ReadUncommitted => 0,
-            IsolationLevel::ReadCommitted => 1,
-        }
-    }
 }
 
 impl FromStr for IsolationLevel {

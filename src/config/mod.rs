@@ -5,11 +5,13 @@
 //! consumer and admin client call it). Every field's documentation names its Java key.
 
 mod client;
+mod compression;
 mod consumer;
 mod producer;
 mod properties;
 
 pub use client::{ClientConfig, DEFAULT_MAX_RESPONSE_SIZE};
+pub use compression::Compression;
 pub use consumer::{AssignorKind, AutoOffsetReset, ConsumerConfig, IsolationLevel};
 pub use producer::{Acks, ProducerConfig, MAX_IN_FLIGHT_FOR_IDEMPOTENCE};
 

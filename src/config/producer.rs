@@ -8,9 +8,9 @@ use super::properties::{
     parse_optional, parse_uint, positive_int, positive_ms, unknown_key,
 };
 use super::ClientConfig;
+use super::Compression;
 use crate::error::{Error, Result};
-use crate::producer::partitioner::PartitionerKind;
-use crate::protocol::compression::Compression;
+use crate::partitioner::PartitionerKind;
 
 /// The most requests per connection the idempotent producer may have in flight: brokers keep
 /// the sequence numbers of only the last five batches per partition to deduplicate against.
@@ -22,7 +22,7 @@ pub const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: usize = 5;
 pub enum Acks {
     /// `acks=0`: no acknowledgement; the broker sends no response, so errors and offsets are
     /// unknown.
-    None,
+    Zero,
     /// `acks=1`: the leader has written it; lost if the leader fails before followers copy it.
     Leader,
     /// `acks=all` (or `-1`): every in-sync replica has it. Required by idempotence.
@@ -31,19 +31,10 @@ pub enum Acks {
 }
 
 impl Acks {
-    /// The value sent in a produce request: 0, 1 or -1.
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Acks::None => 0,
-            Acks::Leader => 1,
-            Acks::All => -1,
-        }
-    }
-
     /// The Java spelling: `0`, `1` or `all`.
     pub fn name(self) -> &'static str {
         match self {
-            Acks::None => "0",
+            Acks::Zero => "0",
             Acks::Leader => "1",
             Acks::All => "all",
         }
@@ -55,7 +46,7 @@ impl FromStr for Acks {
 
     fn from_str(s: &str) -> Result<Self> {
         match s.trim() {
-            "0" => Ok(Acks::None),
+            "0" => Ok(Acks::Zero),
             "1" => Ok(Acks::Leader),
             "-1" => Ok(Acks::All),
             v if v.eq_ignore_ascii_case("all") => Ok(Acks::All),
@@ -150,7 +141,7 @@ impl Default for ProducerConfig {
             batch_size: 16384,
             buffer_memory: 32 * 1024 * 1024,
             max_block: Duration::from_secs(60),
-            compression: Compression::None,
+            compression: Compression::Uncompressed,
             compression_level: None,
             max_request_size: 1024 * 1024,
             partitioner: PartitionerKind::Default,
@@ -343,7 +334,7 @@ impl ProducerConfig {
             })?;
         }
         match self.compression {
-            Compression::None | Compression::Snappy => {
+            Compression::Uncompressed | Compression::Snappy => {
                 ensure(self.compression_level.is_none(), || {
                     format!(
                         "compression_level is set but compression.type={} has no levels; unset \
@@ -368,7 +359,7 @@ fn check_level(key: &str, codec: Compression, level: Option<i32>) -> Result<()> 
         Compression::Gzip => (level == -1 || (1..=9).contains(&level), "1..=9, or -1"),
         Compression::Lz4 => ((1..=17).contains(&level), "1..=17"),
         Compression::Zstd => ((-131072..=22).contains(&level), "-131072..=22"),
-        Compression::None | Compression::Snappy => (false, "none"),
+        Compression::Uncompressed | Compression::Snappy => (false, "none"),
     };
     ensure(ok, || {
         format!("{key} is {level}; {} levels are {range}", codec.name())

@@ -1,10 +1,10 @@
 //! One Fetch round trip to one leader, and turning its answer into records.
 
 use super::fetch_session::FetchPlan;
-use crate::admin::topic_name;
 use crate::config::IsolationLevel;
 use crate::error::{Error, ErrorCode};
 use crate::protocol::record_batch::decode::{batches, DecodedBatch};
+use crate::protocol::wire::topic_name;
 use crate::record::{ConsumerRecord, TopicPartition};
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
@@ -61,7 +61,7 @@ pub(crate) fn request(params: &FetchParams, plan: &FetchPlan) -> FetchRequest {
         .with_max_wait_ms(params.max_wait_ms)
         .with_min_bytes(params.min_bytes)
         .with_max_bytes(params.max_bytes)
-        .with_isolation_level(params.isolation.as_i8())
+        .with_isolation_level(crate::protocol::wire::isolation_level(params.isolation))
         .with_session_id(plan.session_id)
         .with_session_epoch(plan.epoch)
         .with_rack_id(kafka_protocol::protocol::StrBytes::from_string(
@@ -185,7 +185,7 @@ fn is_abort_marker(batch: &DecodedBatch) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::compression::Compression;
+    use crate::config::Compression;
     use crate::protocol::record_batch::{BatchBuilder, BatchParams};
     use bytes::{BufMut, BytesMut};
 
@@ -203,7 +203,7 @@ mod tests {
 
     /// A batch of `n` records whose first offset is `base`.
     fn batch(base: i64, n: usize) -> BytesMut {
-        let mut builder = BatchBuilder::new(Compression::None, 1024);
+        let mut builder = BatchBuilder::new(Compression::Uncompressed, 1024);
         for i in 0..n {
             builder.append(
                 1_700_000_000_000,

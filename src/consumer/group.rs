@@ -17,11 +17,11 @@ use super::assignor::protocol::{
     Subscription,
 };
 use super::assignor::{assignor, Assignor, RebalanceProtocol};
-use crate::admin::topic_name;
 use crate::cluster::{Cluster, TrafficClass};
 use crate::config::ConsumerConfig;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result, RetryAction};
+use crate::protocol::wire::{group_id, millis, topic_name};
 use crate::record::TopicPartition;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -31,13 +31,12 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
+    FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
     OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -278,9 +277,9 @@ impl Group {
             );
         }
         let request = JoinGroupRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.group_id.clone())))
-            .with_session_timeout_ms(ms(self.config.session_timeout))
-            .with_rebalance_timeout_ms(ms(self.config.max_poll_interval))
+            .with_group_id(group_id(&self.group_id))
+            .with_session_timeout_ms(millis(self.config.session_timeout))
+            .with_rebalance_timeout_ms(millis(self.config.max_poll_interval))
             .with_member_id(StrBytes::from_string(member_id.clone()))
             .with_group_instance_id(self.instance_id())
             .with_protocol_type(StrBytes::from_static_str("consumer"))
@@ -320,7 +319,7 @@ impl Group {
             Vec::new()
         };
         let sync = SyncGroupRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.group_id.clone())))
+            .with_group_id(group_id(&self.group_id))
             .with_generation_id(generation)
             .with_member_id(StrBytes::from_string(member_id))
             .with_group_instance_id(self.instance_id())
@@ -474,7 +473,7 @@ impl Group {
             );
         }
         let request = OffsetCommitRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.group_id.clone())))
+            .with_group_id(group_id(&self.group_id))
             .with_generation_id_or_member_epoch(generation)
             .with_member_id(StrBytes::from_string(member_id))
             .with_group_instance_id(self.instance_id())
@@ -526,7 +525,7 @@ impl Group {
             topics.entry(&tp.topic).or_default().push(tp.partition);
         }
         let request = OffsetFetchRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.group_id.clone())))
+            .with_group_id(group_id(&self.group_id))
             .with_require_stable(true)
             .with_topics(Some(
                 topics
@@ -601,7 +600,7 @@ impl Group {
             return;
         }
         let request = LeaveGroupRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.group_id.clone())))
+            .with_group_id(group_id(&self.group_id))
             .with_members(vec![MemberIdentity::default()
                 .with_member_id(StrBytes::from_string(member_id))
                 .with_reason(Some(StrBytes::from_string(reason.to_string())))]);
@@ -619,7 +618,7 @@ impl Group {
             (s.member_id.clone(), s.generation)
         };
         let request = HeartbeatRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.group_id.clone())))
+            .with_group_id(group_id(&self.group_id))
             .with_generation_id(generation)
             .with_member_id(StrBytes::from_string(member_id))
             .with_group_instance_id(self.instance_id());
@@ -702,8 +701,4 @@ async fn heartbeat_loop(group: Weak<Group>) {
             }
         }
     }
-}
-
-fn ms(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }

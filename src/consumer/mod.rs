@@ -105,7 +105,7 @@ impl Consumer {
             .clone()
             .map(|id| group::Group::new(cluster.clone(), config.clone(), id));
         let params = FetchParams {
-            max_wait_ms: config.fetch_max_wait.as_millis().min(i32::MAX as u128) as i32,
+            max_wait_ms: crate::protocol::wire::millis(config.fetch_max_wait),
             min_bytes: config.fetch_min_bytes as i32,
             max_bytes: config.fetch_max_bytes as i32,
             max_partition_bytes: config.max_partition_fetch_bytes as i32,
@@ -357,7 +357,7 @@ impl Consumer {
         let spec = match self.inner.config.auto_offset_reset {
             AutoOffsetReset::Earliest => OffsetSpec::Earliest,
             AutoOffsetReset::Latest => OffsetSpec::Latest,
-            AutoOffsetReset::None => {
+            AutoOffsetReset::Error => {
                 let tp = &missing[0];
                 return Err(Error::OffsetOutOfRange {
                     topic: tp.topic.clone(),
@@ -419,7 +419,7 @@ impl Consumer {
                     state.buffer.push(tp, records);
                 }
                 PartitionFetch::Error(code) if code == ErrorCode::OFFSET_OUT_OF_RANGE => {
-                    if self.inner.config.auto_offset_reset == AutoOffsetReset::None {
+                    if self.inner.config.auto_offset_reset == AutoOffsetReset::Error {
                         return Err(Error::OffsetOutOfRange {
                             topic: tp.topic,
                             partition: tp.partition,

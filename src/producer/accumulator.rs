@@ -10,8 +10,8 @@
 //! it is created and returned when it is settled, so the budget bounds real memory.
 
 use super::delivery::{Delivery, Resolver, Slots};
+use crate::config::Compression;
 use crate::error::{Error, Result};
-use crate::protocol::compression::Compression;
 use crate::protocol::record_batch::{set_producer_fields, BatchBuilder, BatchParams};
 use crate::record::{Header, RecordMetadata, TopicPartition};
 use bytes::{Bytes, BytesMut};
@@ -536,7 +536,7 @@ mod tests {
         Accumulator::new(BatchSettings {
             batch_size: 200,
             linger: Duration::from_millis(linger_ms),
-            compression: Compression::None,
+            compression: Compression::Uncompressed,
             compression_level: None,
         })
     }

@@ -14,7 +14,7 @@ mod accumulator;
 mod delivery;
 mod idempotence;
 mod metrics;
-pub mod partitioner;
+mod partition_chooser;
 mod sender;
 
 use crate::cluster::Cluster;
@@ -27,7 +27,7 @@ use accumulator::{Accumulator, Append, Appended, BatchSettings, Reply};
 pub use delivery::Delivery;
 use idempotence::Idempotence;
 pub use metrics::ProducerMetrics;
-use partitioner::PartitionChooser;
+use partition_chooser::PartitionChooser;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -12,9 +12,9 @@
 use super::accumulator::Batch;
 use super::idempotence::init_producer_id;
 use super::Shared;
-use crate::admin::{duration_ms, topic_name};
 use crate::cluster::TrafficClass;
 use crate::error::{Error, ErrorCode, RetryAction};
+use crate::protocol::wire::{self, topic_name};
 use crate::record::RecordMetadata;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
@@ -140,7 +140,7 @@ fn split_by_size(batches: Vec<Batch>, max_request_size: usize) -> Vec<Vec<Batch>
 }
 
 async fn send(s: Arc<Shared>, leader: i32, mut batches: Vec<Batch>) {
-    let acks = s.config.acks.as_i16();
+    let acks = wire::acks(s.config.acks);
     let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
     for batch in &mut batches {
         let records = batch.encoded();
@@ -152,7 +152,7 @@ async fn send(s: Arc<Shared>, leader: i32, mut batches: Vec<Batch>) {
     }
     let request = ProduceRequest::default()
         .with_acks(acks)
-        .with_timeout_ms(duration_ms(s.config.client.request_timeout))
+        .with_timeout_ms(wire::millis(s.config.client.request_timeout))
         .with_topic_data(
             topics
                 .into_iter()

@@ -81,8 +81,8 @@ pub(crate) fn api_name(key: i16) -> &'static str {
 #[cfg(feature = "fuzzing")]
 pub mod hooks {
     use super::{decode_response, encode_request};
-    use crate::admin::topic_name;
     use crate::protocol::versions;
+    use crate::protocol::wire::topic_name;
     use bytes::{Bytes, BytesMut};
     use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};

@@ -1,8 +1,9 @@
 //! The wire format: framing, version negotiation, record batches, compression.
 
-pub mod compression;
+pub(crate) mod compression;
 pub(crate) mod frame;
 pub(crate) mod lz4;
 pub(crate) mod record_batch;
 pub(crate) mod varint;
 pub(crate) mod versions;
+pub(crate) mod wire;

@@ -20,8 +20,9 @@ use decode::{DecodeError, DecodeErrorKind};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::compression::{compress, max_compressed_len, Compression};
+use super::compression::{compress, max_compressed_len};
 use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
+use crate::config::Compression;
 use crate::record::Header;
 
 /// Bytes before `batchLength`'s count starts: `baseOffset` and `batchLength` themselves.
@@ -243,13 +244,13 @@ impl BatchBuilder {
             max_timestamp,
         } = self;
         let mut header = HeaderFields {
-            codec: Compression::None,
+            codec: Compression::Uncompressed,
             params,
             count,
             base_timestamp,
             max_timestamp,
         };
-        if compression != Compression::None {
+        if compression != Compression::Uncompressed {
             let records = &buf[BATCH_HEADER_LEN..];
             let mut out = Vec::with_capacity(
                 BATCH_HEADER_LEN + max_compressed_len(compression, records.len()),
@@ -285,7 +286,7 @@ impl HeaderFields {
     /// Fills in the header at the start of `batch` (the records follow) and its CRC.
     fn write(&self, batch: &mut [u8]) {
         let params = &self.params;
-        let mut attributes = self.codec.attribute_bits();
+        let mut attributes = crate::protocol::wire::codec_bits(self.codec);
         if params.transactional {
             attributes |= TRANSACTIONAL_BIT;
         }
@@ -399,7 +400,8 @@ fn len_i32(len: usize) -> i32 {
 #[cfg(feature = "fuzzing")]
 pub mod hooks {
     use super::{decode, BatchBuilder, BatchParams};
-    use crate::protocol::compression::{decompress, Compression};
+    use crate::config::Compression;
+    use crate::protocol::compression::decompress;
     use bytes::Bytes;
 
     /// Decodes arbitrary bytes both with and without CRC checks, ignoring errors.

@@ -10,7 +10,8 @@ use super::{
     LAST_OFFSET_DELTA, LOG_OVERHEAD, MAGIC, MAGIC_V2, MAX_TIMESTAMP, PARTITION_LEADER_EPOCH,
     PRODUCER_EPOCH, PRODUCER_ID, RECORD_COUNT, TIMESTAMP_TYPE_BIT, TRANSACTIONAL_BIT,
 };
-use crate::protocol::compression::{decompress, CodecError, Compression};
+use crate::config::Compression;
+use crate::protocol::compression::{decompress, CodecError};
 use crate::protocol::varint::{read_varint, read_varlong};
 use crate::record::{Header, TimestampType};
 
@@ -233,7 +234,7 @@ fn decode_one(
         }
     }
     let attributes = header.i16(ATTRIBUTES);
-    let compression = Compression::from_attribute_bits(attributes)
+    let compression = crate::protocol::wire::codec_from_bits(attributes)
         .ok_or(DecodeErrorKind::UnknownCompression(attributes & 0x07))?;
     let timestamp_type = if attributes & TIMESTAMP_TYPE_BIT != 0 {
         TimestampType::LogAppendTime
@@ -259,7 +260,7 @@ fn decode_one(
         .map_err(|_| DecodeErrorKind::Malformed("negative record count"))?;
     let section = batch.slice(BATCH_HEADER_LEN..);
     let section = match compression {
-        Compression::None => section,
+        Compression::Uncompressed => section,
         codec => Bytes::from(decompress(codec, &section, max_decompressed)?),
     };
     decoded.records = decode_records(section, count, &decoded)?;

@@ -7,7 +7,7 @@ use crate::protocol::compression::CodecError;
 use crate::record::TimestampType;
 
 const CODECS: [Compression; 5] = [
-    Compression::None,
+    Compression::Uncompressed,
     Compression::Gzip,
     Compression::Snappy,
     Compression::Lz4,
@@ -53,7 +53,7 @@ fn hand_golden_builder(codec: Compression) -> BatchBuilder {
 
 #[test]
 fn builder_writes_the_hand_computed_golden_batch() {
-    let batch = hand_golden_builder(Compression::None).finish(BatchParams::default());
+    let batch = hand_golden_builder(Compression::Uncompressed).finish(BatchParams::default());
     assert_eq!(&batch[..], &HAND_GOLDEN[..]);
 }
 
@@ -145,8 +145,8 @@ fn decodes_batches_the_java_client_wrote_with_every_codec() {
 
 #[test]
 fn rebuilding_the_java_golden_records_gives_the_java_bytes_uncompressed() {
-    let java = decode_batches(golden(Compression::None), true, LIMIT).unwrap();
-    let mut builder = BatchBuilder::new(Compression::None, 1024);
+    let java = decode_batches(golden(Compression::Uncompressed), true, LIMIT).unwrap();
+    let mut builder = BatchBuilder::new(Compression::Uncompressed, 1024);
     for r in &java[0].records {
         builder.append(
             r.timestamp,
@@ -167,13 +167,13 @@ fn rebuilding_the_java_golden_records_gives_the_java_bytes_uncompressed() {
     // Java wrote base offset 100; ours is 0 until the broker assigns one. The CRC does not
     // cover the base offset, so everything else must match byte for byte.
     ours[..8].copy_from_slice(&100i64.to_be_bytes());
-    assert_eq!(ours, golden(Compression::None).to_vec());
+    assert_eq!(ours, golden(Compression::Uncompressed).to_vec());
 }
 
 #[test]
 fn several_batches_and_a_truncated_tail() {
     let first = hand_golden_builder(Compression::Lz4).finish(BatchParams::default());
-    let second = hand_golden_builder(Compression::None).finish(BatchParams::default());
+    let second = hand_golden_builder(Compression::Uncompressed).finish(BatchParams::default());
     let mut data = first.to_vec();
     data.extend_from_slice(&second);
     let whole = decode_batches(Bytes::from(data.clone()), true, LIMIT).unwrap();
@@ -208,7 +208,7 @@ fn crc_mismatch_names_the_base_offset() {
 
 #[test]
 fn good_batches_before_a_corrupt_one_are_still_delivered() {
-    let mut data = golden(Compression::None).to_vec();
+    let mut data = golden(Compression::Uncompressed).to_vec();
     let mut bad = golden(Compression::Snappy).to_vec();
     bad[30] ^= 0xff;
     data.extend_from_slice(&bad);
@@ -322,7 +322,7 @@ fn transactional_flag_and_params_reach_the_header() {
 
 #[test]
 fn size_helpers_are_exact_and_bounded() {
-    let mut builder = BatchBuilder::new(Compression::None, 0);
+    let mut builder = BatchBuilder::new(Compression::Uncompressed, 0);
     assert!(builder.is_empty());
     let headers = [Header::new("a", "b"), Header::null("c")];
     let mut expected = BATCH_HEADER_LEN;
@@ -346,7 +346,7 @@ fn batches_for_the_java_cross_check_round_trip() {
     if let Some(dir) = &out_dir {
         std::fs::create_dir_all(dir).unwrap();
     }
-    let java = decode_batches(golden(Compression::None), true, LIMIT).unwrap();
+    let java = decode_batches(golden(Compression::Uncompressed), true, LIMIT).unwrap();
     for codec in CODECS {
         let mut builder = BatchBuilder::new(codec, 1024);
         for r in &java[0].records {
