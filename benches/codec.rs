@@ -32,7 +32,7 @@ use kafkit::__fuzz::{
 use kafkit::Compression;
 
 const CODECS: [Compression; 5] = [
-    Compression::None,
+    Compression::Uncompressed,
     Compression::Gzip,
     Compression::Snappy,
     Compression::Lz4,
@@ -122,10 +122,12 @@ fn batch_64k() -> bytes::Bytes {
         .map(|(k, v)| (k.as_slice(), v.as_slice()))
         .collect();
     let mut n = 1;
-    while n < refs.len() && build_batch(Compression::None, &refs[..n + 1]).len() <= 64 * 1024 {
+    while n < refs.len()
+        && build_batch(Compression::Uncompressed, &refs[..n + 1]).len() <= 64 * 1024
+    {
         n += 1;
     }
-    build_batch(Compression::None, &refs[..n])
+    build_batch(Compression::Uncompressed, &refs[..n])
 }
 
 fn frame_benches(c: &mut Criterion) {

@@ -181,7 +181,7 @@ async fn out_of_range_positions_reset_or_fail_per_auto_offset_reset() {
 
     // none: a typed error naming the partition and offset.
     let mut config = consumer_config(&bootstrap);
-    config.auto_offset_reset = AutoOffsetReset::None;
+    config.auto_offset_reset = AutoOffsetReset::Error;
     let consumer = Consumer::new(config).await.unwrap();
     consumer.assign([tp.clone()]).await.unwrap();
     consumer.seek(&tp, 1_000_000).await.unwrap();

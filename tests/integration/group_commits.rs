@@ -92,7 +92,7 @@ async fn offset_reset_none_without_a_commit_is_an_error() {
     create_topic(&bootstrap, &topic, 2).await;
     produce_values(&bootstrap, &topic, "v", 0..10).await;
     let mut config = member_config(&bootstrap, &topic, &[AssignorKind::Range]);
-    config.auto_offset_reset = AutoOffsetReset::None;
+    config.auto_offset_reset = AutoOffsetReset::Error;
     let c = Consumer::new(config).await.unwrap();
     c.subscribe([topic.clone()]).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);

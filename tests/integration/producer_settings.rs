@@ -167,7 +167,7 @@ mod acks {
 
         // A struct built by hand is checked by Producer::new, before connecting.
         let mut config = producer_config(&bootstrap().await);
-        config.acks = Acks::None;
+        config.acks = Acks::Zero;
         let err = Producer::new(config)
             .await
             .err()
@@ -218,7 +218,7 @@ mod idempotence {
             Duration::from_secs(1),
             "retry.backoff.max.ms"
         );
-        assert_eq!(c.compression, Compression::None, "compression.type");
+        assert_eq!(c.compression, Compression::Uncompressed, "compression.type");
         assert_eq!(c.compression_level, None);
         assert_eq!(c.max_request_size, 1024 * 1024, "max.request.size");
         assert!(matches!(c.partitioner, PartitionerKind::Default));

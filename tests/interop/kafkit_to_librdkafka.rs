@@ -116,7 +116,7 @@ fn now_ms() -> i64 {
 
 #[tokio::test]
 async fn uncompressed() {
-    kafkit_writes_librdkafka_reads(Compression::None).await;
+    kafkit_writes_librdkafka_reads(Compression::Uncompressed).await;
 }
 
 #[tokio::test]

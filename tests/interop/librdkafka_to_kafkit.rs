@@ -89,7 +89,7 @@ fn assert_covers_edge_cases(records: &[Seen]) {
 
 #[tokio::test]
 async fn uncompressed() {
-    librdkafka_writes_kafkit_reads(Compression::None).await;
+    librdkafka_writes_kafkit_reads(Compression::Uncompressed).await;
 }
 
 #[tokio::test]
