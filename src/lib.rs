@@ -30,6 +30,7 @@ pub mod partitioner;
 mod producer;
 mod protocol;
 mod record;
+mod sync;
 mod topic;
 
 #[cfg(feature = "fuzzing")]

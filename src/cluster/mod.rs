@@ -15,6 +15,7 @@ pub(crate) mod pool;
 
 use crate::connection::{Connection, ConnectionParams};
 use crate::error::{Error, ErrorCode, Result, RetryAction};
+use crate::sync::{lock, read, write};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -82,11 +83,7 @@ impl Cluster {
 
     /// The current view of the cluster.
     pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
-        self.inner
-            .snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        read(&self.inner.snapshot).clone()
     }
 
     /// Asks the background task to refresh now (a response said the cache is stale).
@@ -103,14 +100,7 @@ impl Cluster {
         if current.generation > seen {
             return Ok(current);
         }
-        let topics: Vec<String> = self
-            .inner
-            .topics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect();
+        let topics: Vec<String> = lock(&self.inner.topics).iter().cloned().collect();
         let request = MetadataRequest::default()
             .with_topics(Some(
                 topics
@@ -124,11 +114,7 @@ impl Cluster {
             .with_allow_auto_topic_creation(self.inner.settings.allow_auto_create_topics);
         let response = self.any_connection().await?.send(&request).await?;
         let next = Arc::new(current.apply(&response));
-        *self
-            .inner
-            .snapshot
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = next.clone();
+        *write(&self.inner.snapshot) = next.clone();
         Ok(next)
     }
 
@@ -187,11 +173,7 @@ impl Cluster {
 
     /// A cached, healthy topic: the per-record path, one read lock and no allocation.
     pub(crate) fn cached_topic(&self, name: &str) -> Option<Arc<TopicInfo>> {
-        let snapshot = self
-            .inner
-            .snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let snapshot = read(&self.inner.snapshot);
         snapshot
             .topics
             .get(name)
@@ -204,12 +186,7 @@ impl Cluster {
         if let Some(topic) = self.cached_topic(name) {
             return Ok(topic);
         }
-        let newly_tracked = self
-            .inner
-            .topics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string());
+        let newly_tracked = lock(&self.inner.topics).insert(name.to_string());
         let deadline = Instant::now() + timeout;
         let mut snapshot = self.snapshot();
         if newly_tracked && !snapshot.topics.contains_key(name) {
@@ -243,25 +220,13 @@ impl Cluster {
 
     /// Keeps a topic's metadata in the cache from the next refresh on.
     pub(crate) fn track(&self, name: &str) {
-        self.inner
-            .topics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string());
+        lock(&self.inner.topics).insert(name.to_string());
     }
 
     /// Stops tracking a topic (after deleting it).
     pub(crate) fn forget_topic(&self, name: &str) {
-        self.inner
-            .topics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
-        let mut guard = self
-            .inner
-            .snapshot
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        lock(&self.inner.topics).remove(name);
+        let mut guard = write(&self.inner.snapshot);
         let mut next = (**guard).clone();
         next.topics.remove(name);
         *guard = Arc::new(next);

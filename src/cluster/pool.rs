@@ -5,6 +5,7 @@
 
 use crate::connection::{Connection, ConnectionParams};
 use crate::error::Result;
+use crate::sync::lock;
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -72,13 +73,9 @@ impl Pool {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, TrafficClass), Slot>> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// A live connection if one is open, without connecting.
     pub(crate) fn existing(&self, addr: &str, class: TrafficClass) -> Option<Connection> {
-        self.lock()
+        lock(&self.slots)
             .get(&(addr.to_string(), class))
             .and_then(|s| s.conn.clone())
             .filter(|c| !c.is_closed())
@@ -88,7 +85,7 @@ impl Pool {
     pub(crate) async fn get(&self, addr: &str, class: TrafficClass) -> Result<Connection> {
         let key = (addr.to_string(), class);
         let opening = {
-            let mut slots = self.lock();
+            let mut slots = lock(&self.slots);
             let slot = slots.entry(key.clone()).or_default();
             if let Some(conn) = slot.conn.as_ref().filter(|c| !c.is_closed()) {
                 return Ok(conn.clone());
@@ -97,7 +94,7 @@ impl Pool {
         };
         let _guard = opening.lock().await;
         let wait_until = {
-            let slots = self.lock();
+            let slots = lock(&self.slots);
             let slot = slots.get(&key);
             if let Some(conn) = slot
                 .and_then(|s| s.conn.as_ref())
@@ -111,7 +108,7 @@ impl Pool {
             tokio::time::sleep_until(deadline).await;
         }
         let result = Connection::connect(addr, &self.params).await;
-        let mut slots = self.lock();
+        let mut slots = lock(&self.slots);
         let slot = slots.entry(key).or_default();
         match &result {
             Ok(conn) => {

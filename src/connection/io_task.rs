@@ -11,6 +11,7 @@
 
 use crate::error::Error;
 use crate::protocol::frame;
+use crate::sync::lock;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -79,12 +80,6 @@ impl Shared {
             let _ = reply.send(Err(self.error()));
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding these locks cannot leave their maps inconsistent, so a poisoned
-    // mutex is still safe to use.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs the connection until it breaks or every handle is dropped.

@@ -6,6 +6,7 @@ use super::group::OffsetAndMetadata;
 use super::Consumer;
 use crate::error::{Error, Result};
 use crate::record::TopicPartition;
+use crate::sync::lock;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
@@ -71,19 +72,11 @@ pub trait RebalanceListener: Send + Sync {
 impl Consumer {
     /// Sets the hooks called around rebalances.
     pub fn set_rebalance_listener(&self, listener: impl RebalanceListener + 'static) {
-        *self
-            .inner
-            .listener
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(listener));
+        *lock(&self.inner.listener) = Some(Arc::new(listener));
     }
 
     fn listener(&self) -> Option<Arc<dyn RebalanceListener>> {
-        self.inner
-            .listener
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.inner.listener).clone()
     }
 
     fn group(&self) -> Result<&Arc<super::group::Group>> {

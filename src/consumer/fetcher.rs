@@ -39,9 +39,10 @@ use super::fetch_session::{FetchSession, PartitionParams, SESSION_MIN_VERSION};
 use crate::cluster::{Cluster, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
 use crate::record::TopicPartition;
+use crate::sync::lock;
 use kafka_protocol::messages::ApiKey;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -139,7 +140,7 @@ impl Fetcher {
     /// epoch, their buffered and in-flight data discarded.
     pub(crate) fn sync(&self, active: &BTreeMap<TopicPartition, i64>) {
         let shared = &self.shared;
-        let mut book = shared.lock();
+        let mut book = lock(&shared.book);
         let mut changed = false;
         let before = book.parts.len();
         book.parts.retain(|tp, _| active.contains_key(tp));
@@ -189,7 +190,7 @@ impl Fetcher {
     /// of records moves the partition's `taken_to` to its end; an error parks nothing more
     /// and drops the partition, so the next `sync` restarts it at the consumer's position.
     pub(crate) fn take(&self) -> Option<Taken> {
-        let mut book = self.shared.lock();
+        let mut book = lock(&self.shared.book);
         if let Some(e) = book.errors.pop_front() {
             return Some(Taken::Error(e));
         }
@@ -225,7 +226,7 @@ impl Fetcher {
 
     /// The latest high watermark seen per partition.
     pub(crate) fn high_watermarks(&self) -> Vec<(TopicPartition, i64)> {
-        let book = self.shared.lock();
+        let book = lock(&self.shared.book);
         book.parts
             .iter()
             .filter_map(|(tp, p)| p.high_watermark.map(|h| (tp.clone(), h)))
@@ -235,7 +236,7 @@ impl Fetcher {
 
 impl Drop for Fetcher {
     fn drop(&mut self) {
-        let mut book = self.shared.lock();
+        let mut book = lock(&self.shared.book);
         book.closed = true;
         for (_, task) in book.brokers.drain() {
             task.handle.abort();
@@ -247,10 +248,6 @@ impl Drop for Fetcher {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Book> {
-        self.book.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn wake_all(&self, book: &Book) {
         for task in book.brokers.values() {
             task.wake.notify_one();
@@ -336,7 +333,7 @@ impl Shared {
                 tracing::debug!(error = %e, "metadata refresh for the fetcher failed");
             }
             let Some(shared) = weak.upgrade() else { return };
-            let mut book = shared.lock();
+            let mut book = lock(&shared.book);
             book.rerouting = None;
             shared.route(&mut book);
         }));
@@ -345,7 +342,7 @@ impl Shared {
     /// The next request's partitions for `broker`, with the bytes reserved for it; `None`
     /// when there is nothing to fetch or the memory bound is reached.
     fn plan(&self, broker: i32) -> Option<Planned> {
-        let mut book = self.lock();
+        let mut book = lock(&self.book);
         if book.closed {
             return None;
         }
@@ -389,7 +386,7 @@ impl Shared {
     }
 
     fn release(&self, reserved: usize) {
-        let mut book = self.lock();
+        let mut book = lock(&self.book);
         book.reserved -= reserved;
         self.wake_all(&book);
     }
@@ -399,7 +396,7 @@ impl Shared {
     /// (the same broker again if nothing moved).
     fn unroute(self: &Arc<Self>, broker: i32) {
         let not_before = Instant::now() + self.cluster.backoff().initial;
-        let mut book = self.lock();
+        let mut book = lock(&self.book);
         for part in book.parts.values_mut() {
             if part.leader == Some(broker) {
                 part.leader = None;
@@ -413,7 +410,7 @@ impl Shared {
     /// Queues an error not tied to a partition for `poll`; one at a time, so a task that
     /// keeps failing while nobody polls does not pile them up.
     fn report(&self, e: Error) {
-        let mut book = self.lock();
+        let mut book = lock(&self.book);
         if book.errors.is_empty() {
             book.errors.push_back(e);
         }
@@ -557,7 +554,7 @@ async fn fetch_round(
             });
         }
     }
-    let mut book = shared.lock();
+    let mut book = lock(&shared.book);
     let mut queued = false;
     let mut stale_leader = false;
     for answer in answers {

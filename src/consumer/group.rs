@@ -23,6 +23,7 @@ use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::protocol::wire::{group_id, millis, topic_name};
 use crate::record::TopicPartition;
+use crate::sync::lock;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::offset_commit_request::{
@@ -119,22 +120,18 @@ impl Group {
         group
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Membership> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Records that the application polled (for `max.poll.interval.ms`).
     pub(crate) fn polled(&self) {
-        self.lock().last_poll = Instant::now();
+        lock(&self.state).last_poll = Instant::now();
     }
 
     pub(crate) fn needs_rejoin(&self) -> bool {
-        self.lock().rejoin
+        lock(&self.state).rejoin
     }
 
     /// Asks for a rebalance at the next poll (the subscription changed).
     pub(crate) fn request_rejoin(&self) {
-        self.lock().rejoin = true;
+        lock(&self.state).rejoin = true;
     }
 
     pub(crate) fn protocol(&self) -> RebalanceProtocol {
@@ -147,7 +144,7 @@ impl Group {
 
     /// Whether the membership was lost since the last call (and why).
     pub(crate) fn take_lost(&self) -> Option<String> {
-        let mut s = self.lock();
+        let mut s = lock(&self.state);
         if s.lost {
             s.lost = false;
             Some(
@@ -161,11 +158,11 @@ impl Group {
     }
 
     async fn coordinator(&self) -> Result<Connection> {
-        let known = self.lock().coordinator.clone();
+        let known = lock(&self.state).coordinator.clone();
         if let Some(addr) = known {
             match self.cluster.addr(&addr, TrafficClass::Group).await {
                 Ok(conn) => return Ok(conn),
-                Err(_) => self.lock().coordinator = None,
+                Err(_) => lock(&self.state).coordinator = None,
             }
         }
         let deadline = Instant::now() + self.config.client.request_timeout;
@@ -185,7 +182,7 @@ impl Group {
             match result {
                 Ok(addr) => {
                     let conn = self.cluster.addr(&addr, TrafficClass::Group).await?;
-                    self.lock().coordinator = Some(addr);
+                    lock(&self.state).coordinator = Some(addr);
                     return Ok(conn);
                 }
                 Err(e) if e.is_retriable() && Instant::now() < deadline => {
@@ -203,7 +200,7 @@ impl Group {
             code,
             ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE
         ) {
-            self.lock().coordinator = None;
+            lock(&self.state).coordinator = None;
         }
     }
 
@@ -222,11 +219,11 @@ impl Group {
                     self.coordinator_error(code);
                     match code {
                         ErrorCode::UNKNOWN_MEMBER_ID => {
-                            let mut s = self.lock();
+                            let mut s = lock(&self.state);
                             s.member_id.clear();
                             s.generation = -1;
                         }
-                        ErrorCode::ILLEGAL_GENERATION => self.lock().generation = -1,
+                        ErrorCode::ILLEGAL_GENERATION => lock(&self.state).generation = -1,
                         ErrorCode::REBALANCE_IN_PROGRESS | ErrorCode::MEMBER_ID_REQUIRED => {}
                         _ if e.is_retriable() => {}
                         _ => return Err(e),
@@ -249,7 +246,7 @@ impl Group {
     ) -> Result<Rebalanced> {
         let conn = self.coordinator().await?;
         let (member_id, generation) = {
-            let mut s = self.lock();
+            let mut s = lock(&self.state);
             // No heartbeats while joining: one sent with the generation being replaced would
             // come back ILLEGAL_GENERATION and look like fencing.
             s.stable = false;
@@ -289,7 +286,7 @@ impl Group {
         let response = conn.send_with_timeout(&request, timeout).await?;
         let code = ErrorCode(response.error_code);
         if code == ErrorCode::MEMBER_ID_REQUIRED {
-            self.lock().member_id = response.member_id.to_string();
+            lock(&self.state).member_id = response.member_id.to_string();
             return Err(Error::broker(
                 code,
                 format!("joining group {}", self.group_id),
@@ -309,7 +306,7 @@ impl Group {
             .map(|p| p.to_string())
             .unwrap_or_default();
         {
-            let mut s = self.lock();
+            let mut s = lock(&self.state);
             s.member_id = member_id.clone();
             s.generation = generation;
         }
@@ -341,7 +338,7 @@ impl Group {
             })?;
         let assigned: BTreeSet<TopicPartition> = assignment.partitions.into_iter().collect();
         {
-            let mut s = self.lock();
+            let mut s = lock(&self.state);
             s.rejoin = false;
             s.stable = true;
             s.lost = false;
@@ -351,7 +348,7 @@ impl Group {
         let revoked: Vec<TopicPartition> = owned.difference(&assigned).cloned().collect();
         if self.protocol() == RebalanceProtocol::Cooperative && !revoked.is_empty() {
             // KIP-429: partitions given up go back to the group in a follow-up round.
-            self.lock().rejoin = true;
+            lock(&self.state).rejoin = true;
         }
         Ok(Rebalanced {
             assigned: assigned.into_iter().collect(),
@@ -457,7 +454,7 @@ impl Group {
     ) -> Result<()> {
         let conn = self.coordinator().await?;
         let (member_id, generation) = {
-            let s = self.lock();
+            let s = lock(&self.state);
             (s.member_id.clone(), s.generation)
         };
         let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
@@ -499,7 +496,7 @@ impl Group {
                             | ErrorCode::UNKNOWN_MEMBER_ID
                             | ErrorCode::FENCED_INSTANCE_ID
                     ) {
-                        let mut s = self.lock();
+                        let mut s = lock(&self.state);
                         s.rejoin = true;
                     }
                     return Err(Error::broker(
@@ -592,7 +589,7 @@ impl Group {
     /// restart within the session timeout, KIP-345).
     pub(crate) async fn leave(&self, reason: &str) {
         let member_id = {
-            let mut s = self.lock();
+            let mut s = lock(&self.state);
             s.stable = false;
             std::mem::take(&mut s.member_id)
         };
@@ -614,7 +611,7 @@ impl Group {
     /// Sends one heartbeat; an error comes with the generation it was sent for.
     async fn heartbeat(&self) -> std::result::Result<(), (Error, i32)> {
         let (member_id, generation) = {
-            let s = self.lock();
+            let s = lock(&self.state);
             (s.member_id.clone(), s.generation)
         };
         let request = HeartbeatRequest::default()
@@ -637,7 +634,7 @@ impl Group {
 
     /// Marks the membership lost: the next poll reports the partitions lost and rejoins.
     fn lose(&self, reason: String) {
-        let mut s = self.lock();
+        let mut s = lock(&self.state);
         tracing::info!(group = %self.group_id, %reason, "group membership lost");
         s.stable = false;
         s.lost = true;
@@ -651,7 +648,7 @@ async fn heartbeat_loop(group: Weak<Group>) {
     loop {
         let (interval, stable, overdue) = {
             let Some(g) = group.upgrade() else { return };
-            let s = g.lock();
+            let s = lock(&g.state);
             let overdue = s.stable && s.last_poll.elapsed() > g.config.max_poll_interval;
             (g.config.heartbeat_interval, s.stable, overdue)
         };
@@ -674,12 +671,12 @@ async fn heartbeat_loop(group: Weak<Group>) {
         }
         tokio::time::sleep(interval).await;
         let Some(g) = group.upgrade() else { return };
-        if !g.lock().stable {
+        if !lock(&g.state).stable {
             continue;
         }
         if let Err((e, generation)) = g.heartbeat().await {
             {
-                let s = g.lock();
+                let s = lock(&g.state);
                 if !s.stable || s.generation != generation {
                     // A rebalance moved on while this heartbeat was out; its answer is stale.
                     continue;
@@ -688,12 +685,12 @@ async fn heartbeat_loop(group: Weak<Group>) {
             let code = e.code().unwrap_or(ErrorCode::NONE);
             g.coordinator_error(code);
             match code {
-                ErrorCode::REBALANCE_IN_PROGRESS => g.lock().rejoin = true,
+                ErrorCode::REBALANCE_IN_PROGRESS => lock(&g.state).rejoin = true,
                 ErrorCode::UNKNOWN_MEMBER_ID
                 | ErrorCode::ILLEGAL_GENERATION
                 | ErrorCode::FENCED_INSTANCE_ID => {
                     if code == ErrorCode::UNKNOWN_MEMBER_ID {
-                        g.lock().member_id.clear();
+                        lock(&g.state).member_id.clear();
                     }
                     g.lose(format!("the coordinator fenced this member: {e}"));
                 }

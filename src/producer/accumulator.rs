@@ -14,6 +14,7 @@ use crate::config::Compression;
 use crate::error::{Error, Result};
 use crate::protocol::record_batch::{set_producer_fields, BatchBuilder, BatchParams};
 use crate::record::{Header, RecordMetadata, TopicPartition};
+use crate::sync::lock;
 use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -316,10 +317,6 @@ impl Accumulator {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
-        self.queues.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn all_queues(queues: &mut Queues) -> impl Iterator<Item = &mut Queue> {
         queues
             .values_mut()
@@ -339,7 +336,7 @@ impl Accumulator {
         record: &Append<'_>,
         reply: &mut Option<Reply>,
     ) -> Appended {
-        let mut queues = self.lock();
+        let mut queues = lock(&self.queues);
         let Some(queue) = usize::try_from(partition)
             .ok()
             .and_then(|p| queues.get_mut(topic)?.get_mut(p))
@@ -401,7 +398,7 @@ impl Accumulator {
             _reservation: reservation,
         };
         let delivery = batch.push_reply(reply, record.timestamp);
-        queue_mut(&mut self.lock(), topic, partition)
+        queue_mut(&mut lock(&self.queues), topic, partition)
             .batches
             .push_back(batch);
         delivery
@@ -422,7 +419,7 @@ impl Accumulator {
         let mut wake_at = |t: Instant| {
             next_wakeup = Some(next_wakeup.map_or(t, |w| w.min(t)));
         };
-        for queue in Self::all_queues(&mut self.lock()) {
+        for queue in Self::all_queues(&mut lock(&self.queues)) {
             if queue.in_flight {
                 continue;
             }
@@ -456,7 +453,7 @@ impl Accumulator {
     /// Puts a batch back at the front of its queue, to be sent again after `backoff`.
     pub(crate) fn requeue(&self, mut batch: Batch, backoff: Duration) {
         batch.retry_at = Some(Instant::now() + backoff);
-        let mut queues = self.lock();
+        let mut queues = lock(&self.queues);
         let queue = queue_mut(&mut queues, &batch.topic, batch.tp.partition);
         queue.in_flight = false;
         queue.batches.push_front(batch);
@@ -464,7 +461,7 @@ impl Accumulator {
 
     /// Puts the halves of a split batch back at the front of its queue, in order.
     pub(crate) fn requeue_split(&self, first: Batch, second: Batch) {
-        let mut queues = self.lock();
+        let mut queues = lock(&self.queues);
         let queue = queue_mut(&mut queues, &first.topic, first.tp.partition);
         queue.in_flight = false;
         queue.batches.push_front(second);
@@ -477,7 +474,7 @@ impl Accumulator {
 
     /// Marks the partition's in-flight batch settled, letting its next batch go.
     pub(crate) fn done(&self, tp: &TopicPartition) {
-        if let Some(queue) = existing_queue(&mut self.lock(), tp) {
+        if let Some(queue) = existing_queue(&mut lock(&self.queues), tp) {
             queue.in_flight = false;
         }
     }
@@ -487,7 +484,7 @@ impl Accumulator {
     /// the broker wrote, so they are retried until the broker answers.
     pub(crate) fn expire(&self, cutoff: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
-        for queue in Self::all_queues(&mut self.lock()) {
+        for queue in Self::all_queues(&mut lock(&self.queues)) {
             if queue
                 .batches
                 .iter()
@@ -507,12 +504,13 @@ impl Accumulator {
     /// Whether a waiting batch's outcome is unknown (it must be resolved before an epoch
     /// bump, under the epoch it was sent with).
     pub(crate) fn any_outcome_unknown(&self) -> bool {
-        Self::all_queues(&mut self.lock()).any(|q| q.batches.iter().any(|b| b.outcome_unknown))
+        Self::all_queues(&mut lock(&self.queues))
+            .any(|q| q.batches.iter().any(|b| b.outcome_unknown))
     }
 
     /// After an epoch bump: waiting batches get new sequences when next sent.
     pub(crate) fn clear_sequences(&self) {
-        for queue in Self::all_queues(&mut self.lock()) {
+        for queue in Self::all_queues(&mut lock(&self.queues)) {
             for batch in &mut queue.batches {
                 batch.sequence = None;
             }
@@ -521,7 +519,7 @@ impl Accumulator {
 
     /// Removes every waiting batch (closing without draining, or a fatal error).
     pub(crate) fn take_all(&self) -> Vec<Batch> {
-        Self::all_queues(&mut self.lock())
+        Self::all_queues(&mut lock(&self.queues))
             .flat_map(|q| q.batches.drain(..))
             .collect()
     }

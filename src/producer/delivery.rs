@@ -9,9 +9,10 @@
 
 use crate::error::{Error, Result};
 use crate::record::RecordMetadata;
+use crate::sync::lock;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 const FIRST_CHUNK: usize = 4;
@@ -26,11 +27,6 @@ enum Slot {
 
 type Chunk = Arc<[Mutex<Slot>]>;
 
-fn lock(chunk: &Chunk, index: usize) -> MutexGuard<'_, Slot> {
-    // A poisoned slot only means a waker panicked mid-clone; the slot itself is whole.
-    chunk[index].lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The outcome of one `send`: where the record was written, or why it was not.
 ///
 /// Dropping it does not cancel the send.
@@ -44,7 +40,7 @@ impl Future for Delivery {
     type Output = Result<RecordMetadata>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = lock(&self.chunk, self.index);
+        let mut slot = lock(&self.chunk[self.index]);
         match std::mem::replace(&mut *slot, Slot::Taken) {
             Slot::Done(outcome) => Poll::Ready(outcome),
             Slot::Pending(waker) => {
@@ -84,7 +80,7 @@ impl Resolver {
     fn write(&mut self, outcome: Result<RecordMetadata>) {
         self.resolved = true;
         let waker = {
-            let mut slot = lock(&self.chunk, self.index);
+            let mut slot = lock(&self.chunk[self.index]);
             match std::mem::replace(&mut *slot, Slot::Done(outcome)) {
                 Slot::Pending(waker) => waker,
                 // Never resolved twice (`resolve` takes self); keep what was there.

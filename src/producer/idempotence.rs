@@ -11,6 +11,7 @@ use super::accumulator::ProducerFields;
 use crate::cluster::Cluster;
 use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::record::TopicPartition;
+use crate::sync::lock;
 use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -42,20 +43,16 @@ impl Idempotence {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The current producer id and epoch.
     pub(crate) fn identity(&self) -> (i64, i16) {
-        let s = self.lock();
+        let s = lock(&self.state);
         (s.producer_id, s.epoch)
     }
 
     /// Sequences `count` records for `tp`: the fields for its batch. Sequences wrap at
     /// `i32::MAX` to 0, as the broker expects.
     pub(crate) fn assign(&self, tp: &TopicPartition, count: usize) -> ProducerFields {
-        let mut s = self.lock();
+        let mut s = lock(&self.state);
         let (producer_id, epoch) = (s.producer_id, s.epoch);
         let next = s.next_sequence.entry(tp.clone()).or_insert(0);
         let base_sequence = *next;
@@ -71,7 +68,7 @@ impl Idempotence {
     /// again. Only the newest sequenced batch of a partition can fail this way (one batch per
     /// partition is in flight), so rewinding to its base is exact.
     pub(crate) fn release(&self, tp: &TopicPartition, fields: ProducerFields) {
-        let mut s = self.lock();
+        let mut s = lock(&self.state);
         if fields.producer_id == s.producer_id && fields.epoch == s.epoch {
             s.next_sequence.insert(tp.clone(), fields.base_sequence);
         }
@@ -79,16 +76,16 @@ impl Idempotence {
 
     /// Asks for an epoch bump before new batches are sequenced.
     pub(crate) fn request_bump(&self) {
-        self.lock().bump_requested = true;
+        lock(&self.state).bump_requested = true;
     }
 
     pub(crate) fn bump_requested(&self) -> bool {
-        self.lock().bump_requested
+        lock(&self.state).bump_requested
     }
 
     /// Takes the new identity from InitProducerId; every partition restarts at 0.
     pub(crate) fn bumped(&self, producer_id: i64, epoch: i16) {
-        let mut s = self.lock();
+        let mut s = lock(&self.state);
         tracing::info!(
             old_id = s.producer_id,
             old_epoch = s.epoch,

@@ -22,6 +22,7 @@ use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::protocol::record_batch::{record_fixed_len, BatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{ProducerRecord, RecordMetadata};
+use crate::sync::lock;
 use crate::topic::validate_topic_name;
 use accumulator::{Accumulator, Append, Appended, BatchSettings, Reply};
 pub use delivery::Delivery;
@@ -87,7 +88,7 @@ impl Shared {
     }
 
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<i32, usize>> {
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.in_flight)
     }
 
     fn in_flight_snapshot(&self) -> HashMap<i32, usize> {

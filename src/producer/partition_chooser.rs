@@ -9,6 +9,7 @@ use std::sync::RwLock;
 
 use crate::error::{Error, Result};
 use crate::partitioner::{partition_for_key, PartitionerKind};
+use crate::sync::{read, write};
 pub(crate) use sticky::StickyPartitioner;
 
 /// Per-topic partitioning state.
@@ -100,15 +101,10 @@ impl PartitionChooser {
 
     fn with_topic<R>(&self, topic: &str, f: impl FnOnce(&TopicState) -> R) -> R {
         // A poisoned lock only means another sender panicked mid-lookup; the map is still sound.
-        if let Some(state) = self
-            .topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(topic)
-        {
+        if let Some(state) = read(&self.topics).get(topic) {
             return f(state);
         }
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let mut topics = write(&self.topics);
         f(topics
             .entry(topic.to_string())
             .or_insert_with(|| TopicState {

@@ -6,6 +6,7 @@
 //! longer and collected more records); switching after a fixed number of bytes spreads load
 //! evenly whatever the brokers' speed.
 
+use crate::sync::lock;
 use std::sync::Mutex;
 
 use rand::Rng;
@@ -44,7 +45,7 @@ impl StickyPartitioner {
     /// against a partition another one already moved away from.
     pub fn partition(&self, partition_count: i32, available: &[i32], record_bytes: usize) -> i32 {
         debug_assert!(available.is_sorted(), "available partitions must be sorted");
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock(&self.state);
         let p = match state.current {
             Some(p)
                 if p < partition_count
