@@ -5,6 +5,7 @@
 //! [`ErrorCode::retry_action`], tested below against the Java client's choices.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a caller (or kafkit internally) should do after an error.
@@ -201,16 +202,15 @@ impl fmt::Display for ErrorCode {
 
 /// Every error kafkit returns.
 ///
-/// Match on the variant for details, or ask [`Error::retry_action`] what to do.
-#[derive(Debug, thiserror::Error)]
+/// Match on the variant for details, or ask [`Error::retry_action`] what to do. Errors are
+/// cheap to clone, so one failure can be handed to every record or waiter it concerns.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// A configuration value is missing, malformed, or inconsistent with another.
-    #[error("invalid configuration: {0}")]
     Config(String),
 
     /// A topic name breaks Kafka's rules.
-    #[error("invalid topic name {name:?}: {reason}")]
     InvalidTopic {
         /// The rejected name.
         name: String,
@@ -219,7 +219,6 @@ pub enum Error {
     },
 
     /// None of the bootstrap servers could be reached.
-    #[error("no bootstrap server answered: {}", describe_attempts(.attempts))]
     NoBrokerReachable {
         /// Each address tried, and why it failed.
         attempts: Vec<(String, String)>,
@@ -227,17 +226,17 @@ pub enum Error {
 
     /// A connection could not be opened or broke while requests were outstanding. For a write
     /// in flight at that moment, whether the broker applied it is unknown.
-    #[error("connection to {broker} failed: {reason}")]
     Connection {
         /// The broker address.
         broker: String,
         /// What happened.
         reason: String,
+        /// The I/O error behind it, when there was one; also [`std::error::Error::source`].
+        source: Option<Arc<std::io::Error>>,
     },
 
     /// A request got no response within `request.timeout.ms`. For a write, whether the broker
     /// applied it is unknown.
-    #[error("request {api} to {broker} timed out after {timeout:?}")]
     RequestTimeout {
         /// The request's API name.
         api: &'static str,
@@ -248,7 +247,6 @@ pub enum Error {
     },
 
     /// The broker cannot serve any version of this request that kafkit speaks.
-    #[error("broker {broker} does not support {api} in any version kafkit speaks ({ours}); it offers {theirs}")]
     UnsupportedVersion {
         /// The request's API name.
         api: &'static str,
@@ -261,7 +259,6 @@ pub enum Error {
     },
 
     /// A broker sent bytes that do not decode, or that break the protocol.
-    #[error("malformed response from {broker}: {reason}")]
     Protocol {
         /// The broker address.
         broker: String,
@@ -270,7 +267,6 @@ pub enum Error {
     },
 
     /// A broker answered with an error code.
-    #[error("{code} from broker for {context}")]
     Broker {
         /// The code.
         code: ErrorCode,
@@ -281,7 +277,6 @@ pub enum Error {
     },
 
     /// A record is larger than `max.request.size` or than the broker accepts.
-    #[error("record of {size} bytes is larger than the limit of {max} bytes ({setting})")]
     RecordTooLarge {
         /// The record's encoded size.
         size: usize,
@@ -292,7 +287,6 @@ pub enum Error {
     },
 
     /// A partition number the topic does not have.
-    #[error("partition {partition} does not exist in topic {topic} ({count} partitions)")]
     InvalidPartition {
         /// The topic.
         topic: String,
@@ -303,11 +297,9 @@ pub enum Error {
     },
 
     /// A record could not be delivered within `delivery.timeout.ms`.
-    #[error("delivery timed out after {0:?}")]
     DeliveryTimeout(Duration),
 
     /// `buffer.memory` stayed full for `max.block.ms`, or `try_send` found it full.
-    #[error("producer buffer full ({needed} bytes needed, {limit} bytes budget)")]
     BufferFull {
         /// The bytes the record needed.
         needed: usize,
@@ -316,7 +308,6 @@ pub enum Error {
     },
 
     /// A batch read from the log is corrupt (CRC mismatch, impossible lengths).
-    #[error("corrupt record batch in {topic}-{partition} at offset {offset}: {reason}")]
     CorruptBatch {
         /// The topic.
         topic: String,
@@ -329,7 +320,6 @@ pub enum Error {
     },
 
     /// The position of a partition is out of range and `auto.offset.reset=none`.
-    #[error("offset {offset} out of range for {topic}-{partition} and auto.offset.reset=none")]
     OffsetOutOfRange {
         /// The topic.
         topic: String,
@@ -341,12 +331,110 @@ pub enum Error {
 
     /// The producer hit an error it cannot recover from (its producer id was fenced, or
     /// authorization for idempotence failed); every later call returns this.
-    #[error("the producer cannot continue: {0}")]
     Fatal(String),
 
     /// The client, producer or consumer was closed.
-    #[error("the client is closed")]
     Closed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(message) => write!(f, "invalid configuration: {message}"),
+            Error::InvalidTopic { name, reason } => {
+                write!(f, "invalid topic name {name:?}: {reason}")
+            }
+            Error::NoBrokerReachable { attempts } => {
+                write!(
+                    f,
+                    "no bootstrap server answered: {}",
+                    describe_attempts(attempts)
+                )
+            }
+            Error::Connection { broker, reason, .. } => {
+                write!(f, "connection to {broker} failed: {reason}")
+            }
+            Error::RequestTimeout {
+                api,
+                broker,
+                timeout,
+            } => {
+                write!(f, "request {api} to {broker} timed out after {timeout:?}")
+            }
+            Error::UnsupportedVersion {
+                api,
+                broker,
+                ours,
+                theirs,
+            } => write!(
+                f,
+                "broker {broker} does not support {api} in any version kafkit speaks ({ours}); \
+                 it offers {theirs}"
+            ),
+            Error::Protocol { broker, reason } => {
+                write!(f, "malformed response from {broker}: {reason}")
+            }
+            Error::Broker {
+                code,
+                context,
+                message,
+            } => {
+                write!(f, "{code} from broker for {context}")?;
+                match message {
+                    Some(m) if !m.is_empty() => write!(f, ": {m}"),
+                    _ => Ok(()),
+                }
+            }
+            Error::RecordTooLarge { size, max, setting } => write!(
+                f,
+                "record of {size} bytes is larger than the limit of {max} bytes ({setting})"
+            ),
+            Error::InvalidPartition {
+                topic,
+                partition,
+                count,
+            } => write!(
+                f,
+                "partition {partition} does not exist in topic {topic} ({count} partitions)"
+            ),
+            Error::DeliveryTimeout(after) => write!(f, "delivery timed out after {after:?}"),
+            Error::BufferFull { needed, limit } => write!(
+                f,
+                "producer buffer full ({needed} bytes needed, {limit} bytes budget)"
+            ),
+            Error::CorruptBatch {
+                topic,
+                partition,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "corrupt record batch in {topic}-{partition} at offset {offset}: {reason}"
+            ),
+            Error::OffsetOutOfRange {
+                topic,
+                partition,
+                offset,
+            } => write!(
+                f,
+                "offset {offset} out of range for {topic}-{partition} and auto.offset.reset=none"
+            ),
+            Error::Fatal(reason) => write!(f, "the producer cannot continue: {reason}"),
+            Error::Closed => f.write_str("the client is closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The io::Error itself, not its Arc, so callers can downcast to it.
+            Error::Connection {
+                source: Some(io), ..
+            } => Some(&**io),
+            _ => None,
+        }
+    }
 }
 
 fn describe_attempts(attempts: &[(String, String)]) -> String {
@@ -413,6 +501,24 @@ impl Error {
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Error::Config(message.into())
+    }
+
+    /// A connection failure without an I/O error behind it (a timeout, a protocol break).
+    pub(crate) fn connection(broker: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Connection {
+            broker: broker.into(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A connection failure caused by an I/O error, kept as the source.
+    pub(crate) fn io(broker: impl Into<String>, context: &str, e: std::io::Error) -> Self {
+        Error::Connection {
+            broker: broker.into(),
+            reason: format!("{context}: {e}"),
+            source: Some(Arc::new(e)),
+        }
     }
 }
 
@@ -485,10 +591,7 @@ mod tests {
 
     #[test]
     fn client_side_errors_are_classified() {
-        let conn = Error::Connection {
-            broker: "b:9092".into(),
-            reason: "reset".into(),
-        };
+        let conn = Error::connection("b:9092", "reset");
         assert_eq!(conn.retry_action(), RetryAction::Reconnect);
         assert!(conn.is_outcome_unknown());
         let timeout = Error::RequestTimeout {
@@ -502,6 +605,41 @@ mod tests {
         let broker = Error::broker(ErrorCode::NOT_LEADER_OR_FOLLOWER, "t-0");
         assert!(broker.is_retriable() && !broker.is_outcome_unknown());
         assert_eq!(broker.code(), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    }
+
+    #[test]
+    fn broker_errors_show_the_brokers_message() {
+        let err = Error::Broker {
+            code: ErrorCode::POLICY_VIOLATION,
+            context: "creating topic t".into(),
+            message: Some("replication factor must be 3".into()),
+        };
+        assert_eq!(
+            err.to_string(),
+            "POLICY_VIOLATION(44) from broker for creating topic t: replication factor must be 3"
+        );
+        let bare = Error::broker(ErrorCode::POLICY_VIOLATION, "creating topic t");
+        assert_eq!(
+            bare.to_string(),
+            "POLICY_VIOLATION(44) from broker for creating topic t"
+        );
+    }
+
+    #[test]
+    fn connection_errors_keep_the_io_error_as_their_source() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = Error::io("b:9092", "connect failed", io);
+        let source = err.source().expect("an io source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("an io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            err.clone().to_string(),
+            "connection to b:9092 failed: connect failed: refused"
+        );
+        assert!(Error::connection("b:9092", "timed out").source().is_none());
     }
 
     #[test]

@@ -31,11 +31,18 @@ pub(crate) struct Outgoing {
     pub reply: Reply,
 }
 
+/// Whether the connection still carries requests, and who waits for which response. One
+/// lock holds both, so a waiter is either registered on an open connection (and answered by
+/// the reader or by the poisoning) or refused because it is broken: never lost between them.
+enum State {
+    Open { pending: HashMap<i32, Reply> },
+    Broken(Error),
+}
+
 /// State shared between the task and the connection's handles.
 pub(crate) struct Shared {
     pub addr: String,
-    pending: Mutex<HashMap<i32, Reply>>,
-    poisoned: Mutex<Option<String>>,
+    state: Mutex<State>,
     /// Wakes the task so a connection poisoned by a caller (a timeout) is torn down.
     close: tokio::sync::Notify,
 }
@@ -44,40 +51,63 @@ impl Shared {
     pub(crate) fn new(addr: String) -> Arc<Self> {
         Arc::new(Self {
             addr,
-            pending: Mutex::new(HashMap::new()),
-            poisoned: Mutex::new(None),
+            state: Mutex::new(State::Open {
+                pending: HashMap::new(),
+            }),
             close: tokio::sync::Notify::new(),
         })
     }
 
     /// The error every caller sees once the connection is broken.
     pub(crate) fn error(&self) -> Error {
-        let reason = lock(&self.poisoned)
-            .clone()
-            .unwrap_or_else(|| "connection closed".to_string());
-        Error::Connection {
-            broker: self.addr.clone(),
-            reason,
+        match &*lock(&self.state) {
+            State::Broken(e) => e.clone(),
+            State::Open { .. } => Error::connection(&self.addr, "connection closed"),
         }
     }
 
     pub(crate) fn is_poisoned(&self) -> bool {
-        lock(&self.poisoned).is_some()
+        matches!(*lock(&self.state), State::Broken(_))
     }
 
-    /// Marks the connection broken (first reason wins) and fails every waiter.
-    pub(crate) fn poison(&self, reason: String) {
-        {
-            let mut poisoned = lock(&self.poisoned);
-            if poisoned.is_none() {
-                tracing::debug!(broker = %self.addr, %reason, "connection poisoned");
-                *poisoned = Some(reason);
+    /// Marks the connection broken (the first error wins) and fails every waiter with it.
+    pub(crate) fn poison(&self, error: Error) {
+        let waiters = {
+            let mut state = lock(&self.state);
+            match &mut *state {
+                State::Broken(_) => Vec::new(),
+                State::Open { pending } => {
+                    tracing::debug!(broker = %self.addr, %error, "connection poisoned");
+                    let waiters: Vec<Reply> = pending.drain().map(|(_, r)| r).collect();
+                    *state = State::Broken(error.clone());
+                    waiters
+                }
+            }
+        };
+        self.close.notify_one();
+        for reply in waiters {
+            let _ = reply.send(Err(error.clone()));
+        }
+    }
+
+    /// Registers a waiter for `correlation_id`; a broken connection answers it at once.
+    fn register(&self, correlation_id: i32, reply: Reply) {
+        let mut state = lock(&self.state);
+        match &mut *state {
+            State::Open { pending } => {
+                pending.insert(correlation_id, reply);
+            }
+            State::Broken(e) => {
+                let _ = reply.send(Err(e.clone()));
             }
         }
-        self.close.notify_one();
-        let waiters: Vec<Reply> = lock(&self.pending).drain().map(|(_, r)| r).collect();
-        for reply in waiters {
-            let _ = reply.send(Err(self.error()));
+    }
+
+    /// The waiter for `correlation_id`, if one is registered.
+    fn take(&self, correlation_id: i32) -> Option<Reply> {
+        match &mut *lock(&self.state) {
+            State::Open { pending } => pending.remove(&correlation_id),
+            State::Broken(_) => None,
         }
     }
 }
@@ -92,12 +122,12 @@ pub(crate) async fn run<S>(
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, writer) = tokio::io::split(stream);
-    let reason = tokio::select! {
-        reason = write_loop(writer, &mut rx, &shared) => reason,
-        reason = read_loop(reader, &shared, max_frame) => reason,
-        _ = shared.close.notified() => "connection closed".to_string(),
+    let error = tokio::select! {
+        error = write_loop(writer, &mut rx, &shared) => error,
+        error = read_loop(reader, &shared, max_frame) => error,
+        _ = shared.close.notified() => Error::connection(&shared.addr, "connection closed"),
     };
-    shared.poison(reason);
+    shared.poison(error);
     rx.close();
     while let Some(out) = rx.recv().await {
         let _ = out.reply.send(Err(shared.error()));
@@ -108,7 +138,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     writer: W,
     rx: &mut mpsc::Receiver<Outgoing>,
     shared: &Shared,
-) -> String {
+) -> Error {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     let mut written_without_response = Vec::new();
     while let Some(mut out) = rx.recv().await {
@@ -118,12 +148,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 // Nobody waits and nothing has been written: dropping it here is safe.
             } else {
                 if out.expects_response {
-                    lock(&shared.pending).insert(out.correlation_id, out.reply);
+                    shared.register(out.correlation_id, out.reply);
                 } else {
                     written_without_response.push(out.reply);
                 }
                 if let Err(e) = writer.write_all(&out.frame).await {
-                    return format!("write failed: {e}");
+                    return Error::io(&shared.addr, "write failed", e);
                 }
             }
             match rx.try_recv() {
@@ -132,48 +162,52 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
         if let Err(e) = writer.flush().await {
-            return format!("write failed: {e}");
+            return Error::io(&shared.addr, "write failed", e);
         }
         for reply in written_without_response.drain(..) {
             let _ = reply.send(Ok(Bytes::new()));
         }
     }
-    "connection closed by the client".to_string()
+    Error::connection(&shared.addr, "connection closed by the client")
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
     mut reader: R,
     shared: &Shared,
     max_frame: usize,
-) -> String {
+) -> Error {
+    let broken = |reason: String| Error::connection(&shared.addr, reason);
     loop {
         let size = match reader.read_i32().await {
             Ok(size) => size,
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return "the broker closed the connection".to_string()
+                return broken("the broker closed the connection".to_string())
             }
-            Err(e) => return format!("read failed: {e}"),
+            Err(e) => return Error::io(&shared.addr, "read failed", e),
         };
         if size < 4 || size as usize > max_frame {
-            return format!("response frame of {size} bytes is outside 4..={max_frame}");
+            return broken(format!(
+                "response frame of {size} bytes is outside 4..={max_frame}"
+            ));
         }
         let mut buf = BytesMut::zeroed(size as usize);
         if let Err(e) = reader.read_exact(&mut buf).await {
-            return format!("read failed mid-frame: {e}");
+            return Error::io(&shared.addr, "read failed mid-frame", e);
         }
         let buf = buf.freeze();
         let Some(correlation_id) = frame::correlation_id(&buf) else {
-            return "response frame without a correlation id".to_string();
+            return broken("response frame without a correlation id".to_string());
         };
-        let reply = lock(&shared.pending).remove(&correlation_id);
-        match reply {
+        match shared.take(correlation_id) {
             // A dropped caller's response is read in full and discarded, keeping the stream
             // aligned on frame boundaries.
             Some(reply) => {
                 let _ = reply.send(Ok(buf));
             }
             None => {
-                return format!("response with unknown correlation id {correlation_id}");
+                return broken(format!(
+                    "response with unknown correlation id {correlation_id}"
+                ));
             }
         }
     }

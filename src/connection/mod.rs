@@ -55,17 +55,12 @@ impl Connection {
         let stream =
             match tokio::time::timeout(params.connect_timeout, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    return Err(Error::Connection {
-                        broker: addr.to_string(),
-                        reason: e.to_string(),
-                    })
-                }
+                Ok(Err(e)) => return Err(Error::io(addr, "connect failed", e)),
                 Err(_) => {
-                    return Err(Error::Connection {
-                        broker: addr.to_string(),
-                        reason: format!("connect timed out after {:?}", params.connect_timeout),
-                    })
+                    return Err(Error::connection(
+                        addr,
+                        format!("connect timed out after {:?}", params.connect_timeout),
+                    ))
                 }
             };
         // Kafka requests are small and latency-bound; Nagle's delay would only hurt.
@@ -118,7 +113,8 @@ impl Connection {
                 .await?;
         }
         if response.error_code != 0 {
-            conn.shared.poison("ApiVersions was refused".to_string());
+            conn.shared
+                .poison(Error::connection(addr, "ApiVersions was refused"));
             return Err(Error::broker(
                 crate::ErrorCode(response.error_code),
                 format!("ApiVersions to {addr}"),
@@ -252,8 +248,10 @@ impl Inner {
                 // Like the Java client, a timed-out request closes its connection: a late
                 // response must not be mistaken for anything else, and for a write the
                 // outcome is unknown from here on.
-                self.shared
-                    .poison(format!("{} request timed out", api_name(R::KEY)));
+                self.shared.poison(Error::connection(
+                    &self.shared.addr,
+                    format!("closed after a {} request timed out", api_name(R::KEY)),
+                ));
                 return Err(Error::RequestTimeout {
                     api: api_name(R::KEY),
                     broker: self.shared.addr.clone(),
@@ -262,7 +260,12 @@ impl Inner {
             }
         };
         decode_response::<R>(frame, version).map_err(|reason| {
-            self.shared.poison(reason.clone());
+            // The stream itself may be fine, but a broker that sent this cannot be trusted to
+            // frame the next response either. The other waiters' requests are simply cut off.
+            self.shared.poison(Error::connection(
+                &self.shared.addr,
+                format!("closed after a malformed response: {reason}"),
+            ));
             Error::Protocol {
                 broker: self.shared.addr.clone(),
                 reason,

@@ -167,7 +167,7 @@ async fn send(s: Arc<Shared>, leader: i32, mut batches: Vec<Batch>) {
         // Never written: retrying cannot duplicate.
         Err(e) => {
             for batch in batches {
-                s.retry_or_fail(batch, e.retry_action(), false, &|| clone_error(&e));
+                s.retry_or_fail(batch, e.retry_action(), false, &|| e.clone());
             }
         }
         Ok(conn) => {
@@ -193,7 +193,7 @@ async fn send(s: Arc<Shared>, leader: i32, mut batches: Vec<Batch>) {
                 Err(e) => {
                     let unknown = e.is_outcome_unknown();
                     for batch in batches {
-                        s.retry_or_fail(batch, e.retry_action(), unknown, &|| clone_error(&e));
+                        s.retry_or_fail(batch, e.retry_action(), unknown, &|| e.clone());
                     }
                 }
             }
@@ -280,38 +280,6 @@ fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse, 
                 s.retry_or_fail(batch, code.retry_action(), false, &error)
             }
         }
-    }
-}
-
-/// `Error` is not `Clone`; rebuild the variants a failed request hands to each batch.
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Connection { broker, reason } => Error::Connection {
-            broker: broker.clone(),
-            reason: reason.clone(),
-        },
-        Error::RequestTimeout {
-            api,
-            broker,
-            timeout,
-        } => Error::RequestTimeout {
-            api,
-            broker: broker.clone(),
-            timeout: *timeout,
-        },
-        Error::Broker {
-            code,
-            context,
-            message,
-        } => Error::Broker {
-            code: *code,
-            context: context.clone(),
-            message: message.clone(),
-        },
-        other => Error::Protocol {
-            broker: String::new(),
-            reason: other.to_string(),
-        },
     }
 }
 
