@@ -212,3 +212,28 @@ async fn read_loop<R: AsyncRead + Unpin>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_waiter_registered_after_the_break_is_answered_at_once() {
+        let shared = Shared::new("b:9092".to_string());
+        let (early, early_rx) = oneshot::channel();
+        shared.register(1, early);
+        shared.poison(Error::connection("b:9092", "reset"));
+        // The writer can register a request it took from the queue just before the break;
+        // its caller must hear of the break, not wait out its timeout.
+        let (late, late_rx) = oneshot::channel();
+        shared.register(2, late);
+        for rx in [early_rx, late_rx] {
+            let answer = rx.await.expect("answered");
+            assert!(
+                matches!(&answer, Err(Error::Connection { reason, .. }) if reason == "reset"),
+                "{answer:?}"
+            );
+        }
+        assert!(shared.take(1).is_none() && shared.is_poisoned());
+    }
+}
