@@ -5,6 +5,7 @@ use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::protocol::wire::{millis, topic_name};
 use crate::record::TopicPartition;
+use crate::retry::Retry;
 use crate::topic::validate_topic_name;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -217,8 +218,7 @@ impl Admin {
     ) -> Result<HashMap<TopicPartition, ListedOffset>> {
         let mut wanted: Vec<(TopicPartition, OffsetSpec)> = partitions.into_iter().collect();
         let mut found = HashMap::new();
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut failures = 0;
+        let mut backoff = Retry::new(self.timeout, self.cluster.backoff());
         while !wanted.is_empty() {
             let mut retry = Vec::new();
             let mut last_error = None;
@@ -247,12 +247,9 @@ impl Admin {
             }
             wanted = retry;
             if let Some(e) = last_error {
-                failures += 1;
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(e);
-                }
+                // A leader moved or is being elected; only fresh metadata can route the rest.
                 self.cluster.request_refresh();
-                tokio::time::sleep(self.cluster.backoff().delay(failures)).await;
+                backoff.wait(e).await?;
                 self.cluster.refresh().await?;
             }
         }

@@ -1,9 +1,10 @@
 //! Turning a validated [`ClientConfig`] into the settings the cluster layer runs on.
 
-use crate::cluster::{Backoff, ClusterSettings};
+use crate::cluster::ClusterSettings;
 use crate::config::ClientConfig;
 use crate::connection::ConnectionParams;
 use crate::error::Result;
+use crate::retry::Backoff;
 use kafka_protocol::protocol::StrBytes;
 
 pub(crate) fn cluster_settings(config: &ClientConfig) -> Result<ClusterSettings> {

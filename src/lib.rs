@@ -30,6 +30,7 @@ pub mod partitioner;
 mod producer;
 mod protocol;
 mod record;
+mod retry;
 mod sync;
 mod topic;
 

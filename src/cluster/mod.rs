@@ -15,17 +15,17 @@ pub(crate) mod pool;
 
 use crate::connection::{Connection, ConnectionParams};
 use crate::error::{Error, ErrorCode, Result, RetryAction};
+use crate::retry::{Backoff, Retry};
 use crate::sync::{lock, read, write};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 pub(crate) use metadata::{BrokerInfo, Snapshot, TopicInfo};
-pub(crate) use pool::{Backoff, Pool, TrafficClass};
+pub(crate) use pool::{Pool, TrafficClass};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 /// What the cluster layer needs from the client configuration.
 #[derive(Clone, Debug)]
@@ -79,6 +79,27 @@ impl Cluster {
 
     pub(crate) fn backoff(&self) -> Backoff {
         self.inner.settings.backoff
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or `timeout` has passed, backing off
+    /// between attempts and refreshing metadata when an error says it is stale.
+    pub(crate) async fn retry<T, F, Fut>(&self, timeout: Duration, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut retry = Retry::new(timeout, self.backoff());
+        loop {
+            match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(e) => {
+                    if e.retry_action() == RetryAction::RefreshMetadataAndRetry {
+                        self.request_refresh();
+                    }
+                    retry.wait(e).await?;
+                }
+            }
+        }
     }
 
     /// The current view of the cluster.
@@ -187,33 +208,42 @@ impl Cluster {
             return Ok(topic);
         }
         let newly_tracked = lock(&self.inner.topics).insert(name.to_string());
-        let deadline = Instant::now() + timeout;
+        let mut retry = Retry::new(timeout, self.backoff());
         let mut snapshot = self.snapshot();
         if newly_tracked && !snapshot.topics.contains_key(name) {
             snapshot = self.refresh().await?;
         }
-        let mut failures = 0;
         loop {
-            let last_error = match snapshot.topics.get(name) {
+            let code = match snapshot.topics.get(name) {
                 Some(topic) if topic.error.is_ok() && !topic.partitions.is_empty() => {
                     return Ok(topic.clone())
-                }
-                Some(topic) if topic.error.retry_action() == RetryAction::NoRetry => {
-                    return Err(Error::broker(topic.error, format!("topic {name}")))
                 }
                 Some(topic) => topic.error,
                 None => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             };
-            failures += 1;
-            let wait = self.inner.settings.backoff.delay(failures);
-            if Instant::now() + wait >= deadline {
-                return Err(Error::Broker {
-                    code: last_error,
-                    context: format!("topic {name}"),
-                    message: Some(format!("no usable metadata within {timeout:?}")),
+            // A topic that exists without partitions yet is still being created.
+            let code = if code.is_ok() {
+                ErrorCode::LEADER_NOT_AVAILABLE
+            } else {
+                code
+            };
+            if let Err(e) = retry
+                .wait(Error::broker(code, format!("topic {name}")))
+                .await
+            {
+                return Err(match e {
+                    Error::Broker { code, context, .. }
+                        if code.retry_action() != RetryAction::NoRetry =>
+                    {
+                        Error::Broker {
+                            code,
+                            context,
+                            message: Some(format!("no usable metadata within {timeout:?}")),
+                        }
+                    }
+                    other => other,
                 });
             }
-            tokio::time::sleep(wait).await;
             snapshot = self.refresh().await?;
         }
     }

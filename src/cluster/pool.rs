@@ -5,11 +5,11 @@
 
 use crate::connection::{Connection, ConnectionParams};
 use crate::error::Result;
+use crate::retry::Backoff;
 use crate::sync::lock;
-use rand::Rng;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+
 use tokio::time::Instant;
 
 /// Which connection to a broker a request travels on.
@@ -23,29 +23,6 @@ pub(crate) enum TrafficClass {
     Fetch,
     /// Group coordination, whose JoinGroup may wait a whole rebalance.
     Group,
-}
-
-/// Exponential backoff with ±20% jitter, as `reconnect.backoff.ms` and
-/// `reconnect.backoff.max.ms` describe it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The wait after `failures` consecutive failures (the first failure waits `initial`).
-    pub(crate) fn delay(&self, failures: u32) -> Duration {
-        if failures == 0 {
-            return Duration::ZERO;
-        }
-        let exp = self
-            .initial
-            .saturating_mul(1u32 << (failures - 1).min(20))
-            .min(self.max);
-        let jitter = rand::rng().random_range(0.8..1.2);
-        exp.mul_f64(jitter)
-    }
 }
 
 #[derive(Default)]
@@ -131,23 +108,7 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_exponentially_to_the_cap_with_jitter() {
-        let b = Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_secs(1),
-        };
-        assert_eq!(b.delay(0), Duration::ZERO);
-        for (failures, base) in [(1, 50), (2, 100), (3, 200), (5, 800), (6, 1000), (40, 1000)] {
-            let d = b.delay(failures).as_secs_f64() * 1000.0;
-            let base = base as f64;
-            assert!(
-                d >= base * 0.8 - 1e-6 && d <= base * 1.2 + 1e-6,
-                "{failures}: {d}"
-            );
-        }
-    }
+    use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
     async fn failed_connects_back_off_before_the_next_attempt() {

@@ -165,6 +165,9 @@ pub struct ConsumerConfig {
     pub max_poll_interval: Duration,
     /// `max.poll.records`: the most records one poll returns. Default 500.
     pub max_poll_records: usize,
+    /// `default.api.timeout.ms`: how long the consumer's blocking calls without a timeout of
+    /// their own (`commit`, `committed`, offset lookups, `close`) keep retrying. Default 60 s.
+    pub default_api_timeout: Duration,
     /// `partition.assignment.strategy`: the assignors offered to the group, preferred first;
     /// the group uses the first one every member supports. Default `[Range, CooperativeSticky]`
     /// as in Java 3.0+, which lets a group move from range to cooperative-sticky in two
@@ -206,6 +209,7 @@ impl Default for ConsumerConfig {
             heartbeat_interval: Duration::from_secs(3),
             max_poll_interval: Duration::from_secs(300),
             max_poll_records: 500,
+            default_api_timeout: Duration::from_secs(60),
             partition_assignment_strategy: vec![
                 AssignorKind::Range,
                 AssignorKind::CooperativeSticky,
@@ -260,6 +264,7 @@ impl ConsumerConfig {
             "session.timeout.ms" => self.session_timeout = parse_ms(key, value)?,
             "heartbeat.interval.ms" => self.heartbeat_interval = parse_ms(key, value)?,
             "max.poll.interval.ms" => self.max_poll_interval = parse_ms(key, value)?,
+            "default.api.timeout.ms" => self.default_api_timeout = parse_ms(key, value)?,
             "max.poll.records" => self.max_poll_records = parse_uint(key, value)?,
             "partition.assignment.strategy" => {
                 self.partition_assignment_strategy = split_list(value)
@@ -305,6 +310,7 @@ impl ConsumerConfig {
             )
         })?;
         positive_ms("max.poll.interval.ms", self.max_poll_interval)?;
+        positive_ms("default.api.timeout.ms", self.default_api_timeout)?;
         positive_int("max.poll.records", self.max_poll_records)?;
         ensure(!self.partition_assignment_strategy.is_empty(), || {
             "partition.assignment.strategy is empty; list at least one assignor, e.g. \

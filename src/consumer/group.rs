@@ -23,6 +23,7 @@ use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::protocol::wire::{group_id, millis, topic_name};
 use crate::record::TopicPartition;
+use crate::retry::Retry;
 use crate::sync::lock;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -165,33 +166,23 @@ impl Group {
                 Err(_) => lock(&self.state).coordinator = None,
             }
         }
-        let deadline = Instant::now() + self.config.client.request_timeout;
-        let mut failures = 0;
-        loop {
-            let request = FindCoordinatorRequest::default()
-                .with_key(StrBytes::from_string(self.group_id.clone()))
-                .with_key_type(0);
-            let result = async {
-                let response = self.cluster.any_connection().await?.send(&request).await?;
-                match ErrorCode(response.error_code) {
-                    ErrorCode::NONE => Ok(format!("{}:{}", response.host, response.port)),
-                    code => Err(Error::broker(code, format!("group {}", self.group_id))),
-                }
+        let request = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_string(self.group_id.clone()))
+            .with_key_type(0);
+        let find = || async {
+            let response = self.cluster.any_connection().await?.send(&request).await?;
+            match ErrorCode(response.error_code) {
+                ErrorCode::NONE => Ok(format!("{}:{}", response.host, response.port)),
+                code => Err(Error::broker(code, format!("group {}", self.group_id))),
             }
-            .await;
-            match result {
-                Ok(addr) => {
-                    let conn = self.cluster.addr(&addr, TrafficClass::Group).await?;
-                    lock(&self.state).coordinator = Some(addr);
-                    return Ok(conn);
-                }
-                Err(e) if e.is_retriable() && Instant::now() < deadline => {
-                    failures += 1;
-                    tokio::time::sleep(self.cluster.backoff().delay(failures)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        };
+        let addr = self
+            .cluster
+            .retry(self.config.client.request_timeout, find)
+            .await?;
+        let conn = self.cluster.addr(&addr, TrafficClass::Group).await?;
+        lock(&self.state).coordinator = Some(addr);
+        Ok(conn)
     }
 
     /// Drops the coordinator after an error that says it moved.
@@ -210,32 +201,34 @@ impl Group {
         topics: &[String],
         owned: &BTreeSet<TopicPartition>,
     ) -> Result<Rebalanced> {
-        let mut failures = 0;
+        // The group waits for a joining member up to the rebalance timeout, so retrying longer
+        // would only rejoin a group that has moved on.
+        let mut retry = Retry::new(self.config.max_poll_interval, self.cluster.backoff());
         loop {
-            match self.join_once(topics, owned).await {
+            let e = match self.join_once(topics, owned).await {
                 Ok(done) => return Ok(done),
-                Err(e) => {
-                    let code = e.code().unwrap_or(ErrorCode::NONE);
-                    self.coordinator_error(code);
-                    match code {
-                        ErrorCode::UNKNOWN_MEMBER_ID => {
-                            let mut s = lock(&self.state);
-                            s.member_id.clear();
-                            s.generation = -1;
-                        }
-                        ErrorCode::ILLEGAL_GENERATION => lock(&self.state).generation = -1,
-                        ErrorCode::REBALANCE_IN_PROGRESS | ErrorCode::MEMBER_ID_REQUIRED => {}
-                        _ if e.is_retriable() => {}
-                        _ => return Err(e),
-                    }
-                    failures += 1;
-                    if failures > 50 {
-                        return Err(e);
-                    }
-                    tracing::debug!(group = %self.group_id, error = %e, "join failed; retrying");
-                    tokio::time::sleep(self.cluster.backoff().delay(failures.min(5))).await;
+                Err(e) => e,
+            };
+            let code = e.code().unwrap_or(ErrorCode::NONE);
+            self.coordinator_error(code);
+            let action = match code {
+                ErrorCode::UNKNOWN_MEMBER_ID => {
+                    let mut s = lock(&self.state);
+                    s.member_id.clear();
+                    s.generation = -1;
+                    RetryAction::Retry
                 }
-            }
+                ErrorCode::ILLEGAL_GENERATION => {
+                    lock(&self.state).generation = -1;
+                    RetryAction::Retry
+                }
+                ErrorCode::REBALANCE_IN_PROGRESS | ErrorCode::MEMBER_ID_REQUIRED => {
+                    RetryAction::Retry
+                }
+                _ => e.retry_action(),
+            };
+            tracing::debug!(group = %self.group_id, error = %e, "join failed");
+            retry.wait_for(e, action).await?;
         }
     }
 
@@ -435,17 +428,16 @@ impl Group {
         if offsets.is_empty() {
             return Ok(());
         }
-        let mut failures = 0;
-        loop {
-            match self.commit_once(offsets).await {
-                Err(e) if e.retry_action() != RetryAction::NoRetry && failures < 10 => {
-                    self.coordinator_error(e.code().unwrap_or(ErrorCode::NONE));
-                    failures += 1;
-                    tokio::time::sleep(self.cluster.backoff().delay(failures)).await;
-                }
-                other => return other,
+        let attempt = || async {
+            let result = self.commit_once(offsets).await;
+            if let Err(e) = &result {
+                self.coordinator_error(e.code().unwrap_or(ErrorCode::NONE));
             }
-        }
+            result
+        };
+        self.cluster
+            .retry(self.config.default_api_timeout, attempt)
+            .await
     }
 
     async fn commit_once(
@@ -534,8 +526,9 @@ impl Group {
                     })
                     .collect(),
             ));
-        let mut failures = 0;
-        loop {
+        // UNSTABLE_OFFSET_COMMIT (a transaction's offsets are pending) is retried like the
+        // coordinator errors, until default.api.timeout.ms.
+        let attempt = || async {
             let result = async {
                 let response = self.coordinator().await?.send(&request).await?;
                 let code = ErrorCode(response.error_code);
@@ -573,16 +566,14 @@ impl Group {
                 Ok(out)
             }
             .await;
-            match result {
-                // UNSTABLE_OFFSET_COMMIT: a transaction's offsets are pending; wait.
-                Err(e) if e.retry_action() != RetryAction::NoRetry && failures < 20 => {
-                    self.coordinator_error(e.code().unwrap_or(ErrorCode::NONE));
-                    failures += 1;
-                    tokio::time::sleep(self.cluster.backoff().delay(failures.min(5))).await;
-                }
-                other => return other,
+            if let Err(e) = &result {
+                self.coordinator_error(e.code().unwrap_or(ErrorCode::NONE));
             }
-        }
+            result
+        };
+        self.cluster
+            .retry(self.config.default_api_timeout, attempt)
+            .await
     }
 
     /// Leaves the group (dynamic members only: a static member keeps its place for a

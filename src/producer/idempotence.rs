@@ -9,7 +9,7 @@
 
 use super::accumulator::ProducerFields;
 use crate::cluster::Cluster;
-use crate::error::{Error, ErrorCode, Result, RetryAction};
+use crate::error::{Error, ErrorCode, Result};
 use crate::record::TopicPartition;
 use crate::sync::lock;
 use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
@@ -122,33 +122,14 @@ pub(crate) async fn init_producer_id(
         .with_transaction_timeout_ms(i32::MAX)
         .with_producer_id(ProducerId(producer_id))
         .with_producer_epoch(epoch);
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut failures = 0;
-    loop {
-        let result = async {
-            let response = cluster.any_connection().await?.send(&request).await?;
-            match ErrorCode(response.error_code) {
-                ErrorCode::NONE => Ok((response.producer_id.0, response.producer_epoch)),
-                code => Err(Error::broker(code, "InitProducerId")),
-            }
+    let attempt = || async {
+        let response = cluster.any_connection().await?.send(&request).await?;
+        match ErrorCode(response.error_code) {
+            ErrorCode::NONE => Ok((response.producer_id.0, response.producer_epoch)),
+            code => Err(Error::broker(code, "InitProducerId")),
         }
-        .await;
-        match result {
-            Ok(identity) => return Ok(identity),
-            Err(e) if e.retry_action() != RetryAction::NoRetry => {
-                failures += 1;
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(e);
-                }
-                tracing::debug!(error = %e, "InitProducerId failed; retrying");
-                if e.retry_action() == RetryAction::RefreshMetadataAndRetry {
-                    cluster.request_refresh();
-                }
-                tokio::time::sleep(cluster.backoff().delay(failures)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    };
+    cluster.retry(timeout, attempt).await
 }
 
 #[cfg(test)]

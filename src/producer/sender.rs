@@ -360,7 +360,7 @@ impl Shared {
         let retry = action != RetryAction::NoRetry && (must_resolve || (retries_left && !expired));
         if retry {
             batch.attempts = batch.attempts.saturating_add(1);
-            let backoff = crate::cluster::Backoff {
+            let backoff = crate::retry::Backoff {
                 initial: self.config.retry_backoff,
                 max: self.config.retry_backoff_max,
             }

@@ -49,6 +49,7 @@ fn properties_set_every_key() {
         ("heartbeat.interval.ms", "2000"),
         ("max.poll.interval.ms", "60000"),
         ("max.poll.records", "100"),
+        ("default.api.timeout.ms", "15000"),
         (
             "partition.assignment.strategy",
             "org.apache.kafka.clients.consumer.CooperativeStickyAssignor, roundrobin",
@@ -72,6 +73,7 @@ fn properties_set_every_key() {
     assert_eq!(c.heartbeat_interval, Duration::from_secs(2));
     assert_eq!(c.max_poll_interval, Duration::from_secs(60));
     assert_eq!(c.max_poll_records, 100);
+    assert_eq!(c.default_api_timeout, Duration::from_secs(15));
     assert_eq!(
         c.partition_assignment_strategy,
         [AssignorKind::CooperativeSticky, AssignorKind::RoundRobin]
@@ -202,6 +204,7 @@ fn zero_and_absurd_values_are_rejected() {
     assert!(err(&[("max.poll.records", "0")]).contains("max.poll.records is 0"));
     assert!(err(&[("partition.assignment.strategy", " , ")]).contains("is empty"));
     assert!(err(&[("max.poll.interval.ms", "0")]).contains("is 0"));
+    assert!(err(&[("default.api.timeout.ms", "0")]).contains("is 0"));
     let text = err(&[("session.timeout.ms", "3000000000")]);
     assert!(text.contains("more than the maximum"), "{text}");
 }
