@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::properties::{
-    ensure, ordered, parse_bool, parse_ms, parse_uint, positive_int, positive_ms, unknown_key,
+    apply, ensure, ordered, parse_bool, parse_ms, parse_uint, positive_int, positive_ms,
 };
 use crate::error::{Error, Result};
 
@@ -89,12 +89,7 @@ impl ClientConfig {
         V: AsRef<str>,
     {
         let mut config = Self::default();
-        for (key, value) in properties {
-            let (key, value) = (key.as_ref(), value.as_ref());
-            if !config.set(key, value)? {
-                return Err(unknown_key(key, "client"));
-            }
-        }
+        apply(properties, "client", |key, value| config.set(key, value))?;
         config.validate()?;
         Ok(config)
     }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::client::split_list;
 use super::properties::{
-    at_most_int_ms, bad_value, ensure, ms, parse_bool, parse_ms, parse_optional, parse_uint,
-    positive_int, positive_ms, unknown_key,
+    apply, at_most_int_ms, bad_value, ensure, ms, parse_bool, parse_ms, parse_optional, parse_uint,
+    positive_int, positive_ms,
 };
 use super::ClientConfig;
 use crate::error::{Error, Result};
@@ -243,12 +243,9 @@ impl ConsumerConfig {
         V: AsRef<str>,
     {
         let mut config = Self::default();
-        for (key, value) in properties {
-            let (key, value) = (key.as_ref(), value.as_ref());
-            if !config.set(key, value)? && !config.client.set(key, value)? {
-                return Err(unknown_key(key, "consumer"));
-            }
-        }
+        apply(properties, "consumer", |key, value| {
+            Ok(config.set(key, value)? || config.client.set(key, value)?)
+        })?;
         config.validate()?;
         Ok(config)
     }

@@ -4,8 +4,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::properties::{
-    at_most_int_ms, bad_value, ensure, ms, ordered, parse_bool, parse_int, parse_ms,
-    parse_optional, parse_uint, positive_int, positive_ms, unknown_key,
+    apply, at_most_int_ms, bad_value, ensure, ms, ordered, parse_bool, parse_int, parse_ms,
+    parse_optional, parse_uint, positive_int, positive_ms,
 };
 use super::ClientConfig;
 use super::Compression;
@@ -122,6 +122,9 @@ pub struct ProducerConfig {
     pub partitioner_ignore_keys: bool,
     /// `transactional.id`: enables transactions under this id, which must stay the same across
     /// restarts of the same logical producer. Requires idempotence. Default unset.
+    ///
+    /// Transactions are not implemented yet: [`validate`](Self::validate) rejects a config
+    /// that sets it, so no record is ever written outside the transaction it was meant for.
     pub transactional_id: Option<String>,
 }
 
@@ -183,18 +186,15 @@ impl ProducerConfig {
         let mut config = Self::default();
         let mut levels = [None; LEVEL_KEYS.len()];
         let (mut idempotence_given, mut delivery_timeout_given) = (false, false);
-        for (key, value) in properties {
-            let (key, value) = (key.as_ref(), value.as_ref());
+        apply(properties, "producer", |key, value| {
             if let Some(i) = LEVEL_KEYS.iter().position(|(k, _)| *k == key) {
                 levels[i] = Some(parse_int(key, value)?);
-                continue;
+                return Ok(true);
             }
             idempotence_given |= key == "enable.idempotence";
             delivery_timeout_given |= key == "delivery.timeout.ms";
-            if !config.set(key, value)? && !config.client.set(key, value)? {
-                return Err(unknown_key(key, "producer"));
-            }
-        }
+            Ok(config.set(key, value)? || config.client.set(key, value)?)
+        })?;
         // Java checks every level key against its own codec, used or not.
         for ((key, codec), level) in LEVEL_KEYS.into_iter().zip(levels) {
             check_level(key, codec, level)?;
@@ -297,6 +297,12 @@ impl ProducerConfig {
                  unset transactional.id"
                     .to_string()
             })?;
+            // Accepting it would send records outside any transaction while the application
+            // believes them transactional.
+            return Err(Error::config(
+                "transactional.id is set, but kafkit does not implement transactions yet; \
+                 unset it (records would otherwise be written outside any transaction)",
+            ));
         }
         ordered(
             "retry.backoff.ms",

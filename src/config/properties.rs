@@ -17,11 +17,32 @@ pub(crate) fn bad_value(key: &str, value: &str, expected: impl Display) -> Error
 }
 
 /// The error for a key no config type knows.
-pub(crate) fn unknown_key(key: &str, what: &str) -> Error {
+fn unknown_key(key: &str, what: &str) -> Error {
     Error::config(format!(
         "unknown {what} setting {key:?}; check the spelling, or remove it if it is a Java-only \
          setting kafkit does not implement"
     ))
+}
+
+/// Feeds each property to `set`, in order; a key `set` does not take (`Ok(false)`) is an
+/// error naming the `what` config it is unknown to.
+pub(crate) fn apply<I, K, V>(
+    properties: I,
+    what: &str,
+    mut set: impl FnMut(&str, &str) -> Result<bool>,
+) -> Result<()>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    for (key, value) in properties {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        if !set(key, value)? {
+            return Err(unknown_key(key, what));
+        }
+    }
+    Ok(())
 }
 
 /// Integer milliseconds, as every `*.ms` key is.

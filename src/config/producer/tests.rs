@@ -61,7 +61,6 @@ fn properties_set_every_key() {
             "org.apache.kafka.clients.producer.RoundRobinPartitioner",
         ),
         ("partitioner.ignore.keys", "true"),
-        ("transactional.id", "tx-1"),
     ])
     .unwrap();
     assert_eq!(c.client.client_id, "orders");
@@ -80,7 +79,6 @@ fn properties_set_every_key() {
     assert_eq!(c.max_request_size, 2 << 20);
     assert!(matches!(c.partitioner, PartitionerKind::RoundRobin));
     assert!(c.partitioner_ignore_keys);
-    assert_eq!(c.transactional_id.as_deref(), Some("tx-1"));
 }
 
 #[test]
@@ -222,7 +220,8 @@ fn transactional_id_rules() {
     c.transactional_id = Some(String::new());
     assert!(invalid(&c).contains("transactional.id is empty"));
     c.transactional_id = Some("tx".into());
-    c.validate().unwrap();
+    // Accepted only once transactions exist; until then it must not be silently ignored.
+    assert!(invalid(&c).contains("does not implement transactions yet"));
     c.enable_idempotence = false;
     assert!(invalid(&c).contains("requires enable.idempotence=true"));
     // Empty in properties means unset, as Java's null default.
