@@ -42,7 +42,8 @@ pub mod __fuzz {
     pub use crate::protocol::record_batch::hooks::*;
 }
 
-pub use admin::{Admin, ListedOffset, NewTopic, OffsetSpec, TopicListing};
+pub use admin::{Admin, NewTopic, TopicListing};
+pub use cluster::{ListedOffset, OffsetSpec};
 pub use config::{
     Acks, AdminConfig, AssignorKind, AutoOffsetReset, ClientConfig, Compression, ConsumerConfig,
     IsolationLevel, ProducerConfig, DEFAULT_MAX_RESPONSE_SIZE, MAX_IN_FLIGHT_FOR_IDEMPOTENCE,

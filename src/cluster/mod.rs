@@ -11,6 +11,7 @@
 //! last handle.
 
 pub(crate) mod metadata;
+mod offsets;
 pub(crate) mod pool;
 
 use crate::connection::{Connection, ConnectionParams};
@@ -21,6 +22,7 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 pub(crate) use metadata::{BrokerInfo, Snapshot, TopicInfo};
+pub use offsets::{ListedOffset, OffsetSpec};
 pub(crate) use pool::{Pool, TrafficClass};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock, Weak};

@@ -23,8 +23,7 @@ mod group;
 mod parallel;
 mod stream;
 
-use crate::admin::{Admin, OffsetSpec};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, OffsetSpec};
 use crate::config::{AutoOffsetReset, ConsumerConfig};
 use crate::error::{Error, ErrorCode, Result};
 use crate::record::{ConsumerRecord, TopicPartition};
@@ -63,7 +62,6 @@ pub struct Consumer {
 struct Inner {
     config: ConsumerConfig,
     cluster: Cluster,
-    admin: Admin,
     state: Mutex<State>,
     /// Present with `group.id`.
     group: Option<Arc<group::Group>>,
@@ -99,7 +97,6 @@ impl Consumer {
     pub async fn new(config: ConsumerConfig) -> Result<Consumer> {
         config.validate()?;
         let cluster = Cluster::connect(crate::client::cluster_settings(&config.client)?).await?;
-        let admin = Admin::with_cluster(cluster.clone(), config.client.request_timeout);
         let group = config
             .group_id
             .clone()
@@ -118,7 +115,6 @@ impl Consumer {
             inner: Arc::new(Inner {
                 config,
                 cluster,
-                admin,
                 state: Mutex::new(State::default()),
                 group,
                 listener: std::sync::Mutex::new(None),
@@ -218,8 +214,6 @@ impl Consumer {
 
     async fn seek_to(&self, partitions: &[TopicPartition], spec: OffsetSpec) -> Result<()> {
         let offsets = self
-            .inner
-            .admin
             .list_offsets(partitions.iter().map(|tp| (tp.clone(), spec)))
             .await?;
         for (tp, listed) in offsets {
@@ -339,6 +333,23 @@ impl Consumer {
         }
     }
 
+    /// Offsets as this consumer sees them: with `read_committed`, the latest offset is the
+    /// last stable offset, as in Java.
+    async fn list_offsets(
+        &self,
+        partitions: impl IntoIterator<Item = (TopicPartition, OffsetSpec)>,
+    ) -> Result<HashMap<TopicPartition, crate::cluster::ListedOffset>> {
+        let config = &self.inner.config;
+        self.inner
+            .cluster
+            .list_offsets(
+                partitions,
+                config.isolation_level,
+                config.default_api_timeout,
+            )
+            .await
+    }
+
     /// A [`futures_core::Stream`] of records, polling in the background of `next()`.
     pub fn stream(&self) -> RecordStream {
         RecordStream::new(self.clone())
@@ -367,8 +378,6 @@ impl Consumer {
             }
         };
         let offsets = self
-            .inner
-            .admin
             .list_offsets(missing.iter().map(|tp| (tp.clone(), spec)))
             .await?;
         for (tp, listed) in offsets {
