@@ -68,7 +68,7 @@ impl Admin {
     pub async fn new(config: ClientConfig) -> Result<Admin> {
         config.validate()?;
         let timeout = config.request_timeout;
-        let cluster = Cluster::connect(crate::client::cluster_settings(&config)?).await?;
+        let cluster = Cluster::connect(crate::cluster::cluster_settings(&config)?).await?;
         Ok(Admin { cluster, timeout })
     }
 

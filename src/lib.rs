@@ -20,7 +20,6 @@
 #![warn(missing_docs)]
 
 mod admin;
-mod client;
 mod cluster;
 mod config;
 mod connection;

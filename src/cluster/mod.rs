@@ -13,6 +13,7 @@
 pub(crate) mod metadata;
 mod offsets;
 pub(crate) mod pool;
+mod settings;
 
 use crate::connection::{Connection, ConnectionParams};
 use crate::error::{Error, ErrorCode, Result, RetryAction};
@@ -24,6 +25,7 @@ use kafka_protocol::protocol::StrBytes;
 pub(crate) use metadata::{BrokerInfo, Snapshot, TopicInfo};
 pub use offsets::{ListedOffset, OffsetSpec};
 pub(crate) use pool::{Pool, TrafficClass};
+pub(crate) use settings::cluster_settings;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;

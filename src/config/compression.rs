@@ -31,7 +31,7 @@ impl Compression {
 }
 
 impl std::str::FromStr for Compression {
-    type Err = crate::Error;
+    type Err = crate::error::Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
@@ -40,7 +40,7 @@ impl std::str::FromStr for Compression {
             "snappy" => Ok(Compression::Snappy),
             "lz4" => Ok(Compression::Lz4),
             "zstd" => Ok(Compression::Zstd),
-            other => Err(crate::Error::config(format!(
+            other => Err(crate::error::Error::config(format!(
                 "compression.type: {other:?} is not one of none, gzip, snappy, lz4, zstd"
             ))),
         }

@@ -99,7 +99,7 @@ impl Connection {
         let (_, our_max) = versions::ours(ApiKey::ApiVersions).unwrap_or((0, 0));
         let mut response: ApiVersionsResponse =
             conn.send_at(&request, our_max, timeout, true).await?;
-        if response.error_code == crate::ErrorCode::UNSUPPORTED_VERSION.0 {
+        if response.error_code == crate::error::ErrorCode::UNSUPPORTED_VERSION.0 {
             // The broker answers an unsupported ApiVersions request in v0 and lists the
             // versions it does support; ask again at the highest of those we speak.
             let theirs = response
@@ -116,7 +116,7 @@ impl Connection {
             conn.shared
                 .poison(Error::connection(addr, "ApiVersions was refused"));
             return Err(Error::broker(
-                crate::ErrorCode(response.error_code),
+                crate::error::ErrorCode(response.error_code),
                 format!("ApiVersions to {addr}"),
             ));
         }

@@ -155,8 +155,8 @@ pub(crate) fn records(
                 partition: tp.partition,
                 offset: record.offset,
                 timestamp: match timestamp_type {
-                    crate::TimestampType::LogAppendTime => batch.max_timestamp,
-                    crate::TimestampType::CreateTime => record.timestamp,
+                    crate::record::TimestampType::LogAppendTime => batch.max_timestamp,
+                    crate::record::TimestampType::CreateTime => record.timestamp,
                 },
                 timestamp_type,
                 key: record.key,

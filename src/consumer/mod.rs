@@ -96,7 +96,7 @@ impl Consumer {
     /// Validates the configuration and connects to the cluster.
     pub async fn new(config: ConsumerConfig) -> Result<Consumer> {
         config.validate()?;
-        let cluster = Cluster::connect(crate::client::cluster_settings(&config.client)?).await?;
+        let cluster = Cluster::connect(crate::cluster::cluster_settings(&config.client)?).await?;
         let group = config
             .group_id
             .clone()

@@ -130,7 +130,7 @@ impl Producer {
     /// producer id.
     pub async fn new(config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
-        let cluster = Cluster::connect(crate::client::cluster_settings(&config.client)?).await?;
+        let cluster = Cluster::connect(crate::cluster::cluster_settings(&config.client)?).await?;
         let idempotence = if config.enable_idempotence {
             let (producer_id, epoch) =
                 idempotence::init_producer_id(&cluster, None, config.max_block).await?;

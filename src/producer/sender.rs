@@ -34,7 +34,7 @@ pub(crate) async fn run(shared: Weak<Shared>) {
             s.fail(batch, &|| Error::DeliveryTimeout(timeout));
         }
         let snapshot = s.cluster.snapshot();
-        let leader_of = |tp: &crate::TopicPartition| {
+        let leader_of = |tp: &crate::record::TopicPartition| {
             snapshot
                 .topics
                 .get(&tp.topic)

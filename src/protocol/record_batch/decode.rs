@@ -123,8 +123,8 @@ impl DecodeError {
     }
 
     /// The public error for this failure in `topic`-`partition`.
-    pub(crate) fn into_error(self, topic: &str, partition: i32) -> crate::Error {
-        crate::Error::CorruptBatch {
+    pub(crate) fn into_error(self, topic: &str, partition: i32) -> crate::error::Error {
+        crate::error::Error::CorruptBatch {
             topic: topic.to_string(),
             partition,
             offset: self.base_offset,

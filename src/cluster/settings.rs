@@ -1,6 +1,6 @@
 //! Turning a validated [`ClientConfig`] into the settings the cluster layer runs on.
 
-use crate::cluster::ClusterSettings;
+use super::ClusterSettings;
 use crate::config::ClientConfig;
 use crate::connection::ConnectionParams;
 use crate::error::Result;
