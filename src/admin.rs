@@ -57,7 +57,7 @@ pub struct TopicListing {
 }
 
 /// Administers topics and looks up offsets. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Admin {
     cluster: Cluster,
     timeout: Duration,

@@ -18,6 +18,7 @@
 //!
 //! Every setting is named after its Java client key; see [`ProducerConfig::from_properties`].
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod admin;
 mod cluster;
@@ -47,7 +48,9 @@ pub use config::{
     Acks, AdminConfig, AssignorKind, AutoOffsetReset, ClientConfig, Compression, ConsumerConfig,
     IsolationLevel, ProducerConfig, DEFAULT_MAX_RESPONSE_SIZE, MAX_IN_FLIGHT_FOR_IDEMPOTENCE,
 };
-pub use consumer::{Consumer, HookFuture, OffsetAndMetadata, RebalanceListener, RecordStream};
+pub use consumer::{
+    CommitFuture, Consumer, HookFuture, OffsetAndMetadata, RebalanceListener, RecordStream,
+};
 pub use error::{Error, ErrorCode, Result, RetryAction};
 pub use partitioner::{Partitioner, PartitionerKind};
 pub use producer::{Delivery, Producer, ProducerMetrics};

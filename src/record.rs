@@ -162,6 +162,7 @@ impl ProducerRecord {
 
 /// Where a produced record was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordMetadata {
     /// The topic: the record's own `Arc`, shared, not copied.
     pub topic: Arc<str>,
@@ -176,6 +177,7 @@ pub struct RecordMetadata {
 
 /// Whether a record's timestamp was set by its producer or by the broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimestampType {
     /// Set by the producer (`CreateTime`).
     CreateTime,
@@ -189,6 +191,7 @@ pub enum TimestampType {
 /// is shared by the records of one fetch: the only allocation a record has of its own is its
 /// header list, when it has headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConsumerRecord {
     /// The topic; shared, not copied, between the records of one fetch (`&*record.topic` is
     /// the `&str`).

@@ -58,6 +58,17 @@ struct Inner {
     wake_refresher: Arc<Notify>,
 }
 
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let snapshot = self.snapshot();
+        f.debug_struct("Cluster")
+            .field("bootstrap", &self.inner.settings.bootstrap)
+            .field("brokers", &snapshot.brokers.len())
+            .field("topics", &snapshot.topics.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Cluster {
     /// Connects to the first bootstrap server that answers and loads metadata.
     pub(crate) async fn connect(settings: ClusterSettings) -> Result<Cluster> {

@@ -135,7 +135,7 @@ impl ClientConfig {
 
     /// The bootstrap servers as `(host, port)`, brackets removed from IPv6 hosts, ready for
     /// `TcpStream::connect`. Fails on an empty list or on the first malformed entry.
-    pub fn parse_bootstrap(&self) -> Result<Vec<(String, u16)>> {
+    pub(crate) fn parse_bootstrap(&self) -> Result<Vec<(String, u16)>> {
         if self.bootstrap_servers.is_empty() {
             return Err(Error::config(
                 "bootstrap.servers is empty; set it to host:port[,host:port...]",

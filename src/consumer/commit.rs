@@ -13,6 +13,31 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::time::Instant;
 
+/// The outcome of [`Consumer::commit_async`].
+#[derive(Debug)]
+pub struct CommitFuture {
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Future for CommitFuture {
+    type Output = Result<()>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<()>> {
+        Pin::new(&mut self.task)
+            .poll(cx)
+            .map(|joined| match joined {
+                Ok(outcome) => outcome,
+                // A bug in the commit, not an outcome: surface it where it is awaited.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // The runtime is shutting down.
+                Err(_) => Err(Error::Closed),
+            })
+    }
+}
+
 /// A boxed future a [`RebalanceListener`] returns.
 pub type HookFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
@@ -249,10 +274,13 @@ impl Consumer {
         self.commit_partitions(None).await
     }
 
-    /// Commits in the background; the handle tells the outcome.
-    pub fn commit_async(&self) -> tokio::task::JoinHandle<Result<()>> {
+    /// Commits in the background, like [`commit`](Self::commit); the returned future tells
+    /// the outcome. The commit goes ahead whether the future is awaited or dropped.
+    pub fn commit_async(&self) -> CommitFuture {
         let consumer = self.clone();
-        tokio::spawn(async move { consumer.commit().await })
+        CommitFuture {
+            task: tokio::spawn(async move { consumer.commit().await }),
+        }
     }
 
     async fn commit_partitions(&self, only: Option<&[TopicPartition]>) -> Result<()> {

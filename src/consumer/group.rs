@@ -43,7 +43,13 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// A committed offset and its metadata.
+///
+/// ```
+/// let offset = kafkit::OffsetAndMetadata::new(42).with_metadata("checkpoint");
+/// assert_eq!((offset.offset, offset.metadata.as_deref()), (42, Some("checkpoint")));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OffsetAndMetadata {
     /// The next offset to read.
     pub offset: i64,
@@ -58,6 +64,12 @@ impl OffsetAndMetadata {
             offset,
             metadata: None,
         }
+    }
+
+    /// The same offset, with free text stored beside it.
+    pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
+        self.metadata = Some(metadata.into());
+        self
     }
 }
 

@@ -28,7 +28,7 @@ use crate::config::{AutoOffsetReset, ConsumerConfig};
 use crate::error::{Error, ErrorCode, Result};
 use crate::record::{ConsumerRecord, TopicPartition};
 use buffer::Buffer;
-pub use commit::{HookFuture, RebalanceListener};
+pub use commit::{CommitFuture, HookFuture, RebalanceListener};
 use fetch::{FetchParams, PartitionFetch};
 use fetcher::{Fetcher, Taken};
 pub use group::OffsetAndMetadata;
@@ -57,6 +57,17 @@ use tokio::time::Instant;
 #[derive(Clone)]
 pub struct Consumer {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let config = &self.inner.config;
+        f.debug_struct("Consumer")
+            .field("bootstrap_servers", &config.client.bootstrap_servers)
+            .field("client_id", &config.client.client_id)
+            .field("group_id", &config.group_id)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {

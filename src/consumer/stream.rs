@@ -19,6 +19,16 @@ pub struct RecordStream {
     pending: Option<PollFuture>,
 }
 
+impl std::fmt::Debug for RecordStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordStream")
+            .field("consumer", &self.consumer)
+            .field("buffered", &self.buffer.len())
+            .field("polling", &self.pending.is_some())
+            .finish()
+    }
+}
+
 impl RecordStream {
     pub(super) fn new(consumer: Consumer) -> Self {
         Self {

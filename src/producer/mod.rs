@@ -73,6 +73,19 @@ pub(crate) struct Shared {
     fatal: OnceLock<String>,
 }
 
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.shared;
+        f.debug_struct("Producer")
+            .field("bootstrap_servers", &s.config.client.bootstrap_servers)
+            .field("client_id", &s.config.client.client_id)
+            .field("outstanding", &s.outstanding.load(Ordering::Relaxed))
+            .field("closed", &s.closed.load(Ordering::Relaxed))
+            .field("fatal", &s.fatal.get())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Shared {
     fn flushing(&self) -> bool {
         self.flushers.load(Ordering::Acquire) > 0 || self.closed.load(Ordering::Acquire)

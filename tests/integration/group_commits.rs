@@ -51,10 +51,7 @@ async fn manual_commits_and_resume() {
     );
 
     // commit_offsets with metadata round-trips.
-    let with_meta = OffsetAndMetadata {
-        offset: 7,
-        metadata: Some("checkpoint seven".into()),
-    };
+    let with_meta = OffsetAndMetadata::new(7).with_metadata("checkpoint seven");
     a.commit_offsets([(tp.clone(), with_meta.clone())])
         .await
         .unwrap();
@@ -65,10 +62,8 @@ async fn manual_commits_and_resume() {
     let third = a.poll(Duration::from_millis(500)).await.unwrap();
     assert_eq!(third.first().map(|r| r.offset), Some(10));
     let expected = third.last().unwrap().offset + 1;
-    let handle = a.commit_async();
-    handle
+    a.commit_async()
         .await
-        .expect("the commit task panicked")
         .expect("commit_async resolved to an error");
     let committed = a.committed(std::slice::from_ref(&tp)).await.unwrap();
     assert_eq!(committed.get(&tp).map(|o| o.offset), Some(expected));

@@ -170,8 +170,7 @@ mod acks {
         config.acks = Acks::Zero;
         let err = Producer::new(config)
             .await
-            .err()
-            .expect("acks=0 with idempotence");
+            .expect_err("acks=0 with idempotence");
         assert!(
             matches!(&err, Error::Config(m) if m.contains("requires acks=all")),
             "{err}"
