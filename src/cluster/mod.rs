@@ -195,7 +195,11 @@ impl Cluster {
     }
 
     /// A connection to an address a response named (a group coordinator).
-    pub(crate) async fn addr(&self, addr: &str, class: TrafficClass) -> Result<Connection> {
+    pub(crate) async fn connection_to(
+        &self,
+        addr: &str,
+        class: TrafficClass,
+    ) -> Result<Connection> {
         self.inner.pool.get(addr, class).await
     }
 

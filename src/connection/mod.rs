@@ -6,7 +6,8 @@
 mod io_task;
 
 use crate::error::{Error, Result};
-use crate::protocol::frame::{api_name, decode_response, encode_request};
+use crate::protocol::frame::{decode_response, encode_request};
+use crate::protocol::versions::api_name;
 use crate::protocol::versions::{self, BrokerVersions};
 use io_task::{Outgoing, Shared};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};

@@ -173,7 +173,7 @@ impl Group {
     async fn coordinator(&self) -> Result<Connection> {
         let known = lock(&self.state).coordinator.clone();
         if let Some(addr) = known {
-            match self.cluster.addr(&addr, TrafficClass::Group).await {
+            match self.cluster.connection_to(&addr, TrafficClass::Group).await {
                 Ok(conn) => return Ok(conn),
                 Err(_) => lock(&self.state).coordinator = None,
             }
@@ -192,7 +192,10 @@ impl Group {
             .cluster
             .retry(self.config.client.request_timeout, find)
             .await?;
-        let conn = self.cluster.addr(&addr, TrafficClass::Group).await?;
+        let conn = self
+            .cluster
+            .connection_to(&addr, TrafficClass::Group)
+            .await?;
         lock(&self.state).coordinator = Some(addr);
         Ok(conn)
     }

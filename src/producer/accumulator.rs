@@ -86,7 +86,9 @@ pub(crate) struct Batch {
     pub outcome_unknown: bool,
     /// Size of the records before compression, for the compression-ratio metric.
     pub uncompressed_size: usize,
-    _reservation: OwnedSemaphorePermit,
+    /// This batch's share of `buffer.memory`, given back when the batch is dropped (settled),
+    /// and halved between the parts when it is split.
+    reservation: OwnedSemaphorePermit,
 }
 
 impl Batch {
@@ -172,8 +174,8 @@ impl Batch {
             return Err(Box::new(self));
         }
         let mid = records.len() / 2;
-        let half = self._reservation.num_permits() / 2;
-        let Some(second_reservation) = self._reservation.split(half) else {
+        let half = self.reservation.num_permits() / 2;
+        let Some(second_reservation) = self.reservation.split(half) else {
             return Err(Box::new(self));
         };
         let mut replies = std::mem::take(&mut self.records);
@@ -206,10 +208,10 @@ impl Batch {
             sequence: None,
             outcome_unknown: false,
             uncompressed_size: 0,
-            _reservation: reservation,
+            reservation,
         };
         let second = make(second_builder, second_replies, second_reservation);
-        let first = make(first_builder, replies, self._reservation);
+        let first = make(first_builder, replies, self.reservation);
         Ok((first, second))
     }
 
@@ -395,7 +397,7 @@ impl Accumulator {
             sequence: None,
             outcome_unknown: false,
             uncompressed_size: 0,
-            _reservation: reservation,
+            reservation,
         };
         let delivery = batch.push_reply(reply, record.timestamp);
         queue_mut(&mut lock(&self.queues), topic, partition)

@@ -3,6 +3,7 @@
 //! Encoding and decoding run on the caller's task, so the connection task only moves bytes;
 //! a slow decode of a large fetch response never delays other requests on the connection.
 
+use super::versions::api_name;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
@@ -50,29 +51,6 @@ pub(crate) fn decode_response<R: Request>(
     let response = <R::Response as Decodable>::decode(&mut frame, version)
         .map_err(|e| format!("bad {} v{version} response: {e}", api_name(R::KEY)))?;
     Ok(response)
-}
-
-/// The API's name, for errors and logs.
-pub(crate) fn api_name(key: i16) -> &'static str {
-    use kafka_protocol::messages::ApiKey;
-    match ApiKey::try_from(key) {
-        Ok(ApiKey::Produce) => "Produce",
-        Ok(ApiKey::Fetch) => "Fetch",
-        Ok(ApiKey::ListOffsets) => "ListOffsets",
-        Ok(ApiKey::Metadata) => "Metadata",
-        Ok(ApiKey::OffsetCommit) => "OffsetCommit",
-        Ok(ApiKey::OffsetFetch) => "OffsetFetch",
-        Ok(ApiKey::FindCoordinator) => "FindCoordinator",
-        Ok(ApiKey::JoinGroup) => "JoinGroup",
-        Ok(ApiKey::Heartbeat) => "Heartbeat",
-        Ok(ApiKey::LeaveGroup) => "LeaveGroup",
-        Ok(ApiKey::SyncGroup) => "SyncGroup",
-        Ok(ApiKey::ApiVersions) => "ApiVersions",
-        Ok(ApiKey::CreateTopics) => "CreateTopics",
-        Ok(ApiKey::DeleteTopics) => "DeleteTopics",
-        Ok(ApiKey::InitProducerId) => "InitProducerId",
-        _ => "request",
-    }
 }
 
 /// Hooks for `benches/codec.rs`, which is a separate crate; exported from the crate root only

@@ -8,28 +8,41 @@
 use kafka_protocol::messages::ApiKey;
 use std::collections::HashMap;
 
-/// The versions kafkit implements for each API it uses.
+/// Every API kafkit speaks: its name (for errors and logs) and the versions implemented.
+const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
+    (ApiKey::Produce, "Produce", 3, 12),
+    (ApiKey::Fetch, "Fetch", 4, 12),
+    (ApiKey::ListOffsets, "ListOffsets", 1, 9),
+    (ApiKey::Metadata, "Metadata", 1, 12),
+    (ApiKey::OffsetCommit, "OffsetCommit", 2, 9),
+    // v8+ batches groups in another shape; one group per request is all we need.
+    (ApiKey::OffsetFetch, "OffsetFetch", 1, 7),
+    // v4+ batches keys in another shape; one key per request is all we need.
+    (ApiKey::FindCoordinator, "FindCoordinator", 1, 3),
+    (ApiKey::JoinGroup, "JoinGroup", 2, 9),
+    (ApiKey::Heartbeat, "Heartbeat", 0, 4),
+    (ApiKey::LeaveGroup, "LeaveGroup", 3, 5),
+    (ApiKey::SyncGroup, "SyncGroup", 0, 5),
+    (ApiKey::ApiVersions, "ApiVersions", 0, 3),
+    (ApiKey::CreateTopics, "CreateTopics", 2, 7),
+    (ApiKey::DeleteTopics, "DeleteTopics", 1, 5),
+    (ApiKey::InitProducerId, "InitProducerId", 0, 5),
+];
+
+/// The versions kafkit implements for `key`, if it speaks it.
 pub(crate) fn ours(key: ApiKey) -> Option<(i16, i16)> {
-    Some(match key {
-        ApiKey::Produce => (3, 12),
-        ApiKey::Fetch => (4, 12),
-        ApiKey::ListOffsets => (1, 9),
-        ApiKey::Metadata => (1, 12),
-        ApiKey::OffsetCommit => (2, 9),
-        // v8+ batches groups in another shape; one group per request is all we need.
-        ApiKey::OffsetFetch => (1, 7),
-        // v4+ batches keys in another shape; one key per request is all we need.
-        ApiKey::FindCoordinator => (1, 3),
-        ApiKey::JoinGroup => (2, 9),
-        ApiKey::Heartbeat => (0, 4),
-        ApiKey::LeaveGroup => (3, 5),
-        ApiKey::SyncGroup => (0, 5),
-        ApiKey::ApiVersions => (0, 3),
-        ApiKey::CreateTopics => (2, 7),
-        ApiKey::DeleteTopics => (1, 5),
-        ApiKey::InitProducerId => (0, 5),
-        _ => return None,
-    })
+    SPOKEN
+        .iter()
+        .find(|(k, ..)| *k == key)
+        .map(|&(_, _, min, max)| (min, max))
+}
+
+/// The API's name, for errors and logs.
+pub(crate) fn api_name(key: i16) -> &'static str {
+    SPOKEN
+        .iter()
+        .find(|(k, ..)| *k as i16 == key)
+        .map_or("request", |&(_, name, ..)| name)
 }
 
 /// A broker's advertised version ranges, keyed by API key.
@@ -101,26 +114,15 @@ mod tests {
 
     #[test]
     fn our_ranges_lie_within_what_the_message_crate_encodes() {
-        for key in [
-            ApiKey::Produce,
-            ApiKey::Fetch,
-            ApiKey::ListOffsets,
-            ApiKey::Metadata,
-            ApiKey::OffsetCommit,
-            ApiKey::OffsetFetch,
-            ApiKey::FindCoordinator,
-            ApiKey::JoinGroup,
-            ApiKey::Heartbeat,
-            ApiKey::LeaveGroup,
-            ApiKey::SyncGroup,
-            ApiKey::ApiVersions,
-            ApiKey::CreateTopics,
-            ApiKey::DeleteTopics,
-            ApiKey::InitProducerId,
-        ] {
-            let (min, max) = ours(key).unwrap();
+        for &(key, name, min, max) in SPOKEN {
             let valid = key.valid_versions();
-            assert!(valid.min <= min && max <= valid.max, "{key:?}");
+            assert!(
+                valid.min <= min && min <= max && max <= valid.max,
+                "{key:?}"
+            );
+            assert_eq!(name, format!("{key:?}"));
+            assert_eq!(api_name(key as i16), name);
         }
+        assert_eq!(api_name(ApiKey::DescribeAcls as i16), "request");
     }
 }
