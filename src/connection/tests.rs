@@ -253,3 +253,107 @@ async fn requests_without_responses_resolve_once_written() {
     assert!(body.has_remaining());
     body.advance(body.remaining());
 }
+
+impl Peer {
+    /// Writes a response frame with a hand-made body, for hostile-input tests.
+    async fn respond_raw(&mut self, correlation_id: i32, flexible_header: bool, body: &[u8]) {
+        let mut buf = BytesMut::new();
+        buf.put_i32(0);
+        buf.put_i32(correlation_id);
+        if flexible_header {
+            buf.put_u8(0);
+        }
+        buf.put_slice(body);
+        let size = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&size.to_be_bytes());
+        self.stream.write_all(&buf).await.unwrap();
+    }
+}
+
+/// An unsigned varint as compact arrays prefix their length (count + 1).
+fn uvarint(mut n: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out
+}
+
+#[tokio::test]
+async fn an_api_versions_array_count_of_i32_max_is_a_protocol_error() {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let mut peer = Peer { stream: server };
+    let hostile = async {
+        let (header, _) = peer.read_request().await;
+        // ApiVersions v3: error_code 0, then api_keys claiming 2^31 - 1 entries in 5 bytes.
+        let mut body = vec![0, 0];
+        body.extend(uvarint(0x7fff_ffff + 1));
+        peer.respond_raw(header.correlation_id, false, &body).await;
+    };
+    let params = params();
+    let (result, ()) = tokio::join!(
+        Connection::handshake(client, "hostile:9092", &params),
+        hostile
+    );
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_metadata_array_count_of_i32_max_is_a_protocol_error() {
+    let (conn, mut peer) = connected().await;
+    let waiter = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    let (header, _) = peer.read_request().await;
+    // Metadata v12: throttle_time_ms, then brokers claiming 2^31 - 1 entries.
+    let mut body = vec![0, 0, 0, 0];
+    body.extend(uvarint(0x7fff_ffff + 1));
+    peer.respond_raw(header.correlation_id, true, &body).await;
+    let err = waiter.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err}");
+    // A legacy (non-flexible) array: an i32 count of i32::MAX.
+    let (conn, mut peer) = connected().await;
+    let waiter = tokio::spawn({
+        let conn = conn.clone();
+        async move {
+            let version = 8;
+            conn.inner
+                .send_at(
+                    &MetadataRequest::default(),
+                    version,
+                    Duration::from_secs(5),
+                    true,
+                )
+                .await
+        }
+    });
+    let (header, _) = peer.read_request().await;
+    let mut body = vec![0, 0, 0, 0];
+    body.extend(i32::MAX.to_be_bytes());
+    peer.respond_raw(header.correlation_id, false, &body).await;
+    let err = waiter.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_string_length_beyond_the_frame_is_a_protocol_error() {
+    let (conn, mut peer) = connected().await;
+    let waiter = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    let (header, _) = peer.read_request().await;
+    // Metadata v12: throttle_time_ms, one broker (node id 1), then a host name of 2^32 - 2
+    // bytes in a frame of a dozen.
+    let mut body = vec![0, 0, 0, 0];
+    body.extend(uvarint(2));
+    body.extend(1i32.to_be_bytes());
+    body.extend(uvarint(u32::MAX));
+    peer.respond_raw(header.correlation_id, true, &body).await;
+    let err = waiter.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err}");
+}
