@@ -118,6 +118,7 @@ mod tests {
                 connect_timeout: Duration::from_millis(100),
                 request_timeout: Duration::from_millis(100),
                 max_response_size: 1 << 20,
+                max_control_response_size: 1 << 20,
             },
             Backoff {
                 initial: Duration::from_secs(10),

@@ -26,6 +26,7 @@ pub(crate) fn cluster_settings(config: &ClientConfig) -> Result<ClusterSettings>
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
             max_response_size: config.max_response_size,
+            max_control_response_size: config.max_control_response_size,
         },
         backoff: Backoff {
             initial: config.reconnect_backoff,

@@ -11,6 +11,10 @@ use crate::error::{Error, Result};
 /// (100 MiB) plus slack for the headers around a fetch of that size.
 pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 100 * 1024 * 1024 + 1024 * 1024;
 
+/// The default cap on a response to anything but Fetch: 16 MiB, about twenty times the
+/// metadata response of a cluster with 100,000 partitions.
+pub const DEFAULT_MAX_CONTROL_RESPONSE_SIZE: usize = 16 * 1024 * 1024;
+
 /// Settings every client has. Also the whole configuration of the admin client, see
 /// [`AdminConfig`](super::AdminConfig).
 ///
@@ -48,6 +52,12 @@ pub struct ClientConfig {
     /// the port, and reading it would allocate that much. Default 101 MiB
     /// ([`DEFAULT_MAX_RESPONSE_SIZE`]); it must exceed the consumer's `fetch.max.bytes`.
     pub max_response_size: usize,
+    /// `kafkit.max.control.response.bytes` (no Java equivalent): the largest response accepted
+    /// to any request but Fetch (metadata, offsets, group and admin requests), which are small
+    /// even on large clusters: a longer frame is refused before it is read, with
+    /// [`Error::Protocol`]. Default 16 MiB
+    /// ([`DEFAULT_MAX_CONTROL_RESPONSE_SIZE`]).
+    pub max_control_response_size: usize,
     /// `allow.auto.create.topics`: let metadata requests create missing topics, when the
     /// broker's `auto.create.topics.enable` also allows it. Default true.
     pub allow_auto_create_topics: bool,
@@ -65,6 +75,7 @@ impl Default for ClientConfig {
             reconnect_backoff_max: Duration::from_secs(1),
             metadata_max_age: Duration::from_secs(5 * 60),
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            max_control_response_size: DEFAULT_MAX_CONTROL_RESPONSE_SIZE,
             allow_auto_create_topics: true,
         }
     }
@@ -105,6 +116,9 @@ impl ClientConfig {
             "reconnect.backoff.max.ms" => self.reconnect_backoff_max = parse_ms(key, value)?,
             "metadata.max.age.ms" => self.metadata_max_age = parse_ms(key, value)?,
             "kafkit.max.response.bytes" => self.max_response_size = parse_uint(key, value)?,
+            "kafkit.max.control.response.bytes" => {
+                self.max_control_response_size = parse_uint(key, value)?
+            }
             "allow.auto.create.topics" => self.allow_auto_create_topics = parse_bool(key, value)?,
             _ => return Ok(false),
         }
@@ -130,7 +144,11 @@ impl ClientConfig {
             self.reconnect_backoff_max,
         )?;
         positive_ms("metadata.max.age.ms", self.metadata_max_age)?;
-        positive_int("kafkit.max.response.bytes", self.max_response_size)
+        positive_int("kafkit.max.response.bytes", self.max_response_size)?;
+        positive_int(
+            "kafkit.max.control.response.bytes",
+            self.max_control_response_size,
+        )
     }
 
     /// The bootstrap servers as `(host, port)`, brackets removed from IPv6 hosts, ready for
@@ -266,6 +284,7 @@ mod tests {
             ("reconnect.backoff.max.ms", "20"),
             ("metadata.max.age.ms", "30000"),
             ("kafkit.max.response.bytes", "1048576"),
+            ("kafkit.max.control.response.bytes", "65536"),
             ("allow.auto.create.topics", "false"),
         ])
         .unwrap();
@@ -277,6 +296,7 @@ mod tests {
         assert_eq!(c.reconnect_backoff_max, Duration::from_millis(20));
         assert_eq!(c.metadata_max_age, Duration::from_secs(30));
         assert_eq!(c.max_response_size, 1 << 20);
+        assert_eq!(c.max_control_response_size, 1 << 16);
         assert!(!c.allow_auto_create_topics);
     }
 
@@ -313,5 +333,12 @@ mod tests {
         let mut c = ClientConfig::new("a:1");
         c.max_response_size = 0;
         assert!(c.validate().is_err());
+        let mut c = ClientConfig::new("a:1");
+        c.max_control_response_size = 0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("kafkit.max.control.response.bytes is 0"));
     }
 }

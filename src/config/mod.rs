@@ -10,7 +10,7 @@ mod consumer;
 mod producer;
 mod properties;
 
-pub use client::{ClientConfig, DEFAULT_MAX_RESPONSE_SIZE};
+pub use client::{ClientConfig, DEFAULT_MAX_CONTROL_RESPONSE_SIZE, DEFAULT_MAX_RESPONSE_SIZE};
 pub use compression::Compression;
 pub use consumer::{AssignorKind, AutoOffsetReset, ConsumerConfig, IsolationLevel};
 pub use producer::{Acks, ProducerConfig, MAX_IN_FLIGHT_FOR_IDEMPOTENCE};

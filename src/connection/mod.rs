@@ -25,7 +25,10 @@ pub(crate) struct ConnectionParams {
     pub client_id: StrBytes,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// The largest Fetch response accepted.
     pub max_response_size: usize,
+    /// The largest response accepted to any other request.
+    pub max_control_response_size: usize,
 }
 
 /// A handle to a live connection. Clones share the connection.
@@ -80,12 +83,10 @@ impl Connection {
     {
         let (tx, rx) = mpsc::channel(1024);
         let shared = Shared::new(addr.to_string());
-        tokio::spawn(io_task::run(
-            stream,
-            rx,
-            shared.clone(),
-            params.max_response_size,
-        ));
+        let max_frame = params
+            .max_response_size
+            .max(params.max_control_response_size);
+        tokio::spawn(io_task::run(stream, rx, shared.clone(), max_frame));
         let mut conn = Inner {
             tx,
             shared,
@@ -176,7 +177,10 @@ impl Connection {
         version: i16,
     ) -> Result<()> {
         let (frame, correlation_id) = self.inner.encode(request, version)?;
-        let rx = self.inner.enqueue(frame, correlation_id, false).await?;
+        let rx = self
+            .inner
+            .enqueue(frame, correlation_id, R::KEY, false)
+            .await?;
         match rx.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e),
@@ -212,16 +216,24 @@ impl Inner {
         &self,
         frame: bytes::Bytes,
         correlation_id: i32,
+        api: i16,
         expects_response: bool,
     ) -> Result<oneshot::Receiver<Result<bytes::Bytes>>> {
         if self.shared.is_poisoned() {
             return Err(self.shared.error());
         }
+        let max_response = if api == ApiKey::Fetch as i16 {
+            self.params.max_response_size
+        } else {
+            self.params.max_control_response_size
+        };
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Outgoing {
                 frame,
                 correlation_id,
+                api,
+                max_response,
                 expects_response,
                 reply,
             })
@@ -239,7 +251,7 @@ impl Inner {
     ) -> Result<R::Response> {
         let (frame, correlation_id) = self.encode(request, version)?;
         let rx = self
-            .enqueue(frame, correlation_id, expects_response)
+            .enqueue(frame, correlation_id, R::KEY, expects_response)
             .await?;
         let frame = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(frame))) => frame,

@@ -13,6 +13,7 @@ fn params() -> ConnectionParams {
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(5),
         max_response_size: 1 << 20,
+        max_control_response_size: 1 << 20,
     }
 }
 
@@ -68,11 +69,15 @@ impl Peer {
 }
 
 async fn connected() -> (Connection, Peer) {
+    connected_with(params()).await
+}
+
+async fn connected_with(params: ConnectionParams) -> (Connection, Peer) {
     let (client, server) = tokio::io::duplex(1 << 16);
     let mut peer = Peer { stream: server };
     let (conn, ()) = tokio::join!(
         async {
-            Connection::handshake(client, "fake:9092", &params())
+            Connection::handshake(client, "fake:9092", &params)
                 .await
                 .unwrap()
         },
@@ -356,4 +361,40 @@ async fn a_string_length_beyond_the_frame_is_a_protocol_error() {
     peer.respond_raw(header.correlation_id, true, &body).await;
     let err = waiter.await.unwrap().unwrap_err();
     assert!(matches!(err, Error::Protocol { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_response_over_its_requests_limit_fails_that_request_for_good() {
+    let (conn, mut peer) = connected_with(ConnectionParams {
+        max_control_response_size: 4096,
+        ..params()
+    })
+    .await;
+    let big = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    let (h1, _) = peer.read_request().await;
+    let other = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.send(&MetadataRequest::default()).await }
+    });
+    peer.read_request().await;
+    // 8 KiB for a Metadata response: within the Fetch limit (1 MiB), over the 4 KiB one.
+    let mut frame = BytesMut::new();
+    frame.put_i32(8192);
+    frame.put_i32(h1.correlation_id);
+    peer.stream.write_all(&frame).await.unwrap();
+    let err = big.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err}");
+    assert!(!err.is_retriable(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("kafkit.max.control.response.bytes"),
+        "{err}"
+    );
+    // The other request was only cut off: its outcome is unknown, and it may be retried.
+    let err = other.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err}");
+    assert!(conn.is_closed());
 }

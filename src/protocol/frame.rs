@@ -34,12 +34,6 @@ pub(crate) fn encode_request<R: Request>(
     Ok(buf.freeze())
 }
 
-/// The correlation id at the start of a response frame (size prefix already removed).
-pub(crate) fn correlation_id(frame: &[u8]) -> Option<i32> {
-    let bytes: [u8; 4] = frame.get(..4)?.try_into().ok()?;
-    Some(i32::from_be_bytes(bytes))
-}
-
 /// Decodes a response frame (size prefix removed) for request type `R` at `version`.
 pub(crate) fn decode_response<R: Request>(
     mut frame: Bytes,
@@ -158,10 +152,8 @@ mod tests {
         buf.put_i32(42);
         response.encode(&mut buf, 0).unwrap();
         let frame = buf.freeze();
-        assert_eq!(correlation_id(&frame), Some(42));
         let decoded = decode_response::<ApiVersionsRequest>(frame.clone(), 0).unwrap();
         assert_eq!(decoded.error_code, 35);
         assert!(decode_response::<ApiVersionsRequest>(frame.slice(..5), 0).is_err());
-        assert_eq!(correlation_id(&[0, 1]), None);
     }
 }
