@@ -5,7 +5,7 @@
 
 mod io_task;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::frame::{decode_response, encode_request};
 use crate::protocol::versions::api_name;
 use crate::protocol::versions::{self, BrokerVersions};
@@ -99,9 +99,8 @@ impl Connection {
             .with_client_software_name(StrBytes::from_static_str("kafkit"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
         let (_, our_max) = versions::ours(ApiKey::ApiVersions).unwrap_or((0, 0));
-        let mut response: ApiVersionsResponse =
-            conn.send_at(&request, our_max, timeout, true).await?;
-        if response.error_code == crate::error::ErrorCode::UNSUPPORTED_VERSION.0 {
+        let mut response = conn.api_versions(&request, our_max, timeout).await?;
+        if response.error_code == ErrorCode::UNSUPPORTED_VERSION.0 {
             // The broker answers an unsupported ApiVersions request in v0 and lists the
             // versions it does support; ask again at the highest of those we speak.
             let theirs = response
@@ -111,14 +110,14 @@ impl Connection {
                 .map(|k| k.max_version)
                 .unwrap_or(0);
             response = conn
-                .send_at(&request, theirs.clamp(0, our_max), timeout, true)
+                .api_versions(&request, theirs.clamp(0, our_max), timeout)
                 .await?;
         }
         if response.error_code != 0 {
             conn.shared
                 .poison(Error::connection(addr, "ApiVersions was refused"));
             return Err(Error::broker(
-                crate::error::ErrorCode(response.error_code),
+                ErrorCode(response.error_code),
                 format!("ApiVersions to {addr}"),
             ));
         }
@@ -249,14 +248,27 @@ impl Inner {
         timeout: Duration,
         expects_response: bool,
     ) -> Result<R::Response> {
+        let frame = self
+            .round_trip(request, version, timeout, expects_response)
+            .await?;
+        decode_response::<R>(frame, version).map_err(|reason| self.malformed(reason))
+    }
+
+    /// Sends `request` and waits up to `timeout` for its response frame.
+    async fn round_trip<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        timeout: Duration,
+        expects_response: bool,
+    ) -> Result<bytes::Bytes> {
         let (frame, correlation_id) = self.encode(request, version)?;
         let rx = self
             .enqueue(frame, correlation_id, R::KEY, expects_response)
             .await?;
-        let frame = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(Ok(frame))) => frame,
-            Ok(Ok(Err(e))) => return Err(e),
-            Ok(Err(_)) => return Err(self.shared.error()),
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(self.shared.error()),
             Err(_) => {
                 // Like the Java client, a timed-out request closes its connection: a late
                 // response must not be mistaken for anything else, and for a write the
@@ -265,25 +277,46 @@ impl Inner {
                     &self.shared.addr,
                     format!("closed after a {} request timed out", api_name(R::KEY)),
                 ));
-                return Err(Error::RequestTimeout {
+                Err(Error::RequestTimeout {
                     api: api_name(R::KEY),
                     broker: self.shared.addr.clone(),
                     timeout,
-                });
+                })
             }
-        };
-        decode_response::<R>(frame, version).map_err(|reason| {
-            // The stream itself may be fine, but a broker that sent this cannot be trusted to
-            // frame the next response either. The other waiters' requests are simply cut off.
-            self.shared.poison(Error::connection(
-                &self.shared.addr,
-                format!("closed after a malformed response: {reason}"),
-            ));
-            Error::Protocol {
-                broker: self.shared.addr.clone(),
-                reason,
-            }
-        })
+        }
+    }
+
+    /// The error for a response that does not decode. The stream itself may be fine, but a
+    /// broker that sent this cannot be trusted to frame the next response either: the
+    /// connection closes, and the other waiters' requests are simply cut off.
+    fn malformed(&self, reason: String) -> Error {
+        self.shared.poison(Error::connection(
+            &self.shared.addr,
+            format!("closed after a malformed response: {reason}"),
+        ));
+        Error::Protocol {
+            broker: self.shared.addr.clone(),
+            reason,
+        }
+    }
+
+    /// ApiVersions at `version`. A broker that does not speak that version answers in v0 with
+    /// `UNSUPPORTED_VERSION` and the versions it does speak, so a body that does not decode at
+    /// `version` is read again at v0, as the Java client does.
+    async fn api_versions(
+        &self,
+        request: &ApiVersionsRequest,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<ApiVersionsResponse> {
+        let frame = self.round_trip(request, version, timeout, true).await?;
+        match decode_response::<ApiVersionsRequest>(frame.clone(), version) {
+            Ok(response) => Ok(response),
+            Err(reason) => match decode_response::<ApiVersionsRequest>(frame, 0) {
+                Ok(v0) if v0.error_code == ErrorCode::UNSUPPORTED_VERSION.0 => Ok(v0),
+                _ => Err(self.malformed(reason)),
+            },
+        }
     }
 }
 

@@ -398,3 +398,42 @@ async fn a_response_over_its_requests_limit_fails_that_request_for_good() {
     assert!(matches!(err, Error::Connection { .. }), "{err}");
     assert!(conn.is_closed());
 }
+
+#[tokio::test]
+async fn an_old_broker_answering_api_versions_in_v0_gets_asked_again_at_its_version() {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let mut peer = Peer { stream: server };
+    let old_broker = async {
+        let (first, _) = peer.read_request().await;
+        assert_eq!(first.request_api_version, 3);
+        // What a broker that speaks ApiVersions 0..=2 sends: a v0 body, UNSUPPORTED_VERSION,
+        // and the versions it speaks.
+        let v0 = ApiVersionsResponse::default()
+            .with_error_code(crate::error::ErrorCode::UNSUPPORTED_VERSION.0)
+            .with_api_keys(vec![ApiVersion::default()
+                .with_api_key(18)
+                .with_min_version(0)
+                .with_max_version(2)]);
+        peer.respond(first.correlation_id, 0, &v0).await;
+        let (second, _) = peer.read_request().await;
+        assert_eq!(second.request_api_version, 2);
+        let v2 = ApiVersionsResponse::default().with_api_keys(vec![
+            ApiVersion::default()
+                .with_api_key(18)
+                .with_min_version(0)
+                .with_max_version(2),
+            ApiVersion::default()
+                .with_api_key(3)
+                .with_min_version(0)
+                .with_max_version(9),
+        ]);
+        peer.respond(second.correlation_id, 2, &v2).await;
+    };
+    let params = params();
+    let (conn, ()) = tokio::join!(
+        Connection::handshake(client, "old:9092", &params),
+        old_broker
+    );
+    let conn = conn.expect("connected after the v0 fallback");
+    assert_eq!(conn.version(ApiKey::Metadata).unwrap(), 9);
+}
