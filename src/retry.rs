@@ -29,7 +29,8 @@ impl Backoff {
             .saturating_mul(1u32 << (failures - 1).min(20))
             .min(self.max);
         let jitter = rand::rng().random_range(0.8..1.2);
-        exp.mul_f64(jitter)
+        // An absurd setting (Duration::MAX) cannot grow by 20%; it stays as it is.
+        Duration::try_from_secs_f64(exp.as_secs_f64() * jitter).unwrap_or(exp)
     }
 }
 
@@ -85,7 +86,7 @@ impl Retry {
         }
         self.failures = self.failures.saturating_add(1);
         let delay = self.backoff.delay(self.failures);
-        if Instant::now() + delay >= self.deadline {
+        if deadline_after(delay) >= self.deadline {
             return Err(error);
         }
         tracing::debug!(%error, failures = self.failures, ?delay, "retrying");
@@ -126,6 +127,11 @@ mod tests {
     #[test]
     fn absurd_timeouts_saturate() {
         assert!(deadline_after(Duration::MAX) > Instant::now() + Duration::from_secs(86_400));
+        let forever = Backoff {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+        };
+        assert!(forever.delay(3) >= Duration::from_secs(86_400));
     }
 
     /// Each row: the error, and whether `wait` lets the operation try again (with the action).

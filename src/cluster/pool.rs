@@ -98,7 +98,7 @@ impl Pool {
                 slot.failures = slot.failures.saturating_add(1);
                 let delay = self.backoff.delay(slot.failures);
                 tracing::debug!(%addr, ?class, error = %e, ?delay, "connect failed");
-                slot.next_attempt = Some(Instant::now() + delay);
+                slot.next_attempt = Some(crate::retry::deadline_after(delay));
             }
         }
         result
@@ -110,9 +110,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[tokio::test(start_paused = true)]
-    async fn failed_connects_back_off_before_the_next_attempt() {
-        let pool = Pool::new(
+    fn pool(backoff: Duration) -> Pool {
+        Pool::new(
             ConnectionParams {
                 client_id: kafka_protocol::protocol::StrBytes::from_static_str("t"),
                 connect_timeout: Duration::from_millis(100),
@@ -121,10 +120,25 @@ mod tests {
                 max_control_response_size: 1 << 20,
             },
             Backoff {
-                initial: Duration::from_secs(10),
-                max: Duration::from_secs(10),
+                initial: backoff,
+                max: backoff,
             },
-        );
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_reconnect_backoff_saturates_instead_of_panicking() {
+        let pool = pool(Duration::MAX);
+        // Port 1 on loopback refuses at once; the backoff after it is "forever", not a panic.
+        assert!(pool
+            .get("127.0.0.1:1", TrafficClass::Control)
+            .await
+            .is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_connects_back_off_before_the_next_attempt() {
+        let pool = pool(Duration::from_secs(10));
         // Port 1 on loopback refuses at once.
         assert!(pool
             .get("127.0.0.1:1", TrafficClass::Control)
