@@ -107,9 +107,11 @@ pub struct ProducerConfig {
     /// `compression.type`: the batch codec. Default none.
     pub compression: Compression,
     /// The level for `compression`, or `None` for the codec's default. In properties, Java's
-    /// `compression.gzip.level` (1..=9, or -1 for the default), `compression.lz4.level`
-    /// (1..=17) and `compression.zstd.level` (-131072..=22); the one matching
-    /// `compression.type` is used. Snappy and none have no levels.
+    /// `compression.gzip.level` (1..=9, or -1 for the default, 6). Only gzip has levels in
+    /// kafkit: its LZ4 compressor has one (the fast mode of LZ4, Java's levels up to 9 are the
+    /// same), and its pure-Rust zstd encoder (ruzstd) one (about zstd level 1, where Java's
+    /// default is 3), so `compression.lz4.level` and `compression.zstd.level` are refused
+    /// rather than accepted and ignored. Snappy and none have no levels.
     pub compression_level: Option<i32>,
     /// `max.request.size`: the largest record, and the largest produce request, in bytes.
     /// Default 1048576.
@@ -358,18 +360,26 @@ impl ProducerConfig {
     }
 }
 
-/// Java's range for each codec's level.
+/// Java's range for gzip levels; the other codecs' levels kafkit cannot honour.
 fn check_level(key: &str, codec: Compression, level: Option<i32>) -> Result<()> {
     let Some(level) = level else { return Ok(()) };
-    let (ok, range) = match codec {
-        Compression::Gzip => (level == -1 || (1..=9).contains(&level), "1..=9, or -1"),
-        Compression::Lz4 => ((1..=17).contains(&level), "1..=17"),
-        Compression::Zstd => ((-131072..=22).contains(&level), "-131072..=22"),
-        Compression::Uncompressed | Compression::Snappy => (false, "none"),
+    let fixed = |what: &str| {
+        Err(Error::config(format!(
+            "{key} is {level}, but kafkit compresses {} at one level only ({what}); remove \
+             {key}",
+            codec.name()
+        )))
     };
-    ensure(ok, || {
-        format!("{key} is {level}; {} levels are {range}", codec.name())
-    })
+    match codec {
+        Compression::Gzip => ensure(level == -1 || (1..=9).contains(&level), || {
+            format!("{key} is {level}; gzip levels are 1..=9, or -1")
+        }),
+        Compression::Lz4 => fixed("LZ4's fast mode, as Java's levels 1 to 9"),
+        Compression::Zstd => fixed("about zstd level 1; Java's default is 3"),
+        Compression::Uncompressed | Compression::Snappy => ensure(false, || {
+            format!("{key} is {level}; {} has no levels", codec.name())
+        }),
+    }
 }
 
 #[cfg(test)]

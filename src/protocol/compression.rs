@@ -58,7 +58,7 @@ const ZSTD_MIN_WINDOW: usize = 8 << 20;
 ///
 /// `level` is honoured by gzip (0 to 9; anything else means the default, 6). kafkit's LZ4
 /// compressor and snappy have a single level, and ruzstd implements only its fastest one
-/// (about zstd level 1), so they ignore it.
+/// (about zstd level 1); the producer's config refuses a level for them, so none arrives here.
 pub(crate) fn compress(
     codec: Compression,
     level: Option<i32>,
