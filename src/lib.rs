@@ -1,22 +1,6 @@
-//! kafkit: a pure-Rust, async Apache Kafka client.
-//!
-//! - [`Producer`]: batches per partition, sends to each leader, resolves a [`Delivery`] per
-//!   record with its offset or a typed [`Error`].
-//! - [`Consumer`]: reads assigned (or all subscribed) partitions by batch [`Consumer::poll`]
-//!   or as a [`futures_core::Stream`].
-//! - [`Admin`]: creates, deletes and lists topics; looks up offsets.
-//!
-//! ```no_run
-//! use kafkit::{Producer, ProducerConfig, ProducerRecord};
-//! # async fn demo() -> kafkit::Result<()> {
-//! let producer = Producer::new(ProducerConfig::new("localhost:9092")).await?;
-//! let delivery = producer.send(ProducerRecord::new("my_topic", "Hello Kafka")).await?;
-//! producer.flush().await;
-//! println!("offset {}", delivery.await?.offset);
-//! # Ok(()) }
-//! ```
-//!
-//! Every setting is named after its Java client key; see [`ProducerConfig::from_properties`].
+// The README is the crate's front page, so its quick start is compiled (as a doc test) with
+// every `cargo test`.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
