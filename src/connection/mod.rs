@@ -3,6 +3,8 @@
 //! Opening a connection negotiates versions with ApiVersions; every later request is sent at
 //! the highest version both sides support, or fails with [`Error::UnsupportedVersion`].
 
+#[cfg(feature = "fuzzing")]
+pub mod hooks;
 mod io_task;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -251,6 +253,8 @@ impl Inner {
         let frame = self
             .round_trip(request, version, timeout, expects_response)
             .await?;
+        #[cfg(feature = "fuzzing")]
+        hooks::capture(R::KEY, version, &frame);
         decode_response::<R>(frame, version).map_err(|reason| self.malformed(reason))
     }
 
@@ -310,6 +314,8 @@ impl Inner {
         timeout: Duration,
     ) -> Result<ApiVersionsResponse> {
         let frame = self.round_trip(request, version, timeout, true).await?;
+        #[cfg(feature = "fuzzing")]
+        hooks::capture(ApiKey::ApiVersions as i16, version, &frame);
         match decode_response::<ApiVersionsRequest>(frame.clone(), version) {
             Ok(response) => Ok(response),
             Err(reason) => match decode_response::<ApiVersionsRequest>(frame, 0) {
