@@ -1,4 +1,4 @@
-use crate::common::*;
+use crate::support::*;
 use kafkit::{Admin, ClientConfig, Error, ErrorCode, Producer, ProducerConfig, ProducerRecord};
 use std::time::Duration;
 
@@ -64,9 +64,7 @@ async fn invalid_topic_names_are_rejected_before_sending() {
 
 #[tokio::test]
 async fn a_record_over_max_request_size_fails_alone() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("toolarge");
-    create_topic(&bootstrap, &topic, 1).await;
+    let (bootstrap, topic) = fresh_topic("toolarge", 1).await;
     let mut config = producer_config(&bootstrap);
     config.max_request_size = 10_000;
     let producer = Producer::new(config).await.unwrap();
@@ -114,9 +112,7 @@ async fn an_unknown_topic_with_auto_creation_off_is_a_typed_error() {
 
 #[tokio::test]
 async fn a_partition_the_topic_lacks_is_a_typed_error() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("nopart");
-    create_topic(&bootstrap, &topic, 2).await;
+    let (bootstrap, topic) = fresh_topic("nopart", 2).await;
     let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
     let err = producer
         .send(ProducerRecord::new(topic.as_str(), "v").partition(7))

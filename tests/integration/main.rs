@@ -5,7 +5,6 @@
 //! broker start their own. No test skips: without a broker, they fail and say why.
 
 mod bad_input;
-mod common;
 mod consumer_fetch;
 mod consumer_settings;
 mod group;
@@ -24,3 +23,8 @@ mod producer_settings;
 mod reconnect;
 mod round_trip;
 mod seed_flow;
+
+// Each suite uses part of the shared support; the rest would count as dead code here.
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;
