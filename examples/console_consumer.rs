@@ -10,17 +10,59 @@
 //! each batch is printed (auto-commit is off unless set), so a consumer started later in the
 //! same group carries on where this one stopped. On exit, and on Ctrl-C, it leaves the group.
 
+#[allow(dead_code)] // each example uses part of it
+mod support;
+
+use clap::{Parser, ValueEnum};
 use kafkit::{
     AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord, OffsetAndMetadata, TopicPartition,
 };
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use support::key_value;
 
-const USAGE: &str = "usage: console_consumer --bootstrap-server HOST:PORT --topic TOPIC \
-[--group GROUP] [--from-beginning] [--max-messages N] [--timeout-ms MS] [--partition P [--offset O|earliest|latest]] \
-[--consumer-property KEY=VALUE]... [--property print.key=true|print.timestamp=true|print.partition=true|\
-print.offset=true|print.headers=true|key.separator=SEP] [--format text|json]";
+/// Records to stdout.
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_name = "HOST:PORT")]
+    bootstrap_server: String,
+    #[arg(long)]
+    topic: String,
+    /// Share the topic's partitions with this group's members; commit what was printed.
+    #[arg(long)]
+    group: Option<String>,
+    /// Start from the earliest offset when there is no committed one.
+    #[arg(long)]
+    from_beginning: bool,
+    /// Stop after this many records.
+    #[arg(long, value_name = "N")]
+    max_messages: Option<usize>,
+    /// Stop after this long (with --max-messages, a failure if fewer were printed).
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
+    /// Read only this partition (no group).
+    #[arg(long, value_name = "P")]
+    partition: Option<i32>,
+    /// With --partition: the offset to start at, `earliest` or `latest`.
+    #[arg(long, value_name = "O|earliest|latest", requires = "partition")]
+    offset: Option<String>,
+    /// A Java consumer property, e.g. `fetch.min.bytes=1`.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    consumer_property: Vec<(String, String)>,
+    /// `print.key`, `print.timestamp`, `print.partition`, `print.offset`, `print.headers`
+    /// (`=true`), or `key.separator=SEP` (a tab by default).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    property: Vec<(String, String)>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
 
 #[derive(Default)]
 struct Print {
@@ -33,91 +75,66 @@ struct Print {
     json: bool,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("console_consumer: {e}");
-            ExitCode::FAILURE
+impl Print {
+    fn new(properties: &[(String, String)], format: Format) -> Result<Print, String> {
+        let mut print = Print {
+            separator: "\t".into(),
+            json: format == Format::Json,
+            ..Print::default()
+        };
+        for (k, v) in properties {
+            let on = v == "true";
+            match k.as_str() {
+                "print.key" => print.key = on,
+                "print.timestamp" => print.timestamp = on,
+                "print.partition" => print.partition = on,
+                "print.offset" => print.offset = on,
+                "print.headers" => print.headers = on,
+                "key.separator" => print.separator = v.clone(),
+                other => return Err(format!("unknown --property {other}")),
+            }
         }
+        Ok(print)
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut bootstrap, mut topic, mut partition, mut offset) = (None, None, None, None);
-    let (mut from_beginning, mut max_messages, mut timeout) = (false, None, None);
-    let mut props: Vec<(String, String)> = Vec::new();
-    let mut print = Print {
-        separator: "\t".into(),
-        ..Print::default()
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
-        match arg.as_str() {
-            "--bootstrap-server" => bootstrap = Some(value()?),
-            "--topic" => topic = Some(value()?),
-            "--group" => props.push(("group.id".into(), value()?)),
-            "--from-beginning" => from_beginning = true,
-            "--max-messages" => max_messages = Some(value()?.parse::<usize>()?),
-            "--timeout-ms" => timeout = Some(Duration::from_millis(value()?.parse()?)),
-            "--partition" => partition = Some(value()?.parse::<i32>()?),
-            "--offset" => offset = Some(value()?),
-            "--consumer-property" => props.push(split_kv(&value()?)?),
-            "--format" => {
-                print.json = match value()?.as_str() {
-                    "json" => true,
-                    "text" => false,
-                    other => return Err(format!("--format {other}: expected text or json").into()),
-                }
-            }
-            "--property" => {
-                let (k, v) = split_kv(&value()?)?;
-                let on = v == "true";
-                match k.as_str() {
-                    "print.key" => print.key = on,
-                    "print.timestamp" => print.timestamp = on,
-                    "print.partition" => print.partition = on,
-                    "print.offset" => print.offset = on,
-                    "print.headers" => print.headers = on,
-                    "key.separator" => print.separator = v,
-                    other => return Err(format!("unknown --property {other}").into()),
-                }
-            }
-            other => return Err(format!("unknown argument {other}\n{USAGE}").into()),
-        }
-    }
-    let bootstrap = bootstrap.ok_or(format!("--bootstrap-server is required\n{USAGE}"))?;
-    let topic = topic.ok_or(format!("--topic is required\n{USAGE}"))?;
-    if offset.is_some() && partition.is_none() {
-        return Err("--offset needs --partition".into());
-    }
+#[tokio::main]
+async fn main() -> ExitCode {
+    support::exit("console_consumer", run(Args::parse()).await)
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let print = Print::new(&args.property, args.format)?;
     // Offsets are committed explicitly, after printing; a --consumer-property may turn
     // auto-commit back on.
-    props.insert(0, ("enable.auto.commit".into(), "false".into()));
-    props.insert(0, ("bootstrap.servers".into(), bootstrap));
+    let mut props = vec![
+        ("bootstrap.servers".to_string(), args.bootstrap_server),
+        ("enable.auto.commit".into(), "false".into()),
+    ];
+    props.extend(args.group.map(|g| ("group.id".to_string(), g)));
+    props.extend(args.consumer_property);
     let mut config = ConsumerConfig::from_properties(props)?;
-    if from_beginning || offset.as_deref() == Some("earliest") {
+    if args.from_beginning || args.offset.as_deref() == Some("earliest") {
         config.auto_offset_reset = AutoOffsetReset::Earliest;
     }
     let group = config.group_id.is_some();
-    if group && partition.is_some() {
+    if group && args.partition.is_some() {
         return Err("--group (group.id) and --partition cannot be used together".into());
     }
     let consumer = Consumer::new(config).await?;
-    match partition {
+    match args.partition {
         Some(p) => {
-            let tp = TopicPartition::new(&topic, p);
+            let tp = TopicPartition::new(&args.topic, p);
             consumer.assign([tp.clone()]).await?;
-            if let Some(o) = offset.as_deref().and_then(|o| o.parse::<i64>().ok()) {
+            if let Some(o) = args.offset.as_deref().and_then(|o| o.parse::<i64>().ok()) {
                 consumer.seek(&tp, o).await?;
             }
         }
-        None => consumer.subscribe([topic]).await?,
+        None => consumer.subscribe([args.topic]).await?,
     }
+    let timeout = args.timeout_ms.map(Duration::from_millis);
     let outcome = tokio::select! {
-        outcome = consume(&consumer, group, max_messages, timeout, &print) => outcome,
+        outcome = consume(&consumer, group, args.max_messages, timeout, &print) => outcome,
         _ = tokio::signal::ctrl_c() => Ok(()),
     };
     // Leave the group even after a failure, so its partitions move on at once.
@@ -214,10 +231,4 @@ fn format_record(r: &ConsumerRecord, p: &Print) -> String {
     }
     fields.push(text(&r.value).unwrap_or_else(|| "null".into()));
     fields.join(&p.separator)
-}
-
-fn split_kv(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }

@@ -6,47 +6,73 @@
 //!     --topic perf --messages 1000000 --print-metrics
 //! ```
 
+#[allow(dead_code)] // each example uses part of it
+mod support;
+
+use clap::Parser;
 use kafkit::{Consumer, ConsumerConfig, HookFuture, RebalanceListener, TopicPartition};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::key_value;
 
-const USAGE: &str = "usage: consumer_perf --bootstrap-server HOST:PORT --topic TOPIC --messages N
-    [--group GROUP] [--consumer-props KEY=VALUE...] [--consumer.config FILE] [--timeout MS]
-    [--reporting-interval MS] [--show-detailed-stats] [--hide-header] [--from-latest]
-    [--print-metrics]
-
-  --messages         stop after this many records (every record of the polls that reach it
-                     counts, as in Java).
-  --group            default perf-consumer-<random>; the topic is subscribed through it.
-  --consumer-props   Java consumer keys, over those of --consumer.config (a properties file).
-                     As Java's tool does, check.crcs defaults to false here.
-  --timeout          give up after this long without a record (ms, default 10000).
-  --from-latest      start from the end when the group has no offsets (default: earliest).
-  --print-metrics    after the summary: wall time, time in poll, client CPU time (user+sys)
-                     and CPU per record.
-Times print as UTC (Java prints local time).";
+/// Consumer throughput, like Apache Kafka's `kafka-consumer-perf-test.sh`. Times print as UTC
+/// (Java prints local time).
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_name = "HOST:PORT")]
+    bootstrap_server: String,
+    #[arg(long)]
+    topic: String,
+    /// Stop after this many records (every record of the polls that reach it counts, as in
+    /// Java).
+    #[arg(long, value_name = "N")]
+    messages: u64,
+    /// Default perf-consumer-<random>; the topic is subscribed through it.
+    #[arg(long)]
+    group: Option<String>,
+    /// Java consumer keys, over those of --consumer.config. As Java's tool does, check.crcs
+    /// defaults to false here.
+    #[arg(long, value_name = "KEY=VALUE", num_args = 1.., value_parser = key_value)]
+    consumer_props: Vec<(String, String)>,
+    /// A Java properties file of consumer keys.
+    #[arg(long = "consumer.config", value_name = "FILE")]
+    consumer_config: Option<String>,
+    /// Give up after this long without a record.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    timeout: u64,
+    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    reporting_interval: u64,
+    #[arg(long)]
+    show_detailed_stats: bool,
+    #[arg(long)]
+    hide_header: bool,
+    /// Start from the end when the group has no offsets (default: earliest).
+    #[arg(long)]
+    from_latest: bool,
+    /// After the summary: wall time, time in poll, client CPU time (user+sys) and CPU per
+    /// record.
+    #[arg(long)]
+    print_metrics: bool,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("consumer_perf: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::exit("consumer_perf", run(support::parse_or_help()).await)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
-    let config = ConsumerConfig::from_properties(args.props.clone())?;
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config = ConsumerConfig::from_properties(properties(&args)?)?;
+    let (timeout, reporting_interval) = (
+        Duration::from_millis(args.timeout),
+        Duration::from_millis(args.reporting_interval),
+    );
     let consumer = Consumer::new(config).await?;
     let joins = Arc::new(Mutex::new(Joins::new()));
     consumer.set_rebalance_listener(JoinTimer(joins.clone()));
     consumer.subscribe([args.topic.as_str()]).await?;
     if !args.hide_header {
-        let first = match args.detailed {
+        let first = match args.show_detailed_stats {
             true => "time, threadId",
             false => "start.time, end.time",
         };
@@ -57,7 +83,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (mut total, mut last) = (Count::default(), Count::default());
     let (mut last_record, mut last_report) = (start, start);
     let (mut polls, mut checksum) = (Polls::default(), 0u64);
-    while total.records < args.messages && last_record.elapsed() <= args.timeout {
+    while total.records < args.messages && last_record.elapsed() <= timeout {
         let polled = Instant::now();
         let records = consumer.poll(Duration::from_millis(100)).await?;
         let now = Instant::now();
@@ -75,9 +101,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         // As in Java, a line is due only when records arrive.
-        if !records.is_empty() && now - last_report >= args.reporting_interval {
+        if !records.is_empty() && now - last_report >= reporting_interval {
             let round = std::mem::take(&mut joins.lock().unwrap().round);
-            if args.detailed {
+            if args.show_detailed_stats {
                 let line = total.line(&last, now - last_report, round);
                 println!("{}, 0, {line}", date(SystemTime::now()));
             }
@@ -87,10 +113,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = start.elapsed();
     let end_time = SystemTime::now();
     if total.records < args.messages {
-        println!("WARNING: Exiting before consuming the expected number of messages: timeout ({} ms) exceeded. You can use the --timeout option to increase the timeout.", args.timeout.as_millis());
+        println!("WARNING: Exiting before consuming the expected number of messages: timeout ({} ms) exceeded. You can use the --timeout option to increase the timeout.", args.timeout);
     }
     consumer.close().await?;
-    if !args.detailed {
+    if !args.show_detailed_stats {
         let rebalance = joins.lock().unwrap().total;
         let line = total.line(&Count::default(), elapsed, rebalance);
         println!("{}, {}, {line}", date(start_time), date(end_time));
@@ -193,24 +219,17 @@ impl RebalanceListener for JoinTimer {
     }
 }
 
-/// kafkit has no metrics registry yet, so these are the process's own figures. CPU time is
-/// that of every thread of this process (fields 14 and 15 of /proc/self/stat, in 1/100 s).
+/// kafkit has no metrics registry yet, so these are the process's own figures: the CPU time
+/// of every thread of this process.
 fn print_metrics(elapsed: Duration, polls: &Polls, records: u64, checksum: u64) {
     let (secs, poll) = (elapsed.as_secs_f64(), polls.total.as_secs_f64());
     let share = poll / secs * 100.0;
     println!("metric: wall time {secs:.3} s, in poll {poll:.3} s ({share:.0}%)");
     let (n, slow, slow_secs) = (polls.count, polls.slow, polls.slow_total.as_secs_f64());
     println!("metric: polls {n}, of which {slow} took >= 1 ms: {slow_secs:.3} s in all");
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: Vec<f64> = after_name
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let (Some(user), Some(sys)) = (ticks.get(10), ticks.get(11)) else {
+    let Some((user, sys)) = support::cpu_seconds() else {
         return println!("metric: cpu time unavailable (needs Linux /proc)");
     };
-    let (user, sys) = (user / 100.0, sys / 100.0);
     let busy = (user + sys) / secs * 100.0;
     let per_record = (user + sys) * 1e6 / records.max(1) as f64;
     println!("metric: cpu user {user:.2} s, sys {sys:.2} s ({busy:.0}% of one core)");
@@ -240,89 +259,23 @@ fn date(time: SystemTime) -> String {
     )
 }
 
-struct Args {
-    topic: String,
-    messages: u64,
-    props: Vec<(String, String)>,
-    timeout: Duration,
-    reporting_interval: Duration,
-    detailed: bool,
-    hide_header: bool,
-    print_metrics: bool,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let (mut bootstrap, mut group, mut file, mut topic, mut messages) =
-        (None, None, None, None, None);
-    let (mut cli_props, mut from_latest) = (Vec::new(), false);
-    let mut a = Args {
-        topic: String::new(),
-        messages: 0,
-        props: Vec::new(),
-        timeout: Duration::from_secs(10),
-        reporting_interval: Duration::from_secs(5),
-        detailed: false,
-        hide_header: false,
-        print_metrics: false,
-    };
-    let mut args = std::env::args().skip(1).peekable();
-    if args.peek().is_none_or(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        std::process::exit(0);
-    }
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
-        match arg.as_str() {
-            "--bootstrap-server" => bootstrap = Some(value()?),
-            "--topic" => topic = Some(value()?),
-            "--messages" => messages = Some(number(&arg, value()?)?),
-            "--group" => group = Some(value()?),
-            "--consumer.config" => file = Some(value()?),
-            "--timeout" => a.timeout = Duration::from_millis(number(&arg, value()?)?),
-            "--reporting-interval" => {
-                a.reporting_interval = Duration::from_millis(number(&arg, value()?)?)
-            }
-            "--show-detailed-stats" => a.detailed = true,
-            "--hide-header" => a.hide_header = true,
-            "--from-latest" => from_latest = true,
-            "--print-metrics" => a.print_metrics = true,
-            // Every KEY=VALUE up to the next flag.
-            "--consumer-props" => {
-                while let Some(kv) = args.next_if(|a| !a.starts_with("--")) {
-                    let (k, v) = kv
-                        .split_once('=')
-                        .ok_or(format!("invalid property: {kv}"))?;
-                    cli_props.push((k.to_string(), v.to_string()));
-                }
-            }
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
-        }
-    }
-    let problem = match (&bootstrap, &topic, messages) {
-        (None, ..) => "--bootstrap-server is required",
-        (_, None, _) => "--topic is required",
-        (.., None) => "--messages is required",
-        _ => "",
-    };
-    if !problem.is_empty() {
-        return Err(format!("{problem}\n{USAGE}"));
-    }
-    (a.topic, a.messages) = (topic.unwrap_or_default(), messages.unwrap_or_default());
-    let reset = if from_latest { "latest" } else { "earliest" };
+/// The consumer's properties: the tool's defaults, then --consumer.config's, then
+/// --consumer-props, then the bootstrap servers, the group and where to start.
+fn properties(args: &Args) -> Result<Vec<(String, String)>, String> {
     let defaults = [
         ("check.crcs", "false"),
         ("client.id", "perf-consumer-client"),
     ];
-    a.props = defaults
+    let mut props: Vec<(String, String)> = defaults
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .to_vec();
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        a.props.extend(properties(&text));
+    if let Some(path) = &args.consumer_config {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        props.extend(properties_file(&text));
     }
-    a.props.extend(cli_props);
-    let group = group.or_else(|| {
-        a.props
+    props.extend(args.consumer_props.iter().cloned());
+    let group = args.group.clone().or_else(|| {
+        props
             .iter()
             .rev()
             .find(|(k, _)| k == "group.id")
@@ -330,16 +283,20 @@ fn parse_args() -> Result<Args, String> {
     });
     let group =
         group.unwrap_or_else(|| format!("perf-consumer-{}", rand::random_range(0..100_000)));
-    a.props
-        .push(("bootstrap.servers".into(), bootstrap.unwrap_or_default()));
-    a.props.push(("group.id".into(), group));
-    a.props.push(("auto.offset.reset".into(), reset.into()));
-    Ok(a)
+    let reset = if args.from_latest {
+        "latest"
+    } else {
+        "earliest"
+    };
+    props.push(("bootstrap.servers".into(), args.bootstrap_server.clone()));
+    props.push(("group.id".into(), group));
+    props.push(("auto.offset.reset".into(), reset.into()));
+    Ok(props)
 }
 
 /// A Java properties file: `key=value`, `key: value` or `key value` lines; `#`/`!` comments.
 /// (Line continuations and escapes are not supported.)
-fn properties(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+fn properties_file(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
     let lines = text.lines().map(str::trim);
     let lines = lines.filter(|l| !l.is_empty() && !l.starts_with(['#', '!']));
     lines.map(|l| {
@@ -348,9 +305,4 @@ fn properties(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
             .unwrap_or((l, ""));
         (k.trim().to_string(), v.trim().to_string())
     })
-}
-
-fn number<T: std::str::FromStr>(flag: &str, text: String) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{flag}: not a number: {text:?}"))
 }

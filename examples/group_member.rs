@@ -18,17 +18,46 @@
 //! writing and committing loses nothing and duplicates at most that batch. Runs until
 //! killed.
 
+#[allow(dead_code)] // each example uses part of it
+mod support;
+
+use clap::Parser;
 use kafkit::{
     AssignorKind, AutoOffsetReset, Consumer, ConsumerConfig, RebalanceListener, TopicPartition,
 };
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const USAGE: &str = "usage: group_member --bootstrap-server HOST:PORT --topic TOPIC --group GROUP \
-[--instance-id ID] [--commit-after-processing] [--out FILE] [--session-timeout-ms MS] \
-[--process-ms MS] [--assignor range|roundrobin|cooperative-sticky]";
+/// One consumer group member that logs what it reads and what its hooks see.
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_name = "HOST:PORT")]
+    bootstrap_server: String,
+    #[arg(long)]
+    topic: String,
+    #[arg(long)]
+    group: String,
+    /// `group.instance.id`: a static member.
+    #[arg(long, value_name = "ID")]
+    instance_id: Option<String>,
+    /// Auto-commit off; commit after each batch is written and processed.
+    #[arg(long)]
+    commit_after_processing: bool,
+    /// The file to append to (default: stdout).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    session_timeout_ms: u64,
+    /// How long "processing" a batch takes.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    process_ms: u64,
+    /// `range`, `roundrobin` or `cooperative-sticky`.
+    #[arg(long, default_value = "range")]
+    assignor: AssignorKind,
+}
 
 type Out = Arc<Mutex<Box<dyn Write + Send>>>;
 
@@ -81,42 +110,11 @@ impl RebalanceListener for Hooks {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("group_member: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::exit("group_member", run(Args::parse()).await)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut bootstrap, mut topic, mut group, mut instance, mut out_path) =
-        (None, None, None, None, None);
-    let mut commit_after_processing = false;
-    let mut session_timeout = Duration::from_secs(10);
-    let mut process = Duration::ZERO;
-    let mut assignor = AssignorKind::Range;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
-        match arg.as_str() {
-            "--bootstrap-server" => bootstrap = Some(value()?),
-            "--topic" => topic = Some(value()?),
-            "--group" => group = Some(value()?),
-            "--instance-id" => instance = Some(value()?),
-            "--out" => out_path = Some(value()?),
-            "--commit-after-processing" => commit_after_processing = true,
-            "--session-timeout-ms" => session_timeout = Duration::from_millis(value()?.parse()?),
-            "--process-ms" => process = Duration::from_millis(value()?.parse()?),
-            "--assignor" => assignor = value()?.parse()?,
-            _ => return Err(format!("unknown argument {arg}\n{USAGE}").into()),
-        }
-    }
-    let (Some(bootstrap), Some(topic), Some(group)) = (bootstrap, topic, group) else {
-        return Err(USAGE.into());
-    };
-    let out: Out = Arc::new(Mutex::new(match out_path {
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let out: Out = Arc::new(Mutex::new(match args.out {
         Some(path) => Box::new(
             std::fs::OpenOptions::new()
                 .create(true)
@@ -126,18 +124,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => Box::new(std::io::stdout()),
     }));
 
-    let mut config = ConsumerConfig::new(bootstrap);
-    config.group_id = Some(group);
-    config.group_instance_id = instance;
+    let session_timeout = Duration::from_millis(args.session_timeout_ms);
+    let mut config = ConsumerConfig::new(args.bootstrap_server);
+    config.group_id = Some(args.group);
+    config.group_instance_id = args.instance_id;
     config.auto_offset_reset = AutoOffsetReset::Earliest;
-    config.enable_auto_commit = !commit_after_processing;
+    config.enable_auto_commit = !args.commit_after_processing;
     config.session_timeout = session_timeout;
     config.heartbeat_interval = (session_timeout / 10).max(Duration::from_millis(100));
-    config.partition_assignment_strategy = vec![assignor];
+    config.partition_assignment_strategy = vec![args.assignor];
     config.max_poll_records = 50;
     let consumer = Consumer::new(config).await?;
     consumer.set_rebalance_listener(Hooks(out.clone()));
-    consumer.subscribe([topic]).await?;
+    consumer.subscribe([args.topic]).await?;
     emit(&out, &format!("# started pid {}", std::process::id()));
     loop {
         let records = match consumer.poll(Duration::from_millis(200)).await {
@@ -150,10 +149,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         };
         if !records.is_empty() {
             write_records(&out, &records)?;
-            tokio::time::sleep(process).await;
+            tokio::time::sleep(Duration::from_millis(args.process_ms)).await;
         }
         // Every poll, so a member frozen mid-batch commits as soon as it runs again.
-        if commit_after_processing {
+        if args.commit_after_processing {
             if let Err(e) = consumer.commit().await {
                 emit(&out, &format!("# commit-error {e}"));
             }

@@ -7,25 +7,47 @@
 //!     --producer-props bootstrap.servers=localhost:9092 acks=all linger.ms=5 batch.size=65536
 //! ```
 
+#[allow(dead_code)] // each example uses part of it
+mod support;
+
 use bytes::Bytes;
+use clap::{ArgGroup, Parser};
 use kafkit::{Admin, NewTopic, Producer, ProducerConfig, ProducerRecord};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::key_value;
 
-const USAGE: &str = "usage: producer_perf --topic TOPIC --num-records N
-    (--record-size BYTES | --payload-file FILE) --throughput RECORDS_PER_SEC
-    --producer-props KEY=VALUE... [--print-metrics] [--partitions N]
-
-  --record-size    every record carries the same BYTES bytes: the letters A..Z repeated. The
-                   pattern is fixed and very compressible (Java's tool sends random letters),
-                   so with compression.type set, batches shrink far more than real data would.
-  --payload-file   one record per non-empty line of FILE, each picked at random (as in Java).
-  --throughput     cap in records/s, paced like Java's ThroughputThrottler; -1: no cap.
-  --producer-props Java producer keys; bootstrap.servers is required.
-  --print-metrics  after the summary: wall time, client CPU time (user+sys) and CPU per record.
-  --partitions N   kafkit extension: create TOPIC with N partitions first if it is missing.";
+/// Producer throughput and latency, like Apache Kafka's `kafka-producer-perf-test.sh`.
+#[derive(Parser)]
+#[command(group(ArgGroup::new("payload").required(true).args(["record_size", "payload_file"])))]
+struct Args {
+    #[arg(long)]
+    topic: String,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    num_records: u64,
+    /// Every record carries the same BYTES bytes: the letters A..Z repeated. The pattern is
+    /// fixed and very compressible (Java's tool sends random letters), so with
+    /// compression.type set, batches shrink far more than real data would.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    record_size: Option<u64>,
+    /// One record per non-empty line of FILE, each picked at random (as in Java).
+    #[arg(long, value_name = "FILE")]
+    payload_file: Option<String>,
+    /// Cap in records/s, paced like Java's ThroughputThrottler; -1: no cap.
+    #[arg(long, value_name = "RECORDS_PER_SEC", allow_negative_numbers = true)]
+    throughput: f64,
+    /// Java producer keys; bootstrap.servers is required.
+    #[arg(long, value_name = "KEY=VALUE", required = true, num_args = 1.., value_parser = key_value)]
+    producer_props: Vec<(String, String)>,
+    /// After the summary: wall time, client CPU time (user+sys) and CPU per record.
+    #[arg(long)]
+    print_metrics: bool,
+    /// kafkit extension: create TOPIC with N partitions first if it is missing.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    partitions: Option<i32>,
+}
 
 /// Java's reporting interval for the periodic line.
 const WINDOW: Duration = Duration::from_secs(5);
@@ -34,19 +56,15 @@ const MIN_SLEEP: Duration = Duration::from_millis(2);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("producer_perf: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::exit("producer_perf", run(support::parse_or_help()).await)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if args.throughput == 0.0 {
+        return Err("--throughput: records/s, or -1 for no cap; not 0".into());
+    }
     let payloads = payloads(&args)?;
-    let config = ProducerConfig::from_properties(args.props.clone())?;
+    let config = ProducerConfig::from_properties(args.producer_props.clone())?;
     if let Some(partitions) = args.partitions {
         ensure_topic(&config, &args.topic, partitions).await?;
     }
@@ -182,23 +200,14 @@ impl Stats {
     }
 }
 
-/// kafkit has no metrics registry yet, so these are the process's own figures. CPU time is
-/// that of every thread of this process (user and sys: fields 14 and 15 of /proc/self/stat,
-/// in the 1/100 s ticks Linux fixes for user space); the broker's CPU is not in it.
+/// kafkit has no metrics registry yet, so these are the process's own figures: the CPU time
+/// of every thread of this process; the broker's CPU is not in it.
 fn print_metrics(stats: &Stats) {
     let secs = stats.total.0.elapsed().as_secs_f64();
     println!("metric: wall time {secs:.3} s");
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The command name (field 2) may hold spaces: count from its closing paren.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: Vec<f64> = after_name
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let (Some(user), Some(sys)) = (ticks.get(10), ticks.get(11)) else {
+    let Some((user, sys)) = support::cpu_seconds() else {
         return println!("metric: cpu time unavailable (needs Linux /proc)");
     };
-    let (user, sys) = (user / 100.0, sys / 100.0);
     let busy = (user + sys) / secs * 100.0;
     let per_record = (user + sys) * 1e6 / stats.total.1.max(1) as f64;
     println!("metric: cpu user {user:.2} s, sys {sys:.2} s ({busy:.0}% of one core)");
@@ -223,72 +232,10 @@ async fn ensure_topic(config: &ProducerConfig, topic: &str, partitions: i32) -> 
     Ok(())
 }
 
-#[derive(Default)]
-struct Args {
-    topic: String,
-    num_records: u64,
-    record_size: Option<usize>,
-    payload_file: Option<String>,
-    throughput: f64,
-    props: Vec<(String, String)>,
-    print_metrics: bool,
-    partitions: Option<i32>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args::default();
-    let mut args = std::env::args().skip(1).peekable();
-    // As Java's tool does, print the help and succeed when given no arguments.
-    if args.peek().is_none_or(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        std::process::exit(0);
-    }
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--topic" => a.topic = value()?,
-            "--num-records" => a.num_records = number(&arg, value()?)?,
-            "--record-size" => a.record_size = Some(number(&arg, value()?)?),
-            "--payload-file" => a.payload_file = Some(value()?),
-            "--throughput" => a.throughput = number(&arg, value()?)?,
-            "--partitions" => a.partitions = Some(number(&arg, value()?)?),
-            "--print-metrics" => a.print_metrics = true,
-            // Like Java's nargs("+"): every KEY=VALUE up to the next flag.
-            "--producer-props" => {
-                while let Some(kv) = args.next_if(|a| !a.starts_with("--")) {
-                    let (k, v) = kv
-                        .split_once('=')
-                        .ok_or(format!("invalid property: {kv}"))?;
-                    a.props.push((k.to_string(), v.to_string()));
-                }
-            }
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
-        }
-    }
-    let problem = match () {
-        _ if a.topic.is_empty() => "--topic is required",
-        _ if a.num_records == 0 => "--num-records is required, and above zero",
-        _ if a.record_size.is_some() == a.payload_file.is_some() => {
-            "give one of --record-size and --payload-file"
-        }
-        _ if a.record_size == Some(0) => "--record-size should be above zero",
-        _ if a.throughput == 0.0 => "--throughput is required: records/s, or -1 for no cap",
-        _ if a.props.is_empty() => "--producer-props is required (with bootstrap.servers)",
-        _ if a.partitions.is_some_and(|n| n <= 0) => "--partitions should be above zero",
-        _ => return Ok(a),
-    };
-    Err(format!("{problem}\n{USAGE}"))
-}
-
-fn number<T: std::str::FromStr>(flag: &str, text: String) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{flag}: not a number: {text:?}"))
-}
-
 /// The record values: one fixed pattern, or the lines of the payload file.
 fn payloads(args: &Args) -> Result<Vec<Bytes>, String> {
     let (Some(path), None) = (&args.payload_file, args.record_size) else {
-        let size = args.record_size.unwrap_or(0);
+        let size = args.record_size.unwrap_or(0) as usize;
         return Ok(vec![(b'A'..=b'Z').cycle().take(size).collect()]);
     };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
