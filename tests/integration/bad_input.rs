@@ -1,5 +1,7 @@
 use crate::support::*;
+use kafka_protocol::messages::ApiKey;
 use kafkit::{Admin, ClientConfig, Error, ErrorCode, Producer, ProducerConfig, ProducerRecord};
+use kafkit_testkit::{FakeBroker, Reply};
 use std::time::Duration;
 
 #[tokio::test]
@@ -132,28 +134,14 @@ async fn a_partition_the_topic_lacks_is_a_typed_error() {
     );
 }
 
-/// A "broker" that answers every request with bytes that do not decode.
+/// A broker that answers the handshake with bytes that do not decode.
 #[tokio::test]
 async fn a_response_that_does_not_decode_is_a_protocol_error() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let size = socket.read_i32().await.unwrap_or(0);
-                let mut request = vec![0u8; size.max(0) as usize];
-                let _ = socket.read_exact(&mut request).await;
-                let correlation = request.get(4..8).map(|c| c.to_vec()).unwrap_or_default();
-                let mut frame = Vec::new();
-                frame.extend_from_slice(&7i32.to_be_bytes());
-                frame.extend_from_slice(&correlation);
-                frame.extend_from_slice(&[0x00, 0xff, 0xff]);
-                let _ = socket.write_all(&frame).await;
-            });
-        }
+    let broker = FakeBroker::start().await.unwrap();
+    broker.script(ApiKey::ApiVersions, |req| {
+        Reply::Raw(req.frame(&[0x00, 0xff, 0xff]))
     });
-    let err = Admin::new(ClientConfig::new(addr.to_string()))
+    let err = Admin::new(ClientConfig::new(broker.bootstrap()))
         .await
         .err()
         .unwrap();
