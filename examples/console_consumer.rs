@@ -20,15 +20,13 @@ use kafkit::{
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use support::key_value;
+use support::{key_value, Target};
 
 /// Records to stdout.
 #[derive(Parser)]
 struct Args {
-    #[arg(long, value_name = "HOST:PORT")]
-    bootstrap_server: String,
-    #[arg(long)]
-    topic: String,
+    #[command(flatten)]
+    target: Target,
     /// Share the topic's partitions with this group's members; commit what was printed.
     #[arg(long)]
     group: Option<String>,
@@ -108,7 +106,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Offsets are committed explicitly, after printing; a --consumer-property may turn
     // auto-commit back on.
     let mut props = vec![
-        ("bootstrap.servers".to_string(), args.bootstrap_server),
+        (
+            "bootstrap.servers".to_string(),
+            args.target.bootstrap_server,
+        ),
         ("enable.auto.commit".into(), "false".into()),
     ];
     props.extend(args.group.map(|g| ("group.id".to_string(), g)));
@@ -124,13 +125,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let consumer = Consumer::new(config).await?;
     match args.partition {
         Some(p) => {
-            let tp = TopicPartition::new(&args.topic, p);
+            let tp = TopicPartition::new(&args.target.topic, p);
             consumer.assign([tp.clone()]).await?;
             if let Some(o) = args.offset.as_deref().and_then(|o| o.parse::<i64>().ok()) {
                 consumer.seek(&tp, o).await?;
             }
         }
-        None => consumer.subscribe([args.topic]).await?,
+        None => consumer.subscribe([args.target.topic]).await?,
     }
     let timeout = args.timeout_ms.map(Duration::from_millis);
     let outcome = tokio::select! {

@@ -13,15 +13,13 @@ use clap::Parser;
 use kafkit::{Producer, ProducerConfig, ProducerRecord};
 use std::io::BufRead;
 use std::process::ExitCode;
-use support::key_value;
+use support::{key_value, Target};
 
 /// Lines from stdin to records.
 #[derive(Parser)]
 struct Args {
-    #[arg(long, value_name = "HOST:PORT")]
-    bootstrap_server: String,
-    #[arg(long)]
-    topic: String,
+    #[command(flatten)]
+    target: Target,
     /// `parse.key=true` (each line is KEY SEPARATOR VALUE) or `key.separator=SEP` (a tab by
     /// default).
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
@@ -46,10 +44,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut props = args.producer_property;
-    props.insert(0, ("bootstrap.servers".into(), args.bootstrap_server));
+    props.insert(
+        0,
+        ("bootstrap.servers".into(), args.target.bootstrap_server),
+    );
     let producer = Producer::new(ProducerConfig::from_properties(props)?).await?;
     // An Arc<str>, so each record shares the name instead of copying it.
-    let topic: std::sync::Arc<str> = args.topic.into();
+    let topic: std::sync::Arc<str> = args.target.topic.into();
 
     let mut deliveries = Vec::new();
     for line in std::io::stdin().lock().lines() {

@@ -14,16 +14,14 @@ use kafkit::{Consumer, ConsumerConfig, HookFuture, RebalanceListener, TopicParti
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::key_value;
+use support::{key_value, Target};
 
 /// Consumer throughput, like Apache Kafka's `kafka-consumer-perf-test.sh`. Times print as UTC
 /// (Java prints local time).
 #[derive(Parser)]
 struct Args {
-    #[arg(long, value_name = "HOST:PORT")]
-    bootstrap_server: String,
-    #[arg(long)]
-    topic: String,
+    #[command(flatten)]
+    target: Target,
     /// Stop after this many records (every record of the polls that reach it counts, as in
     /// Java).
     #[arg(long, value_name = "N")]
@@ -70,7 +68,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let consumer = Consumer::new(config).await?;
     let joins = Arc::new(Mutex::new(Joins::new()));
     consumer.set_rebalance_listener(JoinTimer(joins.clone()));
-    consumer.subscribe([args.topic.as_str()]).await?;
+    consumer.subscribe([args.target.topic.as_str()]).await?;
     if !args.hide_header {
         let first = match args.show_detailed_stats {
             true => "time, threadId",
@@ -288,7 +286,10 @@ fn properties(args: &Args) -> Result<Vec<(String, String)>, String> {
     } else {
         "earliest"
     };
-    props.push(("bootstrap.servers".into(), args.bootstrap_server.clone()));
+    props.push((
+        "bootstrap.servers".into(),
+        args.target.bootstrap_server.clone(),
+    ));
     props.push(("group.id".into(), group));
     props.push(("auto.offset.reset".into(), reset.into()));
     Ok(props)

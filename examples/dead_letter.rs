@@ -20,14 +20,13 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use support::Target;
 
 /// Consume in a group, send the records that fail to a DLQ topic, commit.
 #[derive(Parser)]
 struct Args {
-    #[arg(long, value_name = "HOST:PORT")]
-    bootstrap_server: String,
-    #[arg(long)]
-    topic: String,
+    #[command(flatten)]
+    target: Target,
     #[arg(long)]
     group: String,
     #[arg(long, value_name = "TOPIC")]
@@ -46,12 +45,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let mut config = ConsumerConfig::new(&args.bootstrap_server);
+    let mut config = ConsumerConfig::new(&args.target.bootstrap_server);
     (config.group_id, config.enable_auto_commit) = (Some(args.group), false);
     config.auto_offset_reset = AutoOffsetReset::Earliest;
     let consumer = Consumer::new(config).await?;
-    let producer = Producer::new(ProducerConfig::new(&args.bootstrap_server)).await?; // acks=all
-    consumer.subscribe([args.topic]).await?;
+    let producer = Producer::new(ProducerConfig::new(&args.target.bootstrap_server)).await?; // acks=all
+    consumer.subscribe([args.target.topic]).await?;
     let (dlq, idle) = (args.dlq_topic, Duration::from_millis(args.timeout_ms));
     let outcome = consume(
         &consumer,

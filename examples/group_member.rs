@@ -30,14 +30,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::Target;
 
 /// One consumer group member that logs what it reads and what its hooks see.
 #[derive(Parser)]
 struct Args {
-    #[arg(long, value_name = "HOST:PORT")]
-    bootstrap_server: String,
-    #[arg(long)]
-    topic: String,
+    #[command(flatten)]
+    target: Target,
     #[arg(long)]
     group: String,
     /// `group.instance.id`: a static member.
@@ -125,7 +124,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }));
 
     let session_timeout = Duration::from_millis(args.session_timeout_ms);
-    let mut config = ConsumerConfig::new(args.bootstrap_server);
+    let mut config = ConsumerConfig::new(args.target.bootstrap_server);
     config.group_id = Some(args.group);
     config.group_instance_id = args.instance_id;
     config.auto_offset_reset = AutoOffsetReset::Earliest;
@@ -136,7 +135,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.max_poll_records = 50;
     let consumer = Consumer::new(config).await?;
     consumer.set_rebalance_listener(Hooks(out.clone()));
-    consumer.subscribe([args.topic]).await?;
+    consumer.subscribe([args.target.topic]).await?;
     emit(&out, &format!("# started pid {}", std::process::id()));
     loop {
         let records = match consumer.poll(Duration::from_millis(200)).await {

@@ -1,8 +1,20 @@
-//! What the examples share: how they end, `KEY=VALUE` arguments, help for an empty command
-//! line, and the process's CPU time for the perf tools' metrics.
+//! What the examples share: the broker and topic arguments, how they end, `KEY=VALUE`
+//! arguments, help for an empty command line, and the process's CPU time for the perf
+//! tools' metrics.
 
+use clap::Args;
 use std::error::Error;
 use std::process::ExitCode;
+
+/// The broker and the topic, which every tool takes.
+#[derive(Args)]
+pub struct Target {
+    /// The brokers to bootstrap from.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bootstrap_server: String,
+    #[arg(long)]
+    pub topic: String,
+}
 
 /// Parses a `KEY=VALUE` argument (a Java client property, for instance).
 pub fn key_value(s: &str) -> Result<(String, String), String> {
