@@ -18,14 +18,14 @@
 //! writing and committing loses nothing and duplicates at most that batch. Runs until
 //! killed.
 
+mod out;
 #[allow(dead_code)] // each example uses part of it
+#[path = "../support/mod.rs"]
 mod support;
 
 use clap::Parser;
-use kafkit::{
-    AssignorKind, AutoOffsetReset, Consumer, ConsumerConfig, RebalanceListener, TopicPartition,
-};
-use std::io::Write;
+use kafkit::{AssignorKind, AutoOffsetReset, Consumer, ConsumerConfig};
+use out::{emit, write_records, Hooks, Out};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -56,55 +56,6 @@ struct Args {
     /// `range`, `roundrobin` or `cooperative-sticky`.
     #[arg(long, default_value = "range")]
     assignor: AssignorKind,
-}
-
-type Out = Arc<Mutex<Box<dyn Write + Send>>>;
-
-fn emit(out: &Out, line: &str) {
-    let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
-
-struct Hooks(Out);
-
-impl Hooks {
-    fn log(&self, what: &str, partitions: &[TopicPartition]) {
-        let list: Vec<String> = partitions
-            .iter()
-            .map(|tp| tp.partition.to_string())
-            .collect();
-        emit(&self.0, &format!("# {what} {}", list.join(",")));
-    }
-}
-
-impl RebalanceListener for Hooks {
-    fn on_partitions_revoked<'a>(
-        &'a self,
-        _consumer: &'a Consumer,
-        partitions: &'a [TopicPartition],
-    ) -> kafkit::HookFuture<'a> {
-        self.log("revoked", partitions);
-        Box::pin(async {})
-    }
-
-    fn on_partitions_assigned<'a>(
-        &'a self,
-        _consumer: &'a Consumer,
-        partitions: &'a [TopicPartition],
-    ) -> kafkit::HookFuture<'a> {
-        self.log("assigned", partitions);
-        Box::pin(async {})
-    }
-
-    fn on_partitions_lost<'a>(
-        &'a self,
-        _consumer: &'a Consumer,
-        partitions: &'a [TopicPartition],
-    ) -> kafkit::HookFuture<'a> {
-        self.log("lost", partitions);
-        Box::pin(async {})
-    }
 }
 
 #[tokio::main]
@@ -157,13 +108,4 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-}
-
-fn write_records(out: &Out, records: &[kafkit::ConsumerRecord]) -> std::io::Result<()> {
-    let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
-    for r in records {
-        let value = String::from_utf8_lossy(r.value.as_deref().unwrap_or_default());
-        writeln!(out, "{} {} {value}", r.partition, r.offset)?;
-    }
-    out.flush()
 }
