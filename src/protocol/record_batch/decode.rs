@@ -58,11 +58,10 @@ pub(crate) struct DecodedBatch {
 }
 
 impl DecodedBatch {
-    /// The offset after this batch's last one: where the next fetch should start.
+    /// The offset after this batch's last one: where the next fetch should start. Decoding
+    /// checked that it fits (`0 <= base_offset`, `0 <= last_offset_delta`, no overflow).
     pub(crate) fn next_offset(&self) -> i64 {
-        self.base_offset
-            .wrapping_add(i64::from(self.last_offset_delta))
-            .wrapping_add(1)
+        self.base_offset + i64::from(self.last_offset_delta) + 1
     }
 }
 
@@ -256,6 +255,19 @@ fn decode_one(
         is_control: attributes & CONTROL_BIT != 0,
         records: Vec::new(),
     };
+    // Offsets are arithmetic for everyone downstream (next fetch offsets, lags, commits):
+    // a batch whose offsets leave 0..i64::MAX is not a batch.
+    let in_range = decoded.base_offset >= 0
+        && decoded.last_offset_delta >= 0
+        && decoded
+            .base_offset
+            .checked_add(i64::from(decoded.last_offset_delta) + 1)
+            .is_some();
+    if !in_range {
+        return Err(DecodeErrorKind::Malformed(
+            "batch offsets outside 0..=i64::MAX",
+        ));
+    }
     let count = usize::try_from(header.i32(RECORD_COUNT))
         .map_err(|_| DecodeErrorKind::Malformed("negative record count"))?;
     let section = batch.slice(BATCH_HEADER_LEN..);
@@ -337,6 +349,11 @@ fn decode_record(
     cursor.take(1, "record truncated")?; // attributes: unused
     let timestamp_delta = cursor.varlong()?;
     let offset_delta = cursor.varint()?;
+    if !(0..=batch.last_offset_delta).contains(&offset_delta) {
+        return Err(DecodeErrorKind::Malformed(
+            "record offset outside its batch",
+        ));
+    }
     let key = cursor.nullable()?;
     let value = cursor.nullable()?;
     let header_count = cursor.length("negative header count")?;
@@ -355,7 +372,7 @@ fn decode_record(
         TimestampType::CreateTime => batch.base_timestamp.wrapping_add(timestamp_delta),
     };
     Ok(DecodedRecord {
-        offset: batch.base_offset.wrapping_add(i64::from(offset_delta)),
+        offset: batch.base_offset + i64::from(offset_delta),
         timestamp,
         key,
         value,

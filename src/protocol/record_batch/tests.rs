@@ -44,6 +44,10 @@ const HAND_GOLDEN: [u8; 82] = [
 
 const BASE_TS: i64 = 1_700_000_000_000;
 
+/// Where record 0's offset delta sits in [`HAND_GOLDEN`]: after the 61-byte header, its length
+/// (0x18), attributes and timestamp delta.
+const FIRST_RECORD_OFFSET_DELTA: usize = 64;
+
 fn hand_golden_builder(codec: Compression) -> BatchBuilder {
     let mut builder = BatchBuilder::new(codec, 128);
     builder.append(BASE_TS, Some(b"k"), Some(b"v"), &[Header::new("h", "x")]);
@@ -465,5 +469,40 @@ proptest! {
         let len = data.len();
         let _ = decode_batches(Bytes::from(data.clone()), false, LIMIT);
         let _ = decode_batches(Bytes::copy_from_slice(&data[..cut.index(len + 1)]), false, LIMIT);
+    }
+}
+
+#[test]
+fn offsets_that_would_overflow_are_malformed_not_wrapped() {
+    // HAND_GOLDEN: base offset at bytes 0..8, last offset delta at 23..27 (CRC unchecked).
+    for (base, last_delta) in [
+        (i64::MAX - 1, 5i32),
+        (i64::MAX, 0),
+        (-1, 0),
+        (i64::MIN, 1),
+        (100, -1),
+    ] {
+        let mut data = HAND_GOLDEN.to_vec();
+        data[..8].copy_from_slice(&base.to_be_bytes());
+        data[23..27].copy_from_slice(&last_delta.to_be_bytes());
+        let err = decode_batches(Bytes::from(data), false, LIMIT).unwrap_err();
+        assert!(
+            matches!(err.kind, DecodeErrorKind::Malformed(_)),
+            "base {base}, last delta {last_delta}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_record_offset_outside_its_batch_is_malformed() {
+    // The first record's offset delta (a zigzag varint: 0 → 0x00) becomes 0x7f, that is -64;
+    // then 0x7e, 63, past the batch's last offset delta.
+    for delta in [0x7f, 0x7e] {
+        let mut data = HAND_GOLDEN.to_vec();
+        let at = FIRST_RECORD_OFFSET_DELTA;
+        assert_eq!(data[at], 0, "the hand golden's first offset delta");
+        data[at] = delta;
+        let err = decode_batches(Bytes::from(data), false, LIMIT).unwrap_err();
+        assert!(matches!(err.kind, DecodeErrorKind::Malformed(_)), "{err}");
     }
 }
