@@ -4,6 +4,7 @@
 use crate::error::ErrorCode;
 use kafka_protocol::messages::MetadataResponse;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A broker's id and address.
@@ -36,17 +37,46 @@ pub(crate) struct PartitionInfo {
 }
 
 /// A topic's partitions, indexed by partition id.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct TopicInfo {
-    pub name: String,
     pub error: ErrorCode,
     pub partitions: Vec<PartitionInfo>,
     /// Ids of the partitions that have a leader, ascending: what the sticky partitioner
     /// chooses among, computed once per refresh rather than per record.
     pub available: Vec<i32>,
+    /// Set when a record is sent to the topic, read and cleared by the metadata refresh,
+    /// which forgets topics unused for `metadata.max.idle.ms` (see `interest.rs`).
+    used: AtomicBool,
 }
 
 impl TopicInfo {
+    pub(crate) fn new(error: ErrorCode, partitions: Vec<PartitionInfo>) -> Self {
+        let available = partitions
+            .iter()
+            .filter(|p| p.leader.is_some())
+            .map(|p| p.id)
+            .collect();
+        Self {
+            error,
+            partitions,
+            available,
+            used: AtomicBool::new(false),
+        }
+    }
+
+    /// Notes a use. The load first keeps the per-record cost to a shared read once the
+    /// flag is set.
+    pub(crate) fn mark_used(&self) {
+        if !self.used.load(Ordering::Relaxed) {
+            self.used.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the topic was used since the last call.
+    pub(crate) fn take_used(&self) -> bool {
+        self.used.swap(false, Ordering::Relaxed)
+    }
+
     pub(crate) fn partition(&self, id: i32) -> Option<&PartitionInfo> {
         usize::try_from(id)
             .ok()
@@ -117,20 +147,7 @@ impl Snapshot {
                     }
                 }
             }
-            let available = partitions
-                .iter()
-                .filter(|p| p.leader.is_some())
-                .map(|p| p.id)
-                .collect();
-            topics.insert(
-                name.clone(),
-                Arc::new(TopicInfo {
-                    name,
-                    error,
-                    partitions,
-                    available,
-                }),
-            );
+            topics.insert(name.clone(), Arc::new(TopicInfo::new(error, partitions)));
         }
         Snapshot {
             brokers,
@@ -165,8 +182,7 @@ pub mod hooks {
                 snapshot = snapshot.apply(&response);
             }
         }
-        for (name, topic) in &snapshot.topics {
-            assert_eq!(name, &topic.name);
+        for topic in snapshot.topics.values() {
             for (i, p) in topic.partitions.iter().enumerate() {
                 assert_eq!(p.id as usize, i, "partitions are indexed by id");
                 if let Some(leader) = p.leader {

@@ -10,6 +10,7 @@
 //! the cache is stale (`request_refresh`). It holds only a weak reference and ends with the
 //! last handle.
 
+mod interest;
 pub(crate) mod metadata;
 mod offsets;
 pub(crate) mod pool;
@@ -19,6 +20,7 @@ use crate::connection::{Connection, ConnectionParams};
 use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::retry::{Backoff, Retry};
 use crate::sync::{lock, read, write};
+use interest::Interest;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -26,10 +28,10 @@ pub(crate) use metadata::{BrokerInfo, Snapshot, TopicInfo};
 pub use offsets::{ListedOffset, OffsetSpec};
 pub(crate) use pool::{Pool, TrafficClass};
 pub(crate) use settings::cluster_settings;
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// What the cluster layer needs from the client configuration.
 #[derive(Clone, Debug)]
@@ -38,6 +40,8 @@ pub(crate) struct ClusterSettings {
     pub params: ConnectionParams,
     pub backoff: Backoff,
     pub metadata_max_age: Duration,
+    /// On-demand topics unused this long are no longer followed.
+    pub metadata_max_idle: Duration,
     pub allow_auto_create_topics: bool,
 }
 
@@ -51,8 +55,8 @@ struct Inner {
     settings: ClusterSettings,
     pool: Pool,
     snapshot: RwLock<Arc<Snapshot>>,
-    /// Topics kept fresh by the background refresh.
-    topics: Mutex<HashSet<String>>,
+    /// Topics kept fresh by the refreshes.
+    interest: Mutex<Interest>,
     /// Serialises refreshes: callers that queued behind one reuse its result.
     refreshing: tokio::sync::Mutex<()>,
     wake_refresher: Arc<Notify>,
@@ -78,7 +82,7 @@ impl Cluster {
                 settings,
                 pool,
                 snapshot: RwLock::new(Arc::new(Snapshot::default())),
-                topics: Mutex::new(HashSet::new()),
+                interest: Mutex::new(Interest::default()),
                 refreshing: tokio::sync::Mutex::new(()),
                 wake_refresher: Arc::new(Notify::new()),
             }),
@@ -136,7 +140,12 @@ impl Cluster {
         if current.generation > seen {
             return Ok(current);
         }
-        let topics: Vec<String> = lock(&self.inner.topics).iter().cloned().collect();
+        let topics = {
+            let mut interest = lock(&self.inner.interest);
+            let max_idle = self.inner.settings.metadata_max_idle;
+            interest.sweep(&current, Instant::now(), max_idle);
+            interest.names()
+        };
         let request = MetadataRequest::default()
             .with_topics(Some(
                 topics
@@ -149,8 +158,20 @@ impl Cluster {
             ))
             .with_allow_auto_topic_creation(self.inner.settings.allow_auto_create_topics);
         let response = self.any_connection().await?.send(&request).await?;
-        let next = Arc::new(current.apply(&response));
+        let mut next = current.apply(&response);
+        // Topics no longer followed leave the cache too.
+        let interest = lock(&self.inner.interest);
+        next.topics.retain(|name, _| interest.contains(name));
+        drop(interest);
+        let next = Arc::new(next);
         *write(&self.inner.snapshot) = next.clone();
+        let known = next
+            .brokers
+            .values()
+            .map(BrokerInfo::addr)
+            .chain(self.inner.settings.bootstrap.iter().cloned())
+            .collect();
+        self.inner.pool.prune(&known);
         Ok(next)
     }
 
@@ -211,14 +232,16 @@ impl Cluster {
         }
     }
 
-    /// A cached, healthy topic: the per-record path, one read lock and no allocation.
+    /// A cached, healthy topic: the per-record path, one read lock and no allocation. The
+    /// lookup counts as a use of the topic (see `interest.rs`).
     pub(crate) fn cached_topic(&self, name: &str) -> Option<Arc<TopicInfo>> {
         let snapshot = read(&self.inner.snapshot);
-        snapshot
+        let topic = snapshot
             .topics
             .get(name)
-            .filter(|t| t.error.is_ok() && !t.partitions.is_empty())
-            .cloned()
+            .filter(|t| t.error.is_ok() && !t.partitions.is_empty())?;
+        topic.mark_used();
+        Some(topic.clone())
     }
 
     /// The topic's metadata, waiting up to `timeout` for it to exist and have leaders.
@@ -226,7 +249,7 @@ impl Cluster {
         if let Some(topic) = self.cached_topic(name) {
             return Ok(topic);
         }
-        let newly_tracked = lock(&self.inner.topics).insert(name.to_string());
+        let newly_tracked = lock(&self.inner.interest).want(name, Instant::now());
         let mut retry = Retry::new(timeout, self.backoff());
         let mut snapshot = self.snapshot();
         if newly_tracked && !snapshot.topics.contains_key(name) {
@@ -267,14 +290,15 @@ impl Cluster {
         }
     }
 
-    /// Keeps a topic's metadata in the cache from the next refresh on.
+    /// Keeps a topic's metadata in the cache from the next refresh on, until
+    /// [`forget_topic`](Self::forget_topic).
     pub(crate) fn track(&self, name: &str) {
-        lock(&self.inner.topics).insert(name.to_string());
+        lock(&self.inner.interest).pin(name);
     }
 
-    /// Stops tracking a topic (after deleting it).
+    /// Stops following a topic (after deleting it).
     pub(crate) fn forget_topic(&self, name: &str) {
-        lock(&self.inner.topics).remove(name);
+        lock(&self.inner.interest).forget(name);
         let mut guard = write(&self.inner.snapshot);
         let mut next = (**guard).clone();
         next.topics.remove(name);
@@ -310,3 +334,6 @@ impl Drop for Inner {
         self.wake_refresher.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,7 @@ use crate::connection::{Connection, ConnectionParams};
 use crate::error::Result;
 use crate::retry::Backoff;
 use crate::sync::lock;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
@@ -48,6 +48,15 @@ impl Pool {
             backoff,
             slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Forgets the slots of addresses that are not `known` and hold no live connection: a
+    /// broker that left the cluster (or moved) must not keep its slot, and its backoff, for
+    /// the life of the client.
+    pub(crate) fn prune(&self, known: &HashSet<String>) {
+        lock(&self.slots).retain(|(addr, _), slot| {
+            known.contains(addr) || slot.conn.as_ref().is_some_and(|c| !c.is_closed())
+        });
     }
 
     /// A live connection if one is open, without connecting.
@@ -124,6 +133,21 @@ mod tests {
                 max: backoff,
             },
         )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slots_of_unknown_addresses_without_a_connection_are_pruned() {
+        let pool = pool(Duration::from_millis(1));
+        for port in [1, 2] {
+            let _ = pool
+                .get(&format!("127.0.0.1:{port}"), TrafficClass::Control)
+                .await;
+        }
+        assert_eq!(lock(&pool.slots).len(), 2);
+        pool.prune(&HashSet::from(["127.0.0.1:2".to_string()]));
+        let slots = lock(&pool.slots);
+        assert_eq!(slots.len(), 1);
+        assert!(slots.contains_key(&("127.0.0.1:2".to_string(), TrafficClass::Control)));
     }
 
     #[tokio::test(start_paused = true)]

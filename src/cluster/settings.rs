@@ -33,6 +33,7 @@ pub(crate) fn cluster_settings(config: &ClientConfig) -> Result<ClusterSettings>
             max: config.reconnect_backoff_max,
         },
         metadata_max_age: config.metadata_max_age,
+        metadata_max_idle: config.metadata_max_idle,
         allow_auto_create_topics: config.allow_auto_create_topics,
     })
 }

@@ -47,6 +47,11 @@ pub struct ClientConfig {
     /// `metadata.max.age.ms`: refresh cluster metadata at least this often even when nothing
     /// failed, to notice new partitions and brokers. Default 5 min.
     pub metadata_max_age: Duration,
+    /// `metadata.max.idle.ms` (a Java producer key): how long a topic that records were sent
+    /// to, or that was looked up, stays in the metadata cache without being used again; then
+    /// it is no longer refreshed or kept. Topics a consumer reads stay while it reads them.
+    /// At least 5 s. Default 5 min.
+    pub metadata_max_idle: Duration,
     /// `kafkit.max.response.bytes` (no Java equivalent): the largest response frame accepted
     /// from a broker. A larger length prefix means a corrupt stream or the wrong protocol on
     /// the port, and reading it would allocate that much. Default 101 MiB
@@ -74,6 +79,7 @@ impl Default for ClientConfig {
             reconnect_backoff: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_secs(1),
             metadata_max_age: Duration::from_secs(5 * 60),
+            metadata_max_idle: Duration::from_secs(5 * 60),
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             max_control_response_size: DEFAULT_MAX_CONTROL_RESPONSE_SIZE,
             allow_auto_create_topics: true,
@@ -115,6 +121,7 @@ impl ClientConfig {
             "reconnect.backoff.ms" => self.reconnect_backoff = parse_ms(key, value)?,
             "reconnect.backoff.max.ms" => self.reconnect_backoff_max = parse_ms(key, value)?,
             "metadata.max.age.ms" => self.metadata_max_age = parse_ms(key, value)?,
+            "metadata.max.idle.ms" => self.metadata_max_idle = parse_ms(key, value)?,
             "kafkit.max.response.bytes" => self.max_response_size = parse_uint(key, value)?,
             "kafkit.max.control.response.bytes" => {
                 self.max_control_response_size = parse_uint(key, value)?
@@ -144,6 +151,13 @@ impl ClientConfig {
             self.reconnect_backoff_max,
         )?;
         positive_ms("metadata.max.age.ms", self.metadata_max_age)?;
+        // Java's own lower bound: a shorter idle time would forget busy topics between uses.
+        ensure(self.metadata_max_idle >= Duration::from_secs(5), || {
+            format!(
+                "metadata.max.idle.ms is {} ms; it must be at least 5000",
+                self.metadata_max_idle.as_millis()
+            )
+        })?;
         positive_int("kafkit.max.response.bytes", self.max_response_size)?;
         positive_int(
             "kafkit.max.control.response.bytes",
@@ -283,6 +297,7 @@ mod tests {
             ("reconnect.backoff.ms", "10"),
             ("reconnect.backoff.max.ms", "20"),
             ("metadata.max.age.ms", "30000"),
+            ("metadata.max.idle.ms", "60000"),
             ("kafkit.max.response.bytes", "1048576"),
             ("kafkit.max.control.response.bytes", "65536"),
             ("allow.auto.create.topics", "false"),
@@ -295,6 +310,7 @@ mod tests {
         assert_eq!(c.reconnect_backoff, Duration::from_millis(10));
         assert_eq!(c.reconnect_backoff_max, Duration::from_millis(20));
         assert_eq!(c.metadata_max_age, Duration::from_secs(30));
+        assert_eq!(c.metadata_max_idle, Duration::from_secs(60));
         assert_eq!(c.max_response_size, 1 << 20);
         assert_eq!(c.max_control_response_size, 1 << 16);
         assert!(!c.allow_auto_create_topics);
@@ -333,6 +349,14 @@ mod tests {
         let mut c = ClientConfig::new("a:1");
         c.max_response_size = 0;
         assert!(c.validate().is_err());
+        let mut c = ClientConfig::new("a:1");
+        c.metadata_max_idle = Duration::from_secs(4);
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("metadata.max.idle.ms is 4000 ms; it must be at least 5000"));
+
         let mut c = ClientConfig::new("a:1");
         c.max_control_response_size = 0;
         assert!(c

@@ -1,0 +1,84 @@
+//! The cluster handle against the testkit's fake broker.
+
+use super::*;
+use crate::retry::Backoff;
+use kafka_protocol::messages::{ApiKey, MetadataRequest};
+use kafkit_testkit::FakeBroker;
+
+fn settings(bootstrap: String, max_idle: Duration) -> ClusterSettings {
+    ClusterSettings {
+        bootstrap: vec![bootstrap],
+        params: ConnectionParams {
+            client_id: StrBytes::from_static_str("test"),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            max_response_size: 1 << 20,
+            max_control_response_size: 1 << 20,
+        },
+        backoff: Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(100),
+        },
+        metadata_max_age: Duration::from_secs(3600),
+        metadata_max_idle: max_idle,
+        allow_auto_create_topics: false,
+    }
+}
+
+/// The topics the last Metadata request the broker received asked for.
+fn last_metadata_topics(broker: &FakeBroker) -> Vec<String> {
+    let last = broker
+        .received()
+        .into_iter()
+        .rev()
+        .find(|r| r.api_key == ApiKey::Metadata)
+        .expect("a Metadata request");
+    let mut topics: Vec<String> = last
+        .decode::<MetadataRequest>()
+        .topics
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| t.name.map(|n| n.0.to_string()))
+        .collect();
+    topics.sort();
+    topics
+}
+
+#[tokio::test]
+async fn topics_unused_for_metadata_max_idle_are_no_longer_refreshed_or_kept() {
+    let broker = FakeBroker::builder()
+        .topic("busy", 1)
+        .topic("once", 1)
+        .topic("consumed", 1)
+        .start()
+        .await
+        .unwrap();
+    let max_idle = Duration::from_secs(5);
+    let cluster = Cluster::connect(settings(broker.bootstrap(), max_idle))
+        .await
+        .unwrap();
+    cluster.topic("busy", Duration::from_secs(5)).await.unwrap();
+    cluster.topic("once", Duration::from_secs(5)).await.unwrap();
+    cluster.track("consumed");
+    cluster.refresh().await.unwrap();
+    assert_eq!(last_metadata_topics(&broker), ["busy", "consumed", "once"]);
+
+    // "busy" is sent to all along; "once" never again; "consumed" is a consumer's.
+    let until = Instant::now() + max_idle + Duration::from_millis(500);
+    while Instant::now() < until {
+        assert!(cluster.cached_topic("busy").is_some());
+        // Refreshes in between notice the uses: a use is only seen at the next refresh.
+        cluster.refresh().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    cluster.refresh().await.unwrap();
+    assert_eq!(last_metadata_topics(&broker), ["busy", "consumed"]);
+    let snapshot = cluster.snapshot();
+    assert!(snapshot.topics.contains_key("busy") && snapshot.topics.contains_key("consumed"));
+    assert!(
+        !snapshot.topics.contains_key("once"),
+        "an idle topic stays cached"
+    );
+    // Sending to it again brings it back.
+    cluster.topic("once", Duration::from_secs(5)).await.unwrap();
+}
