@@ -9,223 +9,15 @@
 //! Every batch holds a reservation from `buffer.memory` for its whole capacity, taken before
 //! it is created and returned when it is settled, so the budget bounds real memory.
 
-use super::delivery::{Delivery, Resolver, Slots};
-use crate::config::Compression;
-use crate::error::{Error, Result};
-use crate::protocol::record_batch::{set_producer_fields, BatchBuilder, BatchParams};
-use crate::record::{Header, RecordMetadata, TopicPartition};
+use super::batch::{Append, Batch, BatchSettings, Reply};
+use super::delivery::Delivery;
+use crate::record::TopicPartition;
 use crate::sync::lock;
-use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
-
-/// A delivery callback, as `Producer::send_with_callback` takes it.
-pub(crate) type Callback = Box<dyn FnOnce(Result<RecordMetadata>) + Send + 'static>;
-
-/// How the sender of a record wants its outcome.
-pub(crate) enum Reply {
-    /// A `Delivery` future, handed back by the append.
-    Future,
-    /// A callback, called on the producer's task when the outcome is known (Java's `Callback`).
-    Callback(Callback),
-}
-
-/// Where a record's outcome goes.
-pub(crate) enum Completion {
-    Future(Resolver),
-    Callback(Callback),
-}
-
-impl Completion {
-    fn complete(self, outcome: Result<RecordMetadata>) {
-        match self {
-            Completion::Future(resolver) => resolver.resolve(outcome),
-            Completion::Callback(callback) => {
-                // A panicking callback must not take the batch's bookkeeping down with it (its
-                // partition would stay blocked); Java logs and goes on the same way.
-                if catch_unwind(AssertUnwindSafe(|| callback(outcome))).is_err() {
-                    tracing::error!("a delivery callback panicked; the producer goes on");
-                }
-            }
-        }
-    }
-}
-
-/// The idempotence fields a batch is sent with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ProducerFields {
-    pub producer_id: i64,
-    pub epoch: i16,
-    pub base_sequence: i32,
-}
-
-/// A batch for one partition, open for appends until the sender takes it.
-pub(crate) struct Batch {
-    pub tp: TopicPartition,
-    /// The topic as records carry it, shared into each `RecordMetadata` without a copy.
-    pub topic: Arc<str>,
-    builder: Option<BatchBuilder>,
-    /// The encoded batch and the fields it carries; retries resend these bytes.
-    encoded: Option<(Bytes, Option<ProducerFields>)>,
-    /// One entry per record, in offset-delta order: where its outcome goes, and its timestamp.
-    pub records: Vec<(Completion, i64)>,
-    /// Where the `Delivery`s of this batch's records are written.
-    slots: Slots,
-    pub created: Instant,
-    /// Not sent again before this instant (retry backoff).
-    pub retry_at: Option<Instant>,
-    pub attempts: u32,
-    /// The sequence assigned at first send; kept through retries so the broker can
-    /// recognise a batch it already wrote.
-    pub sequence: Option<ProducerFields>,
-    /// The last attempt got no answer: the broker may have written the batch.
-    pub outcome_unknown: bool,
-    /// Size of the records before compression, for the compression-ratio metric.
-    pub uncompressed_size: usize,
-    /// This batch's share of `buffer.memory`, given back when the batch is dropped (settled),
-    /// and halved between the parts when it is split.
-    reservation: OwnedSemaphorePermit,
-}
-
-impl Batch {
-    pub(crate) fn record_count(&self) -> usize {
-        self.records.len()
-    }
-
-    /// Records where the outcome of the record just appended goes.
-    fn push_reply(&mut self, reply: Reply, timestamp: i64) -> Option<Delivery> {
-        match reply {
-            Reply::Future => {
-                let (delivery, resolver) = self.slots.next();
-                self.records.push((Completion::Future(resolver), timestamp));
-                Some(delivery)
-            }
-            Reply::Callback(callback) => {
-                self.records
-                    .push((Completion::Callback(callback), timestamp));
-                None
-            }
-        }
-    }
-
-    /// An upper bound of the encoded size (exact once encoded).
-    pub(crate) fn size_estimate(&self) -> usize {
-        match (&self.encoded, &self.builder) {
-            (Some((bytes, _)), _) => bytes.len(),
-            (None, Some(builder)) => builder.size_estimate(),
-            (None, None) => 0,
-        }
-    }
-
-    /// The bytes to send, carrying `self.sequence`. Encodes (and compresses) on first use;
-    /// later calls reuse the bytes, rewriting the producer fields only after an epoch bump.
-    pub(crate) fn encoded(&mut self) -> Bytes {
-        if let Some(builder) = self.builder.take() {
-            self.uncompressed_size = builder.size_estimate();
-            let params = match self.sequence {
-                Some(f) => BatchParams {
-                    producer_id: f.producer_id,
-                    producer_epoch: f.epoch,
-                    base_sequence: f.base_sequence,
-                    ..BatchParams::default()
-                },
-                None => BatchParams::default(),
-            };
-            self.encoded = Some((builder.finish(params), self.sequence));
-        }
-        match &mut self.encoded {
-            Some((bytes, fields)) if *fields != self.sequence => {
-                let mut copy = BytesMut::from(&bytes[..]);
-                let f = self.sequence.unwrap_or(ProducerFields {
-                    producer_id: -1,
-                    epoch: -1,
-                    base_sequence: -1,
-                });
-                // The batch was encoded by us, so its header is well formed.
-                let _ = set_producer_fields(&mut copy, f.producer_id, f.epoch, f.base_sequence);
-                *bytes = copy.freeze();
-                *fields = self.sequence;
-                bytes.clone()
-            }
-            Some((bytes, _)) => bytes.clone(),
-            None => Bytes::new(),
-        }
-    }
-
-    /// Splits a batch the broker refused as too large into two halves, in order, each with
-    /// part of the reservation (Java's `splitAndReenqueue`). The records are decoded back
-    /// from the encoded bytes; a single-record batch comes back unchanged as the error.
-    pub(crate) fn split(mut self, settings: &BatchSettings) -> Result<(Batch, Batch), Box<Batch>> {
-        if self.records.len() < 2 {
-            return Err(Box::new(self));
-        }
-        let bytes = self.encoded();
-        let Ok(decoded) =
-            crate::protocol::record_batch::decode::decode_batches(bytes, false, usize::MAX >> 1)
-        else {
-            return Err(Box::new(self));
-        };
-        let records: Vec<_> = decoded.into_iter().flat_map(|b| b.records).collect();
-        if records.len() != self.records.len() {
-            return Err(Box::new(self));
-        }
-        let mid = records.len() / 2;
-        let half = self.reservation.num_permits() / 2;
-        let Some(second_reservation) = self.reservation.split(half) else {
-            return Err(Box::new(self));
-        };
-        let mut replies = std::mem::take(&mut self.records);
-        let second_replies = replies.split_off(mid);
-        let build = |records: &[crate::protocol::record_batch::decode::DecodedRecord], capacity| {
-            let mut builder = BatchBuilder::new(settings.compression, capacity)
-                .with_compression_level(settings.compression_level);
-            for r in records {
-                builder.append(
-                    r.timestamp,
-                    r.key.as_deref(),
-                    r.value.as_deref(),
-                    &r.headers,
-                );
-            }
-            builder
-        };
-        let first_builder = build(&records[..mid], half);
-        let second_builder = build(&records[mid..], half);
-        let make = |builder, replies, reservation| Batch {
-            tp: self.tp.clone(),
-            topic: self.topic.clone(),
-            builder: Some(builder),
-            encoded: None,
-            records: replies,
-            slots: Slots::default(),
-            created: self.created,
-            retry_at: None,
-            attempts: self.attempts,
-            sequence: None,
-            outcome_unknown: false,
-            uncompressed_size: 0,
-            reservation,
-        };
-        let second = make(second_builder, second_replies, second_reservation);
-        let first = make(first_builder, replies, self.reservation);
-        Ok((first, second))
-    }
-
-    /// Resolves every record of the batch with `outcome(offset_delta, timestamp)`.
-    pub(crate) fn complete(self, outcome: impl Fn(usize, i64) -> Result<RecordMetadata>) {
-        for (i, (completion, timestamp)) in self.records.into_iter().enumerate() {
-            completion.complete(outcome(i, timestamp));
-        }
-    }
-
-    pub(crate) fn fail(self, error: impl Fn() -> Error) {
-        self.complete(|_, _| Err(error()));
-    }
-}
 
 #[derive(Default)]
 struct Queue {
@@ -240,39 +32,6 @@ struct Queue {
 /// with one). Java does the same: its clock counts whole milliseconds, so it sends a batch up to
 /// 1 ms before `linger.ms` has really passed.
 const LINGER_SLACK: Duration = Duration::from_millis(1);
-
-/// Settings that shape batches.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BatchSettings {
-    pub batch_size: usize,
-    pub linger: Duration,
-    pub compression: Compression,
-    pub compression_level: Option<i32>,
-}
-
-/// A record on its way into a batch.
-pub(crate) struct Append<'a> {
-    pub timestamp: i64,
-    pub key: Option<&'a [u8]>,
-    pub value: Option<&'a [u8]>,
-    pub headers: &'a [Header],
-    pub size: usize,
-    /// The record's [`record_fixed_len`](crate::protocol::record_batch::record_fixed_len),
-    /// measured once by the caller.
-    pub fixed_len: usize,
-}
-
-impl Append<'_> {
-    fn append_to(&self, builder: &mut BatchBuilder) {
-        builder.append_measured(
-            self.fixed_len,
-            self.timestamp,
-            self.key,
-            self.value,
-            self.headers,
-        );
-    }
-}
 
 /// What `try_append` did.
 pub(crate) enum Appended {
@@ -348,7 +107,7 @@ impl Accumulator {
         let Some(batch) = queue.batches.back_mut() else {
             return Appended::NeedsBatch;
         };
-        let Some(builder) = batch.builder.as_mut() else {
+        let Some(builder) = batch.body.open_mut() else {
             return Appended::NeedsBatch;
         };
         if builder.size_estimate() + record.size > self.settings.batch_size {
@@ -380,25 +139,9 @@ impl Accumulator {
             return delivery;
         }
         let reply = reply?;
-        let capacity = reservation.num_permits();
-        let mut builder = BatchBuilder::new(self.settings.compression, capacity)
-            .with_compression_level(self.settings.compression_level);
+        let mut builder = self.settings.builder(reservation.num_permits());
         record.append_to(&mut builder);
-        let mut batch = Batch {
-            tp: TopicPartition::new(&**topic, partition),
-            topic: topic.clone(),
-            builder: Some(builder),
-            encoded: None,
-            records: Vec::new(),
-            slots: Slots::default(),
-            created: Instant::now(),
-            retry_at: None,
-            attempts: 0,
-            sequence: None,
-            outcome_unknown: false,
-            uncompressed_size: 0,
-            reservation,
-        };
+        let mut batch = Batch::new(topic, partition, builder, reservation);
         let delivery = batch.push_reply(reply, record.timestamp);
         queue_mut(&mut lock(&self.queues), topic, partition)
             .batches
@@ -433,7 +176,7 @@ impl Accumulator {
                 continue;
             }
             let full = queue.batches.len() > 1
-                || front.builder.is_none()
+                || !front.body.is_open()
                 || front.size_estimate() >= self.settings.batch_size;
             let due = front.created + self.settings.linger;
             let lingered = due <= now + LINGER_SLACK;
@@ -530,6 +273,8 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Compression;
+    use crate::error::Error;
     use tokio::sync::Semaphore;
 
     fn accumulator(linger_ms: u64) -> Accumulator {
@@ -659,31 +404,5 @@ mod tests {
         ready.into_iter().next().unwrap().fail(|| Error::Closed);
         assert_eq!(memory.available_permits(), 1000);
         assert!(matches!(rx.await, Err(Error::Closed)));
-    }
-
-    #[tokio::test]
-    async fn encoding_carries_the_sequence_and_rewrites_it_after_a_bump() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(1000));
-        let tp = TopicPartition::new("t", 0);
-        let _rx = append(&acc, &memory, &tp, b"a");
-        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
-        let mut batch = ready.into_iter().next().unwrap();
-        let fields = |epoch, base_sequence| ProducerFields {
-            producer_id: 9,
-            epoch,
-            base_sequence,
-        };
-        batch.sequence = Some(fields(0, 5));
-        let first = batch.encoded();
-        let read = |b: &Bytes| {
-            let d = crate::protocol::record_batch::decode::decode_batches(b.clone(), true, 1 << 20)
-                .unwrap();
-            (d[0].producer_id, d[0].producer_epoch, d[0].base_sequence)
-        };
-        assert_eq!(read(&first), (9, 0, 5));
-        assert_eq!(batch.encoded(), first, "retries resend the same bytes");
-        batch.sequence = Some(fields(1, 0));
-        assert_eq!(read(&batch.encoded()), (9, 1, 0));
     }
 }

@@ -11,6 +11,7 @@
 //! See `DESIGN.md` for retries, sequence numbers and epoch bumps.
 
 mod accumulator;
+mod batch;
 mod delivery;
 mod idempotence;
 mod metrics;
@@ -24,7 +25,8 @@ use crate::protocol::record_batch::{record_fixed_len, BatchBuilder, BATCH_HEADER
 use crate::record::{ProducerRecord, RecordMetadata};
 use crate::sync::lock;
 use crate::topic::validate_topic_name;
-use accumulator::{Accumulator, Append, Appended, BatchSettings, Reply};
+use accumulator::{Accumulator, Appended};
+use batch::{Append, BatchSettings, Reply};
 pub use delivery::Delivery;
 use idempotence::Idempotence;
 pub use metrics::ProducerMetrics;

@@ -9,7 +9,7 @@
 //! Sequences are assigned here, on one task, in drain order. Encoding and compression run in
 //! the request tasks, spread over the runtime's threads.
 
-use super::accumulator::Batch;
+use super::batch::Batch;
 use super::idempotence::init_producer_id;
 use super::Shared;
 use crate::cluster::TrafficClass;
@@ -290,7 +290,7 @@ impl Shared {
         let topic = batch.topic.clone();
         let count = batch.record_count();
         self.metrics
-            .batch_sent(count, batch.size_estimate(), batch.uncompressed_size);
+            .batch_sent(count, batch.size_estimate(), batch.uncompressed_size());
         batch.complete(|i, timestamp| {
             Ok(RecordMetadata {
                 topic: topic.clone(),
