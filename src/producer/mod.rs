@@ -15,8 +15,10 @@ mod batch;
 mod delivery;
 mod idempotence;
 mod metrics;
+mod outcome;
 mod partition_chooser;
 mod sender;
+mod settle;
 
 use crate::cluster::Cluster;
 use crate::config::ProducerConfig;
