@@ -11,6 +11,7 @@
 
 use super::batch::{Append, Batch, BatchSettings, Reply};
 use super::delivery::Delivery;
+use super::flush::Tracker;
 use crate::record::TopicPartition;
 use crate::sync::lock;
 use std::collections::{HashMap, VecDeque};
@@ -41,8 +42,9 @@ pub(crate) enum Appended {
         full: bool,
         delivery: Option<Delivery>,
     },
-    /// No open batch has room: reserve `batch_capacity` bytes and call `append_new`.
-    NeedsBatch,
+    /// No open batch has room: reserve `batch_capacity` bytes and call `append_new` with the
+    /// reply given back.
+    NeedsBatch(Reply),
 }
 
 /// Each topic's queues, indexed by partition. Looked up by `&str` for every record, so no
@@ -68,13 +70,16 @@ fn existing_queue<'a>(queues: &'a mut Queues, tp: &TopicPartition) -> Option<&'a
 pub(crate) struct Accumulator {
     settings: BatchSettings,
     queues: Mutex<Queues>,
+    /// Where each new batch takes its ticket for `flush`.
+    tracker: Arc<Tracker>,
 }
 
 impl Accumulator {
-    pub(crate) fn new(settings: BatchSettings) -> Self {
+    pub(crate) fn new(settings: BatchSettings, tracker: Arc<Tracker>) -> Self {
         Self {
             settings,
             queues: Mutex::new(Queues::default()),
+            tracker,
         }
     }
 
@@ -95,27 +100,21 @@ impl Accumulator {
         topic: &str,
         partition: i32,
         record: &Append<'_>,
-        reply: &mut Option<Reply>,
+        reply: Reply,
     ) -> Appended {
         let mut queues = lock(&self.queues);
-        let Some(queue) = usize::try_from(partition)
+        let Some(batch) = usize::try_from(partition)
             .ok()
-            .and_then(|p| queues.get_mut(topic)?.get_mut(p))
+            .and_then(|p| queues.get_mut(topic)?.get_mut(p)?.batches.back_mut())
         else {
-            return Appended::NeedsBatch;
-        };
-        let Some(batch) = queue.batches.back_mut() else {
-            return Appended::NeedsBatch;
+            return Appended::NeedsBatch(reply);
         };
         let Some(builder) = batch.body.open_mut() else {
-            return Appended::NeedsBatch;
+            return Appended::NeedsBatch(reply);
         };
         if builder.size_estimate() + record.size > self.settings.batch_size {
-            return Appended::NeedsBatch;
+            return Appended::NeedsBatch(reply);
         }
-        let Some(reply) = reply.take() else {
-            return Appended::NeedsBatch;
-        };
         record.append_to(builder);
         let full = builder.size_estimate() >= self.settings.batch_size;
         let delivery = batch.push_reply(reply, record.timestamp);
@@ -132,16 +131,19 @@ impl Accumulator {
         reply: Reply,
         reservation: OwnedSemaphorePermit,
     ) -> Option<Delivery> {
-        let mut reply = Some(reply);
-        if let Appended::Yes { delivery, .. } =
-            self.try_append(topic, partition, record, &mut reply)
-        {
-            return delivery;
-        }
-        let reply = reply?;
+        let reply = match self.try_append(topic, partition, record, reply) {
+            Appended::Yes { delivery, .. } => return delivery,
+            Appended::NeedsBatch(reply) => reply,
+        };
         let mut builder = self.settings.builder(reservation.num_permits());
         record.append_to(&mut builder);
-        let mut batch = Batch::new(topic, partition, builder, reservation);
+        let mut batch = Batch::new(
+            topic,
+            partition,
+            builder,
+            reservation,
+            self.tracker.pending(),
+        );
         let delivery = batch.push_reply(reply, record.timestamp);
         queue_mut(&mut lock(&self.queues), topic, partition)
             .batches
@@ -278,12 +280,13 @@ mod tests {
     use tokio::sync::Semaphore;
 
     fn accumulator(linger_ms: u64) -> Accumulator {
-        Accumulator::new(BatchSettings {
+        let settings = BatchSettings {
             batch_size: 200,
             linger: Duration::from_millis(linger_ms),
             compression: Compression::Uncompressed,
             compression_level: None,
-        })
+        };
+        Accumulator::new(settings, Arc::default())
     }
 
     fn record(value: &[u8]) -> Append<'_> {
@@ -304,17 +307,16 @@ mod tests {
         tp: &TopicPartition,
         value: &[u8],
     ) -> Delivery {
-        let mut reply = Some(Reply::Future);
         let r = record(value);
         let topic: Arc<str> = Arc::from(tp.topic.as_str());
-        match acc.try_append(&topic, tp.partition, &r, &mut reply) {
+        match acc.try_append(&topic, tp.partition, &r, Reply::Future) {
             Appended::Yes { delivery, .. } => delivery.unwrap(),
-            Appended::NeedsBatch => {
+            Appended::NeedsBatch(reply) => {
                 let permit = memory
                     .clone()
                     .try_acquire_many_owned(acc.batch_capacity(r.size) as u32)
                     .unwrap();
-                acc.append_new(&topic, tp.partition, &r, reply.take().unwrap(), permit)
+                acc.append_new(&topic, tp.partition, &r, reply, permit)
                     .unwrap()
             }
         }

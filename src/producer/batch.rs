@@ -11,6 +11,7 @@
 //! ```
 
 use super::delivery::{Delivery, Resolver, Slots};
+use super::flush::Pending;
 use crate::config::Compression;
 use crate::error::{Error, Result};
 use crate::protocol::record_batch::decode::{decode_batches, DecodedRecord};
@@ -234,6 +235,8 @@ pub(crate) struct Batch {
     /// This batch's share of `buffer.memory`, given back when the batch is dropped (settled),
     /// and halved between the parts when it is split.
     reservation: OwnedSemaphorePermit,
+    /// Counts the batch for `flush` until it is dropped (settled).
+    pending: Pending,
 }
 
 impl Batch {
@@ -243,6 +246,7 @@ impl Batch {
         partition: i32,
         builder: BatchBuilder,
         reservation: OwnedSemaphorePermit,
+        pending: Pending,
     ) -> Batch {
         Batch {
             tp: TopicPartition::new(&**topic, partition),
@@ -256,6 +260,7 @@ impl Batch {
             sequence: None,
             outcome_unknown: false,
             reservation,
+            pending,
         }
     }
 
@@ -320,7 +325,8 @@ impl Batch {
         let mid = records.len() / 2;
         let mut first_replies = std::mem::take(&mut self.records);
         let second_replies = first_replies.split_off(mid);
-        let half = |records: &[DecodedRecord], replies, reservation| {
+        let second_pending = self.pending.another();
+        let half = |records: &[DecodedRecord], replies, reservation, pending| {
             let mut builder = settings.builder(half_capacity);
             for r in records {
                 builder.append(
@@ -342,10 +348,21 @@ impl Batch {
                 sequence: None,
                 outcome_unknown: false,
                 reservation,
+                pending,
             }
         };
-        let second = half(&records[mid..], second_replies, second_reservation);
-        let first = half(&records[..mid], first_replies, self.reservation);
+        let second = half(
+            &records[mid..],
+            second_replies,
+            second_reservation,
+            second_pending,
+        );
+        let first = half(
+            &records[..mid],
+            first_replies,
+            self.reservation,
+            self.pending,
+        );
         Ok((first, second))
     }
 
@@ -364,6 +381,7 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::producer::flush::Tracker;
     use crate::protocol::record_batch::decode::DecodedBatch;
     use tokio::sync::Semaphore;
 
@@ -528,7 +546,8 @@ mod tests {
         for value in values {
             builder.append(0, None, Some(value), &[]);
         }
-        let mut batch = Batch::new(&Arc::from("t"), 0, builder, reservation);
+        let pending = Arc::new(Tracker::default()).pending();
+        let mut batch = Batch::new(&Arc::from("t"), 0, builder, reservation, pending);
         for (i, _) in values.iter().enumerate() {
             let _ = batch.push_reply(Reply::Future, i as i64);
         }
