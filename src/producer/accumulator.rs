@@ -407,4 +407,124 @@ mod tests {
         assert_eq!(memory.available_permits(), 1000);
         assert!(matches!(rx.await, Err(Error::Closed)));
     }
+
+    /// The values of each drained batch, in drain order.
+    fn values(batches: &[Batch]) -> Vec<Vec<u8>> {
+        batches
+            .iter()
+            .map(|b| b.records.iter().map(|r| r.1 as u8).collect())
+            .collect()
+    }
+
+    fn drain_all(acc: &Accumulator, hurry: bool) -> Vec<Batch> {
+        acc.drain(Instant::now(), hurry, |_, _| true).0
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn split_halves_go_first_in_order_one_at_a_time() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let tp = TopicPartition::new("t", 0);
+        let _d: Vec<_> = [b'a', b'b', b'c']
+            .iter()
+            .map(|v| append(&acc, &memory, &tp, &[*v; 20]))
+            .collect();
+        let _later = append(&acc, &memory, &tp, &[b'z'; 150]);
+        let whole = drain_all(&acc, false).pop().unwrap();
+        assert_eq!(whole.record_count(), 3);
+        let (first, second) = whole.split(acc.settings()).ok().unwrap();
+        acc.requeue_split(first, second);
+        let sent = drain_all(&acc, false);
+        assert_eq!(values(&sent), [vec![b'a']], "the first half, alone");
+        assert!(drain_all(&acc, true).is_empty(), "the second half waits");
+        acc.done(&tp);
+        assert_eq!(values(&drain_all(&acc, false)), [vec![b'b', b'c']]);
+        acc.done(&tp);
+        assert_eq!(values(&drain_all(&acc, false)), [vec![b'z']]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_the_sender_may_not_take_keeps_its_place() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let _a = append(&acc, &memory, &p0, b"a");
+        let _b = append(&acc, &memory, &p1, b"b");
+        let (taken, _) = acc.drain(Instant::now(), false, |tp, _| tp.partition == 1);
+        assert_eq!(values(&taken), [vec![b'b']]);
+        let _c = append(&acc, &memory, &p0, &[b'c'; 190]);
+        let (taken, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(
+            values(&taken),
+            [vec![b'a']],
+            "p1 is in flight; p0's oldest goes"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_next_wakeup_is_the_earliest_linger_or_backoff() {
+        let acc = accumulator(30);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let _a = append(&acc, &memory, &p0, b"a");
+        let start = Instant::now();
+        let mut batch = drain_all(&acc, true).pop().unwrap();
+        // Sent once, so sealed: a retry goes at its backoff, whatever linger.ms says.
+        let _sent = batch.encoded();
+        acc.requeue(batch, Duration::from_millis(10));
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let _b = append(&acc, &memory, &p1, b"b");
+        let (none, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        assert!(none.is_empty());
+        assert_eq!(
+            wake,
+            Some(start + Duration::from_millis(10)),
+            "p0's backoff"
+        );
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let (retried, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(values(&retried), [vec![b'a']]);
+        let linger_due = start + Duration::from_millis(5 + 30 - 1);
+        assert_eq!(wake, Some(linger_due), "p1's linger.ms, less the slack");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_takes_old_waiting_batches_and_leaves_the_rest() {
+        let acc = accumulator(1_000);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let tp = TopicPartition::new("t", 0);
+        let _old = append(&acc, &memory, &tp, &[b'o'; 150]);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let _new = append(&acc, &memory, &tp, &[b'n'; 150]);
+        let cutoff = Instant::now() - Duration::from_secs(1);
+        let expired = acc.expire(cutoff);
+        assert_eq!(values(&expired), [vec![b'o']]);
+        assert!(acc.expire(cutoff).is_empty(), "expired once");
+        assert_eq!(values(&drain_all(&acc, true)), [vec![b'n']]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_epoch_bump_clears_waiting_sequences_and_close_takes_everything() {
+        let acc = accumulator(0);
+        let memory = Arc::new(Semaphore::new(10_000));
+        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let _a = append(&acc, &memory, &p0, b"a");
+        let _b = append(&acc, &memory, &p1, b"b");
+        let mut sent = drain_all(&acc, true);
+        for batch in &mut sent {
+            batch.sequence = Some(crate::producer::batch::ProducerFields {
+                producer_id: 1,
+                epoch: 0,
+                base_sequence: 0,
+            });
+        }
+        for batch in sent {
+            acc.requeue(batch, Duration::ZERO);
+        }
+        acc.clear_sequences();
+        let waiting = acc.take_all();
+        assert_eq!(waiting.len(), 2);
+        assert!(waiting.iter().all(|b| b.sequence.is_none()));
+        assert!(drain_all(&acc, true).is_empty());
+    }
 }
