@@ -100,12 +100,8 @@ async fn a_steady_stream_of_sends_does_not_hold_a_flush() {
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
     let stream = tokio::spawn({
-        let (producer, topic, stop, sent) = (
-            producer.clone(),
-            topic.clone(),
-            stop.clone(),
-            sent.clone(),
-        );
+        let (producer, topic, stop, sent) =
+            (producer.clone(), topic.clone(), stop.clone(), sent.clone());
         async move {
             while !stop.load(Ordering::Relaxed) {
                 let record = ProducerRecord::new(topic.as_str(), "stream");
