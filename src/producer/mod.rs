@@ -214,21 +214,29 @@ impl Shared {
     }
 
     /// A new batch's share of `buffer.memory`: waited for until `deadline` (or
-    /// `max.block.ms` from now), or taken only if free now. `None` when there is no room.
+    /// `max.block.ms` from now), or taken only if free now.
     async fn reserve(
         &self,
         record_size: usize,
         wait: bool,
         deadline: Option<Instant>,
-    ) -> Option<OwnedSemaphorePermit> {
+    ) -> Result<OwnedSemaphorePermit> {
         let capacity = self.accumulator.batch_capacity(record_size);
         let needed = u32::try_from(capacity).unwrap_or(u32::MAX);
-        if !wait {
-            return self.memory.clone().try_acquire_many_owned(needed).ok();
-        }
-        let deadline = deadline.unwrap_or_else(|| Instant::now() + self.config.max_block);
-        let acquire = self.memory.clone().acquire_many_owned(needed);
-        tokio::time::timeout_at(deadline, acquire).await.ok()?.ok()
+        let reservation = if wait {
+            let deadline = deadline.unwrap_or_else(|| Instant::now() + self.config.max_block);
+            let acquire = self.memory.clone().acquire_many_owned(needed);
+            tokio::time::timeout_at(deadline, acquire)
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+        } else {
+            self.memory.clone().try_acquire_many_owned(needed).ok()
+        };
+        reservation.ok_or(Error::BufferFull {
+            needed: capacity,
+            limit: self.memory_limit,
+        })
     }
 }
 
@@ -359,35 +367,21 @@ impl Producer {
             size,
             fixed_len,
         };
-        s.outstanding.fetch_add(1, Ordering::AcqRel);
-        let (wake, delivery) =
-            match s
-                .accumulator
-                .try_append(&record.topic, partition, &append, reply)
-            {
-                Appended::Yes { full, delivery } => (full, delivery),
-                Appended::NeedsBatch(reply) => {
-                    let Some(reservation) = s.reserve(size, wait_for_memory, deadline).await else {
-                        s.outstanding.fetch_sub(1, Ordering::AcqRel);
-                        let needed = s.accumulator.batch_capacity(size);
-                        return Err(Error::BufferFull {
-                            needed,
-                            limit: s.memory_limit,
-                        });
-                    };
-                    let accumulator = &s.accumulator;
-                    let delivery = accumulator.append_new(
-                        &record.topic,
-                        partition,
-                        &append,
-                        reply,
-                        reservation,
-                    );
-                    // A new batch wakes the sender too, so it schedules that batch's linger
-                    // deadline instead of finding it at its next periodic tick.
-                    (true, delivery)
-                }
-            };
+        let counted = Outstanding::count(&s.outstanding);
+        let topic = &record.topic;
+        let (wake, delivery) = match s.accumulator.try_append(topic, partition, &append, reply) {
+            Appended::Yes { full, delivery } => (full, delivery),
+            Appended::NeedsBatch(reply) => {
+                let reservation = s.reserve(size, wait_for_memory, deadline).await?;
+                // A new batch wakes the sender too, so it schedules that batch's linger
+                // deadline instead of finding it at its next periodic tick.
+                let accumulator = &s.accumulator;
+                let delivery =
+                    accumulator.append_new(topic, partition, &append, reply, reservation);
+                (true, delivery)
+            }
+        };
+        counted.queued();
         if wake || s.config.linger.is_zero() {
             s.wake.notify_one();
         }
@@ -434,6 +428,29 @@ impl Producer {
         let s = &self.shared;
         let in_use = s.memory_limit - s.memory.available_permits().min(s.memory_limit);
         s.metrics.snapshot(in_use, s.memory_limit)
+    }
+}
+
+/// A record counted as outstanding before it is in a batch, so the sender does not stop
+/// while the record waits for memory. Uncounted again if the send fails, or if its future is
+/// dropped, before the record is queued.
+struct Outstanding<'a>(&'a AtomicUsize);
+
+impl<'a> Outstanding<'a> {
+    fn count(outstanding: &'a AtomicUsize) -> Self {
+        outstanding.fetch_add(1, Ordering::AcqRel);
+        Outstanding(outstanding)
+    }
+
+    /// The record is in a batch, which uncounts it when it is settled.
+    fn queued(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Outstanding<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

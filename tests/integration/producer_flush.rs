@@ -57,36 +57,6 @@ async fn flush_settles_every_record_sent_before_it() {
     producer.close(Duration::ZERO).await;
 }
 
-/// A flush whose future is dropped before it returns (a timeout around it) ends there: later
-/// batches wait for `linger.ms` again instead of being hurried out for good.
-#[tokio::test]
-async fn a_flush_given_up_on_leaves_linger_in_force() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("flush_dropped");
-    create_topic(&bootstrap, &topic, 2).await;
-    let producer = Producer::new(lingering_producer_config(&bootstrap))
-        .await
-        .unwrap();
-    let first = producer
-        .send(ProducerRecord::new(topic.as_str(), "first").partition(0))
-        .await
-        .unwrap();
-    let gave_up = tokio::time::timeout(Duration::ZERO, producer.flush()).await;
-    assert!(gave_up.is_err(), "the flush had to wait for the broker");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let later = producer
-        .send(ProducerRecord::new(topic.as_str(), "later").partition(1))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        later.now_or_never().is_none(),
-        "a batch after the abandoned flush was sent before linger.ms"
-    );
-    drop(first);
-    producer.close(Duration::ZERO).await;
-}
-
 /// Another task sending without pause cannot keep a flush waiting: it waits for the records
 /// sent before it, not for those sent while it waits.
 #[tokio::test]
