@@ -98,7 +98,8 @@ impl Shared {
     }
 
     fn closed_and_empty(&self) -> bool {
-        self.closed.load(Ordering::Acquire) && self.outstanding.load(Ordering::Acquire) == 0
+        // SeqCst with `Outstanding::count` and `check_open`: see there.
+        self.closed.load(Ordering::SeqCst) && self.outstanding.load(Ordering::SeqCst) == 0
     }
 
     fn records_settled(&self, count: usize) {
@@ -149,7 +150,7 @@ impl Shared {
         if let Some(e) = self.fatal_error() {
             return Err(e);
         }
-        if self.closed.load(Ordering::Acquire) {
+        if self.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed);
         }
         Ok(())
@@ -348,6 +349,9 @@ impl Producer {
         reply: Reply,
     ) -> Result<Option<Delivery>> {
         let s = &self.shared;
+        // Counted before the closed check: either the sender, once closed, sees this record
+        // outstanding and stays to deliver it, or this send sees the producer closed.
+        let counted = Outstanding::count(&s.outstanding);
         s.check_open()?;
         let (fixed_len, size) = s.measure(&record)?;
         // max.block.ms bounds the metadata wait and the memory wait together; the clock is
@@ -367,7 +371,6 @@ impl Producer {
             size,
             fixed_len,
         };
-        let counted = Outstanding::count(&s.outstanding);
         let topic = &record.topic;
         let (wake, delivery) = match s.accumulator.try_append(topic, partition, &append, reply) {
             Appended::Yes { full, delivery } => (full, delivery),
@@ -404,10 +407,11 @@ impl Producer {
 
     /// Stops accepting records and delivers what is queued, waiting at most `timeout`.
     /// Records still waiting then fail with [`Error::Closed`]; returns how many did. Batches
-    /// already in flight still resolve with the broker's answer.
+    /// already in flight still resolve with the broker's answer, and a send already under way
+    /// (waiting for metadata or memory) still queues its record, which is then delivered.
     pub async fn close(&self, timeout: Duration) -> usize {
         let s = &self.shared;
-        s.closed.store(true, Ordering::Release);
+        s.closed.store(true, Ordering::SeqCst);
         s.wake.notify_one();
         if tokio::time::timeout(timeout, s.tracker.all_settled())
             .await
@@ -431,14 +435,14 @@ impl Producer {
     }
 }
 
-/// A record counted as outstanding before it is in a batch, so the sender does not stop
-/// while the record waits for memory. Uncounted again if the send fails, or if its future is
-/// dropped, before the record is queued.
+/// A record counted as outstanding from the start of its send, so the sender does not stop
+/// while the record waits for metadata or memory. Uncounted again if the send fails, or if
+/// its future is dropped, before the record is queued.
 struct Outstanding<'a>(&'a AtomicUsize);
 
 impl<'a> Outstanding<'a> {
     fn count(outstanding: &'a AtomicUsize) -> Self {
-        outstanding.fetch_add(1, Ordering::AcqRel);
+        outstanding.fetch_add(1, Ordering::SeqCst);
         Outstanding(outstanding)
     }
 

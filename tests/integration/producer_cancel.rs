@@ -71,3 +71,40 @@ async fn a_send_dropped_while_waiting_for_memory_is_not_left_outstanding() {
     let debug = format!("{producer:?}");
     assert!(debug.contains("outstanding: 0"), "{debug}");
 }
+
+/// A send still waiting for its topic's metadata when `close` runs is not stranded: the
+/// producer keeps delivering until it is settled, so its `Delivery` resolves.
+#[tokio::test]
+async fn a_send_caught_by_close_while_waiting_for_metadata_still_resolves() {
+    let bootstrap = bootstrap().await;
+    let topic = topic("send_during_close");
+    let mut config = producer_config(&bootstrap);
+    config.client.allow_auto_create_topics = false;
+    let producer = Producer::new(config).await.unwrap();
+    let send = tokio::spawn({
+        let (producer, topic) = (producer.clone(), topic.clone());
+        async move {
+            producer
+                .send(ProducerRecord::new(topic.as_str(), "caught"))
+                .await
+        }
+    });
+    // The topic does not exist yet: the send waits for it (up to max.block.ms).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        producer.close(Duration::ZERO).await,
+        0,
+        "nothing was queued"
+    );
+    // Long enough for the sender task to have stopped, were it going to.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    create_topic(&bootstrap, &topic, 1).await;
+    let delivery = send
+        .await
+        .unwrap()
+        .expect("the send was under way before close");
+    let outcome = tokio::time::timeout(Duration::from_secs(30), delivery)
+        .await
+        .expect("the record was left in a batch nobody sends");
+    assert!(outcome.is_ok(), "{outcome:?}");
+}
