@@ -212,6 +212,14 @@ impl Body {
 }
 
 /// A batch for one partition, open for appends until the sender takes it.
+///
+/// `retry_at`, `attempts`, `sequence` and `outcome_unknown` are separate fields rather than
+/// one lifecycle enum because nearly all their combinations occur: a split half has attempts
+/// but neither backoff nor sequence; a batch put back for want of a leader has a backoff but
+/// no attempt; a batch of unknown outcome has a sequence only with idempotence. Whether a
+/// batch is in flight is its queue's flag (and who holds it). After an answer they change
+/// only as `outcome::decide` says (`settle.rs`), besides `split` and an epoch bump clearing
+/// waiting sequences.
 pub(crate) struct Batch {
     pub tp: TopicPartition,
     /// The topic as records carry it, shared into each `RecordMetadata` without a copy.
