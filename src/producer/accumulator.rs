@@ -279,14 +279,20 @@ mod tests {
     use crate::error::Error;
     use tokio::sync::Semaphore;
 
-    fn accumulator(linger_ms: u64) -> Accumulator {
+    /// An accumulator of 200-byte batches, and a `buffer.memory` of 10,000 bytes.
+    fn accumulator(linger_ms: u64) -> (Accumulator, Arc<Semaphore>) {
         let settings = BatchSettings {
             batch_size: 200,
             linger: Duration::from_millis(linger_ms),
             compression: Compression::Uncompressed,
             compression_level: None,
         };
-        Accumulator::new(settings, Arc::default())
+        let memory = Arc::new(Semaphore::new(10_000));
+        (Accumulator::new(settings, Arc::default()), memory)
+    }
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition::new("t", partition)
     }
 
     fn record(value: &[u8]) -> Append<'_> {
@@ -324,9 +330,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_batch_waits_for_linger_unless_full_or_flushed() {
-        let acc = accumulator(50);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let tp = TopicPartition::new("t", 0);
+        let (acc, memory) = accumulator(50);
+        let tp = tp(0);
         let _rx = append(&acc, &memory, &tp, b"a");
         let (ready, wake) = acc.drain(Instant::now(), false, |_, _| true);
         assert!(ready.is_empty());
@@ -344,9 +349,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn one_batch_per_partition_is_in_flight_and_retries_keep_their_place() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let tp = TopicPartition::new("t", 0);
+        let (acc, memory) = accumulator(0);
+        let tp = tp(0);
         let _a = append(&acc, &memory, &tp, &[b'a'; 150]);
         let _b = append(&acc, &memory, &tp, &[b'b'; 150]);
         let (first, _) = acc.drain(Instant::now(), false, |_, _| true);
@@ -369,9 +373,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn expiry_spares_batches_whose_outcome_is_unknown() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let (acc, memory) = accumulator(0);
+        let (p0, p1) = (tp(0), tp(1));
         let _a = append(&acc, &memory, &p0, b"a");
         let _b = append(&acc, &memory, &p1, b"b");
         let (ready, _) = acc.drain(Instant::now(), false, |tp, _| tp.partition == 0);
@@ -387,24 +390,23 @@ mod tests {
 
     #[tokio::test]
     async fn reservations_return_when_batches_are_settled() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(1000));
-        let tp = TopicPartition::new("t", 0);
+        let (acc, memory) = accumulator(0);
+        let tp = tp(0);
         let rx = append(&acc, &memory, &tp, b"a");
         assert_eq!(
             memory.available_permits(),
-            800,
+            9_800,
             "one batch reserves batch.size"
         );
         let _same_batch = append(&acc, &memory, &tp, b"b");
         assert_eq!(
             memory.available_permits(),
-            800,
+            9_800,
             "appends into it reserve nothing"
         );
         let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
         ready.into_iter().next().unwrap().fail(|| Error::Closed);
-        assert_eq!(memory.available_permits(), 1000);
+        assert_eq!(memory.available_permits(), 10_000);
         assert!(matches!(rx.await, Err(Error::Closed)));
     }
 
@@ -422,9 +424,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn split_halves_go_first_in_order_one_at_a_time() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let tp = TopicPartition::new("t", 0);
+        let (acc, memory) = accumulator(0);
+        let tp = tp(0);
         let _d: Vec<_> = [b'a', b'b', b'c']
             .iter()
             .map(|v| append(&acc, &memory, &tp, &[*v; 20]))
@@ -445,9 +446,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_batch_the_sender_may_not_take_keeps_its_place() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let (acc, memory) = accumulator(0);
+        let (p0, p1) = (tp(0), tp(1));
         let _a = append(&acc, &memory, &p0, b"a");
         let _b = append(&acc, &memory, &p1, b"b");
         let (taken, _) = acc.drain(Instant::now(), false, |tp, _| tp.partition == 1);
@@ -463,9 +463,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_next_wakeup_is_the_earliest_linger_or_backoff() {
-        let acc = accumulator(30);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let (acc, memory) = accumulator(30);
+        let (p0, p1) = (tp(0), tp(1));
         let _a = append(&acc, &memory, &p0, b"a");
         let start = Instant::now();
         let mut batch = drain_all(&acc, true).pop().unwrap();
@@ -490,9 +489,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn expiry_takes_old_waiting_batches_and_leaves_the_rest() {
-        let acc = accumulator(1_000);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let tp = TopicPartition::new("t", 0);
+        let (acc, memory) = accumulator(1_000);
+        let tp = tp(0);
         let _old = append(&acc, &memory, &tp, &[b'o'; 150]);
         tokio::time::advance(Duration::from_secs(5)).await;
         let _new = append(&acc, &memory, &tp, &[b'n'; 150]);
@@ -505,9 +503,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_epoch_bump_clears_waiting_sequences_and_close_takes_everything() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let (acc, memory) = accumulator(0);
+        let (p0, p1) = (tp(0), tp(1));
         let _a = append(&acc, &memory, &p0, b"a");
         let _b = append(&acc, &memory, &p1, b"b");
         let mut sent = drain_all(&acc, true);

@@ -427,13 +427,9 @@ mod tests {
         },
         /// Refused: the body was not changed.
         Refused,
-        Sealed {
-            /// (producer id, epoch, base sequence) as the bytes carry them.
-            written: (i64, i16, i32),
-            values: Vec<&'static [u8]>,
-            /// The very same bytes as the previous seal (a retry resends them, no copy).
-            same_bytes: bool,
-        },
+        /// (producer id, epoch, base sequence) as the bytes carry them, and whether they are
+        /// the very same bytes as the previous seal (a retry resends them, no copy).
+        Sealed((i64, i16, i32), bool),
     }
 
     /// Every transition of a body, in the order a batch's life takes them: appends while
@@ -443,58 +439,18 @@ mod tests {
     fn body_transitions() {
         use After::*;
         use Event::*;
+        const NONE: (i64, i16, i32) = (-1, -1, -1);
+        #[rustfmt::skip]
         let table: &[(Event, After)] = &[
             (Append(b"a"), Open { records: 1 }),
             (Append(b"b"), Open { records: 2 }),
-            (
-                Seal(None),
-                Sealed {
-                    written: (-1, -1, -1),
-                    values: vec![b"a", b"b"],
-                    same_bytes: false,
-                },
-            ),
+            (Seal(None), Sealed(NONE, false)),
             (Append(b"c"), Refused),
-            (
-                Seal(None),
-                Sealed {
-                    written: (-1, -1, -1),
-                    values: vec![b"a", b"b"],
-                    same_bytes: true,
-                },
-            ),
-            (
-                Seal(fields(0, 5)),
-                Sealed {
-                    written: (9, 0, 5),
-                    values: vec![b"a", b"b"],
-                    same_bytes: false,
-                },
-            ),
-            (
-                Seal(fields(0, 5)),
-                Sealed {
-                    written: (9, 0, 5),
-                    values: vec![b"a", b"b"],
-                    same_bytes: true,
-                },
-            ),
-            (
-                Seal(fields(1, 0)),
-                Sealed {
-                    written: (9, 1, 0),
-                    values: vec![b"a", b"b"],
-                    same_bytes: false,
-                },
-            ),
-            (
-                Seal(None),
-                Sealed {
-                    written: (-1, -1, -1),
-                    values: vec![b"a", b"b"],
-                    same_bytes: false,
-                },
-            ),
+            (Seal(None), Sealed(NONE, true)),
+            (Seal(fields(0, 5)), Sealed((9, 0, 5), false)),
+            (Seal(fields(0, 5)), Sealed((9, 0, 5), true)),
+            (Seal(fields(1, 0)), Sealed((9, 1, 0), false)),
+            (Seal(None), Sealed(NONE, false)),
         ];
         let mut body = Body::Open(SETTINGS.builder(100));
         let mut previous = Bytes::new();
@@ -513,21 +469,12 @@ mod tests {
                     body = std::mem::replace(&mut body, Body::EMPTY).seal(fields);
                     let bytes = body.bytes();
                     let batch = decode(&bytes);
-                    let same_bytes = bytes.as_ptr() == previous.as_ptr() && bytes == previous;
+                    let values: Vec<_> = batch.records.iter().map(|r| r.value.clone()).collect();
+                    assert_eq!(values, [Some("a".into()), Some("b".into())], "row {row}");
+                    let same = bytes.as_ptr() == previous.as_ptr() && bytes == previous;
                     previous = bytes;
-                    Sealed {
-                        written: (batch.producer_id, batch.producer_epoch, batch.base_sequence),
-                        values: batch
-                            .records
-                            .iter()
-                            .map(|r| match r.value.as_deref() {
-                                Some(b"a") => &b"a"[..],
-                                Some(b"b") => b"b",
-                                _ => b"?",
-                            })
-                            .collect(),
-                        same_bytes,
-                    }
+                    let written = (batch.producer_id, batch.producer_epoch, batch.base_sequence);
+                    Sealed(written, same)
                 }
             };
             assert_eq!(&after, expected, "row {row}: {event:?}");

@@ -1,30 +1,15 @@
 //! Producer futures dropped before they finish (a timeout around them) leave nothing behind.
 
 use crate::common::*;
-use futures::FutureExt;
+use crate::producer_flush::{assert_lingering, lingering, producer_for_new_topic};
 use kafkit::{Producer, ProducerRecord};
 use std::time::Duration;
-
-/// Far beyond anything these tests wait for, so only a flush sends a batch.
-const LONG_LINGER: Duration = Duration::from_secs(600);
-
-fn lingering_producer_config(bootstrap: &str) -> kafkit::ProducerConfig {
-    let mut config = producer_config(bootstrap);
-    config.linger = LONG_LINGER;
-    config.delivery_timeout = LONG_LINGER + Duration::from_secs(60);
-    config
-}
 
 /// A flush whose future is dropped before it returns (a timeout around it) ends there: later
 /// batches wait for `linger.ms` again instead of being hurried out for good.
 #[tokio::test]
 async fn a_flush_given_up_on_leaves_linger_in_force() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("flush_dropped");
-    create_topic(&bootstrap, &topic, 2).await;
-    let producer = Producer::new(lingering_producer_config(&bootstrap))
-        .await
-        .unwrap();
+    let (producer, topic) = producer_for_new_topic("flush_dropped", 2, lingering).await;
     let first = producer
         .send(ProducerRecord::new(topic.as_str(), "first").partition(0))
         .await
@@ -36,11 +21,11 @@ async fn a_flush_given_up_on_leaves_linger_in_force() {
         .send(ProducerRecord::new(topic.as_str(), "later").partition(1))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        later.now_or_never().is_none(),
-        "a batch after the abandoned flush was sent before linger.ms"
-    );
+    assert_lingering(
+        later,
+        "a batch after the abandoned flush was sent before linger.ms",
+    )
+    .await;
     drop(first);
     producer.close(Duration::ZERO).await;
 }
@@ -49,16 +34,15 @@ async fn a_flush_given_up_on_leaves_linger_in_force() {
 /// outstanding: once the rest is settled the producer has nothing left to deliver.
 #[tokio::test]
 async fn a_send_dropped_while_waiting_for_memory_is_not_left_outstanding() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("send_dropped");
-    create_topic(&bootstrap, &topic, 2).await;
-    let mut config = lingering_producer_config(&bootstrap);
-    config.batch_size = 16_384;
-    // After the first batch's reservation, more than batch.size stays free (so nothing
-    // hurries it out), but not enough for the large record.
-    config.buffer_memory = 40_000;
-    config.max_request_size = 40_000;
-    let producer = Producer::new(config).await.unwrap();
+    let (producer, topic) = producer_for_new_topic("send_dropped", 2, |config| {
+        lingering(config);
+        config.batch_size = 16_384;
+        // After the first batch's reservation, more than batch.size stays free (so nothing
+        // hurries it out), but not enough for the large record.
+        config.buffer_memory = 40_000;
+        config.max_request_size = 40_000;
+    })
+    .await;
     let first = producer
         .send(ProducerRecord::new(topic.as_str(), "small").partition(0))
         .await

@@ -2,33 +2,46 @@
 
 use crate::common::*;
 use futures::FutureExt;
-use kafkit::{Producer, ProducerRecord};
+use kafkit::{Delivery, Producer, ProducerConfig, ProducerRecord};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Far beyond anything these tests wait for, so only a flush sends a batch.
-const LONG_LINGER: Duration = Duration::from_secs(600);
 /// Bounds each wait, so a flush that never returns fails the test instead of hanging it.
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
-fn lingering_producer_config(bootstrap: &str) -> kafkit::ProducerConfig {
-    let mut config = producer_config(bootstrap);
-    config.linger = LONG_LINGER;
-    config.delivery_timeout = LONG_LINGER + Duration::from_secs(60);
-    config
+/// A new topic of `partitions` partitions, and a producer with the settings `configure` makes.
+pub async fn producer_for_new_topic(
+    prefix: &str,
+    partitions: i32,
+    configure: impl FnOnce(&mut ProducerConfig),
+) -> (Producer, String) {
+    let bootstrap = bootstrap().await;
+    let topic = topic(prefix);
+    create_topic(&bootstrap, &topic, partitions).await;
+    let mut config = producer_config(&bootstrap);
+    configure(&mut config);
+    (Producer::new(config).await.unwrap(), topic)
+}
+
+/// Batches linger for ten minutes, far beyond anything these tests wait for, so only a flush
+/// (or close) sends them.
+pub fn lingering(config: &mut ProducerConfig) {
+    config.linger = Duration::from_secs(600);
+    config.delivery_timeout = config.linger + Duration::from_secs(60);
+}
+
+/// Asserts that a record's batch is still lingering half a second after it was sent.
+pub async fn assert_lingering(delivery: Delivery, why: &str) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(delivery.now_or_never().is_none(), "{why}");
 }
 
 /// When `flush` returns, every record sent before it is settled: no `Delivery` is pending.
 /// The batches would otherwise linger for ten minutes.
 #[tokio::test]
 async fn flush_settles_every_record_sent_before_it() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("flush_settles");
-    create_topic(&bootstrap, &topic, 3).await;
-    let producer = Producer::new(lingering_producer_config(&bootstrap))
-        .await
-        .unwrap();
+    let (producer, topic) = producer_for_new_topic("flush_settles", 3, lingering).await;
     let mut deliveries = Vec::new();
     for i in 0..300 {
         let record = ProducerRecord::new(topic.as_str(), format!("v{i}")).partition(i % 3);
@@ -49,11 +62,7 @@ async fn flush_settles_every_record_sent_before_it() {
         .send(ProducerRecord::new(topic.as_str(), "later"))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        lingering.now_or_never().is_none(),
-        "without a flush the batch waits for linger.ms"
-    );
+    assert_lingering(lingering, "without a flush the batch waits for linger.ms").await;
     producer.close(Duration::ZERO).await;
 }
 
@@ -61,12 +70,8 @@ async fn flush_settles_every_record_sent_before_it() {
 /// sent before it, not for those sent while it waits.
 #[tokio::test]
 async fn a_steady_stream_of_sends_does_not_hold_a_flush() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("flush_stream");
-    create_topic(&bootstrap, &topic, 1).await;
-    let mut config = producer_config(&bootstrap);
-    config.linger = Duration::ZERO;
-    let producer = Producer::new(config).await.unwrap();
+    let (producer, topic) =
+        producer_for_new_topic("flush_stream", 1, |c| c.linger = Duration::ZERO).await;
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
     let stream = tokio::spawn({
