@@ -9,223 +9,16 @@
 //! Every batch holds a reservation from `buffer.memory` for its whole capacity, taken before
 //! it is created and returned when it is settled, so the budget bounds real memory.
 
-use super::delivery::{Delivery, Resolver, Slots};
-use crate::config::Compression;
-use crate::error::{Error, Result};
-use crate::protocol::record_batch::{set_producer_fields, BatchBuilder, BatchParams};
-use crate::record::{Header, RecordMetadata, TopicPartition};
+use super::batch::{Append, Batch, BatchSettings, Reply};
+use super::delivery::Delivery;
+use super::flush::Tracker;
+use crate::record::TopicPartition;
 use crate::sync::lock;
-use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
-
-/// A delivery callback, as `Producer::send_with_callback` takes it.
-pub(crate) type Callback = Box<dyn FnOnce(Result<RecordMetadata>) + Send + 'static>;
-
-/// How the sender of a record wants its outcome.
-pub(crate) enum Reply {
-    /// A `Delivery` future, handed back by the append.
-    Future,
-    /// A callback, called on the producer's task when the outcome is known (Java's `Callback`).
-    Callback(Callback),
-}
-
-/// Where a record's outcome goes.
-pub(crate) enum Completion {
-    Future(Resolver),
-    Callback(Callback),
-}
-
-impl Completion {
-    fn complete(self, outcome: Result<RecordMetadata>) {
-        match self {
-            Completion::Future(resolver) => resolver.resolve(outcome),
-            Completion::Callback(callback) => {
-                // A panicking callback must not take the batch's bookkeeping down with it (its
-                // partition would stay blocked); Java logs and goes on the same way.
-                if catch_unwind(AssertUnwindSafe(|| callback(outcome))).is_err() {
-                    tracing::error!("a delivery callback panicked; the producer goes on");
-                }
-            }
-        }
-    }
-}
-
-/// The idempotence fields a batch is sent with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ProducerFields {
-    pub producer_id: i64,
-    pub epoch: i16,
-    pub base_sequence: i32,
-}
-
-/// A batch for one partition, open for appends until the sender takes it.
-pub(crate) struct Batch {
-    pub tp: TopicPartition,
-    /// The topic as records carry it, shared into each `RecordMetadata` without a copy.
-    pub topic: Arc<str>,
-    builder: Option<BatchBuilder>,
-    /// The encoded batch and the fields it carries; retries resend these bytes.
-    encoded: Option<(Bytes, Option<ProducerFields>)>,
-    /// One entry per record, in offset-delta order: where its outcome goes, and its timestamp.
-    pub records: Vec<(Completion, i64)>,
-    /// Where the `Delivery`s of this batch's records are written.
-    slots: Slots,
-    pub created: Instant,
-    /// Not sent again before this instant (retry backoff).
-    pub retry_at: Option<Instant>,
-    pub attempts: u32,
-    /// The sequence assigned at first send; kept through retries so the broker can
-    /// recognise a batch it already wrote.
-    pub sequence: Option<ProducerFields>,
-    /// The last attempt got no answer: the broker may have written the batch.
-    pub outcome_unknown: bool,
-    /// Size of the records before compression, for the compression-ratio metric.
-    pub uncompressed_size: usize,
-    /// This batch's share of `buffer.memory`, given back when the batch is dropped (settled),
-    /// and halved between the parts when it is split.
-    reservation: OwnedSemaphorePermit,
-}
-
-impl Batch {
-    pub(crate) fn record_count(&self) -> usize {
-        self.records.len()
-    }
-
-    /// Records where the outcome of the record just appended goes.
-    fn push_reply(&mut self, reply: Reply, timestamp: i64) -> Option<Delivery> {
-        match reply {
-            Reply::Future => {
-                let (delivery, resolver) = self.slots.next();
-                self.records.push((Completion::Future(resolver), timestamp));
-                Some(delivery)
-            }
-            Reply::Callback(callback) => {
-                self.records
-                    .push((Completion::Callback(callback), timestamp));
-                None
-            }
-        }
-    }
-
-    /// An upper bound of the encoded size (exact once encoded).
-    pub(crate) fn size_estimate(&self) -> usize {
-        match (&self.encoded, &self.builder) {
-            (Some((bytes, _)), _) => bytes.len(),
-            (None, Some(builder)) => builder.size_estimate(),
-            (None, None) => 0,
-        }
-    }
-
-    /// The bytes to send, carrying `self.sequence`. Encodes (and compresses) on first use;
-    /// later calls reuse the bytes, rewriting the producer fields only after an epoch bump.
-    pub(crate) fn encoded(&mut self) -> Bytes {
-        if let Some(builder) = self.builder.take() {
-            self.uncompressed_size = builder.size_estimate();
-            let params = match self.sequence {
-                Some(f) => BatchParams {
-                    producer_id: f.producer_id,
-                    producer_epoch: f.epoch,
-                    base_sequence: f.base_sequence,
-                    ..BatchParams::default()
-                },
-                None => BatchParams::default(),
-            };
-            self.encoded = Some((builder.finish(params), self.sequence));
-        }
-        match &mut self.encoded {
-            Some((bytes, fields)) if *fields != self.sequence => {
-                let mut copy = BytesMut::from(&bytes[..]);
-                let f = self.sequence.unwrap_or(ProducerFields {
-                    producer_id: -1,
-                    epoch: -1,
-                    base_sequence: -1,
-                });
-                // The batch was encoded by us, so its header is well formed.
-                let _ = set_producer_fields(&mut copy, f.producer_id, f.epoch, f.base_sequence);
-                *bytes = copy.freeze();
-                *fields = self.sequence;
-                bytes.clone()
-            }
-            Some((bytes, _)) => bytes.clone(),
-            None => Bytes::new(),
-        }
-    }
-
-    /// Splits a batch the broker refused as too large into two halves, in order, each with
-    /// part of the reservation (Java's `splitAndReenqueue`). The records are decoded back
-    /// from the encoded bytes; a single-record batch comes back unchanged as the error.
-    pub(crate) fn split(mut self, settings: &BatchSettings) -> Result<(Batch, Batch), Box<Batch>> {
-        if self.records.len() < 2 {
-            return Err(Box::new(self));
-        }
-        let bytes = self.encoded();
-        let Ok(decoded) =
-            crate::protocol::record_batch::decode::decode_batches(bytes, false, usize::MAX >> 1)
-        else {
-            return Err(Box::new(self));
-        };
-        let records: Vec<_> = decoded.into_iter().flat_map(|b| b.records).collect();
-        if records.len() != self.records.len() {
-            return Err(Box::new(self));
-        }
-        let mid = records.len() / 2;
-        let half = self.reservation.num_permits() / 2;
-        let Some(second_reservation) = self.reservation.split(half) else {
-            return Err(Box::new(self));
-        };
-        let mut replies = std::mem::take(&mut self.records);
-        let second_replies = replies.split_off(mid);
-        let build = |records: &[crate::protocol::record_batch::decode::DecodedRecord], capacity| {
-            let mut builder = BatchBuilder::new(settings.compression, capacity)
-                .with_compression_level(settings.compression_level);
-            for r in records {
-                builder.append(
-                    r.timestamp,
-                    r.key.as_deref(),
-                    r.value.as_deref(),
-                    &r.headers,
-                );
-            }
-            builder
-        };
-        let first_builder = build(&records[..mid], half);
-        let second_builder = build(&records[mid..], half);
-        let make = |builder, replies, reservation| Batch {
-            tp: self.tp.clone(),
-            topic: self.topic.clone(),
-            builder: Some(builder),
-            encoded: None,
-            records: replies,
-            slots: Slots::default(),
-            created: self.created,
-            retry_at: None,
-            attempts: self.attempts,
-            sequence: None,
-            outcome_unknown: false,
-            uncompressed_size: 0,
-            reservation,
-        };
-        let second = make(second_builder, second_replies, second_reservation);
-        let first = make(first_builder, replies, self.reservation);
-        Ok((first, second))
-    }
-
-    /// Resolves every record of the batch with `outcome(offset_delta, timestamp)`.
-    pub(crate) fn complete(self, outcome: impl Fn(usize, i64) -> Result<RecordMetadata>) {
-        for (i, (completion, timestamp)) in self.records.into_iter().enumerate() {
-            completion.complete(outcome(i, timestamp));
-        }
-    }
-
-    pub(crate) fn fail(self, error: impl Fn() -> Error) {
-        self.complete(|_, _| Err(error()));
-    }
-}
 
 #[derive(Default)]
 struct Queue {
@@ -241,39 +34,6 @@ struct Queue {
 /// 1 ms before `linger.ms` has really passed.
 const LINGER_SLACK: Duration = Duration::from_millis(1);
 
-/// Settings that shape batches.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BatchSettings {
-    pub batch_size: usize,
-    pub linger: Duration,
-    pub compression: Compression,
-    pub compression_level: Option<i32>,
-}
-
-/// A record on its way into a batch.
-pub(crate) struct Append<'a> {
-    pub timestamp: i64,
-    pub key: Option<&'a [u8]>,
-    pub value: Option<&'a [u8]>,
-    pub headers: &'a [Header],
-    pub size: usize,
-    /// The record's [`record_fixed_len`](crate::protocol::record_batch::record_fixed_len),
-    /// measured once by the caller.
-    pub fixed_len: usize,
-}
-
-impl Append<'_> {
-    fn append_to(&self, builder: &mut BatchBuilder) {
-        builder.append_measured(
-            self.fixed_len,
-            self.timestamp,
-            self.key,
-            self.value,
-            self.headers,
-        );
-    }
-}
-
 /// What `try_append` did.
 pub(crate) enum Appended {
     /// Appended; `full` when the batch is now full and the sender should wake. `delivery` is
@@ -282,8 +42,9 @@ pub(crate) enum Appended {
         full: bool,
         delivery: Option<Delivery>,
     },
-    /// No open batch has room: reserve `batch_capacity` bytes and call `append_new`.
-    NeedsBatch,
+    /// No open batch has room: reserve `batch_capacity` bytes and call `append_new` with the
+    /// reply given back.
+    NeedsBatch(Reply),
 }
 
 /// Each topic's queues, indexed by partition. Looked up by `&str` for every record, so no
@@ -309,13 +70,16 @@ fn existing_queue<'a>(queues: &'a mut Queues, tp: &TopicPartition) -> Option<&'a
 pub(crate) struct Accumulator {
     settings: BatchSettings,
     queues: Mutex<Queues>,
+    /// Where each new batch takes its ticket for `flush`.
+    tracker: Arc<Tracker>,
 }
 
 impl Accumulator {
-    pub(crate) fn new(settings: BatchSettings) -> Self {
+    pub(crate) fn new(settings: BatchSettings, tracker: Arc<Tracker>) -> Self {
         Self {
             settings,
             queues: Mutex::new(Queues::default()),
+            tracker,
         }
     }
 
@@ -336,27 +100,21 @@ impl Accumulator {
         topic: &str,
         partition: i32,
         record: &Append<'_>,
-        reply: &mut Option<Reply>,
+        reply: Reply,
     ) -> Appended {
         let mut queues = lock(&self.queues);
-        let Some(queue) = usize::try_from(partition)
+        let Some(batch) = usize::try_from(partition)
             .ok()
-            .and_then(|p| queues.get_mut(topic)?.get_mut(p))
+            .and_then(|p| queues.get_mut(topic)?.get_mut(p)?.batches.back_mut())
         else {
-            return Appended::NeedsBatch;
+            return Appended::NeedsBatch(reply);
         };
-        let Some(batch) = queue.batches.back_mut() else {
-            return Appended::NeedsBatch;
-        };
-        let Some(builder) = batch.builder.as_mut() else {
-            return Appended::NeedsBatch;
+        let Some(builder) = batch.body.open_mut() else {
+            return Appended::NeedsBatch(reply);
         };
         if builder.size_estimate() + record.size > self.settings.batch_size {
-            return Appended::NeedsBatch;
+            return Appended::NeedsBatch(reply);
         }
-        let Some(reply) = reply.take() else {
-            return Appended::NeedsBatch;
-        };
         record.append_to(builder);
         let full = builder.size_estimate() >= self.settings.batch_size;
         let delivery = batch.push_reply(reply, record.timestamp);
@@ -373,32 +131,19 @@ impl Accumulator {
         reply: Reply,
         reservation: OwnedSemaphorePermit,
     ) -> Option<Delivery> {
-        let mut reply = Some(reply);
-        if let Appended::Yes { delivery, .. } =
-            self.try_append(topic, partition, record, &mut reply)
-        {
-            return delivery;
-        }
-        let reply = reply?;
-        let capacity = reservation.num_permits();
-        let mut builder = BatchBuilder::new(self.settings.compression, capacity)
-            .with_compression_level(self.settings.compression_level);
-        record.append_to(&mut builder);
-        let mut batch = Batch {
-            tp: TopicPartition::new(&**topic, partition),
-            topic: topic.clone(),
-            builder: Some(builder),
-            encoded: None,
-            records: Vec::new(),
-            slots: Slots::default(),
-            created: Instant::now(),
-            retry_at: None,
-            attempts: 0,
-            sequence: None,
-            outcome_unknown: false,
-            uncompressed_size: 0,
-            reservation,
+        let reply = match self.try_append(topic, partition, record, reply) {
+            Appended::Yes { delivery, .. } => return delivery,
+            Appended::NeedsBatch(reply) => reply,
         };
+        let mut builder = self.settings.builder(reservation.num_permits());
+        record.append_to(&mut builder);
+        let mut batch = Batch::new(
+            topic,
+            partition,
+            builder,
+            reservation,
+            self.tracker.pending(),
+        );
         let delivery = batch.push_reply(reply, record.timestamp);
         queue_mut(&mut lock(&self.queues), topic, partition)
             .batches
@@ -433,7 +178,7 @@ impl Accumulator {
                 continue;
             }
             let full = queue.batches.len() > 1
-                || front.builder.is_none()
+                || !front.body.is_open()
                 || front.size_estimate() >= self.settings.batch_size;
             let due = front.created + self.settings.linger;
             let lingered = due <= now + LINGER_SLACK;
@@ -530,15 +275,24 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Compression;
+    use crate::error::Error;
     use tokio::sync::Semaphore;
 
-    fn accumulator(linger_ms: u64) -> Accumulator {
-        Accumulator::new(BatchSettings {
+    /// An accumulator of 200-byte batches, and a `buffer.memory` of 10,000 bytes.
+    fn accumulator(linger_ms: u64) -> (Accumulator, Arc<Semaphore>) {
+        let settings = BatchSettings {
             batch_size: 200,
             linger: Duration::from_millis(linger_ms),
             compression: Compression::Uncompressed,
             compression_level: None,
-        })
+        };
+        let memory = Arc::new(Semaphore::new(10_000));
+        (Accumulator::new(settings, Arc::default()), memory)
+    }
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition::new("t", partition)
     }
 
     fn record(value: &[u8]) -> Append<'_> {
@@ -559,17 +313,16 @@ mod tests {
         tp: &TopicPartition,
         value: &[u8],
     ) -> Delivery {
-        let mut reply = Some(Reply::Future);
         let r = record(value);
         let topic: Arc<str> = Arc::from(tp.topic.as_str());
-        match acc.try_append(&topic, tp.partition, &r, &mut reply) {
+        match acc.try_append(&topic, tp.partition, &r, Reply::Future) {
             Appended::Yes { delivery, .. } => delivery.unwrap(),
-            Appended::NeedsBatch => {
+            Appended::NeedsBatch(reply) => {
                 let permit = memory
                     .clone()
                     .try_acquire_many_owned(acc.batch_capacity(r.size) as u32)
                     .unwrap();
-                acc.append_new(&topic, tp.partition, &r, reply.take().unwrap(), permit)
+                acc.append_new(&topic, tp.partition, &r, reply, permit)
                     .unwrap()
             }
         }
@@ -577,9 +330,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_batch_waits_for_linger_unless_full_or_flushed() {
-        let acc = accumulator(50);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let tp = TopicPartition::new("t", 0);
+        let (acc, memory) = accumulator(50);
+        let tp = tp(0);
         let _rx = append(&acc, &memory, &tp, b"a");
         let (ready, wake) = acc.drain(Instant::now(), false, |_, _| true);
         assert!(ready.is_empty());
@@ -597,9 +349,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn one_batch_per_partition_is_in_flight_and_retries_keep_their_place() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let tp = TopicPartition::new("t", 0);
+        let (acc, memory) = accumulator(0);
+        let tp = tp(0);
         let _a = append(&acc, &memory, &tp, &[b'a'; 150]);
         let _b = append(&acc, &memory, &tp, &[b'b'; 150]);
         let (first, _) = acc.drain(Instant::now(), false, |_, _| true);
@@ -622,9 +373,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn expiry_spares_batches_whose_outcome_is_unknown() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(10_000));
-        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let (acc, memory) = accumulator(0);
+        let (p0, p1) = (tp(0), tp(1));
         let _a = append(&acc, &memory, &p0, b"a");
         let _b = append(&acc, &memory, &p1, b"b");
         let (ready, _) = acc.drain(Instant::now(), false, |tp, _| tp.partition == 0);
@@ -640,50 +390,138 @@ mod tests {
 
     #[tokio::test]
     async fn reservations_return_when_batches_are_settled() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(1000));
-        let tp = TopicPartition::new("t", 0);
+        let (acc, memory) = accumulator(0);
+        let tp = tp(0);
         let rx = append(&acc, &memory, &tp, b"a");
         assert_eq!(
             memory.available_permits(),
-            800,
+            9_800,
             "one batch reserves batch.size"
         );
         let _same_batch = append(&acc, &memory, &tp, b"b");
         assert_eq!(
             memory.available_permits(),
-            800,
+            9_800,
             "appends into it reserve nothing"
         );
         let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
         ready.into_iter().next().unwrap().fail(|| Error::Closed);
-        assert_eq!(memory.available_permits(), 1000);
+        assert_eq!(memory.available_permits(), 10_000);
         assert!(matches!(rx.await, Err(Error::Closed)));
     }
 
-    #[tokio::test]
-    async fn encoding_carries_the_sequence_and_rewrites_it_after_a_bump() {
-        let acc = accumulator(0);
-        let memory = Arc::new(Semaphore::new(1000));
-        let tp = TopicPartition::new("t", 0);
-        let _rx = append(&acc, &memory, &tp, b"a");
-        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
-        let mut batch = ready.into_iter().next().unwrap();
-        let fields = |epoch, base_sequence| ProducerFields {
-            producer_id: 9,
-            epoch,
-            base_sequence,
-        };
-        batch.sequence = Some(fields(0, 5));
-        let first = batch.encoded();
-        let read = |b: &Bytes| {
-            let d = crate::protocol::record_batch::decode::decode_batches(b.clone(), true, 1 << 20)
-                .unwrap();
-            (d[0].producer_id, d[0].producer_epoch, d[0].base_sequence)
-        };
-        assert_eq!(read(&first), (9, 0, 5));
-        assert_eq!(batch.encoded(), first, "retries resend the same bytes");
-        batch.sequence = Some(fields(1, 0));
-        assert_eq!(read(&batch.encoded()), (9, 1, 0));
+    /// The values of each drained batch, in drain order.
+    fn values(batches: &[Batch]) -> Vec<Vec<u8>> {
+        batches
+            .iter()
+            .map(|b| b.records.iter().map(|r| r.1 as u8).collect())
+            .collect()
+    }
+
+    fn drain_all(acc: &Accumulator, hurry: bool) -> Vec<Batch> {
+        acc.drain(Instant::now(), hurry, |_, _| true).0
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn split_halves_go_first_in_order_one_at_a_time() {
+        let (acc, memory) = accumulator(0);
+        let tp = tp(0);
+        let _d: Vec<_> = [b'a', b'b', b'c']
+            .iter()
+            .map(|v| append(&acc, &memory, &tp, &[*v; 20]))
+            .collect();
+        let _later = append(&acc, &memory, &tp, &[b'z'; 150]);
+        let whole = drain_all(&acc, false).pop().unwrap();
+        assert_eq!(whole.record_count(), 3);
+        let (first, second) = whole.split(acc.settings()).ok().unwrap();
+        acc.requeue_split(first, second);
+        let sent = drain_all(&acc, false);
+        assert_eq!(values(&sent), [vec![b'a']], "the first half, alone");
+        assert!(drain_all(&acc, true).is_empty(), "the second half waits");
+        acc.done(&tp);
+        assert_eq!(values(&drain_all(&acc, false)), [vec![b'b', b'c']]);
+        acc.done(&tp);
+        assert_eq!(values(&drain_all(&acc, false)), [vec![b'z']]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_the_sender_may_not_take_keeps_its_place() {
+        let (acc, memory) = accumulator(0);
+        let (p0, p1) = (tp(0), tp(1));
+        let _a = append(&acc, &memory, &p0, b"a");
+        let _b = append(&acc, &memory, &p1, b"b");
+        let (taken, _) = acc.drain(Instant::now(), false, |tp, _| tp.partition == 1);
+        assert_eq!(values(&taken), [vec![b'b']]);
+        let _c = append(&acc, &memory, &p0, &[b'c'; 190]);
+        let (taken, _) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(
+            values(&taken),
+            [vec![b'a']],
+            "p1 is in flight; p0's oldest goes"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_next_wakeup_is_the_earliest_linger_or_backoff() {
+        let (acc, memory) = accumulator(30);
+        let (p0, p1) = (tp(0), tp(1));
+        let _a = append(&acc, &memory, &p0, b"a");
+        let start = Instant::now();
+        let mut batch = drain_all(&acc, true).pop().unwrap();
+        // Sent once, so sealed: a retry goes at its backoff, whatever linger.ms says.
+        let _sent = batch.encoded();
+        acc.requeue(batch, Duration::from_millis(10));
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let _b = append(&acc, &memory, &p1, b"b");
+        let (none, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        assert!(none.is_empty());
+        assert_eq!(
+            wake,
+            Some(start + Duration::from_millis(10)),
+            "p0's backoff"
+        );
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let (retried, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        assert_eq!(values(&retried), [vec![b'a']]);
+        let linger_due = start + Duration::from_millis(5 + 30 - 1);
+        assert_eq!(wake, Some(linger_due), "p1's linger.ms, less the slack");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_takes_old_waiting_batches_and_leaves_the_rest() {
+        let (acc, memory) = accumulator(1_000);
+        let tp = tp(0);
+        let _old = append(&acc, &memory, &tp, &[b'o'; 150]);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let _new = append(&acc, &memory, &tp, &[b'n'; 150]);
+        let cutoff = Instant::now() - Duration::from_secs(1);
+        let expired = acc.expire(cutoff);
+        assert_eq!(values(&expired), [vec![b'o']]);
+        assert!(acc.expire(cutoff).is_empty(), "expired once");
+        assert_eq!(values(&drain_all(&acc, true)), [vec![b'n']]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_epoch_bump_clears_waiting_sequences_and_close_takes_everything() {
+        let (acc, memory) = accumulator(0);
+        let (p0, p1) = (tp(0), tp(1));
+        let _a = append(&acc, &memory, &p0, b"a");
+        let _b = append(&acc, &memory, &p1, b"b");
+        let mut sent = drain_all(&acc, true);
+        for batch in &mut sent {
+            batch.sequence = Some(crate::producer::batch::ProducerFields {
+                producer_id: 1,
+                epoch: 0,
+                base_sequence: 0,
+            });
+        }
+        for batch in sent {
+            acc.requeue(batch, Duration::ZERO);
+        }
+        acc.clear_sequences();
+        let waiting = acc.take_all();
+        assert_eq!(waiting.len(), 2);
+        assert!(waiting.iter().all(|b| b.sequence.is_none()));
+        assert!(drain_all(&acc, true).is_empty());
     }
 }

@@ -7,7 +7,7 @@
 //! (`OUT_OF_ORDER_SEQUENCE_NUMBER`, `INVALID_PRODUCER_EPOCH`), the producer bumps its epoch
 //! (KIP-360) and restarts every partition at sequence 0, rather than going fatal.
 
-use super::accumulator::ProducerFields;
+use super::batch::ProducerFields;
 use crate::cluster::Cluster;
 use crate::error::{Error, ErrorCode, Result};
 use crate::record::TopicPartition;

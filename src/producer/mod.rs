@@ -11,20 +11,25 @@
 //! See `DESIGN.md` for retries, sequence numbers and epoch bumps.
 
 mod accumulator;
+mod batch;
 mod delivery;
+mod flush;
 mod idempotence;
 mod metrics;
+mod outcome;
 mod partition_chooser;
 mod sender;
+mod settle;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, TopicInfo};
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::protocol::record_batch::{record_fixed_len, BatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{ProducerRecord, RecordMetadata};
 use crate::sync::lock;
 use crate::topic::validate_topic_name;
-use accumulator::{Accumulator, Append, Appended, BatchSettings, Reply};
+use accumulator::{Accumulator, Appended};
+use batch::{Append, BatchSettings, Reply};
 pub use delivery::Delivery;
 use idempotence::Idempotence;
 pub use metrics::ProducerMetrics;
@@ -33,7 +38,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// Sends records to Kafka. Cheap to clone; clones share batches and connections.
@@ -65,9 +70,10 @@ pub(crate) struct Shared {
     /// Produce requests in flight per broker id.
     in_flight: Mutex<HashMap<i32, usize>>,
     wake: Arc<Notify>,
+    /// Records sent and not yet settled.
     outstanding: AtomicUsize,
-    flushers: AtomicUsize,
-    settled: Notify,
+    /// Unsettled batches by flush generation, and flushes under way.
+    tracker: Arc<flush::Tracker>,
     closed: AtomicBool,
     /// Set once; read for every record, so a lock-free cell.
     fatal: OnceLock<String>,
@@ -88,16 +94,16 @@ impl std::fmt::Debug for Producer {
 
 impl Shared {
     fn flushing(&self) -> bool {
-        self.flushers.load(Ordering::Acquire) > 0 || self.closed.load(Ordering::Acquire)
+        self.tracker.flushing() || self.closed.load(Ordering::Acquire)
     }
 
     fn closed_and_empty(&self) -> bool {
-        self.closed.load(Ordering::Acquire) && self.outstanding.load(Ordering::Acquire) == 0
+        // SeqCst with `Outstanding::count` and `check_open`: see there.
+        self.closed.load(Ordering::SeqCst) && self.outstanding.load(Ordering::SeqCst) == 0
     }
 
     fn records_settled(&self, count: usize) {
         self.outstanding.fetch_sub(count, Ordering::AcqRel);
-        self.settled.notify_waiters();
     }
 
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<i32, usize>> {
@@ -138,6 +144,103 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Fails a send at once, before anything is queued, when the producer cannot take it.
+    fn check_open(&self) -> Result<()> {
+        if let Some(e) = self.fatal_error() {
+            return Err(e);
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The record's fixed encoded length and its size in a batch of its own, checked against
+    /// `max.request.size` and `buffer.memory`.
+    fn measure(&self, record: &ProducerRecord) -> Result<(usize, usize)> {
+        let fixed_len = record_fixed_len(
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &record.headers,
+        );
+        let size = BatchBuilder::encoded_record_size(fixed_len, 0, 0) + BATCH_HEADER_LEN;
+        for (max, setting) in [
+            (self.config.max_request_size, "max.request.size"),
+            (self.memory_limit, "buffer.memory"),
+        ] {
+            if size > max {
+                return Err(Error::RecordTooLarge { size, max, setting });
+            }
+        }
+        Ok((fixed_len, size))
+    }
+
+    /// Metadata for a topic not in the cache: the name is checked, then metadata awaited
+    /// until the `max.block.ms` deadline, which this sets.
+    async fn await_metadata(
+        &self,
+        topic: &str,
+        deadline: &mut Option<Instant>,
+    ) -> Result<Arc<TopicInfo>> {
+        validate_topic_name(topic)?;
+        *deadline = Some(Instant::now() + self.config.max_block);
+        self.cluster.topic(topic, self.config.max_block).await
+    }
+
+    /// The record's own partition if it names a valid one, else the partitioner's choice.
+    fn partition_for(
+        &self,
+        record: &ProducerRecord,
+        topic: &TopicInfo,
+        size: usize,
+    ) -> Result<i32> {
+        let count = topic.partitions.len();
+        match record.partition {
+            Some(p) if p >= 0 && (p as usize) < count => Ok(p),
+            Some(p) => Err(Error::InvalidPartition {
+                topic: record.topic.to_string(),
+                partition: p,
+                count,
+            }),
+            None => self.partitioner.choose(
+                &record.topic,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                count as i32,
+                &topic.available,
+                size,
+            ),
+        }
+    }
+
+    /// A new batch's share of `buffer.memory`: waited for until `deadline` (or
+    /// `max.block.ms` from now), or taken only if free now.
+    async fn reserve(
+        &self,
+        record_size: usize,
+        wait: bool,
+        deadline: Option<Instant>,
+    ) -> Result<OwnedSemaphorePermit> {
+        let capacity = self.accumulator.batch_capacity(record_size);
+        let needed = u32::try_from(capacity).unwrap_or(u32::MAX);
+        let reservation = if wait {
+            let deadline = deadline.unwrap_or_else(|| Instant::now() + self.config.max_block);
+            let acquire = self.memory.clone().acquire_many_owned(needed);
+            tokio::time::timeout_at(deadline, acquire)
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+        } else {
+            self.memory.clone().try_acquire_many_owned(needed).ok()
+        };
+        reservation.ok_or(Error::BufferFull {
+            needed: capacity,
+            limit: self.memory_limit,
+        })
+    }
+}
+
 impl Producer {
     /// Validates the configuration, connects, and (with `enable.idempotence`) obtains a
     /// producer id.
@@ -153,13 +256,15 @@ impl Producer {
         };
         // The semaphore counts bytes in a u32 per acquisition; larger budgets are capped.
         let memory_limit = config.buffer_memory.min(u32::MAX as usize);
+        let tracker = Arc::new(flush::Tracker::default());
+        let batch_settings = BatchSettings {
+            batch_size: config.batch_size,
+            linger: config.linger,
+            compression: config.compression,
+            compression_level: config.compression_level,
+        };
         let shared = Arc::new(Shared {
-            accumulator: Accumulator::new(BatchSettings {
-                batch_size: config.batch_size,
-                linger: config.linger,
-                compression: config.compression,
-                compression_level: config.compression_level,
-            }),
+            accumulator: Accumulator::new(batch_settings, tracker.clone()),
             partitioner: PartitionChooser::new(
                 config.partitioner.clone(),
                 config.partitioner_ignore_keys,
@@ -174,8 +279,7 @@ impl Producer {
             cluster,
             wake: Arc::new(Notify::new()),
             outstanding: AtomicUsize::new(0),
-            flushers: AtomicUsize::new(0),
-            settled: Notify::new(),
+            tracker,
             closed: AtomicBool::new(false),
             fatal: OnceLock::new(),
         });
@@ -237,6 +341,7 @@ impl Producer {
             .map(drop)
     }
 
+    /// `send`'s steps: check, measure, find the topic and the partition, append.
     async fn enqueue(
         &self,
         record: ProducerRecord,
@@ -244,57 +349,20 @@ impl Producer {
         reply: Reply,
     ) -> Result<Option<Delivery>> {
         let s = &self.shared;
-        if let Some(e) = s.fatal_error() {
-            return Err(e);
-        }
-        if s.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        let fixed_len = record_fixed_len(
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &record.headers,
-        );
-        let size = BatchBuilder::encoded_record_size(fixed_len, 0, 0) + BATCH_HEADER_LEN;
-        for (max, setting) in [
-            (s.config.max_request_size, "max.request.size"),
-            (s.memory_limit, "buffer.memory"),
-        ] {
-            if size > max {
-                return Err(Error::RecordTooLarge { size, max, setting });
-            }
-        }
+        // Counted before the closed check: either the sender, once closed, sees this record
+        // outstanding and stays to deliver it, or this send sees the producer closed.
+        let counted = Outstanding::count(&s.outstanding);
+        s.check_open()?;
+        let (fixed_len, size) = s.measure(&record)?;
         // max.block.ms bounds the metadata wait and the memory wait together; the clock is
         // only read when one of them has to wait.
         let mut deadline = None;
         let topic = match s.cluster.cached_topic(&record.topic) {
             // Known to the broker, so a valid name.
             Some(topic) => topic,
-            None => {
-                validate_topic_name(&record.topic)?;
-                deadline = Some(Instant::now() + s.config.max_block);
-                s.cluster.topic(&record.topic, s.config.max_block).await?
-            }
+            None => s.await_metadata(&record.topic, &mut deadline).await?,
         };
-        let count = topic.partitions.len();
-        let partition = match record.partition {
-            Some(p) if p >= 0 && (p as usize) < count => p,
-            Some(p) => {
-                return Err(Error::InvalidPartition {
-                    topic: record.topic.to_string(),
-                    partition: p,
-                    count,
-                })
-            }
-            None => s.partitioner.choose(
-                &record.topic,
-                record.key.as_deref(),
-                record.value.as_deref(),
-                count as i32,
-                &topic.available,
-                size,
-            )?,
-        };
+        let partition = s.partition_for(&record, &topic, size)?;
         let append = Append {
             timestamp: record.timestamp.unwrap_or_else(now_ms),
             key: record.key.as_deref(),
@@ -303,72 +371,52 @@ impl Producer {
             size,
             fixed_len,
         };
-        let mut reply = Some(reply);
-        s.outstanding.fetch_add(1, Ordering::AcqRel);
-        let appended = s
-            .accumulator
-            .try_append(&record.topic, partition, &append, &mut reply);
-        // A new batch wakes the sender too, so it schedules that batch's linger deadline
-        // instead of finding it at its next periodic tick.
-        let (wake, delivery) = match appended {
+        let topic = &record.topic;
+        let (wake, delivery) = match s.accumulator.try_append(topic, partition, &append, reply) {
             Appended::Yes { full, delivery } => (full, delivery),
-            Appended::NeedsBatch => {
-                let capacity = s.accumulator.batch_capacity(size);
-                let needed = u32::try_from(capacity).unwrap_or(u32::MAX);
-                let reservation = if wait_for_memory {
-                    let deadline = deadline.unwrap_or_else(|| Instant::now() + s.config.max_block);
-                    let acquire = s.memory.clone().acquire_many_owned(needed);
-                    tokio::time::timeout_at(deadline, acquire)
-                        .await
-                        .ok()
-                        .and_then(|r| r.ok())
-                } else {
-                    s.memory.clone().try_acquire_many_owned(needed).ok()
-                };
-                let (Some(reservation), Some(reply)) = (reservation, reply.take()) else {
-                    s.outstanding.fetch_sub(1, Ordering::AcqRel);
-                    return Err(Error::BufferFull {
-                        needed: capacity,
-                        limit: s.memory_limit,
-                    });
-                };
+            Appended::NeedsBatch(reply) => {
+                let reservation = s.reserve(size, wait_for_memory, deadline).await?;
+                // A new batch wakes the sender too, so it schedules that batch's linger
+                // deadline instead of finding it at its next periodic tick.
                 let accumulator = &s.accumulator;
                 let delivery =
-                    accumulator.append_new(&record.topic, partition, &append, reply, reservation);
+                    accumulator.append_new(topic, partition, &append, reply, reservation);
                 (true, delivery)
             }
         };
+        counted.queued();
         if wake || s.config.linger.is_zero() {
             s.wake.notify_one();
         }
         Ok(delivery)
     }
 
-    /// Waits until every record sent before this call has been acknowledged or has failed.
-    /// Batches are sent at once, ignoring `linger.ms`.
+    /// Waits until every record sent before this call has been acknowledged or has failed
+    /// (its [`Delivery`] resolved, or its callback called). Waiting batches are sent at once,
+    /// ignoring `linger.ms`, while a flush is under way.
+    ///
+    /// As with Java's `flush`, records sent by other tasks while this waits are sent at once
+    /// too, but not waited for, unless they joined a batch of the earlier records: a steady
+    /// stream of sends cannot keep a flush from returning. Dropping the future ends the flush.
     pub async fn flush(&self) {
         let s = &self.shared;
-        s.flushers.fetch_add(1, Ordering::AcqRel);
+        let flush = s.tracker.begin_flush();
         s.wake.notify_one();
-        loop {
-            let settled = s.settled.notified();
-            if s.outstanding.load(Ordering::Acquire) == 0 {
-                break;
-            }
-            // notify_waiters only wakes registered waiters; poll as a backstop.
-            let _ = tokio::time::timeout(Duration::from_millis(50), settled).await;
-        }
-        s.flushers.fetch_sub(1, Ordering::AcqRel);
+        flush.settled().await;
     }
 
     /// Stops accepting records and delivers what is queued, waiting at most `timeout`.
     /// Records still waiting then fail with [`Error::Closed`]; returns how many did. Batches
-    /// already in flight still resolve with the broker's answer.
+    /// already in flight still resolve with the broker's answer, and a send already under way
+    /// (waiting for metadata or memory) still queues its record, which is then delivered.
     pub async fn close(&self, timeout: Duration) -> usize {
         let s = &self.shared;
-        s.closed.store(true, Ordering::Release);
+        s.closed.store(true, Ordering::SeqCst);
         s.wake.notify_one();
-        if tokio::time::timeout(timeout, self.flush()).await.is_ok() {
+        if tokio::time::timeout(timeout, s.tracker.all_settled())
+            .await
+            .is_ok()
+        {
             return 0;
         }
         let abandoned = s.accumulator.take_all();
@@ -384,6 +432,29 @@ impl Producer {
         let s = &self.shared;
         let in_use = s.memory_limit - s.memory.available_permits().min(s.memory_limit);
         s.metrics.snapshot(in_use, s.memory_limit)
+    }
+}
+
+/// A record counted as outstanding from the start of its send, so the sender does not stop
+/// while the record waits for metadata or memory. Uncounted again if the send fails, or if
+/// its future is dropped, before the record is queued.
+struct Outstanding<'a>(&'a AtomicUsize);
+
+impl<'a> Outstanding<'a> {
+    fn count(outstanding: &'a AtomicUsize) -> Self {
+        outstanding.fetch_add(1, Ordering::SeqCst);
+        Outstanding(outstanding)
+    }
+
+    /// The record is in a batch, which uncounts it when it is settled.
+    fn queued(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Outstanding<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -1,21 +1,22 @@
-//! The sender: takes ready batches, groups them by leader into ProduceRequests, and settles
-//! each batch from the response.
+//! The sender: takes ready batches, groups them by leader into ProduceRequests, and hands
+//! each batch's answer to `settle`.
 //!
 //! ```text
 //! accumulator ──drain──▶ sequence (idempotence) ──▶ group by leader ──▶ request task per
 //!      ▲                                                               ProduceRequest
-//!      └──── requeue (retriable) ◀──── settle each partition ◀────────────────┘
+//!      └──── requeue (retry, split) ◀──── settle: outcome::decide ◀───────────┘
 //! ```
 //! Sequences are assigned here, on one task, in drain order. Encoding and compression run in
 //! the request tasks, spread over the runtime's threads.
 
-use super::accumulator::Batch;
+use super::batch::Batch;
 use super::idempotence::init_producer_id;
+use super::outcome::Answer;
 use super::Shared;
-use crate::cluster::TrafficClass;
+use crate::cluster::{Snapshot, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
 use crate::protocol::wire::{self, topic_name};
-use crate::record::RecordMetadata;
+use crate::record::TopicPartition;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
 use std::collections::{BTreeMap, HashMap};
@@ -23,76 +24,42 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Also wake this often, so a metadata refresh or an epoch bump that became possible is
+/// noticed without a dedicated signal.
+const TICK: Duration = Duration::from_millis(100);
+
 /// Runs until the producer is closed and drained, or dropped.
 pub(crate) async fn run(shared: Weak<Shared>) {
     loop {
         let Some(s) = shared.upgrade() else { return };
-        bump_epoch_if_due(&s).await;
-        let now = Instant::now();
-        let timeout = s.config.delivery_timeout;
-        for batch in s.accumulator.expire(now - timeout) {
-            s.fail(batch, &|| Error::DeliveryTimeout(timeout));
-        }
-        let snapshot = s.cluster.snapshot();
-        let leader_of = |tp: &crate::record::TopicPartition| {
-            snapshot
-                .topics
-                .get(&tp.topic)
-                .and_then(|t| t.partition(tp.partition))
-                .and_then(|p| p.leader)
-        };
-        let bump_pending = s.idempotence.as_ref().is_some_and(|i| i.bump_requested());
-        let in_flight = s.in_flight_snapshot();
-        let max_in_flight = s.config.max_in_flight_requests_per_connection;
-        let mut leaderless = false;
-        // With buffer.memory nearly spent, lingering only keeps senders waiting: send now.
-        let memory_short = s.memory.available_permits() < s.config.batch_size;
-        let hurry = s.flushing() || memory_short;
-        let (ready, next_wakeup) = s.accumulator.drain(now, hurry, |tp, batch| {
-            let Some(leader) = leader_of(tp) else {
-                leaderless = true;
-                return false;
-            };
-            // While an epoch bump waits, only batches that must be resolved under the old
-            // epoch go out.
-            (!bump_pending || batch.outcome_unknown)
-                && in_flight.get(&leader).copied().unwrap_or(0) < max_in_flight
-        });
-        if leaderless {
-            // An election (or a broker just back from a pause) left partitions without a
-            // leader; nothing else would ask for fresh metadata while batches only wait.
-            s.cluster.request_refresh();
-        }
-        let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
-        for mut batch in ready {
-            if let (Some(id), None) = (&s.idempotence, batch.sequence) {
-                batch.sequence = Some(id.assign(&batch.tp, batch.record_count()));
-            }
-            match leader_of(&batch.tp) {
-                Some(leader) => by_leader.entry(leader).or_default().push(batch),
-                None => s.accumulator.requeue(batch, Duration::ZERO),
-            }
-        }
-        for (leader, batches) in by_leader {
-            for request in split_by_size(batches, s.config.max_request_size) {
-                s.request_started(leader);
-                tokio::spawn(send(s.clone(), leader, request));
-            }
-        }
+        let next_wakeup = round(&s).await;
         if s.closed_and_empty() {
             return;
         }
         let wake = s.wake.clone();
         drop(s);
-        // Also wake at the retry backoff, so a metadata refresh or an epoch bump that became
-        // possible is noticed without a dedicated signal.
-        let fallback = Instant::now() + Duration::from_millis(100);
+        let fallback = Instant::now() + TICK;
         let until = next_wakeup.map_or(fallback, |n| n.min(fallback));
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep_until(until) => {}
         }
     }
+}
+
+/// One pass: bump the epoch if due, expire, send what is ready. Returns the earliest instant
+/// a waiting batch becomes ready.
+async fn round(s: &Arc<Shared>) -> Option<Instant> {
+    bump_epoch_if_due(s).await;
+    let now = Instant::now();
+    let timeout = s.config.delivery_timeout;
+    for batch in s.accumulator.expire(now - timeout) {
+        s.fail(batch, &|| Error::DeliveryTimeout(timeout));
+    }
+    let snapshot = s.cluster.snapshot();
+    let (ready, next_wakeup) = drain(s, &snapshot, now);
+    dispatch(s, &snapshot, ready);
+    next_wakeup
 }
 
 /// Bumps the epoch once nothing is in flight and no batch's outcome is unknown: those must be
@@ -118,6 +85,54 @@ async fn bump_epoch_if_due(s: &Arc<Shared>) {
     }
 }
 
+/// Takes the batches that are ready and may go now: their leader is known and has room for
+/// another request, and while an epoch bump waits, only batches that must be resolved under
+/// the old epoch go.
+fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<Instant>) {
+    let bump_pending = s.idempotence.as_ref().is_some_and(|i| i.bump_requested());
+    let in_flight = s.in_flight_snapshot();
+    let max_in_flight = s.config.max_in_flight_requests_per_connection;
+    let mut leaderless = false;
+    // With buffer.memory nearly spent, lingering only keeps senders waiting: send now.
+    let memory_short = s.memory.available_permits() < s.config.batch_size;
+    let hurry = s.flushing() || memory_short;
+    let drained = s.accumulator.drain(now, hurry, |tp, batch| {
+        let Some(leader) = leader_of(snapshot, tp) else {
+            leaderless = true;
+            return false;
+        };
+        (!bump_pending || batch.outcome_unknown)
+            && in_flight.get(&leader).copied().unwrap_or(0) < max_in_flight
+    });
+    if leaderless {
+        // An election (or a broker just back from a pause) left partitions without a
+        // leader; nothing else would ask for fresh metadata while batches only wait.
+        s.cluster.request_refresh();
+    }
+    drained
+}
+
+/// Sequences batches sent for the first time (in drain order), groups them by leader and
+/// starts a request task per ProduceRequest.
+fn dispatch(s: &Arc<Shared>, snapshot: &Snapshot, ready: Vec<Batch>) {
+    let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
+    for mut batch in ready {
+        if let (Some(id), None) = (&s.idempotence, batch.sequence) {
+            batch.sequence = Some(id.assign(&batch.tp, batch.record_count()));
+        }
+        match leader_of(snapshot, &batch.tp) {
+            Some(leader) => by_leader.entry(leader).or_default().push(batch),
+            None => s.accumulator.requeue(batch, Duration::ZERO),
+        }
+    }
+    for (leader, batches) in by_leader {
+        for request in split_by_size(batches, s.config.max_request_size) {
+            s.request_started(leader);
+            tokio::spawn(send(s.clone(), leader, request));
+        }
+    }
+}
+
 /// Groups batches into requests no larger than `max_request_size`, by their size estimates
 /// (a batch larger than that still goes alone; the broker judges it).
 fn split_by_size(batches: Vec<Batch>, max_request_size: usize) -> Vec<Vec<Batch>> {
@@ -139,37 +154,13 @@ fn split_by_size(batches: Vec<Batch>, max_request_size: usize) -> Vec<Vec<Batch>
     requests
 }
 
+/// A request task: one ProduceRequest to `leader`, then every batch settled.
 async fn send(s: Arc<Shared>, leader: i32, mut batches: Vec<Batch>) {
     let acks = wire::acks(s.config.acks);
-    let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
-    for batch in &mut batches {
-        let records = batch.encoded();
-        topics.entry(batch.tp.topic.clone()).or_default().push(
-            PartitionProduceData::default()
-                .with_index(batch.tp.partition)
-                .with_records(Some(records)),
-        );
-    }
-    let request = ProduceRequest::default()
-        .with_acks(acks)
-        .with_timeout_ms(wire::millis(s.config.client.request_timeout))
-        .with_topic_data(
-            topics
-                .into_iter()
-                .map(|(name, partitions)| {
-                    TopicProduceData::default()
-                        .with_name(topic_name(&name))
-                        .with_partition_data(partitions)
-                })
-                .collect(),
-        );
+    let request = produce_request(&s, acks, &mut batches);
     match s.cluster.broker(leader, TrafficClass::Produce).await {
         // Never written: retrying cannot duplicate.
-        Err(e) => {
-            for batch in batches {
-                s.retry_or_fail(batch, e.retry_action(), false, &|| e.clone());
-            }
-        }
+        Err(e) => settle_all(&s, batches, &e, false),
         Ok(conn) => {
             let started = Instant::now();
             let outcome = if acks == 0 {
@@ -183,24 +174,56 @@ async fn send(s: Arc<Shared>, leader: i32, mut batches: Vec<Batch>) {
             match outcome {
                 Ok(None) => {
                     for batch in batches {
-                        s.succeed(batch, -1, -1);
+                        s.settle(batch, Answer::Unacknowledged, &|| Error::Closed);
                     }
                 }
                 Ok(Some(response)) => {
                     s.metrics.request_done(started.elapsed());
                     settle_response(&s, batches, &response, conn.addr());
                 }
-                Err(e) => {
-                    let unknown = e.is_outcome_unknown();
-                    for batch in batches {
-                        s.retry_or_fail(batch, e.retry_action(), unknown, &|| e.clone());
-                    }
-                }
+                Err(e) => settle_all(&s, batches, &e, e.is_outcome_unknown()),
             }
         }
     }
     s.request_finished(leader);
     s.wake.notify_one();
+}
+
+/// Encodes (and compresses) each batch, once: retries resend the same bytes.
+fn produce_request(s: &Shared, acks: i16, batches: &mut [Batch]) -> ProduceRequest {
+    let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
+    for batch in batches {
+        let records = batch.encoded();
+        topics.entry(batch.tp.topic.clone()).or_default().push(
+            PartitionProduceData::default()
+                .with_index(batch.tp.partition)
+                .with_records(Some(records)),
+        );
+    }
+    ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(wire::millis(s.config.client.request_timeout))
+        .with_topic_data(
+            topics
+                .into_iter()
+                .map(|(name, partitions)| {
+                    TopicProduceData::default()
+                        .with_name(topic_name(&name))
+                        .with_partition_data(partitions)
+                })
+                .collect(),
+        )
+}
+
+/// The request failed as a whole: every batch gets the same answer.
+fn settle_all(s: &Shared, batches: Vec<Batch>, error: &Error, outcome_unknown: bool) {
+    let answer = Answer::Failed {
+        action: error.retry_action(),
+        outcome_unknown,
+    };
+    for batch in batches {
+        s.settle(batch, answer, &|| error.clone());
+    }
 }
 
 fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse, broker: &str) {
@@ -210,169 +233,46 @@ fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse, 
             answers.insert((topic.name.0.as_str(), p.index), p);
         }
     }
-    let idempotent = s.idempotence.is_some();
-    for mut batch in batches {
+    for batch in batches {
         let Some(p) = answers
             .get(&(batch.tp.topic.as_str(), batch.tp.partition))
             .copied()
         else {
             // The broker did not say: treat it like a lost response.
-            let reason = format!("Produce response is missing {}", batch.tp);
-            s.retry_or_fail(batch, RetryAction::Reconnect, true, &|| Error::Protocol {
-                broker: broker.to_string(),
-                reason: reason.clone(),
-            });
+            let error = missing_partition(broker, &batch.tp);
+            let answer = Answer::Failed {
+                action: RetryAction::Reconnect,
+                outcome_unknown: true,
+            };
+            s.settle(batch, answer, &|| error.clone());
             continue;
         };
         let code = ErrorCode(p.error_code);
-        let context = format!("{} on {broker}", batch.tp);
-        let error = || Error::Broker {
+        let error = Error::Broker {
             code,
-            context: context.clone(),
+            context: format!("{} on {broker}", batch.tp),
             message: p.error_message.as_ref().map(|m| m.to_string()),
         };
-        match code {
-            ErrorCode::NONE => s.succeed(batch, p.base_offset, p.log_append_time_ms),
-            // The broker wrote this batch before (an earlier attempt landed) and no longer
-            // knows its offset.
-            ErrorCode::DUPLICATE_SEQUENCE_NUMBER if idempotent => s.succeed(batch, -1, -1),
-            ErrorCode::UNKNOWN_PRODUCER_ID
-            | ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
-            | ErrorCode::INVALID_PRODUCER_EPOCH
-                if idempotent =>
-            {
-                // Rejected, so not written: safe to send again under a new epoch and fresh
-                // sequences once the bump is done.
-                if let Some(id) = &s.idempotence {
-                    id.request_bump();
-                }
-                batch.sequence = None;
-                // These answers mean no attempt of this batch was written (a written one
-                // would make this attempt a duplicate), so its outcome is known again.
-                batch.outcome_unknown = false;
-                s.retry_or_fail(batch, RetryAction::Retry, false, &error);
-            }
-            // The topic's max.message.bytes is below this batch: resend it in halves, as
-            // Java does, until single records remain (which then fail on their own).
-            ErrorCode::MESSAGE_TOO_LARGE | ErrorCode::RECORD_LIST_TOO_LARGE
-                if batch.record_count() > 1 =>
-            {
-                if let (Some(id), Some(fields)) = (&s.idempotence, batch.sequence) {
-                    id.release(&batch.tp, fields);
-                }
-                batch.outcome_unknown = false;
-                match batch.split(s.accumulator.settings()) {
-                    Ok((first, second)) => {
-                        tracing::debug!(tp = %first.tp, "batch too large for the topic; split");
-                        s.accumulator.requeue_split(first, second);
-                    }
-                    Err(batch) => s.retry_or_fail(*batch, RetryAction::NoRetry, false, &error),
-                }
-            }
-            // The leader appended the batch but replication did not confirm in time.
-            ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND => {
-                s.retry_or_fail(batch, code.retry_action(), true, &error)
-            }
-            _ => {
-                if code.retry_action() == RetryAction::RefreshMetadataAndRetry {
-                    s.cluster.request_refresh();
-                }
-                s.retry_or_fail(batch, code.retry_action(), false, &error)
-            }
-        }
+        let answer = Answer::Partition {
+            code,
+            base_offset: p.base_offset,
+            log_append_time: p.log_append_time_ms,
+        };
+        s.settle(batch, answer, &|| error.clone());
     }
 }
 
-impl Shared {
-    /// Resolves a written batch: record `i` is at `base_offset + i`.
-    fn succeed(&self, batch: Batch, base_offset: i64, log_append_time: i64) {
-        let tp = batch.tp.clone();
-        let topic = batch.topic.clone();
-        let count = batch.record_count();
-        self.metrics
-            .batch_sent(count, batch.size_estimate(), batch.uncompressed_size);
-        batch.complete(|i, timestamp| {
-            Ok(RecordMetadata {
-                topic: topic.clone(),
-                partition: tp.partition,
-                offset: if base_offset >= 0 {
-                    base_offset + i as i64
-                } else {
-                    -1
-                },
-                timestamp: if log_append_time >= 0 {
-                    log_append_time
-                } else {
-                    timestamp
-                },
-            })
-        });
-        self.accumulator.done(&tp);
-        self.records_settled(count);
+fn missing_partition(broker: &str, tp: &TopicPartition) -> Error {
+    Error::Protocol {
+        broker: broker.to_string(),
+        reason: format!("Produce response is missing {tp}"),
     }
+}
 
-    /// Fails a batch that was waiting in its queue (expired, abandoned at close, fatal).
-    /// Its partition's in-flight batch, if any, is another one and stays in flight.
-    pub(crate) fn fail(&self, batch: Batch, error: &dyn Fn() -> Error) {
-        let tp = batch.tp.clone();
-        let count = batch.record_count();
-        if let (Some(id), Some(fields)) = (&self.idempotence, batch.sequence) {
-            if !batch.outcome_unknown {
-                id.release(&tp, fields);
-            }
-        }
-        self.metrics.failed(count);
-        batch.fail(error);
-        self.records_settled(count);
-    }
-
-    /// Fails the partition's in-flight batch, letting its next batch go.
-    fn fail_in_flight(&self, batch: Batch, error: &dyn Fn() -> Error) {
-        let tp = batch.tp.clone();
-        self.fail(batch, error);
-        self.accumulator.done(&tp);
-    }
-
-    fn retry_or_fail(
-        &self,
-        mut batch: Batch,
-        action: RetryAction,
-        outcome_unknown: bool,
-        error: &dyn Fn() -> Error,
-    ) {
-        // Once an attempt may have been written, the batch stays of unknown outcome until the
-        // broker acknowledges it or says it never wrote it: a later attempt that fails before
-        // reaching the broker proves nothing about the earlier one.
-        batch.outcome_unknown |= outcome_unknown;
-        if matches!(
-            action,
-            RetryAction::RefreshMetadataAndRetry | RetryAction::Reconnect
-        ) {
-            self.cluster.request_refresh();
-        }
-        let idempotent = self.idempotence.is_some();
-        let expired = batch.created + self.config.delivery_timeout <= Instant::now();
-        let retries_left = batch.attempts < self.config.retries;
-        // With idempotence, a batch that may have been written is retried until the broker
-        // answers: failing it could report a written record as lost, and only a retry with
-        // the same sequence can tell.
-        let must_resolve = idempotent && batch.outcome_unknown;
-        let retry = action != RetryAction::NoRetry && (must_resolve || (retries_left && !expired));
-        if retry {
-            batch.attempts = batch.attempts.saturating_add(1);
-            let backoff = crate::retry::Backoff {
-                initial: self.config.retry_backoff,
-                max: self.config.retry_backoff_max,
-            }
-            .delay(batch.attempts);
-            tracing::debug!(tp = %batch.tp, error = %error(), attempt = batch.attempts, "retrying batch");
-            self.metrics.retried();
-            self.accumulator.requeue(batch, backoff);
-        } else if expired && action != RetryAction::NoRetry {
-            let timeout = self.config.delivery_timeout;
-            self.fail_in_flight(batch, &|| Error::DeliveryTimeout(timeout));
-        } else {
-            self.fail_in_flight(batch, error);
-        }
-    }
+fn leader_of(snapshot: &Snapshot, tp: &TopicPartition) -> Option<i32> {
+    snapshot
+        .topics
+        .get(&tp.topic)
+        .and_then(|t| t.partition(tp.partition))
+        .and_then(|p| p.leader)
 }

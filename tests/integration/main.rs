@@ -20,6 +20,8 @@ mod group_support;
 mod offsets;
 mod parallel;
 mod producer_callbacks;
+mod producer_cancel;
+mod producer_flush;
 mod producer_paused;
 mod producer_settings;
 mod reconnect;
