@@ -1,7 +1,7 @@
 //! Producer futures dropped before they finish (a timeout around them) leave nothing behind.
 
-use crate::support::*;
 use crate::producer_flush::{assert_lingering, lingering, producer_for_new_topic};
+use crate::support::*;
 use kafkit::{Producer, ProducerRecord};
 use std::time::Duration;
 
