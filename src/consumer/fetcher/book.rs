@@ -353,3 +353,313 @@ impl Book {
         accepted
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{metadata::PartitionInfo, TopicInfo};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition::new("t", partition)
+    }
+
+    /// Topic "t" with partition i led by `leaders[i]` at leader epoch 1.
+    fn snapshot(leaders: &[Option<i32>]) -> Snapshot {
+        let partitions = leaders
+            .iter()
+            .enumerate()
+            .map(|(i, &leader)| PartitionInfo {
+                id: i as i32,
+                leader,
+                leader_epoch: 1,
+                replicas: Vec::new(),
+                isr: Vec::new(),
+            })
+            .collect();
+        let mut snapshot = Snapshot::default();
+        let info = TopicInfo {
+            name: "t".into(),
+            error: ErrorCode::NONE,
+            partitions,
+            available: Vec::new(),
+        };
+        snapshot.topics.insert("t".into(), Arc::new(info));
+        snapshot
+    }
+
+    fn positions(items: &[(i32, i64)]) -> BTreeMap<TopicPartition, i64> {
+        items.iter().map(|&(p, o)| (tp(p), o)).collect()
+    }
+
+    /// Records from `fetch_offset` up to `next_offset` (the records themselves do not matter
+    /// to the book), `bytes` on the wire.
+    fn answer(partition: i32, fetch_offset: i64, next_offset: i64, bytes: usize) -> Answer {
+        outcome(
+            partition,
+            fetch_offset,
+            bytes,
+            PartitionFetch::Records {
+                records: Vec::new(),
+                next_offset,
+            },
+        )
+    }
+
+    fn outcome(partition: i32, fetch_offset: i64, bytes: usize, outcome: PartitionFetch) -> Answer {
+        Answer {
+            tp: tp(partition),
+            fetch_offset,
+            bytes,
+            high_watermark: 100,
+            outcome,
+        }
+    }
+
+    /// `fetch.max.bytes` 100 (budget 200), partitions 0 and 1 at offset 0 led by broker 1,
+    /// partition 2 at 0 led by broker 2.
+    fn routed() -> Book {
+        let mut book = Book::new(100, 50);
+        assert!(book.sync(&positions(&[(0, 0), (1, 0), (2, 0)])));
+        let routing = book.route(&snapshot(&[Some(1), Some(1), Some(2)]), Instant::now());
+        assert!(!routing.waiting);
+        book
+    }
+
+    /// (partition, fetch offset) of what `take` hands out, until nothing is left.
+    fn take_all(book: &mut Book) -> Vec<(i32, i64)> {
+        let mut out = Vec::new();
+        while let (Some(taken), _) = book.take() {
+            match taken {
+                Taken::Fetch(c) => out.push((c.tp.partition, c.fetch_offset)),
+                Taken::Error(e) => panic!("unexpected error {e}"),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn routing_follows_the_metadata_and_waits_for_missing_leaders() {
+        let mut book = Book::new(100, 50);
+        book.sync(&positions(&[(0, 0), (1, 0), (2, 0)]));
+        let now = Instant::now();
+        let mut routing = book.route(&snapshot(&[Some(1), None, Some(2)]), now);
+        routing.moved_to.sort();
+        assert_eq!(
+            routing,
+            Routing {
+                moved_to: vec![1, 2],
+                waiting: true
+            }
+        );
+        // Routed partitions do not move again; the leaderless one gets its leader.
+        let routing = book.route(&snapshot(&[Some(1), Some(2), Some(2)]), now);
+        assert_eq!(
+            routing,
+            Routing {
+                moved_to: vec![2],
+                waiting: false
+            }
+        );
+        let plan = book.plan(2).unwrap();
+        assert_eq!(
+            plan.wanted.keys().cloned().collect::<Vec<_>>(),
+            vec![tp(1), tp(2)]
+        );
+        assert_eq!(plan.wanted[&tp(1)].leader_epoch, 1);
+        assert_eq!(plan.wanted[&tp(1)].max_bytes, 50);
+    }
+
+    #[test]
+    fn each_leader_reserves_its_share_of_the_budget() {
+        let mut book = routed();
+        // Two leaders with work: each may ask for min(fetch.max.bytes, 200 / 2) = 100.
+        let one = book.plan(1).unwrap();
+        assert_eq!((one.max_bytes, book.reserved), (100, 100));
+        assert_eq!(one.wanted.len(), 2);
+        let two = book.plan(2).unwrap();
+        assert_eq!((two.max_bytes, book.reserved), (100, 200));
+        // The budget is spent until requests end and poll takes data.
+        book.accept(1, &one.epochs, vec![answer(0, 0, 10, 90)], Instant::now());
+        book.release(one.max_bytes);
+        book.accept(2, &two.epochs, vec![answer(2, 0, 10, 100)], Instant::now());
+        assert!(
+            book.plan(1).is_none(),
+            "190 buffered + 100 reserved + 100 > 200"
+        );
+        book.release(two.max_bytes);
+        assert!(book.plan(1).is_none(), "190 buffered + 100 > 200");
+        let (taken, unblocked) = book.take();
+        assert!(taken.is_some() && !unblocked, "100 buffered: still blocked");
+        let (taken, unblocked) = book.take();
+        assert!(
+            taken.is_some() && unblocked,
+            "under fetch.max.bytes: wake the tasks"
+        );
+        assert_eq!(book.plan(1).unwrap().max_bytes, 100);
+        assert!(book.plan(3).is_none(), "broker 3 leads nothing");
+    }
+
+    #[test]
+    fn answers_move_the_next_fetch_offset_and_wait_for_poll_in_order() {
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        let answers = vec![answer(1, 0, 4, 10), answer(0, 0, 3, 10)];
+        book.accept(1, &plan.epochs, answers, Instant::now());
+        book.release(plan.max_bytes);
+        let next = book.plan(1).unwrap();
+        assert_eq!(next.wanted[&tp(0)].offset, 3);
+        book.release(next.max_bytes);
+        assert_eq!(book.buffered, 20);
+        assert_eq!(take_all(&mut book), vec![(1, 0), (0, 0)]);
+        assert_eq!(book.buffered, 0);
+        assert_eq!(book.high_watermark(&tp(0)), Some(100));
+        // Taken: poll's position is now the end of the taken data; syncing to it changes
+        // nothing, so the prefetch goes on.
+        assert!(!book.sync(&positions(&[(0, 3), (1, 4), (2, 0)])));
+    }
+
+    #[test]
+    fn a_changed_position_restarts_the_partition_under_a_new_epoch() {
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        book.accept(1, &plan.epochs, vec![answer(0, 0, 3, 10)], Instant::now());
+        let epoch = book.parts[&tp(0)].epoch;
+        // poll sought partition 0 to 50: its buffered data goes, its bytes are freed.
+        assert!(book.sync(&positions(&[(0, 50), (1, 0), (2, 0)])));
+        assert!(book.parts[&tp(0)].epoch > epoch);
+        assert_eq!(book.buffered, 0);
+        assert!(take_all(&mut book).is_empty());
+        // An answer to a request planned under the old epoch is dropped.
+        let late = book.accept(1, &plan.epochs, vec![answer(0, 50, 60, 10)], Instant::now());
+        assert_eq!(late, Accepted::default());
+        // Removed partitions are gone with their data.
+        assert!(book.sync(&positions(&[(1, 0)])));
+        assert_eq!(book.parts.len(), 1);
+    }
+
+    #[test]
+    fn answers_that_no_longer_match_the_partition_are_dropped() {
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        let now = Instant::now();
+        // From another broker, at another offset, or with nothing new.
+        assert_eq!(
+            book.accept(2, &plan.epochs, vec![answer(0, 0, 3, 10)], now),
+            Accepted::default()
+        );
+        assert_eq!(
+            book.accept(1, &plan.epochs, vec![answer(0, 7, 9, 10)], now),
+            Accepted::default()
+        );
+        assert_eq!(
+            book.accept(1, &plan.epochs, vec![answer(0, 0, 0, 0)], now),
+            Accepted::default()
+        );
+        // Not part of the request.
+        let mut epochs = plan.epochs.clone();
+        epochs.remove(&tp(1));
+        assert_eq!(
+            book.accept(1, &epochs, vec![answer(1, 0, 3, 10)], now),
+            Accepted::default()
+        );
+        assert_eq!(book.buffered, 0);
+    }
+
+    #[test]
+    fn errors_park_the_partition_until_poll_restarts_it() {
+        for code in [
+            ErrorCode::OFFSET_OUT_OF_RANGE,
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+        ] {
+            let mut book = routed();
+            let plan = book.plan(1).unwrap();
+            let answers = vec![
+                outcome(0, 0, 0, PartitionFetch::Error(code)),
+                answer(1, 0, 5, 10),
+            ];
+            let accepted = book.accept(1, &plan.epochs, answers, Instant::now());
+            assert!(accepted.queued && !accepted.stale_leader, "{code}");
+            book.release(plan.max_bytes);
+            // Parked: not fetched; the broker's other partition carries on.
+            let next = book.plan(1).unwrap();
+            assert_eq!(next.wanted.keys().cloned().collect::<Vec<_>>(), vec![tp(1)]);
+            book.release(next.max_bytes);
+            // poll gets the error in order, and the partition leaves the book...
+            assert_eq!(take_all(&mut book), vec![(0, 0), (1, 0)]);
+            assert!(!book.parts.contains_key(&tp(0)));
+            // ...so the next sync restarts it at poll's position.
+            assert!(book.sync(&positions(&[(0, 0), (1, 5), (2, 0)])));
+            book.route(&snapshot(&[Some(1), Some(1), Some(2)]), Instant::now());
+            assert!(book.plan(1).unwrap().wanted.contains_key(&tp(0)));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_leader_unroutes_the_partition_for_the_backoff() {
+        let backoff = Duration::from_millis(100);
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        let answers = vec![
+            outcome(
+                0,
+                0,
+                0,
+                PartitionFetch::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+            ),
+            answer(1, 0, 5, 10),
+        ];
+        let accepted = book.accept(1, &plan.epochs, answers, Instant::now() + backoff);
+        assert!(accepted.queued && accepted.stale_leader);
+        book.release(plan.max_bytes);
+        // Nothing queued for poll about partition 0, and it is not fetched...
+        assert_eq!(take_all(&mut book), vec![(1, 0)]);
+        let next = book.plan(1).unwrap();
+        assert!(!next.wanted.contains_key(&tp(0)));
+        book.release(next.max_bytes);
+        // ...not even when metadata says where it went, until the backoff is over.
+        let moved = snapshot(&[Some(2), Some(1), Some(2)]);
+        assert!(book.route(&moved, Instant::now()).waiting);
+        tokio::time::advance(backoff).await;
+        let routing = book.route(&moved, Instant::now());
+        assert_eq!(
+            routing,
+            Routing {
+                moved_to: vec![2],
+                waiting: false
+            }
+        );
+        let plan = book.plan(2).unwrap();
+        assert_eq!(
+            plan.wanted.keys().cloned().collect::<Vec<_>>(),
+            vec![tp(0), tp(2)]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_broker_sends_its_partitions_elsewhere_after_the_backoff() {
+        let mut book = routed();
+        let until = Instant::now() + Duration::from_millis(100);
+        book.unroute(1, until);
+        assert!(book.plan(1).is_none());
+        let same = snapshot(&[Some(1), Some(1), Some(2)]);
+        assert!(book.route(&same, Instant::now()).waiting);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // The same leader again if nothing moved.
+        assert_eq!(book.route(&same, Instant::now()).moved_to, vec![1, 1]);
+        assert_eq!(book.plan(1).unwrap().wanted.len(), 2);
+    }
+
+    #[test]
+    fn errors_not_tied_to_a_partition_come_first_and_one_at_a_time() {
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        book.accept(1, &plan.epochs, vec![answer(0, 0, 3, 10)], Instant::now());
+        book.report(Error::config("first"));
+        book.report(Error::config("second"));
+        assert!(matches!(book.take().0, Some(Taken::Error(Error::Config(m))) if m == "first"));
+        assert!(matches!(book.take().0, Some(Taken::Fetch(_))));
+        assert!(book.take().0.is_none());
+    }
+}
