@@ -8,6 +8,7 @@ mod bad_input;
 mod common;
 mod consumer_fetch;
 mod consumer_lock;
+mod consumer_poll_deadline;
 mod consumer_settings;
 mod group;
 mod group_commits;
