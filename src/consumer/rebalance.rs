@@ -122,8 +122,11 @@ impl Consumer {
                 self.apply_rebalance(&group, keep, rebalanced).await?;
                 continue;
             }
+            if !group.wants_join() {
+                break;
+            }
             let topics = group.topics();
-            if topics.is_empty() || !group.wants_join() {
+            if topics.is_empty() {
                 break;
             }
             let owned: BTreeSet<TopicPartition> = self.assignment().await.into_iter().collect();
