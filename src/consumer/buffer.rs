@@ -88,12 +88,17 @@ impl Buffer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::record::TimestampType;
     use std::sync::Arc;
 
-    fn records(topic: &str, partition: i32, offsets: std::ops::Range<i64>) -> Vec<ConsumerRecord> {
+    /// Records of `topic`-`partition` at these offsets, without keys or values.
+    pub(in crate::consumer) fn records(
+        topic: &str,
+        partition: i32,
+        offsets: std::ops::Range<i64>,
+    ) -> Vec<ConsumerRecord> {
         let topic: Arc<str> = Arc::from(topic);
         offsets
             .map(|offset| ConsumerRecord {

@@ -210,32 +210,17 @@ impl Positions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::TimestampType;
-    use std::sync::Arc;
+    use crate::consumer::buffer::tests::records;
 
     fn tp(partition: i32) -> TopicPartition {
         TopicPartition::new("t", partition)
     }
 
-    /// A fetch of `tp` at `offsets.start` holding those records.
+    /// A fetch of partition `partition` at `offsets.start` holding those records.
     fn fetched(partition: i32, offsets: std::ops::Range<i64>) -> PartitionFetch {
-        let topic: Arc<str> = Arc::from("t");
-        let next_offset = offsets.end;
-        let records = offsets
-            .map(|offset| ConsumerRecord {
-                topic: topic.clone(),
-                partition,
-                offset,
-                timestamp: 0,
-                timestamp_type: TimestampType::CreateTime,
-                key: None,
-                value: None,
-                headers: Vec::new(),
-            })
-            .collect();
         PartitionFetch::Records {
-            records,
-            next_offset,
+            next_offset: offsets.end,
+            records: records("t", partition, offsets),
         }
     }
 

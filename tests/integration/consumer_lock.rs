@@ -51,16 +51,21 @@ async fn calls_answer_while_a_poll_waits(consumer: &Consumer, tp: &TopicPartitio
     assert_eq!(committed.get(tp).map(|c| c.offset), Some(0));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn assigned_partitions_answer_while_a_poll_waits() {
+/// An empty one-partition topic, and a consumer with a group of its own and manual commits.
+async fn empty_topic_and_consumer(prefix: &str) -> (TopicPartition, Consumer) {
     let bootstrap = bootstrap().await;
-    let topic = topic("lock-assigned");
+    let topic = topic(prefix);
     create_topic(&bootstrap, &topic, 1).await;
     let mut config = consumer_config(&bootstrap);
     config.group_id = Some(format!("{topic}-group"));
     config.enable_auto_commit = false;
     let consumer = Consumer::new(config).await.unwrap();
-    let tp = TopicPartition::new(topic.clone(), 0);
+    (TopicPartition::new(topic, 0), consumer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assigned_partitions_answer_while_a_poll_waits() {
+    let (tp, consumer) = empty_topic_and_consumer("lock-assigned").await;
     consumer.assign([tp.clone()]).await.unwrap();
     // Finds the coordinator, so the timed commit is one round trip.
     consumer.committed(std::slice::from_ref(&tp)).await.unwrap();
@@ -69,15 +74,8 @@ async fn assigned_partitions_answer_while_a_poll_waits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_partitions_answer_while_a_poll_waits() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("lock-group");
-    create_topic(&bootstrap, &topic, 1).await;
-    let mut config = consumer_config(&bootstrap);
-    config.group_id = Some(format!("{topic}-group"));
-    config.enable_auto_commit = false;
-    let consumer = Consumer::new(config).await.unwrap();
-    consumer.subscribe([topic.clone()]).await.unwrap();
-    let tp = TopicPartition::new(topic.clone(), 0);
+    let (tp, consumer) = empty_topic_and_consumer("lock-group").await;
+    consumer.subscribe([tp.topic.clone()]).await.unwrap();
     let joined = tokio::time::Instant::now() + Duration::from_secs(30);
     while consumer.assignment().await.is_empty() {
         assert!(

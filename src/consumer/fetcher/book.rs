@@ -427,6 +427,18 @@ mod tests {
         book
     }
 
+    fn partitions(plan: &Planned) -> Vec<TopicPartition> {
+        plan.wanted.keys().cloned().collect()
+    }
+
+    /// Routing that moved partitions to `leaders` and left none waiting.
+    fn moved_to(leaders: &[i32]) -> Routing {
+        Routing {
+            moved_to: leaders.to_vec(),
+            waiting: false,
+        }
+    }
+
     /// (partition, fetch offset) of what `take` hands out, until nothing is left.
     fn take_all(book: &mut Book) -> Vec<(i32, i64)> {
         let mut out = Vec::new();
@@ -455,18 +467,9 @@ mod tests {
         );
         // Routed partitions do not move again; the leaderless one gets its leader.
         let routing = book.route(&snapshot(&[Some(1), Some(2), Some(2)]), now);
-        assert_eq!(
-            routing,
-            Routing {
-                moved_to: vec![2],
-                waiting: false
-            }
-        );
+        assert_eq!(routing, moved_to(&[2]));
         let plan = book.plan(2).unwrap();
-        assert_eq!(
-            plan.wanted.keys().cloned().collect::<Vec<_>>(),
-            vec![tp(1), tp(2)]
-        );
+        assert_eq!(partitions(&plan), vec![tp(1), tp(2)]);
         assert_eq!(plan.wanted[&tp(1)].leader_epoch, 1);
         assert_eq!(plan.wanted[&tp(1)].max_bytes, 50);
     }
@@ -584,7 +587,7 @@ mod tests {
             book.release(plan.max_bytes);
             // Parked: not fetched; the broker's other partition carries on.
             let next = book.plan(1).unwrap();
-            assert_eq!(next.wanted.keys().cloned().collect::<Vec<_>>(), vec![tp(1)]);
+            assert_eq!(partitions(&next), vec![tp(1)]);
             book.release(next.max_bytes);
             // poll gets the error in order, and the partition leaves the book...
             assert_eq!(take_all(&mut book), vec![(0, 0), (1, 0)]);
@@ -622,19 +625,8 @@ mod tests {
         let moved = snapshot(&[Some(2), Some(1), Some(2)]);
         assert!(book.route(&moved, Instant::now()).waiting);
         tokio::time::advance(backoff).await;
-        let routing = book.route(&moved, Instant::now());
-        assert_eq!(
-            routing,
-            Routing {
-                moved_to: vec![2],
-                waiting: false
-            }
-        );
-        let plan = book.plan(2).unwrap();
-        assert_eq!(
-            plan.wanted.keys().cloned().collect::<Vec<_>>(),
-            vec![tp(0), tp(2)]
-        );
+        assert_eq!(book.route(&moved, Instant::now()), moved_to(&[2]));
+        assert_eq!(partitions(&book.plan(2).unwrap()), vec![tp(0), tp(2)]);
     }
 
     #[tokio::test(start_paused = true)]

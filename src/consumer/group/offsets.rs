@@ -55,8 +55,19 @@ impl Group {
         if offsets.is_empty() {
             return Ok(());
         }
+        self.retry_at_coordinator(|| self.commit_once(offsets))
+            .await
+    }
+
+    /// Retries `attempt` until `default.api.timeout.ms`, looking the coordinator up again
+    /// after an error that says it moved.
+    async fn retry_at_coordinator<T, F, Fut>(&self, attempt: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let attempt = || async {
-            let result = self.commit_once(offsets).await;
+            let result = attempt().await;
             if let Err(e) = &result {
                 self.coordinator_error(e.code().unwrap_or(ErrorCode::NONE));
             }
@@ -146,51 +157,47 @@ impl Group {
             ));
         // UNSTABLE_OFFSET_COMMIT (a transaction's offsets are pending) is retried like the
         // coordinator errors, until default.api.timeout.ms.
-        let attempt = || async {
-            let result = async {
-                let response = self.coordinator().await?.send(&request).await?;
-                let code = ErrorCode(response.error_code);
+        self.retry_at_coordinator(|| self.fetch_offsets_once(&request))
+            .await
+    }
+
+    async fn fetch_offsets_once(
+        &self,
+        request: &OffsetFetchRequest,
+    ) -> Result<HashMap<TopicPartition, OffsetAndMetadata>> {
+        let response = self.coordinator().await?.send(request).await?;
+        let code = ErrorCode(response.error_code);
+        if !code.is_ok() {
+            return Err(Error::broker(
+                code,
+                format!("offsets of group {}", self.group_id),
+            ));
+        }
+        let mut out = HashMap::new();
+        for topic in &response.topics {
+            for p in &topic.partitions {
+                let code = ErrorCode(p.error_code);
                 if !code.is_ok() {
                     return Err(Error::broker(
                         code,
-                        format!("offsets of group {}", self.group_id),
+                        format!("offset of {}-{}", topic.name.0, p.partition_index),
                     ));
                 }
-                let mut out = HashMap::new();
-                for topic in &response.topics {
-                    for p in &topic.partitions {
-                        let code = ErrorCode(p.error_code);
-                        if !code.is_ok() {
-                            return Err(Error::broker(
-                                code,
-                                format!("offset of {}-{}", topic.name.0, p.partition_index),
-                            ));
-                        }
-                        if p.committed_offset >= 0 {
-                            out.insert(
-                                TopicPartition::new(topic.name.0.to_string(), p.partition_index),
-                                OffsetAndMetadata {
-                                    offset: p.committed_offset,
-                                    metadata: p
-                                        .metadata
-                                        .as_ref()
-                                        .map(|m| m.to_string())
-                                        .filter(|m| !m.is_empty()),
-                                },
-                            );
-                        }
-                    }
+                if p.committed_offset >= 0 {
+                    out.insert(
+                        TopicPartition::new(topic.name.0.to_string(), p.partition_index),
+                        OffsetAndMetadata {
+                            offset: p.committed_offset,
+                            metadata: p
+                                .metadata
+                                .as_ref()
+                                .map(|m| m.to_string())
+                                .filter(|m| !m.is_empty()),
+                        },
+                    );
                 }
-                Ok(out)
             }
-            .await;
-            if let Err(e) = &result {
-                self.coordinator_error(e.code().unwrap_or(ErrorCode::NONE));
-            }
-            result
-        };
-        self.cluster
-            .retry(self.config.default_api_timeout, attempt)
-            .await
+        }
+        Ok(out)
     }
 }
