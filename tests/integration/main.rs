@@ -10,6 +10,7 @@ mod consumer_fetch;
 mod consumer_lock;
 mod consumer_poll_deadline;
 mod consumer_settings;
+mod consumer_subscription;
 mod group;
 mod group_commits;
 mod group_cooperative;
