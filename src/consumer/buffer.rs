@@ -30,10 +30,6 @@ impl Buffer {
         self.len
     }
 
-    pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Appends one fetch's records of `tp`, which follow any of `tp` already here.
     pub(super) fn push(&mut self, tp: TopicPartition, records: Vec<ConsumerRecord>) {
         if records.is_empty() {
@@ -92,12 +88,17 @@ impl Buffer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::record::TimestampType;
     use std::sync::Arc;
 
-    fn records(topic: &str, partition: i32, offsets: std::ops::Range<i64>) -> Vec<ConsumerRecord> {
+    /// Records of `topic`-`partition` at these offsets, without keys or values.
+    pub(in crate::consumer) fn records(
+        topic: &str,
+        partition: i32,
+        offsets: std::ops::Range<i64>,
+    ) -> Vec<ConsumerRecord> {
         let topic: Arc<str> = Arc::from(topic);
         offsets
             .map(|offset| ConsumerRecord {
@@ -142,7 +143,7 @@ mod tests {
         let (out, positions) = taken(&mut buffer, 10);
         assert_eq!(out, vec![(1, 11), (0, 3), (0, 4)]);
         assert_eq!(positions, vec![(1, 12), (0, 5)]);
-        assert!(buffer.is_empty());
+        assert_eq!(buffer.len(), 0);
         assert_eq!(taken(&mut buffer, 10), (vec![], vec![]));
     }
 
@@ -158,7 +159,7 @@ mod tests {
         assert!(out.iter().all(|r| &*r.topic == "u"));
         buffer.push(TopicPartition::new("t", 0), records("t", 0, 0..3));
         buffer.clear();
-        assert!(buffer.is_empty());
+        assert_eq!(buffer.len(), 0);
         assert!(buffer.take(10, |_, _| {}).is_empty());
     }
 }

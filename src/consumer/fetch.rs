@@ -19,7 +19,6 @@ pub(crate) enum PartitionFetch {
     Records {
         records: Vec<ConsumerRecord>,
         next_offset: i64,
-        high_watermark: i64,
     },
     /// The broker answered with an error code for this partition.
     Error(ErrorCode),
@@ -94,7 +93,6 @@ pub(crate) fn records(
     tp: &TopicPartition,
     offset: i64,
     data: Bytes,
-    high_watermark: i64,
     aborted: Option<&[AbortedTransaction]>,
     params: &FetchParams,
 ) -> PartitionFetch {
@@ -168,7 +166,6 @@ pub(crate) fn records(
     PartitionFetch::Records {
         records,
         next_offset,
-        high_watermark,
     }
 }
 
@@ -225,11 +222,10 @@ mod tests {
     fn records_from_the_requested_offset_and_the_next_offset() {
         let mut data = batch(10, 3);
         data.put(batch(13, 2));
-        match records(&tp(), 11, data.freeze(), 20, None, &params(true)) {
+        match records(&tp(), 11, data.freeze(), None, &params(true)) {
             PartitionFetch::Records {
                 records,
                 next_offset,
-                high_watermark,
             } => {
                 let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
                 assert_eq!(offsets, vec![11, 12, 13, 14]);
@@ -238,7 +234,7 @@ mod tests {
                 assert!(records
                     .windows(2)
                     .all(|w| Arc::ptr_eq(&w[0].topic, &w[1].topic)));
-                assert_eq!((next_offset, high_watermark), (15, 20));
+                assert_eq!(next_offset, 15);
             }
             _ => panic!("expected records"),
         }
@@ -251,7 +247,7 @@ mod tests {
         let at = second.len() - 2;
         second[at] ^= 0x01; // flips a value byte: the CRC no longer matches
         data.put(second);
-        match records(&tp(), 10, data.freeze(), 20, None, &params(true)) {
+        match records(&tp(), 10, data.freeze(), None, &params(true)) {
             PartitionFetch::Corrupt(Error::CorruptBatch {
                 topic,
                 partition,
@@ -267,7 +263,7 @@ mod tests {
         let mut data = batch(10, 2);
         let at = data.len() - 2;
         data[at] ^= 0x01; // "v1" becomes "v0"
-        match records(&tp(), 10, data.freeze(), 12, None, &params(false)) {
+        match records(&tp(), 10, data.freeze(), None, &params(false)) {
             PartitionFetch::Records { records, .. } => assert_eq!(records.len(), 2),
             _ => panic!("expected records"),
         }
@@ -279,7 +275,7 @@ mod tests {
         // Claims more records than the batch holds.
         let records_count = 57; // after baseOffset..producer fields: the record count i32
         data[records_count..records_count + 4].copy_from_slice(&1000i32.to_be_bytes());
-        match records(&tp(), 10, data.freeze(), 12, None, &params(false)) {
+        match records(&tp(), 10, data.freeze(), None, &params(false)) {
             PartitionFetch::Corrupt(Error::CorruptBatch {
                 partition, offset, ..
             }) => {

@@ -31,17 +31,23 @@
 //! leader codes unroute the partition, a single rerouting task refreshes metadata after the
 //! backoff and moves it to its new leader's task; the broker's other partitions carry on.
 //!
-//! Tasks hold only weak references to the shared state and are aborted when the consumer
-//! (the [`Fetcher`]) is dropped.
+//! The book (`fetcher/book.rs`) keeps these rules, pure and under one lock; this file runs
+//! the tasks. Tasks hold only weak references to the shared state and are aborted when the
+//! consumer (the [`Fetcher`]) is dropped.
+
+mod book;
 
 use super::fetch::{self, FetchParams, PartitionFetch};
-use super::fetch_session::{FetchSession, PartitionParams, SESSION_MIN_VERSION};
+use super::fetch_session::{FetchSession, SESSION_MIN_VERSION};
 use crate::cluster::{Cluster, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
 use crate::record::TopicPartition;
 use crate::sync::lock;
-use kafka_protocol::messages::ApiKey;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+pub(crate) use book::Taken;
+use book::{Answer, Book, Epochs, Planned};
+use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
+use kafka_protocol::messages::{ApiKey, FetchResponse};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -57,28 +63,16 @@ struct Shared {
     cluster: Cluster,
     params: FetchParams,
     request_timeout: Duration,
-    /// Fetched bytes waiting for `poll` plus bytes reserved by Fetches in flight stay
-    /// within this: 2 × `fetch.max.bytes` (see the module docs).
-    budget: usize,
-    fetch_max_bytes: usize,
-    book: Mutex<Book>,
+    state: Mutex<State>,
     /// Wakes `poll` when something was completed.
     ready: Notify,
 }
 
-#[derive(Default)]
-struct Book {
-    parts: HashMap<TopicPartition, Part>,
-    completed: VecDeque<Completed>,
-    /// Errors not tied to a partition, for `poll`.
-    errors: VecDeque<Error>,
-    /// Bytes in `completed`.
-    buffered: usize,
-    /// Bytes reserved by Fetches in flight.
-    reserved: usize,
+/// The book and the tasks working for it, under one lock.
+struct State {
+    book: Book,
     brokers: HashMap<i32, BrokerTask>,
     rerouting: Option<JoinHandle<()>>,
-    next_epoch: u64,
     closed: bool,
 }
 
@@ -87,48 +81,21 @@ struct BrokerTask {
     handle: JoinHandle<()>,
 }
 
-struct Part {
-    epoch: u64,
-    /// Where the next completed fetch handed to `poll` must start: the consumer's position.
-    taken_to: i64,
-    /// The next offset to fetch (ahead of `taken_to` by what is buffered or in flight).
-    next_offset: i64,
-    leader: Option<i32>,
-    leader_epoch: i32,
-    /// Not fetched until then (after a stale-leader error).
-    not_before: Option<Instant>,
-    /// An error was queued for `poll`; not fetched until `poll` restarts the partition.
-    parked: bool,
-    high_watermark: Option<i64>,
-}
-
-/// One partition's share of a Fetch, ready for `poll`.
-pub(crate) struct Completed {
-    pub tp: TopicPartition,
-    epoch: u64,
-    /// The offset it was fetched at.
-    pub fetch_offset: i64,
-    bytes: usize,
-    pub outcome: PartitionFetch,
-}
-
-/// What `take` hands to `poll`.
-pub(crate) enum Taken {
-    Fetch(Completed),
-    Error(Error),
-}
-
 impl Fetcher {
     pub(crate) fn new(cluster: Cluster, params: FetchParams, request_timeout: Duration) -> Self {
         let fetch_max_bytes = params.max_bytes.max(1) as usize;
+        let book = Book::new(fetch_max_bytes, params.max_partition_bytes);
         Fetcher {
             shared: Arc::new(Shared {
                 cluster,
                 params,
                 request_timeout,
-                budget: 2 * fetch_max_bytes,
-                fetch_max_bytes,
-                book: Mutex::new(Book::default()),
+                state: Mutex::new(State {
+                    book,
+                    brokers: HashMap::new(),
+                    rerouting: None,
+                    closed: false,
+                }),
                 ready: Notify::new(),
             }),
         }
@@ -139,50 +106,10 @@ impl Fetcher {
     /// their taken data ended (sought, reset, reassigned, resumed) restart there under a new
     /// epoch, their buffered and in-flight data discarded.
     pub(crate) fn sync(&self, active: &BTreeMap<TopicPartition, i64>) {
-        let shared = &self.shared;
-        let mut book = lock(&shared.book);
-        let mut changed = false;
-        let before = book.parts.len();
-        book.parts.retain(|tp, _| active.contains_key(tp));
-        if book.parts.len() != before {
-            changed = true;
-        }
-        for (tp, &position) in active {
-            if book.parts.get(tp).is_some_and(|p| p.taken_to == position) {
-                continue;
-            }
-            book.next_epoch += 1;
-            let epoch = book.next_epoch;
-            let high_watermark = book.parts.get(tp).and_then(|p| p.high_watermark);
-            book.parts.insert(
-                tp.clone(),
-                Part {
-                    epoch,
-                    taken_to: position,
-                    next_offset: position,
-                    leader: None,
-                    leader_epoch: -1,
-                    not_before: None,
-                    parked: false,
-                    high_watermark,
-                },
-            );
-            changed = true;
-        }
-        if changed {
-            let book = &mut *book;
-            let parts = &book.parts;
-            let mut freed = 0;
-            book.completed.retain(|c| {
-                let keep = parts.get(&c.tp).is_some_and(|p| p.epoch == c.epoch);
-                if !keep {
-                    freed += c.bytes;
-                }
-                keep
-            });
-            book.buffered -= freed;
-            shared.route(book);
-            shared.wake_all(book);
+        let mut state = lock(&self.shared.state);
+        if state.book.sync(active) {
+            self.shared.route(&mut state);
+            state.wake_all();
         }
     }
 
@@ -190,33 +117,12 @@ impl Fetcher {
     /// of records moves the partition's `taken_to` to its end; an error parks nothing more
     /// and drops the partition, so the next `sync` restarts it at the consumer's position.
     pub(crate) fn take(&self) -> Option<Taken> {
-        let mut book = lock(&self.shared.book);
-        if let Some(e) = book.errors.pop_front() {
-            return Some(Taken::Error(e));
+        let mut state = lock(&self.shared.state);
+        let (taken, unblocked) = state.book.take();
+        if unblocked {
+            state.wake_all();
         }
-        let was_blocked = book.buffered + book.reserved >= self.shared.fetch_max_bytes;
-        let mut found = None;
-        while let Some(c) = book.completed.pop_front() {
-            book.buffered -= c.bytes;
-            let Some(part) = book.parts.get_mut(&c.tp) else {
-                continue;
-            };
-            if part.epoch != c.epoch || part.taken_to != c.fetch_offset {
-                continue;
-            }
-            match &c.outcome {
-                PartitionFetch::Records { next_offset, .. } => part.taken_to = *next_offset,
-                _ => {
-                    book.parts.remove(&c.tp);
-                }
-            }
-            found = Some(Taken::Fetch(c));
-            break;
-        }
-        if was_blocked && book.buffered + book.reserved < self.shared.fetch_max_bytes {
-            self.shared.wake_all(&book);
-        }
-        found
+        taken
     }
 
     /// Waits until something may have been completed.
@@ -224,92 +130,59 @@ impl Fetcher {
         self.shared.ready.notified().await
     }
 
-    /// The latest high watermark seen per partition.
-    pub(crate) fn high_watermarks(&self) -> Vec<(TopicPartition, i64)> {
-        let book = lock(&self.shared.book);
-        book.parts
-            .iter()
-            .filter_map(|(tp, p)| p.high_watermark.map(|h| (tp.clone(), h)))
-            .collect()
+    /// The latest high watermark a fetch of `tp` saw.
+    pub(crate) fn high_watermark(&self, tp: &TopicPartition) -> Option<i64> {
+        lock(&self.shared.state).book.high_watermark(tp)
     }
 }
 
 impl Drop for Fetcher {
     fn drop(&mut self) {
-        let mut book = lock(&self.shared.book);
-        book.closed = true;
-        for (_, task) in book.brokers.drain() {
+        let mut state = lock(&self.shared.state);
+        state.closed = true;
+        for (_, task) in state.brokers.drain() {
             task.handle.abort();
         }
-        if let Some(task) = book.rerouting.take() {
+        if let Some(task) = state.rerouting.take() {
             task.abort();
         }
     }
 }
 
-impl Shared {
-    fn wake_all(&self, book: &Book) {
-        for task in book.brokers.values() {
+impl State {
+    fn wake_all(&self) {
+        for task in self.brokers.values() {
             task.wake.notify_one();
         }
     }
+}
 
+impl Shared {
     /// Gives every fetchable partition the leader the metadata names, starting that broker's
     /// task if needed; schedules a metadata refresh for partitions without one.
-    fn route(self: &Arc<Self>, book: &mut Book) {
-        if book.closed {
+    fn route(self: &Arc<Self>, state: &mut State) {
+        if state.closed {
             return;
         }
-        let snapshot = self.cluster.snapshot();
-        let now = Instant::now();
-        let mut waiting = false;
-        let mut moved = Vec::new();
-        for (tp, part) in book.parts.iter_mut() {
-            if part.parked {
-                continue;
-            }
-            if part.not_before.is_some_and(|t| t > now) {
-                waiting = true;
-                continue;
-            }
-            part.not_before = None;
-            let leader = snapshot
-                .topics
-                .get(&tp.topic)
-                .and_then(|t| t.partition(tp.partition))
-                .and_then(|p| p.leader.map(|l| (l, p.leader_epoch)));
-            match leader {
-                Some((leader, epoch)) => {
-                    if part.leader != Some(leader) || part.leader_epoch != epoch {
-                        part.leader = Some(leader);
-                        part.leader_epoch = epoch;
-                        moved.push(leader);
-                    }
-                }
-                None => {
-                    part.leader = None;
-                    waiting = true;
-                }
-            }
+        let routing = state.book.route(&self.cluster.snapshot(), Instant::now());
+        for leader in routing.moved_to {
+            self.broker_task(state, leader).notify_one();
         }
-        for leader in moved {
-            self.broker_task(book, leader).notify_one();
-        }
-        if waiting {
+        if routing.waiting {
             self.cluster.request_refresh();
-            self.schedule_reroute(book);
+            self.schedule_reroute(state);
         }
     }
 
-    fn broker_task(self: &Arc<Self>, book: &mut Book, broker: i32) -> Arc<Notify> {
-        if let Some(task) = book.brokers.get(&broker) {
+    fn broker_task(self: &Arc<Self>, state: &mut State, broker: i32) -> Arc<Notify> {
+        if let Some(task) = state.brokers.get(&broker) {
             if !task.handle.is_finished() {
                 return task.wake.clone();
             }
         }
         let wake = Arc::new(Notify::new());
         let handle = tokio::spawn(run_broker(Arc::downgrade(self), broker, wake.clone()));
-        book.brokers.insert(
+        state.brokers.insert(
             broker,
             BrokerTask {
                 wake: wake.clone(),
@@ -320,75 +193,39 @@ impl Shared {
     }
 
     /// One task at a time: waits out the backoff, refreshes metadata, routes again.
-    fn schedule_reroute(self: &Arc<Self>, book: &mut Book) {
-        if book.rerouting.as_ref().is_some_and(|t| !t.is_finished()) {
+    fn schedule_reroute(self: &Arc<Self>, state: &mut State) {
+        if state.rerouting.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
         let weak = Arc::downgrade(self);
         let backoff = self.cluster.backoff().initial;
         let cluster = self.cluster.clone();
-        book.rerouting = Some(tokio::spawn(async move {
+        state.rerouting = Some(tokio::spawn(async move {
             tokio::time::sleep(backoff).await;
             if let Err(e) = cluster.refresh().await {
                 tracing::debug!(error = %e, "metadata refresh for the fetcher failed");
             }
             let Some(shared) = weak.upgrade() else { return };
-            let mut book = lock(&shared.book);
-            book.rerouting = None;
-            shared.route(&mut book);
+            let mut state = lock(&shared.state);
+            state.rerouting = None;
+            shared.route(&mut state);
         }));
     }
 
-    /// The next request's partitions for `broker`, with the bytes reserved for it; `None`
-    /// when there is nothing to fetch or the memory bound is reached.
+    /// The next request for `broker`, its bytes reserved; `None` when there is nothing to
+    /// fetch or the memory bound is reached.
     fn plan(&self, broker: i32) -> Option<Planned> {
-        let mut book = lock(&self.book);
-        if book.closed {
+        let mut state = lock(&self.state);
+        if state.closed {
             return None;
         }
-        let mut wanted = BTreeMap::new();
-        let mut epochs = HashMap::new();
-        let mut leaders = HashSet::new();
-        for (tp, part) in &book.parts {
-            if part.parked || part.not_before.is_some() {
-                continue;
-            }
-            let Some(leader) = part.leader else { continue };
-            leaders.insert(leader);
-            if leader != broker {
-                continue;
-            }
-            wanted.insert(
-                tp.clone(),
-                PartitionParams {
-                    offset: part.next_offset,
-                    leader_epoch: part.leader_epoch,
-                    max_bytes: self.params.max_partition_bytes,
-                },
-            );
-            epochs.insert(tp.clone(), part.epoch);
-        }
-        if wanted.is_empty() {
-            return None;
-        }
-        // Each leader with work may have one request in flight at a time, sized so that all
-        // of them fit the budget together.
-        let share = (self.budget / leaders.len().max(1)).clamp(1, self.fetch_max_bytes);
-        if book.buffered + book.reserved + share > self.budget {
-            return None;
-        }
-        book.reserved += share;
-        Some(Planned {
-            wanted,
-            epochs,
-            max_bytes: share,
-        })
+        state.book.plan(broker)
     }
 
     fn release(&self, reserved: usize) {
-        let mut book = lock(&self.book);
-        book.reserved -= reserved;
-        self.wake_all(&book);
+        let mut state = lock(&self.state);
+        state.book.release(reserved);
+        state.wake_all();
     }
 
     /// The broker failed as a whole (lost connection, retriable top-level error): its
@@ -396,45 +233,32 @@ impl Shared {
     /// (the same broker again if nothing moved).
     fn unroute(self: &Arc<Self>, broker: i32) {
         let not_before = Instant::now() + self.cluster.backoff().initial;
-        let mut book = lock(&self.book);
-        for part in book.parts.values_mut() {
-            if part.leader == Some(broker) {
-                part.leader = None;
-                part.not_before = Some(not_before);
-            }
-        }
+        let mut state = lock(&self.state);
+        state.book.unroute(broker, not_before);
         self.cluster.request_refresh();
-        self.schedule_reroute(&mut book);
+        self.schedule_reroute(&mut state);
     }
 
-    /// Queues an error not tied to a partition for `poll`; one at a time, so a task that
-    /// keeps failing while nobody polls does not pile them up.
+    /// Queues an error not tied to a partition for `poll`.
     fn report(&self, e: Error) {
-        let mut book = lock(&self.book);
-        if book.errors.is_empty() {
-            book.errors.push_back(e);
-        }
-        drop(book);
+        lock(&self.state).book.report(e);
         self.ready.notify_one();
     }
-}
 
-type Epochs = HashMap<TopicPartition, u64>;
-
-/// One request's partitions, their epochs, and the bytes reserved for its answer.
-struct Planned {
-    wanted: BTreeMap<TopicPartition, PartitionParams>,
-    epochs: Epochs,
-    max_bytes: usize,
-}
-
-/// One partition's decoded answer, before it is checked against the book.
-struct Answer {
-    tp: TopicPartition,
-    fetch_offset: i64,
-    bytes: usize,
-    high_watermark: i64,
-    outcome: PartitionFetch,
+    /// Takes in one response's decoded answers; wakes `poll` when something is new.
+    fn accept(self: &Arc<Self>, broker: i32, epochs: &Epochs, answers: Vec<Answer>) {
+        let retry_at = Instant::now() + self.cluster.backoff().initial;
+        let mut state = lock(&self.state);
+        let accepted = state.book.accept(broker, epochs, answers, retry_at);
+        if accepted.stale_leader {
+            self.cluster.request_refresh();
+            self.schedule_reroute(&mut state);
+        }
+        drop(state);
+        if accepted.queued {
+            self.ready.notify_one();
+        }
+    }
 }
 
 /// What one round trip did, for the task's loop.
@@ -470,26 +294,39 @@ async fn run_broker(weak: Weak<Shared>, broker: i32, wake: Arc<Notify>) {
     }
 }
 
+/// One Fetch to `broker`: send, decode outside the lock, take the answers in.
 async fn fetch_round(
     shared: &Arc<Shared>,
     broker: i32,
     session: &mut FetchSession,
     planned: Planned,
 ) -> Round {
-    let Planned {
-        wanted,
-        epochs,
-        max_bytes,
-    } = planned;
+    let response = match send_fetch(shared, broker, session, &planned).await {
+        Ok(response) => response,
+        Err(round) => return round,
+    };
+    let answers = decode(response.responses, &planned, &shared.params);
+    shared.accept(broker, &planned.epochs, answers);
+    Round::Again
+}
+
+/// Sends the session's next Fetch and settles its top-level outcome; `Err` says how the
+/// task goes on when there are no partition answers to take in.
+async fn send_fetch(
+    shared: &Arc<Shared>,
+    broker: i32,
+    session: &mut FetchSession,
+    planned: &Planned,
+) -> Result<FetchResponse, Round> {
     let params = &shared.params;
     let conn = match shared.cluster.broker(broker, TrafficClass::Fetch).await {
         Ok(conn) => conn,
-        Err(e) => return transport_failure(shared, broker, session, e),
+        Err(e) => return Err(transport_failure(shared, broker, session, e)),
     };
     let sessions = conn
         .version(ApiKey::Fetch)
         .is_ok_and(|v| v >= SESSION_MIN_VERSION);
-    let plan = session.plan(&wanted, sessions);
+    let plan = session.plan(&planned.wanted, sessions);
     tracing::trace!(
         broker,
         session = session.id(),
@@ -499,36 +336,44 @@ async fn fetch_round(
         "fetch"
     );
     let mut request = fetch::request(params, &plan);
-    request.max_bytes = max_bytes.min(i32::MAX as usize) as i32;
+    request.max_bytes = planned.max_bytes.min(i32::MAX as usize) as i32;
     let timeout = shared.request_timeout + Duration::from_millis(params.max_wait_ms.max(0) as u64);
     let response = match conn.send_with_timeout(&request, timeout).await {
         Ok(response) => response,
-        Err(e) => return transport_failure(shared, broker, session, e),
+        Err(e) => return Err(transport_failure(shared, broker, session, e)),
     };
     let top = ErrorCode(response.error_code);
-    let requested = plan.wanted.clone();
     let full = plan.is_full();
     session.on_response(plan, top, response.session_id);
-    if top != ErrorCode::NONE {
-        if top == ErrorCode::FETCH_SESSION_ID_NOT_FOUND
-            || top == ErrorCode::INVALID_FETCH_SESSION_EPOCH
-        {
-            tracing::debug!(broker, code = %top, full, "fetch session reset");
-            return Round::Again;
-        }
-        if top.retry_action() == RetryAction::NoRetry {
-            shared.report(Error::broker(top, "fetch"));
-        } else {
-            shared.unroute(broker);
-        }
-        return Round::Backoff;
+    if top == ErrorCode::NONE {
+        return Ok(response);
     }
-    // Decode outside the lock.
+    if top == ErrorCode::FETCH_SESSION_ID_NOT_FOUND || top == ErrorCode::INVALID_FETCH_SESSION_EPOCH
+    {
+        tracing::debug!(broker, code = %top, full, "fetch session reset");
+        return Err(Round::Again);
+    }
+    if top.retry_action() == RetryAction::NoRetry {
+        shared.report(Error::broker(top, "fetch"));
+    } else {
+        shared.unroute(broker);
+    }
+    Err(Round::Backoff)
+}
+
+/// Each requested partition's answer, its records decoded (on the task, outside the lock).
+/// The session's plan named only changed partitions, but every partition of `planned` was
+/// fetched at its offset there.
+fn decode(
+    responses: Vec<FetchableTopicResponse>,
+    planned: &Planned,
+    params: &FetchParams,
+) -> Vec<Answer> {
     let mut answers = Vec::new();
-    for topic in response.responses {
+    for topic in responses {
         for p in topic.partitions {
             let tp = TopicPartition::new(topic.topic.0.to_string(), p.partition_index);
-            let Some(asked) = requested.get(&tp) else {
+            let Some(asked) = planned.wanted.get(&tp) else {
                 continue;
             };
             let data = p.records.unwrap_or_default();
@@ -540,7 +385,6 @@ async fn fetch_round(
                     &tp,
                     asked.offset,
                     data,
-                    p.high_watermark,
                     p.aborted_transactions.as_deref(),
                     params,
                 )
@@ -554,64 +398,7 @@ async fn fetch_round(
             });
         }
     }
-    let mut book = lock(&shared.book);
-    let mut queued = false;
-    let mut stale_leader = false;
-    for answer in answers {
-        let Some(epoch) = epochs.get(&answer.tp).copied() else {
-            continue;
-        };
-        let Some(part) = book.parts.get_mut(&answer.tp) else {
-            continue;
-        };
-        if part.epoch != epoch
-            || part.leader != Some(broker)
-            || part.parked
-            || part.next_offset != answer.fetch_offset
-        {
-            continue; // sought, moved or restarted meanwhile
-        }
-        let park = match &answer.outcome {
-            PartitionFetch::Records { next_offset, .. } => {
-                part.high_watermark = Some(answer.high_watermark);
-                if *next_offset <= answer.fetch_offset {
-                    continue; // nothing new
-                }
-                part.next_offset = *next_offset;
-                false
-            }
-            PartitionFetch::Error(code)
-                if *code != ErrorCode::OFFSET_OUT_OF_RANGE
-                    && code.retry_action() != RetryAction::NoRetry =>
-            {
-                tracing::debug!(tp = %answer.tp, code = %code, "fetch: partition moves");
-                part.leader = None;
-                part.not_before = Some(Instant::now() + shared.cluster.backoff().initial);
-                stale_leader = true;
-                continue;
-            }
-            PartitionFetch::Error(_) | PartitionFetch::Corrupt(_) => true,
-        };
-        part.parked = park;
-        book.buffered += answer.bytes;
-        book.completed.push_back(Completed {
-            tp: answer.tp,
-            epoch,
-            fetch_offset: answer.fetch_offset,
-            bytes: answer.bytes,
-            outcome: answer.outcome,
-        });
-        queued = true;
-    }
-    if stale_leader {
-        shared.cluster.request_refresh();
-        shared.schedule_reroute(&mut book);
-    }
-    drop(book);
-    if queued {
-        shared.ready.notify_one();
-    }
-    Round::Again
+    answers
 }
 
 fn transport_failure(

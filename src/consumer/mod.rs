@@ -1,13 +1,16 @@
 //! The consumer: positions per partition, fetches from each leader, records in order.
 //!
 //! ```text
-//! poll ──▶ buffered records? ──yes──▶ up to max.poll.records
+//! poll ──▶ group work (rebalance.rs): lost partitions, joins, auto-commit
+//!   │
+//!   ▼      (each step under the positions lock, released before any wait)
+//!   buffered records? ──yes──▶ up to max.poll.records
 //!            │ no
 //!            ▼
-//!   reset positions without one (auto.offset.reset → ListOffsets)
+//!   reset positions without one (auto.offset.reset → ListOffsets, lock released)
 //!            ▼
 //!   sync the fetchers with the positions ──▶ take completed fetches (prefetched by one
-//!   task per leader, see `fetcher.rs`) ──▶ buffer; none yet: wait for one
+//!   task per leader, see `fetcher.rs`) ──▶ buffer; none yet: wait for one (lock released)
 //! ```
 //! With `group.id` and `subscribe`, partitions come from the group (see `group.rs` for the
 //! flow) and offsets are committed to it; otherwise the application assigns partitions, or
@@ -21,22 +24,25 @@ mod fetch_session;
 mod fetcher;
 mod group;
 mod parallel;
+mod poll;
+mod positions;
+mod rebalance;
 mod stream;
 
 use crate::cluster::{Cluster, OffsetSpec};
-use crate::config::{AutoOffsetReset, ConsumerConfig};
-use crate::error::{Error, ErrorCode, Result};
-use crate::record::{ConsumerRecord, TopicPartition};
-use buffer::Buffer;
-pub use commit::{CommitFuture, HookFuture, RebalanceListener};
-use fetch::{FetchParams, PartitionFetch};
-use fetcher::{Fetcher, Taken};
+use crate::config::ConsumerConfig;
+use crate::error::Result;
+use crate::record::TopicPartition;
+use crate::sync::lock;
+pub use commit::CommitFuture;
+use fetch::FetchParams;
+use fetcher::Fetcher;
 pub use group::OffsetAndMetadata;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
-use std::time::Duration;
+use positions::Positions;
+pub use rebalance::{HookFuture, RebalanceListener};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 pub use stream::RecordStream;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 /// Reads records from Kafka. Cheap to clone; clones share positions and buffered records.
@@ -73,34 +79,18 @@ impl std::fmt::Debug for Consumer {
 struct Inner {
     config: ConsumerConfig,
     cluster: Cluster,
-    state: Mutex<State>,
+    /// Taken for one step at a time, never across an await: a poll waiting for records
+    /// leaves `position`, `pause`, `commit`... free.
+    positions: Mutex<Positions>,
     /// Present with `group.id`.
     group: Option<Arc<group::Group>>,
-    listener: std::sync::Mutex<Option<Arc<dyn RebalanceListener>>>,
+    listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     /// The background fetch tasks, one per leader; they end when this is dropped.
     fetcher: Fetcher,
     /// A rebalance under way, carried from one poll to the next.
-    pending_join: Mutex<Option<PendingJoin>>,
-}
-
-/// A join running in the background, and the partitions kept through it.
-struct PendingJoin {
-    keep: BTreeSet<TopicPartition>,
-    handle: tokio::task::JoinHandle<Result<group::Rebalanced>>,
-}
-
-#[derive(Default)]
-struct State {
-    /// Assigned partitions and their fetch positions (`None` until known).
-    positions: BTreeMap<TopicPartition, Option<i64>>,
-    /// The next offset to hand to the application, per partition: what commits commit.
-    consumed: HashMap<TopicPartition, i64>,
-    paused: BTreeSet<TopicPartition>,
-    buffer: Buffer,
-    high_watermarks: HashMap<TopicPartition, i64>,
-    /// Topics subscribed through the group.
-    group_topics: Vec<String>,
-    next_auto_commit: Option<Instant>,
+    pending_join: tokio::sync::Mutex<Option<rebalance::PendingJoin>>,
+    /// When auto-commit commits next (set once partitions are assigned).
+    next_auto_commit: Mutex<Option<Instant>>,
 }
 
 impl Consumer {
@@ -126,11 +116,12 @@ impl Consumer {
             inner: Arc::new(Inner {
                 config,
                 cluster,
-                state: Mutex::new(State::default()),
+                positions: Mutex::new(Positions::default()),
                 group,
-                listener: std::sync::Mutex::new(None),
+                listener: Mutex::new(None),
                 fetcher,
-                pending_join: Mutex::new(None),
+                pending_join: tokio::sync::Mutex::new(None),
+                next_auto_commit: Mutex::new(None),
             }),
         })
     }
@@ -145,9 +136,7 @@ impl Consumer {
             self.inner.cluster.track(&tp.topic);
         }
         self.inner.cluster.request_refresh();
-        let mut state = self.inner.state.lock().await;
-        state.positions = partitions.into_iter().map(|tp| (tp, None)).collect();
-        state.buffer.clear();
+        lock(&self.inner.positions).assign(partitions);
         Ok(())
     }
 
@@ -168,11 +157,10 @@ impl Consumer {
             for topic in &topics {
                 self.inner.cluster.track(topic);
             }
-            self.inner.state.lock().await.group_topics = topics;
-            group.request_rejoin();
+            group.subscribe(topics);
             return Ok(());
         }
-        let mut positions = BTreeMap::new();
+        let mut partitions = Vec::new();
         for topic in &topics {
             let info = self
                 .inner
@@ -180,37 +168,21 @@ impl Consumer {
                 .topic(topic, self.inner.config.client.request_timeout)
                 .await?;
             for p in &info.partitions {
-                positions.insert(TopicPartition::new(topic.clone(), p.id), None);
+                partitions.push(TopicPartition::new(topic.clone(), p.id));
             }
         }
-        let mut state = self.inner.state.lock().await;
-        state.positions = positions;
-        state.buffer.clear();
+        lock(&self.inner.positions).assign(partitions);
         Ok(())
     }
 
     /// The partitions being read.
     pub async fn assignment(&self) -> Vec<TopicPartition> {
-        self.inner
-            .state
-            .lock()
-            .await
-            .positions
-            .keys()
-            .cloned()
-            .collect()
+        lock(&self.inner.positions).assignment()
     }
 
     /// Makes the next record read from `tp` the one at `offset`.
     pub async fn seek(&self, tp: &TopicPartition, offset: i64) -> Result<()> {
-        let mut state = self.inner.state.lock().await;
-        let Some(position) = state.positions.get_mut(tp) else {
-            return Err(Error::config(format!("seek: {tp} is not assigned")));
-        };
-        *position = Some(offset);
-        state.consumed.insert(tp.clone(), offset);
-        state.buffer.retain(|buffered| buffered != tp);
-        Ok(())
+        lock(&self.inner.positions).seek(tp, offset)
     }
 
     /// Seeks each partition to its log start offset.
@@ -236,112 +208,30 @@ impl Consumer {
     /// Stops returning records from these partitions until `resume`; the group membership
     /// and the other partitions carry on.
     pub async fn pause(&self, partitions: &[TopicPartition]) {
-        let mut state = self.inner.state.lock().await;
-        for tp in partitions {
-            if state.positions.contains_key(tp) {
-                state.paused.insert(tp.clone());
-                // Records already fetched are dropped and fetched again after `resume`.
-                let consumed = state.consumed.get(tp).copied();
-                if let Some(offset) = consumed {
-                    state.positions.insert(tp.clone(), Some(offset));
-                }
-                state.buffer.retain(|buffered| buffered != tp);
-            }
-        }
+        lock(&self.inner.positions).pause(partitions);
     }
 
     /// Returns records from these partitions again.
     pub async fn resume(&self, partitions: &[TopicPartition]) {
-        let mut state = self.inner.state.lock().await;
-        for tp in partitions {
-            state.paused.remove(tp);
-        }
+        lock(&self.inner.positions).resume(partitions);
     }
 
     /// The paused partitions.
     pub async fn paused(&self) -> Vec<TopicPartition> {
-        self.inner
-            .state
-            .lock()
-            .await
-            .paused
-            .iter()
-            .cloned()
-            .collect()
+        lock(&self.inner.positions).paused()
     }
 
     /// How far behind the partition's high watermark this consumer's position is, as of the
     /// last fetch from it.
     pub async fn lag(&self, tp: &TopicPartition) -> Option<i64> {
-        let state = self.inner.state.lock().await;
-        let high_watermark = *state.high_watermarks.get(tp)?;
-        let position = state.consumed.get(tp).copied().or(state
-            .positions
-            .get(tp)
-            .copied()
-            .flatten())?;
+        let high_watermark = self.inner.fetcher.high_watermark(tp)?;
+        let position = lock(&self.inner.positions).position(tp)?;
         Some((high_watermark - position).max(0))
     }
 
     /// The offset of the next record to be returned from `tp`, once known.
     pub async fn position(&self, tp: &TopicPartition) -> Option<i64> {
-        let state = self.inner.state.lock().await;
-        state
-            .consumed
-            .get(tp)
-            .copied()
-            .or_else(|| state.positions.get(tp).copied().flatten())
-    }
-
-    /// Returns the next records, at most `max.poll.records`, waiting up to `timeout` for
-    /// some to arrive. An empty vector means none arrived in time.
-    pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        let deadline = Instant::now() + timeout;
-        if self.inner.group.is_some() && !self.group_poll(deadline).await? {
-            return Ok(Vec::new());
-        }
-        let mut state = self.inner.state.lock().await;
-        loop {
-            if !state.buffer.is_empty() {
-                if state.buffer.len() < self.inner.config.max_poll_records {
-                    // Top up from what the fetchers completed meanwhile (never waits).
-                    self.fetch_once(&mut state)?;
-                }
-                // Positions move once per fetched chunk taken from, not once per record, and
-                // the partition is usually known already: nothing to allocate.
-                let state = &mut *state;
-                let consumed = &mut state.consumed;
-                let records =
-                    state.buffer.take(
-                        self.inner.config.max_poll_records,
-                        |tp, next| match consumed.get_mut(tp) {
-                            Some(position) => *position = next,
-                            None => {
-                                consumed.insert(tp.clone(), next);
-                            }
-                        },
-                    );
-                return Ok(records);
-            }
-            if state.positions.is_empty() {
-                self.inner.fetcher.sync(&BTreeMap::new());
-                tokio::time::sleep_until(deadline).await;
-                return Ok(Vec::new());
-            }
-            self.reset_positions(&mut state).await?;
-            self.fetch_once(&mut state)?;
-            if !state.buffer.is_empty() {
-                continue;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(Vec::new());
-            }
-            // Woken by a completed fetch; the tick re-syncs (a reset position may need a
-            // retry, metadata may have moved a partition).
-            let tick = deadline.min(now + Duration::from_millis(100));
-            let _ = tokio::time::timeout_at(tick, self.inner.fetcher.ready()).await;
-        }
+        lock(&self.inner.positions).position(tp)
     }
 
     /// Offsets as this consumer sees them: with `read_committed`, the latest offset is the
@@ -364,95 +254,5 @@ impl Consumer {
     /// A [`futures_core::Stream`] of records, polling in the background of `next()`.
     pub fn stream(&self) -> RecordStream {
         RecordStream::new(self.clone())
-    }
-
-    async fn reset_positions(&self, state: &mut State) -> Result<()> {
-        let missing: Vec<TopicPartition> = state
-            .positions
-            .iter()
-            .filter(|(_, p)| p.is_none())
-            .map(|(tp, _)| tp.clone())
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let spec = match self.inner.config.auto_offset_reset {
-            AutoOffsetReset::Earliest => OffsetSpec::Earliest,
-            AutoOffsetReset::Latest => OffsetSpec::Latest,
-            AutoOffsetReset::Error => {
-                let tp = &missing[0];
-                return Err(Error::OffsetOutOfRange {
-                    topic: tp.topic.clone(),
-                    partition: tp.partition,
-                    offset: -1,
-                });
-            }
-        };
-        let offsets = self
-            .list_offsets(missing.iter().map(|tp| (tp.clone(), spec)))
-            .await?;
-        for (tp, listed) in offsets {
-            if let Some(position) = state.positions.get_mut(&tp) {
-                *position = Some(listed.offset);
-                state.consumed.insert(tp, listed.offset);
-            }
-        }
-        Ok(())
-    }
-
-    /// Tells the fetchers where each fetchable partition stands, then moves completed
-    /// fetches at those positions into the buffer until it holds `max.poll.records`.
-    fn fetch_once(&self, state: &mut State) -> Result<()> {
-        let active: BTreeMap<TopicPartition, i64> = state
-            .positions
-            .iter()
-            .filter(|(tp, _)| !state.paused.contains(*tp))
-            .filter_map(|(tp, p)| p.map(|p| (tp.clone(), p)))
-            .collect();
-        let fetcher = &self.inner.fetcher;
-        fetcher.sync(&active);
-        for (tp, high_watermark) in fetcher.high_watermarks() {
-            state.high_watermarks.insert(tp, high_watermark);
-        }
-        while state.buffer.len() < self.inner.config.max_poll_records {
-            let completed = match fetcher.take() {
-                None => break,
-                Some(Taken::Error(e)) => return Err(e),
-                Some(Taken::Fetch(completed)) => completed,
-            };
-            let tp = completed.tp;
-            let offset = completed.fetch_offset;
-            if state.positions.get(&tp) != Some(&Some(offset)) || state.paused.contains(&tp) {
-                continue; // changed since the sync above (cannot happen under the lock)
-            }
-            match completed.outcome {
-                PartitionFetch::Records {
-                    records,
-                    next_offset,
-                    high_watermark,
-                } => {
-                    state.high_watermarks.insert(tp.clone(), high_watermark);
-                    // Present: checked above.
-                    if let Some(position) = state.positions.get_mut(&tp) {
-                        *position = Some(next_offset);
-                    }
-                    state.buffer.push(tp, records);
-                }
-                PartitionFetch::Error(code) if code == ErrorCode::OFFSET_OUT_OF_RANGE => {
-                    if self.inner.config.auto_offset_reset == AutoOffsetReset::Error {
-                        return Err(Error::OffsetOutOfRange {
-                            topic: tp.topic,
-                            partition: tp.partition,
-                            offset,
-                        });
-                    }
-                    state.positions.insert(tp.clone(), None);
-                    state.consumed.remove(&tp);
-                }
-                PartitionFetch::Error(code) => return Err(Error::broker(code, tp.to_string())),
-                PartitionFetch::Corrupt(e) => return Err(e),
-            }
-        }
-        Ok(())
     }
 }

@@ -7,7 +7,10 @@
 
 mod bad_input;
 mod consumer_fetch;
+mod consumer_lock;
+mod consumer_poll_deadline;
 mod consumer_settings;
+mod consumer_subscription;
 mod fake_broker;
 mod group;
 mod group_commits;

@@ -1,0 +1,652 @@
+//! The fetcher's book: per partition where it is fetched from (leader) and up to where
+//! (epoch, offsets), the completed fetches waiting for `poll`, and the memory budget.
+//! Pure: the fetcher's tasks do the I/O and call in here under one lock; time comes in as
+//! `now`. See `fetcher.rs` for the rules this keeps.
+
+use crate::cluster::Snapshot;
+use crate::consumer::fetch::PartitionFetch;
+use crate::consumer::fetch_session::PartitionParams;
+use crate::error::{Error, ErrorCode, RetryAction};
+use crate::record::TopicPartition;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use tokio::time::Instant;
+
+pub(super) struct Book {
+    parts: HashMap<TopicPartition, Part>,
+    completed: VecDeque<Completed>,
+    /// Errors not tied to a partition, for `poll`.
+    errors: VecDeque<Error>,
+    /// Bytes in `completed`.
+    buffered: usize,
+    /// Bytes reserved by Fetches in flight.
+    reserved: usize,
+    /// Buffered plus reserved bytes stay within this (2 × `fetch.max.bytes`).
+    budget: usize,
+    /// `fetch.max.bytes`: the most one request asks for.
+    fetch_max_bytes: usize,
+    max_partition_bytes: i32,
+    /// The latest high watermark each partition's fetches saw (kept while it is paused).
+    high_watermarks: HashMap<TopicPartition, i64>,
+    next_epoch: u64,
+}
+
+struct Part {
+    epoch: u64,
+    /// Where the next completed fetch handed to `poll` must start: the consumer's position.
+    taken_to: i64,
+    /// The next offset to fetch (ahead of `taken_to` by what is buffered or in flight).
+    next_offset: i64,
+    leader: Option<i32>,
+    leader_epoch: i32,
+    /// Not fetched until then (after a stale-leader error).
+    not_before: Option<Instant>,
+    /// An error was queued for `poll`; not fetched until `poll` restarts the partition.
+    parked: bool,
+}
+
+/// One partition's share of a Fetch, ready for `poll`.
+pub(crate) struct Completed {
+    pub tp: TopicPartition,
+    epoch: u64,
+    /// The offset it was fetched at.
+    pub fetch_offset: i64,
+    bytes: usize,
+    pub outcome: PartitionFetch,
+}
+
+/// What `take` hands to `poll`.
+pub(crate) enum Taken {
+    Fetch(Completed),
+    Error(Error),
+}
+
+/// Each partition's epoch when a request was planned.
+pub(super) type Epochs = HashMap<TopicPartition, u64>;
+
+/// One request's partitions, their epochs, and the bytes reserved for its answer.
+pub(super) struct Planned {
+    pub wanted: BTreeMap<TopicPartition, PartitionParams>,
+    pub epochs: Epochs,
+    pub max_bytes: usize,
+}
+
+/// One partition's decoded answer, before it is checked against the book.
+pub(super) struct Answer {
+    pub tp: TopicPartition,
+    pub fetch_offset: i64,
+    pub bytes: usize,
+    pub high_watermark: i64,
+    pub outcome: PartitionFetch,
+}
+
+/// What routing found: leaders whose tasks have new partitions, and whether some partition
+/// waits for a leader (or for its backoff to end).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Routing {
+    pub moved_to: Vec<i32>,
+    pub waiting: bool,
+}
+
+/// What accepting a response did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Accepted {
+    /// Something new waits for `poll`.
+    pub queued: bool,
+    /// A partition's leader moved: metadata must be refreshed and the partition rerouted.
+    pub stale_leader: bool,
+}
+
+impl Book {
+    pub(super) fn new(fetch_max_bytes: usize, max_partition_bytes: i32) -> Book {
+        Book {
+            parts: HashMap::new(),
+            completed: VecDeque::new(),
+            errors: VecDeque::new(),
+            buffered: 0,
+            reserved: 0,
+            budget: 2 * fetch_max_bytes,
+            fetch_max_bytes,
+            max_partition_bytes,
+            high_watermarks: HashMap::new(),
+            next_epoch: 0,
+        }
+    }
+
+    /// Makes the fetched set exactly `active` (partition → consumer position); `true` when
+    /// something changed (the tasks must be routed and woken). See `Fetcher::sync`.
+    pub(super) fn sync(&mut self, active: &BTreeMap<TopicPartition, i64>) -> bool {
+        let before = self.parts.len();
+        self.parts.retain(|tp, _| active.contains_key(tp));
+        let mut changed = self.parts.len() != before;
+        for (tp, &position) in active {
+            if self.parts.get(tp).is_some_and(|p| p.taken_to == position) {
+                continue;
+            }
+            self.next_epoch += 1;
+            self.parts.insert(
+                tp.clone(),
+                Part {
+                    epoch: self.next_epoch,
+                    taken_to: position,
+                    next_offset: position,
+                    leader: None,
+                    leader_epoch: -1,
+                    not_before: None,
+                    parked: false,
+                },
+            );
+            changed = true;
+        }
+        if changed {
+            let parts = &self.parts;
+            let mut freed = 0;
+            self.completed.retain(|c| {
+                let keep = parts.get(&c.tp).is_some_and(|p| p.epoch == c.epoch);
+                if !keep {
+                    freed += c.bytes;
+                }
+                keep
+            });
+            self.buffered -= freed;
+        }
+        changed
+    }
+
+    /// The next completed fetch (or error) in arrival order, skipping stale ones, and
+    /// whether taking it unblocked the tasks (they must be woken). See `Fetcher::take`.
+    pub(super) fn take(&mut self) -> (Option<Taken>, bool) {
+        if let Some(e) = self.errors.pop_front() {
+            return (Some(Taken::Error(e)), false);
+        }
+        let was_blocked = self.buffered + self.reserved >= self.fetch_max_bytes;
+        let mut found = None;
+        while let Some(c) = self.completed.pop_front() {
+            self.buffered -= c.bytes;
+            let Some(part) = self.parts.get_mut(&c.tp) else {
+                continue;
+            };
+            if part.epoch != c.epoch || part.taken_to != c.fetch_offset {
+                continue;
+            }
+            match &c.outcome {
+                PartitionFetch::Records { next_offset, .. } => part.taken_to = *next_offset,
+                _ => {
+                    self.parts.remove(&c.tp);
+                }
+            }
+            found = Some(Taken::Fetch(c));
+            break;
+        }
+        let unblocked = was_blocked && self.buffered + self.reserved < self.fetch_max_bytes;
+        (found, unblocked)
+    }
+
+    pub(super) fn high_watermark(&self, tp: &TopicPartition) -> Option<i64> {
+        self.high_watermarks.get(tp).copied()
+    }
+
+    /// Gives every fetchable partition the leader `snapshot` names.
+    pub(super) fn route(&mut self, snapshot: &Snapshot, now: Instant) -> Routing {
+        let mut routing = Routing::default();
+        for (tp, part) in self.parts.iter_mut() {
+            if part.parked {
+                continue;
+            }
+            if part.not_before.is_some_and(|t| t > now) {
+                routing.waiting = true;
+                continue;
+            }
+            part.not_before = None;
+            let leader = snapshot
+                .topics
+                .get(&tp.topic)
+                .and_then(|t| t.partition(tp.partition))
+                .and_then(|p| p.leader.map(|l| (l, p.leader_epoch)));
+            match leader {
+                Some((leader, epoch)) => {
+                    if part.leader != Some(leader) || part.leader_epoch != epoch {
+                        part.leader = Some(leader);
+                        part.leader_epoch = epoch;
+                        routing.moved_to.push(leader);
+                    }
+                }
+                None => {
+                    part.leader = None;
+                    routing.waiting = true;
+                }
+            }
+        }
+        routing
+    }
+
+    /// The next request's partitions for `broker`, with the bytes reserved for it; `None`
+    /// when there is nothing to fetch or the memory bound is reached.
+    pub(super) fn plan(&mut self, broker: i32) -> Option<Planned> {
+        let mut wanted = BTreeMap::new();
+        let mut epochs = HashMap::new();
+        let mut leaders = HashSet::new();
+        for (tp, part) in &self.parts {
+            if part.parked || part.not_before.is_some() {
+                continue;
+            }
+            let Some(leader) = part.leader else { continue };
+            leaders.insert(leader);
+            if leader != broker {
+                continue;
+            }
+            wanted.insert(
+                tp.clone(),
+                PartitionParams {
+                    offset: part.next_offset,
+                    leader_epoch: part.leader_epoch,
+                    max_bytes: self.max_partition_bytes,
+                },
+            );
+            epochs.insert(tp.clone(), part.epoch);
+        }
+        if wanted.is_empty() {
+            return None;
+        }
+        // Each leader with work may have one request in flight at a time, sized so that all
+        // of them fit the budget together.
+        let share = (self.budget / leaders.len().max(1)).clamp(1, self.fetch_max_bytes);
+        if self.buffered + self.reserved + share > self.budget {
+            return None;
+        }
+        self.reserved += share;
+        Some(Planned {
+            wanted,
+            epochs,
+            max_bytes: share,
+        })
+    }
+
+    /// A request ended: its reservation goes back to the budget.
+    pub(super) fn release(&mut self, reserved: usize) {
+        self.reserved -= reserved;
+    }
+
+    /// The broker failed as a whole: its partitions wait until `not_before`, then go
+    /// wherever metadata says they are led.
+    pub(super) fn unroute(&mut self, broker: i32, not_before: Instant) {
+        for part in self.parts.values_mut() {
+            if part.leader == Some(broker) {
+                part.leader = None;
+                part.not_before = Some(not_before);
+            }
+        }
+    }
+
+    /// Queues an error not tied to a partition for `poll`; one at a time, so a task that
+    /// keeps failing while nobody polls does not pile them up.
+    pub(super) fn report(&mut self, e: Error) {
+        if self.errors.is_empty() {
+            self.errors.push_back(e);
+        }
+    }
+
+    /// Takes in `broker`'s answers to a request planned under `epochs`. An answer is kept
+    /// only if its partition still has that epoch, is still led by `broker`, is not parked
+    /// and still fetches from the answer's offset. Records move the next fetch offset;
+    /// OFFSET_OUT_OF_RANGE, corrupt data and fatal codes are queued and park the partition;
+    /// other (stale leader) codes unroute it until `retry_at`.
+    pub(super) fn accept(
+        &mut self,
+        broker: i32,
+        epochs: &Epochs,
+        answers: Vec<Answer>,
+        retry_at: Instant,
+    ) -> Accepted {
+        let mut accepted = Accepted::default();
+        for answer in answers {
+            let Some(&epoch) = epochs.get(&answer.tp) else {
+                continue;
+            };
+            let Some(part) = self.parts.get_mut(&answer.tp) else {
+                continue;
+            };
+            if part.epoch != epoch
+                || part.leader != Some(broker)
+                || part.parked
+                || part.next_offset != answer.fetch_offset
+            {
+                continue; // sought, moved or restarted meanwhile
+            }
+            let park = match &answer.outcome {
+                PartitionFetch::Records { next_offset, .. } => {
+                    match self.high_watermarks.get_mut(&answer.tp) {
+                        Some(h) => *h = answer.high_watermark,
+                        None => {
+                            let tp = answer.tp.clone();
+                            self.high_watermarks.insert(tp, answer.high_watermark);
+                        }
+                    }
+                    if *next_offset <= answer.fetch_offset {
+                        continue; // nothing new
+                    }
+                    part.next_offset = *next_offset;
+                    false
+                }
+                PartitionFetch::Error(code)
+                    if *code != ErrorCode::OFFSET_OUT_OF_RANGE
+                        && code.retry_action() != RetryAction::NoRetry =>
+                {
+                    tracing::debug!(tp = %answer.tp, code = %code, "fetch: partition moves");
+                    part.leader = None;
+                    part.not_before = Some(retry_at);
+                    accepted.stale_leader = true;
+                    continue;
+                }
+                PartitionFetch::Error(_) | PartitionFetch::Corrupt(_) => true,
+            };
+            part.parked = park;
+            self.buffered += answer.bytes;
+            self.completed.push_back(Completed {
+                tp: answer.tp,
+                epoch,
+                fetch_offset: answer.fetch_offset,
+                bytes: answer.bytes,
+                outcome: answer.outcome,
+            });
+            accepted.queued = true;
+        }
+        accepted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{metadata::PartitionInfo, TopicInfo};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition::new("t", partition)
+    }
+
+    /// Topic "t" with partition i led by `leaders[i]` at leader epoch 1.
+    fn snapshot(leaders: &[Option<i32>]) -> Snapshot {
+        let partitions = leaders
+            .iter()
+            .enumerate()
+            .map(|(i, &leader)| PartitionInfo {
+                id: i as i32,
+                leader,
+                leader_epoch: 1,
+                replicas: Vec::new(),
+                isr: Vec::new(),
+            })
+            .collect();
+        let mut snapshot = Snapshot::default();
+        let info = TopicInfo::new(ErrorCode::NONE, partitions);
+        snapshot.topics.insert("t".into(), Arc::new(info));
+        snapshot
+    }
+
+    fn positions(items: &[(i32, i64)]) -> BTreeMap<TopicPartition, i64> {
+        items.iter().map(|&(p, o)| (tp(p), o)).collect()
+    }
+
+    /// Records from `fetch_offset` up to `next_offset` (the records themselves do not matter
+    /// to the book), `bytes` on the wire.
+    fn answer(partition: i32, fetch_offset: i64, next_offset: i64, bytes: usize) -> Answer {
+        outcome(
+            partition,
+            fetch_offset,
+            bytes,
+            PartitionFetch::Records {
+                records: Vec::new(),
+                next_offset,
+            },
+        )
+    }
+
+    fn outcome(partition: i32, fetch_offset: i64, bytes: usize, outcome: PartitionFetch) -> Answer {
+        Answer {
+            tp: tp(partition),
+            fetch_offset,
+            bytes,
+            high_watermark: 100,
+            outcome,
+        }
+    }
+
+    /// `fetch.max.bytes` 100 (budget 200), partitions 0 and 1 at offset 0 led by broker 1,
+    /// partition 2 at 0 led by broker 2.
+    fn routed() -> Book {
+        let mut book = Book::new(100, 50);
+        assert!(book.sync(&positions(&[(0, 0), (1, 0), (2, 0)])));
+        let routing = book.route(&snapshot(&[Some(1), Some(1), Some(2)]), Instant::now());
+        assert!(!routing.waiting);
+        book
+    }
+
+    fn partitions(plan: &Planned) -> Vec<TopicPartition> {
+        plan.wanted.keys().cloned().collect()
+    }
+
+    /// Routing that moved partitions to `leaders` and left none waiting.
+    fn moved_to(leaders: &[i32]) -> Routing {
+        Routing {
+            moved_to: leaders.to_vec(),
+            waiting: false,
+        }
+    }
+
+    /// (partition, fetch offset) of what `take` hands out, until nothing is left.
+    fn take_all(book: &mut Book) -> Vec<(i32, i64)> {
+        let mut out = Vec::new();
+        while let (Some(taken), _) = book.take() {
+            match taken {
+                Taken::Fetch(c) => out.push((c.tp.partition, c.fetch_offset)),
+                Taken::Error(e) => panic!("unexpected error {e}"),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn routing_follows_the_metadata_and_waits_for_missing_leaders() {
+        let mut book = Book::new(100, 50);
+        book.sync(&positions(&[(0, 0), (1, 0), (2, 0)]));
+        let now = Instant::now();
+        let mut routing = book.route(&snapshot(&[Some(1), None, Some(2)]), now);
+        routing.moved_to.sort();
+        assert_eq!(
+            routing,
+            Routing {
+                moved_to: vec![1, 2],
+                waiting: true
+            }
+        );
+        // Routed partitions do not move again; the leaderless one gets its leader.
+        let routing = book.route(&snapshot(&[Some(1), Some(2), Some(2)]), now);
+        assert_eq!(routing, moved_to(&[2]));
+        let plan = book.plan(2).unwrap();
+        assert_eq!(partitions(&plan), vec![tp(1), tp(2)]);
+        assert_eq!(plan.wanted[&tp(1)].leader_epoch, 1);
+        assert_eq!(plan.wanted[&tp(1)].max_bytes, 50);
+    }
+
+    #[test]
+    fn each_leader_reserves_its_share_of_the_budget() {
+        let mut book = routed();
+        // Two leaders with work: each may ask for min(fetch.max.bytes, 200 / 2) = 100.
+        let one = book.plan(1).unwrap();
+        assert_eq!((one.max_bytes, book.reserved), (100, 100));
+        assert_eq!(one.wanted.len(), 2);
+        let two = book.plan(2).unwrap();
+        assert_eq!((two.max_bytes, book.reserved), (100, 200));
+        // The budget is spent until requests end and poll takes data.
+        book.accept(1, &one.epochs, vec![answer(0, 0, 10, 90)], Instant::now());
+        book.release(one.max_bytes);
+        book.accept(2, &two.epochs, vec![answer(2, 0, 10, 100)], Instant::now());
+        assert!(
+            book.plan(1).is_none(),
+            "190 buffered + 100 reserved + 100 > 200"
+        );
+        book.release(two.max_bytes);
+        assert!(book.plan(1).is_none(), "190 buffered + 100 > 200");
+        let (taken, unblocked) = book.take();
+        assert!(taken.is_some() && !unblocked, "100 buffered: still blocked");
+        let (taken, unblocked) = book.take();
+        assert!(
+            taken.is_some() && unblocked,
+            "under fetch.max.bytes: wake the tasks"
+        );
+        assert_eq!(book.plan(1).unwrap().max_bytes, 100);
+        assert!(book.plan(3).is_none(), "broker 3 leads nothing");
+    }
+
+    #[test]
+    fn answers_move_the_next_fetch_offset_and_wait_for_poll_in_order() {
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        let answers = vec![answer(1, 0, 4, 10), answer(0, 0, 3, 10)];
+        book.accept(1, &plan.epochs, answers, Instant::now());
+        book.release(plan.max_bytes);
+        let next = book.plan(1).unwrap();
+        assert_eq!(next.wanted[&tp(0)].offset, 3);
+        book.release(next.max_bytes);
+        assert_eq!(book.buffered, 20);
+        assert_eq!(take_all(&mut book), vec![(1, 0), (0, 0)]);
+        assert_eq!(book.buffered, 0);
+        assert_eq!(book.high_watermark(&tp(0)), Some(100));
+        // Taken: poll's position is now the end of the taken data; syncing to it changes
+        // nothing, so the prefetch goes on.
+        assert!(!book.sync(&positions(&[(0, 3), (1, 4), (2, 0)])));
+    }
+
+    #[test]
+    fn a_changed_position_restarts_the_partition_under_a_new_epoch() {
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        book.accept(1, &plan.epochs, vec![answer(0, 0, 3, 10)], Instant::now());
+        let epoch = book.parts[&tp(0)].epoch;
+        // poll sought partition 0 to 50: its buffered data goes, its bytes are freed.
+        assert!(book.sync(&positions(&[(0, 50), (1, 0), (2, 0)])));
+        assert!(book.parts[&tp(0)].epoch > epoch);
+        assert_eq!(book.buffered, 0);
+        assert!(take_all(&mut book).is_empty());
+        // An answer to a request planned under the old epoch is dropped.
+        let late = book.accept(1, &plan.epochs, vec![answer(0, 50, 60, 10)], Instant::now());
+        assert_eq!(late, Accepted::default());
+        // Removed partitions are gone with their data.
+        assert!(book.sync(&positions(&[(1, 0)])));
+        assert_eq!(book.parts.len(), 1);
+    }
+
+    #[test]
+    fn answers_that_no_longer_match_the_partition_are_dropped() {
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        let now = Instant::now();
+        // From another broker, at another offset, or with nothing new.
+        assert_eq!(
+            book.accept(2, &plan.epochs, vec![answer(0, 0, 3, 10)], now),
+            Accepted::default()
+        );
+        assert_eq!(
+            book.accept(1, &plan.epochs, vec![answer(0, 7, 9, 10)], now),
+            Accepted::default()
+        );
+        assert_eq!(
+            book.accept(1, &plan.epochs, vec![answer(0, 0, 0, 0)], now),
+            Accepted::default()
+        );
+        // Not part of the request.
+        let mut epochs = plan.epochs.clone();
+        epochs.remove(&tp(1));
+        assert_eq!(
+            book.accept(1, &epochs, vec![answer(1, 0, 3, 10)], now),
+            Accepted::default()
+        );
+        assert_eq!(book.buffered, 0);
+    }
+
+    #[test]
+    fn errors_park_the_partition_until_poll_restarts_it() {
+        for code in [
+            ErrorCode::OFFSET_OUT_OF_RANGE,
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+        ] {
+            let mut book = routed();
+            let plan = book.plan(1).unwrap();
+            let answers = vec![
+                outcome(0, 0, 0, PartitionFetch::Error(code)),
+                answer(1, 0, 5, 10),
+            ];
+            let accepted = book.accept(1, &plan.epochs, answers, Instant::now());
+            assert!(accepted.queued && !accepted.stale_leader, "{code}");
+            book.release(plan.max_bytes);
+            // Parked: not fetched; the broker's other partition carries on.
+            let next = book.plan(1).unwrap();
+            assert_eq!(partitions(&next), vec![tp(1)]);
+            book.release(next.max_bytes);
+            // poll gets the error in order, and the partition leaves the book...
+            assert_eq!(take_all(&mut book), vec![(0, 0), (1, 0)]);
+            assert!(!book.parts.contains_key(&tp(0)));
+            // ...so the next sync restarts it at poll's position.
+            assert!(book.sync(&positions(&[(0, 0), (1, 5), (2, 0)])));
+            book.route(&snapshot(&[Some(1), Some(1), Some(2)]), Instant::now());
+            assert!(book.plan(1).unwrap().wanted.contains_key(&tp(0)));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_leader_unroutes_the_partition_for_the_backoff() {
+        let backoff = Duration::from_millis(100);
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        let answers = vec![
+            outcome(
+                0,
+                0,
+                0,
+                PartitionFetch::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+            ),
+            answer(1, 0, 5, 10),
+        ];
+        let accepted = book.accept(1, &plan.epochs, answers, Instant::now() + backoff);
+        assert!(accepted.queued && accepted.stale_leader);
+        book.release(plan.max_bytes);
+        // Nothing queued for poll about partition 0, and it is not fetched...
+        assert_eq!(take_all(&mut book), vec![(1, 0)]);
+        let next = book.plan(1).unwrap();
+        assert!(!next.wanted.contains_key(&tp(0)));
+        book.release(next.max_bytes);
+        // ...not even when metadata says where it went, until the backoff is over.
+        let moved = snapshot(&[Some(2), Some(1), Some(2)]);
+        assert!(book.route(&moved, Instant::now()).waiting);
+        tokio::time::advance(backoff).await;
+        assert_eq!(book.route(&moved, Instant::now()), moved_to(&[2]));
+        assert_eq!(partitions(&book.plan(2).unwrap()), vec![tp(0), tp(2)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_broker_sends_its_partitions_elsewhere_after_the_backoff() {
+        let mut book = routed();
+        let until = Instant::now() + Duration::from_millis(100);
+        book.unroute(1, until);
+        assert!(book.plan(1).is_none());
+        let same = snapshot(&[Some(1), Some(1), Some(2)]);
+        assert!(book.route(&same, Instant::now()).waiting);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // The same leader again if nothing moved.
+        assert_eq!(book.route(&same, Instant::now()).moved_to, vec![1, 1]);
+        assert_eq!(book.plan(1).unwrap().wanted.len(), 2);
+    }
+
+    #[test]
+    fn errors_not_tied_to_a_partition_come_first_and_one_at_a_time() {
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        book.accept(1, &plan.epochs, vec![answer(0, 0, 3, 10)], Instant::now());
+        book.report(Error::config("first"));
+        book.report(Error::config("second"));
+        assert!(matches!(book.take().0, Some(Taken::Error(Error::Config(m))) if m == "first"));
+        assert!(matches!(book.take().0, Some(Taken::Fetch(_))));
+        assert!(book.take().0.is_none());
+    }
+}

@@ -1,0 +1,113 @@
+//! `Consumer::poll`: hands out buffered records, finds missing positions, takes in completed
+//! fetches; waits for the fetchers without holding the positions lock.
+
+use super::fetcher::Taken;
+use super::positions::Positions;
+use super::Consumer;
+use crate::cluster::OffsetSpec;
+use crate::config::AutoOffsetReset;
+use crate::error::{Error, Result};
+use crate::record::ConsumerRecord;
+use crate::retry::deadline_after;
+use crate::sync::lock;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often a poll waiting for records looks again without being woken: a position reset
+/// may need a retry, metadata may have moved a partition, the assignment may have changed.
+const RECHECK: Duration = Duration::from_millis(100);
+
+impl Consumer {
+    /// Returns the next records, at most `max.poll.records`, waiting up to `timeout` for
+    /// some to arrive. An empty vector means none arrived in time.
+    ///
+    /// While it waits, the rest of the consumer (`position`, `pause`, `commit`, …) answers
+    /// at once: nothing is locked across the wait.
+    pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        let deadline = deadline_after(timeout);
+        if self.inner.group.is_some() && !self.group_poll(deadline).await? {
+            return Ok(Vec::new());
+        }
+        loop {
+            if let Some(records) = self.take_records()? {
+                return Ok(records);
+            }
+            if self.reset_positions().await? {
+                if let Some(records) = self.take_records()? {
+                    return Ok(records);
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            // Woken by a completed fetch.
+            let recheck = deadline.min(now + RECHECK);
+            let _ = tokio::time::timeout_at(recheck, self.inner.fetcher.ready()).await;
+        }
+    }
+
+    /// Up to `max.poll.records` buffered records, once the buffer is topped up from the
+    /// completed fetches; `None` when there are none.
+    fn take_records(&self) -> Result<Option<Vec<ConsumerRecord>>> {
+        let max = self.inner.config.max_poll_records;
+        let mut positions = lock(&self.inner.positions);
+        if positions.buffered() < max {
+            self.take_completed(&mut positions)?;
+        }
+        Ok(match positions.buffered() {
+            0 => None,
+            _ => Some(positions.take(max)),
+        })
+    }
+
+    /// Tells the fetchers where each fetchable partition stands, then moves completed
+    /// fetches at those positions into the buffer until it holds `max.poll.records`.
+    fn take_completed(&self, positions: &mut Positions) -> Result<()> {
+        let config = &self.inner.config;
+        let fetcher = &self.inner.fetcher;
+        fetcher.sync(&positions.fetchable());
+        while positions.buffered() < config.max_poll_records {
+            match fetcher.take() {
+                None => break,
+                Some(Taken::Error(e)) => return Err(e),
+                Some(Taken::Fetch(done)) => positions.accept(
+                    done.tp,
+                    done.fetch_offset,
+                    done.outcome,
+                    config.auto_offset_reset,
+                )?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives partitions without a position one per `auto.offset.reset` (ListOffsets, the
+    /// lock released meanwhile); `true` when there were any.
+    async fn reset_positions(&self) -> Result<bool> {
+        let missing = lock(&self.inner.positions).missing();
+        let Some(first) = missing.first() else {
+            return Ok(false);
+        };
+        let spec = match self.inner.config.auto_offset_reset {
+            AutoOffsetReset::Earliest => OffsetSpec::Earliest,
+            AutoOffsetReset::Latest => OffsetSpec::Latest,
+            AutoOffsetReset::Error => {
+                return Err(Error::OffsetOutOfRange {
+                    topic: first.topic.clone(),
+                    partition: first.partition,
+                    offset: -1,
+                });
+            }
+        };
+        let offsets = self
+            .list_offsets(missing.into_iter().map(|tp| (tp, spec)))
+            .await?;
+        // A partition sought, reassigned or given a committed offset meanwhile keeps that.
+        let mut positions = lock(&self.inner.positions);
+        for (tp, listed) in offsets {
+            positions.reset(tp, listed.offset);
+        }
+        Ok(true)
+    }
+}
