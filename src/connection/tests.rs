@@ -86,6 +86,12 @@ async fn connected_with(params: ConnectionParams) -> (Connection, Peer) {
     (conn, peer)
 }
 
+/// A Metadata request sent in the background, as a caller on another task would.
+fn send_metadata(conn: &Connection) -> tokio::task::JoinHandle<Result<MetadataResponse>> {
+    let conn = conn.clone();
+    tokio::spawn(async move { conn.send(&MetadataRequest::default()).await })
+}
+
 fn metadata_with_cluster(id: &str) -> MetadataResponse {
     MetadataResponse::default().with_cluster_id(Some(StrBytes::from_string(id.to_string())))
 }
@@ -104,15 +110,9 @@ async fn negotiates_the_highest_common_version() {
 #[tokio::test]
 async fn responses_out_of_order_reach_their_own_callers() {
     let (conn, mut peer) = connected().await;
-    let first = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let first = send_metadata(&conn);
     let (h1, _) = peer.read_request().await;
-    let second = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let second = send_metadata(&conn);
     let (h2, _) = peer.read_request().await;
     assert_ne!(h1.correlation_id, h2.correlation_id);
     peer.respond(h2.correlation_id, 12, &metadata_with_cluster("second"))
@@ -128,20 +128,14 @@ async fn responses_out_of_order_reach_their_own_callers() {
 #[tokio::test]
 async fn a_dropped_caller_does_not_corrupt_the_connection() {
     let (conn, mut peer) = connected().await;
-    let abandoned = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let abandoned = send_metadata(&conn);
     let (h1, _) = peer.read_request().await;
     abandoned.abort();
     let _ = abandoned.await;
     // The abandoned response still arrives and must be consumed, not handed to the next caller.
     peer.respond(h1.correlation_id, 12, &metadata_with_cluster("abandoned"))
         .await;
-    let next = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let next = send_metadata(&conn);
     let (h2, _) = peer.read_request().await;
     peer.respond(h2.correlation_id, 12, &metadata_with_cluster("next"))
         .await;
@@ -176,10 +170,7 @@ async fn a_broken_connection_fails_every_waiter_and_every_later_call() {
 #[tokio::test]
 async fn an_oversized_frame_poisons_the_connection() {
     let (conn, mut peer) = connected().await;
-    let waiter = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let waiter = send_metadata(&conn);
     peer.read_request().await;
     peer.stream.write_i32(i32::MAX).await.unwrap();
     let err = waiter.await.unwrap().unwrap_err();
@@ -190,10 +181,7 @@ async fn an_oversized_frame_poisons_the_connection() {
 #[tokio::test]
 async fn an_unknown_correlation_id_poisons_the_connection() {
     let (conn, mut peer) = connected().await;
-    let waiter = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let waiter = send_metadata(&conn);
     let (header, _) = peer.read_request().await;
     peer.respond(
         header.correlation_id + 1000,
@@ -208,10 +196,7 @@ async fn an_unknown_correlation_id_poisons_the_connection() {
 #[tokio::test]
 async fn a_response_that_does_not_decode_is_a_protocol_error() {
     let (conn, mut peer) = connected().await;
-    let waiter = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let waiter = send_metadata(&conn);
     let (header, _) = peer.read_request().await;
     let mut frame = BytesMut::new();
     frame.put_i32(7);
@@ -309,10 +294,7 @@ async fn an_api_versions_array_count_of_i32_max_is_a_protocol_error() {
 #[tokio::test]
 async fn a_metadata_array_count_of_i32_max_is_a_protocol_error() {
     let (conn, mut peer) = connected().await;
-    let waiter = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let waiter = send_metadata(&conn);
     let (header, _) = peer.read_request().await;
     // Metadata v12: throttle_time_ms, then brokers claiming 2^31 - 1 entries.
     let mut body = vec![0, 0, 0, 0];
@@ -347,10 +329,7 @@ async fn a_metadata_array_count_of_i32_max_is_a_protocol_error() {
 #[tokio::test]
 async fn a_string_length_beyond_the_frame_is_a_protocol_error() {
     let (conn, mut peer) = connected().await;
-    let waiter = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let waiter = send_metadata(&conn);
     let (header, _) = peer.read_request().await;
     // Metadata v12: throttle_time_ms, one broker (node id 1), then a host name of 2^32 - 2
     // bytes in a frame of a dozen.
@@ -370,15 +349,9 @@ async fn a_response_over_its_requests_limit_fails_that_request_for_good() {
         ..params()
     })
     .await;
-    let big = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let big = send_metadata(&conn);
     let (h1, _) = peer.read_request().await;
-    let other = tokio::spawn({
-        let conn = conn.clone();
-        async move { conn.send(&MetadataRequest::default()).await }
-    });
+    let other = send_metadata(&conn);
     peer.read_request().await;
     // 8 KiB for a Metadata response: within the Fetch limit (1 MiB), over the 4 KiB one.
     let mut frame = BytesMut::new();
