@@ -63,14 +63,14 @@ async fn prefetched_records_are_returned_without_a_round_trip() {
         "one batch per fetch, max.poll.records = 100"
     );
     check_contiguous(&first, &mut next);
-    // The application works; meanwhile the fetcher reads ahead.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The application works; meanwhile the fetcher reads ahead. (Generous: on a loaded
+    // two-core machine seven fetches can take a while; the test is about *whether* they
+    // happen in the background, not how fast.)
+    tokio::time::sleep(Duration::from_secs(3)).await;
     for _ in 1..8 {
-        let started = Instant::now();
+        // A poll with no time to wait can only return what was fetched before it.
         let records = consumer.poll(Duration::ZERO).await.unwrap();
-        let took = started.elapsed();
         assert_eq!(records.len(), 100, "the next batch was already fetched");
-        assert!(took < Duration::from_millis(100), "poll took {took:?}");
         check_contiguous(&records, &mut next);
     }
     assert_eq!(next[&0], 800);
