@@ -1,6 +1,6 @@
 //! Brokers for tests: the one every test of a process shares, and clusters of a test's own.
 
-use kafkit::{Admin, ClientConfig, NewTopic};
+use kafkit::{Admin, ClientConfig, NewTopic, OffsetSpec, TopicPartition};
 use kafkit_testkit::{free_port, KafkaCluster, KafkaClusterBuilder, TcpProxy};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +45,13 @@ async fn create_replicated_topic(
         .create_topics([NewTopic::new(name, partitions, replication)])
         .await
         .unwrap_or_else(|e| panic!("creating topic {name}: {e}"));
+    // The metadata names a leader a moment before that broker acts as one; a test's first
+    // write in that moment would be refused (and with acks=0, silently lost). ListOffsets,
+    // answered only by a working leader and retried until then, waits that moment out.
+    admin
+        .list_offsets((0..partitions).map(|p| (TopicPartition::new(name, p), OffsetSpec::Latest)))
+        .await
+        .unwrap_or_else(|e| panic!("topic {name} has no working leader: {e}"));
     admin
 }
 
