@@ -448,3 +448,6 @@ fn transport_failure(
     }
     Round::Backoff
 }
+
+#[cfg(test)]
+mod tests;
