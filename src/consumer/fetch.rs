@@ -332,6 +332,103 @@ fn is_abort_marker(batch: &DecodedBatch) -> bool {
         .and_then(|k| k.get(2..4))
         .is_some_and(|t| t == [0, 0])
 }
+/// A hook for the fuzz targets (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub mod hooks {
+    use super::{scan, FetchParams, Records, Scan};
+    use crate::config::IsolationLevel;
+    use crate::record::TopicPartition;
+    use bytes::Bytes;
+    use kafka_protocol::messages::fetch_response::AbortedTransaction;
+    use kafka_protocol::messages::ProducerId;
+
+    /// Bytes as one partition's fetch answer, through the consumer's whole path: the batch
+    /// headers scanned, the batches decoded as records are taken (a few at a time), control
+    /// batches and aborted transactions skipped. Byte 0: bit 0 `read_committed`, bit 1 CRC
+    /// checks; bytes 1..9 the fetch offset; byte 9 a count of aborted transactions, 16 bytes
+    /// each (producer id, first offset); the rest the records. Every record handed out lies
+    /// between the fetch offset and the answer's next offset.
+    pub fn fuzz_fetch_records(data: &[u8]) {
+        let Some((&flags, rest)) = data.split_first() else {
+            return;
+        };
+        let Some((offset, rest)) = rest.split_first_chunk::<8>() else {
+            return;
+        };
+        let fetch_offset = i64::from_be_bytes(*offset);
+        let Some((&count, mut rest)) = rest.split_first() else {
+            return;
+        };
+        let mut aborted = Vec::new();
+        for _ in 0..count {
+            let Some((txn, more)) = rest.split_first_chunk::<16>() else {
+                break;
+            };
+            let (producer, first) = txn.split_at(8);
+            aborted.push(
+                AbortedTransaction::default()
+                    .with_producer_id(ProducerId(i64::from_be_bytes(
+                        producer.try_into().unwrap_or_default(),
+                    )))
+                    .with_first_offset(i64::from_be_bytes(first.try_into().unwrap_or_default())),
+            );
+            rest = more;
+        }
+        let params = FetchParams {
+            max_wait_ms: 0,
+            min_bytes: 1,
+            max_bytes: 1 << 20,
+            max_partition_bytes: 1 << 20,
+            isolation: if flags & 1 == 0 {
+                IsolationLevel::ReadUncommitted
+            } else {
+                IsolationLevel::ReadCommitted
+            },
+            check_crcs: flags & 2 != 0,
+            rack: String::new(),
+        };
+        let tp = TopicPartition::new("t", 0);
+        let data = Bytes::copy_from_slice(rest);
+        let Scan::Records(fetched) = scan(&tp, fetch_offset, data, Some(&aborted)) else {
+            return;
+        };
+        let mut records = Records::new(&tp, fetched, &params);
+        let next_offset = records.next_offset();
+        let mut out = Vec::new();
+        while let Ok(false) = records.take_into(&mut out, 7) {
+            for r in out.drain(..) {
+                assert!((fetch_offset..next_offset).contains(&r.offset));
+            }
+        }
+        for r in out {
+            assert!((fetch_offset..next_offset).contains(&r.offset));
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_fetch_records_hook_survives_garbage_and_reads_real_batches() {
+            for data in [&[][..], &[3, 0, 0], &[0xff; 64]] {
+                fuzz_fetch_records(data);
+            }
+            let batch = crate::protocol::record_batch::hooks::build_batch(
+                crate::config::Compression::Lz4,
+                &[(b"k", b"v"), (b"k2", b"v2")],
+            );
+            let mut input = vec![3u8];
+            input.extend(0i64.to_be_bytes());
+            input.push(1);
+            input.extend(7i64.to_be_bytes());
+            input.extend(0i64.to_be_bytes());
+            input.extend_from_slice(&batch);
+            fuzz_fetch_records(&input);
+        }
+    }
+}
+
 #[cfg(test)]
 pub(in crate::consumer) mod tests {
     use super::*;

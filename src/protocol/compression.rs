@@ -410,7 +410,10 @@ mod tests {
         // Real data at the highest ratio snappy reaches still decodes.
         let zeros = vec![0u8; 1 << 20];
         let compressed = snap::raw::Encoder::new().compress_vec(&zeros).unwrap();
-        assert_eq!(decompress(Compression::Snappy, &compressed, 1 << 21).unwrap(), zeros);
+        assert_eq!(
+            decompress(Compression::Snappy, &compressed, 1 << 21).unwrap(),
+            zeros
+        );
     }
 
     #[test]

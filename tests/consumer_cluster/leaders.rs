@@ -24,11 +24,9 @@ pub async fn replicas(bootstrap: &str, topic: &str, partition: i32) -> (i32, i32
 }
 
 async fn ask(mut socket: TcpStream, topic: &str, partition: i32) -> (i32, i32, Vec<i32>) {
-    let request = MetadataRequest::default().with_topics(Some(vec![
-        MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(
-            topic.to_string(),
-        )))),
-    ]));
+    let request =
+        MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default()
+            .with_name(Some(TopicName(StrBytes::from_string(topic.to_string()))))]));
     let header = RequestHeader::default()
         .with_request_api_key(ApiKey::Metadata as i16)
         .with_request_api_version(VERSION)

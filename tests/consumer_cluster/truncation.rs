@@ -68,7 +68,10 @@ async fn records_replaced_by_an_unclean_election_are_detected_not_skipped() {
     let (leader, follower) = loop {
         let (leader, _, nodes) = replicas(&bootstrap, &topic, 0).await;
         if leader >= 0 {
-            let follower = nodes.into_iter().find(|&n| n != leader).expect("two replicas");
+            let follower = nodes
+                .into_iter()
+                .find(|&n| n != leader)
+                .expect("two replicas");
             break (leader, follower);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -87,7 +90,10 @@ async fn records_replaced_by_an_unclean_election_are_detected_not_skipped() {
         want.extend(expected("b", 100, 50));
         assert_eq!(read, want);
     }
-    log(t0, "both consumers read a-0..99 and b-0..49 (offsets 0..150)");
+    log(
+        t0,
+        "both consumers read a-0..99 and b-0..49 (offsets 0..150)",
+    );
 
     // The leader dies; the stale follower comes back and is elected uncleanly: its log ends
     // at 100, and c-0..79 take offsets 100..180 there.
@@ -98,7 +104,10 @@ async fn records_replaced_by_an_unclean_election_are_detected_not_skipped() {
         assert!(Instant::now() < deadline, "the follower was never elected");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    log(t0, format!("node {follower} leads after an unclean election"));
+    log(
+        t0,
+        format!("node {follower} leads after an unclean election"),
+    );
     produce_to_0(&bootstrap, &topic, "c", 80).await;
 
     // auto.offset.reset=none: a typed error naming the divergence; before, c-50..79 came
@@ -124,10 +133,19 @@ async fn records_replaced_by_an_unclean_election_are_detected_not_skipped() {
         other => panic!("expected LogTruncation, got {other}"),
     }
     // Seeking to the divergence reads the new log.
-    strict.seek(&TopicPartition::new(&topic, 0), 100).await.unwrap();
-    assert_eq!(offsets_and_values(&read(&strict, 80).await), expected("c", 100, 80));
+    strict
+        .seek(&TopicPartition::new(&topic, 0), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        offsets_and_values(&read(&strict, 80).await),
+        expected("c", 100, 80)
+    );
 
     // With a reset policy the consumer moves back to the divergence by itself.
-    assert_eq!(offsets_and_values(&read(&lenient, 80).await), expected("c", 100, 80));
+    assert_eq!(
+        offsets_and_values(&read(&lenient, 80).await),
+        expected("c", 100, 80)
+    );
     log(t0, "both consumers read c-0..79 at offsets 100..180");
 }

@@ -146,9 +146,22 @@ impl Book {
         self.parts.retain(|tp, _| active.contains_key(tp));
         let mut changed = self.parts.len() != before;
         for (tp, &(position, last_epoch)) in active {
-            if self.parts.get(tp).is_some_and(|p| p.taken_to == position) {
+            let old = self.parts.get(tp);
+            if old.is_some_and(|p| p.taken_to == position) {
                 continue;
             }
+            // A restart keeps where the partition is fetched from: a seek is no reason to
+            // ask the leader for its preferred replica again.
+            let (source, leader, leader_epoch, preferred, not_before) = match old {
+                Some(p) => (
+                    p.source,
+                    p.leader,
+                    p.leader_epoch,
+                    p.preferred,
+                    p.not_before,
+                ),
+                None => (None, None, -1, None, None),
+            };
             self.next_epoch += 1;
             self.parts.insert(
                 tp.clone(),
@@ -157,12 +170,12 @@ impl Book {
                     taken_to: position,
                     next_offset: position,
                     last_epoch,
-                    source: None,
-                    leader: None,
-                    leader_epoch: -1,
-                    preferred: None,
+                    source,
+                    leader,
+                    leader_epoch,
+                    preferred,
                     max_bytes: self.max_partition_bytes,
-                    not_before: None,
+                    not_before,
                     parked: false,
                 },
             );
@@ -878,8 +891,13 @@ mod tests {
         book.release(plan.max_bytes);
         assert_eq!(partitions(&book.plan(3).unwrap()), vec![tp(0)]);
         book.release(50);
-        // Routing keeps it there while the hint is fresh.
+        // Routing keeps it there while the hint is fresh, and so does a seek.
         assert!(book.route(&snapshot, Instant::now()).moved_to.is_empty());
+        assert!(book.sync(&positions(&[(0, 40), (1, 0), (2, 0)])));
+        assert!(book.route(&snapshot, Instant::now()).moved_to.is_empty());
+        assert_eq!(book.plan(3).unwrap().wanted[&tp(0)].offset, 40);
+        book.release(50);
+        assert!(book.sync(&positions(&[(0, 0), (1, 0), (2, 0)])));
         assert_eq!(partitions(&book.plan(1).unwrap()), vec![tp(1)]);
         book.release(50);
 

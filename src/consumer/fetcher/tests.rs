@@ -28,9 +28,13 @@ async fn consumer(broker: &FakeBroker, config: impl FnOnce(&mut ConsumerConfig))
 
 /// A Fetch answer for "t"-0 holding `records` as they are.
 fn answer(records: Bytes) -> Reply {
+    answer_with(records, 100)
+}
+
+fn answer_with(records: Bytes, high_watermark: i64) -> Reply {
     let partition = PartitionData::default()
         .with_partition_index(0)
-        .with_high_watermark(100)
+        .with_high_watermark(high_watermark)
         .with_records(Some(records));
     let topic = FetchableTopicResponse::default()
         .with_topic(TopicName(StrBytes::from_static_str("t")))
@@ -130,7 +134,11 @@ async fn a_fatal_fetch_error_is_returned_by_poll_and_not_retried_meanwhile() {
     assert_eq!(e.code().map(|c| c.0), Some(31), "{e}");
     let after_error = fetches(&broker);
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(fetches(&broker), after_error, "retried every backoff meanwhile");
+    assert_eq!(
+        fetches(&broker),
+        after_error,
+        "retried every backoff meanwhile"
+    );
 }
 
 #[tokio::test]
@@ -154,4 +162,20 @@ async fn a_batch_decompressing_past_the_fetch_budget_is_a_bomb_not_records() {
         Ok(records) => panic!("the bomb was decoded: {} records", records.len()),
         Err(e) => panic!("expected a corrupt batch, got {e}"),
     }
+}
+
+#[tokio::test]
+async fn lag_from_a_hostile_high_watermark_does_not_overflow() {
+    let broker = FakeBroker::builder().topic("t", 1).start().await.unwrap();
+    broker.script(ApiKey::Fetch, |_| answer_with(Bytes::new(), i64::MIN));
+    let consumer = consumer(&broker, |_| {}).await;
+    let tp = TopicPartition::new("t", 0);
+    consumer.seek(&tp, 5).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while consumer.lag(&tp).await.is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no fetch answered");
+        consumer.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    // Before: i64::MIN - 5 overflowed (a panic with overflow checks).
+    assert_eq!(consumer.lag(&tp).await, Some(0));
 }
