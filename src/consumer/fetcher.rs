@@ -1,11 +1,12 @@
-//! Background prefetch: one task per leader broker, each keeping one Fetch in flight for the
-//! partitions it leads while the application works through earlier results.
+//! Background prefetch: one task per broker fetched from (a leader, or a preferred read
+//! replica), each keeping one Fetch in flight for its partitions while the application works
+//! through earlier results.
 //!
 //! ```text
 //!  poll ──sync(positions)──▶ Book: per partition {epoch, taken_to, next_offset, leader}
 //!   ▲                          │ route by the metadata snapshot (spawn a task per leader)
 //!   │ take()                   ▼
-//!  completed fetches ◀── broker task: plan (session) ─▶ Fetch ─▶ decode ─▶ accept if the
+//!  completed fetches ◀── broker task: plan (session) ─▶ Fetch ─▶ scan ─▶ accept if the
 //!   (FIFO, bytes counted)                                     partition's epoch and offset
 //!                                                             still match, else drop
 //! ```
@@ -18,18 +19,27 @@
 //! fetch to `poll` only if its epoch is current and it starts at `taken_to`. So `poll` sees
 //! each partition's records contiguously from its position, whatever raced.
 //!
-//! **Memory bound.** Fetched bytes (the records' wire size) not yet taken by `poll`, plus
-//! the bytes reserved for each Fetch in flight, stay within 2 × `fetch.max.bytes` (the
-//! budget). Each leader with work may have one Fetch in flight, asking for (and reserving)
+//! **Memory bound.** Fetched bytes not yet taken by `poll`, the bytes reserved for each
+//! Fetch in flight, and the bytes `poll` holds (fetches taken but not handed out, and the
+//! one batch per fetch it is decoding, counted decompressed: `Fetcher::hold`) stay within
+//! 2 × `fetch.max.bytes` (the budget). Batches are decoded only as `poll` takes their
+//! records, and none may decompress past the budget. Each leader with work may have one Fetch in flight, asking for (and reserving)
 //! its share: min(`fetch.max.bytes`, budget / leaders with work), so every leader's request
 //! fits at once; a task whose share does not fit waits until `poll` takes data or another
 //! request ends. A broker may exceed a request's `max_bytes` by one record batch (KIP-74),
 //! so the true ceiling is the budget plus one batch per broker.
 //!
-//! **Errors.** Per partition: `OFFSET_OUT_OF_RANGE`, corrupt data and fatal codes are queued
-//! for `poll` in order and the partition waits (parked) until `poll` restarts it; stale
-//! leader codes unroute the partition, a single rerouting task refreshes metadata after the
-//! backoff and moves it to its new leader's task; the broker's other partitions carry on.
+//! **Routes.** A partition goes to its leader's task, or to the task of the preferred read
+//! replica the leader named (KIP-392) until that replica fails, answers
+//! `OFFSET_OUT_OF_RANGE` (the leader decides), or the hint is `metadata.max.age.ms` old.
+//!
+//! **Errors.** Per partition: `OFFSET_OUT_OF_RANGE` from the leader, a diverged log
+//! (KIP-320), corrupt data, a first batch larger than `fetch.max.bytes` and fatal codes are
+//! queued for `poll` in order and the partition waits (parked) until `poll` restarts it;
+//! stale leader codes unroute the partition, a single rerouting task refreshes metadata
+//! after the backoff and moves it to its new leader's task; the broker's other partitions
+//! carry on. A failure of the whole broker that retrying cannot mend parks its partitions
+//! with the error, so they are tried once per `poll`, not in a loop meanwhile.
 //!
 //! The book (`fetcher/book.rs`) keeps these rules, pure and under one lock; this file runs
 //! the tasks. Tasks hold only weak references to the shared state and are aborted when the
