@@ -329,6 +329,23 @@ pub enum Error {
         offset: i64,
     },
 
+    /// Records the consumer already returned are no longer in the partition's log: an
+    /// unclean leader election made a replica that lacked them the leader, and its log went
+    /// on differently (KIP-320). Returned instead of a reset when `auto.offset.reset=none`;
+    /// the consumer stays where it was until the application seeks (to
+    /// `divergent_offset`, say, to read what the log holds from there on).
+    LogTruncation {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The consumer's position: the records before it were returned.
+        offset: i64,
+        /// The first offset whose record differs from what was fetched: the end of the
+        /// last leader epoch both logs share.
+        divergent_offset: i64,
+    },
+
     /// The producer hit an error it cannot recover from (its producer id was fenced, or
     /// authorization for idempotence failed); every later call returns this.
     Fatal(String),
@@ -419,6 +436,17 @@ impl fmt::Display for Error {
                 f,
                 "offset {offset} out of range for {topic}-{partition} and auto.offset.reset=none"
             ),
+            Error::LogTruncation {
+                topic,
+                partition,
+                offset,
+                divergent_offset,
+            } => write!(
+                f,
+                "the log of {topic}-{partition} was truncated: the records from offset \
+                 {divergent_offset} up to the consumer's position {offset} were replaced by an \
+                 unclean leader election, and auto.offset.reset=none"
+            ),
             Error::Fatal(reason) => write!(f, "the producer cannot continue: {reason}"),
             Error::Closed => f.write_str("the client is closed"),
         }
@@ -465,6 +493,7 @@ impl Error {
             | Error::BufferFull { .. }
             | Error::CorruptBatch { .. }
             | Error::OffsetOutOfRange { .. }
+            | Error::LogTruncation { .. }
             | Error::Fatal(_)
             | Error::Closed => RetryAction::NoRetry,
         }

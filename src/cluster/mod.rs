@@ -100,6 +100,11 @@ impl Cluster {
         self.inner.settings.backoff
     }
 
+    /// `metadata.max.age.ms`: how long what metadata (or a broker's hint) said stays true.
+    pub(crate) fn metadata_max_age(&self) -> Duration {
+        self.inner.settings.metadata_max_age
+    }
+
     /// Runs `attempt` until it succeeds, fails for good, or `timeout` has passed, backing off
     /// between attempts and refreshing metadata when an error says it is stale.
     pub(crate) async fn retry<T, F, Fut>(&self, timeout: Duration, mut attempt: F) -> Result<T>

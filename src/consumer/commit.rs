@@ -77,11 +77,8 @@ impl Consumer {
 
     /// Commits the consumed position of each partition (of `only` those, if given).
     pub(super) async fn commit_partitions(&self, only: Option<&[TopicPartition]>) -> Result<()> {
-        let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = lock(&self.inner.positions)
-            .consumed(only)
-            .into_iter()
-            .map(|(tp, offset)| (tp, OffsetAndMetadata::new(offset)))
-            .collect();
+        let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> =
+            lock(&self.inner.positions).committable(only);
         self.group()?.commit(&offsets).await
     }
 

@@ -25,6 +25,8 @@ pub(crate) const SESSION_MIN_VERSION: i16 = 7;
 pub(crate) struct PartitionParams {
     pub offset: i64,
     pub leader_epoch: i32,
+    /// The leader epoch of the last batch fetched before `offset`, or -1 (KIP-320).
+    pub last_fetched_epoch: i32,
     pub max_bytes: i32,
 }
 
@@ -168,6 +170,7 @@ mod tests {
         PartitionParams {
             offset,
             leader_epoch: 0,
+            last_fetched_epoch: -1,
             max_bytes: 1024,
         }
     }

@@ -1,11 +1,12 @@
-//! Background prefetch: one task per leader broker, each keeping one Fetch in flight for the
-//! partitions it leads while the application works through earlier results.
+//! Background prefetch: one task per broker fetched from (a leader, or a preferred read
+//! replica), each keeping one Fetch in flight for its partitions while the application works
+//! through earlier results.
 //!
 //! ```text
 //!  poll ──sync(positions)──▶ Book: per partition {epoch, taken_to, next_offset, leader}
 //!   ▲                          │ route by the metadata snapshot (spawn a task per leader)
 //!   │ take()                   ▼
-//!  completed fetches ◀── broker task: plan (session) ─▶ Fetch ─▶ decode ─▶ accept if the
+//!  completed fetches ◀── broker task: plan (session) ─▶ Fetch ─▶ scan ─▶ accept if the
 //!   (FIFO, bytes counted)                                     partition's epoch and offset
 //!                                                             still match, else drop
 //! ```
@@ -18,18 +19,27 @@
 //! fetch to `poll` only if its epoch is current and it starts at `taken_to`. So `poll` sees
 //! each partition's records contiguously from its position, whatever raced.
 //!
-//! **Memory bound.** Fetched bytes (the records' wire size) not yet taken by `poll`, plus
-//! the bytes reserved for each Fetch in flight, stay within 2 × `fetch.max.bytes` (the
-//! budget). Each leader with work may have one Fetch in flight, asking for (and reserving)
+//! **Memory bound.** Fetched bytes not yet taken by `poll`, the bytes reserved for each
+//! Fetch in flight, and the bytes `poll` holds (fetches taken but not handed out, and the
+//! one batch per fetch it is decoding, counted decompressed: `Fetcher::hold`) stay within
+//! 2 × `fetch.max.bytes` (the budget). Batches are decoded only as `poll` takes their
+//! records, and none may decompress past the budget. Each leader with work may have one Fetch in flight, asking for (and reserving)
 //! its share: min(`fetch.max.bytes`, budget / leaders with work), so every leader's request
 //! fits at once; a task whose share does not fit waits until `poll` takes data or another
 //! request ends. A broker may exceed a request's `max_bytes` by one record batch (KIP-74),
 //! so the true ceiling is the budget plus one batch per broker.
 //!
-//! **Errors.** Per partition: `OFFSET_OUT_OF_RANGE`, corrupt data and fatal codes are queued
-//! for `poll` in order and the partition waits (parked) until `poll` restarts it; stale
-//! leader codes unroute the partition, a single rerouting task refreshes metadata after the
-//! backoff and moves it to its new leader's task; the broker's other partitions carry on.
+//! **Routes.** A partition goes to its leader's task, or to the task of the preferred read
+//! replica the leader named (KIP-392) until that replica fails, answers
+//! `OFFSET_OUT_OF_RANGE` (the leader decides), or the hint is `metadata.max.age.ms` old.
+//!
+//! **Errors.** Per partition: `OFFSET_OUT_OF_RANGE` from the leader, a diverged log
+//! (KIP-320), corrupt data, a first batch larger than `fetch.max.bytes` and fatal codes are
+//! queued for `poll` in order and the partition waits (parked) until `poll` restarts it;
+//! stale leader codes unroute the partition, a single rerouting task refreshes metadata
+//! after the backoff and moves it to its new leader's task; the broker's other partitions
+//! carry on. A failure of the whole broker that retrying cannot mend parks its partitions
+//! with the error, so they are tried once per `poll`, not in a loop meanwhile.
 //!
 //! The book (`fetcher/book.rs`) keeps these rules, pure and under one lock; this file runs
 //! the tasks. Tasks hold only weak references to the shared state and are aborted when the
@@ -37,14 +47,14 @@
 
 mod book;
 
-use super::fetch::{self, FetchParams, PartitionFetch};
+use super::fetch::{self, FetchParams, PartitionFetch, Records, Scan};
 use super::fetch_session::{FetchSession, SESSION_MIN_VERSION};
 use crate::cluster::{Cluster, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
 use crate::record::TopicPartition;
 use crate::sync::lock;
 pub(crate) use book::Taken;
-use book::{Answer, Book, Epochs, Planned};
+use book::{Answer, Book, Epochs, Outcome, Planned};
 use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
 use kafka_protocol::messages::{ApiKey, FetchResponse};
 use std::collections::{BTreeMap, HashMap};
@@ -105,7 +115,7 @@ impl Fetcher {
     /// gone are dropped with their buffered data; partitions whose position is not where
     /// their taken data ended (sought, reset, reassigned, resumed) restart there under a new
     /// epoch, their buffered and in-flight data discarded.
-    pub(crate) fn sync(&self, active: &BTreeMap<TopicPartition, i64>) {
+    pub(crate) fn sync(&self, active: &BTreeMap<TopicPartition, (i64, i32)>) {
         let mut state = lock(&self.shared.state);
         if state.book.sync(active) {
             self.shared.route(&mut state);
@@ -123,6 +133,15 @@ impl Fetcher {
             state.wake_all();
         }
         taken
+    }
+
+    /// `poll` now holds `bytes` of taken data (fetched, or decoded from it) not handed out
+    /// yet: they count against the memory budget until it lets go of them.
+    pub(crate) fn hold(&self, bytes: usize) {
+        let mut state = lock(&self.shared.state);
+        if state.book.hold(bytes) {
+            state.wake_all();
+        }
     }
 
     /// Waits until something may have been completed.
@@ -213,11 +232,15 @@ impl Shared {
     }
 
     /// The next request for `broker`, its bytes reserved; `None` when there is nothing to
-    /// fetch or the memory bound is reached.
-    fn plan(&self, broker: i32) -> Option<Planned> {
+    /// fetch or the memory bound is reached. Preferred read replicas older than
+    /// `metadata.max.age.ms` are given up first.
+    fn plan(self: &Arc<Self>, broker: i32) -> Option<Planned> {
         let mut state = lock(&self.state);
         if state.closed {
             return None;
+        }
+        for leader in state.book.expire_preferred(Instant::now()) {
+            self.broker_task(&mut state, leader).notify_one();
         }
         state.book.plan(broker)
     }
@@ -239,20 +262,28 @@ impl Shared {
         self.schedule_reroute(&mut state);
     }
 
-    /// Queues an error not tied to a partition for `poll`.
-    fn report(&self, e: Error) {
-        lock(&self.state).book.report(e);
+    /// The broker failed in a way retrying will not mend: its partitions wait for `poll`,
+    /// which returns `e`.
+    fn fail(&self, broker: i32, e: Error) {
+        lock(&self.state).book.fail(broker, e);
         self.ready.notify_one();
     }
 
     /// Takes in one response's decoded answers; wakes `poll` when something is new.
     fn accept(self: &Arc<Self>, broker: i32, epochs: &Epochs, answers: Vec<Answer>) {
-        let retry_at = Instant::now() + self.cluster.backoff().initial;
+        let now = Instant::now();
+        let retry_at = now + self.cluster.backoff().initial;
+        let preferred_until = now + self.cluster.metadata_max_age();
         let mut state = lock(&self.state);
-        let accepted = state.book.accept(broker, epochs, answers, retry_at);
+        let accepted = state
+            .book
+            .accept(broker, epochs, answers, retry_at, preferred_until);
         if accepted.stale_leader {
             self.cluster.request_refresh();
             self.schedule_reroute(&mut state);
+        }
+        for source in accepted.moved_to {
+            self.broker_task(&mut state, source).notify_one();
         }
         drop(state);
         if accepted.queued {
@@ -354,16 +385,19 @@ async fn send_fetch(
         return Err(Round::Again);
     }
     if top.retry_action() == RetryAction::NoRetry {
-        shared.report(Error::broker(top, "fetch"));
+        shared.fail(
+            broker,
+            Error::broker(top, format!("fetch from broker {broker}")),
+        );
     } else {
         shared.unroute(broker);
     }
     Err(Round::Backoff)
 }
 
-/// Each requested partition's answer, its records decoded (on the task, outside the lock).
-/// The session's plan named only changed partitions, but every partition of `planned` was
-/// fetched at its offset there.
+/// Each requested partition's answer, its batch headers read (on the task, outside the
+/// lock; the batches themselves are decoded as `poll` takes them). The session's plan named
+/// only changed partitions, but every partition of `planned` was fetched at its offset there.
 fn decode(
     responses: Vec<FetchableTopicResponse>,
     planned: &Planned,
@@ -378,22 +412,30 @@ fn decode(
             };
             let data = p.records.unwrap_or_default();
             let bytes = data.len();
+            let diverged = p.diverging_epoch.epoch >= 0 && p.diverging_epoch.end_offset >= 0;
             let outcome = if p.error_code != 0 {
-                PartitionFetch::Error(ErrorCode(p.error_code))
+                Outcome::Fetch(PartitionFetch::Error(ErrorCode(p.error_code)))
+            } else if diverged {
+                Outcome::Fetch(PartitionFetch::Diverged {
+                    epoch: p.diverging_epoch.epoch,
+                    end_offset: p.diverging_epoch.end_offset,
+                })
             } else {
-                fetch::records(
-                    &tp,
-                    asked.offset,
-                    data,
-                    p.aborted_transactions.as_deref(),
-                    params,
-                )
+                let aborted = p.aborted_transactions.as_deref();
+                match fetch::scan(&tp, asked.offset, data, aborted) {
+                    Scan::Records(fetched) => Outcome::Fetch(PartitionFetch::Records(Box::new(
+                        Records::new(&tp, fetched, params),
+                    ))),
+                    Scan::Partial { needed } => Outcome::Partial { needed },
+                    Scan::Corrupt(e) => Outcome::Fetch(PartitionFetch::Failed(e)),
+                }
             };
             answers.push(Answer {
                 tp,
                 fetch_offset: asked.offset,
                 bytes,
                 high_watermark: p.high_watermark,
+                preferred_replica: Some(p.preferred_read_replica.0).filter(|&r| r >= 0),
                 outcome,
             });
         }
@@ -412,7 +454,10 @@ fn transport_failure(
         tracing::debug!(broker, error = %e, "fetch failed; will retry");
         shared.unroute(broker);
     } else {
-        shared.report(e);
+        shared.fail(broker, e);
     }
     Round::Backoff
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,8 @@ pub(crate) mod assignor;
 mod buffer;
 mod commit;
 mod fetch;
+#[cfg(feature = "fuzzing")]
+pub(crate) use fetch::hooks as fetch_hooks;
 mod fetch_session;
 mod fetcher;
 mod group;
@@ -226,7 +228,8 @@ impl Consumer {
     pub async fn lag(&self, tp: &TopicPartition) -> Option<i64> {
         let high_watermark = self.inner.fetcher.high_watermark(tp)?;
         let position = lock(&self.inner.positions).position(tp)?;
-        Some((high_watermark - position).max(0))
+        // Both come from the wire or the user: no arithmetic on them may overflow.
+        Some(high_watermark.saturating_sub(position).max(0))
     }
 
     /// The offset of the next record to be returned from `tp`, once known.

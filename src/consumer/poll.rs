@@ -47,39 +47,71 @@ impl Consumer {
         }
     }
 
-    /// Up to `max.poll.records` buffered records, once the buffer is topped up from the
-    /// completed fetches; `None` when there are none.
+    /// Up to `max.poll.records` records: buffered ones first, then from completed fetches
+    /// taken in one at a time as they run out (decoded as they are taken); `None` when
+    /// there are none.
     fn take_records(&self) -> Result<Option<Vec<ConsumerRecord>>> {
         let max = self.inner.config.max_poll_records;
+        let fetcher = &self.inner.fetcher;
         let mut positions = lock(&self.inner.positions);
-        if positions.buffered() < max {
-            self.take_completed(&mut positions)?;
-        }
-        Ok(match positions.buffered() {
-            0 => None,
-            _ => Some(positions.take(max)),
-        })
+        fetcher.sync(&positions.fetchable());
+        let mut records = Vec::new();
+        let taken = loop {
+            if positions.has_buffered() {
+                match positions.take(max - records.len()) {
+                    Ok(more) if records.is_empty() => records = more,
+                    Ok(more) => records.extend(more),
+                    // Returned by the next poll, after these.
+                    Err(e) if !records.is_empty() => {
+                        positions.keep_failed(e);
+                        break Ok(());
+                    }
+                    Err(e) => break Err(e),
+                }
+            }
+            if records.len() >= max {
+                break Ok(());
+            }
+            match self.take_completed(&mut positions) {
+                Ok(true) => {}
+                Ok(false) => break Ok(()),
+                Err(e) if records.is_empty() => break Err(e),
+                Err(e) => {
+                    positions.keep_failed(e);
+                    break Ok(());
+                }
+            }
+        };
+        // What the buffer still holds counts against the fetch memory budget.
+        fetcher.hold(positions.held());
+        taken?;
+        Ok((!records.is_empty()).then_some(records))
     }
 
-    /// Tells the fetchers where each fetchable partition stands, then moves completed
-    /// fetches at those positions into the buffer until it holds `max.poll.records`.
-    fn take_completed(&self, positions: &mut Positions) -> Result<()> {
+    /// Moves the next completed fetch at its partition's position into the buffer (the
+    /// fetchers told where each partition stands first); `false` when there is none.
+    fn take_completed(&self, positions: &mut Positions) -> Result<bool> {
         let config = &self.inner.config;
         let fetcher = &self.inner.fetcher;
-        fetcher.sync(&positions.fetchable());
-        while positions.buffered() < config.max_poll_records {
+        loop {
             match fetcher.take() {
-                None => break,
+                None => return Ok(false),
                 Some(Taken::Error(e)) => return Err(e),
-                Some(Taken::Fetch(done)) => positions.accept(
-                    done.tp,
-                    done.fetch_offset,
-                    done.outcome,
-                    config.auto_offset_reset,
-                )?,
+                Some(Taken::Fetch(done)) => {
+                    positions.accept(
+                        done.tp,
+                        done.fetch_offset,
+                        done.outcome,
+                        config.auto_offset_reset,
+                    )?;
+                    // A position the fetch moved (a reset, a truncation) restarts there.
+                    fetcher.sync(&positions.fetchable());
+                    if positions.has_buffered() {
+                        return Ok(true);
+                    }
+                }
             }
         }
-        Ok(())
     }
 
     /// Gives partitions without a position one per `auto.offset.reset` (ListOffsets, the

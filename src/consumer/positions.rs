@@ -4,7 +4,9 @@
 //! ```text
 //!  assign / rebalance ──▶ fetch position (None until known: reset or committed offset)
 //!  fetcher ──completed fetch at the fetch position──▶ buffer; fetch position = its end
-//!  poll ──take up to max.poll.records──▶ consumed position = after the last record taken
+//!  poll ──take up to max.poll.records (decoding batches as it goes)──▶ consumed position
+//!        = after the last record taken, with the leader epoch of its batch (KIP-320)
+//!  fetcher ──the log diverged (unclean election)──▶ truncation: reset or LogTruncation
 //!  seek / pause ──▶ fetch position moved, buffered records of the partition dropped
 //! ```
 //! Pure and synchronous: the consumer holds it under a `std` mutex for a step at a time and
@@ -12,10 +14,14 @@
 
 use super::buffer::Buffer;
 use super::fetch::PartitionFetch;
+use super::group::OffsetAndMetadata;
 use crate::config::AutoOffsetReset;
 use crate::error::{Error, ErrorCode, Result};
 use crate::record::{ConsumerRecord, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// No leader epoch known (the wire's -1).
+const NO_EPOCH: i32 = -1;
 
 /// Per assigned partition: its fetch position, consumed position and pause; the buffer.
 #[derive(Default)]
@@ -24,8 +30,14 @@ pub(super) struct Positions {
     fetch: BTreeMap<TopicPartition, Option<i64>>,
     /// The next offset to hand to the application, per partition: what commits commit.
     consumed: HashMap<TopicPartition, i64>,
+    /// The leader epoch of the record before the consumed position, where known: from the
+    /// batches taken, or a committed offset's.
+    epochs: HashMap<TopicPartition, i32>,
     paused: BTreeSet<TopicPartition>,
     buffer: Buffer,
+    /// An error met while taking records, returned by the next `take` (the records before
+    /// it went out first).
+    failed: Option<Error>,
 }
 
 impl Positions {
@@ -33,19 +45,30 @@ impl Positions {
     pub(super) fn assign(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) {
         self.fetch = partitions.into_iter().map(|tp| (tp, None)).collect();
         self.buffer.clear();
+        self.failed = None;
     }
 
     pub(super) fn assignment(&self) -> Vec<TopicPartition> {
         self.fetch.keys().cloned().collect()
     }
 
-    /// Adds a partition (a rebalance gave it), at `offset` when one is committed.
-    pub(super) fn add(&mut self, tp: TopicPartition, offset: Option<i64>) {
-        match offset {
-            Some(o) => self.consumed.insert(tp.clone(), o),
+    /// Adds a partition (a rebalance gave it), at its committed offset when there is one.
+    /// Its committed leader epoch, when there is one, is checked against the leader's log
+    /// by the first fetch (KIP-320).
+    pub(super) fn add_committed(
+        &mut self,
+        tp: TopicPartition,
+        committed: Option<&OffsetAndMetadata>,
+    ) {
+        match committed {
+            Some(c) => self.consumed.insert(tp.clone(), c.offset),
             None => self.consumed.remove(&tp),
         };
-        self.fetch.insert(tp, offset);
+        match committed.and_then(|c| c.leader_epoch) {
+            Some(e) => self.epochs.insert(tp.clone(), e),
+            None => self.epochs.remove(&tp),
+        };
+        self.fetch.insert(tp, committed.map(|c| c.offset));
     }
 
     /// Forgets these partitions (all of them with `None`) with their buffered records.
@@ -57,6 +80,7 @@ impl Positions {
         for tp in &gone {
             self.fetch.remove(tp);
             self.consumed.remove(tp);
+            self.epochs.remove(tp);
             self.paused.remove(tp);
         }
         let gone: BTreeSet<&TopicPartition> = gone.iter().collect();
@@ -78,6 +102,7 @@ impl Positions {
         };
         *position = Some(offset);
         self.consumed.insert(tp.clone(), offset);
+        self.epochs.remove(tp);
         self.buffer.retain(|buffered| buffered != tp);
         Ok(())
     }
@@ -121,28 +146,60 @@ impl Positions {
     pub(super) fn reset(&mut self, tp: TopicPartition, offset: i64) {
         if let Some(position @ None) = self.fetch.get_mut(&tp) {
             *position = Some(offset);
+            self.epochs.remove(&tp);
             self.consumed.insert(tp, offset);
         }
     }
 
     /// The partitions the fetcher should fetch, at their fetch positions: assigned, not
-    /// paused, position known.
-    pub(super) fn fetchable(&self) -> BTreeMap<TopicPartition, i64> {
+    /// paused, position known; with the leader epoch of the record before, when the fetch
+    /// position is the consumed one and that is known (else -1).
+    pub(super) fn fetchable(&self) -> BTreeMap<TopicPartition, (i64, i32)> {
         self.fetch
             .iter()
             .filter(|(tp, _)| !self.paused.contains(*tp))
-            .filter_map(|(tp, p)| p.map(|p| (tp.clone(), p)))
+            .filter_map(|(tp, p)| {
+                let p = (*p)?;
+                let epoch = match self.consumed.get(tp) {
+                    Some(&c) if c == p => self.epochs.get(tp).copied().unwrap_or(NO_EPOCH),
+                    _ => NO_EPOCH,
+                };
+                Some((tp.clone(), (p, epoch)))
+            })
             .collect()
     }
 
-    pub(super) fn buffered(&self) -> usize {
-        self.buffer.len()
+    /// Whether records (or an error met taking them) wait to be handed out.
+    pub(super) fn has_buffered(&self) -> bool {
+        !self.buffer.is_empty() || self.failed.is_some()
+    }
+
+    /// The bytes the buffer holds: fetched batches, and the decoded ones being taken from.
+    pub(super) fn held(&self) -> usize {
+        self.buffer.held()
+    }
+
+    /// The consumed positions of the assigned partitions (of `only` those, if given), as
+    /// commits carry them: with the leader epoch of the record before, when known.
+    pub(super) fn committable(
+        &self,
+        only: Option<&[TopicPartition]>,
+    ) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+        self.consumed(only)
+            .into_iter()
+            .map(|(tp, offset)| {
+                let mut committed = OffsetAndMetadata::new(offset);
+                committed.leader_epoch = self.epochs.get(&tp).copied().filter(|&e| e >= 0);
+                (tp, committed)
+            })
+            .collect()
     }
 
     /// Takes in one completed fetch of `tp` made at `fetch_offset`. Records move to the
     /// buffer and the fetch position past them; out of range resets the position (or fails,
-    /// with `auto.offset.reset=none`); other errors are returned. A fetch that no longer
-    /// starts at the fetch position, or of a paused partition, is dropped.
+    /// with `auto.offset.reset=none`); a diverged log is a truncation (see `diverged`);
+    /// other errors are returned. A fetch that no longer starts at the fetch position, or
+    /// of a paused partition, is dropped.
     pub(super) fn accept(
         &mut self,
         tp: TopicPartition,
@@ -157,12 +214,9 @@ impl Positions {
             return Ok(());
         }
         match outcome {
-            PartitionFetch::Records {
-                records,
-                next_offset,
-            } => {
-                *position = Some(next_offset);
-                self.buffer.push(tp, records);
+            PartitionFetch::Records(records) => {
+                *position = Some(records.next_offset());
+                self.buffer.push(tp, *records);
                 Ok(())
             }
             PartitionFetch::Error(code) if code == ErrorCode::OFFSET_OUT_OF_RANGE => {
@@ -175,26 +229,95 @@ impl Positions {
                 }
                 *position = None;
                 self.consumed.remove(&tp);
+                self.epochs.remove(&tp);
                 Ok(())
             }
             PartitionFetch::Error(code) => Err(Error::broker(code, tp.to_string())),
-            PartitionFetch::Corrupt(e) => Err(e),
+            PartitionFetch::Failed(e) => Err(e),
+            PartitionFetch::Diverged { epoch, end_offset } => {
+                self.diverged(tp, epoch, end_offset, reset)
+            }
         }
     }
 
+    /// The leader's log for `epoch` ends at `end_offset`, and what was fetched of `tp` after
+    /// that is not in it (an unclean leader election replaced it, KIP-320). Records not yet
+    /// handed out are dropped and fetched again from the leader's log. If some that were
+    /// handed out are gone too, the consumer moves back to `end_offset`, as the Java client
+    /// does, or with `auto.offset.reset=none` returns `Error::LogTruncation`.
+    fn diverged(
+        &mut self,
+        tp: TopicPartition,
+        epoch: i32,
+        end_offset: i64,
+        reset: AutoOffsetReset,
+    ) -> Result<()> {
+        let Some(&consumed) = self.consumed.get(&tp) else {
+            return Ok(());
+        };
+        self.buffer.retain(|buffered| *buffered != tp);
+        let restart = if end_offset < consumed {
+            if reset == AutoOffsetReset::Error {
+                // Fetched again from here, the divergence is found again: no record of the
+                // replaced log is ever handed out.
+                self.fetch.insert(tp.clone(), Some(consumed));
+                return Err(Error::LogTruncation {
+                    topic: tp.topic,
+                    partition: tp.partition,
+                    offset: consumed,
+                    divergent_offset: end_offset,
+                });
+            }
+            tracing::warn!(%tp, consumed, end_offset, "log truncation detected; resetting");
+            end_offset
+        } else {
+            consumed
+        };
+        self.fetch.insert(tp.clone(), Some(restart));
+        self.consumed.insert(tp.clone(), restart);
+        self.epochs.insert(tp, epoch);
+        Ok(())
+    }
+
+    /// Keeps an error met after some records were taken, for the next `take`.
+    pub(super) fn keep_failed(&mut self, e: Error) {
+        self.failed.get_or_insert(e);
+    }
+
     /// Hands out up to `max` buffered records; each partition's consumed position moves past
-    /// the last one taken.
-    pub(super) fn take(&mut self, max: usize) -> Vec<ConsumerRecord> {
-        // Positions move once per fetched chunk taken from, not once per record, and the
-        // partition is usually known already: nothing to allocate.
-        let consumed = &mut self.consumed;
-        self.buffer
-            .take(max, |tp, next| match consumed.get_mut(tp) {
-                Some(position) => *position = next,
+    /// the last one taken. A batch that does not decode is returned as an error once the
+    /// records before it are out; its partition is fetched again from there.
+    pub(super) fn take(&mut self, max: usize) -> Result<Vec<ConsumerRecord>> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        // Positions move once per batch taken from, not once per record, and the partition
+        // is usually known already: nothing to allocate.
+        let (consumed, epochs) = (&mut self.consumed, &mut self.epochs);
+        let (records, failed) = self.buffer.take(max, |tp, reached| {
+            match consumed.get_mut(tp) {
+                Some(position) => *position = reached.offset,
                 None => {
-                    consumed.insert(tp.clone(), next);
+                    consumed.insert(tp.clone(), reached.offset);
                 }
-            })
+            }
+            match epochs.get_mut(tp) {
+                Some(epoch) => *epoch = reached.leader_epoch,
+                None => {
+                    epochs.insert(tp.clone(), reached.leader_epoch);
+                }
+            }
+        });
+        if let Some((tp, e)) = failed {
+            if let (Some(&at), Some(position)) = (self.consumed.get(&tp), self.fetch.get_mut(&tp)) {
+                *position = Some(at);
+            }
+            if records.is_empty() {
+                return Err(e);
+            }
+            self.failed = Some(e);
+        }
+        Ok(records)
     }
 
     /// The consumed positions of the assigned partitions (of `only` those, if given).
@@ -210,7 +333,7 @@ impl Positions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consumer::buffer::tests::records;
+    use crate::consumer::fetch::tests::records;
 
     fn tp(partition: i32) -> TopicPartition {
         TopicPartition::new("t", partition)
@@ -218,10 +341,11 @@ mod tests {
 
     /// A fetch of partition `partition` at `offsets.start` holding those records.
     fn fetched(partition: i32, offsets: std::ops::Range<i64>) -> PartitionFetch {
-        PartitionFetch::Records {
-            next_offset: offsets.end,
-            records: records("t", partition, offsets),
-        }
+        PartitionFetch::Records(Box::new(records("t", partition, offsets)))
+    }
+
+    fn take(p: &mut Positions, max: usize) -> Vec<ConsumerRecord> {
+        p.take(max).unwrap()
     }
 
     fn offsets(records: &[ConsumerRecord]) -> Vec<(i32, i64)> {
@@ -253,7 +377,10 @@ mod tests {
         // Nor does a reset reach a partition no longer assigned.
         p.reset(tp(9), 1);
         assert!(p.missing().is_empty());
-        assert_eq!(p.fetchable(), BTreeMap::from([(tp(0), 5), (tp(1), 7)]));
+        assert_eq!(
+            p.fetchable(),
+            BTreeMap::from([(tp(0), (5, -1)), (tp(1), (7, -1))])
+        );
         assert_eq!((p.position(&tp(0)), p.position(&tp(1))), (Some(5), Some(7)));
         assert_eq!(p.assignment(), vec![tp(0), tp(1)]);
     }
@@ -264,17 +391,23 @@ mod tests {
         p.accept(tp(0), 0, fetched(0, 0..3), EARLIEST).unwrap();
         p.accept(tp(1), 0, fetched(1, 0..2), EARLIEST).unwrap();
         // The next fetch starts after what is buffered; what was returned is unchanged.
-        assert_eq!(p.fetchable(), BTreeMap::from([(tp(0), 3), (tp(1), 2)]));
-        assert_eq!((p.buffered(), p.position(&tp(0))), (5, Some(0)));
-        assert_eq!(offsets(&p.take(4)), vec![(0, 0), (0, 1), (0, 2), (1, 0)]);
+        assert_eq!(
+            p.fetchable(),
+            BTreeMap::from([(tp(0), (3, -1)), (tp(1), (2, -1))])
+        );
+        assert_eq!((p.has_buffered(), p.position(&tp(0))), (true, Some(0)));
+        assert_eq!(
+            offsets(&take(&mut p, 4)),
+            vec![(0, 0), (0, 1), (0, 2), (1, 0)]
+        );
         assert_eq!((p.position(&tp(0)), p.position(&tp(1))), (Some(3), Some(1)));
         assert_eq!(
             p.consumed(None).into_iter().collect::<BTreeMap<_, _>>(),
             BTreeMap::from([(tp(0), 3), (tp(1), 1)])
         );
         assert_eq!(p.consumed(Some(&[tp(1)])), vec![(tp(1), 1)]);
-        assert_eq!(offsets(&p.take(4)), vec![(1, 1)]);
-        assert_eq!(p.buffered(), 0);
+        assert_eq!(offsets(&take(&mut p, 4)), vec![(1, 1)]);
+        assert!(!p.has_buffered());
     }
 
     #[test]
@@ -287,8 +420,8 @@ mod tests {
         p.pause(&[tp(1)]);
         p.accept(tp(1), 0, fetched(1, 0..3), EARLIEST).unwrap();
         p.accept(tp(7), 0, fetched(7, 0..3), EARLIEST).unwrap();
-        assert_eq!(p.buffered(), 0);
-        assert_eq!(p.fetchable(), BTreeMap::from([(tp(0), 10)]));
+        assert!(!p.has_buffered());
+        assert_eq!(p.fetchable(), BTreeMap::from([(tp(0), (10, -1))]));
     }
 
     #[test]
@@ -329,7 +462,7 @@ mod tests {
             reason: "bad crc".into(),
         };
         let e = p
-            .accept(tp(1), 0, PartitionFetch::Corrupt(corrupt), EARLIEST)
+            .accept(tp(1), 0, PartitionFetch::Failed(corrupt), EARLIEST)
             .unwrap_err();
         assert!(matches!(e, Error::CorruptBatch { partition: 1, .. }));
     }
@@ -339,14 +472,18 @@ mod tests {
         let mut p = at_zero();
         p.accept(tp(0), 0, fetched(0, 0..4), EARLIEST).unwrap();
         p.accept(tp(1), 0, fetched(1, 0..2), EARLIEST).unwrap();
-        assert_eq!(p.take(1).len(), 1); // partition 0 at 1
+        assert_eq!(take(&mut p, 1).len(), 1); // partition 0 at 1
         p.pause(&[tp(0), tp(5)]);
         assert_eq!(p.paused(), vec![tp(0)], "only assigned partitions pause");
-        assert_eq!(offsets(&p.take(10)), vec![(1, 0), (1, 1)]);
-        assert_eq!(p.fetchable(), BTreeMap::from([(tp(1), 2)]));
+        assert_eq!(offsets(&take(&mut p, 10)), vec![(1, 0), (1, 1)]);
+        // With the leader epoch of the records before (the test batches': 5).
+        assert_eq!(p.fetchable(), BTreeMap::from([(tp(1), (2, 5))]));
         assert_eq!(p.position(&tp(0)), Some(1));
         p.resume(&[tp(0)]);
-        assert_eq!(p.fetchable(), BTreeMap::from([(tp(0), 1), (tp(1), 2)]));
+        assert_eq!(
+            p.fetchable(),
+            BTreeMap::from([(tp(0), (1, 5)), (tp(1), (2, 5))])
+        );
     }
 
     #[test]
@@ -356,7 +493,7 @@ mod tests {
         p.accept(tp(1), 0, fetched(1, 0..2), EARLIEST).unwrap();
         p.seek(&tp(0), 2).unwrap();
         assert_eq!(p.position(&tp(0)), Some(2));
-        assert_eq!(offsets(&p.take(10)), vec![(1, 0), (1, 1)]);
+        assert_eq!(offsets(&take(&mut p, 10)), vec![(1, 0), (1, 1)]);
         assert!(matches!(p.seek(&tp(4), 0), Err(Error::Config(_))));
     }
 
@@ -364,16 +501,90 @@ mod tests {
     fn rebalances_add_partitions_at_their_committed_offset_and_remove_them_whole() {
         let mut p = at_zero();
         p.accept(tp(1), 0, fetched(1, 0..2), EARLIEST).unwrap();
-        p.add(tp(2), Some(40));
-        p.add(tp(3), None);
+        p.add_committed(
+            tp(2),
+            Some(&OffsetAndMetadata::new(40).with_leader_epoch(6)),
+        );
+        p.add_committed(tp(3), None);
+        // The committed epoch goes to the fetcher with the position (KIP-320).
+        assert_eq!(p.fetchable()[&tp(2)], (40, 6));
         assert_eq!((p.position(&tp(2)), p.position(&tp(3))), (Some(40), None));
         assert_eq!(p.missing(), vec![tp(3)]);
         p.pause(&[tp(1)]);
         p.remove(Some(&[tp(1), tp(2)]));
         assert_eq!(p.assignment(), vec![tp(0), tp(3)]);
         assert!(p.paused().is_empty());
-        assert_eq!((p.buffered(), p.position(&tp(1))), (0, None));
+        assert_eq!((p.has_buffered(), p.position(&tp(1))), (false, None));
         p.remove(None);
         assert!(p.assignment().is_empty() && p.consumed(None).is_empty());
+    }
+
+    #[test]
+    fn taken_records_carry_their_leader_epoch_into_commits() {
+        let mut p = at_zero();
+        p.accept(tp(0), 0, fetched(0, 0..3), EARLIEST).unwrap();
+        take(&mut p, 2);
+        let committable = p.committable(None);
+        assert_eq!(committable[&tp(0)].offset, 2);
+        assert_eq!(committable[&tp(0)].leader_epoch, Some(5));
+        assert_eq!(committable[&tp(1)].leader_epoch, None);
+        p.seek(&tp(0), 9).unwrap();
+        assert_eq!(p.committable(None)[&tp(0)].leader_epoch, None);
+    }
+
+    fn diverged(epoch: i32, end_offset: i64) -> PartitionFetch {
+        PartitionFetch::Diverged { epoch, end_offset }
+    }
+
+    #[test]
+    fn a_log_diverging_before_the_consumed_position_is_a_truncation() {
+        // Records 0..5 fetched and handed out; the leader's log now ends its epoch at 2.
+        let mut p = at_zero();
+        p.accept(tp(0), 0, fetched(0, 0..5), EARLIEST).unwrap();
+        assert_eq!(take(&mut p, 10).len(), 5);
+        match p.accept(tp(0), 5, diverged(3, 2), AutoOffsetReset::Error) {
+            Err(Error::LogTruncation {
+                topic,
+                partition,
+                offset,
+                divergent_offset,
+            }) => assert_eq!(
+                (topic.as_str(), partition, offset, divergent_offset),
+                ("t", 0, 5, 2)
+            ),
+            other => panic!("expected LogTruncation, got {other:?}"),
+        }
+        // It stays there: fetched again, the divergence is found again.
+        assert_eq!(p.fetchable()[&tp(0)].0, 5);
+
+        // With a reset policy it moves back to the divergence, as the Java client does.
+        p.accept(tp(0), 5, diverged(3, 2), EARLIEST).unwrap();
+        assert_eq!(p.position(&tp(0)), Some(2));
+        assert_eq!(p.fetchable()[&tp(0)], (2, 3));
+    }
+
+    #[test]
+    fn a_log_diverging_after_the_consumed_position_only_drops_prefetched_records() {
+        let mut p = at_zero();
+        p.accept(tp(0), 0, fetched(0, 0..5), EARLIEST).unwrap();
+        assert_eq!(take(&mut p, 1).len(), 1);
+        p.accept(tp(0), 5, diverged(3, 4), AutoOffsetReset::Error)
+            .unwrap();
+        assert!(
+            !p.has_buffered(),
+            "records from the replaced log are dropped"
+        );
+        assert_eq!(p.position(&tp(0)), Some(1));
+        assert_eq!(p.fetchable()[&tp(0)], (1, 3));
+    }
+
+    #[test]
+    fn a_batch_that_does_not_decode_comes_after_the_records_before_it() {
+        let mut p = at_zero();
+        p.accept(tp(0), 0, fetched(0, 0..3), EARLIEST).unwrap();
+        p.keep_failed(Error::config("later"));
+        // A kept error waits for the next take.
+        assert!(matches!(p.take(10), Err(Error::Config(_))));
+        assert_eq!(offsets(&take(&mut p, 10)), vec![(0, 0), (0, 1), (0, 2)]);
     }
 }

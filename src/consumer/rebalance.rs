@@ -181,7 +181,7 @@ impl Consumer {
         {
             let mut positions = lock(&self.inner.positions);
             for tp in &added {
-                positions.add(tp.clone(), committed.get(tp).map(|c| c.offset));
+                positions.add_committed(tp.clone(), committed.get(tp));
             }
         }
         lock(&self.inner.next_auto_commit)

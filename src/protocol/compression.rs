@@ -271,12 +271,27 @@ fn decompress_xerial(mut input: &[u8], max_size: usize) -> Result<Vec<u8>, Codec
     Ok(out)
 }
 
-/// Decodes one raw snappy block onto `out`, checking the size it declares before allocating.
+/// The most a snappy block can expand: a three-byte copy element writes at most 64 bytes,
+/// and no element does better.
+const SNAPPY_MAX_EXPANSION: usize = 22;
+
+/// Decodes one raw snappy block onto `out`, checking the size it declares before allocating:
+/// against the cap, and against what the block's bytes can decode to at all, so a few header
+/// bytes claiming a large size cost nothing.
 fn append_raw_snappy(block: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<(), CodecError> {
     let codec = Compression::Snappy;
     let len = snap::raw::decompress_len(block).map_err(|e| CodecError::corrupt(codec, e))?;
     if len > max_size.saturating_sub(out.len()) {
         return Err(too_large(codec, max_size));
+    }
+    if len > block.len().saturating_mul(SNAPPY_MAX_EXPANSION) {
+        return Err(CodecError::corrupt(
+            codec,
+            format!(
+                "the block declares {len} bytes, more than its {} bytes can decode to",
+                block.len()
+            ),
+        ));
     }
     let start = out.len();
     out.resize(start + len, 0);
@@ -373,6 +388,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_snappy_length_its_block_cannot_fill_is_refused_before_allocating() {
+        // Five bytes: a varint claiming 100 MB, and nothing to decode it from. Before, the
+        // 100 MB were allocated (under a 1 GB cap) before snappy found the block empty.
+        let mut block = Vec::new();
+        let mut n = 100_000_000u32;
+        while n >= 0x80 {
+            block.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        block.push(n as u8);
+        match decompress(Compression::Snappy, &block, 1 << 30) {
+            Err(CodecError::Corrupt { reason, .. }) => {
+                assert!(reason.contains("more than its 4 bytes"), "{reason}")
+            }
+            other => panic!("expected a refused block, got {other:?}"),
+        }
+        // Real data at the highest ratio snappy reaches still decodes.
+        let zeros = vec![0u8; 1 << 20];
+        let compressed = snap::raw::Encoder::new().compress_vec(&zeros).unwrap();
+        assert_eq!(
+            decompress(Compression::Snappy, &compressed, 1 << 21).unwrap(),
+            zeros
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The fetcher's book: per partition where it is fetched from (leader) and up to where
-//! (epoch, offsets), the completed fetches waiting for `poll`, and the memory budget.
-//! Pure: the fetcher's tasks do the I/O and call in here under one lock; time comes in as
-//! `now`. See `fetcher.rs` for the rules this keeps.
+//! The fetcher's book: per partition where it is fetched from (its leader, or the preferred
+//! read replica the leader named) and up to where (epoch, offsets, the last fetched leader
+//! epoch), the completed fetches waiting for `poll`, and the memory budget. Pure: the
+//! fetcher's tasks do the I/O and call in here under one lock; time comes in as `now`. See
+//! `fetcher.rs` for the rules this keeps.
 
 use crate::cluster::Snapshot;
 use crate::consumer::fetch::PartitionFetch;
@@ -14,15 +15,18 @@ use tokio::time::Instant;
 pub(super) struct Book {
     parts: HashMap<TopicPartition, Part>,
     completed: VecDeque<Completed>,
-    /// Errors not tied to a partition, for `poll`.
-    errors: VecDeque<Error>,
+    /// Errors of whole brokers, with the partitions they parked, for `poll`.
+    errors: VecDeque<(Error, Vec<TopicPartition>)>,
     /// Bytes in `completed`.
     buffered: usize,
     /// Bytes reserved by Fetches in flight.
     reserved: usize,
-    /// Buffered plus reserved bytes stay within this (2 × `fetch.max.bytes`).
+    /// Bytes `poll` holds: taken fetches not handed out yet, and the batch it is decoding.
+    held: usize,
+    /// Buffered, reserved and held bytes stay within this (2 × `fetch.max.bytes`).
     budget: usize,
-    /// `fetch.max.bytes`: the most one request asks for.
+    /// `fetch.max.bytes`: the most one request asks for, and the most one partition's
+    /// share may grow to when its first batch does not fit.
     fetch_max_bytes: usize,
     max_partition_bytes: i32,
     /// The latest high watermark each partition's fetches saw (kept while it is paused).
@@ -36,8 +40,17 @@ struct Part {
     taken_to: i64,
     /// The next offset to fetch (ahead of `taken_to` by what is buffered or in flight).
     next_offset: i64,
+    /// The leader epoch of the last batch fetched before `next_offset`, or -1.
+    last_epoch: i32,
+    /// The broker it is fetched from: its leader, or the preferred read replica.
+    source: Option<i32>,
+    /// Its leader and leader epoch as the metadata last said.
     leader: Option<i32>,
     leader_epoch: i32,
+    /// The read replica the leader prefers (KIP-392), until when.
+    preferred: Option<(i32, Instant)>,
+    /// Its share of each request; grows while its first batch does not fit.
+    max_bytes: i32,
     /// Not fetched until then (after a stale-leader error).
     not_before: Option<Instant>,
     /// An error was queued for `poll`; not fetched until `poll` restarts the partition.
@@ -70,16 +83,26 @@ pub(super) struct Planned {
     pub max_bytes: usize,
 }
 
-/// One partition's decoded answer, before it is checked against the book.
+/// One partition's answer, before it is checked against the book.
 pub(super) struct Answer {
     pub tp: TopicPartition,
     pub fetch_offset: i64,
     pub bytes: usize,
     pub high_watermark: i64,
-    pub outcome: PartitionFetch,
+    /// The read replica the leader would rather serve this consumer from (KIP-392).
+    pub preferred_replica: Option<i32>,
+    pub outcome: Outcome,
 }
 
-/// What routing found: leaders whose tasks have new partitions, and whether some partition
+/// What a partition's answer held.
+pub(super) enum Outcome {
+    /// Records, an error code, or a typed error, for `poll`.
+    Fetch(PartitionFetch),
+    /// Data that ends inside its first batch, which needs `needed` bytes (0: unknown).
+    Partial { needed: usize },
+}
+
+/// What routing found: brokers whose tasks have new partitions, and whether some partition
 /// waits for a leader (or for its backoff to end).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Routing {
@@ -94,6 +117,8 @@ pub(super) struct Accepted {
     pub queued: bool,
     /// A partition's leader moved: metadata must be refreshed and the partition rerouted.
     pub stale_leader: bool,
+    /// Brokers that partitions now fetch from (a preferred replica, or back to the leader).
+    pub moved_to: Vec<i32>,
 }
 
 impl Book {
@@ -104,6 +129,7 @@ impl Book {
             errors: VecDeque::new(),
             buffered: 0,
             reserved: 0,
+            held: 0,
             budget: 2 * fetch_max_bytes,
             fetch_max_bytes,
             max_partition_bytes,
@@ -112,16 +138,30 @@ impl Book {
         }
     }
 
-    /// Makes the fetched set exactly `active` (partition → consumer position); `true` when
-    /// something changed (the tasks must be routed and woken). See `Fetcher::sync`.
-    pub(super) fn sync(&mut self, active: &BTreeMap<TopicPartition, i64>) -> bool {
+    /// Makes the fetched set exactly `active` (partition → consumer position and the leader
+    /// epoch of the record before it); `true` when something changed (the tasks must be
+    /// routed and woken). See `Fetcher::sync`.
+    pub(super) fn sync(&mut self, active: &BTreeMap<TopicPartition, (i64, i32)>) -> bool {
         let before = self.parts.len();
         self.parts.retain(|tp, _| active.contains_key(tp));
         let mut changed = self.parts.len() != before;
-        for (tp, &position) in active {
-            if self.parts.get(tp).is_some_and(|p| p.taken_to == position) {
+        for (tp, &(position, last_epoch)) in active {
+            let old = self.parts.get(tp);
+            if old.is_some_and(|p| p.taken_to == position) {
                 continue;
             }
+            // A restart keeps where the partition is fetched from: a seek is no reason to
+            // ask the leader for its preferred replica again.
+            let (source, leader, leader_epoch, preferred, not_before) = match old {
+                Some(p) => (
+                    p.source,
+                    p.leader,
+                    p.leader_epoch,
+                    p.preferred,
+                    p.not_before,
+                ),
+                None => (None, None, -1, None, None),
+            };
             self.next_epoch += 1;
             self.parts.insert(
                 tp.clone(),
@@ -129,9 +169,13 @@ impl Book {
                     epoch: self.next_epoch,
                     taken_to: position,
                     next_offset: position,
-                    leader: None,
-                    leader_epoch: -1,
-                    not_before: None,
+                    last_epoch,
+                    source,
+                    leader,
+                    leader_epoch,
+                    preferred,
+                    max_bytes: self.max_partition_bytes,
+                    not_before,
                     parked: false,
                 },
             );
@@ -152,13 +196,28 @@ impl Book {
         changed
     }
 
+    /// Bytes counted against the budget.
+    fn used(&self) -> usize {
+        self.buffered + self.reserved + self.held
+    }
+
+    /// Whether a request of a full share could not start now.
+    fn blocked(&self) -> bool {
+        self.used() >= self.fetch_max_bytes
+    }
+
     /// The next completed fetch (or error) in arrival order, skipping stale ones, and
     /// whether taking it unblocked the tasks (they must be woken). See `Fetcher::take`.
     pub(super) fn take(&mut self) -> (Option<Taken>, bool) {
-        if let Some(e) = self.errors.pop_front() {
+        if let Some((e, parked)) = self.errors.pop_front() {
+            for tp in parked {
+                if self.parts.get(&tp).is_some_and(|p| p.parked) {
+                    self.parts.remove(&tp);
+                }
+            }
             return (Some(Taken::Error(e)), false);
         }
-        let was_blocked = self.buffered + self.reserved >= self.fetch_max_bytes;
+        let was_blocked = self.blocked();
         let mut found = None;
         while let Some(c) = self.completed.pop_front() {
             self.buffered -= c.bytes;
@@ -169,7 +228,7 @@ impl Book {
                 continue;
             }
             match &c.outcome {
-                PartitionFetch::Records { next_offset, .. } => part.taken_to = *next_offset,
+                PartitionFetch::Records(records) => part.taken_to = records.next_offset(),
                 _ => {
                     self.parts.remove(&c.tp);
                 }
@@ -177,15 +236,24 @@ impl Book {
             found = Some(Taken::Fetch(c));
             break;
         }
-        let unblocked = was_blocked && self.buffered + self.reserved < self.fetch_max_bytes;
+        let unblocked = was_blocked && !self.blocked();
         (found, unblocked)
+    }
+
+    /// `poll` now holds `bytes` of fetched data outside the book; `true` when that unblocked
+    /// the tasks.
+    pub(super) fn hold(&mut self, bytes: usize) -> bool {
+        let was_blocked = self.blocked();
+        self.held = bytes;
+        was_blocked && !self.blocked()
     }
 
     pub(super) fn high_watermark(&self, tp: &TopicPartition) -> Option<i64> {
         self.high_watermarks.get(tp).copied()
     }
 
-    /// Gives every fetchable partition the leader `snapshot` names.
+    /// Gives every fetchable partition the broker to fetch it from: the preferred read
+    /// replica while it is known and fresh, else the leader `snapshot` names.
     pub(super) fn route(&mut self, snapshot: &Snapshot, now: Instant) -> Routing {
         let mut routing = Routing::default();
         for (tp, part) in self.parts.iter_mut() {
@@ -202,21 +270,42 @@ impl Book {
                 .get(&tp.topic)
                 .and_then(|t| t.partition(tp.partition))
                 .and_then(|p| p.leader.map(|l| (l, p.leader_epoch)));
-            match leader {
-                Some((leader, epoch)) => {
-                    if part.leader != Some(leader) || part.leader_epoch != epoch {
-                        part.leader = Some(leader);
-                        part.leader_epoch = epoch;
-                        routing.moved_to.push(leader);
-                    }
-                }
-                None => {
-                    part.leader = None;
-                    routing.waiting = true;
-                }
+            let Some((leader, epoch)) = leader else {
+                part.source = None;
+                part.leader = None;
+                routing.waiting = true;
+                continue;
+            };
+            if part.leader_epoch != epoch {
+                // A new leader names its own preferred replica.
+                part.preferred = None;
+            }
+            part.leader = Some(leader);
+            part.leader_epoch = epoch;
+            part.preferred = part
+                .preferred
+                .filter(|&(id, until)| until > now && snapshot.brokers.contains_key(&id));
+            let source = part.preferred.map_or(leader, |(id, _)| id);
+            if part.source != Some(source) {
+                part.source = Some(source);
+                routing.moved_to.push(source);
             }
         }
         routing
+    }
+
+    /// Partitions whose preferred read replica is older than `metadata.max.age.ms` go back
+    /// to their leader; returns the leaders that got partitions.
+    pub(super) fn expire_preferred(&mut self, now: Instant) -> Vec<i32> {
+        let mut moved = Vec::new();
+        for part in self.parts.values_mut() {
+            if part.preferred.is_some_and(|(_, until)| until <= now) {
+                part.preferred = None;
+                part.source = part.leader;
+                moved.extend(part.leader);
+            }
+        }
+        moved
     }
 
     /// The next request's partitions for `broker`, with the bytes reserved for it; `None`
@@ -224,14 +313,14 @@ impl Book {
     pub(super) fn plan(&mut self, broker: i32) -> Option<Planned> {
         let mut wanted = BTreeMap::new();
         let mut epochs = HashMap::new();
-        let mut leaders = HashSet::new();
+        let mut sources = HashSet::new();
         for (tp, part) in &self.parts {
             if part.parked || part.not_before.is_some() {
                 continue;
             }
-            let Some(leader) = part.leader else { continue };
-            leaders.insert(leader);
-            if leader != broker {
+            let Some(source) = part.source else { continue };
+            sources.insert(source);
+            if source != broker {
                 continue;
             }
             wanted.insert(
@@ -239,7 +328,8 @@ impl Book {
                 PartitionParams {
                     offset: part.next_offset,
                     leader_epoch: part.leader_epoch,
-                    max_bytes: self.max_partition_bytes,
+                    last_fetched_epoch: part.last_epoch,
+                    max_bytes: part.max_bytes,
                 },
             );
             epochs.insert(tp.clone(), part.epoch);
@@ -247,10 +337,10 @@ impl Book {
         if wanted.is_empty() {
             return None;
         }
-        // Each leader with work may have one request in flight at a time, sized so that all
+        // Each broker with work may have one request in flight at a time, sized so that all
         // of them fit the budget together.
-        let share = (self.budget / leaders.len().max(1)).clamp(1, self.fetch_max_bytes);
-        if self.buffered + self.reserved + share > self.budget {
+        let share = (self.budget / sources.len().max(1)).clamp(1, self.fetch_max_bytes);
+        if self.used() + share > self.budget {
             return None;
         }
         self.reserved += share;
@@ -266,36 +356,51 @@ impl Book {
         self.reserved -= reserved;
     }
 
-    /// The broker failed as a whole: its partitions wait until `not_before`, then go
-    /// wherever metadata says they are led.
+    /// The broker failed as a whole: its partitions wait until `not_before`, then go to
+    /// their leader, wherever metadata says it is (a preferred replica is forgotten).
     pub(super) fn unroute(&mut self, broker: i32, not_before: Instant) {
         for part in self.parts.values_mut() {
-            if part.leader == Some(broker) {
-                part.leader = None;
+            if part.source == Some(broker) {
+                part.source = None;
+                part.preferred = None;
                 part.not_before = Some(not_before);
             }
         }
     }
 
-    /// Queues an error not tied to a partition for `poll`; one at a time, so a task that
-    /// keeps failing while nobody polls does not pile them up.
-    pub(super) fn report(&mut self, e: Error) {
-        if self.errors.is_empty() {
-            self.errors.push_back(e);
+    /// The broker failed in a way retrying will not mend (a fatal error code, a response
+    /// too large to read): its partitions are parked and `e` is queued for `poll`, which
+    /// restarts them on its next call, so they are tried again once per `poll`, not in a
+    /// loop meanwhile.
+    pub(super) fn fail(&mut self, broker: i32, e: Error) {
+        let mut parked = Vec::new();
+        for (tp, part) in self.parts.iter_mut() {
+            if part.source == Some(broker) && !part.parked {
+                part.parked = true;
+                parked.push(tp.clone());
+            }
+        }
+        if !parked.is_empty() {
+            self.errors.push_back((e, parked));
         }
     }
 
     /// Takes in `broker`'s answers to a request planned under `epochs`. An answer is kept
-    /// only if its partition still has that epoch, is still led by `broker`, is not parked
-    /// and still fetches from the answer's offset. Records move the next fetch offset;
-    /// OFFSET_OUT_OF_RANGE, corrupt data and fatal codes are queued and park the partition;
-    /// other (stale leader) codes unroute it until `retry_at`.
+    /// only if its partition still has that epoch, is still fetched from `broker`, is not
+    /// parked and still fetches from the answer's offset. Records move the next fetch
+    /// offset; a preferred read replica named by the leader is followed (until
+    /// `preferred_until`); a first batch cut short grows the partition's share up to
+    /// `fetch.max.bytes`; OFFSET_OUT_OF_RANGE from a follower sends the partition back to
+    /// its leader; OFFSET_OUT_OF_RANGE from the leader, typed errors and fatal codes are
+    /// queued and park the partition; other (stale leader) codes unroute it until
+    /// `retry_at`.
     pub(super) fn accept(
         &mut self,
         broker: i32,
         epochs: &Epochs,
         answers: Vec<Answer>,
         retry_at: Instant,
+        preferred_until: Instant,
     ) -> Accepted {
         let mut accepted = Accepted::default();
         for answer in answers {
@@ -306,14 +411,32 @@ impl Book {
                 continue;
             };
             if part.epoch != epoch
-                || part.leader != Some(broker)
+                || part.source != Some(broker)
                 || part.parked
                 || part.next_offset != answer.fetch_offset
             {
                 continue; // sought, moved or restarted meanwhile
             }
-            let park = match &answer.outcome {
-                PartitionFetch::Records { next_offset, .. } => {
+            let from_follower = part.leader != Some(broker);
+            let outcome = match answer.outcome {
+                Outcome::Fetch(outcome) => outcome,
+                Outcome::Partial { needed } => {
+                    let limit = i32::try_from(self.fetch_max_bytes).unwrap_or(i32::MAX);
+                    if part.max_bytes < limit {
+                        let grown = part.max_bytes.saturating_mul(2);
+                        let needed = i32::try_from(needed).unwrap_or(i32::MAX);
+                        part.max_bytes = grown.max(needed).min(limit);
+                        continue;
+                    }
+                    PartitionFetch::Failed(Error::RecordTooLarge {
+                        size: needed,
+                        max: self.fetch_max_bytes,
+                        setting: "fetch.max.bytes",
+                    })
+                }
+            };
+            let park = match &outcome {
+                PartitionFetch::Records(records) => {
                     match self.high_watermarks.get_mut(&answer.tp) {
                         Some(h) => *h = answer.high_watermark,
                         None => {
@@ -321,23 +444,40 @@ impl Book {
                             self.high_watermarks.insert(tp, answer.high_watermark);
                         }
                     }
-                    if *next_offset <= answer.fetch_offset {
+                    if let Some(replica) = answer.preferred_replica.filter(|&r| r != broker) {
+                        tracing::debug!(tp = %answer.tp, replica, "fetch: preferred read replica");
+                        part.preferred = Some((replica, preferred_until));
+                        part.source = Some(replica);
+                        accepted.moved_to.push(replica);
+                    }
+                    if records.next_offset() <= answer.fetch_offset {
                         continue; // nothing new
                     }
-                    part.next_offset = *next_offset;
+                    part.next_offset = records.next_offset();
+                    part.last_epoch = records.last_epoch();
                     false
+                }
+                PartitionFetch::Error(ErrorCode::OFFSET_OUT_OF_RANGE) if from_follower => {
+                    // The follower may lag behind the leader, which decides.
+                    part.preferred = None;
+                    part.source = part.leader;
+                    accepted.moved_to.extend(part.leader);
+                    continue;
                 }
                 PartitionFetch::Error(code)
                     if *code != ErrorCode::OFFSET_OUT_OF_RANGE
                         && code.retry_action() != RetryAction::NoRetry =>
                 {
                     tracing::debug!(tp = %answer.tp, code = %code, "fetch: partition moves");
-                    part.leader = None;
+                    part.source = None;
+                    part.preferred = None;
                     part.not_before = Some(retry_at);
                     accepted.stale_leader = true;
                     continue;
                 }
-                PartitionFetch::Error(_) | PartitionFetch::Corrupt(_) => true,
+                PartitionFetch::Error(_)
+                | PartitionFetch::Failed(_)
+                | PartitionFetch::Diverged { .. } => true,
             };
             part.parked = park;
             self.buffered += answer.bytes;
@@ -346,7 +486,7 @@ impl Book {
                 epoch,
                 fetch_offset: answer.fetch_offset,
                 bytes: answer.bytes,
-                outcome: answer.outcome,
+                outcome,
             });
             accepted.queued = true;
         }
@@ -384,21 +524,24 @@ mod tests {
         snapshot
     }
 
-    fn positions(items: &[(i32, i64)]) -> BTreeMap<TopicPartition, i64> {
-        items.iter().map(|&(p, o)| (tp(p), o)).collect()
+    fn positions(items: &[(i32, i64)]) -> BTreeMap<TopicPartition, (i64, i32)> {
+        items.iter().map(|&(p, o)| (tp(p), (o, -1))).collect()
     }
 
-    /// Records from `fetch_offset` up to `next_offset` (the records themselves do not matter
-    /// to the book), `bytes` on the wire.
+    /// Later than any test runs: preferred replicas do not expire.
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
+    /// Records from `fetch_offset` up to `next_offset`, counted as `bytes` on the wire.
     fn answer(partition: i32, fetch_offset: i64, next_offset: i64, bytes: usize) -> Answer {
+        let records =
+            crate::consumer::fetch::tests::records("t", partition, fetch_offset..next_offset);
         outcome(
             partition,
             fetch_offset,
             bytes,
-            PartitionFetch::Records {
-                records: Vec::new(),
-                next_offset,
-            },
+            PartitionFetch::Records(Box::new(records)),
         )
     }
 
@@ -408,7 +551,8 @@ mod tests {
             fetch_offset,
             bytes,
             high_watermark: 100,
-            outcome,
+            preferred_replica: None,
+            outcome: Outcome::Fetch(outcome),
         }
     }
 
@@ -479,9 +623,21 @@ mod tests {
         let two = book.plan(2).unwrap();
         assert_eq!((two.max_bytes, book.reserved), (100, 200));
         // The budget is spent until requests end and poll takes data.
-        book.accept(1, &one.epochs, vec![answer(0, 0, 10, 90)], Instant::now());
+        book.accept(
+            1,
+            &one.epochs,
+            vec![answer(0, 0, 10, 90)],
+            Instant::now(),
+            far(),
+        );
         book.release(one.max_bytes);
-        book.accept(2, &two.epochs, vec![answer(2, 0, 10, 100)], Instant::now());
+        book.accept(
+            2,
+            &two.epochs,
+            vec![answer(2, 0, 10, 100)],
+            Instant::now(),
+            far(),
+        );
         assert!(
             book.plan(1).is_none(),
             "190 buffered + 100 reserved + 100 > 200"
@@ -504,7 +660,7 @@ mod tests {
         let mut book = routed();
         let plan = book.plan(1).unwrap();
         let answers = vec![answer(1, 0, 4, 10), answer(0, 0, 3, 10)];
-        book.accept(1, &plan.epochs, answers, Instant::now());
+        book.accept(1, &plan.epochs, answers, Instant::now(), far());
         book.release(plan.max_bytes);
         let next = book.plan(1).unwrap();
         assert_eq!(next.wanted[&tp(0)].offset, 3);
@@ -522,7 +678,13 @@ mod tests {
     fn a_changed_position_restarts_the_partition_under_a_new_epoch() {
         let mut book = routed();
         let plan = book.plan(1).unwrap();
-        book.accept(1, &plan.epochs, vec![answer(0, 0, 3, 10)], Instant::now());
+        book.accept(
+            1,
+            &plan.epochs,
+            vec![answer(0, 0, 3, 10)],
+            Instant::now(),
+            far(),
+        );
         let epoch = book.parts[&tp(0)].epoch;
         // poll sought partition 0 to 50: its buffered data goes, its bytes are freed.
         assert!(book.sync(&positions(&[(0, 50), (1, 0), (2, 0)])));
@@ -530,7 +692,13 @@ mod tests {
         assert_eq!(book.buffered, 0);
         assert!(take_all(&mut book).is_empty());
         // An answer to a request planned under the old epoch is dropped.
-        let late = book.accept(1, &plan.epochs, vec![answer(0, 50, 60, 10)], Instant::now());
+        let late = book.accept(
+            1,
+            &plan.epochs,
+            vec![answer(0, 50, 60, 10)],
+            Instant::now(),
+            far(),
+        );
         assert_eq!(late, Accepted::default());
         // Removed partitions are gone with their data.
         assert!(book.sync(&positions(&[(1, 0)])));
@@ -544,22 +712,22 @@ mod tests {
         let now = Instant::now();
         // From another broker, at another offset, or with nothing new.
         assert_eq!(
-            book.accept(2, &plan.epochs, vec![answer(0, 0, 3, 10)], now),
+            book.accept(2, &plan.epochs, vec![answer(0, 0, 3, 10)], now, far()),
             Accepted::default()
         );
         assert_eq!(
-            book.accept(1, &plan.epochs, vec![answer(0, 7, 9, 10)], now),
+            book.accept(1, &plan.epochs, vec![answer(0, 7, 9, 10)], now, far()),
             Accepted::default()
         );
         assert_eq!(
-            book.accept(1, &plan.epochs, vec![answer(0, 0, 0, 0)], now),
+            book.accept(1, &plan.epochs, vec![answer(0, 0, 0, 0)], now, far()),
             Accepted::default()
         );
         // Not part of the request.
         let mut epochs = plan.epochs.clone();
         epochs.remove(&tp(1));
         assert_eq!(
-            book.accept(1, &epochs, vec![answer(1, 0, 3, 10)], now),
+            book.accept(1, &epochs, vec![answer(1, 0, 3, 10)], now, far()),
             Accepted::default()
         );
         assert_eq!(book.buffered, 0);
@@ -577,7 +745,7 @@ mod tests {
                 outcome(0, 0, 0, PartitionFetch::Error(code)),
                 answer(1, 0, 5, 10),
             ];
-            let accepted = book.accept(1, &plan.epochs, answers, Instant::now());
+            let accepted = book.accept(1, &plan.epochs, answers, Instant::now(), far());
             assert!(accepted.queued && !accepted.stale_leader, "{code}");
             book.release(plan.max_bytes);
             // Parked: not fetched; the broker's other partition carries on.
@@ -608,7 +776,7 @@ mod tests {
             ),
             answer(1, 0, 5, 10),
         ];
-        let accepted = book.accept(1, &plan.epochs, answers, Instant::now() + backoff);
+        let accepted = book.accept(1, &plan.epochs, answers, Instant::now() + backoff, far());
         assert!(accepted.queued && accepted.stale_leader);
         book.release(plan.max_bytes);
         // Nothing queued for poll about partition 0, and it is not fetched...
@@ -639,14 +807,141 @@ mod tests {
     }
 
     #[test]
-    fn errors_not_tied_to_a_partition_come_first_and_one_at_a_time() {
+    fn a_failed_broker_parks_its_partitions_until_poll_has_its_error() {
         let mut book = routed();
         let plan = book.plan(1).unwrap();
-        book.accept(1, &plan.epochs, vec![answer(0, 0, 3, 10)], Instant::now());
-        book.report(Error::config("first"));
-        book.report(Error::config("second"));
-        assert!(matches!(book.take().0, Some(Taken::Error(Error::Config(m))) if m == "first"));
-        assert!(matches!(book.take().0, Some(Taken::Fetch(_))));
-        assert!(book.take().0.is_none());
+        book.accept(
+            1,
+            &plan.epochs,
+            vec![answer(0, 0, 3, 10)],
+            Instant::now(),
+            far(),
+        );
+        book.release(plan.max_bytes);
+        book.fail(1, Error::config("fatal"));
+        // Before the fix the broker's partitions were fetched again every backoff, forever.
+        assert!(
+            book.plan(1).is_none(),
+            "parked: nothing to fetch from broker 1"
+        );
+        assert!(book.plan(2).is_some(), "broker 2 carries on");
+        // A second failure with nothing left to park queues nothing.
+        book.fail(1, Error::config("again"));
+        assert!(matches!(book.take().0, Some(Taken::Error(Error::Config(m))) if m == "fatal"));
+        assert!(
+            book.take().0.is_none(),
+            "the parked partition's data was dropped"
+        );
+        // poll's next sync restarts them at its positions.
+        assert!(book.sync(&positions(&[(0, 0), (1, 0), (2, 0)])));
+        book.route(&snapshot(&[Some(1), Some(1), Some(2)]), Instant::now());
+        assert_eq!(book.plan(1).unwrap().wanted.len(), 2);
+    }
+
+    #[test]
+    fn a_first_batch_cut_short_grows_the_partitions_share_then_fails_typed() {
+        let mut book = routed();
+        let partial = |needed| Answer {
+            outcome: Outcome::Partial { needed },
+            ..outcome(0, 0, 40, PartitionFetch::Error(ErrorCode::NONE))
+        };
+        let mut sizes = Vec::new();
+        let failed = loop {
+            let plan = book.plan(1).unwrap();
+            sizes.push(plan.wanted[&tp(0)].max_bytes);
+            let accepted = book.accept(1, &plan.epochs, vec![partial(70)], Instant::now(), far());
+            book.release(plan.max_bytes);
+            if accepted.queued {
+                break book.take().0;
+            }
+            assert!(sizes.len() < 10, "the share never stops growing");
+        };
+        // 50 (max.partition.fetch.bytes) → 100 (doubled, at least the 70 the batch needs;
+        // at most fetch.max.bytes); before, the same 50 bytes were asked for again at once,
+        // forever.
+        assert_eq!(sizes, vec![50, 100]);
+        match failed {
+            Some(Taken::Fetch(Completed {
+                outcome: PartitionFetch::Failed(Error::RecordTooLarge { size, max, setting }),
+                ..
+            })) => assert_eq!((size, max, setting), (70, 100, "fetch.max.bytes")),
+            _ => panic!("expected RecordTooLarge"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_preferred_read_replica_is_followed_until_it_fails_or_expires() {
+        let mut book = routed();
+        let plan = book.plan(1).unwrap();
+        let mut hint = answer(0, 0, 0, 0);
+        hint.preferred_replica = Some(3);
+        let until = Instant::now() + Duration::from_secs(300);
+        let mut snapshot = snapshot(&[Some(1), Some(1), Some(2)]);
+        for id in 1..=3 {
+            let host = "h".to_string();
+            let broker = crate::cluster::BrokerInfo {
+                id,
+                host,
+                port: 9092,
+            };
+            snapshot.brokers.insert(id, broker);
+        }
+        let accepted = book.accept(1, &plan.epochs, vec![hint], Instant::now(), until);
+        assert_eq!(accepted.moved_to, vec![3]);
+        book.release(plan.max_bytes);
+        assert_eq!(partitions(&book.plan(3).unwrap()), vec![tp(0)]);
+        book.release(50);
+        // Routing keeps it there while the hint is fresh, and so does a seek.
+        assert!(book.route(&snapshot, Instant::now()).moved_to.is_empty());
+        assert!(book.sync(&positions(&[(0, 40), (1, 0), (2, 0)])));
+        assert!(book.route(&snapshot, Instant::now()).moved_to.is_empty());
+        assert_eq!(book.plan(3).unwrap().wanted[&tp(0)].offset, 40);
+        book.release(50);
+        assert!(book.sync(&positions(&[(0, 0), (1, 0), (2, 0)])));
+        assert_eq!(partitions(&book.plan(1).unwrap()), vec![tp(1)]);
+        book.release(50);
+
+        // OFFSET_OUT_OF_RANGE from the follower: back to the leader, nothing for poll.
+        let plan = book.plan(3).unwrap();
+        let oor = outcome(
+            0,
+            0,
+            0,
+            PartitionFetch::Error(ErrorCode::OFFSET_OUT_OF_RANGE),
+        );
+        let accepted = book.accept(3, &plan.epochs, vec![oor], Instant::now(), until);
+        assert_eq!((accepted.queued, accepted.moved_to), (false, vec![1]));
+        book.release(plan.max_bytes);
+        assert!(book.plan(3).is_none());
+
+        // Followed again; a lost connection to it sends the partition to the leader.
+        let plan = book.plan(1).unwrap();
+        let mut hint = answer(0, 0, 0, 0);
+        hint.preferred_replica = Some(3);
+        book.accept(1, &plan.epochs, vec![hint], Instant::now(), until);
+        book.release(plan.max_bytes);
+        book.unroute(3, Instant::now());
+        assert_eq!(book.route(&snapshot, Instant::now()).moved_to, vec![1]);
+
+        // And after metadata.max.age.ms the leader is asked again.
+        let plan = book.plan(1).unwrap();
+        let mut hint = answer(0, 0, 0, 0);
+        hint.preferred_replica = Some(3);
+        book.accept(1, &plan.epochs, vec![hint], Instant::now(), until);
+        book.release(plan.max_bytes);
+        assert!(book.expire_preferred(Instant::now()).is_empty());
+        tokio::time::advance(Duration::from_secs(300)).await;
+        assert_eq!(book.expire_preferred(Instant::now()), vec![1]);
+        assert_eq!(partitions(&book.plan(1).unwrap()), vec![tp(0), tp(1)]);
+    }
+
+    #[test]
+    fn held_bytes_count_against_the_budget() {
+        let mut book = routed();
+        assert!(!book.hold(150));
+        // 150 held + a share of 100 > 200.
+        assert!(book.plan(1).is_none());
+        assert!(book.hold(0), "letting go unblocks the tasks");
+        assert!(book.plan(1).is_some());
     }
 }

@@ -26,6 +26,11 @@ pub struct OffsetAndMetadata {
     pub offset: i64,
     /// Free text stored with the offset.
     pub metadata: Option<String>,
+    /// The leader epoch of the record before `offset` (Java's `leaderEpoch()`), when known.
+    /// A consumer that starts from this offset has its first fetch check it against the
+    /// leader's log, so records replaced by an unclean leader election are detected
+    /// (KIP-320) rather than skipped. Commits of consumed positions carry it.
+    pub leader_epoch: Option<i32>,
 }
 
 impl OffsetAndMetadata {
@@ -34,7 +39,14 @@ impl OffsetAndMetadata {
         Self {
             offset,
             metadata: None,
+            leader_epoch: None,
         }
+    }
+
+    /// The same offset, with the leader epoch of the record before it.
+    pub fn with_leader_epoch(mut self, leader_epoch: i32) -> Self {
+        self.leader_epoch = Some(leader_epoch);
+        self
     }
 
     /// The same offset, with free text stored beside it.
@@ -90,7 +102,7 @@ impl Group {
                 OffsetCommitRequestPartition::default()
                     .with_partition_index(tp.partition)
                     .with_committed_offset(om.offset)
-                    .with_committed_leader_epoch(-1)
+                    .with_committed_leader_epoch(om.leader_epoch.unwrap_or(-1))
                     .with_committed_metadata(Some(StrBytes::from_string(
                         om.metadata.clone().unwrap_or_default(),
                     ))),
@@ -193,6 +205,7 @@ impl Group {
                                 .as_ref()
                                 .map(|m| m.to_string())
                                 .filter(|m| !m.is_empty()),
+                            leader_epoch: Some(p.committed_leader_epoch).filter(|&e| e >= 0),
                         },
                     );
                 }

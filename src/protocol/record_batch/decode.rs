@@ -55,6 +55,8 @@ pub(crate) struct DecodedBatch {
     pub is_control: bool,
     /// The records, in offset order.
     pub records: Vec<DecodedRecord>,
+    /// The records section's size once decompressed: the memory the records' bytes share.
+    pub records_len: usize,
 }
 
 impl DecodedBatch {
@@ -166,7 +168,6 @@ pub(crate) struct Batches {
 impl Batches {
     /// The bytes not decoded yet: after the end, a partial trailing batch; after an error,
     /// everything from the corrupt batch on.
-    #[cfg(test)]
     pub(crate) fn remaining(&self) -> usize {
         self.data.len()
     }
@@ -218,6 +219,63 @@ impl Iterator for Batches {
     }
 }
 
+/// What the header of the first batch in some data says, read without decoding the batch.
+#[derive(Debug)]
+pub(crate) enum Peek {
+    /// A whole batch of `len` bytes, stamped with `leader_epoch`, whose offsets end before
+    /// `next_offset`. Its body is not looked at: decoding it may still fail.
+    Whole {
+        len: usize,
+        leader_epoch: i32,
+        next_offset: i64,
+    },
+    /// The data ends inside a batch of `needed` bytes in all (0: even its length is cut off).
+    Partial { needed: usize },
+    /// A header that cannot be right.
+    Malformed(DecodeError),
+}
+
+/// Reads the header of the first batch in `data`, so a fetch's batches can be counted and
+/// its next offset found before (and without) decoding them.
+pub(crate) fn peek(data: &[u8]) -> Peek {
+    let Some(base_offset) = data.first_chunk::<8>().map(|b| i64::from_be_bytes(*b)) else {
+        return Peek::Partial { needed: 0 };
+    };
+    let Some(declared) = data.get(8..LOG_OVERHEAD).and_then(|b| b.first_chunk::<4>()) else {
+        return Peek::Partial { needed: 0 };
+    };
+    let malformed = |kind| Peek::Malformed(DecodeError::new(base_offset, kind));
+    let Some(len) = usize::try_from(i32::from_be_bytes(*declared))
+        .ok()
+        .filter(|&l| l >= BATCH_HEADER_LEN - LOG_OVERHEAD)
+        .map(|l| l + LOG_OVERHEAD)
+    else {
+        return malformed(DecodeErrorKind::Malformed("batch length too small"));
+    };
+    let Some(batch) = data.get(..len) else {
+        return Peek::Partial { needed: len };
+    };
+    let header = Fields(batch);
+    let magic = header.array::<1>(MAGIC)[0] as i8;
+    if magic != MAGIC_V2 {
+        return malformed(DecodeErrorKind::UnsupportedMagic(magic));
+    }
+    let delta = header.i32(LAST_OFFSET_DELTA);
+    let next_offset = (base_offset >= 0 && delta >= 0)
+        .then(|| base_offset.checked_add(i64::from(delta) + 1))
+        .flatten();
+    let Some(next_offset) = next_offset else {
+        return malformed(DecodeErrorKind::Malformed(
+            "batch offsets outside 0..=i64::MAX",
+        ));
+    };
+    Peek::Whole {
+        len,
+        leader_epoch: header.i32(PARTITION_LEADER_EPOCH),
+        next_offset,
+    }
+}
+
 /// Decodes one whole batch; `batch` holds at least the fixed header.
 fn decode_one(
     batch: Bytes,
@@ -254,6 +312,7 @@ fn decode_one(
         is_transactional: attributes & TRANSACTIONAL_BIT != 0,
         is_control: attributes & CONTROL_BIT != 0,
         records: Vec::new(),
+        records_len: 0,
     };
     // Offsets are arithmetic for everyone downstream (next fetch offsets, lags, commits):
     // a batch whose offsets leave 0..i64::MAX is not a batch.
@@ -275,6 +334,7 @@ fn decode_one(
         Compression::Uncompressed => section,
         codec => Bytes::from(decompress(codec, &section, max_decompressed)?),
     };
+    decoded.records_len = section.len();
     decoded.records = decode_records(section, count, &decoded)?;
     Ok(decoded)
 }

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 pub struct KafkaClusterBuilder {
     nodes: usize,
     properties: Vec<(String, String)>,
+    /// Properties of one node only, applied after `properties`.
+    node_properties: HashMap<usize, Vec<(String, String)>>,
     broker_ports: HashMap<usize, u16>,
     advertised_ports: HashMap<usize, u16>,
     ready_timeout: Duration,
@@ -32,6 +34,7 @@ impl KafkaClusterBuilder {
         KafkaClusterBuilder {
             nodes: 1,
             properties: Vec::new(),
+            node_properties: HashMap::new(),
             broker_ports: HashMap::new(),
             advertised_ports: HashMap::new(),
             ready_timeout: DEFAULT_READY_TIMEOUT,
@@ -51,6 +54,32 @@ impl KafkaClusterBuilder {
     pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.properties.push((key.into(), value.into()));
         self
+    }
+
+    /// Sets (or overrides) a broker property on `node` only, after those set for every
+    /// node.
+    pub fn node_property(
+        mut self,
+        node: usize,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        let props = self.node_properties.entry(node).or_default();
+        props.push((key.into(), value.into()));
+        self
+    }
+
+    /// Puts node `i` in rack `racks[i]` (`broker.rack`), and makes leaders serve consumers
+    /// from a replica in their own rack when there is one (KIP-392's
+    /// `RackAwareReplicaSelector`), as clusters spread over availability zones do.
+    pub fn racks(mut self, racks: &[&str]) -> Self {
+        for (node, rack) in racks.iter().enumerate() {
+            self = self.node_property(node, "broker.rack", *rack);
+        }
+        self.property(
+            "replica.selector.class",
+            "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+        )
     }
 
     /// Fixes the client port of `node` (default: a free port). Lets a test
@@ -127,12 +156,14 @@ impl KafkaClusterBuilder {
                 let dir = root.join(format!("node-{i}"));
                 let broker_port = ports.broker[i];
                 let advertised = self.advertised_ports.get(&i).copied();
+                let mut overrides = self.properties.clone();
+                overrides.extend(self.node_properties.get(&i).into_iter().flatten().cloned());
                 let properties = server_properties(
                     i,
                     &ports,
                     advertised.unwrap_or(broker_port),
                     &dir.join("data"),
-                    &self.properties,
+                    &overrides,
                 );
                 Node::create(i, dir, broker_port, &properties)
             })
