@@ -22,18 +22,30 @@ impl Consumer {
     /// some to arrive. An empty vector means none arrived in time.
     ///
     /// While it waits, the rest of the consumer (`position`, `pause`, `commit`, …) answers
-    /// at once: nothing is locked across the wait.
+    /// at once: nothing is locked across the wait. After [`close`](Self::close) it returns
+    /// [`Error::Closed`].
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.poll_up_to(timeout, self.inner.config.max_poll_records)
+            .await
+    }
+
+    /// [`poll`](Self::poll), handing out at most `max` records (the stream takes one).
+    pub(super) async fn poll_up_to(
+        &self,
+        timeout: Duration,
+        max: usize,
+    ) -> Result<Vec<ConsumerRecord>> {
         let deadline = deadline_after(timeout);
+        self.check_open()?;
         if self.inner.group.is_some() && !self.group_poll(deadline).await? {
             return Ok(Vec::new());
         }
         loop {
-            if let Some(records) = self.take_records()? {
+            if let Some(records) = self.take_records(max)? {
                 return Ok(records);
             }
             if self.reset_positions().await? {
-                if let Some(records) = self.take_records()? {
+                if let Some(records) = self.take_records(max)? {
                     return Ok(records);
                 }
             }
@@ -47,18 +59,25 @@ impl Consumer {
         }
     }
 
-    /// Up to `max.poll.records` buffered records, once the buffer is topped up from the
-    /// completed fetches; `None` when there are none.
-    fn take_records(&self) -> Result<Option<Vec<ConsumerRecord>>> {
-        let max = self.inner.config.max_poll_records;
+    /// Up to `max` buffered records, once the buffer is topped up (to `max.poll.records`)
+    /// from the completed fetches; `None` when there are none.
+    fn take_records(&self, max: usize) -> Result<Option<Vec<ConsumerRecord>>> {
         let mut positions = lock(&self.inner.positions);
-        if positions.buffered() < max {
+        if positions.buffered() < self.inner.config.max_poll_records {
             self.take_completed(&mut positions)?;
         }
         Ok(match positions.buffered() {
             0 => None,
-            _ => Some(positions.take(max)),
+            _ => Some(self.hand_out(&mut positions, max)),
         })
+    }
+
+    /// Takes up to `max` buffered records (the consumed positions move past them) and
+    /// counts them.
+    pub(super) fn hand_out(&self, positions: &mut Positions, max: usize) -> Vec<ConsumerRecord> {
+        let records = positions.take(max);
+        self.inner.metrics.consumed(&records);
+        records
     }
 
     /// Tells the fetchers where each fetchable partition stands, then moves completed
