@@ -63,10 +63,13 @@ async fn poll_after_close_is_closed() {
     }
     let clone = consumer.clone();
     consumer.close().await.unwrap();
+    // However long the caller allows, there is nothing to wait for.
     for c in [&consumer, &clone] {
-        match c.poll(Duration::MAX).await {
-            Err(kafkit::Error::Closed) => {}
-            other => panic!("poll after close: expected Error::Closed, got {other:?}"),
+        let polled = tokio::time::timeout(Duration::from_secs(10), c.poll(Duration::MAX)).await;
+        match polled {
+            Ok(Err(kafkit::Error::Closed)) => {}
+            Ok(other) => panic!("poll after close: expected Error::Closed, got {other:?}"),
+            Err(_) => panic!("poll(Duration::MAX) after close was still waiting after 10 s"),
         }
     }
 }

@@ -11,6 +11,7 @@ mod consumer_fetch;
 mod consumer_leader_topics;
 mod consumer_lock;
 mod consumer_lookups;
+mod consumer_offset_fetch_failure;
 mod consumer_poll_deadline;
 mod consumer_rebalance_cancel;
 mod consumer_settings;
