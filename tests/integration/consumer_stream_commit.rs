@@ -31,7 +31,7 @@ async fn a_commit_through_the_stream_covers_the_yielded_records_only_and_close_e
     // All 20 records were fetched together; three were yielded.
     assert_eq!(consumer.position(&tp).await, Some(3));
     consumer.commit().await.unwrap();
-    let committed = consumer.committed(&[tp.clone()]).await.unwrap();
+    let committed = consumer.committed(std::slice::from_ref(&tp)).await.unwrap();
     assert_eq!(
         committed.get(&tp).map(|c| c.offset),
         Some(3),
