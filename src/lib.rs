@@ -37,12 +37,14 @@ pub use config::{
     MAX_IN_FLIGHT_FOR_IDEMPOTENCE,
 };
 pub use consumer::{
-    CommitFuture, Consumer, HookFuture, OffsetAndMetadata, RebalanceListener, RecordStream,
+    CommitFuture, Consumer, ConsumerMetrics, HookFuture, OffsetAndMetadata, RebalanceListener,
+    RecordStream,
 };
 pub use error::{Error, ErrorCode, Result, RetryAction};
 pub use partitioner::{Partitioner, PartitionerKind};
 pub use producer::{Delivery, Producer, ProducerMetrics};
 pub use record::{
-    ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,
+    ConsumerGroupMetadata, ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType,
+    TopicPartition,
 };
 pub use topic::{validate_topic_name, MAX_TOPIC_NAME_LEN};

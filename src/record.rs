@@ -211,3 +211,38 @@ pub struct ConsumerRecord {
     /// Headers in the order they were written, duplicates kept.
     pub headers: Vec<Header>,
 }
+
+/// A consumer's place in its group, as a transaction's offset commit carries it (Java's
+/// `ConsumerGroupMetadata`, for `sendOffsetsToTransaction`, KIP-447): the coordinator
+/// refuses the offsets of a member that has been fenced since. From
+/// `Consumer::group_metadata`.
+///
+/// ```
+/// let m = kafkit::ConsumerGroupMetadata::new("billing");
+/// assert_eq!((m.group_id.as_str(), m.generation_id, m.member_id.as_str()), ("billing", -1, ""));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ConsumerGroupMetadata {
+    /// `group.id`.
+    pub group_id: String,
+    /// The generation the member belongs to; -1 outside one.
+    pub generation_id: i32,
+    /// The member id the coordinator gave; empty before it gave one.
+    pub member_id: String,
+    /// `group.instance.id`, for a static member.
+    pub group_instance_id: Option<String>,
+}
+
+impl ConsumerGroupMetadata {
+    /// A group's metadata outside any generation: what a transaction sends for a group
+    /// whose membership it does not check.
+    pub fn new(group_id: impl Into<String>) -> Self {
+        Self {
+            group_id: group_id.into(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        }
+    }
+}

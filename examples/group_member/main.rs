@@ -4,19 +4,22 @@
 //! ```sh
 //! cargo run --example group_member -- --bootstrap-server localhost:9092 --topic t \
 //!     --group g [--instance-id i] [--commit-after-processing] [--out FILE] \
-//!     [--session-timeout-ms MS] [--process-ms MS] [--assignor range|cooperative-sticky]
+//!     [--session-timeout-ms MS] [--process-ms MS] [--assignor range|cooperative-sticky] \
+//!     [--auto-commit-interval-ms MS]
 //! ```
 //!
 //! Appends to FILE (stdout without `--out`), flushing after every line:
 //! - `PARTITION OFFSET VALUE` for every record `poll` returns;
 //! - `# assigned 0,1` / `# revoked ...` / `# lost ...` from the rebalance hooks;
-//! - `# commit-error ...` / `# poll-error ...` when those fail (the member carries on).
+//! - `# commit-error ...` / `# poll-error ...` when those fail (the member carries on);
+//! - `# processed` after each batch's processing (the `--process-ms` sleep).
 //!
 //! With `--commit-after-processing` (auto-commit off), each batch is written, then
 //! "processed" (a `--process-ms` sleep), then committed; the member also commits after an
 //! empty poll, so one frozen mid-batch commits as soon as it runs again. A kill between
-//! writing and committing loses nothing and duplicates at most that batch. Runs until
-//! killed.
+//! writing and committing loses nothing and duplicates at most that batch. Without it,
+//! auto-commit commits every `--auto-commit-interval-ms` (default 5 s), from `poll`. Runs
+//! until killed.
 
 mod out;
 #[allow(dead_code)] // each example uses part of it
@@ -56,6 +59,9 @@ struct Args {
     /// `range`, `roundrobin` or `cooperative-sticky`.
     #[arg(long, default_value = "range")]
     assignor: AssignorKind,
+    /// `auto.commit.interval.ms`, without `--commit-after-processing`.
+    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    auto_commit_interval_ms: u64,
 }
 
 #[tokio::main]
@@ -80,6 +86,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.group_instance_id = args.instance_id;
     config.auto_offset_reset = AutoOffsetReset::Earliest;
     config.enable_auto_commit = !args.commit_after_processing;
+    config.auto_commit_interval = Duration::from_millis(args.auto_commit_interval_ms);
     config.session_timeout = session_timeout;
     config.heartbeat_interval = (session_timeout / 10).max(Duration::from_millis(100));
     config.partition_assignment_strategy = vec![args.assignor];
@@ -100,6 +107,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         if !records.is_empty() {
             write_records(&out, &records)?;
             tokio::time::sleep(Duration::from_millis(args.process_ms)).await;
+            emit(&out, "# processed");
         }
         // Every poll, so a member frozen mid-batch commits as soon as it runs again.
         if args.commit_after_processing {

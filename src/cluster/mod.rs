@@ -28,6 +28,7 @@ pub(crate) use metadata::{BrokerInfo, Snapshot, TopicInfo};
 pub use offsets::{ListedOffset, OffsetSpec};
 pub(crate) use pool::{Pool, TrafficClass};
 pub(crate) use settings::cluster_settings;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -293,6 +294,44 @@ impl Cluster {
             }
             snapshot = self.refresh().await?;
         }
+    }
+
+    /// The healthy ones of these topics as the cache knows them, after one refresh if some
+    /// were not asked about yet: no waiting for a topic that does not exist or has no
+    /// leaders (a group leader assigns what exists now, as Java's does). They are followed
+    /// on demand.
+    pub(crate) async fn topics_now(
+        &self,
+        names: &BTreeSet<String>,
+    ) -> HashMap<String, Arc<TopicInfo>> {
+        {
+            let mut interest = lock(&self.inner.interest);
+            for name in names {
+                interest.want(name, Instant::now());
+            }
+        }
+        let mut snapshot = self.snapshot();
+        // Twice at most: a refresh under way when they were added may not have asked for them.
+        for _ in 0..2 {
+            if names.iter().all(|n| snapshot.topics.contains_key(n)) {
+                break;
+            }
+            match self.refresh().await {
+                Ok(next) => snapshot = next,
+                Err(e) => {
+                    tracing::debug!(error = %e, "metadata refresh failed");
+                    break;
+                }
+            }
+        }
+        names
+            .iter()
+            .filter_map(|name| {
+                let topic = snapshot.topics.get(name)?;
+                (topic.error.is_ok() && !topic.partitions.is_empty())
+                    .then(|| (name.clone(), topic.clone()))
+            })
+            .collect()
     }
 
     /// Keeps a topic's metadata in the cache from the next refresh on, until

@@ -21,8 +21,12 @@ pub(crate) enum TrafficClass {
     Produce,
     /// Fetch requests.
     Fetch,
-    /// Group coordination, whose JoinGroup may wait a whole rebalance.
+    /// Group coordination: heartbeats, offset commits and lookups, LeaveGroup.
     Group,
+    /// JoinGroup and SyncGroup, which may wait a whole rebalance: a broker answers one request
+    /// per connection at a time, so on the `Group` connection they would hold up the
+    /// heartbeats, commits and LeaveGroup queued behind them.
+    Join,
 }
 
 #[derive(Default)]

@@ -49,6 +49,7 @@ mod book;
 
 use super::fetch::{self, FetchParams, PartitionFetch, Records, Scan};
 use super::fetch_session::{FetchSession, SESSION_MIN_VERSION};
+use super::metrics::Counters;
 use crate::cluster::{Cluster, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
 use crate::record::TopicPartition;
@@ -73,6 +74,8 @@ struct Shared {
     cluster: Cluster,
     params: FetchParams,
     request_timeout: Duration,
+    /// Counts each Fetch answered and how long it took.
+    metrics: Arc<Counters>,
     state: Mutex<State>,
     /// Wakes `poll` when something was completed.
     ready: Notify,
@@ -92,7 +95,12 @@ struct BrokerTask {
 }
 
 impl Fetcher {
-    pub(crate) fn new(cluster: Cluster, params: FetchParams, request_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        cluster: Cluster,
+        params: FetchParams,
+        request_timeout: Duration,
+        metrics: Arc<Counters>,
+    ) -> Self {
         let fetch_max_bytes = params.max_bytes.max(1) as usize;
         let book = Book::new(fetch_max_bytes, params.max_partition_bytes);
         Fetcher {
@@ -100,6 +108,7 @@ impl Fetcher {
                 cluster,
                 params,
                 request_timeout,
+                metrics,
                 state: Mutex::new(State {
                     book,
                     brokers: HashMap::new(),
@@ -369,8 +378,12 @@ async fn send_fetch(
     let mut request = fetch::request(params, &plan);
     request.max_bytes = planned.max_bytes.min(i32::MAX as usize) as i32;
     let timeout = shared.request_timeout + Duration::from_millis(params.max_wait_ms.max(0) as u64);
+    let sent = Instant::now();
     let response = match conn.send_with_timeout(&request, timeout).await {
-        Ok(response) => response,
+        Ok(response) => {
+            shared.metrics.fetched(sent.elapsed());
+            response
+        }
         Err(e) => return Err(transport_failure(shared, broker, session, e)),
     };
     let top = ErrorCode(response.error_code);

@@ -25,6 +25,7 @@ use crate::config::ConsumerConfig;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::wire::group_id;
+use crate::record::ConsumerGroupMetadata;
 use crate::sync::lock;
 pub(crate) use join::Rebalanced;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -148,10 +149,17 @@ impl Group {
         Some(reason)
     }
 
+    /// A connection to the coordinator for heartbeats, commits, offset lookups, LeaveGroup.
     async fn coordinator(&self) -> Result<Connection> {
+        self.coordinator_for(TrafficClass::Group).await
+    }
+
+    /// A connection to the coordinator of `class`: JoinGroup and SyncGroup go on their own
+    /// (`TrafficClass::Join`), so nothing queues behind a join that waits for the group.
+    async fn coordinator_for(&self, class: TrafficClass) -> Result<Connection> {
         let known = lock(&self.state).coordinator.clone();
         if let Some(addr) = known {
-            match self.cluster.connection_to(&addr, TrafficClass::Group).await {
+            match self.cluster.connection_to(&addr, class).await {
                 Ok(conn) => return Ok(conn),
                 Err(_) => lock(&self.state).coordinator = None,
             }
@@ -170,10 +178,7 @@ impl Group {
             .cluster
             .retry(self.config.client.request_timeout, find)
             .await?;
-        let conn = self
-            .cluster
-            .connection_to(&addr, TrafficClass::Group)
-            .await?;
+        let conn = self.cluster.connection_to(&addr, class).await?;
         lock(&self.state).coordinator = Some(addr);
         Ok(conn)
     }
@@ -195,15 +200,42 @@ impl Group {
             .map(|i| StrBytes::from_string(i.clone()))
     }
 
-    /// Closes the membership and leaves the group.
-    pub(crate) async fn leave(&self, reason: &str) {
+    /// Closes the membership and, for a dynamic member, sends LeaveGroup from a task of its
+    /// own, bounded by `request.timeout.ms` (twice: the coordinator lookup, then the request),
+    /// whose handle is returned; the caller may wait for it or not. A static member
+    /// (`group.instance.id`) sends nothing: it keeps its place for a restart within
+    /// `session.timeout.ms` (KIP-345). Needs a tokio runtime; without one (a consumer
+    /// dropped outside any) nothing is sent and the session times out.
+    pub(crate) fn leave(self: &Arc<Self>, reason: &str) -> Option<tokio::task::JoinHandle<()>> {
         let member_id = {
             let mut s = lock(&self.state);
             let member_id = s.membership.member_id().to_string();
             s.membership.apply(Event::Left);
             member_id
         };
-        self.send_leave_group(member_id, reason).await;
+        if member_id.is_empty() || self.config.group_instance_id.is_some() {
+            return None;
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let group = self.clone();
+        let reason = reason.to_string();
+        let bound = self.config.client.request_timeout.saturating_mul(2);
+        Some(runtime.spawn(async move {
+            let send = group.send_leave_group(member_id, &reason);
+            if tokio::time::timeout(bound, send).await.is_err() {
+                tracing::debug!(group = %group.group_id, "LeaveGroup timed out");
+            }
+        }))
+    }
+
+    /// The member's group id, generation, member id and instance id now.
+    pub(crate) fn metadata(&self) -> ConsumerGroupMetadata {
+        let (member_id, generation) = self.identity();
+        let mut metadata = ConsumerGroupMetadata::new(self.group_id.clone());
+        metadata.generation_id = generation;
+        metadata.member_id = member_id;
+        metadata.group_instance_id = self.config.group_instance_id.clone();
+        metadata
     }
 
     /// LeaveGroup for `member_id`; dynamic members only: a static member keeps its place

@@ -25,29 +25,44 @@ pub(crate) use fetch::hooks as fetch_hooks;
 mod fetch_session;
 mod fetcher;
 mod group;
+mod metrics;
+mod offsets_api;
 mod parallel;
 mod poll;
 mod positions;
 mod rebalance;
 mod stream;
+mod subscription;
 
 use crate::cluster::{Cluster, OffsetSpec};
 use crate::config::ConsumerConfig;
-use crate::error::Result;
-use crate::record::TopicPartition;
+use crate::error::{Error, Result};
+use crate::record::{ConsumerGroupMetadata, TopicPartition};
 use crate::sync::lock;
 pub use commit::CommitFuture;
 use fetch::FetchParams;
 use fetcher::Fetcher;
 pub use group::OffsetAndMetadata;
+pub use metrics::ConsumerMetrics;
 use positions::Positions;
 pub use rebalance::{HookFuture, RebalanceListener};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 pub use stream::RecordStream;
+use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
 /// Reads records from Kafka. Cheap to clone; clones share positions and buffered records.
+///
+/// Close it with [`close`](Self::close) (or [`close_with_timeout`](Self::close_with_timeout))
+/// to commit and hand partitions back through the hooks. A group member whose last clone is
+/// dropped unclosed still leaves the group: LeaveGroup is sent from a background task
+/// (bounded by `request.timeout.ms`), so the others take its partitions at once instead of
+/// after `session.timeout.ms`. Nothing is committed and no hook runs then. A static member
+/// (`group.instance.id`) does not leave: it keeps its place for a restart within
+/// `session.timeout.ms`. The task needs a tokio runtime; a consumer dropped outside one
+/// leaves by timing out.
 ///
 /// ```no_run
 /// # async fn demo() -> kafkit::Result<()> {
@@ -90,9 +105,45 @@ struct Inner {
     /// The background fetch tasks, one per leader; they end when this is dropped.
     fetcher: Fetcher,
     /// A rebalance under way, carried from one poll to the next.
-    pending_join: tokio::sync::Mutex<Option<rebalance::PendingJoin>>,
+    rebalance: tokio::sync::Mutex<rebalance::Rebalance>,
+    /// Aborts the join task under way, without waiting for the poll that waits for it.
+    join_abort: Mutex<Option<AbortHandle>>,
     /// When auto-commit commits next (set once partitions are assigned).
     next_auto_commit: Mutex<Option<Instant>>,
+    /// Ends when the last automatic commit started has ended: the next one waits for it.
+    auto_commit_chain: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+    /// The task following a pattern subscription's matches.
+    pattern: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+    metrics: Arc<metrics::Counters>,
+}
+
+impl Inner {
+    /// Stops the background work of the consumer's own: the join under way, the pattern
+    /// subscription's task.
+    fn stop_background(&self) {
+        if let Some(join) = lock(&self.join_abort).take() {
+            join.abort();
+        }
+        if let Some(pattern) = lock(&self.pattern).take() {
+            pattern.abort();
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// The last clone went without `close`: stop the background work and leave the group
+    /// (see [`Consumer`]).
+    fn drop(&mut self) {
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        self.stop_background();
+        if let Some(group) = &self.group {
+            // Detached: it ends within its own bound.
+            drop(group.leave("the consumer was dropped without close"));
+        }
+    }
 }
 
 impl Consumer {
@@ -113,7 +164,13 @@ impl Consumer {
             check_crcs: config.check_crcs,
             rack: config.client_rack.clone().unwrap_or_default(),
         };
-        let fetcher = Fetcher::new(cluster.clone(), params, config.client.request_timeout);
+        let metrics = Arc::new(metrics::Counters::default());
+        let fetcher = Fetcher::new(
+            cluster.clone(),
+            params,
+            config.client.request_timeout,
+            metrics.clone(),
+        );
         Ok(Consumer {
             inner: Arc::new(Inner {
                 config,
@@ -122,10 +179,23 @@ impl Consumer {
                 group,
                 listener: Mutex::new(None),
                 fetcher,
-                pending_join: tokio::sync::Mutex::new(None),
+                rebalance: tokio::sync::Mutex::new(rebalance::Rebalance::default()),
+                join_abort: Mutex::new(None),
                 next_auto_commit: Mutex::new(None),
+                auto_commit_chain: Mutex::new(None),
+                pattern: Mutex::new(None),
+                closed: AtomicBool::new(false),
+                metrics,
             }),
         })
+    }
+
+    /// `Err(Error::Closed)` once [`close`](Self::close) has begun.
+    fn check_open(&self) -> Result<()> {
+        match self.inner.closed.load(Ordering::SeqCst) {
+            true => Err(Error::Closed),
+            false => Ok(()),
+        }
     }
 
     /// Reads exactly these partitions, replacing any earlier assignment or subscription.
@@ -138,6 +208,7 @@ impl Consumer {
             self.inner.cluster.track(&tp.topic);
         }
         self.inner.cluster.request_refresh();
+        self.stop_pattern();
         lock(&self.inner.positions).assign(partitions);
         Ok(())
     }
@@ -153,6 +224,7 @@ impl Consumer {
         for topic in &topics {
             crate::topic::validate_topic_name(topic)?;
         }
+        self.stop_pattern();
         if let Some(group) = &self.inner.group {
             topics.sort();
             topics.dedup();
@@ -198,11 +270,8 @@ impl Consumer {
     }
 
     async fn seek_to(&self, partitions: &[TopicPartition], spec: OffsetSpec) -> Result<()> {
-        let offsets = self
-            .list_offsets(partitions.iter().map(|tp| (tp.clone(), spec)))
-            .await?;
-        for (tp, listed) in offsets {
-            self.seek(&tp, listed.offset).await?;
+        for (tp, offset) in self.offsets_of(partitions, spec).await? {
+            self.seek(&tp, offset).await?;
         }
         Ok(())
     }
@@ -223,13 +292,40 @@ impl Consumer {
         lock(&self.inner.positions).paused()
     }
 
-    /// How far behind the partition's high watermark this consumer's position is, as of the
-    /// last fetch from it.
-    pub async fn lag(&self, tp: &TopicPartition) -> Option<i64> {
+    /// How many records the consumer's position in `tp` is behind the partition's high
+    /// watermark, as of the last fetch from it (Java's `currentLag`); `None` until both are
+    /// known. Asks no broker.
+    pub async fn current_lag(&self, tp: &TopicPartition) -> Option<i64> {
         let high_watermark = self.inner.fetcher.high_watermark(tp)?;
         let position = lock(&self.inner.positions).position(tp)?;
         // Both come from the wire or the user: no arithmetic on them may overflow.
         Some(high_watermark.saturating_sub(position).max(0))
+    }
+
+    /// The consumer's counters: records and bytes consumed, fetches and their latency, lag
+    /// per partition, rebalances, commits (see [`ConsumerMetrics`]).
+    pub async fn metrics(&self) -> ConsumerMetrics {
+        let assigned = self.assignment().await;
+        let mut lag = BTreeMap::new();
+        for tp in assigned {
+            if let Some(l) = self.current_lag(&tp).await {
+                lag.insert(tp, l);
+            }
+        }
+        self.inner.metrics.snapshot(lag)
+    }
+
+    /// The group id, generation, member id and instance id as they are now, for a
+    /// transaction's offset commit (Java's `groupMetadata()`). Needs `group.id`.
+    ///
+    /// ```no_run
+    /// # async fn demo(consumer: kafkit::Consumer) -> kafkit::Result<()> {
+    /// let metadata = consumer.group_metadata()?;
+    /// println!("member {} of generation {}", metadata.member_id, metadata.generation_id);
+    /// # Ok(()) }
+    /// ```
+    pub fn group_metadata(&self) -> Result<ConsumerGroupMetadata> {
+        Ok(self.group()?.metadata())
     }
 
     /// The offset of the next record to be returned from `tp`, once known.
@@ -254,7 +350,30 @@ impl Consumer {
             .await
     }
 
-    /// A [`futures_core::Stream`] of records, polling in the background of `next()`.
+    /// A [`futures_core::Stream`] of records, one at a time, polling when it needs more.
+    ///
+    /// The stream holds no records of its own: each comes out of the consumer's buffer as
+    /// it is yielded, so [`commit`](Self::commit) (and auto-commit, `position`, a `seek` or
+    /// `pause`, a rebalance) sees exactly the records the stream has yielded, never ones
+    /// fetched behind them. A commit after processing a record therefore covers that record
+    /// and the ones before it. Auto-commit commits when the stream polls, which it does
+    /// when the application asks for a record the buffer no longer has: with records
+    /// processed one by one as they come, what it commits was processed (at least once).
+    ///
+    /// Errors are yielded once each, and the stream goes on after them. It ends after
+    /// [`close`](Self::close).
+    ///
+    /// ```no_run
+    /// # async fn demo(consumer: kafkit::Consumer) -> kafkit::Result<()> {
+    /// use futures::StreamExt;
+    /// let mut records = consumer.stream();
+    /// while let Some(record) = records.next().await {
+    ///     let record = record?;
+    ///     println!("{}: {:?}", record.offset, record.value);
+    ///     consumer.commit().await?; // covers this record, not the ones after it
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn stream(&self) -> RecordStream {
         RecordStream::new(self.clone())
     }

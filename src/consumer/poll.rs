@@ -22,18 +22,30 @@ impl Consumer {
     /// some to arrive. An empty vector means none arrived in time.
     ///
     /// While it waits, the rest of the consumer (`position`, `pause`, `commit`, …) answers
-    /// at once: nothing is locked across the wait.
+    /// at once: nothing is locked across the wait. After [`close`](Self::close) it returns
+    /// [`Error::Closed`].
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.poll_up_to(timeout, self.inner.config.max_poll_records)
+            .await
+    }
+
+    /// [`poll`](Self::poll), handing out at most `max` records (the stream takes one).
+    pub(super) async fn poll_up_to(
+        &self,
+        timeout: Duration,
+        max: usize,
+    ) -> Result<Vec<ConsumerRecord>> {
         let deadline = deadline_after(timeout);
+        self.check_open()?;
         if self.inner.group.is_some() && !self.group_poll(deadline).await? {
             return Ok(Vec::new());
         }
         loop {
-            if let Some(records) = self.take_records()? {
+            if let Some(records) = self.take_records(max)? {
                 return Ok(records);
             }
             if self.reset_positions().await? {
-                if let Some(records) = self.take_records()? {
+                if let Some(records) = self.take_records(max)? {
                     return Ok(records);
                 }
             }
@@ -47,11 +59,9 @@ impl Consumer {
         }
     }
 
-    /// Up to `max.poll.records` records: buffered ones first, then from completed fetches
-    /// taken in one at a time as they run out (decoded as they are taken); `None` when
-    /// there are none.
-    fn take_records(&self) -> Result<Option<Vec<ConsumerRecord>>> {
-        let max = self.inner.config.max_poll_records;
+    /// Up to `max` records: buffered ones first, then from completed fetches taken in one
+    /// at a time as they run out (decoded as they are taken); `None` when there are none.
+    fn take_records(&self, max: usize) -> Result<Option<Vec<ConsumerRecord>>> {
         let fetcher = &self.inner.fetcher;
         let mut positions = lock(&self.inner.positions);
         fetcher.sync(&positions.fetchable());
@@ -85,7 +95,22 @@ impl Consumer {
         // What the buffer still holds counts against the fetch memory budget.
         fetcher.hold(positions.held());
         taken?;
+        self.inner.metrics.consumed(&records);
         Ok((!records.is_empty()).then_some(records))
+    }
+
+    /// Takes up to `max` already buffered records (the consumed positions move past them)
+    /// and counts them, without taking in completed fetches.
+    pub(super) fn hand_out(
+        &self,
+        positions: &mut Positions,
+        max: usize,
+    ) -> Result<Vec<ConsumerRecord>> {
+        let taken = positions.take(max);
+        self.inner.fetcher.hold(positions.held());
+        let records = taken?;
+        self.inner.metrics.consumed(&records);
+        Ok(records)
     }
 
     /// Moves the next completed fetch at its partition's position into the buffer (the

@@ -1,16 +1,32 @@
 //! Rebalances driven from `poll`: lost partitions reported, joins started in the background
 //! and their results applied, and the [`RebalanceListener`] hooks around them.
+//!
+//! ```text
+//!  lost? ──▶ Lost(hook, drop) ─┐
+//!  join wanted? ──▶ [Revoke (eager: commit, hook, drop)] ──▶ StartJoin ──▶ Join (task)
+//!                                                                          │ done
+//!        [Revoke (cooperative: what moved)] ◀──────────────────────────────┘
+//!                 ──▶ Assign (OffsetFetch task ──▶ positions, hook)
+//! ```
+//! A rebalance is a queue of steps, each resumable, so a `poll` dropped at any await (by a
+//! `select!` or a timeout around it) loses nothing and repeats nothing: the next poll
+//! carries on with the same step. Network work (the join, the auto-commit of revoked
+//! partitions, the OffsetFetch of new ones) runs as tasks that a dropped poll leaves
+//! running; a hook counts as run once it was invoked, so a poll dropped mid-hook does not
+//! run it again. A failed OffsetFetch leaves the Assign step in place: the next poll asks
+//! again, and the partitions are fetched once their offsets are known.
 
 use super::assignor::RebalanceProtocol;
-use super::group::{Group, Rebalanced};
+use super::group::{Group, OffsetAndMetadata, Rebalanced};
 use super::Consumer;
 use crate::error::{Error, Result};
 use crate::record::TopicPartition;
 use crate::sync::lock;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// A boxed future a [`RebalanceListener`] returns.
@@ -69,10 +85,84 @@ pub trait RebalanceListener: Send + Sync {
     }
 }
 
-/// A join running in the background, and the partitions kept through it.
-pub(super) struct PendingJoin {
-    keep: BTreeSet<TopicPartition>,
-    handle: tokio::task::JoinHandle<Result<Rebalanced>>,
+/// One step of a rebalance (see the module docs).
+pub(super) enum Step {
+    /// The membership was lost: the lost hook, then the partitions go.
+    Lost {
+        partitions: Vec<TopicPartition>,
+        hook_due: bool,
+    },
+    /// Partitions handed back: their auto-commit (a task started with the step), the
+    /// revoked hook, then they go.
+    Revoke {
+        partitions: Vec<TopicPartition>,
+        commit: Option<JoinHandle<()>>,
+        hook_due: bool,
+    },
+    /// Starts a join round if one is still wanted, keeping the partitions owned then.
+    StartJoin,
+    /// A join round running in the background; `keep`: the partitions kept through it.
+    Join {
+        keep: BTreeSet<TopicPartition>,
+        handle: JoinHandle<Result<Rebalanced>>,
+    },
+    /// New partitions: their committed offsets (OffsetFetch, a task), then they are added
+    /// at those offsets and the assigned hook runs. `offsets` is `None` before the lookup
+    /// starts and after one failed.
+    Assign {
+        partitions: Vec<TopicPartition>,
+        offsets: Option<JoinHandle<Result<HashMap<TopicPartition, OffsetAndMetadata>>>>,
+        hook_due: bool,
+    },
+}
+
+impl Step {
+    pub(super) fn lost(partitions: Vec<TopicPartition>) -> Step {
+        Step::Lost {
+            partitions,
+            hook_due: true,
+        }
+    }
+
+    /// Stops the step's background work that no one will wait for.
+    fn abort(&self) {
+        match self {
+            Step::Join { handle, .. } => handle.abort(),
+            Step::Assign {
+                offsets: Some(handle),
+                ..
+            } => handle.abort(),
+            _ => {}
+        }
+    }
+}
+
+/// What running a step came to.
+pub(super) enum Next {
+    /// Done; these steps come next, before anything queued after it.
+    Done(Vec<Step>),
+    /// The step became this one.
+    Became(Step),
+    /// Not done by the poll's deadline; the next poll carries on.
+    NotYet,
+}
+
+/// The rebalance under way, carried from one poll to the next.
+#[derive(Default)]
+pub(super) struct Rebalance {
+    steps: VecDeque<Step>,
+    /// When the rebalance under way started (for the metrics).
+    started: Option<Instant>,
+}
+
+impl Rebalance {
+    /// Drops every step (the membership was lost, or the consumer closes).
+    pub(super) fn abandon(&mut self) {
+        for step in self.steps.drain(..) {
+            step.abort();
+        }
+        self.started = None;
+    }
 }
 
 impl Consumer {
@@ -99,19 +189,146 @@ impl Consumer {
     pub(super) async fn group_poll(&self, deadline: Instant) -> Result<bool> {
         let group = self.group()?.clone();
         group.polled();
-        // Held across the wait, so a poll dropped mid-rebalance leaves the join in place
-        // (only another poll waits for it; the positions are not locked).
-        let mut pending = self.inner.pending_join.lock().await;
+        // Held across the steps, so two polls never run one step at once (the positions are
+        // not locked meanwhile).
+        let mut rebalance = self.inner.rebalance.lock().await;
         loop {
+            self.check_open()?;
             if let Some(reason) = group.take_lost() {
-                self.report_lost(&reason).await;
+                tracing::info!(%reason, "partitions lost");
+                rebalance.abandon();
+                let owned = lock(&self.inner.positions).assignment();
+                rebalance.steps.push_back(Step::lost(owned));
             }
-            if let Some(join) = pending.as_mut() {
-                let Ok(joined) = tokio::time::timeout_at(deadline, &mut join.handle).await else {
-                    return Ok(false);
+            let Some(step) = rebalance.steps.front_mut() else {
+                if !self.queue_join(&group, &mut rebalance) {
+                    break;
+                }
+                continue;
+            };
+            match self.run_step(&group, step, deadline).await {
+                Ok(Next::NotYet) => return Ok(false),
+                Ok(Next::Became(next)) => *step = next,
+                Ok(Next::Done(then)) => {
+                    rebalance.steps.pop_front();
+                    for next in then.into_iter().rev() {
+                        rebalance.steps.push_front(next);
+                    }
+                    if rebalance.steps.is_empty() {
+                        if let Some(started) = rebalance.started.take() {
+                            self.inner.metrics.rebalanced(started.elapsed());
+                        }
+                    }
+                }
+                Err(e) => {
+                    // A join that failed is over (the next poll joins again); any other step
+                    // stays, to be carried on by the next poll.
+                    if matches!(rebalance.steps.front(), Some(Step::Join { .. })) {
+                        rebalance.steps.pop_front();
+                        rebalance.started = None;
+                        self.inner.metrics.rebalance_failed();
+                    }
+                    self.check_open()?;
+                    return Err(e);
+                }
+            }
+        }
+        drop(rebalance);
+        self.auto_commit_if_due();
+        Ok(true)
+    }
+
+    /// Queues a rebalance if the membership wants one: with the eager protocol everything
+    /// owned is revoked first (heartbeats go on meanwhile). `false` when there is nothing
+    /// to do.
+    fn queue_join(&self, group: &Group, rebalance: &mut Rebalance) -> bool {
+        if !group.wants_join() || group.topics().is_empty() {
+            return false;
+        }
+        let owned = lock(&self.inner.positions).assignment();
+        if group.protocol() == RebalanceProtocol::Eager && !owned.is_empty() {
+            let revoke = self.revoke_step(owned);
+            rebalance.steps.push_back(revoke);
+        }
+        rebalance.steps.push_back(Step::StartJoin);
+        rebalance.started.get_or_insert_with(Instant::now);
+        true
+    }
+
+    /// A step handing back `partitions`; their auto-commit starts now, with the positions
+    /// as they are now.
+    pub(super) fn revoke_step(&self, partitions: Vec<TopicPartition>) -> Step {
+        let commit = self
+            .inner
+            .config
+            .enable_auto_commit
+            .then(|| self.auto_commit(Some(&partitions)));
+        Step::Revoke {
+            partitions,
+            commit,
+            hook_due: true,
+        }
+    }
+
+    /// Runs `step` as far as it goes by `deadline`. A drop at any await leaves it resumable.
+    pub(super) async fn run_step(
+        &self,
+        group: &Arc<Group>,
+        step: &mut Step,
+        deadline: Instant,
+    ) -> Result<Next> {
+        match step {
+            Step::Lost {
+                partitions,
+                hook_due,
+            } => {
+                if std::mem::take(hook_due) {
+                    if let Some(listener) = self.listener() {
+                        listener.on_partitions_lost(self, partitions).await;
+                    }
+                }
+                lock(&self.inner.positions).remove(Some(partitions));
+                Ok(Next::Done(Vec::new()))
+            }
+            Step::Revoke {
+                partitions,
+                commit,
+                hook_due,
+            } => {
+                // The commit was started with the step; the hook runs once it has ended,
+                // while the partitions are still ours (so the hook may commit too).
+                if let Some(task) = commit {
+                    let _ = task.await;
+                    *commit = None;
+                }
+                if std::mem::take(hook_due) {
+                    if let Some(listener) = self.listener() {
+                        listener.on_partitions_revoked(self, partitions).await;
+                    }
+                }
+                lock(&self.inner.positions).remove(Some(partitions));
+                Ok(Next::Done(Vec::new()))
+            }
+            Step::StartJoin => {
+                if !group.start_join() {
+                    return Ok(Next::Done(Vec::new())); // lost (or closed) meanwhile
+                }
+                let keep: BTreeSet<TopicPartition> = lock(&self.inner.positions)
+                    .assignment()
+                    .into_iter()
+                    .collect();
+                let topics = group.topics();
+                let join_group = group.clone();
+                let join_keep = keep.clone();
+                let handle =
+                    tokio::spawn(async move { join_group.join(&topics, &join_keep).await });
+                *lock(&self.inner.join_abort) = Some(handle.abort_handle());
+                Ok(Next::Became(Step::Join { keep, handle }))
+            }
+            Step::Join { keep, handle } => {
+                let Ok(joined) = tokio::time::timeout_at(deadline, handle).await else {
+                    return Ok(Next::NotYet);
                 };
-                let keep = std::mem::take(&mut join.keep);
-                *pending = None;
                 let rebalanced = joined.unwrap_or_else(|e| {
                     group.join_abandoned();
                     Err(Error::Protocol {
@@ -119,93 +336,60 @@ impl Consumer {
                         reason: format!("the join task failed: {e}"),
                     })
                 })?;
-                self.apply_rebalance(&group, keep, rebalanced).await?;
-                continue;
+                let mut then = Vec::new();
+                if !rebalanced.revoked.is_empty() {
+                    then.push(self.revoke_step(rebalanced.revoked));
+                }
+                let added: Vec<TopicPartition> = rebalanced
+                    .assigned
+                    .into_iter()
+                    .filter(|tp| !keep.contains(tp))
+                    .collect();
+                then.push(Step::Assign {
+                    partitions: added,
+                    offsets: None,
+                    hook_due: true,
+                });
+                Ok(Next::Done(then))
             }
-            if !group.wants_join() {
-                break;
-            }
-            let topics = group.topics();
-            if topics.is_empty() {
-                break;
-            }
-            let owned: BTreeSet<TopicPartition> = self.assignment().await.into_iter().collect();
-            let eager = group.protocol() == RebalanceProtocol::Eager;
-            if eager && !owned.is_empty() {
-                // Eager protocol: give everything up before joining (heartbeats go on).
-                let owned: Vec<TopicPartition> = owned.iter().cloned().collect();
-                self.revoke(&owned).await;
-            }
-            if !group.start_join() {
-                continue; // lost (or closed) meanwhile
-            }
-            let keep = if eager { BTreeSet::new() } else { owned };
-            let join_group = group.clone();
-            let join_keep = keep.clone();
-            let handle = tokio::spawn(async move { join_group.join(&topics, &join_keep).await });
-            *pending = Some(PendingJoin { keep, handle });
-        }
-        drop(pending);
-        self.auto_commit_if_due();
-        Ok(true)
-    }
-
-    /// The membership was lost: the hook runs while the positions are still here, so a
-    /// commit in it reaches the broker and is refused (the generation is gone) instead of
-    /// silently doing nothing; then every partition goes.
-    async fn report_lost(&self, reason: &str) {
-        let lost = self.assignment().await;
-        tracing::info!(%reason, partitions = lost.len(), "partitions lost");
-        if let Some(listener) = self.listener() {
-            listener.on_partitions_lost(self, &lost).await;
-        }
-        lock(&self.inner.positions).remove(None);
-    }
-
-    async fn apply_rebalance(
-        &self,
-        group: &Group,
-        keep: BTreeSet<TopicPartition>,
-        result: Rebalanced,
-    ) -> Result<()> {
-        if !result.revoked.is_empty() {
-            self.revoke(&result.revoked).await;
-        }
-        let added: Vec<TopicPartition> = result
-            .assigned
-            .iter()
-            .filter(|tp| !keep.contains(tp))
-            .cloned()
-            .collect();
-        let committed = group.committed(&added).await?;
-        {
-            let mut positions = lock(&self.inner.positions);
-            for tp in &added {
-                positions.add_committed(tp.clone(), committed.get(tp));
+            Step::Assign {
+                partitions,
+                offsets,
+                hook_due,
+            } => {
+                if !*hook_due {
+                    return Ok(Next::Done(Vec::new()));
+                }
+                let lookup = offsets.get_or_insert_with(|| {
+                    let group = group.clone();
+                    let partitions = partitions.clone();
+                    tokio::spawn(async move { group.committed(&partitions).await })
+                });
+                let Ok(found) = tokio::time::timeout_at(deadline, lookup).await else {
+                    return Ok(Next::NotYet);
+                };
+                *offsets = None;
+                let committed = found.map_err(|e| Error::Protocol {
+                    broker: "coordinator".into(),
+                    reason: format!("the offset lookup task failed: {e}"),
+                })??;
+                {
+                    let mut positions = lock(&self.inner.positions);
+                    for tp in partitions.iter() {
+                        positions.add_committed(tp.clone(), committed.get(tp));
+                    }
+                }
+                lock(&self.inner.next_auto_commit)
+                    .get_or_insert_with(|| Instant::now() + self.inner.config.auto_commit_interval);
+                for tp in partitions.iter() {
+                    self.inner.cluster.track(&tp.topic);
+                }
+                *hook_due = false;
+                if let Some(listener) = self.listener() {
+                    listener.on_partitions_assigned(self, partitions).await;
+                }
+                Ok(Next::Done(Vec::new()))
             }
         }
-        lock(&self.inner.next_auto_commit)
-            .get_or_insert_with(|| Instant::now() + self.inner.config.auto_commit_interval);
-        for tp in &added {
-            self.inner.cluster.track(&tp.topic);
-        }
-        if let Some(listener) = self.listener() {
-            listener.on_partitions_assigned(self, &added).await;
-        }
-        Ok(())
-    }
-
-    /// Commits (auto-commit) and hands partitions back: the revoke hook runs while they are
-    /// still ours, so it can commit them.
-    pub(super) async fn revoke(&self, partitions: &[TopicPartition]) {
-        if self.inner.config.enable_auto_commit {
-            if let Err(e) = self.commit_partitions(Some(partitions)).await {
-                tracing::warn!(error = %e, "auto-commit on revoke failed");
-            }
-        }
-        if let Some(listener) = self.listener() {
-            listener.on_partitions_revoked(self, partitions).await;
-        }
-        lock(&self.inner.positions).remove(Some(partitions));
     }
 }

@@ -79,6 +79,9 @@ pub struct MemberArgs {
     pub session_timeout_ms: u64,
     pub process_ms: u64,
     pub dir: PathBuf,
+    /// `Some(interval)`: auto-commit at that interval instead of committing after
+    /// processing each batch.
+    pub auto_commit_interval_ms: Option<u64>,
 }
 
 impl MemberArgs {
@@ -99,6 +102,7 @@ impl MemberArgs {
             session_timeout_ms,
             process_ms,
             dir: out_dir(test),
+            auto_commit_interval_ms: None,
         }
     }
 }
@@ -113,7 +117,6 @@ impl Member {
             .args(["--group", &args.group])
             .args(["--session-timeout-ms", &args.session_timeout_ms.to_string()])
             .args(["--process-ms", &args.process_ms.to_string()])
-            .arg("--commit-after-processing")
             .arg("--out")
             .arg(&out)
             .stdin(Stdio::null())
@@ -121,6 +124,10 @@ impl Member {
         if let Some(id) = &args.instance_id {
             cmd.args(["--instance-id", id]);
         }
+        match args.auto_commit_interval_ms {
+            Some(ms) => cmd.args(["--auto-commit-interval-ms", &ms.to_string()]),
+            None => cmd.arg("--commit-after-processing"),
+        };
         let child = cmd.spawn().expect("start group_member");
         Member {
             name: name.to_string(),

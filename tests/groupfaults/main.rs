@@ -15,7 +15,9 @@
 //! | `member_sigstop` | a member frozen past its session timeout, then resumed | its commit is refused, it reports partitions lost (not revoked); nothing lost |
 //! | `broker_restart` | the broker stopped and restarted under the group | consumption resumes; nothing lost |
 //! | `static_members` | a static member (`group.instance.id`) killed and restarted within its session | no rebalance: the others keep their assignment, it gets its own back |
+//! | `auto_commit` | an auto-committing member SIGKILLed while processing a batch | the member taking over re-reads that batch: auto-commit covers only records of earlier polls |
 
+mod auto_commit;
 mod broker_restart;
 mod common;
 mod member_sigkill;

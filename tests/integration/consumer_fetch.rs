@@ -140,7 +140,7 @@ async fn pause_and_resume_keep_positions_exact() {
         check_contiguous(&records, &mut next);
     }
     assert_eq!(consumer.position(&p0).await, Some(600));
-    assert_eq!(consumer.lag(&p0).await, Some(0));
+    assert_eq!(consumer.current_lag(&p0).await, Some(0));
 }
 
 #[tokio::test]

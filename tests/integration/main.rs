@@ -6,10 +6,16 @@
 //! `fake_broker.rs` runs kafkit against the testkit's scripted fake broker instead.
 
 mod bad_input;
+mod consumer_close;
 mod consumer_fetch;
+mod consumer_leader_topics;
 mod consumer_lock;
+mod consumer_lookups;
+mod consumer_offset_fetch_failure;
 mod consumer_poll_deadline;
+mod consumer_rebalance_cancel;
 mod consumer_settings;
+mod consumer_stream_commit;
 mod consumer_subscription;
 mod fake_broker;
 mod group;

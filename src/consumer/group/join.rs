@@ -3,6 +3,7 @@
 
 use super::membership::Event;
 use super::Group;
+use crate::cluster::TrafficClass;
 use crate::connection::Connection;
 use crate::consumer::assignor::protocol::{
     decode_assignment, decode_subscription, encode_assignment, encode_subscription, Assignment,
@@ -77,7 +78,7 @@ impl Group {
         topics: &[String],
         owned: &BTreeSet<TopicPartition>,
     ) -> Result<Rebalanced> {
-        let conn = self.coordinator().await?;
+        let conn = self.coordinator_for(TrafficClass::Join).await?;
         let joined = self.join_group(&conn, topics, owned).await?;
         let assignments = match &joined.members_to_assign {
             Some(members) => self.assign_as_leader(&joined.protocol, members).await?,
@@ -252,17 +253,15 @@ impl Group {
             .iter()
             .flat_map(|m| m.topics.iter().cloned())
             .collect();
-        let mut partitions = BTreeMap::new();
-        for topic in all_topics {
-            // A subscribed topic that does not exist (yet) gets no partitions.
-            if let Ok(info) = self
-                .cluster
-                .topic(&topic, self.config.client.request_timeout)
-                .await
-            {
-                partitions.insert(topic, info.partitions.len() as i32);
-            }
-        }
+        // A subscribed topic that does not exist (yet) gets no partitions, without waiting
+        // for it: the group's other members wait for this assignment.
+        let partitions: BTreeMap<String, i32> = self
+            .cluster
+            .topics_now(&all_topics)
+            .await
+            .into_iter()
+            .map(|(topic, info)| (topic, info.partitions.len() as i32))
+            .collect();
         let assignment = assignor.assign(&subscriptions, &partitions);
         subscriptions
             .iter()
