@@ -13,6 +13,7 @@ use super::batch::{Append, Batch, BatchSettings, Reply};
 use super::delivery::Delivery;
 use super::flush::Tracker;
 use crate::record::TopicPartition;
+use crate::retry::deadline_after;
 use crate::sync::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -199,7 +200,7 @@ impl Accumulator {
 
     /// Puts a batch back at the front of its queue, to be sent again after `backoff`.
     pub(crate) fn requeue(&self, mut batch: Batch, backoff: Duration) {
-        batch.retry_at = Some(Instant::now() + backoff);
+        batch.retry_at = Some(deadline_after(backoff));
         let mut queues = lock(&self.queues);
         let queue = queue_mut(&mut queues, &batch.topic, batch.tp.partition);
         queue.in_flight = false;
@@ -226,21 +227,14 @@ impl Accumulator {
         }
     }
 
-    /// Removes every waiting batch created before `cutoff` (delivery timeout), except those
-    /// whose outcome is unknown: failing one of those could report a record as failed that
-    /// the broker wrote, so they are retried until the broker answers.
+    /// Removes every waiting batch created before `cutoff` (delivery timeout), those whose
+    /// outcome is unknown included (KIP-91): the caller fails them saying so.
     pub(crate) fn expire(&self, cutoff: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
         for queue in Self::all_queues(&mut lock(&self.queues)) {
-            if queue
-                .batches
-                .iter()
-                .any(|b| b.created < cutoff && !b.outcome_unknown)
-            {
-                let (old, keep): (VecDeque<Batch>, VecDeque<Batch>) = queue
-                    .batches
-                    .drain(..)
-                    .partition(|b| b.created < cutoff && !b.outcome_unknown);
+            if queue.batches.iter().any(|b| b.created < cutoff) {
+                let (old, keep): (VecDeque<Batch>, VecDeque<Batch>) =
+                    queue.batches.drain(..).partition(|b| b.created < cutoff);
                 queue.batches = keep;
                 expired.extend(old);
             }
@@ -372,7 +366,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn expiry_spares_batches_whose_outcome_is_unknown() {
+    async fn expiry_takes_batches_whose_outcome_is_unknown_too() {
         let (acc, memory) = accumulator(0);
         let (p0, p1) = (tp(0), tp(1));
         let _a = append(&acc, &memory, &p0, b"a");
@@ -381,11 +375,14 @@ mod tests {
         let mut unknown = ready.into_iter().next().unwrap();
         unknown.outcome_unknown = true;
         acc.requeue(unknown, Duration::ZERO);
-        tokio::time::advance(Duration::from_secs(10)).await;
-        let expired = acc.expire(Instant::now());
-        assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].tp, p1);
         assert!(acc.any_outcome_unknown());
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let mut expired = acc.expire(Instant::now());
+        expired.sort_by_key(|b| b.tp.partition);
+        assert_eq!(expired.len(), 2);
+        assert!(expired[0].outcome_unknown && !expired[1].outcome_unknown);
+        assert!(!acc.any_outcome_unknown());
+        drop(expired);
     }
 
     #[tokio::test]
