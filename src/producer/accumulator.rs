@@ -258,6 +258,24 @@ impl Accumulator {
         }
     }
 
+    /// Forgets the queues of each topic that `keep` refuses, once every queue of it is empty
+    /// and idle: a producer writing to ever new topics must not keep a queue for each. A
+    /// later record re-creates them.
+    pub(crate) fn forget_topics(&self, keep: impl Fn(&str) -> bool) {
+        lock(&self.queues).retain(|topic, partitions| {
+            keep(topic)
+                || partitions
+                    .iter()
+                    .any(|q| q.in_flight || !q.batches.is_empty())
+        });
+    }
+
+    /// Whether the accumulator holds queues for `topic`.
+    #[cfg(test)]
+    pub(crate) fn has_topic(&self, topic: &str) -> bool {
+        lock(&self.queues).contains_key(topic)
+    }
+
     /// Removes every waiting batch (closing without draining, or a fatal error).
     pub(crate) fn take_all(&self) -> Vec<Batch> {
         Self::all_queues(&mut lock(&self.queues))
@@ -496,6 +514,37 @@ mod tests {
         assert_eq!(values(&expired), [vec![b'o']]);
         assert!(acc.expire(cutoff).is_empty(), "expired once");
         assert_eq!(values(&drain_all(&acc, true)), [vec![b'n']]);
+    }
+
+    #[tokio::test]
+    async fn a_topic_is_forgotten_once_unwanted_and_idle() {
+        let (acc, memory) = accumulator(0);
+        let (waiting, in_flight, idle) = (tp(0), TopicPartition::new("u", 0), tp(1));
+        let _a = append(&acc, &memory, &waiting, b"a");
+        let _b = append(&acc, &memory, &in_flight, b"b");
+        let sent = acc.drain(Instant::now(), true, |tp, _| tp.topic == "u").0;
+        let forget_all = |_: &str| false;
+        acc.forget_topics(forget_all);
+        assert!(
+            acc.has_topic("t") && acc.has_topic("u"),
+            "a batch waits, one is in flight"
+        );
+        drop(sent);
+        acc.done(&in_flight);
+        acc.forget_topics(forget_all);
+        assert!(!acc.has_topic("u") && acc.has_topic("t"));
+        drop(drain_all(&acc, true));
+        acc.done(&waiting);
+        acc.forget_topics(|topic| topic == "t");
+        assert!(acc.has_topic("t"), "still wanted");
+        acc.forget_topics(forget_all);
+        assert!(!acc.has_topic("t"));
+        let _c = append(&acc, &memory, &idle, b"c");
+        assert_eq!(
+            values(&drain_all(&acc, true)),
+            [vec![b'c']],
+            "re-created on use"
+        );
     }
 
     #[tokio::test(start_paused = true)]

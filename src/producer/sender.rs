@@ -30,12 +30,14 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Runs until the producer is closed and drained, or dropped.
 pub(crate) async fn run(shared: Weak<Shared>) {
+    let mut swept = None;
     loop {
         let Some(s) = shared.upgrade() else { return };
         let next_wakeup = round(&s).await;
         if s.closed_and_empty() {
             return;
         }
+        forget_unused_topics(&s, &mut swept);
         let wake = s.wake.clone();
         drop(s);
         let fallback = Instant::now() + TICK;
@@ -45,6 +47,22 @@ pub(crate) async fn run(shared: Weak<Shared>) {
             _ = tokio::time::sleep_until(until) => {}
         }
     }
+}
+
+/// The cluster stops following a topic unused for `metadata.max.idle.ms` (see
+/// `cluster::interest`; every record's metadata lookup counts as a use); the producer then
+/// forgets its partitioning state and, once nothing of it waits or is in flight, its queues.
+/// Checked when a metadata refresh changed the cache (`swept`: the view checked last), so
+/// idle topics cost nothing per record and nothing per round.
+fn forget_unused_topics(s: &Shared, swept: &mut Option<u64>) {
+    let snapshot = s.cluster.snapshot();
+    if *swept == Some(snapshot.generation) {
+        return;
+    }
+    *swept = Some(snapshot.generation);
+    let followed = |topic: &str| snapshot.topics.contains_key(topic);
+    s.partitioner.forget_topics(followed);
+    s.accumulator.forget_topics(followed);
 }
 
 /// One pass: bump the epoch if due, expire, send what is ready. Returns the earliest instant
