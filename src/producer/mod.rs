@@ -14,6 +14,8 @@ mod accumulator;
 mod batch;
 mod delivery;
 mod flush;
+#[cfg(feature = "fuzzing")]
+pub mod hooks;
 mod idempotence;
 mod metrics;
 mod outcome;

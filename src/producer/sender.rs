@@ -255,7 +255,7 @@ async fn attempt(s: &Shared, leader: i32, acks: i16, request: &ProduceRequest) -
 }
 
 /// Encodes (and compresses) each batch, once: retries resend the same bytes.
-fn produce_request(s: &Shared, acks: i16, batches: &mut [Batch]) -> ProduceRequest {
+pub(super) fn produce_request(s: &Shared, acks: i16, batches: &mut [Batch]) -> ProduceRequest {
     let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
     for batch in batches {
         let records = batch.encoded();
@@ -291,7 +291,12 @@ fn settle_all(s: &Shared, batches: Vec<Batch>, error: &Error, outcome_unknown: b
     }
 }
 
-fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse, broker: &str) {
+pub(super) fn settle_response(
+    s: &Shared,
+    batches: Vec<Batch>,
+    response: &ProduceResponse,
+    broker: &str,
+) {
     let mut answers = HashMap::new();
     for topic in &response.responses {
         for p in &topic.partition_responses {
