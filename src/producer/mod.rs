@@ -47,6 +47,10 @@ use tokio::time::Instant;
 
 /// Sends records to Kafka. Cheap to clone; clones share batches and connections.
 ///
+/// [`close`](Self::close) delivers what is queued. Dropping the last clone without it gives
+/// up instead: records not yet delivered fail with [`Error::Dropped`] (or
+/// [`Error::OutcomeUnknown`] around it, if they may have been written).
+///
 /// ```no_run
 /// # async fn demo() -> kafkit::Result<()> {
 /// use kafkit::{Producer, ProducerConfig, ProducerRecord};
@@ -380,9 +384,11 @@ impl Producer {
     /// [`Delivery`] future, as with the Java client's `send(record, callback)`. The fastest
     /// way to produce many records: no future to poll and no task to wake per record.
     ///
-    /// If this returns `Ok`, `callback` is called exactly once, on a task of the producer,
-    /// and callbacks for records of one partition are called in the order the records were
-    /// sent. If it returns an error, the record was not queued and `callback` is not called.
+    /// If this returns `Ok`, `callback` is called exactly once, on a task of the producer
+    /// (or, for records the producer gives up on, in `close` past its timeout or where its
+    /// last clone is dropped), and callbacks for records of one partition are called in the
+    /// order the records were sent. If it returns an error, the record was not queued and
+    /// `callback` is not called.
     /// Callbacks run where the producer settles batches, so they should be quick: hand long
     /// work to a channel or a task. A panicking callback is logged and does not stop the
     /// producer.
