@@ -296,8 +296,21 @@ pub enum Error {
         count: usize,
     },
 
-    /// A record could not be delivered within `delivery.timeout.ms`.
+    /// A record could not be delivered within `delivery.timeout.ms`, and the broker did not
+    /// write it. A record given up on after a send that may have reached the broker fails
+    /// with [`Error::OutcomeUnknown`] instead, wrapping this.
     DeliveryTimeout(Duration),
+
+    /// The producer gave up on a record that may have been written: a send of it got no
+    /// answer (a lost connection, a request timeout) and then `delivery.timeout.ms` passed,
+    /// or the producer was closed, dropped or failed before the broker said. `reason` is the
+    /// error the record would have had, had it never been sent ([`Error::DeliveryTimeout`],
+    /// [`Error::Closed`], [`Error::Dropped`], [`Error::Fatal`], or the broker's last answer).
+    /// Read the topic to know; sending the record again may write it twice.
+    OutcomeUnknown {
+        /// Why the producer gave up.
+        reason: Box<Error>,
+    },
 
     /// `buffer.memory` stayed full for `max.block.ms`, or `try_send` found it full.
     BufferFull {
@@ -352,6 +365,11 @@ pub enum Error {
 
     /// The client, producer or consumer was closed.
     Closed,
+
+    /// The last clone of the producer was dropped without `close`: records it had not
+    /// delivered fail with this (or with [`Error::OutcomeUnknown`] wrapping it, if they may
+    /// have been written). `Producer::close` delivers them instead.
+    Dropped,
 }
 
 impl fmt::Display for Error {
@@ -415,6 +433,9 @@ impl fmt::Display for Error {
                 "partition {partition} does not exist in topic {topic} ({count} partitions)"
             ),
             Error::DeliveryTimeout(after) => write!(f, "delivery timed out after {after:?}"),
+            Error::OutcomeUnknown { reason } => {
+                write!(f, "{reason}; the record was sent and may have been written")
+            }
             Error::BufferFull { needed, limit } => write!(
                 f,
                 "producer buffer full ({needed} bytes needed, {limit} bytes budget)"
@@ -449,6 +470,7 @@ impl fmt::Display for Error {
             ),
             Error::Fatal(reason) => write!(f, "the producer cannot continue: {reason}"),
             Error::Closed => f.write_str("the client is closed"),
+            Error::Dropped => f.write_str("the producer was dropped without close"),
         }
     }
 }
@@ -490,12 +512,14 @@ impl Error {
             | Error::RecordTooLarge { .. }
             | Error::InvalidPartition { .. }
             | Error::DeliveryTimeout(_)
+            | Error::OutcomeUnknown { .. }
             | Error::BufferFull { .. }
             | Error::CorruptBatch { .. }
             | Error::OffsetOutOfRange { .. }
             | Error::LogTruncation { .. }
             | Error::Fatal(_)
-            | Error::Closed => RetryAction::NoRetry,
+            | Error::Closed
+            | Error::Dropped => RetryAction::NoRetry,
         }
     }
 
@@ -508,7 +532,7 @@ impl Error {
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(
             self,
-            Error::Connection { .. } | Error::RequestTimeout { .. }
+            Error::Connection { .. } | Error::RequestTimeout { .. } | Error::OutcomeUnknown { .. }
         )
     }
 
@@ -630,7 +654,17 @@ mod tests {
         };
         assert!(timeout.is_retriable() && timeout.is_outcome_unknown());
         assert!(!Error::Config("x".into()).is_retriable());
-        assert!(!Error::DeliveryTimeout(Duration::from_secs(1)).is_retriable());
+        let timed_out = Error::DeliveryTimeout(Duration::from_secs(1));
+        assert!(!timed_out.is_retriable() && !timed_out.is_outcome_unknown());
+        let maybe_written = Error::OutcomeUnknown {
+            reason: Box::new(timed_out),
+        };
+        assert!(!maybe_written.is_retriable() && maybe_written.is_outcome_unknown());
+        assert_eq!(
+            maybe_written.to_string(),
+            "delivery timed out after 1s; the record was sent and may have been written"
+        );
+        assert!(!Error::Dropped.is_retriable() && !Error::Dropped.is_outcome_unknown());
         let broker = Error::broker(ErrorCode::NOT_LEADER_OR_FOLLOWER, "t-0");
         assert!(broker.is_retriable() && !broker.is_outcome_unknown());
         assert_eq!(broker.code(), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));

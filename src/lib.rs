@@ -24,6 +24,7 @@ pub mod __fuzz {
     pub use crate::cluster::metadata::hooks::*;
     pub use crate::connection::hooks::*;
     pub use crate::consumer::fetch_hooks::*;
+    pub use crate::producer::hooks::*;
     pub use crate::protocol::frame::hooks::*;
     pub use crate::protocol::lz4::hooks::*;
     pub use crate::protocol::record_batch::hooks::*;

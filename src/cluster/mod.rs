@@ -77,8 +77,21 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// Connects to the first bootstrap server that answers and loads metadata.
     pub(crate) async fn connect(settings: ClusterSettings) -> Result<Cluster> {
+        let cluster = Cluster::unconnected(settings);
+        cluster.refresh().await?;
+        tokio::spawn(background_refresh(
+            Arc::downgrade(&cluster.inner),
+            cluster.inner.wake_refresher.clone(),
+            cluster.inner.settings.metadata_max_age,
+        ));
+        Ok(cluster)
+    }
+
+    /// A cluster that knows no broker yet and has connected to none (the fuzz hooks drive
+    /// the layers above with it, offline); `connect` loads metadata into it.
+    pub(crate) fn unconnected(settings: ClusterSettings) -> Cluster {
         let pool = Pool::new(settings.params.clone(), settings.backoff);
-        let cluster = Cluster {
+        Cluster {
             inner: Arc::new(Inner {
                 settings,
                 pool,
@@ -87,14 +100,7 @@ impl Cluster {
                 refreshing: tokio::sync::Mutex::new(()),
                 wake_refresher: Arc::new(Notify::new()),
             }),
-        };
-        cluster.refresh().await?;
-        tokio::spawn(background_refresh(
-            Arc::downgrade(&cluster.inner),
-            cluster.inner.wake_refresher.clone(),
-            cluster.inner.settings.metadata_max_age,
-        ));
-        Ok(cluster)
+        }
     }
 
     pub(crate) fn backoff(&self) -> Backoff {

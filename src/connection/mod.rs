@@ -171,22 +171,19 @@ impl Connection {
     }
 
     /// Sends a request the broker will not answer (Produce with `acks=0`); resolves once the
-    /// frame is written.
+    /// frame is written, or fails after `request.timeout.ms`, closing the connection as a
+    /// request awaiting its response does: a peer that stopped reading would otherwise hold
+    /// the write, and its caller, forever.
     pub(crate) async fn send_no_response<R: Request>(
         &self,
         request: &R,
         version: i16,
     ) -> Result<()> {
-        let (frame, correlation_id) = self.inner.encode(request, version)?;
-        let rx = self
-            .inner
-            .enqueue(frame, correlation_id, R::KEY, false)
-            .await?;
-        match rx.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(self.inner.shared.error()),
-        }
+        let timeout = self.inner.params.request_timeout;
+        self.inner
+            .round_trip(request, version, timeout, false)
+            .await
+            .map(drop)
     }
 }
 

@@ -13,6 +13,7 @@ use super::batch::{Append, Batch, BatchSettings, Reply};
 use super::delivery::Delivery;
 use super::flush::Tracker;
 use crate::record::TopicPartition;
+use crate::retry::deadline_after;
 use crate::sync::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -199,7 +200,7 @@ impl Accumulator {
 
     /// Puts a batch back at the front of its queue, to be sent again after `backoff`.
     pub(crate) fn requeue(&self, mut batch: Batch, backoff: Duration) {
-        batch.retry_at = Some(Instant::now() + backoff);
+        batch.retry_at = Some(deadline_after(backoff));
         let mut queues = lock(&self.queues);
         let queue = queue_mut(&mut queues, &batch.topic, batch.tp.partition);
         queue.in_flight = false;
@@ -226,21 +227,14 @@ impl Accumulator {
         }
     }
 
-    /// Removes every waiting batch created before `cutoff` (delivery timeout), except those
-    /// whose outcome is unknown: failing one of those could report a record as failed that
-    /// the broker wrote, so they are retried until the broker answers.
+    /// Removes every waiting batch created before `cutoff` (delivery timeout), those whose
+    /// outcome is unknown included (KIP-91): the caller fails them saying so.
     pub(crate) fn expire(&self, cutoff: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
         for queue in Self::all_queues(&mut lock(&self.queues)) {
-            if queue
-                .batches
-                .iter()
-                .any(|b| b.created < cutoff && !b.outcome_unknown)
-            {
-                let (old, keep): (VecDeque<Batch>, VecDeque<Batch>) = queue
-                    .batches
-                    .drain(..)
-                    .partition(|b| b.created < cutoff && !b.outcome_unknown);
+            if queue.batches.iter().any(|b| b.created < cutoff) {
+                let (old, keep): (VecDeque<Batch>, VecDeque<Batch>) =
+                    queue.batches.drain(..).partition(|b| b.created < cutoff);
                 queue.batches = keep;
                 expired.extend(old);
             }
@@ -262,6 +256,24 @@ impl Accumulator {
                 batch.sequence = None;
             }
         }
+    }
+
+    /// Forgets the queues of each topic that `keep` refuses, once every queue of it is empty
+    /// and idle: a producer writing to ever new topics must not keep a queue for each. A
+    /// later record re-creates them.
+    pub(crate) fn forget_topics(&self, keep: impl Fn(&str) -> bool) {
+        lock(&self.queues).retain(|topic, partitions| {
+            keep(topic)
+                || partitions
+                    .iter()
+                    .any(|q| q.in_flight || !q.batches.is_empty())
+        });
+    }
+
+    /// Whether the accumulator holds queues for `topic`.
+    #[cfg(test)]
+    pub(crate) fn has_topic(&self, topic: &str) -> bool {
+        lock(&self.queues).contains_key(topic)
     }
 
     /// Removes every waiting batch (closing without draining, or a fatal error).
@@ -372,7 +384,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn expiry_spares_batches_whose_outcome_is_unknown() {
+    async fn expiry_takes_batches_whose_outcome_is_unknown_too() {
         let (acc, memory) = accumulator(0);
         let (p0, p1) = (tp(0), tp(1));
         let _a = append(&acc, &memory, &p0, b"a");
@@ -381,11 +393,14 @@ mod tests {
         let mut unknown = ready.into_iter().next().unwrap();
         unknown.outcome_unknown = true;
         acc.requeue(unknown, Duration::ZERO);
-        tokio::time::advance(Duration::from_secs(10)).await;
-        let expired = acc.expire(Instant::now());
-        assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].tp, p1);
         assert!(acc.any_outcome_unknown());
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let mut expired = acc.expire(Instant::now());
+        expired.sort_by_key(|b| b.tp.partition);
+        assert_eq!(expired.len(), 2);
+        assert!(expired[0].outcome_unknown && !expired[1].outcome_unknown);
+        assert!(!acc.any_outcome_unknown());
+        drop(expired);
     }
 
     #[tokio::test]
@@ -499,6 +514,37 @@ mod tests {
         assert_eq!(values(&expired), [vec![b'o']]);
         assert!(acc.expire(cutoff).is_empty(), "expired once");
         assert_eq!(values(&drain_all(&acc, true)), [vec![b'n']]);
+    }
+
+    #[tokio::test]
+    async fn a_topic_is_forgotten_once_unwanted_and_idle() {
+        let (acc, memory) = accumulator(0);
+        let (waiting, in_flight, idle) = (tp(0), TopicPartition::new("u", 0), tp(1));
+        let _a = append(&acc, &memory, &waiting, b"a");
+        let _b = append(&acc, &memory, &in_flight, b"b");
+        let sent = acc.drain(Instant::now(), true, |tp, _| tp.topic == "u").0;
+        let forget_all = |_: &str| false;
+        acc.forget_topics(forget_all);
+        assert!(
+            acc.has_topic("t") && acc.has_topic("u"),
+            "a batch waits, one is in flight"
+        );
+        drop(sent);
+        acc.done(&in_flight);
+        acc.forget_topics(forget_all);
+        assert!(!acc.has_topic("u") && acc.has_topic("t"));
+        drop(drain_all(&acc, true));
+        acc.done(&waiting);
+        acc.forget_topics(|topic| topic == "t");
+        assert!(acc.has_topic("t"), "still wanted");
+        acc.forget_topics(forget_all);
+        assert!(!acc.has_topic("t"));
+        let _c = append(&acc, &memory, &idle, b"c");
+        assert_eq!(
+            values(&drain_all(&acc, true)),
+            [vec![b'c']],
+            "re-created on use"
+        );
     }
 
     #[tokio::test(start_paused = true)]

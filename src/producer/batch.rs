@@ -12,6 +12,7 @@
 
 use super::delivery::{Delivery, Resolver, Slots};
 use super::flush::Pending;
+use super::settle::maybe_written;
 use crate::config::Compression;
 use crate::error::{Error, Result};
 use crate::protocol::record_batch::decode::{decode_batches, DecodedRecord};
@@ -314,7 +315,7 @@ impl Batch {
     /// part of the reservation (Java's `splitAndReenqueue`). The records are decoded back
     /// from the encoded bytes; a batch that cannot be split comes back unchanged as the error.
     /// The halves are open, unsequenced and of known outcome, and keep the batch's creation
-    /// time and attempts.
+    /// time and attempts; the first is this batch.
     pub(crate) fn split(mut self, settings: &BatchSettings) -> Result<(Batch, Batch), Box<Batch>> {
         if self.records.len() < 2 {
             return Err(Box::new(self));
@@ -331,10 +332,7 @@ impl Batch {
             return Err(Box::new(self));
         };
         let mid = records.len() / 2;
-        let mut first_replies = std::mem::take(&mut self.records);
-        let second_replies = first_replies.split_off(mid);
-        let second_pending = self.pending.another();
-        let half = |records: &[DecodedRecord], replies, reservation, pending| {
+        let open = |records: &[DecodedRecord]| {
             let mut builder = settings.builder(half_capacity);
             for r in records {
                 builder.append(
@@ -344,39 +342,34 @@ impl Batch {
                     &r.headers,
                 );
             }
-            Batch {
-                tp: self.tp.clone(),
-                topic: self.topic.clone(),
-                body: Body::Open(builder),
-                records: replies,
-                slots: Slots::default(),
-                created: self.created,
-                retry_at: None,
-                attempts: self.attempts,
-                sequence: None,
-                outcome_unknown: false,
-                reservation,
-                pending,
-            }
+            Body::Open(builder)
         };
-        let second = half(
-            &records[mid..],
-            second_replies,
-            second_reservation,
-            second_pending,
-        );
-        let first = half(
-            &records[..mid],
-            first_replies,
-            self.reservation,
-            self.pending,
-        );
-        Ok((first, second))
+        let second = Batch {
+            tp: self.tp.clone(),
+            topic: self.topic.clone(),
+            body: open(&records[mid..]),
+            records: self.records.split_off(mid),
+            slots: Slots::default(),
+            created: self.created,
+            retry_at: None,
+            attempts: self.attempts,
+            sequence: None,
+            outcome_unknown: false,
+            reservation: second_reservation,
+            pending: self.pending.another(),
+        };
+        self.body = open(&records[..mid]);
+        self.slots = Slots::default();
+        self.retry_at = None;
+        self.sequence = None;
+        self.outcome_unknown = false;
+        Ok((self, second))
     }
 
     /// Resolves every record of the batch with `outcome(offset_delta, timestamp)`.
-    pub(crate) fn complete(self, outcome: impl Fn(usize, i64) -> Result<RecordMetadata>) {
-        for (i, (completion, timestamp)) in self.records.into_iter().enumerate() {
+    pub(crate) fn complete(mut self, outcome: impl Fn(usize, i64) -> Result<RecordMetadata>) {
+        let records = std::mem::take(&mut self.records);
+        for (i, (completion, timestamp)) in records.into_iter().enumerate() {
             completion.complete(outcome(i, timestamp));
         }
     }
@@ -386,6 +379,21 @@ impl Batch {
     }
 }
 
+impl Drop for Batch {
+    /// A batch dropped before it is settled (the producer's state went away with it: its
+    /// last clone was dropped while the batch was on its way back to a queue, or the runtime
+    /// shut down) still resolves each record once, with `Error::Dropped`, saying so if the
+    /// record may have been written.
+    fn drop(&mut self) {
+        if self.records.is_empty() {
+            return;
+        }
+        let error = maybe_written(Error::Dropped, self.outcome_unknown);
+        for (completion, _) in std::mem::take(&mut self.records) {
+            completion.complete(Err(error.clone()));
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

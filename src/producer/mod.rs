@@ -14,6 +14,8 @@ mod accumulator;
 mod batch;
 mod delivery;
 mod flush;
+#[cfg(feature = "fuzzing")]
+pub mod hooks;
 mod idempotence;
 mod metrics;
 mod outcome;
@@ -26,6 +28,7 @@ use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::protocol::record_batch::{record_fixed_len, BatchBuilder, BATCH_HEADER_LEN};
 use crate::record::{ProducerRecord, RecordMetadata};
+use crate::retry::deadline_after;
 use crate::sync::lock;
 use crate::topic::validate_topic_name;
 use accumulator::{Accumulator, Appended};
@@ -33,6 +36,7 @@ use batch::{Append, BatchSettings, Reply};
 pub use delivery::Delivery;
 use idempotence::Idempotence;
 pub use metrics::ProducerMetrics;
+use outcome::FailWith;
 use partition_chooser::PartitionChooser;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,6 +46,10 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// Sends records to Kafka. Cheap to clone; clones share batches and connections.
+///
+/// [`close`](Self::close) delivers what is queued. Dropping the last clone without it gives
+/// up instead: records not yet delivered fail with [`Error::Dropped`] (or
+/// [`Error::OutcomeUnknown`] around it, if they may have been written).
 ///
 /// ```no_run
 /// # async fn demo() -> kafkit::Result<()> {
@@ -55,6 +63,18 @@ use tokio::time::Instant;
 #[derive(Clone)]
 pub struct Producer {
     shared: Arc<Shared>,
+    /// Held by the clones only (the producer's own tasks hold `shared`): dropping the last
+    /// clone gives up on what is left.
+    _last_clone: Arc<LastClone>,
+}
+
+/// Dropped with the producer's last clone.
+struct LastClone(Arc<Shared>);
+
+impl Drop for LastClone {
+    fn drop(&mut self) {
+        self.0.dropped();
+    }
 }
 
 pub(crate) struct Shared {
@@ -77,6 +97,9 @@ pub(crate) struct Shared {
     closed: AtomicBool,
     /// Set once; read for every record, so a lock-free cell.
     fatal: OnceLock<String>,
+    /// Set once the producer gives up on every batch it holds (`close` past its timeout, the
+    /// last clone dropped, fatal): the error they fail with instead of being sent or retried.
+    abandoned: OnceLock<Error>,
 }
 
 impl std::fmt::Debug for Producer {
@@ -137,14 +160,79 @@ impl Shared {
     fn go_fatal(&self, reason: String) {
         tracing::error!(%reason, "producer is fatal");
         let _ = self.fatal.set(reason.clone());
-        for batch in self.accumulator.take_all() {
-            let reason = reason.clone();
-            self.fail(batch, &move || Error::Fatal(reason.clone()));
+        self.abandon(Error::Fatal(reason));
+    }
+
+    /// Gives up on every batch: those waiting fail now with `why` (saying so if they may have
+    /// been written), those in flight when their answer comes unless it is final. Returns how
+    /// many records failed now.
+    fn abandon(&self, why: Error) -> usize {
+        let _ = self.abandoned.set(why);
+        self.wake.notify_one();
+        self.give_up_waiting()
+    }
+
+    /// Once abandoned, fails whatever waits in the queues (batches back from a request since).
+    fn give_up_waiting(&self) -> usize {
+        if self.abandoned.get().is_none() {
+            return 0;
         }
+        let batches = self.accumulator.take_all();
+        let count = batches.iter().map(|b| b.record_count()).sum();
+        for batch in batches {
+            self.give_up(batch, FailWith::Abandoned);
+        }
+        count
+    }
+
+    /// The last clone was dropped without `close`: nothing will flush or close it, so nothing
+    /// waits for the records; each fails with `Dropped` (or is resolved by its answer, if in
+    /// flight), and the sender ends once the in-flight requests are settled.
+    fn dropped(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.abandon(Error::Dropped);
     }
 }
 
 impl Shared {
+    /// The producer's state, before its sender task starts.
+    fn new(
+        config: ProducerConfig,
+        cluster: Cluster,
+        idempotence: Option<Idempotence>,
+    ) -> Arc<Self> {
+        // The semaphore counts bytes in a u32 per acquisition; larger budgets are capped.
+        let memory_limit = config.buffer_memory.min(u32::MAX as usize);
+        let tracker = Arc::new(flush::Tracker::default());
+        let batch_settings = BatchSettings {
+            batch_size: config.batch_size,
+            linger: config.linger,
+            compression: config.compression,
+            compression_level: config.compression_level,
+        };
+        Arc::new(Shared {
+            accumulator: Accumulator::new(batch_settings, tracker.clone()),
+            partitioner: PartitionChooser::new(
+                config.partitioner.clone(),
+                config.partitioner_ignore_keys,
+                config.batch_size,
+            ),
+            idempotence,
+            memory: Arc::new(Semaphore::new(memory_limit)),
+            memory_limit,
+            metrics: metrics::Counters::default(),
+            in_flight: Mutex::new(HashMap::new()),
+            config,
+            cluster,
+            wake: Arc::new(Notify::new()),
+            outstanding: AtomicUsize::new(0),
+            tracker,
+            closed: AtomicBool::new(false),
+            fatal: OnceLock::new(),
+            abandoned: OnceLock::new(),
+        })
+    }
+
     /// Fails a send at once, before anything is queued, when the producer cannot take it.
     fn check_open(&self) -> Result<()> {
         if let Some(e) = self.fatal_error() {
@@ -159,12 +247,20 @@ impl Shared {
     /// The record's fixed encoded length and its size in a batch of its own, checked against
     /// `max.request.size` and `buffer.memory`.
     fn measure(&self, record: &ProducerRecord) -> Result<(usize, usize)> {
-        let fixed_len = record_fixed_len(
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &record.headers,
-        );
-        let size = BatchBuilder::encoded_record_size(fixed_len, 0, 0) + BATCH_HEADER_LEN;
+        // The encoder's lengths are i32s: a record near 2 GiB cannot be measured, and is over
+        // max.request.size (at most i32::MAX) anyway.
+        let bound = encoded_len_bound(record);
+        let (fixed_len, size) = if bound <= i32::MAX as usize {
+            let fixed_len = record_fixed_len(
+                record.key.as_deref(),
+                record.value.as_deref(),
+                &record.headers,
+            );
+            let size = BatchBuilder::encoded_record_size(fixed_len, 0, 0) + BATCH_HEADER_LEN;
+            (fixed_len, size)
+        } else {
+            (bound, bound)
+        };
         for (max, setting) in [
             (self.config.max_request_size, "max.request.size"),
             (self.memory_limit, "buffer.memory"),
@@ -184,7 +280,7 @@ impl Shared {
         deadline: &mut Option<Instant>,
     ) -> Result<Arc<TopicInfo>> {
         validate_topic_name(topic)?;
-        *deadline = Some(Instant::now() + self.config.max_block);
+        *deadline = Some(deadline_after(self.config.max_block));
         self.cluster.topic(topic, self.config.max_block).await
     }
 
@@ -225,7 +321,7 @@ impl Shared {
         let capacity = self.accumulator.batch_capacity(record_size);
         let needed = u32::try_from(capacity).unwrap_or(u32::MAX);
         let reservation = if wait {
-            let deadline = deadline.unwrap_or_else(|| Instant::now() + self.config.max_block);
+            let deadline = deadline.unwrap_or_else(|| deadline_after(self.config.max_block));
             let acquire = self.memory.clone().acquire_many_owned(needed);
             tokio::time::timeout_at(deadline, acquire)
                 .await
@@ -254,37 +350,12 @@ impl Producer {
         } else {
             None
         };
-        // The semaphore counts bytes in a u32 per acquisition; larger budgets are capped.
-        let memory_limit = config.buffer_memory.min(u32::MAX as usize);
-        let tracker = Arc::new(flush::Tracker::default());
-        let batch_settings = BatchSettings {
-            batch_size: config.batch_size,
-            linger: config.linger,
-            compression: config.compression,
-            compression_level: config.compression_level,
-        };
-        let shared = Arc::new(Shared {
-            accumulator: Accumulator::new(batch_settings, tracker.clone()),
-            partitioner: PartitionChooser::new(
-                config.partitioner.clone(),
-                config.partitioner_ignore_keys,
-                config.batch_size,
-            ),
-            idempotence,
-            memory: Arc::new(Semaphore::new(memory_limit)),
-            memory_limit,
-            metrics: metrics::Counters::default(),
-            in_flight: Mutex::new(HashMap::new()),
-            config,
-            cluster,
-            wake: Arc::new(Notify::new()),
-            outstanding: AtomicUsize::new(0),
-            tracker,
-            closed: AtomicBool::new(false),
-            fatal: OnceLock::new(),
-        });
+        let shared = Shared::new(config, cluster, idempotence);
         tokio::spawn(sender::run(Arc::downgrade(&shared)));
-        Ok(Producer { shared })
+        Ok(Producer {
+            _last_clone: Arc::new(LastClone(shared.clone())),
+            shared,
+        })
     }
 
     /// Queues a record. Resolves once the record is in a batch; the returned [`Delivery`]
@@ -313,9 +384,11 @@ impl Producer {
     /// [`Delivery`] future, as with the Java client's `send(record, callback)`. The fastest
     /// way to produce many records: no future to poll and no task to wake per record.
     ///
-    /// If this returns `Ok`, `callback` is called exactly once, on a task of the producer,
-    /// and callbacks for records of one partition are called in the order the records were
-    /// sent. If it returns an error, the record was not queued and `callback` is not called.
+    /// If this returns `Ok`, `callback` is called exactly once, on a task of the producer
+    /// (or, for records the producer gives up on, in `close` past its timeout or where its
+    /// last clone is dropped), and callbacks for records of one partition are called in the
+    /// order the records were sent. If it returns an error, the record was not queued and
+    /// `callback` is not called.
     /// Callbacks run where the producer settles batches, so they should be quick: hand long
     /// work to a channel or a task. A panicking callback is logged and does not stop the
     /// producer.
@@ -406,9 +479,14 @@ impl Producer {
     }
 
     /// Stops accepting records and delivers what is queued, waiting at most `timeout`.
-    /// Records still waiting then fail with [`Error::Closed`]; returns how many did. Batches
-    /// already in flight still resolve with the broker's answer, and a send already under way
-    /// (waiting for metadata or memory) still queues its record, which is then delivered.
+    /// A send already under way (waiting for metadata or memory) still queues its record,
+    /// which is delivered like the others.
+    ///
+    /// Past `timeout`, the producer gives up: records still waiting fail with
+    /// [`Error::Closed`], or with [`Error::OutcomeUnknown`] wrapping it if an earlier send of
+    /// theirs may have been written; returns how many did. A batch in flight then still
+    /// resolves with the broker's answer if it is final, and fails the same way if it would be
+    /// retried.
     pub async fn close(&self, timeout: Duration) -> usize {
         let s = &self.shared;
         s.closed.store(true, Ordering::SeqCst);
@@ -419,12 +497,7 @@ impl Producer {
         {
             return 0;
         }
-        let abandoned = s.accumulator.take_all();
-        let count = abandoned.iter().map(|b| b.record_count()).sum();
-        for batch in abandoned {
-            s.fail(batch, &|| Error::Closed);
-        }
-        count
+        s.abandon(Error::Closed)
     }
 
     /// The producer's counters and buffer use now.
@@ -456,6 +529,26 @@ impl Drop for Outstanding<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// At least the record's size in a batch of its own, computed without the encoder (whose
+/// lengths are i32s): the bytes plus the most their varints and the fixed fields can take.
+fn encoded_len_bound(record: &ProducerRecord) -> usize {
+    const RECORD_FIELDS: usize = 1 + 10 + 5 + 5 + 5 + 5 + 5;
+    const PER_HEADER: usize = 5 + 5;
+    let len = |bytes: Option<&[u8]>| bytes.map_or(0, <[u8]>::len);
+    record
+        .headers
+        .iter()
+        .fold(
+            len(record.key.as_deref()).saturating_add(len(record.value.as_deref())),
+            |sum, h| {
+                sum.saturating_add(h.key.len())
+                    .saturating_add(len(h.value.as_deref()))
+                    .saturating_add(PER_HEADER)
+            },
+        )
+        .saturating_add(RECORD_FIELDS + BATCH_HEADER_LEN)
 }
 
 fn now_ms() -> i64 {

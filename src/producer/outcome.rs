@@ -1,6 +1,7 @@
 //! What becomes of a batch once an attempt has an answer: a pure function of the answer and
 //! of what is known of the batch, so the produce flow's table (DESIGN.md) is tested row by
-//! row here, and the sender only carries the decision out.
+//! row here, and the sender only carries the decision out. Likewise for a batch the producer
+//! gives up on while it waits ([`give_up`]).
 //!
 //! The decision says what the broker did with the batch (wrote it, maybe wrote it, or did not)
 //! and so what becomes of its sequence ([`Sequence`]); how a sequence is given back is the
@@ -48,8 +49,9 @@ pub(crate) struct Known {
 /// What becomes of the batch's sequence (with idempotence; without, there is none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sequence {
-    /// The batch keeps it: it is retried as it was, or an attempt may have been written and
-    /// only a retry under the same epoch and sequence lets the broker recognise it.
+    /// The batch keeps it: it is retried as it was (an attempt may have been written, and
+    /// only a retry under the same epoch and sequence lets the broker recognise it).
+    /// Without idempotence there is none, and a failed batch of unknown outcome "keeps" it.
     Keep,
     /// The broker wrote none of the batch: its sequences are free again.
     Release,
@@ -65,6 +67,9 @@ pub(crate) enum FailWith {
     Answer,
     /// `Error::DeliveryTimeout`: a retriable failure outlived `delivery.timeout.ms`.
     DeliveryTimeout,
+    /// Why the producer gave up on every batch it holds: `close` ran out of time, the last
+    /// handle was dropped, or the producer went fatal.
+    Abandoned,
 }
 
 /// What to do with the batch.
@@ -85,8 +90,13 @@ pub(crate) enum Action {
     /// back and it is sent again in two halves, each sequenced anew. A batch that turns out
     /// not to split fails with the answer's error.
     Split,
-    /// Every record fails.
-    Fail { error: FailWith, sequence: Sequence },
+    /// Every record fails. `outcome_unknown`: the broker may have written the batch, so the
+    /// error must say so (`Error::is_outcome_unknown`).
+    Fail {
+        error: FailWith,
+        sequence: Sequence,
+        outcome_unknown: bool,
+    },
 }
 
 /// An [`Action`] and what the producer must do besides.
@@ -95,7 +105,8 @@ pub(crate) struct Decision {
     pub action: Action,
     /// The leader may have moved, or its connection is gone: ask for fresh metadata.
     pub refresh_metadata: bool,
-    /// The broker lost or refused the producer's state: bump the epoch (KIP-360).
+    /// The broker lost or refused the producer's state, or a batch that may have been written
+    /// failed: bump the epoch (KIP-360) before new sequences are given out.
     pub bump_epoch: bool,
 }
 
@@ -150,16 +161,6 @@ pub(crate) fn decide(answer: Answer, batch: Known) -> Decision {
     }
 }
 
-/// The sequence of a batch that fails: given back unless the broker may have written it
-/// (the partition's later batches then line up behind it, or an epoch bump resets them).
-pub(crate) fn sequence_of_failed(outcome_unknown: bool) -> Sequence {
-    if outcome_unknown {
-        Sequence::Keep
-    } else {
-        Sequence::Release
-    }
-}
-
 impl Known {
     /// Once an attempt may have been written, the batch stays of unknown outcome until the
     /// broker answers for it: a later attempt that fails before reaching the broker proves
@@ -184,42 +185,71 @@ fn succeed(base_offset: i64, log_append_time: i64) -> Decision {
 }
 
 /// Retry or fail after a failed attempt. With idempotence, a batch that may have been written
-/// is retried until the broker answers, whatever the time or the retries: failing it could
-/// report a written record as lost, and only a retry with the same sequence can tell.
-/// `forget`: the batch's sequence is void (an epoch bump comes first).
+/// is retried whatever `retries` says, until `delivery.timeout.ms` (KIP-91): only a retry with
+/// the same sequence can tell whether it was. `forget`: the batch's sequence is void (an epoch
+/// bump comes first).
 fn after_failure(retry: RetryAction, batch: Known, forget: bool) -> Decision {
     let retriable = retry != RetryAction::NoRetry;
-    let must_resolve = batch.idempotent && batch.outcome_unknown;
-    let action = if retriable && (must_resolve || (batch.retries_left && !batch.expired)) {
-        Action::Retry {
-            sequence: if forget {
-                Sequence::Forget
-            } else {
-                Sequence::Keep
+    let retries_left = batch.retries_left || (batch.idempotent && batch.outcome_unknown);
+    let refresh_metadata = matches!(
+        retry,
+        RetryAction::RefreshMetadataAndRetry | RetryAction::Reconnect
+    );
+    if retriable && retries_left && !batch.expired {
+        let sequence = if forget {
+            Sequence::Forget
+        } else {
+            Sequence::Keep
+        };
+        return Decision {
+            action: Action::Retry {
+                sequence,
+                outcome_unknown: batch.outcome_unknown,
             },
-            outcome_unknown: batch.outcome_unknown,
-        }
+            refresh_metadata,
+            bump_epoch: forget,
+        };
+    }
+    let error = if retriable && batch.expired {
+        FailWith::DeliveryTimeout
     } else {
-        Action::Fail {
-            error: if retriable && batch.expired {
-                FailWith::DeliveryTimeout
-            } else {
-                FailWith::Answer
-            },
-            sequence: if forget {
-                Sequence::Forget
-            } else {
-                sequence_of_failed(batch.outcome_unknown)
-            },
-        }
+        FailWith::Answer
     };
     Decision {
-        action,
-        refresh_metadata: matches!(
-            retry,
-            RetryAction::RefreshMetadataAndRetry | RetryAction::Reconnect
-        ),
-        bump_epoch: false,
+        refresh_metadata,
+        ..fail(batch, error, forget)
+    }
+}
+
+/// A batch the producer gives up on while it waits in its queue: expired, or abandoned
+/// (closed past the timeout, dropped, fatal).
+pub(crate) fn give_up(batch: Known, why: FailWith) -> Decision {
+    fail(batch, why, false)
+}
+
+/// Fails a batch. Its sequences are given back only if the broker wrote none of it. One that
+/// may have been written must not be reused, nor may the partition's later batches follow
+/// on from it (a gap if it was not written, and its late arrival after them would be out of
+/// order): with idempotence the epoch is bumped, which fences any attempt of it still on the
+/// way and restarts every partition at sequence 0.
+fn fail(batch: Known, error: FailWith, forget: bool) -> Decision {
+    let maybe_written = batch.outcome_unknown;
+    let bump_epoch = forget || (batch.idempotent && maybe_written);
+    let sequence = if bump_epoch {
+        Sequence::Forget
+    } else if maybe_written {
+        Sequence::Keep
+    } else {
+        Sequence::Release
+    };
+    Decision {
+        action: Action::Fail {
+            error,
+            sequence,
+            outcome_unknown: maybe_written,
+        },
+        refresh_metadata: false,
+        bump_epoch,
     }
 }
 
@@ -289,23 +319,33 @@ mod tests {
             outcome_unknown,
         }
     }
-    fn fail(sequence: Sequence) -> Action {
+    fn failing(error: FailWith, sequence: Sequence, outcome_unknown: bool) -> Action {
         Fail {
-            error: FailWith::Answer,
+            error,
             sequence,
+            outcome_unknown,
         }
     }
+    /// Fails with the answer's error; not written.
+    fn fail(sequence: Sequence) -> Action {
+        failing(FailWith::Answer, sequence, false)
+    }
+    /// Fails with the answer's error, saying the batch may have been written.
+    fn fail_unknown(sequence: Sequence) -> Action {
+        failing(FailWith::Answer, sequence, true)
+    }
     fn time_out(sequence: Sequence) -> Action {
-        Fail {
-            error: Timeout,
-            sequence,
-        }
+        failing(Timeout, sequence, false)
+    }
+    fn time_out_unknown(sequence: Sequence) -> Action {
+        failing(Timeout, sequence, true)
     }
 
     /// Besides the action: does the producer refresh metadata (R) and bump its epoch (B)?
     const NO: (bool, bool) = (false, false);
     const R: (bool, bool) = (true, false);
     const B: (bool, bool) = (false, true);
+    const RB: (bool, bool) = (true, true);
 
     /// A row: its name, the answer, what is known of the batch, the expected action, and
     /// whether metadata is refreshed and the epoch bumped.
@@ -346,36 +386,41 @@ mod tests {
             ("too large", code(E::MESSAGE_TOO_LARGE), expired(unknown(IDEM)), Split, NO),
             ("list too large", code(E::RECORD_LIST_TOO_LARGE), PLAIN, Split, NO),
             ("too large, single", code(E::MESSAGE_TOO_LARGE), single(PLAIN), fail(Release), NO),
-            ("too large, single, unknown", code(E::MESSAGE_TOO_LARGE), single(unknown(IDEM)), fail(Keep), NO),
+            ("too large, single, unknown", code(E::MESSAGE_TOO_LARGE), single(unknown(IDEM)), fail_unknown(Forget), B),
             // REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND → outcome unknown: same
-            // sequence; with idempotence until the broker answers.
+            // sequence; with idempotence whatever the retries, until delivery.timeout.ms, then
+            // failed as maybe written, and the epoch bumped.
             ("timed out", code(E::REQUEST_TIMED_OUT), IDEM, retry(Keep, true), NO),
-            ("timed out, late", code(E::REQUEST_TIMED_OUT), expired(no_retries(IDEM)), retry(Keep, true), NO),
+            ("timed out, no retries", code(E::REQUEST_TIMED_OUT), no_retries(IDEM), retry(Keep, true), NO),
+            ("timed out, late", code(E::REQUEST_TIMED_OUT), expired(no_retries(IDEM)), time_out_unknown(Forget), B),
             ("after append", code(E::NOT_ENOUGH_REPLICAS_AFTER_APPEND), IDEM, retry(Keep, true), NO),
             ("timed out, plain", code(E::REQUEST_TIMED_OUT), PLAIN, retry(Keep, true), NO),
-            ("timed out, plain, expired", code(E::REQUEST_TIMED_OUT), expired(PLAIN), time_out(Keep), NO),
-            ("after append, plain, no retries", code(E::NOT_ENOUGH_REPLICAS_AFTER_APPEND), no_retries(PLAIN), fail(Keep), NO),
+            ("timed out, plain, expired", code(E::REQUEST_TIMED_OUT), expired(PLAIN), time_out_unknown(Keep), NO),
+            ("after append, plain, no retries", code(E::NOT_ENOUGH_REPLICAS_AFTER_APPEND), no_retries(PLAIN), fail_unknown(Keep), NO),
             // Connection lost or request timed out → outcome unknown, as above.
             ("lost", LOST, IDEM, retry(Keep, true), R),
-            ("lost, late", LOST, expired(no_retries(IDEM)), retry(Keep, true), R),
+            ("lost, no retries", LOST, no_retries(IDEM), retry(Keep, true), R),
+            ("lost, late", LOST, expired(IDEM), time_out_unknown(Forget), RB),
             ("lost, plain", LOST, PLAIN, retry(Keep, true), R),
-            ("lost, plain, expired", LOST, expired(PLAIN), time_out(Keep), R),
-            ("lost, plain, no retries", LOST, no_retries(PLAIN), fail(Keep), R),
+            ("lost, plain, expired", LOST, expired(PLAIN), time_out_unknown(Keep), R),
+            ("lost, plain, no retries", LOST, no_retries(PLAIN), fail_unknown(Keep), R),
             ("missing from the response", failed(RetryAction::Reconnect, true), IDEM, retry(Keep, true), R),
             // Never sent (no connection): not written, but an earlier attempt may have been.
             ("not connected", failed(RetryAction::Reconnect, false), IDEM, retry(Keep, false), R),
             ("not connected, expired", failed(RetryAction::Retry, false), expired(IDEM), time_out(Release), NO),
-            ("not connected after a loss", failed(RetryAction::Reconnect, false), expired(unknown(IDEM)), retry(Keep, true), R),
+            ("not connected after a loss", failed(RetryAction::Reconnect, false), unknown(IDEM), retry(Keep, true), R),
+            ("not connected after a loss, late", failed(RetryAction::Reconnect, false), expired(unknown(IDEM)), time_out_unknown(Forget), RB),
             // Other retriable → retry after backoff while retries and time remain.
             ("not leader", code(E::NOT_LEADER_OR_FOLLOWER), IDEM, retry(Keep, false), R),
             ("not leader, expired", code(E::NOT_LEADER_OR_FOLLOWER), expired(PLAIN), time_out(Release), R),
-            ("not leader, expired, unknown", code(E::NOT_LEADER_OR_FOLLOWER), expired(unknown(IDEM)), retry(Keep, true), R),
-            ("not leader, plain, unknown, expired", code(E::NOT_LEADER_OR_FOLLOWER), expired(unknown(PLAIN)), time_out(Keep), R),
+            ("not leader, expired, unknown", code(E::NOT_LEADER_OR_FOLLOWER), expired(unknown(IDEM)), time_out_unknown(Forget), RB),
+            ("not leader, plain, unknown, expired", code(E::NOT_LEADER_OR_FOLLOWER), expired(unknown(PLAIN)), time_out_unknown(Keep), R),
             ("not enough replicas", code(E::NOT_ENOUGH_REPLICAS), PLAIN, retry(Keep, false), NO),
             ("not enough replicas, no retries", code(E::NOT_ENOUGH_REPLICAS), no_retries(IDEM), fail(Release), NO),
-            // Otherwise → fail each record; give the sequences back.
+            // Otherwise → fail each record; give the sequences back unless maybe written.
             ("not authorized", code(E::TOPIC_AUTHORIZATION_FAILED), IDEM, fail(Release), NO),
-            ("not authorized, unknown", code(E::TOPIC_AUTHORIZATION_FAILED), unknown(IDEM), fail(Keep), NO),
+            ("not authorized, unknown", code(E::TOPIC_AUTHORIZATION_FAILED), unknown(IDEM), fail_unknown(Forget), B),
+            ("not authorized, plain, unknown", code(E::TOPIC_AUTHORIZATION_FAILED), unknown(PLAIN), fail_unknown(Keep), NO),
             ("unknown code", code(ErrorCode(-999)), expired(IDEM), fail(Release), NO),
             ("not retriable, no answer", failed(RetryAction::NoRetry, false), expired(IDEM), fail(Release), NO),
         ];
@@ -390,6 +435,29 @@ mod tests {
                 expected,
                 "{row}: {answer:?}, {known:?}"
             );
+        }
+    }
+
+    /// A batch given up on while it waits in its queue: the error says whether it may have
+    /// been written, and with idempotence such a batch's sequence is forgotten behind a bump.
+    #[test]
+    fn giving_up_on_a_waiting_batch() {
+        use FailWith::Abandoned;
+        #[rustfmt::skip]
+        let table: &[(Known, FailWith, Action, (bool, bool))] = &[
+            (IDEM, Timeout, time_out(Release), NO),
+            (unknown(IDEM), Timeout, time_out_unknown(Forget), B),
+            (PLAIN, Abandoned, failing(Abandoned, Release, false), NO),
+            (unknown(PLAIN), Abandoned, failing(Abandoned, Keep, true), NO),
+            (unknown(IDEM), Abandoned, failing(Abandoned, Forget, true), B),
+        ];
+        for &(known, why, action, (refresh_metadata, bump_epoch)) in table {
+            let expected = Decision {
+                action,
+                refresh_metadata,
+                bump_epoch,
+            };
+            assert_eq!(give_up(known, why), expected, "{known:?}, {why:?}");
         }
     }
 
@@ -419,9 +487,11 @@ mod tests {
     }
 
     /// The promises the table keeps whatever the answer: with idempotence, running out of
-    /// time or retries never fails a batch the broker may have written (only an answer that
-    /// no retry can change does); a sequence given back was never written; a retry forgets
-    /// its sequence exactly when the epoch is bumped.
+    /// retries never fails a batch the broker may have written (only an answer that no retry
+    /// can change, or `delivery.timeout.ms`, does); a failed batch that may have been written
+    /// says so, and with idempotence forgets its sequence behind an epoch bump; a sequence
+    /// given back was never written; a retry forgets its sequence exactly when the epoch is
+    /// bumped; nothing is retried past `delivery.timeout.ms`.
     #[test]
     fn no_answer_loses_or_duplicates_silently() {
         for answer in every_answer() {
@@ -438,20 +508,36 @@ mod tests {
                     )
                     || answer == code(ErrorCode::REQUEST_TIMED_OUT)
                     || answer == code(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+                // The broker refused the producer's state: neither this attempt nor an earlier
+                // one was written.
+                let refused = known.idempotent
+                    && [
+                        ErrorCode::UNKNOWN_PRODUCER_ID,
+                        ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+                        ErrorCode::INVALID_PRODUCER_EPOCH,
+                    ]
+                    .iter()
+                    .any(|&c| answer == code(c));
+                let written_maybe = written_maybe && !refused;
                 match d.action {
-                    Fail { sequence, error } => {
+                    Fail {
+                        sequence,
+                        error,
+                        outcome_unknown,
+                    } => {
                         let retriable = match answer {
                             Answer::Failed { action, .. } => action != RetryAction::NoRetry,
                             Answer::Partition { code, .. } => {
-                                code.retry_action() != RetryAction::NoRetry || d.bump_epoch
+                                code.retry_action() != RetryAction::NoRetry || refused
                             }
                             Answer::Unacknowledged => false,
                         };
-                        if known.idempotent && written_maybe && !d.bump_epoch {
-                            assert!(
-                                !retriable,
-                                "gave up on a batch that may be written: {context}"
-                            );
+                        assert_eq!(outcome_unknown, written_maybe, "{context}");
+                        if known.idempotent && written_maybe && retriable {
+                            assert!(known.expired, "gave up on a maybe-written batch: {context}");
+                        }
+                        if known.idempotent && written_maybe {
+                            assert!(sequence == Forget && d.bump_epoch, "{context}");
                         }
                         if sequence == Release {
                             assert!(
@@ -467,10 +553,11 @@ mod tests {
                         outcome_unknown,
                         sequence,
                     } => {
-                        assert_eq!(outcome_unknown, written_maybe && !d.bump_epoch, "{context}");
+                        assert_eq!(outcome_unknown, written_maybe, "{context}");
                         assert_eq!(sequence == Forget, d.bump_epoch, "{context}");
+                        assert!(!known.expired, "{context}");
                         if !(known.idempotent && outcome_unknown) {
-                            assert!(known.retries_left && !known.expired, "{context}");
+                            assert!(known.retries_left, "{context}");
                         }
                     }
                     Split => assert!(known.splittable, "{context}"),

@@ -99,6 +99,18 @@ impl PartitionChooser {
         }
     }
 
+    /// Forgets the state of each topic `keep` refuses (its sticky partition and round-robin
+    /// position start afresh if it is used again).
+    pub fn forget_topics(&self, keep: impl Fn(&str) -> bool) {
+        write(&self.topics).retain(|topic, _| keep(topic));
+    }
+
+    /// How many topics have state.
+    #[cfg(test)]
+    fn topic_count(&self) -> usize {
+        read(&self.topics).len()
+    }
+
     fn with_topic<R>(&self, topic: &str, f: impl FnOnce(&TopicState) -> R) -> R {
         // A poisoned lock only means another sender panicked mid-lookup; the map is still sound.
         if let Some(state) = read(&self.topics).get(topic) {

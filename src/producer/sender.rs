@@ -11,7 +11,7 @@
 
 use super::batch::Batch;
 use super::idempotence::init_producer_id;
-use super::outcome::Answer;
+use super::outcome::{Answer, FailWith};
 use super::Shared;
 use crate::cluster::{Snapshot, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
@@ -30,12 +30,14 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Runs until the producer is closed and drained, or dropped.
 pub(crate) async fn run(shared: Weak<Shared>) {
+    let mut swept = None;
     loop {
         let Some(s) = shared.upgrade() else { return };
         let next_wakeup = round(&s).await;
         if s.closed_and_empty() {
             return;
         }
+        forget_unused_topics(&s, &mut swept);
         let wake = s.wake.clone();
         drop(s);
         let fallback = Instant::now() + TICK;
@@ -47,14 +49,37 @@ pub(crate) async fn run(shared: Weak<Shared>) {
     }
 }
 
+/// The cluster stops following a topic unused for `metadata.max.idle.ms` (see
+/// `cluster::interest`; every record's metadata lookup counts as a use); the producer then
+/// forgets its partitioning state and, once nothing of it waits or is in flight, its queues.
+/// Checked when a metadata refresh changed the cache (`swept`: the view checked last), so
+/// idle topics cost nothing per record and nothing per round.
+fn forget_unused_topics(s: &Shared, swept: &mut Option<u64>) {
+    let snapshot = s.cluster.snapshot();
+    if *swept == Some(snapshot.generation) {
+        return;
+    }
+    *swept = Some(snapshot.generation);
+    let followed = |topic: &str| snapshot.topics.contains_key(topic);
+    s.partitioner.forget_topics(followed);
+    s.accumulator.forget_topics(followed);
+}
+
 /// One pass: bump the epoch if due, expire, send what is ready. Returns the earliest instant
-/// a waiting batch becomes ready.
+/// a waiting batch becomes ready. Once the producer has given up, only fails what comes back.
 async fn round(s: &Arc<Shared>) -> Option<Instant> {
+    if s.abandoned.get().is_some() {
+        s.give_up_waiting();
+        return None;
+    }
     bump_epoch_if_due(s).await;
     let now = Instant::now();
-    let timeout = s.config.delivery_timeout;
-    for batch in s.accumulator.expire(now - timeout) {
-        s.fail(batch, &|| Error::DeliveryTimeout(timeout));
+    // A delivery.timeout.ms longer than the clock's past (a machine up for less than it) has
+    // expired nothing yet.
+    if let Some(cutoff) = now.checked_sub(s.config.delivery_timeout) {
+        for batch in s.accumulator.expire(cutoff) {
+            s.give_up(batch, FailWith::DeliveryTimeout);
+        }
     }
     let snapshot = s.cluster.snapshot();
     let (ready, next_wakeup) = drain(s, &snapshot, now);
@@ -63,7 +88,8 @@ async fn round(s: &Arc<Shared>) -> Option<Instant> {
 }
 
 /// Bumps the epoch once nothing is in flight and no batch's outcome is unknown: those must be
-/// resolved under the epoch they were sent with, or a retry could write them twice.
+/// resolved under the epoch they were sent with (or fail at `delivery.timeout.ms`), or a
+/// retry could write them twice.
 async fn bump_epoch_if_due(s: &Arc<Shared>) {
     let Some(id) = &s.idempotence else { return };
     if !id.bump_requested() || s.requests_in_flight() > 0 || s.accumulator.any_outcome_unknown() {
@@ -154,43 +180,82 @@ fn split_by_size(batches: Vec<Batch>, max_request_size: usize) -> Vec<Vec<Batch>
     requests
 }
 
+/// The batches of a request under way. Should its task be dropped before they are settled
+/// (the runtime shutting down), they may have been written, and they say so as they are
+/// dropped (see `Batch`'s `Drop`).
+struct InRequest(Vec<Batch>);
+
+impl Drop for InRequest {
+    fn drop(&mut self) {
+        for batch in &mut self.0 {
+            batch.outcome_unknown = true;
+        }
+    }
+}
+
 /// A request task: one ProduceRequest to `leader`, then every batch settled.
-async fn send(s: Arc<Shared>, leader: i32, mut batches: Vec<Batch>) {
+async fn send(s: Arc<Shared>, leader: i32, batches: Vec<Batch>) {
+    let mut in_request = InRequest(batches);
     let acks = wire::acks(s.config.acks);
-    let request = produce_request(&s, acks, &mut batches);
-    match s.cluster.broker(leader, TrafficClass::Produce).await {
+    let request = produce_request(&s, acks, &mut in_request.0);
+    let outcome = attempt(&s, leader, acks, &request).await;
+    let batches = std::mem::take(&mut in_request.0);
+    match outcome {
         // Never written: retrying cannot duplicate.
-        Err(e) => settle_all(&s, batches, &e, false),
-        Ok(conn) => {
-            let started = Instant::now();
-            let outcome = if acks == 0 {
-                match conn.version(ApiKey::Produce) {
-                    Ok(version) => conn.send_no_response(&request, version).await.map(|_| None),
-                    Err(e) => Err(e),
-                }
-            } else {
-                conn.send(&request).await.map(Some)
-            };
-            match outcome {
-                Ok(None) => {
-                    for batch in batches {
-                        s.settle(batch, Answer::Unacknowledged, &|| Error::Closed);
-                    }
-                }
-                Ok(Some(response)) => {
-                    s.metrics.request_done(started.elapsed());
-                    settle_response(&s, batches, &response, conn.addr());
-                }
-                Err(e) => settle_all(&s, batches, &e, e.is_outcome_unknown()),
+        Attempt::NotSent(e) => settle_all(&s, batches, &e, false),
+        Attempt::Failed(e) => settle_all(&s, batches, &e, e.is_outcome_unknown()),
+        Attempt::Unacknowledged => {
+            for batch in batches {
+                s.settle(batch, Answer::Unacknowledged, &|| Error::Closed);
             }
         }
+        Attempt::Answered(response, broker) => settle_response(&s, batches, &response, &broker),
     }
     s.request_finished(leader);
     s.wake.notify_one();
 }
 
+/// How a request went.
+enum Attempt {
+    /// No connection to the leader: nothing was written.
+    NotSent(Error),
+    /// Sent, and the request failed as a whole.
+    Failed(Error),
+    /// Written with `acks=0`: no answer comes.
+    Unacknowledged,
+    /// The leader's answer, and its address.
+    Answered(ProduceResponse, String),
+}
+
+/// Sends the request to `leader`. With `acks=0` the write itself is bounded by
+/// `request.timeout.ms` (a peer that stops reading would hold it forever), as a request
+/// awaiting its response is.
+async fn attempt(s: &Shared, leader: i32, acks: i16, request: &ProduceRequest) -> Attempt {
+    let conn = match s.cluster.broker(leader, TrafficClass::Produce).await {
+        Ok(conn) => conn,
+        Err(e) => return Attempt::NotSent(e),
+    };
+    if acks == 0 {
+        return match conn.version(ApiKey::Produce) {
+            Ok(version) => match conn.send_no_response(request, version).await {
+                Ok(()) => Attempt::Unacknowledged,
+                Err(e) => Attempt::Failed(e),
+            },
+            Err(e) => Attempt::NotSent(e),
+        };
+    }
+    let started = Instant::now();
+    match conn.send(request).await {
+        Ok(response) => {
+            s.metrics.request_done(started.elapsed());
+            Attempt::Answered(response, conn.addr().to_string())
+        }
+        Err(e) => Attempt::Failed(e),
+    }
+}
+
 /// Encodes (and compresses) each batch, once: retries resend the same bytes.
-fn produce_request(s: &Shared, acks: i16, batches: &mut [Batch]) -> ProduceRequest {
+pub(super) fn produce_request(s: &Shared, acks: i16, batches: &mut [Batch]) -> ProduceRequest {
     let mut topics: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
     for batch in batches {
         let records = batch.encoded();
@@ -226,7 +291,12 @@ fn settle_all(s: &Shared, batches: Vec<Batch>, error: &Error, outcome_unknown: b
     }
 }
 
-fn settle_response(s: &Shared, batches: Vec<Batch>, response: &ProduceResponse, broker: &str) {
+pub(super) fn settle_response(
+    s: &Shared,
+    batches: Vec<Batch>,
+    response: &ProduceResponse,
+    broker: &str,
+) {
     let mut answers = HashMap::new();
     for topic in &response.responses {
         for p in &topic.partition_responses {

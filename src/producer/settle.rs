@@ -1,8 +1,9 @@
-//! Carrying out what `outcome::decide` said about a batch: resolve its records, send it again
-//! (whole or in halves), or fail it; and give its sequence back or keep it.
+//! Carrying out what `outcome::decide` (or `outcome::give_up`) said about a batch: resolve its
+//! records, send it again (whole or in halves), or fail it; and give its sequence back, keep
+//! it, or forget it behind an epoch bump.
 
 use super::batch::{Batch, ProducerFields};
-use super::outcome::{self, decide, Action, Answer, FailWith, Known, Sequence};
+use super::outcome::{self, decide, Action, Answer, Decision, FailWith, Known, Sequence};
 use super::Shared;
 use crate::error::Error;
 use crate::record::{RecordMetadata, TopicPartition};
@@ -12,14 +13,42 @@ impl Shared {
     /// Settles an in-flight batch from its attempt's answer. `error` is the answer's error,
     /// for a batch that fails with it.
     pub(crate) fn settle(&self, batch: Batch, answer: Answer, error: &dyn Fn() -> Error) {
-        let known = Known {
+        let decision = decide(answer, self.known(&batch));
+        self.carry_out(batch, decision, error, true);
+    }
+
+    /// Fails a batch that was waiting in its queue (expired, or abandoned: closed past the
+    /// timeout, dropped, fatal). Its partition's in-flight batch, if any, is another one and
+    /// stays in flight.
+    pub(crate) fn give_up(&self, batch: Batch, why: FailWith) {
+        let decision = outcome::give_up(self.known(&batch), why);
+        self.carry_out(batch, decision, &|| self.abandoned_error(), false);
+    }
+
+    /// What is known of the batch now, for the decision table.
+    fn known(&self, batch: &Batch) -> Known {
+        Known {
             idempotent: self.idempotence.is_some(),
             outcome_unknown: batch.outcome_unknown,
-            expired: batch.created + self.config.delivery_timeout <= Instant::now(),
+            expired: Instant::now().saturating_duration_since(batch.created)
+                >= self.config.delivery_timeout,
             retries_left: batch.attempts < self.config.retries,
             splittable: batch.record_count() > 1,
-        };
-        let decision = decide(answer, known);
+        }
+    }
+
+    /// The error records get once the producer gave up on what it holds.
+    fn abandoned_error(&self) -> Error {
+        self.abandoned.get().cloned().unwrap_or(Error::Closed)
+    }
+
+    fn carry_out(
+        &self,
+        batch: Batch,
+        decision: Decision,
+        error: &dyn Fn() -> Error,
+        in_flight: bool,
+    ) {
         if decision.refresh_metadata {
             self.cluster.request_refresh();
         }
@@ -41,13 +70,19 @@ impl Shared {
             Action::Fail {
                 error: with,
                 sequence,
+                outcome_unknown,
             } => {
                 let timeout = self.config.delivery_timeout;
-                let error: &dyn Fn() -> Error = match with {
+                let base: &dyn Fn() -> Error = match with {
                     FailWith::Answer => error,
                     FailWith::DeliveryTimeout => &|| Error::DeliveryTimeout(timeout),
+                    FailWith::Abandoned => &|| self.abandoned_error(),
                 };
-                self.fail_in_flight(batch, sequence, error);
+                let tp = batch.tp.clone();
+                self.fail_with(batch, sequence, &|| maybe_written(base(), outcome_unknown));
+                if in_flight {
+                    self.accumulator.done(&tp);
+                }
             }
         }
     }
@@ -57,6 +92,7 @@ impl Shared {
         let tp = batch.tp.clone();
         let topic = batch.topic.clone();
         let count = batch.record_count();
+        let base_offset = known_base_offset(base_offset, count);
         self.metrics
             .batch_sent(count, batch.size_estimate(), batch.uncompressed_size());
         batch.complete(|i, timestamp| {
@@ -107,22 +143,11 @@ impl Shared {
                 self.release(&first.tp, sequence);
                 self.accumulator.requeue_split(first, second);
             }
-            Err(batch) => self.fail_in_flight(*batch, Sequence::Release, error),
+            Err(batch) => {
+                let decision = outcome::give_up(self.known(&batch), FailWith::Answer);
+                self.carry_out(*batch, decision, error, true);
+            }
         }
-    }
-
-    /// Fails a batch that was waiting in its queue (expired, abandoned at close, fatal).
-    /// Its partition's in-flight batch, if any, is another one and stays in flight.
-    pub(crate) fn fail(&self, batch: Batch, error: &dyn Fn() -> Error) {
-        let sequence = outcome::sequence_of_failed(batch.outcome_unknown);
-        self.fail_with(batch, sequence, error);
-    }
-
-    /// Fails the partition's in-flight batch, letting its next batch go.
-    fn fail_in_flight(&self, batch: Batch, sequence: Sequence, error: &dyn Fn() -> Error) {
-        let tp = batch.tp.clone();
-        self.fail_with(batch, sequence, error);
-        self.accumulator.done(&tp);
     }
 
     fn fail_with(&self, mut batch: Batch, sequence: Sequence, error: &dyn Fn() -> Error) {
@@ -148,5 +173,66 @@ impl Shared {
         if let (Some(id), Some(fields)) = (&self.idempotence, fields) {
             id.release(tp, fields);
         }
+    }
+}
+
+/// The error of a record that fails, saying so if the broker may have written it.
+pub(crate) fn maybe_written(error: Error, outcome_unknown: bool) -> Error {
+    if outcome_unknown && !error.is_outcome_unknown() {
+        Error::OutcomeUnknown {
+            reason: Box::new(error),
+        }
+    } else {
+        error
+    }
+}
+
+/// The base offset of a written batch of `count` records, or -1 (unknown) when the broker
+/// gave none, or one its last record's offset would overflow (a hostile broker's): then
+/// `base_offset + i` holds for every record.
+fn known_base_offset(base_offset: i64, count: usize) -> i64 {
+    let last = i64::try_from(count.saturating_sub(1))
+        .ok()
+        .and_then(|n| base_offset.checked_add(n));
+    match last {
+        Some(_) if base_offset >= 0 => base_offset,
+        _ => -1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_base_offset_whose_records_overflow_is_unknown() {
+        assert_eq!(known_base_offset(10, 3), 10);
+        assert_eq!(known_base_offset(-1, 3), -1);
+        assert_eq!(known_base_offset(i64::MIN, 1), -1);
+        assert_eq!(known_base_offset(i64::MAX, 1), i64::MAX);
+        assert_eq!(known_base_offset(i64::MAX - 2, 3), i64::MAX - 2);
+        assert_eq!(
+            known_base_offset(i64::MAX - 2, 4),
+            -1,
+            "a hostile base offset"
+        );
+        assert_eq!(known_base_offset(0, usize::MAX), -1);
+    }
+
+    #[test]
+    fn an_error_says_when_the_record_may_have_been_written() {
+        let timed_out = Error::DeliveryTimeout(Duration::from_secs(1));
+        assert!(!maybe_written(timed_out.clone(), false).is_outcome_unknown());
+        let unknown = maybe_written(timed_out, true);
+        assert!(matches!(
+            &unknown,
+            Error::OutcomeUnknown { reason } if matches!(**reason, Error::DeliveryTimeout(_))
+        ));
+        let lost = Error::connection("b:9092", "reset");
+        assert!(
+            matches!(maybe_written(lost, true), Error::Connection { .. }),
+            "an error that says so already is kept as it is"
+        );
     }
 }

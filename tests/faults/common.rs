@@ -49,6 +49,9 @@ pub struct Outcome {
     pub checker: DeliveryChecker,
     /// Sends that failed (at `send` or on delivery): value and error.
     pub failed: Vec<(String, String)>,
+    /// The values among `failed` whose error says they may have been written
+    /// (`Error::is_outcome_unknown`): they may be in the log, once.
+    pub maybe_written: Vec<String>,
     /// Sends acknowledged without an offset (`-1`: the broker answered
     /// DUPLICATE_SEQUENCE_NUMBER, i.e. an earlier attempt landed where the producer no longer
     /// knows). The checker cannot place them, so [`Drained::assert_contains`] checks them.
@@ -115,6 +118,7 @@ impl Tracker {
             let mut outcome = Outcome {
                 checker: DeliveryChecker::new(),
                 failed: Vec::new(),
+                maybe_written: Vec::new(),
                 acked_without_offset: Vec::new(),
                 acks: Vec::new(),
             };
@@ -132,6 +136,9 @@ impl Tracker {
                             a.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(e) => {
+                            if e.is_outcome_unknown() {
+                                outcome.maybe_written.push(value.clone());
+                            }
                             outcome.failed.push((value, e.to_string()));
                             f.fetch_add(1, Ordering::Relaxed);
                         }

@@ -87,3 +87,13 @@ fn a_topic_without_partitions_is_an_error() {
         Err(Error::InvalidPartition { count: 0, .. })
     ));
 }
+
+#[test]
+fn forgotten_topics_start_afresh() {
+    let c = chooser(PartitionerKind::RoundRobin);
+    let next = |topic| c.choose(topic, None, None, 3, &[], 1).unwrap();
+    assert_eq!((next("a"), next("a"), next("b")), (0, 1, 0));
+    c.forget_topics(|topic| topic == "b");
+    assert_eq!(c.topic_count(), 1);
+    assert_eq!((next("a"), next("b")), (0, 1), "a starts afresh, b goes on");
+}
