@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct KafkaClusterBuilder {
     nodes: usize,
+    controllers: Option<usize>,
     properties: Vec<(String, String)>,
     broker_ports: HashMap<usize, u16>,
     advertised_ports: HashMap<usize, u16>,
@@ -31,6 +32,7 @@ impl KafkaClusterBuilder {
     pub(super) fn new() -> Self {
         KafkaClusterBuilder {
             nodes: 1,
+            controllers: None,
             properties: Vec::new(),
             broker_ports: HashMap::new(),
             advertised_ports: HashMap::new(),
@@ -43,6 +45,15 @@ impl KafkaClusterBuilder {
     /// 1 and 3 are the tested sizes.
     pub fn nodes(mut self, nodes: usize) -> Self {
         self.nodes = nodes;
+        self
+    }
+
+    /// How many nodes are also controllers, the voters of the metadata quorum
+    /// (default: all). Nodes `0..controllers` are broker and controller, the
+    /// rest brokers only: e.g. 3 nodes with 1 controller can lose two brokers
+    /// and keep a quorum that shrinks ISRs.
+    pub fn controllers(mut self, controllers: usize) -> Self {
+        self.controllers = Some(controllers);
         self
     }
 
@@ -102,6 +113,13 @@ impl KafkaClusterBuilder {
         if self.nodes == 0 {
             return Err(LaunchError::new("a cluster needs at least one node"));
         }
+        if self.controllers.is_some_and(|c| c == 0 || c > self.nodes) {
+            return Err(LaunchError::new(format!(
+                "{} controllers for {} nodes: between 1 and the number of nodes",
+                self.controllers.unwrap_or(0),
+                self.nodes
+            )));
+        }
         let jvm = Jvm::prepare(self.train_cds.as_deref())?;
         let root = new_cluster_dir()?;
         let nodes = self.configure_nodes(&root)?;
@@ -150,6 +168,7 @@ impl KafkaClusterBuilder {
                 .collect(),
             internal: (0..n).map(|i| free[3 * i + 1]).collect(),
             controller: (0..n).map(|i| free[3 * i + 2]).collect(),
+            controllers: self.controllers.unwrap_or(n),
         }
     }
 }
