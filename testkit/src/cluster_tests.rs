@@ -149,6 +149,10 @@ fn three_nodes_survive_losing_one() {
         assert_eq!(brokers, vec![0, 1, 2], "node {i}");
     }
     let pids: Vec<u32> = (0..3).map(|i| cluster.pid(i)).collect();
+    let controller = cluster
+        .active_controller()
+        .expect("a 3-node quorum has a leader");
+    assert!(controller < 3, "{controller}");
 
     cluster.kill(1);
     // The survivors keep a quorum (2 of 3) and fence the dead broker once
@@ -178,6 +182,15 @@ fn three_nodes_survive_losing_one() {
     }
     assert!(TcpStream::connect(cluster.broker_addr(0)).is_ok());
     assert!(TcpStream::connect(cluster.broker_addr(2)).is_ok());
+    // Asked of the survivors only, the quorum names a live leader.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.active_controller().is_none_or(|c| c == 1) {
+        assert!(
+            Instant::now() < deadline,
+            "no controller but the dead node 1"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     let t = Instant::now();
     cluster.restart(1).unwrap_or_else(|e| panic!("{e}"));

@@ -30,7 +30,8 @@ pub struct Jump {
 pub struct CommitRegression {
     /// The partition.
     pub partition: i32,
-    /// The highest committed offset seen before.
+    /// The highest committed offset known before: sampled, or accepted by the
+    /// broker before the sample was asked for.
     pub from: i64,
     /// The committed offset seen now.
     pub to: i64,
@@ -123,7 +124,10 @@ type Owned = HashMap<i32, Option<i64>>;
 /// [`GroupChecker::revoked`] from the rebalance hooks, [`GroupChecker::polled`]
 /// for every record `poll` returns, [`GroupChecker::commit_succeeded`] after
 /// each commit the broker accepted; and [`GroupChecker::committed_sample`]
-/// from a watcher that reads the group's committed offsets now and then.
+/// from a watcher that reads the group's committed offsets now and then,
+/// with the [`GroupChecker::committed_mark`] it took before asking: a sample
+/// below an offset the broker had accepted before is a regression, even if
+/// no earlier sample caught that offset.
 #[derive(Debug, Default)]
 pub struct GroupChecker {
     owned: HashMap<String, Owned>,
@@ -209,11 +213,19 @@ impl GroupChecker {
         *c = (*c).max(offset);
     }
 
+    /// The highest offset known committed for `partition` now (accepted
+    /// commits and samples), for a watcher to take before it asks the broker.
+    pub fn committed_mark(&self, partition: i32) -> Option<i64> {
+        self.committed.get(&partition).copied()
+    }
+
     /// The broker says the group's committed offset for `partition` is
-    /// `offset` now.
-    pub fn committed_sample(&mut self, partition: i32, offset: i64) {
+    /// `offset` now; `mark` is [`GroupChecker::committed_mark`] as it was
+    /// before the broker was asked.
+    pub fn committed_sample(&mut self, partition: i32, offset: i64, mark: Option<i64>) {
         self.report.commit_samples += 1;
-        if let Some(&from) = self.sampled.get(&partition) {
+        let before = self.sampled.get(&partition).copied().max(mark);
+        if let Some(from) = before {
             if offset < from {
                 self.report.commit_regressions += 1;
                 keep(
@@ -256,7 +268,7 @@ mod tests {
             c.polled("a", 1, o);
         }
         c.commit_succeeded(0, 5);
-        c.committed_sample(0, 5);
+        c.committed_sample(0, 5, Some(5));
         // Rebalance: b takes partition 0 from its committed offset; a keeps 1.
         c.revoked("a", &[0, 1]);
         c.assigned("a", &[1]);
@@ -266,7 +278,7 @@ mod tests {
         // a re-reads partition 1 from before its last record: nothing was committed
         // for it, so it starts again at 0, which is allowed.
         c.polled("a", 1, 0);
-        c.committed_sample(0, 7);
+        c.committed_sample(0, 7, c.committed_mark(0));
         let r = c.report();
         assert!(r.is_clean(), "{r}");
         assert_eq!(r.polled, 13);
@@ -335,10 +347,10 @@ mod tests {
     #[test]
     fn a_committed_offset_going_back_is_a_regression() {
         let mut c = GroupChecker::new();
-        c.committed_sample(0, 5);
-        c.committed_sample(0, 5);
-        c.committed_sample(0, 4);
-        c.committed_sample(1, 2);
+        c.committed_sample(0, 5, None);
+        c.committed_sample(0, 5, None);
+        c.committed_sample(0, 4, None);
+        c.committed_sample(1, 2, None);
         let r = c.report();
         assert_eq!(r.commit_regressions, 1, "{r}");
         assert_eq!(
@@ -350,7 +362,27 @@ mod tests {
             }
         );
         // The regressed value does not become the new mark.
-        c.committed_sample(0, 5);
+        c.committed_sample(0, 5, None);
+        assert_eq!(c.report().commit_regressions, 1);
+    }
+
+    #[test]
+    fn a_sample_below_a_commit_accepted_before_it_is_a_regression() {
+        let mut c = GroupChecker::new();
+        c.committed_sample(0, 10, None);
+        // Accepted at 30 and 50 between two samples; the next sample says 40.
+        c.commit_succeeded(0, 30);
+        c.commit_succeeded(0, 50);
+        let mark = c.committed_mark(0);
+        assert_eq!(mark, Some(50));
+        c.committed_sample(0, 40, mark);
+        let r = c.report();
+        assert_eq!(r.commit_regressions, 1, "{r}");
+        assert_eq!(r.regression_examples[0].from, 50);
+        // A commit accepted after the sample was asked for is no reason.
+        c.committed_sample(0, 50, Some(50));
+        c.commit_succeeded(0, 70);
+        c.committed_sample(0, 60, Some(50));
         assert_eq!(c.report().commit_regressions, 1);
     }
 
