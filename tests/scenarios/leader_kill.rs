@@ -3,7 +3,10 @@
 //!
 //! Each kill takes the leader of partition 0 (whoever it is by then) and restarts it at
 //! once. A kill waits for the previous victim to be back, so at most one node is down and
-//! the quorum and `min.insync.replicas` survive; the 5 s are counted from the previous kill.
+//! the quorum and `min.insync.replicas` survive; the 5 s are counted from the previous kill,
+//! so where a restart takes longer (10-20 s on a busy 2-core machine) the kills come as
+//! soon as it is done. The full size (200,000 records over a minute) must see at least
+//! three kills, the quick one at least one.
 
 use crate::group::GroupSpec;
 use crate::produce::ProduceSpec;
@@ -29,6 +32,7 @@ async fn partition_leader_sigkilled_every_5_s() {
     let progress = load.progress.clone();
 
     let mut kills = Vec::new();
+    let mut at = Vec::new();
     let mut restarting: Option<tokio::task::JoinHandle<()>> = None;
     let mut last_kill = Instant::now();
     while progress.sent.load(Ordering::Relaxed) < records {
@@ -43,6 +47,7 @@ async fn partition_leader_sigkilled_every_5_s() {
         last_kill = Instant::now();
         run.broker.kill(leader).await;
         kills.push(leader);
+        at.push(format!("{:.0?}", progress.now()));
         run.log(format!(
             "SIGKILL node {leader} (leader of partition 0); {} acknowledged so far",
             progress.acked.load(Ordering::Relaxed)
@@ -54,14 +59,18 @@ async fn partition_leader_sigkilled_every_5_s() {
         previous.await.expect("a restart failed");
     }
     assert!(
-        kills.len() >= 2,
+        kills.len() >= sized(1, 3),
         "only {} kills before the producer finished sending",
         kills.len()
     );
     run.conclude(
         load,
         Duration::from_secs(300),
-        &format!("{} leader kills (nodes {kills:?})", kills.len()),
+        &format!(
+            "{} leader kills (nodes {kills:?} at {})",
+            kills.len(),
+            at.join(", ")
+        ),
     )
     .await;
 }
