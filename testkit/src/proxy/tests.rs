@@ -71,14 +71,7 @@ async fn proxy_chaos_and_cut_reset_connections() {
         .unwrap();
     assert_eq!(roundtrip(&mut s, b"x").await.unwrap(), b"x");
     proxy.cut_all();
-    let mut buf = [0u8; 1];
-    let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-        .await
-        .expect("cut did not close the connection");
-    assert!(
-        matches!(&r, Err(e) if is_reset(e)),
-        "expected RST, got {r:?}"
-    );
+    assert_reset(&mut s, "cut did not close the connection").await;
     assert_eq!(proxy.resets(), 1);
 
     // Connections made after a cut are unaffected by it.
@@ -93,13 +86,7 @@ async fn proxy_chaos_and_cut_reset_connections() {
         Duration::from_millis(150),
     )));
     let t = Instant::now();
-    let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-        .await
-        .expect("chaos did not reset the connection");
-    assert!(
-        matches!(&r, Err(e) if is_reset(e)),
-        "expected RST, got {r:?}"
-    );
+    assert_reset(&mut s, "chaos did not reset the connection").await;
     assert!(
         t.elapsed() >= Duration::from_millis(40),
         "{:?}",
@@ -180,14 +167,7 @@ async fn dropping_the_proxy_resets_and_stops_listening() {
     let mut s = tokio::net::TcpStream::connect(local).await.unwrap();
     assert_eq!(roundtrip(&mut s, b"a").await.unwrap(), b"a");
     drop(proxy);
-    let mut buf = [0u8; 1];
-    let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-        .await
-        .expect("drop did not close the connection");
-    assert!(
-        matches!(&r, Err(e) if is_reset(e)),
-        "expected RST, got {r:?}"
-    );
+    assert_reset(&mut s, "drop did not close the connection").await;
     // The listener goes with the accept task.
     let deadline = Instant::now() + Duration::from_secs(5);
     while tokio::net::TcpStream::connect(local).await.is_ok() {
@@ -197,6 +177,17 @@ async fn dropping_the_proxy_resets_and_stops_listening() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Panics unless `s` is reset within 5 s; `silent` says what it means if nothing comes.
+async fn assert_reset(s: &mut tokio::net::TcpStream, silent: &str) {
+    let r = read_within(s, Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("{silent}"));
+    assert!(
+        matches!(&r, Err(e) if is_reset(e)),
+        "expected RST, got {r:?}"
+    );
 }
 
 /// Reads with a deadline: `None` if nothing (no byte, no EOF, no error) came.
@@ -249,13 +240,7 @@ async fn half_open_drops_bytes_silently_then_resets_when_lifted() {
     // arrive; new connections work.
     proxy.end_half_open();
     for conn in [&mut s, &mut s2] {
-        let r = read_within(conn, Duration::from_secs(5))
-            .await
-            .expect("a lifted half-open connection stayed silent");
-        assert!(
-            matches!(&r, Err(e) if is_reset(e)),
-            "expected RST, got {r:?}"
-        );
+        assert_reset(conn, "a lifted half-open connection stayed silent").await;
     }
     assert_eq!(proxy.resets(), 2);
     let mut s3 = tokio::net::TcpStream::connect(proxy.local_addr())
@@ -273,13 +258,7 @@ async fn half_open_for_lifts_itself_unless_entered_again() {
     let mut s = tokio::net::TcpStream::connect(proxy.local_addr())
         .await
         .unwrap();
-    let r = read_within(&mut s, Duration::from_secs(5))
-        .await
-        .expect("the timed spell never ended");
-    assert!(
-        matches!(&r, Err(e) if is_reset(e)),
-        "expected RST, got {r:?}"
-    );
+    assert_reset(&mut s, "the timed spell never ended").await;
     assert!(
         t.elapsed() >= Duration::from_millis(250),
         "{:?}",
