@@ -237,11 +237,23 @@ impl Cluster {
     }
 
     /// The controller's connection (admin requests that must reach it), or any broker's.
+    ///
+    /// A controller that cannot be reached gives way to any broker that can: in KRaft every
+    /// broker forwards controller requests (the id Metadata names is just a live broker as
+    /// of that answer, and a killed one stays in the cache until the next refresh); a broker
+    /// that is not the controller of a ZooKeeper cluster answers `NOT_CONTROLLER`, the
+    /// caller's to retry after the refresh this asks for.
     pub(crate) async fn controller(&self) -> Result<Connection> {
-        match self.snapshot().controller {
-            Some(id) => self.broker(id, TrafficClass::Control).await,
-            None => self.any_connection().await,
+        if let Some(id) = self.snapshot().controller {
+            match self.broker(id, TrafficClass::Control).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => {
+                    tracing::debug!(controller = id, error = %e, "controller unreachable");
+                    self.request_refresh();
+                }
+            }
         }
+        self.any_connection().await
     }
 
     /// A cached, healthy topic: the per-record path, one read lock and no allocation. The

@@ -139,6 +139,15 @@ impl DeliveryChecker {
         }
     }
 
+    /// A copy with the acknowledgements only, to check them against another
+    /// reading of the topic.
+    pub fn without_reads(&self) -> DeliveryChecker {
+        DeliveryChecker {
+            acked: self.acked.clone(),
+            read: BTreeMap::new(),
+        }
+    }
+
     /// Number of acknowledged sends so far.
     pub fn acked(&self) -> usize {
         self.acked.len()
@@ -280,6 +289,17 @@ mod tests {
         assert!(r.is_clean(), "{r}");
         assert_eq!(r.acked, 10);
         assert_eq!(r.read, 11);
+    }
+
+    #[test]
+    fn without_reads_keeps_only_the_acks() {
+        let mut c = DeliveryChecker::new();
+        c.ack(0, 0, v("a"));
+        c.observe(0, 0, v("a"));
+        assert!(c.report().is_clean());
+        let fresh = c.without_reads();
+        assert_eq!(fresh.acked(), 1);
+        assert_eq!(fresh.report().lost.len(), 1);
     }
 
     #[test]

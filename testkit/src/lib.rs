@@ -1,12 +1,17 @@
 //! Test support for kafkit.
 //!
-//! - [`KafkaCluster`] starts a real Apache Kafka ([`KAFKA_VERSION`]) cluster
-//!   of KRaft nodes as child JVMs, with the jars resolved by Maven once per
-//!   build folder; nodes can be killed, paused, stopped and restarted.
+//! - [`KafkaCluster`] starts a real Apache Kafka ([`KAFKA_VERSION`], or the
+//!   release `KAFKIT_TEST_KAFKA_VERSION` names: [`kafka_version`]) cluster of
+//!   KRaft nodes as child JVMs, with the jars resolved by Maven once per build
+//!   folder and release; nodes can be killed, paused, stopped and restarted.
 //! - [`bootstrap_servers`] hands every test in a process one shared broker
 //!   (or the one named by `KAFKA_BOOTSTRAP_SERVERS`).
 //! - [`TcpProxy`] sits between a client and a broker and injects faults.
-//! - [`DeliveryChecker`] finds lost, duplicated and reordered records.
+//! - [`DeliveryChecker`] finds lost, duplicated and reordered records;
+//!   [`StreamChecker`] does the same in bounded memory for long runs, and
+//!   [`GroupChecker`] finds a group's poll skips and rewinds, records of a
+//!   partition not owned, and committed offsets going back.
+//! - [`RssSamples`] holds a process's resident memory over a soak run.
 //! - [`python_with_confluent_kafka`] gives a Python with librdkafka's
 //!   `confluent-kafka`, installed by pip into the build folder once, for
 //!   interop tests.
@@ -94,18 +99,24 @@ mod checker;
 #[cfg(test)]
 mod cluster_tests;
 mod fake_broker;
+mod group_checker;
 mod launcher;
 mod proxy;
 mod python;
+mod rss;
+mod stream_checker;
 
 pub use checker::{CheckReport, Delivery, DeliveryChecker, Duplicate, Reorder};
 pub use fake_broker::{FakeBroker, FakeBrokerBuilder, Received, Reply, ResponseBody};
+pub use group_checker::{CommitRegression, GroupChecker, GroupReport, Jump};
 pub use launcher::{
-    cache_dir, free_port, resolve_jars, KafkaCluster, KafkaClusterBuilder, LaunchError,
-    DEFAULT_READY_TIMEOUT, KAFKA_VERSION,
+    cache_dir, free_port, kafka_version, resolve_jars, KafkaCluster, KafkaClusterBuilder,
+    LaunchError, PartitionRoles, DEFAULT_READY_TIMEOUT, KAFKA_VERSION, KAFKA_VERSION_ENV,
 };
 pub use proxy::TcpProxy;
 pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};
+pub use rss::{rss_bytes, RssSamples, RssVerdict};
+pub use stream_checker::{StreamChecker, StreamReport};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

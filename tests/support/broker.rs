@@ -61,13 +61,13 @@ async fn create_replicated_topic(
 /// not poison, so one failed test does not fail the rest.)
 pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A cluster of the test's own, optionally reached only through a [`TcpProxy`]. Clones
-/// share the cluster. Its nodes stop when the last clone is dropped.
+/// A cluster of the test's own, optionally reached only through a [`TcpProxy`] per node.
+/// Clones share the cluster. Its nodes stop when the last clone is dropped.
 #[derive(Clone)]
 pub struct Broker {
     cluster: Arc<KafkaCluster>,
-    proxy: Option<Arc<TcpProxy>>,
-    /// What clients bootstrap from: the proxy when there is one.
+    proxies: Vec<Arc<TcpProxy>>,
+    /// What clients bootstrap from: the proxies when there are some.
     pub bootstrap: String,
 }
 
@@ -86,32 +86,53 @@ impl Broker {
         Broker {
             bootstrap: cluster.bootstrap(),
             cluster: Arc::new(cluster),
-            proxy: None,
+            proxies: Vec::new(),
         }
     }
 
     /// A single node that advertises a proxy's port, so every client connection (bootstrap
     /// and the ones metadata points to) goes through the proxy.
     pub async fn start_behind_proxy() -> Broker {
-        let port = free_port();
-        let proxy = TcpProxy::start(format!("127.0.0.1:{port}"))
-            .await
-            .expect("start the proxy");
-        let proxy_port = proxy.local_addr().port();
-        let mut broker = Broker::start_with(
-            KafkaCluster::builder()
-                .broker_port(0, port)
-                .advertise_port(0, proxy_port),
-        )
-        .await;
-        broker.bootstrap = proxy.local_addr().to_string();
-        broker.proxy = Some(Arc::new(proxy));
+        Broker::start_behind_proxies(KafkaCluster::builder(), 1).await
+    }
+
+    /// A cluster of `nodes` as `builder` describes it, each node advertising a proxy of its
+    /// own, so every client connection to node `i` goes through [`Broker::node_proxy`]`(i)`
+    /// (the brokers talk to each other directly).
+    pub async fn start_behind_proxies(builder: KafkaClusterBuilder, nodes: usize) -> Broker {
+        let mut builder = builder.nodes(nodes);
+        let mut proxies = Vec::new();
+        for node in 0..nodes {
+            let port = free_port();
+            let proxy = TcpProxy::start(format!("127.0.0.1:{port}"))
+                .await
+                .expect("start a proxy");
+            builder = builder
+                .broker_port(node, port)
+                .advertise_port(node, proxy.local_addr().port());
+            proxies.push(Arc::new(proxy));
+        }
+        let mut broker = Broker::start_with(builder).await;
+        broker.bootstrap = proxies
+            .iter()
+            .map(|p| p.local_addr().to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        broker.proxies = proxies;
         broker
     }
 
-    /// The proxy in front of the broker; panics if there is none.
+    /// The proxy in front of node 0; panics if there is none.
     pub fn proxy(&self) -> &TcpProxy {
-        self.proxy.as_deref().expect("this broker has no proxy")
+        self.node_proxy(0)
+    }
+
+    /// The proxy in front of `node`; panics if there is none.
+    pub fn node_proxy(&self, node: usize) -> &TcpProxy {
+        self.proxies
+            .get(node)
+            .map(|p| &**p)
+            .expect("this node has no proxy")
     }
 
     /// A fresh topic named after `prefix`, each partition on every node (up to three).
@@ -149,8 +170,9 @@ impl Broker {
             .unwrap_or_else(|e| panic!("restart node {node}: {e}"));
     }
 
-    /// Runs `f` on the cluster off the runtime's threads: it waits for JVMs.
-    async fn blocking<T: Send + 'static>(
+    /// Runs `f` on the cluster off the runtime's threads (it waits for JVMs and answers),
+    /// for what the methods above do not cover.
+    pub async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&KafkaCluster) -> T + Send + 'static,
     ) -> T {

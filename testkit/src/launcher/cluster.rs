@@ -236,6 +236,26 @@ impl KafkaCluster {
         let deadline = Instant::now() + self.ready_timeout;
         n.wait_ready(&[node as i32], deadline, self.ready_timeout)
     }
+
+    /// Starts `nodes` again together (stopping any still running first), and
+    /// waits until each serves. Nodes a quorum needs together, as after the
+    /// whole cluster was killed, must start this way: restarted one at a time,
+    /// the first would wait for a quorum that the others have not formed yet.
+    pub fn restart_together(&self, nodes: &[usize]) -> Result<(), LaunchError> {
+        for &node in nodes {
+            self.stop(node);
+        }
+        for &node in nodes {
+            self.node(node).spawn(&self.jvm)?;
+        }
+        let ids: Vec<i32> = nodes.iter().map(|&n| n as i32).collect();
+        let deadline = Instant::now() + self.ready_timeout;
+        for &node in nodes {
+            self.node(node)
+                .wait_ready(&ids, deadline, self.ready_timeout)?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for KafkaCluster {

@@ -3,16 +3,20 @@
 use std::path::Path;
 
 /// The ports of a cluster's nodes, by node index: the client listener, the
-/// listener brokers use among themselves, and the controller's.
+/// listener brokers use among themselves, and the controller's (used by the
+/// first `controllers` nodes only).
 pub(super) struct Ports {
     pub(super) broker: Vec<u16>,
     pub(super) internal: Vec<u16>,
     pub(super) controller: Vec<u16>,
+    pub(super) controllers: usize,
 }
 
 impl Ports {
+    /// The static quorum, `controller.quorum.voters`: Kafka 3.9 and 4.x both
+    /// take it, and then format a node with no quorum flags.
     fn voters(&self) -> String {
-        self.controller
+        self.controller[..self.controllers]
             .iter()
             .enumerate()
             .map(|(i, port)| format!("{i}@127.0.0.1:{port}"))
@@ -33,17 +37,24 @@ pub(super) fn server_properties(
     let n = ports.broker.len();
     let rf = n.min(3);
     let min_isr = if n >= 3 { 2 } else { 1 };
+    let controller = i < ports.controllers;
+    let mut listeners = format!(
+        "PLAINTEXT://127.0.0.1:{},INTERNAL://127.0.0.1:{}",
+        ports.broker[i], ports.internal[i]
+    );
+    if controller {
+        listeners.push_str(&format!(",CONTROLLER://127.0.0.1:{}", ports.controller[i]));
+    }
+    let roles = if controller {
+        "broker,controller"
+    } else {
+        "broker"
+    };
     let mut props: Vec<(String, String)> = [
-        ("process.roles", "broker,controller".to_string()),
+        ("process.roles", roles.to_string()),
         ("node.id", i.to_string()),
         ("controller.quorum.voters", ports.voters()),
-        (
-            "listeners",
-            format!(
-                "PLAINTEXT://127.0.0.1:{},INTERNAL://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
-                ports.broker[i], ports.internal[i], ports.controller[i]
-            ),
-        ),
+        ("listeners", listeners),
         (
             "advertised.listeners",
             format!(

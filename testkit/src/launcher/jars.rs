@@ -2,7 +2,7 @@
 //! once per build folder.
 
 use super::process::run_tied;
-use super::{LaunchError, KAFKA_VERSION};
+use super::{LaunchError, KAFKA_VERSION, KAFKA_VERSION_ENV};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,13 +21,36 @@ pub(crate) fn target_dir() -> PathBuf {
     }
 }
 
-/// The folder holding everything this testkit keeps for [`KAFKA_VERSION`]:
-/// the resolved jars and the data folders of running clusters.
-pub fn cache_dir() -> PathBuf {
-    target_dir().join(format!("kafka-{KAFKA_VERSION}"))
+/// The Apache Kafka release the launcher runs: `KAFKIT_TEST_KAFKA_VERSION` if
+/// set and not empty, else [`KAFKA_VERSION`].
+///
+/// # Panics
+///
+/// If the variable holds anything but a version (letters, digits, `.`, `-`):
+/// it becomes part of a path and of a Maven POM.
+pub fn kafka_version() -> String {
+    match std::env::var(KAFKA_VERSION_ENV) {
+        Ok(v) if !v.trim().is_empty() => {
+            let v = v.trim();
+            assert!(
+                v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'),
+                "{KAFKA_VERSION_ENV}={v:?} is not a Kafka version (like 3.9.2)"
+            );
+            v.to_string()
+        }
+        _ => KAFKA_VERSION.to_string(),
+    }
 }
 
-fn pom() -> String {
+/// The folder holding everything this testkit keeps for one Kafka release
+/// ([`kafka_version`]): the resolved jars, the class-data archive and the
+/// data folders of running clusters.
+pub fn cache_dir() -> PathBuf {
+    target_dir().join(format!("kafka-{}", kafka_version()))
+}
+
+fn pom(version: &str) -> String {
     // slf4j 2 and its log4j2 binding are not dependencies of kafka_2.13 (the
     // distribution adds them), and without them the broker logs nothing.
     format!(
@@ -42,7 +65,7 @@ fn pom() -> String {
     <dependency>
       <groupId>org.apache.kafka</groupId>
       <artifactId>kafka_2.13</artifactId>
-      <version>{KAFKA_VERSION}</version>
+      <version>{version}</version>
     </dependency>
     <dependency>
       <groupId>org.slf4j</groupId>
@@ -116,7 +139,7 @@ fn resolve_jars_uncached() -> Result<PathBuf, LaunchError> {
         return Ok(libs);
     }
     let pom_path = dir.join("pom.xml");
-    fs::write(&pom_path, pom())
+    fs::write(&pom_path, pom(&kafka_version()))
         .map_err(|e| LaunchError::io(format!("cannot write {}", pom_path.display()), e))?;
     // A half-copied folder from an interrupted run must not be mixed in.
     let _ = fs::remove_dir_all(&libs);
@@ -129,7 +152,7 @@ fn resolve_jars_uncached() -> Result<PathBuf, LaunchError> {
         .arg(format!("-DoutputDirectory={}", libs.display()));
     run_tied(
         mvn,
-        &format!("resolving Kafka {KAFKA_VERSION} jars with Maven (mvn)"),
+        &format!("resolving Kafka {} jars with Maven (mvn)", kafka_version()),
     )?;
     let has_kafka = fs::read_dir(&libs)
         .map(|entries| {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct KafkaClusterBuilder {
     nodes: usize,
+    controllers: Option<usize>,
     properties: Vec<(String, String)>,
     /// Properties of one node only, applied after `properties`.
     node_properties: HashMap<usize, Vec<(String, String)>>,
@@ -33,6 +34,7 @@ impl KafkaClusterBuilder {
     pub(super) fn new() -> Self {
         KafkaClusterBuilder {
             nodes: 1,
+            controllers: None,
             properties: Vec::new(),
             node_properties: HashMap::new(),
             broker_ports: HashMap::new(),
@@ -46,6 +48,15 @@ impl KafkaClusterBuilder {
     /// 1 and 3 are the tested sizes.
     pub fn nodes(mut self, nodes: usize) -> Self {
         self.nodes = nodes;
+        self
+    }
+
+    /// How many nodes are also controllers, the voters of the metadata quorum
+    /// (default: all). Nodes `0..controllers` are broker and controller, the
+    /// rest brokers only: e.g. 3 nodes with 1 controller can lose two brokers
+    /// and keep a quorum that shrinks ISRs.
+    pub fn controllers(mut self, controllers: usize) -> Self {
+        self.controllers = Some(controllers);
         self
     }
 
@@ -131,6 +142,13 @@ impl KafkaClusterBuilder {
         if self.nodes == 0 {
             return Err(LaunchError::new("a cluster needs at least one node"));
         }
+        if self.controllers.is_some_and(|c| c == 0 || c > self.nodes) {
+            return Err(LaunchError::new(format!(
+                "{} controllers for {} nodes: between 1 and the number of nodes",
+                self.controllers.unwrap_or(0),
+                self.nodes
+            )));
+        }
         let jvm = Jvm::prepare(self.train_cds.as_deref())?;
         let root = new_cluster_dir()?;
         let nodes = self.configure_nodes(&root)?;
@@ -181,6 +199,7 @@ impl KafkaClusterBuilder {
                 .collect(),
             internal: (0..n).map(|i| free[3 * i + 1]).collect(),
             controller: (0..n).map(|i| free[3 * i + 2]).collect(),
+            controllers: self.controllers.unwrap_or(n),
         }
     }
 }

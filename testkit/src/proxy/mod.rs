@@ -20,15 +20,19 @@ struct Shared {
     upstream: String,
     accepted: AtomicU64,
     resets: AtomicU64,
+    stalled: AtomicU64,
     chaos: watch::Sender<Chaos>,
     paused: watch::Sender<bool>,
+    half_open: watch::Sender<bool>,
+    /// Bumped by every change of `half_open`, so a timed lift only ends its own spell.
+    half_open_spell: AtomicU64,
     cut: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
 }
 
 /// A TCP proxy on 127.0.0.1 forwarding to one upstream address, with
-/// switches for faults: connection resets (now or at random), and a black
-/// hole.
+/// switches for faults: connection resets (now or at random), a black hole
+/// that holds bytes, and half-open connections that drop them.
 ///
 /// Must be created inside a tokio runtime; stops (resetting its connections)
 /// when dropped.
@@ -58,8 +62,11 @@ impl TcpProxy {
             upstream: upstream.into(),
             accepted: AtomicU64::new(0),
             resets: AtomicU64::new(0),
+            stalled: AtomicU64::new(0),
             chaos: watch::channel(None).0,
             paused: watch::channel(false).0,
+            half_open: watch::channel(false).0,
+            half_open_spell: AtomicU64::new(0),
             cut: watch::channel(0).0,
             shutdown: watch::channel(false).0,
         });
@@ -108,6 +115,48 @@ impl TcpProxy {
         self.shared.paused.send_replace(false);
     }
 
+    /// Half-open: the peer is gone without a word, as when a host loses power
+    /// or a firewall drops a flow. Every connection, current and new, stays
+    /// open but goes silent: the proxy stops reading and writing, sends no
+    /// FIN and no RST, and drops what it had read but not passed on. New
+    /// connections are accepted and never connected upstream. Chaos is
+    /// suspended. When lifted ([`TcpProxy::end_half_open`]), every connection
+    /// that went silent is reset, as the host would answer once back; new
+    /// ones work.
+    pub fn half_open(&self) {
+        self.shared.half_open_spell.fetch_add(1, Ordering::Relaxed);
+        self.shared.half_open.send_replace(true);
+    }
+
+    /// [`TcpProxy::half_open`] for `duration`, then lifted (unless lifted or
+    /// entered again meanwhile).
+    pub fn half_open_for(&self, duration: Duration) {
+        self.half_open();
+        let spell = self.shared.half_open_spell.load(Ordering::Relaxed);
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            if shared.half_open_spell.load(Ordering::Relaxed) == spell {
+                lift_half_open(&shared);
+            }
+        });
+    }
+
+    /// Ends [`TcpProxy::half_open`]: the silent connections are reset.
+    pub fn end_half_open(&self) {
+        lift_half_open(&self.shared);
+    }
+
+    /// Whether the proxy is half-open now.
+    pub fn is_half_open(&self) -> bool {
+        *self.shared.half_open.borrow()
+    }
+
+    /// Connections that went silent in a half-open spell so far.
+    pub fn stalled(&self) -> u64 {
+        self.shared.stalled.load(Ordering::Relaxed)
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.shared.accepted.load(Ordering::Relaxed)
@@ -124,6 +173,11 @@ impl Drop for TcpProxy {
         self.shared.shutdown.send_replace(true);
         self.accept_task.abort();
     }
+}
+
+fn lift_half_open(shared: &Shared) {
+    shared.half_open_spell.fetch_add(1, Ordering::Relaxed);
+    shared.half_open.send_replace(false);
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -158,6 +212,8 @@ fn chaos_deadline(chaos: Chaos) -> Option<Instant> {
 enum End {
     Closed,
     Reset,
+    /// Silent until the half-open spell is lifted, then reset.
+    Stall,
 }
 
 async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
@@ -167,6 +223,7 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
     let mut chaos = shared.chaos.subscribe();
     let mut deadline = chaos_deadline(*chaos.borrow_and_update());
     let mut paused = shared.paused.subscribe();
+    let mut half_open = shared.half_open.subscribe();
 
     // A black hole makes no upstream connection either.
     let connect = async {
@@ -176,6 +233,10 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
     let upstream = tokio::select! {
         _ = until(&mut shutdown, true) => None,
         _ = cut.changed() => None,
+        _ = until(&mut half_open, true) => {
+            stall(&shared, &mut shutdown).await;
+            None
+        }
         r = connect => r.ok(),
     };
     let Some(mut upstream) = upstream else {
@@ -211,6 +272,7 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
                     if r.is_err() { break End::Closed; }
                 }
                 _ = timer => break End::Reset,
+                _ = until(&mut half_open, true) => break End::Stall,
                 _ = cut.changed() => break End::Reset,
                 _ = until(&mut shutdown, true) => break End::Reset,
                 changed = chaos.changed() => {
@@ -224,13 +286,28 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
             }
         }
     };
-    if let End::Reset = end {
+    if let End::Stall = end {
+        // The pumps are dropped with what they held; the sockets stay open, unread.
+        stall(&shared, &mut shutdown).await;
+    }
+    if let End::Reset | End::Stall = end {
         for fd in fds {
             reset(fd);
         }
         shared.resets.fetch_add(1, Ordering::Relaxed);
     }
     // Dropping the streams closes them: with SO_LINGER 0 that sends RST.
+}
+
+/// Holds a connection silent until the half-open spell is lifted (or the
+/// proxy goes).
+async fn stall(shared: &Shared, shutdown: &mut watch::Receiver<bool>) {
+    shared.stalled.fetch_add(1, Ordering::Relaxed);
+    let mut half_open = shared.half_open.subscribe();
+    tokio::select! {
+        _ = until(&mut half_open, false) => {}
+        _ = until(shutdown, true) => {}
+    }
 }
 
 /// Makes the next close of `fd` abort the connection with RST.
@@ -278,3 +355,6 @@ async fn until(rx: &mut watch::Receiver<bool>, value: bool) {
         std::future::pending::<()>().await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The soak of issue 15 (tests/soak/): 30 minutes of produce + group consume on a
+# three-node cluster with a fault every 30 s, this process's RSS sampled every 10 s; it
+# fails if the checks find anything or any sample after the first five minutes exceeds
+# their peak. Not part of `cargo test`.
+#
+#   bench/soak.sh [MINUTES] [WARMUP-MINUTES]
+#
+# The output and the RSS samples (`seconds bytes`) go to $TARGET/soak/<time>/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+export CARGO_TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")"
+export KAFKIT_SOAK_MINUTES="${1:-30}"
+export KAFKIT_SOAK_WARMUP_MINUTES="${2:-5}"
+out="$CARGO_TARGET_DIR/soak/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$out"
+export KAFKIT_SOAK_RSS="$out/rss.txt"
+cd "$root"
+cargo test --release --test soak --no-run
+echo "soak: $KAFKIT_SOAK_MINUTES minutes; output in $out" >&2
+cargo test --release --test soak 2>&1 | tee "$out/soak.log"

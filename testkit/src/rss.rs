@@ -1,0 +1,138 @@
+//! A process's resident memory over time, for soak runs: samples of RSS, and
+//! the verdict "no growth beyond the warm-up's peak".
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// The resident set size of process `pid` (`None`: this process), in bytes,
+/// from `/proc/<pid>/statm`.
+pub fn rss_bytes(pid: Option<u32>) -> io::Result<u64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/statm"),
+        None => "/proc/self/statm".to_string(),
+    };
+    let statm = std::fs::read_to_string(&path)?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("unexpected {path}: {statm:?}")))?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Ok(pages * u64::try_from(page).unwrap_or(4096))
+}
+
+/// RSS samples, each at a time since the run began.
+#[derive(Debug, Clone, Default)]
+pub struct RssSamples {
+    samples: Vec<(Duration, u64)>,
+}
+
+/// What [`RssSamples::verdict`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RssVerdict {
+    /// The highest sample within the warm-up.
+    pub warmup_peak: u64,
+    /// The highest sample after it.
+    pub later_peak: u64,
+    /// When the later peak was taken.
+    pub later_peak_at: Duration,
+    /// Samples within the warm-up, and after it.
+    pub counts: (usize, usize),
+}
+
+impl RssVerdict {
+    /// True when no sample after the warm-up exceeds the warm-up's peak, and
+    /// there were samples on both sides.
+    pub fn holds(&self) -> bool {
+        self.counts.0 > 0 && self.counts.1 > 0 && self.later_peak <= self.warmup_peak
+    }
+}
+
+impl fmt::Display for RssVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        write!(
+            f,
+            "warm-up peak {:.1} MiB ({} samples), later peak {:.1} MiB at {:?} ({} samples)",
+            mib(self.warmup_peak),
+            self.counts.0,
+            mib(self.later_peak),
+            self.later_peak_at,
+            self.counts.1
+        )
+    }
+}
+
+impl RssSamples {
+    /// No samples yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `bytes` resident at `at`.
+    pub fn push(&mut self, at: Duration, bytes: u64) {
+        self.samples.push((at, bytes));
+    }
+
+    /// Every sample, in the order taken.
+    pub fn samples(&self) -> &[(Duration, u64)] {
+        &self.samples
+    }
+
+    /// Compares the samples taken after `warmup` with the peak before it.
+    pub fn verdict(&self, warmup: Duration) -> RssVerdict {
+        let mut v = RssVerdict {
+            warmup_peak: 0,
+            later_peak: 0,
+            later_peak_at: Duration::ZERO,
+            counts: (0, 0),
+        };
+        for &(at, bytes) in &self.samples {
+            if at < warmup {
+                v.counts.0 += 1;
+                v.warmup_peak = v.warmup_peak.max(bytes);
+            } else {
+                v.counts.1 += 1;
+                if bytes > v.later_peak {
+                    v.later_peak = bytes;
+                    v.later_peak_at = at;
+                }
+            }
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_a_resident_set() {
+        let rss = rss_bytes(None).unwrap();
+        assert!(rss > 100 * 1024, "{rss}");
+        let own = rss_bytes(Some(std::process::id())).unwrap();
+        assert!(own > 100 * 1024, "{own}");
+    }
+
+    #[test]
+    fn growth_after_the_warmup_fails_the_verdict() {
+        let s = |v: &[(u64, u64)]| {
+            let mut samples = RssSamples::new();
+            for &(at, bytes) in v {
+                samples.push(Duration::from_secs(at), bytes);
+            }
+            samples.verdict(Duration::from_secs(300))
+        };
+        let flat = s(&[(0, 50), (10, 80), (290, 70), (300, 80), (600, 75)]);
+        assert!(flat.holds(), "{flat}");
+        assert_eq!((flat.warmup_peak, flat.later_peak), (80, 80));
+        let grew = s(&[(0, 50), (290, 80), (310, 70), (900, 81)]);
+        assert!(!grew.holds(), "{grew}");
+        assert_eq!(grew.later_peak_at, Duration::from_secs(900));
+        // Too short a run proves nothing.
+        assert!(!s(&[(0, 50), (10, 50)]).holds());
+    }
+}

@@ -1,0 +1,170 @@
+//! The soak (issue 15): produce and group consume on the scenario cluster (three KRaft
+//! nodes behind proxies, RF 3, `min.insync.replicas` 2) for 30 minutes, a fault every 30 s,
+//! this process's resident memory sampled every 10 s. It passes when the checks are clean
+//! (as in the scenarios, in bounded memory) and no sample after the first five minutes
+//! exceeds their peak.
+//!
+//! Not part of `cargo test` (`test = false`); `bench/soak.sh` runs it:
+//! `cargo test --release --test soak`. `KAFKIT_SOAK_MINUTES` (30), `KAFKIT_SOAK_WARMUP_MINUTES`
+//! (5) and `KAFKIT_SOAK_RSS` (a file for the samples, `seconds bytes` per line) change it.
+//!
+//! The faults, in turn: the leader of partition 0 SIGKILLed and restarted; the active
+//! controller SIGKILLed and restarted; a follower frozen (SIGSTOP) for 10 s; the leader of
+//! partition 1 cut off half-open by its proxy for 15 s; a node stopped cleanly and
+//! restarted.
+
+// The scenarios' pieces; the soak uses part of each, the rest would count as dead code here.
+#[allow(dead_code)]
+#[path = "../scenarios/checks.rs"]
+mod checks;
+#[allow(dead_code)]
+#[path = "../scenarios/group.rs"]
+mod group;
+#[allow(dead_code)]
+#[path = "../scenarios/produce.rs"]
+mod produce;
+#[allow(dead_code)]
+#[path = "../scenarios/runner.rs"]
+mod runner;
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;
+
+use checks::SharedChecks;
+use group::GroupSpec;
+use kafkit_testkit::{rss_bytes, RssSamples};
+use produce::ProduceSpec;
+use runner::{Layout, Run};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const RATE: f64 = 500.0;
+const FAULT_EVERY: Duration = Duration::from_secs(30);
+const SAMPLE_EVERY: Duration = Duration::from_secs(10);
+
+fn minutes(var: &str, default: u64) -> Duration {
+    let m = match std::env::var(var) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{var}={v:?}: expected whole minutes")),
+        Err(_) => default,
+    };
+    Duration::from_secs(60 * m)
+}
+
+fn main() -> ExitCode {
+    let length = minutes("KAFKIT_SOAK_MINUTES", 30);
+    let warmup = minutes("KAFKIT_SOAK_WARMUP_MINUTES", 5);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    if runtime.block_on(soak(length, warmup)) {
+        println!("soak passed");
+        ExitCode::SUCCESS
+    } else {
+        println!("soak FAILED");
+        ExitCode::FAILURE
+    }
+}
+
+async fn soak(length: Duration, warmup: Duration) -> bool {
+    let mut group = GroupSpec::new(3);
+    group.session_timeout = Duration::from_secs(30);
+    let run = Run::start_with(
+        "soak",
+        Layout::ThreeVoters,
+        3,
+        group,
+        SharedChecks::new(false),
+    )
+    .await;
+    let samples = Arc::new(Mutex::new(RssSamples::new()));
+    let sampler = {
+        let samples = samples.clone();
+        let t0 = Instant::now();
+        tokio::spawn(async move {
+            loop {
+                let rss = rss_bytes(None).expect("read this process's RSS");
+                samples.lock().unwrap().push(t0.elapsed(), rss);
+                tokio::time::sleep(SAMPLE_EVERY).await;
+            }
+        })
+    };
+    let records = (RATE * length.as_secs_f64()) as u64;
+    let load = run.produce(ProduceSpec::new(records, length)).await;
+    let end = Instant::now() + length;
+    let mut faults = Vec::new();
+    let mut next = Instant::now() + FAULT_EVERY;
+    while next < end {
+        tokio::time::sleep_until(next).await;
+        next += FAULT_EVERY;
+        faults.push(fault(&run, faults.len()).await);
+    }
+    tokio::time::sleep_until(end).await;
+    sampler.abort();
+    let notes = format!("{} faults: {}", faults.len(), faults.join("; "));
+    let verdict = run.finish(load, Duration::from_secs(600), &notes).await;
+    let samples = samples.lock().unwrap().clone();
+    if let Ok(path) = std::env::var("KAFKIT_SOAK_RSS") {
+        let table: String = samples
+            .samples()
+            .iter()
+            .map(|(at, bytes)| format!("{} {bytes}\n", at.as_secs()))
+            .collect();
+        std::fs::write(&path, table).unwrap_or_else(|e| panic!("write {path}: {e}"));
+    }
+    let rss = samples.verdict(warmup);
+    println!("RSS: {rss}");
+    if !verdict.clean {
+        println!("{}", verdict.details);
+    }
+    verdict.clean && rss.holds()
+}
+
+/// Fault number `n` of the cycle; returns what it did.
+async fn fault(run: &Run, n: usize) -> String {
+    let done = match n % 5 {
+        0 => {
+            let leader = run.leader(0).await;
+            run.broker.kill(leader).await;
+            run.broker.restart(leader).await;
+            format!("SIGKILL leader {leader}")
+        }
+        1 => {
+            let controller = run.controller().await;
+            run.broker.kill(controller).await;
+            run.broker.restart(controller).await;
+            format!("SIGKILL controller {controller}")
+        }
+        2 => {
+            let roles = run.roles(0).await;
+            let follower = (0..3)
+                .find(|&n| Some(n) != roles.leader)
+                .expect("a follower");
+            run.broker.pause(follower).await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            run.broker.resume(follower).await;
+            format!("SIGSTOP follower {follower} 10 s")
+        }
+        3 => {
+            let leader = run.leader(1).await;
+            let proxy = run.broker.node_proxy(leader);
+            proxy.half_open();
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            proxy.end_half_open();
+            format!("half-open {leader} 15 s")
+        }
+        _ => {
+            let node = n % 3;
+            run.broker.stop(node).await;
+            run.broker.restart(node).await;
+            format!("restart {node}")
+        }
+    };
+    run.log(format!("fault {n}: {done}"));
+    done
+}
