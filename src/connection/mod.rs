@@ -355,3 +355,5 @@ enum Gate {
 mod sasl_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, feature = "tls"))]
+mod tls_tests;

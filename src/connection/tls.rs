@@ -172,10 +172,13 @@ pub(super) fn classify(addr: &str, e: &std::io::Error) -> Option<Error> {
     let host = host_of(addr);
     let reason = match tls {
         rustls::Error::InvalidCertificate(cert) => match cert {
-            CertificateError::UnknownIssuer => "the broker's certificate is not signed by a CA \
+            // A bad signature: a CA of the same name as a trusted one, but another key.
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                "the broker's certificate is not signed by a CA \
                 kafkit trusts: set ssl.truststore.location (librdkafka: ssl.ca.location) to the \
                 PEM file of the CA that signed it"
-                .to_string(),
+                    .to_string()
+            }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 format!(
                 "the broker's certificate is not valid for the host name {host:?}: dial a name \
@@ -231,7 +234,8 @@ fn alert_name(e: &rustls::Error) -> String {
 
 /// A handshake that failed below TLS: a closed connection means the listener is not TLS.
 fn handshake_io_error(addr: &str, e: std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionReset, UnexpectedEof};
+    if matches!(e.kind(), UnexpectedEof | ConnectionReset | BrokenPipe) {
         return Error::Tls {
             broker: addr.to_string(),
             reason: "the broker closed the connection during the TLS handshake: the listener \
