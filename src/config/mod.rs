@@ -18,6 +18,10 @@ pub use consumer::{AssignorKind, AutoOffsetReset, ConsumerConfig, IsolationLevel
 pub use producer::{Acks, ProducerConfig, MAX_IN_FLIGHT_FOR_IDEMPOTENCE};
 pub use secret::Secret;
 pub(crate) use security::{check_extension, json_string, UnsecuredLogin};
+#[cfg(feature = "aws-msk-iam")]
+pub use security::{
+    AwsCredentials, AwsCredentialsProvider, MskIamConfig, SharedAwsCredentialsProvider,
+};
 pub use security::{
     BoxFuture, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
     SecurityConfig, SecurityProtocol, SharedTokenProvider, TlsConfig,

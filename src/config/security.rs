@@ -4,6 +4,8 @@
 //! This module only checks the settings; the connection layer loads certificates and runs
 //! the handshakes.
 
+#[cfg(feature = "aws-msk-iam")]
+mod aws;
 mod jaas;
 mod oauth;
 
@@ -13,7 +15,11 @@ use super::properties::{bad_value, ensure, parse_optional};
 use super::secret::Secret;
 use crate::error::{Error, Result};
 
+#[cfg(feature = "aws-msk-iam")]
+pub use aws::{AwsCredentials, AwsCredentialsProvider, MskIamConfig, SharedAwsCredentialsProvider};
 pub use jaas::JaasConfig;
+#[cfg(feature = "aws-msk-iam")]
+pub(crate) use jaas::MSK_IAM_MODULE;
 pub(crate) use jaas::{OAUTHBEARER_MODULE, PLAIN_MODULE, SCRAM_MODULE};
 pub(crate) use oauth::{check_extension, json_string, UnsecuredLogin};
 pub use oauth::{BoxFuture, OAuthBearerToken, OAuthBearerTokenProvider, SharedTokenProvider};
@@ -216,6 +222,9 @@ pub struct SaslConfig {
     /// For OAUTHBEARER: where tokens come from (code only, no property). Without it, the
     /// unsecured login of `sasl.jaas.config` is used.
     pub token_provider: Option<SharedTokenProvider>,
+    /// For AWS_MSK_IAM, and MSK IAM tokens over OAUTHBEARER (feature `aws-msk-iam`).
+    #[cfg(feature = "aws-msk-iam")]
+    pub msk_iam: MskIamConfig,
 }
 
 impl SaslConfig {
@@ -327,6 +336,15 @@ impl SaslConfig {
                 if self.username.is_some() || self.password.is_some() {
                     return Err(unused("sasl.username/sasl.password"));
                 }
+                #[cfg(feature = "aws-msk-iam")]
+                if self.msk_iam.oauthbearer {
+                    ensure(self.token_provider.is_none(), || {
+                        "both a token provider and IAMOAuthBearerLoginCallbackHandler are set; \
+                         keep one"
+                            .to_string()
+                    })?;
+                    return self.msk_iam_jaas();
+                }
                 match (&self.token_provider, &self.jaas_config) {
                     (Some(_), Some(_)) => Err(Error::config(
                         "both a token provider and sasl.jaas.config are set for OAUTHBEARER; \
@@ -336,11 +354,79 @@ impl SaslConfig {
                     (None, _) => self.unsecured_login().map(drop),
                 }
             }
+            #[cfg(feature = "aws-msk-iam")]
+            SaslMechanism::AwsMskIam => {
+                if self.username.is_some() || self.password.is_some() {
+                    return Err(unused("sasl.username/sasl.password"));
+                }
+                if self.token_provider.is_some() {
+                    return Err(unused("token_provider"));
+                }
+                self.msk_iam_jaas()
+            }
+            #[cfg(not(feature = "aws-msk-iam"))]
             SaslMechanism::AwsMskIam => Err(Error::config(
                 "sasl.mechanism=AWS_MSK_IAM needs kafkit built with the `aws-msk-iam` cargo \
                  feature",
             )),
         }
+    }
+
+    /// The `IAMLoginModule` options kafkit honours (`awsProfileName`); an absent
+    /// `sasl.jaas.config` is fine.
+    #[cfg(feature = "aws-msk-iam")]
+    fn msk_iam_jaas(&self) -> Result<()> {
+        let Some(jaas) = &self.jaas_config else {
+            return Ok(());
+        };
+        ensure(jaas.login_module == MSK_IAM_MODULE, || {
+            format!(
+                "MSK IAM needs {MSK_IAM_MODULE} in sasl.jaas.config, not {}",
+                jaas.login_module
+            )
+        })?;
+        for refused in ["awsRoleArn", "awsRoleSessionName", "awsStsRegion"] {
+            ensure(jaas.option(refused).is_none(), || {
+                format!(
+                    "sasl.jaas.config: {refused} (assuming a role through STS) is not \
+                     implemented by kafkit; assume the role outside (a profile with \
+                     credentials, or a credentials provider in code)"
+                )
+            })?;
+        }
+        ensure(
+            jaas.option("awsDebugCreds").is_none_or(|v| v == "false"),
+            || "sasl.jaas.config: awsDebugCreds=true is not implemented by kafkit".to_string(),
+        )?;
+        jaas.only_options(
+            &[
+                "awsProfileName",
+                "awsDebugCreds",
+                "awsMaxRetries",
+                "awsMaxBackOffTimeMs",
+            ],
+            &[],
+        )?;
+        ensure(
+            jaas.option("awsMaxRetries").is_none() && jaas.option("awsMaxBackOffTimeMs").is_none(),
+            || {
+                "sasl.jaas.config: awsMaxRetries/awsMaxBackOffTimeMs are not implemented by \
+                 kafkit: a failed credential fetch fails the connection attempt, which the \
+                 reconnect backoff retries"
+                    .to_string()
+            },
+        )
+    }
+
+    /// The profile for MSK IAM: the config's, else `awsProfileName` in `sasl.jaas.config`.
+    #[cfg(feature = "aws-msk-iam")]
+    pub(crate) fn msk_iam_profile(&self) -> Option<String> {
+        self.msk_iam.profile.clone().or_else(|| {
+            self.jaas_config
+                .as_ref()
+                .and_then(|j| j.option("awsProfileName"))
+                .map(str::to_string)
+        })
     }
 }
 
@@ -449,6 +535,19 @@ impl SecurityConfig {
                         value.trim()
                     )));
                 }
+            }
+            #[cfg(feature = "aws-msk-iam")]
+            "sasl.client.callback.handler.class"
+                if value.trim() == "software.amazon.msk.auth.iam.IAMClientCallbackHandler" =>
+            {
+                // What AWS_MSK_IAM does anyway; accepted so Java configs work unchanged.
+            }
+            #[cfg(feature = "aws-msk-iam")]
+            "sasl.login.callback.handler.class"
+                if value.trim()
+                    == "software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler" =>
+            {
+                self.sasl.msk_iam.oauthbearer = true
             }
             _ => {
                 if let Some((_, why)) = REFUSED.iter().find(|(k, _)| *k == key) {

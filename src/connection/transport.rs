@@ -39,7 +39,6 @@ fn timed_out(addr: &str, params: &ConnectionParams) -> Error {
 }
 
 /// The host part of `host:port` (brackets removed from IPv6), for SNI and certificate checks.
-#[cfg_attr(not(feature = "tls"), allow(dead_code))]
 pub(super) fn host_of(addr: &str) -> &str {
     let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
     host.trim_start_matches('[').trim_end_matches(']')

@@ -11,6 +11,8 @@ pub(crate) const PLAIN_MODULE: &str = "org.apache.kafka.common.security.plain.Pl
 pub(crate) const SCRAM_MODULE: &str = "org.apache.kafka.common.security.scram.ScramLoginModule";
 pub(crate) const OAUTHBEARER_MODULE: &str =
     "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
+#[cfg(feature = "aws-msk-iam")]
+pub(crate) const MSK_IAM_MODULE: &str = "software.amazon.msk.auth.iam.IAMLoginModule";
 
 /// A parsed `sasl.jaas.config`: one login module and its options. Every option value is kept
 /// as a [`Secret`], so printing the config never shows a password.

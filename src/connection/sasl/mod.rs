@@ -6,9 +6,17 @@
 //! re-authenticates before the session ends, on the same socket: requests already written
 //! are answered as usual, new ones wait for the few round trips it takes.
 
+#[cfg(feature = "aws-msk-iam")]
+mod aws_credentials;
+#[cfg(feature = "aws-msk-iam")]
+mod aws_http;
+#[cfg(feature = "aws-msk-iam")]
+mod msk_iam;
 mod oauthbearer;
 mod plain;
 mod scram;
+#[cfg(feature = "aws-msk-iam")]
+mod sigv4;
 
 use super::{Gate, Inner};
 use crate::config::{OAuthBearerTokenProvider, SaslConfig, SaslMechanism, Secret};
@@ -25,15 +33,30 @@ trait Exchange: Send {
     fn first(&mut self) -> Result<Vec<u8>, String>;
     /// The client's answer to the server's message, or `None` when the exchange is complete.
     fn next(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, String>;
+    /// When the credentials used expire, if they do: the session must be renewed before.
+    fn valid_until(&self) -> Option<std::time::SystemTime> {
+        None
+    }
 }
 
 /// A SASL mechanism with its credentials, resolved once from the config.
 #[derive(Clone)]
 pub(crate) enum SaslSettings {
-    Plain { user: String, password: Secret },
-    ScramSha256 { user: String, password: Secret },
-    ScramSha512 { user: String, password: Secret },
+    Plain {
+        user: String,
+        password: Secret,
+    },
+    ScramSha256 {
+        user: String,
+        password: Secret,
+    },
+    ScramSha512 {
+        user: String,
+        password: Secret,
+    },
     OAuthBearer(Arc<dyn OAuthBearerTokenProvider>),
+    #[cfg(feature = "aws-msk-iam")]
+    MskIam(Arc<msk_iam::MskIam>),
 }
 
 impl std::fmt::Debug for SaslSettings {
@@ -59,6 +82,16 @@ impl SaslSettings {
                 let (user, password) = credentials()?;
                 Self::ScramSha512 { user, password }
             }
+            #[cfg(feature = "aws-msk-iam")]
+            Some(SaslMechanism::AwsMskIam) => {
+                Self::MskIam(Arc::new(msk_iam::MskIam::from_config(sasl)))
+            }
+            #[cfg(feature = "aws-msk-iam")]
+            Some(SaslMechanism::OAuthBearer) if sasl.msk_iam.oauthbearer => {
+                Self::OAuthBearer(Arc::new(msk_iam::MskIamTokens::new(
+                    msk_iam::MskIam::from_config(sasl),
+                )?))
+            }
             Some(SaslMechanism::OAuthBearer) => match &sasl.token_provider {
                 Some(provider) => Self::OAuthBearer(provider.0.clone()),
                 None => Self::OAuthBearer(Arc::new(oauthbearer::UnsecuredTokens(
@@ -80,11 +113,15 @@ impl SaslSettings {
             Self::ScramSha256 { .. } => SaslMechanism::ScramSha256.name(),
             Self::ScramSha512 { .. } => SaslMechanism::ScramSha512.name(),
             Self::OAuthBearer(_) => SaslMechanism::OAuthBearer.name(),
+            #[cfg(feature = "aws-msk-iam")]
+            Self::MskIam(_) => SaslMechanism::AwsMskIam.name(),
         }
     }
 
-    /// A fresh exchange; token providers are asked here, once per authentication.
-    async fn exchange(&self) -> Result<Box<dyn Exchange>, String> {
+    /// A fresh exchange with the broker at `host`; token and credential providers are asked
+    /// here, once per authentication.
+    async fn exchange(&self, host: &str) -> Result<Box<dyn Exchange>, String> {
+        let _ = host;
         Ok(match self {
             Self::Plain { user, password } => Box::new(plain::Plain {
                 user: user.clone(),
@@ -107,6 +144,8 @@ impl SaslSettings {
                     .map_err(|e| format!("the token provider failed: {e}"))?;
                 Box::new(oauthbearer::OAuthBearer::new(token)?)
             }
+            #[cfg(feature = "aws-msk-iam")]
+            Self::MskIam(iam) => iam.exchange(host).await?,
         })
     }
 }
@@ -156,7 +195,10 @@ pub(super) async fn authenticate(inner: &Inner, sasl: &SaslSettings) -> Result<O
             )))
         }
     }
-    let mut exchange = sasl.exchange().await.map_err(failed)?;
+    let mut exchange = sasl
+        .exchange(super::transport::host_of(broker))
+        .await
+        .map_err(failed)?;
     let mut message = exchange.first().map_err(failed)?;
     let version = inner.version(ApiKey::SaslAuthenticate)?;
     loop {
@@ -176,7 +218,19 @@ pub(super) async fn authenticate(inner: &Inner, sasl: &SaslSettings) -> Result<O
             None => {
                 let lifetime = u64::try_from(response.session_lifetime_ms).unwrap_or(0);
                 tracing::debug!(%broker, mechanism, session_lifetime_ms = lifetime, "authenticated");
-                return Ok((lifetime > 0).then(|| Duration::from_millis(lifetime)));
+                if lifetime == 0 {
+                    // The broker does not re-authenticate (connections.max.reauth.ms=0).
+                    return Ok(None);
+                }
+                let mut lifetime = Duration::from_millis(lifetime);
+                // Credentials that expire sooner than the session end it sooner.
+                if let Some(until) = exchange.valid_until() {
+                    let left = until
+                        .duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default();
+                    lifetime = lifetime.min(left.max(Duration::from_secs(1)));
+                }
+                return Ok(Some(lifetime));
             }
         }
     }
