@@ -6,50 +6,51 @@
 //!     --producer-property linger.ms=10
 //! ```
 
+#[allow(dead_code)] // each example uses part of it
+mod support;
+
+use clap::Parser;
 use kafkit::{Producer, ProducerConfig, ProducerRecord};
 use std::io::BufRead;
 use std::process::ExitCode;
+use support::{key_value, Target};
 
-const USAGE: &str = "usage: console_producer --bootstrap-server HOST:PORT --topic TOPIC \
-[--property parse.key=true] [--property key.separator=SEP] [--producer-property KEY=VALUE]...";
+/// Lines from stdin to records.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    target: Target,
+    /// `parse.key=true` (each line is KEY SEPARATOR VALUE) or `key.separator=SEP` (a tab by
+    /// default).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    property: Vec<(String, String)>,
+    /// A Java producer property, e.g. `linger.ms=10`.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    producer_property: Vec<(String, String)>,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("console_producer: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::exit("console_producer", run(Args::parse()).await)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut bootstrap = None;
-    let mut topic = None;
-    let mut parse_key = false;
-    let mut separator = "\t".to_string();
-    let mut props: Vec<(String, String)> = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
-        match arg.as_str() {
-            "--bootstrap-server" => bootstrap = Some(value()?),
-            "--topic" => topic = Some(value()?),
-            "--property" => match split_kv(&value()?)? {
-                (k, v) if k == "parse.key" => parse_key = v == "true",
-                (k, v) if k == "key.separator" => separator = v,
-                (k, _) => return Err(format!("unknown --property {k}").into()),
-            },
-            "--producer-property" => props.push(split_kv(&value()?)?),
-            other => return Err(format!("unknown argument {other}\n{USAGE}").into()),
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (mut parse_key, mut separator) = (false, "\t".to_string());
+    for (k, v) in args.property {
+        match k.as_str() {
+            "parse.key" => parse_key = v == "true",
+            "key.separator" => separator = v,
+            _ => return Err(format!("unknown --property {k}").into()),
         }
     }
-    let bootstrap = bootstrap.ok_or(format!("--bootstrap-server is required\n{USAGE}"))?;
-    // An Arc<str>, so each record shares the name instead of copying it.
-    let topic: std::sync::Arc<str> = topic.ok_or(format!("--topic is required\n{USAGE}"))?.into();
-    props.insert(0, ("bootstrap.servers".into(), bootstrap));
+    let mut props = args.producer_property;
+    props.insert(
+        0,
+        ("bootstrap.servers".into(), args.target.bootstrap_server),
+    );
     let producer = Producer::new(ProducerConfig::from_properties(props)?).await?;
+    // An Arc<str>, so each record shares the name instead of copying it.
+    let topic: std::sync::Arc<str> = args.target.topic.into();
 
     let mut deliveries = Vec::new();
     for line in std::io::stdin().lock().lines() {
@@ -70,10 +71,4 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         delivery.await?;
     }
     Ok(())
-}
-
-fn split_kv(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }

@@ -9,57 +9,57 @@
 //!     --group summer --dlq-topic numbers.dlq --max-messages 100 --timeout-ms 10000
 //! ```
 
+#[allow(dead_code)] // each example uses part of it
+mod support;
+
+use clap::Parser;
 use futures::future::try_join_all;
 use kafkit::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord, Header};
 use kafkit::{OffsetAndMetadata, Producer, ProducerConfig, ProducerRecord, TopicPartition};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use support::Target;
 
-const USAGE: &str = "usage: dead_letter --bootstrap-server HOST:PORT --topic TOPIC --group GROUP \
---dlq-topic TOPIC [--max-messages N] [--timeout-ms IDLE_MS (default 10000)]";
-
-const FLAGS: &str = "--bootstrap-server --topic --group --dlq-topic --max-messages --timeout-ms";
+/// Consume in a group, send the records that fail to a DLQ topic, commit.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    target: Target,
+    #[arg(long)]
+    group: String,
+    #[arg(long, value_name = "TOPIC")]
+    dlq_topic: String,
+    /// Stop after this many records.
+    #[arg(long, value_name = "N")]
+    max_messages: Option<usize>,
+    /// Stop after this long without a record.
+    #[arg(long, value_name = "IDLE_MS", default_value_t = 10_000)]
+    timeout_ms: u64,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("dead_letter: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::exit("dead_letter", run(Args::parse()).await)
 }
 
-async fn run() -> Result<(), Box<dyn Error>> {
-    let (args, mut opts) = (std::env::args().skip(1).collect::<Vec<_>>(), HashMap::new());
-    for pair in args.chunks(2) {
-        match pair {
-            [flag, value] if FLAGS.split(' ').any(|f| f == flag) => {
-                opts.insert(flag.as_str(), value.clone())
-            }
-            _ => return Err(format!("bad argument {}\n{USAGE}", pair.join(" ")).into()),
-        };
-    }
-    let mut required = |k: &str| opts.remove(k).ok_or(format!("{k} is required\n{USAGE}"));
-    let (bootstrap, topic) = (required("--bootstrap-server")?, required("--topic")?);
-    let (group, dlq) = (required("--group")?, required("--dlq-topic")?);
-    let number = |k: &str, default: u64| opts.get(k).map_or(Ok(default), |v| v.parse::<u64>());
-    let (max, idle) = (
-        number("--max-messages", u64::MAX)?,
-        number("--timeout-ms", 10_000)?,
-    );
-
-    let mut config = ConsumerConfig::new(&bootstrap);
-    (config.group_id, config.enable_auto_commit) = (Some(group), false);
+async fn run(args: Args) -> Result<(), Box<dyn Error>> {
+    let mut config = ConsumerConfig::new(&args.target.bootstrap_server);
+    (config.group_id, config.enable_auto_commit) = (Some(args.group), false);
     config.auto_offset_reset = AutoOffsetReset::Earliest;
     let consumer = Consumer::new(config).await?;
-    let producer = Producer::new(ProducerConfig::new(&bootstrap)).await?; // acks=all
-    consumer.subscribe([topic]).await?;
-    let (max, idle) = (max as usize, Duration::from_millis(idle));
-    let outcome = consume(&consumer, &producer, &dlq, max, idle).await;
+    let producer = Producer::new(ProducerConfig::new(&args.target.bootstrap_server)).await?; // acks=all
+    consumer.subscribe([args.target.topic]).await?;
+    let (dlq, idle) = (args.dlq_topic, Duration::from_millis(args.timeout_ms));
+    let outcome = consume(
+        &consumer,
+        &producer,
+        &dlq,
+        args.max_messages.unwrap_or(usize::MAX),
+        idle,
+    )
+    .await;
     producer.close(Duration::from_secs(5)).await;
     let closed = consumer.close().await; // leave the group even after a failure
     let (ok, sum, failed) = outcome?;

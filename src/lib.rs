@@ -21,6 +21,8 @@ mod topic;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod __fuzz {
+    pub use crate::cluster::metadata::hooks::*;
+    pub use crate::connection::hooks::*;
     pub use crate::protocol::frame::hooks::*;
     pub use crate::protocol::lz4::hooks::*;
     pub use crate::protocol::record_batch::hooks::*;

@@ -22,6 +22,7 @@
 //! assigned from the earliest offset of the fresh topic, reports receive − send per record.
 
 use bytes::Bytes;
+use clap::Parser;
 use futures::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
 use std::error::Error;
@@ -45,64 +46,36 @@ const MAX_POLL_RECORDS: usize = 500;
 /// `queued.min.messages` of `rdkafka-tuned-consume` (librdkafka's default: 100,000).
 const RDKAFKA_TUNED_QUEUED_MIN: usize = 1_000_000;
 
-#[derive(Clone)]
+/// One client of the side-by-side benchmark.
+#[derive(Clone, Parser)]
 struct Args {
+    /// kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce |
+    /// krafka-produce | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume |
+    /// rdkafka-stream-consume | krafka-consume | kafkit-e2e | rdkafka-e2e | krafka-e2e |
+    /// admin-create | admin-delete
     mode: String,
+    #[arg(long, value_name = "HOST:PORT")]
     bootstrap: String,
+    /// The topic (comma-separated topics for the admin modes).
+    #[arg(long)]
     topic: String,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     num_records: u64,
+    /// Record values: the file's non-empty lines, picked at random.
+    #[arg(long, value_name = "FILE")]
     payload_file: Option<String>,
+    /// Records per second; -1: no cap.
+    #[arg(long, value_name = "REC_PER_S", default_value_t = -1.0, allow_negative_numbers = true)]
     throughput: f64,
+    /// none | lz4
+    #[arg(long, default_value = "none")]
     compression: String,
+    #[arg(long, value_name = "P", default_value_t = 6)]
     partitions: i32,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let mode = it
-        .next()
-        .ok_or("usage: peer MODE --bootstrap B --topic T --num-records N ...")?;
-    let mut a = Args {
-        mode,
-        bootstrap: String::new(),
-        topic: String::new(),
-        num_records: 0,
-        payload_file: None,
-        throughput: -1.0,
-        compression: "none".into(),
-        partitions: 6,
-    };
-    while let Some(flag) = it.next() {
-        let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        let num = |v: &str| {
-            v.parse::<f64>()
-                .map_err(|_| format!("{flag}: not a number: {v}"))
-        };
-        match flag.as_str() {
-            "--bootstrap" => a.bootstrap = v,
-            "--topic" => a.topic = v,
-            "--num-records" => a.num_records = num(&v)? as u64,
-            "--payload-file" => a.payload_file = Some(v),
-            "--throughput" => a.throughput = num(&v)?,
-            "--compression" => a.compression = v,
-            "--partitions" => a.partitions = num(&v)? as i32,
-            _ => return Err(format!("unknown flag {flag}")),
-        }
-    }
-    if a.bootstrap.is_empty() || a.topic.is_empty() || a.num_records == 0 {
-        return Err("--bootstrap, --topic and --num-records are required".into());
-    }
-    Ok(a)
-}
-
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("peer: {e}");
-            std::process::exit(2);
-        }
-    };
+    let args = Args::parse();
     let result = match args.mode.as_str() {
         "rdkafka-produce" => rdkafka_produce(&args),
         "rdkafka-consume" => rdkafka_consume(&args, false),

@@ -141,6 +141,49 @@ impl Snapshot {
     }
 }
 
+/// A hook for the fuzz targets (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub mod hooks {
+    use super::Snapshot;
+    use crate::protocol::frame::decode_response;
+    use bytes::Bytes;
+    use kafka_protocol::messages::MetadataRequest;
+
+    /// Two Metadata responses (v1..=12, split at the first byte's position) applied one after
+    /// the other, as refreshes do; the result must be a consistent snapshot.
+    pub fn fuzz_metadata_apply(data: &[u8]) {
+        let Some((&split, rest)) = data.split_first() else {
+            return;
+        };
+        let split = usize::from(split).min(rest.len());
+        let mut snapshot = Snapshot::default();
+        for part in [&rest[..split], &rest[split..]] {
+            let version = 1 + (i16::from(part.first().copied().unwrap_or(0)) % 12);
+            if let Ok(response) =
+                decode_response::<MetadataRequest>(Bytes::copy_from_slice(part), version)
+            {
+                snapshot = snapshot.apply(&response);
+            }
+        }
+        for (name, topic) in &snapshot.topics {
+            assert_eq!(name, &topic.name);
+            for (i, p) in topic.partitions.iter().enumerate() {
+                assert_eq!(p.id as usize, i, "partitions are indexed by id");
+                if let Some(leader) = p.leader {
+                    assert!(
+                        snapshot.brokers.contains_key(&leader),
+                        "leaders are known brokers"
+                    );
+                }
+            }
+            assert!(topic
+                .available
+                .iter()
+                .all(|&id| topic.partition(id).is_some()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@
 //! request is sent at the highest version both sides support, or fails with
 //! [`Error::UnsupportedVersion`].
 
+#[cfg(feature = "fuzzing")]
+pub mod hooks;
 mod io_task;
 mod sasl;
 mod security;
@@ -270,6 +272,8 @@ impl Inner {
         let frame = self
             .round_trip(request, version, timeout, expects_response, gate)
             .await?;
+        #[cfg(feature = "fuzzing")]
+        hooks::capture(R::KEY, version, &frame);
         decode_response::<R>(frame, version).map_err(|reason| self.malformed(reason))
     }
 
@@ -332,6 +336,8 @@ impl Inner {
         let frame = self
             .round_trip(request, version, timeout, true, Gate::Pass)
             .await?;
+        #[cfg(feature = "fuzzing")]
+        hooks::capture(ApiKey::ApiVersions as i16, version, &frame);
         match decode_response::<ApiVersionsRequest>(frame.clone(), version) {
             Ok(response) => Ok(response),
             Err(reason) => match decode_response::<ApiVersionsRequest>(frame, 0) {

@@ -104,6 +104,54 @@ pub mod hooks {
         Ok(frame.freeze())
     }
 
+    /// Decodes `frame` (size prefix removed) as the response to one of the APIs kafkit speaks,
+    /// at one of the versions it speaks, as the connection would: `api` and `version` pick
+    /// them (modulo the choices). An error is fine; a panic, an abort or a huge allocation is
+    /// a bug.
+    pub fn fuzz_decode_response(api: u8, version: u8, frame: Bytes) {
+        use kafka_protocol::messages::*;
+        let apis: Vec<(ApiKey, i16, i16)> = versions::spoken().collect();
+        let (key, min, max) = apis[usize::from(api) % apis.len()];
+        let version = min + (i16::from(version) % (max - min + 1));
+        macro_rules! decode {
+            ($($key:ident => $request:ty),* $(,)?) => {
+                match key {
+                    $(ApiKey::$key => {
+                        let _ = std::hint::black_box(decode_response::<$request>(frame, version));
+                    })*
+                    other => unreachable!("kafkit speaks {other:?} but the fuzz hook does not"),
+                }
+            };
+        }
+        decode!(
+            Produce => ProduceRequest,
+            Fetch => FetchRequest,
+            ListOffsets => ListOffsetsRequest,
+            Metadata => MetadataRequest,
+            OffsetCommit => OffsetCommitRequest,
+            OffsetFetch => OffsetFetchRequest,
+            FindCoordinator => FindCoordinatorRequest,
+            JoinGroup => JoinGroupRequest,
+            Heartbeat => HeartbeatRequest,
+            LeaveGroup => LeaveGroupRequest,
+            SyncGroup => SyncGroupRequest,
+            ApiVersions => ApiVersionsRequest,
+            CreateTopics => CreateTopicsRequest,
+            DeleteTopics => DeleteTopicsRequest,
+            InitProducerId => InitProducerIdRequest,
+        );
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn every_api_kafkit_speaks_has_a_decoder_in_the_hook() {
+        for api in 0..=u8::MAX {
+            for version in 0..16 {
+                fuzz_decode_response(api, version, Bytes::from_static(&[0, 0, 0, 1, 0, 0]));
+            }
+        }
+    }
+
     /// Decodes a Fetch response frame as the consumer does; returns the record bytes it
     /// carries (a slice of the frame, not a copy).
     pub fn decode_fetch_response(frame: Bytes) -> Result<Bytes, String> {

@@ -33,6 +33,12 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     (ApiKey::SaslAuthenticate, "SaslAuthenticate", 0, 2),
 ];
 
+/// The APIs kafkit speaks, in a fixed order (fuzz targets index into it).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn spoken() -> impl Iterator<Item = (ApiKey, i16, i16)> {
+    SPOKEN.iter().map(|&(key, _, min, max)| (key, min, max))
+}
+
 /// The versions kafkit implements for `key`, if it speaks it.
 pub(crate) fn ours(key: ApiKey) -> Option<(i16, i16)> {
     SPOKEN

@@ -10,8 +10,12 @@
 //! - [`python_with_confluent_kafka`] gives a Python with librdkafka's
 //!   `confluent-kafka`, installed by pip into the build folder once, for
 //!   interop tests.
+//! - [`FakeBroker`] is a scripted Kafka broker in memory, no JVM: it answers
+//!   the basic APIs itself, and a test can change its answer to any request
+//!   (another response, errors for some partitions, a delay, silence, a
+//!   closed connection, raw bytes) and see every request a client sent.
 //!
-//! Needs `java` (17+) and `mvn` on the machine (and `python3` with `venv`
+//! The launcher needs `java` (17+) and `mvn` on the machine (and `python3` with `venv`
 //! and PyPI access for [`python_with_confluent_kafka`]); nothing else. The first
 //! start in a build folder resolves the jars into
 //! `<target>/kafka-<version>/libs` (about 10 s with an empty `~/.m2`) and
@@ -61,17 +65,41 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # A scripted fake broker
+//!
+//! ```no_run
+//! use kafka_protocol::messages::ApiKey;
+//! use kafkit_testkit::{FakeBroker, Reply};
+//! use std::time::Duration;
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let broker = FakeBroker::builder().topic("orders", 3).start().await?;
+//! // Partition 1 fails with NOT_LEADER_OR_FOLLOWER (6); the rest is written.
+//! broker.script(ApiKey::Produce, |_| Reply::errors([("orders", 1)], 6));
+//! // Every Metadata answer comes 2 s late.
+//! broker.script(ApiKey::Metadata, |_| Reply::after(Duration::from_secs(2), Reply::Default));
+//! // ... point a client at broker.bootstrap() ...
+//! // What the client sent, in order: API and version.
+//! for request in broker.received() {
+//!     println!("{:?} v{}", request.api_key, request.version);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 
 mod checker;
 #[cfg(test)]
 mod cluster_tests;
+mod fake_broker;
 mod launcher;
 mod proxy;
 mod python;
 
 pub use checker::{CheckReport, Delivery, DeliveryChecker, Duplicate, Reorder};
+pub use fake_broker::{FakeBroker, FakeBrokerBuilder, Received, Reply, ResponseBody};
 pub use launcher::{
     cache_dir, free_port, resolve_jars, KafkaCluster, KafkaClusterBuilder, LaunchError,
     DEFAULT_READY_TIMEOUT, KAFKA_VERSION,

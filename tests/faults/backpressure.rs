@@ -6,7 +6,8 @@
 //! exceed the budget. When the broker wakes, the waiting sends go through and every record
 //! arrives once, in order.
 
-use crate::common::{assert_clean, drain, log, producer_config, Broker, Load, Tracker, HEAVY};
+use crate::common::{assert_delivered_once, producer_config, Load, Tracker, PARTITIONS};
+use crate::support::{log, Broker, HEAVY};
 use kafkit::{Error, Producer, ProducerRecord};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,7 +31,7 @@ async fn frozen_broker_blocks_send_within_buffer_memory() {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
     let broker = Broker::start().await;
-    let topic = broker.create_topic("faults-backpressure").await;
+    let topic = broker.create_topic("faults-backpressure", PARTITIONS).await;
     let run = kafkit_testkit::unique_name("b");
     let mut config = producer_config(&broker.bootstrap, true);
     config.buffer_memory = BUFFER_MEMORY;
@@ -56,7 +57,7 @@ async fn frozen_broker_blocks_send_within_buffer_memory() {
         "metrics report another budget than buffer.memory"
     );
 
-    broker.pause().await;
+    broker.pause(0).await;
     log(t0, "broker frozen; sending");
     let sending = {
         let producer = producer.clone();
@@ -130,7 +131,7 @@ async fn frozen_broker_blocks_send_within_buffer_memory() {
         tried.as_ref().map(|_| "a Delivery")
     );
 
-    broker.resume().await;
+    broker.resume(0).await;
     log(t0, "broker resumed");
     let tracker = tokio::time::timeout(Duration::from_secs(120), sending)
         .await
@@ -140,10 +141,8 @@ async fn frozen_broker_blocks_send_within_buffer_memory() {
     log(
         t0,
         format!(
-            "deliveries resolved: {} acknowledged ({} without offset), {} failed; metrics {:?}",
-            outcome.checker.acked(),
-            outcome.acked_without_offset.len(),
-            outcome.failed.len(),
+            "deliveries resolved: {}; metrics {:?}",
+            outcome.summary(),
             producer.metrics()
         ),
     );
@@ -162,17 +161,13 @@ async fn frozen_broker_blocks_send_within_buffer_memory() {
         "buffer memory still reserved with every record settled"
     );
 
-    let mut checker = outcome.checker.clone();
-    let drained = drain(&broker.bootstrap, &topic, &mut checker).await;
-    let report = checker.report();
-    crate::common::dump("backpressure", &outcome, &drained);
-    log(
+    assert_delivered_once(
         t0,
-        format!("drained {} records; {}", drained.records.len(), report),
-    );
-    drained.assert_contains(
-        "acknowledged without an offset",
-        &outcome.acked_without_offset,
-    );
-    assert_clean("backpressure with a frozen broker", &report);
+        "backpressure",
+        "backpressure with a frozen broker",
+        &broker.bootstrap,
+        &topic,
+        &outcome,
+    )
+    .await;
 }

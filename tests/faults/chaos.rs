@@ -5,7 +5,8 @@
 //! only idempotence (the broker recognising the resent sequence numbers) keeps the log free
 //! of duplicates, and only correct sequencing keeps it in send order.
 
-use crate::common::{assert_clean, drain, log, producer_config, Broker, Load, Tracker, HEAVY};
+use crate::common::{assert_delivered_once, producer_config, Load, Tracker, PARTITIONS};
+use crate::support::{log, Broker, HEAVY};
 use kafkit::Producer;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
@@ -24,7 +25,7 @@ async fn connection_chaos_loses_and_duplicates_nothing() {
     let t0 = Instant::now();
     let broker = Broker::start_behind_proxy().await;
     let proxy = broker.proxy();
-    let topic = broker.create_topic("faults-chaos").await;
+    let topic = broker.create_topic("faults-chaos", PARTITIONS).await;
     let run = kafkit_testkit::unique_name("c");
     // Created before the chaos starts: bootstrapping is not what is under test.
     let producer = Producer::new(producer_config(&broker.bootstrap, true))
@@ -51,10 +52,8 @@ async fn connection_chaos_loses_and_duplicates_nothing() {
     log(
         t0,
         format!(
-            "deliveries resolved: {} acknowledged ({} without offset), {} failed; {resets} connections reset, {} accepted",
-            outcome.checker.acked(),
-            outcome.acked_without_offset.len(),
-            outcome.failed.len(),
+            "deliveries resolved: {}; {resets} connections reset, {} accepted",
+            outcome.summary(),
             proxy.connections()
         ),
     );
@@ -63,24 +62,15 @@ async fn connection_chaos_loses_and_duplicates_nothing() {
         resets > 0,
         "the proxy reset no connection while the records were produced"
     );
-    assert!(
-        outcome.failed.len() <= RECORDS / 1000,
-        "{} of {RECORDS} deliveries failed under connection chaos:{}",
-        outcome.failed.len(),
-        outcome.failures_sample()
-    );
+    outcome.assert_few_failed(RECORDS, "under connection chaos");
 
-    let mut checker = outcome.checker.clone();
-    let drained = drain(&broker.bootstrap, &topic, &mut checker).await;
-    let report = checker.report();
-    crate::common::dump("chaos", &outcome, &drained);
-    log(
+    assert_delivered_once(
         t0,
-        format!("drained {} records; {}", drained.records.len(), report),
-    );
-    drained.assert_contains(
-        "acknowledged without an offset",
-        &outcome.acked_without_offset,
-    );
-    assert_clean("connection chaos", &report);
+        "chaos",
+        "connection chaos",
+        &broker.bootstrap,
+        &topic,
+        &outcome,
+    )
+    .await;
 }

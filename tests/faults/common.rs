@@ -1,12 +1,13 @@
-//! What every fault test shares: a dedicated broker (optionally behind a proxy), the producer
-//! settings under test, a tracker that turns deliveries into checker acknowledgements in send
-//! order, and the final drain of the topic into the checker.
+//! What every fault test shares besides `support`: the producer settings under test, a
+//! tracker that turns deliveries into checker acknowledgements in send order, and the final
+//! drain of the topic into the checker.
 
+use crate::support::{consumer_config, log};
 use kafkit::{
-    Acks, Admin, AutoOffsetReset, ClientConfig, Consumer, ConsumerConfig, Delivery, NewTopic,
-    OffsetSpec, Producer, ProducerConfig, ProducerRecord, TopicPartition,
+    Acks, Admin, ClientConfig, Consumer, Delivery, OffsetSpec, Producer, ProducerConfig,
+    ProducerRecord, TopicPartition,
 };
-use kafkit_testkit::{free_port, CheckReport, DeliveryChecker, KafkaCluster, TcpProxy};
+use kafkit_testkit::DeliveryChecker;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,93 +18,6 @@ use tokio::time::Instant;
 
 /// Partitions of every topic under test.
 pub const PARTITIONS: i32 = 3;
-
-/// The fault tests each start a JVM broker and push it hard; on a 2-core CI machine two at
-/// once would starve each other into timeouts that are not the producer's fault. Every test
-/// holds this for its whole run. (A tokio mutex: the guard lives across awaits, and tokio's
-/// does not poison, so one failed test does not fail the rest.)
-pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A single-node cluster of the test's own, optionally reached only through a [`TcpProxy`].
-pub struct Broker {
-    /// Shared so blocking calls (kill, restart) can move into `spawn_blocking`.
-    pub cluster: Arc<KafkaCluster>,
-    pub proxy: Option<TcpProxy>,
-    /// What clients bootstrap from: the proxy when there is one.
-    pub bootstrap: String,
-}
-
-impl Broker {
-    /// A broker clients reach directly.
-    pub async fn start() -> Broker {
-        let cluster = tokio::task::spawn_blocking(|| KafkaCluster::start(1))
-            .await
-            .expect("the broker launcher panicked")
-            .expect("start a dedicated broker");
-        let bootstrap = cluster.bootstrap();
-        Broker {
-            cluster: Arc::new(cluster),
-            proxy: None,
-            bootstrap,
-        }
-    }
-
-    /// A broker that advertises a proxy's port, so every client connection (bootstrap and
-    /// the ones metadata points to) goes through the proxy.
-    pub async fn start_behind_proxy() -> Broker {
-        let port = free_port();
-        let proxy = TcpProxy::start(format!("127.0.0.1:{port}"))
-            .await
-            .expect("start the proxy");
-        let proxy_port = proxy.local_addr().port();
-        let cluster = tokio::task::spawn_blocking(move || {
-            KafkaCluster::builder()
-                .broker_port(0, port)
-                .advertise_port(0, proxy_port)
-                .start()
-        })
-        .await
-        .expect("the broker launcher panicked")
-        .expect("start a dedicated broker behind the proxy");
-        Broker {
-            cluster: Arc::new(cluster),
-            bootstrap: proxy.local_addr().to_string(),
-            proxy: Some(proxy),
-        }
-    }
-
-    pub fn proxy(&self) -> &TcpProxy {
-        self.proxy.as_ref().expect("this broker has no proxy")
-    }
-
-    /// Creates a fresh topic of [`PARTITIONS`] partitions and returns its name.
-    pub async fn create_topic(&self, prefix: &str) -> String {
-        let topic = kafkit_testkit::unique_name(prefix);
-        let admin = Admin::new(ClientConfig::new(&self.bootstrap))
-            .await
-            .expect("admin client");
-        admin
-            .create_topics([NewTopic::new(&topic, PARTITIONS, 1)])
-            .await
-            .expect("create the topic");
-        topic
-    }
-
-    /// SIGSTOP / SIGCONT, off the runtime's threads (they wait for the JVM's threads).
-    pub async fn pause(&self) {
-        let c = self.cluster.clone();
-        tokio::task::spawn_blocking(move || c.pause(0))
-            .await
-            .expect("pause panicked");
-    }
-
-    pub async fn resume(&self) {
-        let c = self.cluster.clone();
-        tokio::task::spawn_blocking(move || c.resume(0))
-            .await
-            .expect("resume panicked");
-    }
-}
 
 /// The settings the tests put under fault: acks=all, 5 ms linger, a delivery timeout long
 /// enough that no fault window fails a record, a request timeout short enough that a lost
@@ -144,6 +58,28 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// How the deliveries ended, for a test's timeline.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} acknowledged ({} without offset), {} failed",
+            self.checker.acked(),
+            self.acked_without_offset.len(),
+            self.failed.len()
+        )
+    }
+
+    /// Panics unless at most one in a thousand of `sent` deliveries failed. Each test's
+    /// delivery timeout outlasts its fault, so none should; a handful would be tolerable
+    /// (absent is allowed), many means the producer gave up on records.
+    pub fn assert_few_failed(&self, sent: usize, during: &str) {
+        assert!(
+            self.failed.len() <= sent / 1000,
+            "{} of {sent} deliveries failed {during}:{}",
+            self.failed.len(),
+            self.failures_sample()
+        );
+    }
+
     /// The first few failures, for messages.
     pub fn failures_sample(&self) -> String {
         self.failed
@@ -345,8 +281,7 @@ pub async fn drain(bootstrap: &str, topic: &str, checker: &mut DeliveryChecker) 
         .map(|(tp, listed)| (tp, listed.offset))
         .collect();
 
-    let mut config = ConsumerConfig::new(bootstrap);
-    config.auto_offset_reset = AutoOffsetReset::Earliest;
+    let mut config = consumer_config(bootstrap);
     config.max_poll_records = 10_000;
     let consumer = Consumer::new(config).await.expect("consumer for the drain");
     consumer
@@ -390,10 +325,41 @@ pub async fn drain(bootstrap: &str, topic: &str, checker: &mut DeliveryChecker) 
     Drained { records }
 }
 
+/// The end of every test that expects exactly-once delivery: drains `topic` into a copy of
+/// the outcome's checker, dumps the run as `name` (see [`dump`]), and panics unless every
+/// acknowledged record is in the log exactly once and in send order (`what` names the
+/// scenario). Returns what was drained.
+pub async fn assert_delivered_once(
+    t0: Instant,
+    name: &str,
+    what: &str,
+    bootstrap: &str,
+    topic: &str,
+    outcome: &Outcome,
+) -> Drained {
+    let mut checker = outcome.checker.clone();
+    let drained = drain(bootstrap, topic, &mut checker).await;
+    let report = checker.report();
+    dump(name, outcome, &drained);
+    log(
+        t0,
+        format!("drained {} records; {report}", drained.records.len()),
+    );
+    drained.assert_contains(
+        "acknowledged without an offset",
+        &outcome.acked_without_offset,
+    );
+    assert!(
+        report.is_clean(),
+        "{what}: the delivery checker found faults:\n{report}"
+    );
+    drained
+}
+
 /// With `FAULTS_DUMP=<dir>` set, writes `<dir>/<name>.acks` (send order: value, partition,
 /// offset or `failed: error`) and `<dir>/<name>.log` (the drained records in read order), for
 /// a post-mortem of a failed run.
-pub fn dump(name: &str, outcome: &Outcome, drained: &Drained) {
+fn dump(name: &str, outcome: &Outcome, drained: &Drained) {
     let Some(dir) = std::env::var_os("FAULTS_DUMP") else {
         return;
     };
@@ -412,17 +378,4 @@ pub fn dump(name: &str, outcome: &Outcome, drained: &Drained) {
         log.push_str(&format!("{p} {o} {:.40}\n", String::from_utf8_lossy(v)));
     }
     std::fs::write(dir.join(format!("{name}.log")), log).expect("write the log dump");
-}
-
-/// Panics with the checker's report unless it is clean.
-pub fn assert_clean(what: &str, report: &CheckReport) {
-    assert!(
-        report.is_clean(),
-        "{what}: the delivery checker found faults:\n{report}"
-    );
-}
-
-/// Prints a line of the test's story (visible with `--nocapture`), with the time since `t0`.
-pub fn log(t0: Instant, msg: impl std::fmt::Display) {
-    println!("[{:>6.1}s] {msg}", t0.elapsed().as_secs_f64());
 }

@@ -8,7 +8,8 @@
 //! there exactly once; and the producer must keep working afterwards instead of going
 //! fatal over the gap the failed batches left in its sequence numbers.
 
-use crate::common::{assert_clean, drain, log, Broker, Load, Tracker, HEAVY};
+use crate::common::{assert_delivered_once, Load, Tracker, PARTITIONS};
+use crate::support::{log, Broker, HEAVY};
 use kafkit::{Acks, Producer, ProducerConfig};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +35,7 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
     let broker = Broker::start().await;
-    let topic = broker.create_topic("faults-timeout").await;
+    let topic = broker.create_topic("faults-timeout", PARTITIONS).await;
     let run = kafkit_testkit::unique_name("t");
     let mut config = ProducerConfig::new(&broker.bootstrap);
     config.acks = Acks::All;
@@ -47,19 +48,14 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
     let sent = Arc::new(AtomicUsize::new(0));
 
     let freezer = {
-        let cluster = broker.cluster.clone();
+        let broker = broker.clone();
         let sent = sent.clone();
         tokio::spawn(async move {
             tokio::time::sleep(BEFORE_PAUSE).await;
-            let c = cluster.clone();
-            tokio::task::spawn_blocking(move || c.pause(0))
-                .await
-                .expect("pause panicked");
+            broker.pause(0).await;
             let at_pause = sent.load(Ordering::Relaxed);
             tokio::time::sleep(PAUSE).await;
-            tokio::task::spawn_blocking(move || cluster.resume(0))
-                .await
-                .expect("resume panicked");
+            broker.resume(0).await;
             (at_pause, sent.load(Ordering::Relaxed))
         })
     };
@@ -108,10 +104,8 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
     log(
         t0,
         format!(
-            "resolved: {} acknowledged ({} without offset), {} failed; failures by error: {kinds:?}",
-            outcome.checker.acked(),
-            outcome.acked_without_offset.len(),
-            outcome.failed.len()
+            "resolved: {}; failures by error: {kinds:?}",
+            outcome.summary()
         ),
     );
     // The pause outlasts the delivery timeout with records in flight: if nothing failed,
@@ -133,14 +127,15 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
         tail_failed.iter().take(3).collect::<Vec<_>>()
     );
 
-    let mut checker = outcome.checker.clone();
-    let drained = drain(&broker.bootstrap, &topic, &mut checker).await;
-    let report = checker.report();
-    crate::common::dump("delivery_timeout", &outcome, &drained);
-    log(
+    let drained = assert_delivered_once(
         t0,
-        format!("drained {} records; {}", drained.records.len(), report),
-    );
+        "delivery_timeout",
+        "delivery timeout with requests in flight",
+        &broker.bootstrap,
+        &topic,
+        &outcome,
+    )
+    .await;
     let in_log: HashMap<&[u8], (i32, i64)> = drained
         .records
         .iter()
@@ -157,8 +152,7 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
         .collect();
     assert!(
         failed_but_written.is_empty(),
-        "{} of {} records reported failed are in the log anyway:\n  {}\n\
-         (and the checker, over the acknowledged ones: {report})",
+        "{} of {} records reported failed are in the log anyway:\n  {}",
         failed_but_written.len(),
         outcome.failed.len(),
         failed_but_written
@@ -168,11 +162,6 @@ async fn records_failed_by_delivery_timeout_are_absent_and_the_rest_delivered_on
             .collect::<Vec<_>>()
             .join("\n  ")
     );
-    drained.assert_contains(
-        "acknowledged without an offset",
-        &outcome.acked_without_offset,
-    );
-    assert_clean("delivery timeout with requests in flight", &report);
 }
 
 /// The send index `i` in a value `{run}-{i}-xxx…`.

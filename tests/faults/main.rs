@@ -4,7 +4,7 @@
 //! freeze or cut it), produces unique values, records every acknowledged
 //! `(partition, offset, value)` in a [`kafkit_testkit::DeliveryChecker`], drains the topic
 //! at the end and asserts that nothing acknowledged was lost, duplicated or reordered.
-//! The tests take turns (see [`common::HEAVY`]); run with `--nocapture` to see each one's
+//! The tests take turns (see [`support::HEAVY`]); run with `--nocapture` to see each one's
 //! timeline.
 //!
 //! | test | fault |
@@ -21,3 +21,8 @@ mod common;
 mod delivery_timeout;
 mod negative_control;
 mod sigkill;
+
+// Each suite uses part of the shared support; the rest would count as dead code here.
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;

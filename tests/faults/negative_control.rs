@@ -5,7 +5,8 @@
 //! to report one in the idempotent tests either, so this test fails unless at least one
 //! round comes out dirty.
 
-use crate::common::{drain, log, producer_config, Broker, Load, Tracker, HEAVY};
+use crate::common::{drain, producer_config, Load, Tracker, PARTITIONS};
+use crate::support::{log, Broker, HEAVY};
 use kafkit::Producer;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
@@ -31,7 +32,7 @@ async fn without_idempotence_chaos_produces_duplicates_the_checker_catches() {
     let mut rounds = Vec::new();
     for round in 1..=ROUNDS {
         proxy.set_chaos(None);
-        let topic = broker.create_topic("faults-negative").await;
+        let topic = broker.create_topic("faults-negative", PARTITIONS).await;
         let run = kafkit_testkit::unique_name("n");
         let mut config = producer_config(&broker.bootstrap, false);
         // Retries stay on (the default): a resend of unknown outcome is the hazard.

@@ -6,7 +6,8 @@
 //! producer state from the log) must drop the ones it already has. Without that, the
 //! checker sees duplicates; with a sequence bug, gaps or reordering.
 
-use crate::common::{assert_clean, drain, log, producer_config, Broker, Load, Tracker, HEAVY};
+use crate::common::{assert_delivered_once, producer_config, Load, Tracker, PARTITIONS};
+use crate::support::{log, Broker, HEAVY};
 use kafkit::Producer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
     let broker = Broker::start().await;
-    let topic = broker.create_topic("faults-sigkill").await;
+    let topic = broker.create_topic("faults-sigkill", PARTITIONS).await;
     let run = kafkit_testkit::unique_name("k");
     let producer = Producer::new(producer_config(&broker.bootstrap, true))
         .await
@@ -34,7 +35,7 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     // The killer waits until a third of the records are acknowledged, so the log holds a
     // written prefix and the producer has more on the way, then kills and restarts.
     let killer = {
-        let cluster = broker.cluster.clone();
+        let broker = broker.clone();
         let acked = tracker.acked_counter();
         let sent = sent.clone();
         tokio::spawn(async move {
@@ -49,13 +50,8 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
             }
             let at_kill = (sent.load(Ordering::Relaxed), acked.load(Ordering::Relaxed));
             let killed = Instant::now();
-            tokio::task::spawn_blocking(move || {
-                cluster.kill(0);
-                cluster.restart(0)
-            })
-            .await
-            .expect("kill/restart panicked")
-            .expect("restart the broker after SIGKILL");
+            broker.kill(0).await;
+            broker.restart(0).await;
             (at_kill, killed.elapsed())
         })
     };
@@ -79,35 +75,16 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     );
 
     let outcome = tracker.finish(Duration::from_secs(150)).await;
-    log(
-        t0,
-        format!(
-            "deliveries resolved: {} acknowledged ({} without offset), {} failed",
-            outcome.checker.acked(),
-            outcome.acked_without_offset.len(),
-            outcome.failed.len()
-        ),
-    );
-    // The delivery timeout (120 s) outlasts the outage, so nothing should fail; a handful
-    // would be tolerable (absent is allowed), many means the producer gave up on records.
-    assert!(
-        outcome.failed.len() <= RECORDS / 1000,
-        "{} of {RECORDS} deliveries failed across a broker restart:{}",
-        outcome.failed.len(),
-        outcome.failures_sample()
-    );
+    log(t0, format!("deliveries resolved: {}", outcome.summary()));
+    outcome.assert_few_failed(RECORDS, "across a broker restart");
 
-    let mut checker = outcome.checker.clone();
-    let drained = drain(&broker.bootstrap, &topic, &mut checker).await;
-    let report = checker.report();
-    crate::common::dump("sigkill", &outcome, &drained);
-    log(
+    assert_delivered_once(
         t0,
-        format!("drained {} records; {}", drained.records.len(), report),
-    );
-    drained.assert_contains(
-        "acknowledged without an offset",
-        &outcome.acked_without_offset,
-    );
-    assert_clean("SIGKILL mid-stream", &report);
+        "sigkill",
+        "SIGKILL mid-stream",
+        &broker.bootstrap,
+        &topic,
+        &outcome,
+    )
+    .await;
 }

@@ -3,6 +3,7 @@
 //! with nothing lost.
 
 use crate::common::*;
+use crate::support::*;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -10,17 +11,9 @@ use tokio::time::Instant;
 async fn broker_restart_under_a_running_group_loses_nothing() {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
-    let broker = Broker::start().await;
+    let broker = start_broker().await;
     let topic = broker.create_topic("gf-restart", 4).await;
-    let args = MemberArgs {
-        bootstrap: broker.bootstrap.clone(),
-        topic: topic.clone(),
-        group: topic.clone(),
-        instance_id: None,
-        session_timeout_ms: 6000,
-        process_ms: 20,
-        dir: out_dir("gf-restart"),
-    };
+    let args = MemberArgs::new(&broker, &topic, "gf-restart", 6000, 20);
     let a = Member::start(&args, "a").await;
     let b = Member::start(&args, "b").await;
     log(
@@ -36,16 +29,10 @@ async fn broker_restart_under_a_running_group_loses_nothing() {
         a.records().len() + b.records().len() >= 500
     })
     .await;
-    let cluster = broker.cluster.clone();
     let down = Instant::now();
-    tokio::task::spawn_blocking(move || {
-        cluster.stop(0);
-        std::thread::sleep(Duration::from_secs(2));
-        cluster.restart(0)
-    })
-    .await
-    .unwrap()
-    .expect("restart the broker");
+    broker.stop(0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    broker.restart(0).await;
     log(
         t0,
         format!("broker stopped and restarted in {:.1?}", down.elapsed()),

@@ -1,8 +1,9 @@
-//! What the group fault tests share: a dedicated broker, the `group_member` example as a
-//! separate process per member (so it can be SIGKILLed or SIGSTOPped), the parsing of its
-//! output, a paced producer, and the loss check.
+//! What the group fault tests share besides `support`: their broker, the `group_member`
+//! example as a separate process per member (so it can be SIGKILLed or SIGSTOPped), the
+//! parsing of its output, a paced producer, and the loss check.
 
-use kafkit::{Acks, Admin, ClientConfig, NewTopic, Producer, ProducerConfig, ProducerRecord};
+use crate::support::{log, producer_config, Broker};
+use kafkit::{Acks, Producer, ProducerRecord};
 use kafkit_testkit::KafkaCluster;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,48 +12,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// One test at a time: each starts a JVM broker and several member processes, which on a
-/// 2-core machine would otherwise starve each other into timeouts that prove nothing.
-pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-pub fn log(t0: Instant, msg: impl AsRef<str>) {
-    println!("[{:>6.1?}] {}", t0.elapsed(), msg.as_ref());
-}
-
 /// A single-node broker of the test's own. Its minimum session timeout is lowered to 1 s so
 /// members can use 3 s sessions and the tests stay short.
-pub struct Broker {
-    pub cluster: Arc<KafkaCluster>,
-    pub bootstrap: String,
-}
-
-impl Broker {
-    pub async fn start() -> Broker {
-        let cluster = tokio::task::spawn_blocking(|| {
-            KafkaCluster::builder()
-                .property("group.min.session.timeout.ms", "1000")
-                .start()
-        })
+pub async fn start_broker() -> Broker {
+    Broker::start_with(KafkaCluster::builder().property("group.min.session.timeout.ms", "1000"))
         .await
-        .expect("the broker launcher panicked")
-        .expect("start a dedicated broker");
-        let bootstrap = cluster.bootstrap();
-        Broker {
-            cluster: Arc::new(cluster),
-            bootstrap,
-        }
-    }
-
-    pub async fn create_topic(&self, prefix: &str, partitions: i32) -> String {
-        let topic = kafkit_testkit::unique_name(prefix);
-        Admin::new(ClientConfig::new(&self.bootstrap))
-            .await
-            .expect("admin client")
-            .create_topics([NewTopic::new(&topic, partitions, 1)])
-            .await
-            .expect("create the topic");
-        topic
-    }
 }
 
 /// The `group_member` example's executable, built on first use.
@@ -115,6 +79,28 @@ pub struct MemberArgs {
     pub session_timeout_ms: u64,
     pub process_ms: u64,
     pub dir: PathBuf,
+}
+
+impl MemberArgs {
+    /// Members of the group named like `topic`, on `broker`, each writing its file to a
+    /// fresh folder named after the test; no `group.instance.id`.
+    pub fn new(
+        broker: &Broker,
+        topic: &str,
+        test: &str,
+        session_timeout_ms: u64,
+        process_ms: u64,
+    ) -> MemberArgs {
+        MemberArgs {
+            bootstrap: broker.bootstrap.clone(),
+            topic: topic.to_string(),
+            group: topic.to_string(),
+            instance_id: None,
+            session_timeout_ms,
+            process_ms,
+            dir: out_dir(test),
+        }
+    }
 }
 
 impl Member {
@@ -224,7 +210,7 @@ pub fn parse_list(s: &str) -> BTreeSet<i32> {
 }
 
 /// A temporary folder for the members' output, kept on failure for inspection.
-pub fn out_dir(test: &str) -> PathBuf {
+fn out_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(kafkit_testkit::unique_name(test));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -239,7 +225,7 @@ pub fn produce_paced(
     count: usize,
     per_sec: u64,
 ) -> tokio::task::JoinHandle<Vec<String>> {
-    let mut config = ProducerConfig::new(bootstrap);
+    let mut config = producer_config(bootstrap);
     config.acks = Acks::All;
     config.delivery_timeout = Duration::from_secs(120);
     config.client.request_timeout = Duration::from_secs(5);
@@ -320,14 +306,5 @@ pub async fn assert_all_consumed(
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Waits until `cond` holds, up to `limit`, else panics naming `what`.
-pub async fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

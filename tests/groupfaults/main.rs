@@ -7,7 +7,7 @@
 //! append every record (`partition offset value`) and every hook call (`# assigned ...`,
 //! `# revoked ...`, `# lost ...`, `# commit-error ...`) to a file, flushing per line, and
 //! commit only after writing: the tests read those files. The tests take turns (see
-//! [`common::HEAVY`]); run with `--nocapture` for each one's timeline.
+//! [`support::HEAVY`]); run with `--nocapture` for each one's timeline.
 //!
 //! | test | fault | proves |
 //! |---|---|---|
@@ -21,3 +21,8 @@ mod common;
 mod member_sigkill;
 mod member_sigstop;
 mod static_members;
+
+// Each suite uses part of the shared support; the rest would count as dead code here.
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;

@@ -4,6 +4,7 @@
 //! uncommitted batch) are allowed and reported.
 
 use crate::common::*;
+use crate::support::*;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -11,17 +12,9 @@ use tokio::time::Instant;
 async fn member_sigkilled_mid_batch_loses_nothing() {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
-    let broker = Broker::start().await;
+    let broker = start_broker().await;
     let topic = broker.create_topic("gf-sigkill", 6).await;
-    let args = MemberArgs {
-        bootstrap: broker.bootstrap.clone(),
-        topic: topic.clone(),
-        group: topic.clone(),
-        instance_id: None,
-        session_timeout_ms: 3000,
-        process_ms: 100,
-        dir: out_dir("gf-sigkill"),
-    };
+    let args = MemberArgs::new(&broker, &topic, "gf-sigkill", 3000, 100);
     let mut members = Vec::new();
     for i in 0..3 {
         members.push(Member::start(&args, &format!("m{i}")).await);

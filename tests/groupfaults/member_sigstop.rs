@@ -5,6 +5,7 @@
 //! Nothing produced is lost.
 
 use crate::common::*;
+use crate::support::*;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -12,17 +13,9 @@ use tokio::time::Instant;
 async fn member_frozen_past_its_session_is_fenced() {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
-    let broker = Broker::start().await;
+    let broker = start_broker().await;
     let topic = broker.create_topic("gf-sigstop", 4).await;
-    let args = MemberArgs {
-        bootstrap: broker.bootstrap.clone(),
-        topic: topic.clone(),
-        group: topic.clone(),
-        instance_id: None,
-        session_timeout_ms: 3000,
-        process_ms: 300,
-        dir: out_dir("gf-sigstop"),
-    };
+    let args = MemberArgs::new(&broker, &topic, "gf-sigstop", 3000, 300);
     let frozen = Member::start(&args, "frozen").await;
     let other = Member::start(&args, "other").await;
     log(

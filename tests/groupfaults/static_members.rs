@@ -3,6 +3,7 @@
 //! hooks are not called again and the restarted member gets the partitions it had.
 
 use crate::common::*;
+use crate::support::*;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -10,17 +11,13 @@ use tokio::time::Instant;
 async fn static_member_restart_within_session_causes_no_rebalance() {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
-    let broker = Broker::start().await;
+    let broker = start_broker().await;
     let topic = broker.create_topic("gf-static", 6).await;
-    let dir = out_dir("gf-static");
+    let base = MemberArgs::new(&broker, &topic, "gf-static", 15000, 20);
+    let dir = base.dir.clone();
     let args = |i: usize| MemberArgs {
-        bootstrap: broker.bootstrap.clone(),
-        topic: topic.clone(),
-        group: topic.clone(),
         instance_id: Some(format!("instance-{i}")),
-        session_timeout_ms: 15000,
-        process_ms: 20,
-        dir: dir.clone(),
+        ..base.clone()
     };
     let mut members = Vec::new();
     for i in 0..3 {

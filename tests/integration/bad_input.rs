@@ -1,5 +1,7 @@
-use crate::common::*;
+use crate::support::*;
+use kafka_protocol::messages::ApiKey;
 use kafkit::{Admin, ClientConfig, Error, ErrorCode, Producer, ProducerConfig, ProducerRecord};
+use kafkit_testkit::{FakeBroker, Reply};
 use std::time::Duration;
 
 #[tokio::test]
@@ -64,9 +66,7 @@ async fn invalid_topic_names_are_rejected_before_sending() {
 
 #[tokio::test]
 async fn a_record_over_max_request_size_fails_alone() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("toolarge");
-    create_topic(&bootstrap, &topic, 1).await;
+    let (bootstrap, topic) = fresh_topic("toolarge", 1).await;
     let mut config = producer_config(&bootstrap);
     config.max_request_size = 10_000;
     let producer = Producer::new(config).await.unwrap();
@@ -114,9 +114,7 @@ async fn an_unknown_topic_with_auto_creation_off_is_a_typed_error() {
 
 #[tokio::test]
 async fn a_partition_the_topic_lacks_is_a_typed_error() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("nopart");
-    create_topic(&bootstrap, &topic, 2).await;
+    let (bootstrap, topic) = fresh_topic("nopart", 2).await;
     let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
     let err = producer
         .send(ProducerRecord::new(topic.as_str(), "v").partition(7))
@@ -136,28 +134,14 @@ async fn a_partition_the_topic_lacks_is_a_typed_error() {
     );
 }
 
-/// A "broker" that answers every request with bytes that do not decode.
+/// A broker that answers the handshake with bytes that do not decode.
 #[tokio::test]
 async fn a_response_that_does_not_decode_is_a_protocol_error() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let size = socket.read_i32().await.unwrap_or(0);
-                let mut request = vec![0u8; size.max(0) as usize];
-                let _ = socket.read_exact(&mut request).await;
-                let correlation = request.get(4..8).map(|c| c.to_vec()).unwrap_or_default();
-                let mut frame = Vec::new();
-                frame.extend_from_slice(&7i32.to_be_bytes());
-                frame.extend_from_slice(&correlation);
-                frame.extend_from_slice(&[0x00, 0xff, 0xff]);
-                let _ = socket.write_all(&frame).await;
-            });
-        }
+    let broker = FakeBroker::start().await.unwrap();
+    broker.script(ApiKey::ApiVersions, |req| {
+        Reply::Raw(req.frame(&[0x00, 0xff, 0xff]))
     });
-    let err = Admin::new(ClientConfig::new(addr.to_string()))
+    let err = Admin::new(ClientConfig::new(broker.bootstrap()))
         .await
         .err()
         .unwrap();

@@ -1,9 +1,10 @@
 //! Background prefetch: records fetched while the application works, and discarded when the
 //! position moves (seek, pause), so `poll` only ever returns records at the position.
 
-use crate::common::*;
+use crate::support::*;
 use kafkit::{AutoOffsetReset, Consumer, ConsumerRecord, Error, Producer, ProducerRecord};
 use kafkit::{ConsumerConfig, TopicPartition};
+use kafkit_testkit::KafkaCluster;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -12,18 +13,12 @@ use std::time::{Duration, Instant};
 async fn produce_batches(bootstrap: &str, topic: &str, partitions: i32, batches: usize) {
     let producer = Producer::new(producer_config(bootstrap)).await.unwrap();
     for b in 0..batches {
-        let mut deliveries = Vec::new();
-        for p in 0..partitions {
-            for i in 0..100 {
-                let record =
-                    ProducerRecord::new(topic, format!("{p}-{}", b * 100 + i)).partition(p);
-                deliveries.push(producer.send(record).await.unwrap());
-            }
-        }
-        producer.flush().await;
-        for d in deliveries {
-            d.await.unwrap();
-        }
+        let records = (0..partitions).flat_map(|p| {
+            (0..100).map(move |i| {
+                ProducerRecord::new(topic, format!("{p}-{}", b * 100 + i)).partition(p)
+            })
+        });
+        send_all(&producer, records).await;
     }
 }
 
@@ -51,9 +46,7 @@ fn check_contiguous(records: &[ConsumerRecord], next: &mut BTreeMap<i32, i64>) {
 
 #[tokio::test]
 async fn prefetched_records_are_returned_without_a_round_trip() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("prefetch");
-    create_topic(&bootstrap, &topic, 1).await;
+    let (bootstrap, topic) = fresh_topic("prefetch", 1).await;
     produce_batches(&bootstrap, &topic, 1, 8).await;
     let consumer = Consumer::new(one_batch_per_fetch(&bootstrap))
         .await
@@ -85,9 +78,7 @@ async fn prefetched_records_are_returned_without_a_round_trip() {
 
 #[tokio::test]
 async fn seek_discards_prefetched_records() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("prefetch_seek");
-    create_topic(&bootstrap, &topic, 1).await;
+    let (bootstrap, topic) = fresh_topic("prefetch_seek", 1).await;
     produce_batches(&bootstrap, &topic, 1, 10).await;
     let consumer = Consumer::new(one_batch_per_fetch(&bootstrap))
         .await
@@ -113,9 +104,7 @@ async fn seek_discards_prefetched_records() {
 
 #[tokio::test]
 async fn pause_and_resume_keep_positions_exact() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("prefetch_pause");
-    create_topic(&bootstrap, &topic, 2).await;
+    let (bootstrap, topic) = fresh_topic("prefetch_pause", 2).await;
     produce_batches(&bootstrap, &topic, 2, 6).await;
     let consumer = Consumer::new(one_batch_per_fetch(&bootstrap))
         .await
@@ -156,9 +145,7 @@ async fn pause_and_resume_keep_positions_exact() {
 
 #[tokio::test]
 async fn out_of_range_positions_reset_or_fail_per_auto_offset_reset() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("prefetch_oor");
-    create_topic(&bootstrap, &topic, 2).await;
+    let (bootstrap, topic) = fresh_topic("prefetch_oor", 2).await;
     produce_batches(&bootstrap, &topic, 2, 1).await;
     let tp = TopicPartition::new(&topic, 0);
 
@@ -205,19 +192,9 @@ async fn out_of_range_positions_reset_or_fail_per_auto_offset_reset() {
 /// fetchers, the others carry on, and every partition is read exactly and in order.
 #[tokio::test]
 async fn partitions_follow_their_new_leader_when_a_broker_stops() {
-    let cluster = tokio::task::spawn_blocking(|| kafkit_testkit::KafkaCluster::start(3))
-        .await
-        .unwrap()
-        .expect("start a three-node cluster");
-    let bootstrap = cluster.bootstrap();
-    let topic = topic("prefetch_leader");
-    let admin = kafkit::Admin::new(kafkit::ClientConfig::new(&bootstrap))
-        .await
-        .unwrap();
-    admin
-        .create_topics([kafkit::NewTopic::new(&topic, 3, 3)])
-        .await
-        .unwrap();
+    let broker = Broker::start_with(KafkaCluster::builder().nodes(3)).await;
+    let bootstrap = broker.bootstrap.clone();
+    let topic = broker.create_topic("prefetch_leader", 3).await;
     produce_batches(&bootstrap, &topic, 3, 3).await;
     let consumer = Consumer::new(one_batch_per_fetch(&bootstrap))
         .await
@@ -236,12 +213,7 @@ async fn partitions_follow_their_new_leader_when_a_broker_stops() {
         let records = consumer.poll(Duration::from_secs(2)).await.unwrap();
         check_contiguous(&records, &mut next);
     }
-    let cluster = tokio::task::spawn_blocking(move || {
-        cluster.stop(1);
-        cluster
-    })
-    .await
-    .unwrap();
+    broker.stop(1).await;
     let deadline = Instant::now() + Duration::from_secs(90);
     while next.values().any(|&n| n < 300) {
         assert!(Instant::now() < deadline, "stuck at {next:?}");
@@ -249,5 +221,4 @@ async fn partitions_follow_their_new_leader_when_a_broker_stops() {
         check_contiguous(&records, &mut next);
     }
     assert_eq!(next, BTreeMap::from([(0, 300), (1, 300), (2, 300)]));
-    drop(cluster);
 }

@@ -1,42 +1,22 @@
 //! Consumer fetch settings against the broker: fetch.min.bytes with fetch.max.wait.ms,
 //! fetch.max.bytes, client.rack and check.crcs.
 
-use crate::common::*;
-use kafkit::{Consumer, ConsumerConfig, Producer, ProducerRecord, TopicPartition};
+use crate::support::*;
+use kafkit::{ConsumerConfig, ProducerRecord};
 use std::time::{Duration, Instant};
 
-async fn produce(bootstrap: &str, topic: &str, count: usize) {
-    let producer = Producer::new(producer_config(bootstrap)).await.unwrap();
-    let mut deliveries = Vec::new();
-    for i in 0..count {
-        deliveries.push(
-            producer
-                .send(ProducerRecord::new(topic, format!("{i:05}")).partition((i % 2) as i32))
-                .await
-                .unwrap(),
-        );
-    }
-    producer.flush().await;
-    for d in deliveries {
-        d.await.unwrap();
-    }
+/// `count` records `00000`, `00001`, ... alternating between partitions 0 and 1.
+async fn produce_numbered(bootstrap: &str, topic: &str, count: usize) {
+    let records =
+        (0..count).map(|i| ProducerRecord::new(topic, format!("{i:05}")).partition((i % 2) as i32));
+    produce(bootstrap, records).await;
 }
 
+/// The values of the first `want` records of both partitions, sorted.
 async fn read(config: ConsumerConfig, topic: &str, want: usize) -> Vec<String> {
-    let consumer = Consumer::new(config).await.unwrap();
-    consumer
-        .assign((0..2).map(|p| TopicPartition::new(topic, p)))
-        .await
-        .unwrap();
-    let mut values = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while values.len() < want && Instant::now() < deadline {
-        for r in consumer.poll(Duration::from_millis(500)).await.unwrap() {
-            values.push(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
-        }
-    }
-    values.sort();
-    values
+    let mut read = values(&read_n_with(config, topic, 0..2, want).await);
+    read.sort();
+    read
 }
 
 fn expected(count: usize) -> Vec<String> {
@@ -47,10 +27,8 @@ fn expected(count: usize) -> Vec<String> {
 /// fetch.max.wait.ms has passed: the first record cannot arrive sooner.
 #[tokio::test]
 async fn fetch_min_bytes_makes_the_broker_wait_up_to_fetch_max_wait() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("minbytes");
-    create_topic(&bootstrap, &topic, 2).await;
-    produce(&bootstrap, &topic, 2).await;
+    let (bootstrap, topic) = fresh_topic("minbytes", 2).await;
+    produce_numbered(&bootstrap, &topic, 2).await;
     let mut config = consumer_config(&bootstrap);
     config.fetch_min_bytes = 1 << 20;
     config.fetch_max_wait = Duration::from_millis(1500);
@@ -68,10 +46,8 @@ async fn fetch_min_bytes_makes_the_broker_wait_up_to_fetch_max_wait() {
 /// least one batch, KIP-74), and every record arrives once.
 #[tokio::test]
 async fn a_tiny_fetch_max_bytes_still_reads_everything() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("maxbytes");
-    create_topic(&bootstrap, &topic, 2).await;
-    produce(&bootstrap, &topic, 500).await;
+    let (bootstrap, topic) = fresh_topic("maxbytes", 2).await;
+    produce_numbered(&bootstrap, &topic, 500).await;
     let mut config = consumer_config(&bootstrap);
     config.fetch_min_bytes = 1;
     config.fetch_max_bytes = 1024;
@@ -83,10 +59,8 @@ async fn a_tiny_fetch_max_bytes_still_reads_everything() {
 /// same records as the defaults.
 #[tokio::test]
 async fn client_rack_and_check_crcs_off_read_the_same_records() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("rackcrc");
-    create_topic(&bootstrap, &topic, 2).await;
-    produce(&bootstrap, &topic, 200).await;
+    let (bootstrap, topic) = fresh_topic("rackcrc", 2).await;
+    produce_numbered(&bootstrap, &topic, 200).await;
     let mut config = ConsumerConfig::from_properties([
         ("bootstrap.servers", bootstrap.as_str()),
         ("auto.offset.reset", "earliest"),

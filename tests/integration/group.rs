@@ -1,5 +1,5 @@
-use crate::common::*;
-use kafkit::{Consumer, ConsumerConfig, Producer, ProducerRecord, TopicPartition};
+use crate::support::*;
+use kafkit::{Consumer, ConsumerConfig, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -12,32 +12,13 @@ fn group_config(bootstrap: &str, group: &str) -> ConsumerConfig {
     config
 }
 
-async fn produce(bootstrap: &str, topic: &str, count: usize) {
-    let producer = Producer::new(producer_config(bootstrap)).await.unwrap();
-    let mut deliveries = Vec::new();
-    for i in 0..count {
-        deliveries.push(
-            producer
-                .send(ProducerRecord::new(topic, format!("{i}")).key(format!("k{i}")))
-                .await
-                .unwrap(),
-        );
-    }
-    producer.flush().await;
-    for d in deliveries {
-        d.await.unwrap();
-    }
-}
-
 /// Three members share 12 partitions: every record is consumed, no partition is owned by
 /// two members at once, committed offsets are where consumption stopped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_share_twelve_partitions() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("group12");
+    let (bootstrap, topic) = fresh_topic("group12", 12).await;
     let group = topic.clone();
-    create_topic(&bootstrap, &topic, 12).await;
-    produce(&bootstrap, &topic, 1200).await;
+    produce_values(&bootstrap, &topic, "v", 0..1200).await;
 
     let mut members = Vec::new();
     for _ in 0..3 {

@@ -3,8 +3,8 @@
 //! resumes from the commits, `auto.offset.reset=none` without a commit is an error, and
 //! auto-commit commits only returned records and the final position on `close`.
 
-use crate::common::*;
 use crate::group_support::*;
+use crate::support::*;
 use kafkit::{AssignorKind, AutoOffsetReset, Consumer, Error, OffsetAndMetadata, TopicPartition};
 use std::time::{Duration, Instant};
 
@@ -22,10 +22,8 @@ async fn poll_some(c: &Consumer) -> Vec<kafkit::ConsumerRecord> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_commits_and_resume() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("group-commit");
+    let (bootstrap, topic) = fresh_topic("group-commit", 1).await;
     let group = topic.clone();
-    create_topic(&bootstrap, &topic, 1).await;
     produce_values(&bootstrap, &topic, "v", 0..50).await;
     let tp = TopicPartition::new(&topic, 0);
 
@@ -82,9 +80,7 @@ async fn manual_commits_and_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offset_reset_none_without_a_commit_is_an_error() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("group-reset-none");
-    create_topic(&bootstrap, &topic, 2).await;
+    let (bootstrap, topic) = fresh_topic("group-reset-none", 2).await;
     produce_values(&bootstrap, &topic, "v", 0..10).await;
     let mut config = member_config(&bootstrap, &topic, &[AssignorKind::Range]);
     config.auto_offset_reset = AutoOffsetReset::Error;
@@ -112,10 +108,8 @@ async fn offset_reset_none_without_a_commit_is_an_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_commit_commits_only_returned_records_and_the_final_position() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("group-autocommit");
+    let (bootstrap, topic) = fresh_topic("group-autocommit", 1).await;
     let group = topic.clone();
-    create_topic(&bootstrap, &topic, 1).await;
     produce_values(&bootstrap, &topic, "v", 0..200).await;
     let tp = TopicPartition::new(&topic, 0);
     let mut config = member_config(&bootstrap, &group, &[AssignorKind::Range]);

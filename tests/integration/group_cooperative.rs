@@ -2,8 +2,8 @@
 //! leaves with `close`. After every poll round no partition is assigned to two members,
 //! committed offsets never go backwards, and in the end every record was consumed.
 
-use crate::common::*;
 use crate::group_support::*;
+use crate::support::*;
 use kafkit::{AssignorKind, Consumer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -13,10 +13,8 @@ const PER_PHASE: usize = 300;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_join_one_by_one_and_one_leaves() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("group-coop");
+    let (bootstrap, topic) = fresh_topic("group-coop", PARTITIONS).await;
     let group = topic.clone();
-    create_topic(&bootstrap, &topic, PARTITIONS).await;
     let all = partitions(&topic, PARTITIONS);
     let log = HookLog::default();
 

@@ -3,8 +3,8 @@
 //! sticky: only what moves) before the newcomer is assigned them, and a revoke hook that
 //! commits succeeds, so the newcomer starts where the first member stopped.
 
-use crate::common::*;
 use crate::group_support::*;
+use crate::support::*;
 use kafkit::{AssignorKind, Consumer, TopicPartition};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,10 +13,8 @@ const PARTITIONS: i32 = 4;
 const RECORDS: usize = 40;
 
 async fn second_member_revokes_first(assignor: AssignorKind, eager: bool) {
-    let bootstrap = bootstrap().await;
-    let topic = topic("group-hooks");
+    let (bootstrap, topic) = fresh_topic("group-hooks", PARTITIONS).await;
     let group = topic.clone();
-    create_topic(&bootstrap, &topic, PARTITIONS).await;
     produce_values(&bootstrap, &topic, "v", 0..RECORDS).await;
     let log = HookLog::default();
 
@@ -33,9 +31,11 @@ async fn second_member_revokes_first(assignor: AssignorKind, eager: bool) {
     });
     a.subscribe([topic.clone()]).await.unwrap();
     let run_a = run_member(a.clone(), 0, owners.clone(), false);
-    wait_for("the first member reads everything", || {
-        owners.values().len() >= RECORDS
-    })
+    wait_until(
+        "the first member reads everything",
+        Duration::from_secs(30),
+        || owners.values().len() >= RECORDS,
+    )
     .await;
     let all: BTreeSet<i32> = (0..PARTITIONS).collect();
     let first = log.of(0);
@@ -54,7 +54,7 @@ async fn second_member_revokes_first(assignor: AssignorKind, eager: bool) {
     });
     b.subscribe([topic.clone()]).await.unwrap();
     let run_b = run_member(b.clone(), 1, owners.clone(), false);
-    wait_for("the second member joins", || {
+    wait_until("the second member joins", Duration::from_secs(30), || {
         let shares = owners.shares(2);
         !shares[0].is_empty() && !shares[1].is_empty() && shares[0].len() + shares[1].len() == 4
     })

@@ -4,8 +4,8 @@
 //! consume every record. Either client may be the group leader that computes the
 //! assignment, so both orders are run.
 
-use crate::common::*;
 use crate::group_support::*;
+use crate::support::*;
 use kafkit::{AssignorKind, Consumer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -25,10 +25,7 @@ struct PyMember {
 
 impl PyMember {
     async fn start(bootstrap: &str, topic: &str, group: &str, strategy: &str) -> PyMember {
-        let python = tokio::task::spawn_blocking(kafkit_testkit::python_with_confluent_kafka)
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("no Python with confluent-kafka: {e}"));
+        let python = python().await;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/group_member.py");
         let mut child = Command::new(python)
             .arg(script)
@@ -115,10 +112,8 @@ impl Drop for PyMember {
 
 async fn kafkit_and_librdkafka_share(kind: AssignorKind, python_first: bool) {
     let strategy = kind.protocol_name();
-    let bootstrap = bootstrap().await;
-    let topic = topic(&format!("group-interop-{strategy}"));
+    let (bootstrap, topic) = fresh_topic(&format!("group-interop-{strategy}"), PARTITIONS).await;
     let group = topic.clone();
-    create_topic(&bootstrap, &topic, PARTITIONS).await;
 
     let mut py = None;
     if python_first {

@@ -3,8 +3,8 @@
 //! broker (it cannot overwrite the new owner's offsets), and its next poll reports the
 //! partitions lost, not revoked.
 
-use crate::common::*;
 use crate::group_support::*;
+use crate::support::*;
 use kafkit::{AssignorKind, Consumer, ErrorCode};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,10 +13,8 @@ const PARTITIONS: i32 = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_stops_polling_loses_its_partitions() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("group-pollint");
+    let (bootstrap, topic) = fresh_topic("group-pollint", PARTITIONS).await;
     let group = topic.clone();
-    create_topic(&bootstrap, &topic, PARTITIONS).await;
     let all = partitions(&topic, PARTITIONS);
     let log = HookLog::default();
     produce_values(&bootstrap, &topic, "a", 0..40).await;

@@ -2,17 +2,15 @@
 //! member (as Java's `poll(Duration)` does since KIP-266): a joining member must not block
 //! the caller for the group's whole rebalance timeout.
 
-use crate::common::*;
 use crate::group_support::*;
+use crate::support::*;
 use kafkit::{AssignorKind, Consumer};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_returns_within_its_timeout_during_a_rebalance() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("group-polltimeout");
+    let (bootstrap, topic) = fresh_topic("group-polltimeout", 2).await;
     let group = topic.clone();
-    create_topic(&bootstrap, &topic, 2).await;
     let mut config = member_config(&bootstrap, &group, &[AssignorKind::Range]);
     // The rebalance timeout: how long the coordinator waits for members to rejoin.
     config.max_poll_interval = Duration::from_secs(6);

@@ -1,11 +1,10 @@
-//! What the group tests share: a member's settings, a producer of numbered values, a
-//! listener that records every hook call (and can commit on revoke), and a poll round over
-//! several members.
+//! What the group tests share: a member's settings, a listener that records every hook call
+//! (and can commit on revoke), who owns which partition, and poll rounds over several
+//! members.
 
-use crate::common::*;
+use crate::support::*;
 use kafkit::{
-    AssignorKind, Consumer, ConsumerConfig, ConsumerRecord, Producer, ProducerRecord,
-    RebalanceListener, TopicPartition,
+    AssignorKind, Consumer, ConsumerConfig, ConsumerRecord, RebalanceListener, TopicPartition,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -22,38 +21,6 @@ pub fn member_config(bootstrap: &str, group: &str, assignors: &[AssignorKind]) -
     config.max_poll_interval = Duration::from_secs(30);
     config.partition_assignment_strategy = assignors.to_vec();
     config
-}
-
-/// Produces values `"{prefix}-{i}"` for `i` in `range`, spread by key over the partitions,
-/// and waits for every acknowledgement. Returns the values.
-pub async fn produce_values(
-    bootstrap: &str,
-    topic: &str,
-    prefix: &str,
-    range: std::ops::Range<usize>,
-) -> Vec<String> {
-    let producer = Producer::new(producer_config(bootstrap)).await.unwrap();
-    let mut deliveries = Vec::new();
-    let mut values = Vec::new();
-    for i in range {
-        let value = format!("{prefix}-{i}");
-        deliveries.push(
-            producer
-                .send(ProducerRecord::new(topic, value.clone()).key(format!("k{i}")))
-                .await
-                .unwrap(),
-        );
-        values.push(value);
-    }
-    producer.flush().await;
-    for d in deliveries {
-        d.await.unwrap();
-    }
-    values
-}
-
-pub fn value_of(r: &ConsumerRecord) -> String {
-    String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned()
 }
 
 /// Which hook ran.
@@ -361,13 +328,4 @@ pub fn run_member(consumer: Consumer, member: usize, owners: Owners, commit: boo
         }
     });
     Running { stop, handle }
-}
-
-/// Waits (at most 30 s, then panics naming `what`) until `done` holds.
-pub async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

@@ -3,11 +3,12 @@
 //! The broker is `KAFKA_BOOTSTRAP_SERVERS` when set, otherwise one started for this process
 //! by `kafkit-testkit` (a KRaft node from Maven Central's jars). Tests that kill or restart a
 //! broker start their own. No test skips: without a broker, they fail and say why.
+//! `fake_broker.rs` runs kafkit against the testkit's scripted fake broker instead.
 
 mod bad_input;
-mod common;
 mod consumer_fetch;
 mod consumer_settings;
+mod fake_broker;
 mod group;
 mod group_commits;
 mod group_cooperative;
@@ -24,3 +25,8 @@ mod producer_settings;
 mod reconnect;
 mod round_trip;
 mod seed_flow;
+
+// Each suite uses part of the shared support; the rest would count as dead code here.
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;

@@ -1,5 +1,5 @@
-use crate::common::*;
-use kafkit::{OffsetSpec, Producer, ProducerRecord, TopicPartition};
+use crate::support::*;
+use kafkit::{OffsetSpec, ProducerRecord, TopicPartition};
 
 #[tokio::test]
 async fn list_offsets_earliest_latest_and_by_time() {
@@ -7,24 +7,16 @@ async fn list_offsets_earliest_latest_and_by_time() {
     let topic = topic("offsets");
     let admin = create_topic(&bootstrap, &topic, 2).await;
     let tp = TopicPartition::new(&topic, 1);
-    let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
     // Recent timestamps: brokers may reject ones far in the past.
     let base = now_ms() - 60_000;
-    let mut deliveries = Vec::new();
-    for i in 0..10i64 {
-        let delivery = producer
-            .send(
-                ProducerRecord::new(topic.as_str(), format!("{i}"))
-                    .partition(1)
-                    .timestamp(base + i * 10),
-            )
-            .await
-            .unwrap();
-        deliveries.push(delivery);
-    }
-    producer.flush().await;
-    for (i, delivery) in deliveries.into_iter().enumerate() {
-        assert_eq!(delivery.await.unwrap().offset, i as i64);
+    let records = (0..10i64).map(|i| {
+        ProducerRecord::new(topic.as_str(), format!("{i}"))
+            .partition(1)
+            .timestamp(base + i * 10)
+    });
+    let written = produce(&bootstrap, records).await;
+    for (i, metadata) in written.iter().enumerate() {
+        assert_eq!(metadata.offset, i as i64);
     }
     let offsets = admin
         .list_offsets([

@@ -1,5 +1,5 @@
-use crate::common::*;
-use kafkit::{Consumer, Producer, ProducerRecord, TopicPartition};
+use crate::support::*;
+use kafkit::{Consumer, ProducerRecord, TopicPartition};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,23 +8,10 @@ use std::time::Duration;
 /// Partitions are processed concurrently, each partition's records in offset order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_run_in_parallel_and_each_keeps_its_order() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("parallel");
-    create_topic(&bootstrap, &topic, 4).await;
-    let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
-    let mut deliveries = Vec::new();
-    for i in 0..400i64 {
-        deliveries.push(
-            producer
-                .send(ProducerRecord::new(topic.as_str(), format!("{i}")).partition((i % 4) as i32))
-                .await
-                .unwrap(),
-        );
-    }
-    producer.flush().await;
-    for d in deliveries {
-        d.await.unwrap();
-    }
+    let (bootstrap, topic) = fresh_topic("parallel", 4).await;
+    let records =
+        (0..400).map(|i| ProducerRecord::new(topic.as_str(), format!("{i}")).partition(i % 4));
+    produce(&bootstrap, records).await;
 
     let consumer = Consumer::new(consumer_config(&bootstrap)).await.unwrap();
     consumer

@@ -1,8 +1,7 @@
-use crate::common::*;
-use kafkit::{Error, Producer, ProducerRecord, RecordMetadata, TopicPartition};
+use crate::support::*;
+use kafkit::{Error, Producer, ProducerRecord, RecordMetadata};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 type Outcomes = Arc<Mutex<Vec<(usize, kafkit::Result<RecordMetadata>)>>>;
 
@@ -10,9 +9,7 @@ type Outcomes = Arc<Mutex<Vec<(usize, kafkit::Result<RecordMetadata>)>>>;
 /// returns, in send order per partition, with the offset the record was really written at.
 #[tokio::test]
 async fn callbacks_run_once_in_order_with_the_written_offsets() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("callbacks");
-    create_topic(&bootstrap, &topic, 3).await;
+    let (bootstrap, topic) = fresh_topic("callbacks", 3).await;
     let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
     let name: Arc<str> = topic.as_str().into();
     let outcomes: Outcomes = Arc::default();
@@ -53,27 +50,15 @@ async fn callbacks_run_once_in_order_with_the_written_offsets() {
     }
 
     // The offsets the callbacks reported hold exactly those records.
-    let consumer = kafkit::Consumer::new(consumer_config(&bootstrap))
+    let read: BTreeMap<(i32, i64), String> = read_n(&bootstrap, &topic, 0..3, 3_000)
         .await
-        .unwrap();
-    consumer
-        .assign((0..3).map(|p| TopicPartition::new(&topic, p)))
-        .await
-        .unwrap();
-    let mut read = BTreeMap::new();
-    while read.len() < 3_000 {
-        let records = consumer.poll(Duration::from_secs(5)).await.unwrap();
-        assert!(!records.is_empty(), "only {} of 3000 read back", read.len());
-        for r in records {
-            read.insert((r.partition, r.offset), r.value.unwrap());
-        }
-    }
+        .iter()
+        .map(|r| ((r.partition, r.offset), value_of(r)))
+        .collect();
+    assert_eq!(read.len(), 3_000, "every record read back");
     for (i, outcome) in outcomes {
         let m = outcome.unwrap();
-        assert_eq!(
-            read[&(m.partition, m.offset)],
-            format!("value-{i}").as_bytes()
-        );
+        assert_eq!(read[&(m.partition, m.offset)], format!("value-{i}"));
     }
 }
 
@@ -81,9 +66,7 @@ async fn callbacks_run_once_in_order_with_the_written_offsets() {
 /// panicking callback is contained and the producer keeps delivering.
 #[tokio::test]
 async fn refused_records_skip_the_callback_and_a_panicking_callback_is_contained() {
-    let bootstrap = bootstrap().await;
-    let topic = topic("callbacks-errors");
-    create_topic(&bootstrap, &topic, 1).await;
+    let (bootstrap, topic) = fresh_topic("callbacks-errors", 1).await;
     let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
     let called = Arc::new(Mutex::new(0));
     let c = called.clone();

@@ -2,43 +2,17 @@
 //! `max.block.ms`, `try_send`, `delivery.timeout.ms`, `request.timeout.ms` and `retries`.
 //! Each test freezes a dedicated single-node broker with SIGSTOP (`KafkaCluster::pause`).
 
-use crate::common::*;
-use crate::producer_settings::support::*;
+use crate::support::*;
 use kafkit::{Error, Producer, ProducerConfig, ProducerRecord};
-use kafkit_testkit::KafkaCluster;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-async fn dedicated_broker() -> Arc<KafkaCluster> {
-    let cluster = tokio::task::spawn_blocking(|| KafkaCluster::start(1))
-        .await
-        .unwrap()
-        .expect("start a dedicated broker");
-    Arc::new(cluster)
-}
-
-async fn pause(cluster: &Arc<KafkaCluster>) {
-    let cluster = cluster.clone();
-    tokio::task::spawn_blocking(move || cluster.pause(0))
-        .await
-        .unwrap();
-}
-
-async fn resume(cluster: &Arc<KafkaCluster>) {
-    let cluster = cluster.clone();
-    tokio::task::spawn_blocking(move || cluster.resume(0))
-        .await
-        .unwrap();
-}
 
 /// `buffer.memory` fills while the broker is frozen: `send` waits `max.block.ms` and fails
 /// with `BufferFull`, `try_send` fails at once, and what was queued is delivered on resume.
 #[tokio::test]
 async fn a_full_buffer_blocks_send_for_max_block_and_fails_try_send_at_once() {
-    let cluster = dedicated_broker().await;
-    let bootstrap = cluster.bootstrap();
-    let topic = topic("buffer");
-    create_topic(&bootstrap, &topic, 1).await;
+    let broker = Broker::start().await;
+    let bootstrap = broker.bootstrap.clone();
+    let topic = broker.create_topic("buffer", 1).await;
     let max_block = Duration::from_secs(1);
     let mut config = producer_config(&bootstrap);
     config.buffer_memory = 4096;
@@ -50,7 +24,7 @@ async fn a_full_buffer_blocks_send_for_max_block_and_fails_try_send_at_once() {
     let warm_up = send_all(&producer, [ProducerRecord::new(topic.as_str(), "warm-up")]).await;
     assert_eq!(warm_up[0].offset, 0);
 
-    pause(&cluster).await;
+    broker.pause(0).await;
     let value = |i: usize| format!("{i:0>200}");
     let mut deliveries = Vec::new();
     let mut blocked = None;
@@ -99,7 +73,7 @@ async fn a_full_buffer_blocks_send_for_max_block_and_fails_try_send_at_once() {
         started.elapsed()
     );
 
-    resume(&cluster).await;
+    broker.resume(0).await;
     tokio::time::timeout(Duration::from_secs(30), producer.flush())
         .await
         .expect("the queue drains after resume");
@@ -123,10 +97,9 @@ async fn a_full_buffer_blocks_send_for_max_block_and_fails_try_send_at_once() {
 /// `delivery.timeout.ms`, and are not in the log.
 #[tokio::test]
 async fn records_never_sent_fail_with_delivery_timeout_and_are_absent() {
-    let cluster = dedicated_broker().await;
-    let bootstrap = cluster.bootstrap();
-    let topic = topic("deliverytimeout");
-    create_topic(&bootstrap, &topic, 1).await;
+    let broker = Broker::start().await;
+    let bootstrap = broker.bootstrap.clone();
+    let topic = broker.create_topic("deliverytimeout", 1).await;
     let delivery_timeout = Duration::from_secs(3);
     let mut config = producer_config(&bootstrap);
     config.linger = Duration::ZERO;
@@ -146,7 +119,7 @@ async fn records_never_sent_fail_with_delivery_timeout_and_are_absent() {
         "{err}"
     );
 
-    pause(&cluster).await;
+    broker.pause(0).await;
     let started = Instant::now();
     let mut deliveries = Vec::new();
     for i in 0..5 {
@@ -169,7 +142,7 @@ async fn records_never_sent_fail_with_delivery_timeout_and_are_absent() {
     let m = producer.metrics();
     assert_eq!((m.errors, m.records_sent), (5, 0), "{m:?}");
 
-    resume(&cluster).await;
+    broker.resume(0).await;
     let after = tokio::time::timeout(
         Duration::from_secs(30),
         send_all(&producer, [ProducerRecord::new(topic.as_str(), "after")]),
@@ -188,10 +161,9 @@ async fn records_never_sent_fail_with_delivery_timeout_and_are_absent() {
 /// retried until `delivery.timeout.ms`.
 #[tokio::test]
 async fn request_timeout_with_retries_0_fails_without_a_retry() {
-    let cluster = dedicated_broker().await;
-    let bootstrap = cluster.bootstrap();
-    let topic = topic("requesttimeout");
-    create_topic(&bootstrap, &topic, 1).await;
+    let broker = Broker::start().await;
+    let bootstrap = broker.bootstrap.clone();
+    let topic = broker.create_topic("requesttimeout", 1).await;
     let config = |retries: Option<&str>| {
         let mut properties = vec![
             ("bootstrap.servers", bootstrap.as_str()),
@@ -211,7 +183,7 @@ async fn request_timeout_with_retries_0_fails_without_a_retry() {
         send_all(producer, [ProducerRecord::new(topic.as_str(), "warm-up")]).await;
     }
 
-    pause(&cluster).await;
+    broker.pause(0).await;
     let timed = |producer: Producer, value: &'static str| {
         let topic = topic.clone();
         async move {
@@ -225,7 +197,7 @@ async fn request_timeout_with_retries_0_fails_without_a_retry() {
         timed(no_retries.clone(), "no-retries"),
         timed(retrying.clone(), "retrying")
     );
-    resume(&cluster).await;
+    broker.resume(0).await;
 
     let err = once.expect_err("no answer from a frozen broker");
     assert!(

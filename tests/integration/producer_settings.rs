@@ -2,101 +2,13 @@
 //! need a frozen broker (`buffer.memory`, `max.block.ms`, `delivery.timeout.ms`,
 //! `request.timeout.ms`, `retries`) are in `producer_paused.rs`, on dedicated brokers.
 
-/// Helpers for reading back what a producer wrote.
-pub mod support {
-    use crate::common::*;
-    use kafkit::{
-        Admin, ClientConfig, Consumer, ConsumerRecord, Delivery, OffsetSpec, Producer,
-        ProducerRecord, RecordMetadata, TopicPartition,
-    };
-    use std::time::Duration;
-
-    /// Reads `topic`'s `partitions` from the beginning until `count` records have arrived,
-    /// or 30 s have passed; returns what arrived, per partition in offset order.
-    pub async fn read_n(
-        bootstrap: &str,
-        topic: &str,
-        partitions: impl IntoIterator<Item = i32>,
-        count: usize,
-    ) -> Vec<ConsumerRecord> {
-        let consumer = Consumer::new(consumer_config(bootstrap)).await.unwrap();
-        consumer
-            .assign(
-                partitions
-                    .into_iter()
-                    .map(|p| TopicPartition::new(topic, p)),
-            )
-            .await
-            .unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let mut records = Vec::new();
-        while records.len() < count && tokio::time::Instant::now() < deadline {
-            records.extend(consumer.poll(Duration::from_millis(200)).await.unwrap());
-        }
-        records
-    }
-
-    /// Every record in the topic's first `partitions` partitions: the log end offsets are
-    /// listed first, then read up to.
-    pub async fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<ConsumerRecord> {
-        let admin = Admin::new(ClientConfig::new(bootstrap)).await.unwrap();
-        let ends = admin
-            .list_offsets(
-                (0..partitions).map(|p| (TopicPartition::new(topic, p), OffsetSpec::Latest)),
-            )
-            .await
-            .unwrap();
-        let total: i64 = ends.values().map(|o| o.offset).sum();
-        let records = read_n(bootstrap, topic, 0..partitions, total as usize).await;
-        assert_eq!(
-            records.len() as i64,
-            total,
-            "the log end offsets of {topic} promise {total} records; the consumer read {}",
-            records.len()
-        );
-        records
-    }
-
-    /// The values of `records`, as strings.
-    pub fn values(records: &[ConsumerRecord]) -> Vec<String> {
-        records
-            .iter()
-            .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
-            .collect()
-    }
-
-    /// Sends every record, then flushes and awaits every delivery.
-    pub async fn send_all(
-        producer: &Producer,
-        records: impl IntoIterator<Item = ProducerRecord>,
-    ) -> Vec<RecordMetadata> {
-        let mut deliveries: Vec<Delivery> = Vec::new();
-        for record in records {
-            deliveries.push(producer.send(record).await.expect("send"));
-        }
-        producer.flush().await;
-        let mut metadata = Vec::new();
-        for (i, delivery) in deliveries.into_iter().enumerate() {
-            metadata.push(
-                delivery
-                    .await
-                    .unwrap_or_else(|e| panic!("record {i} was not delivered: {e}")),
-            );
-        }
-        metadata
-    }
-}
-
 /// `acks`: 0, 1 and all, and how they combine with `enable.idempotence`.
 mod acks {
-    use super::support::*;
-    use crate::common::*;
+    use crate::support::*;
     use kafkit::{Acks, Error, Producer, ProducerConfig, ProducerRecord};
 
     async fn round_trip(acks: &str) -> (Vec<i64>, Vec<String>) {
-        let bootstrap = bootstrap().await;
-        let topic = topic(&format!("acks{acks}"));
-        create_topic(&bootstrap, &topic, 1).await;
+        let (bootstrap, topic) = fresh_topic(&format!("acks{acks}"), 1).await;
         let config = ProducerConfig::from_properties([
             ("bootstrap.servers", bootstrap.as_str()),
             ("acks", acks),
@@ -180,8 +92,7 @@ mod acks {
 
 /// `enable.idempotence` and the Java defaults.
 mod idempotence {
-    use super::support::*;
-    use crate::common::*;
+    use crate::support::*;
     use kafkit::{Acks, Compression, PartitionerKind, Producer, ProducerConfig, ProducerRecord};
     use std::collections::HashSet;
     use std::time::Duration;
@@ -233,9 +144,7 @@ mod idempotence {
     /// Every producer key takes effect, and a producer built from them all works.
     #[tokio::test]
     async fn every_java_key_sets_its_field() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("allkeys");
-        create_topic(&bootstrap, &topic, 2).await;
+        let (bootstrap, topic) = fresh_topic("allkeys", 2).await;
         let c = ProducerConfig::from_properties([
             ("bootstrap.servers", bootstrap.as_str()),
             ("acks", "-1"),
@@ -299,9 +208,7 @@ mod idempotence {
     /// fails otherwise) and a clean run writes every record exactly once, in order.
     #[tokio::test]
     async fn an_idempotent_producer_writes_each_record_exactly_once() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("idempotent");
-        create_topic(&bootstrap, &topic, 3).await;
+        let (bootstrap, topic) = fresh_topic("idempotent", 3).await;
         let config =
             ProducerConfig::from_properties([("bootstrap.servers", bootstrap.as_str())]).unwrap();
         assert!(config.enable_idempotence);
@@ -347,16 +254,13 @@ mod idempotence {
 
 /// `linger.ms` and `batch.size`.
 mod batching {
-    use super::support::*;
-    use crate::common::*;
+    use crate::support::*;
     use kafkit::{Producer, ProducerRecord};
     use std::time::{Duration, Instant};
 
     #[tokio::test]
     async fn a_long_linger_and_a_large_batch_size_make_few_batches() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("linger");
-        create_topic(&bootstrap, &topic, 1).await;
+        let (bootstrap, topic) = fresh_topic("linger", 1).await;
         let mut config = producer_config(&bootstrap);
         config.linger = Duration::from_millis(200);
         config.batch_size = 1024 * 1024;
@@ -398,9 +302,7 @@ mod batching {
 
     #[tokio::test]
     async fn a_tiny_batch_size_makes_many_batches() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("tinybatch");
-        create_topic(&bootstrap, &topic, 1).await;
+        let (bootstrap, topic) = fresh_topic("tinybatch", 1).await;
         let mut config = producer_config(&bootstrap);
         config.batch_size = 200;
         // A long linger: batches go out because they are full, not because they waited.
@@ -440,9 +342,7 @@ mod batching {
 
     #[tokio::test]
     async fn linger_0_delivers_a_single_record_promptly() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("linger0");
-        create_topic(&bootstrap, &topic, 1).await;
+        let (bootstrap, topic) = fresh_topic("linger0", 1).await;
         let mut config = producer_config(&bootstrap);
         config.linger = Duration::ZERO;
         let producer = Producer::new(config).await.unwrap();
@@ -473,8 +373,7 @@ mod batching {
 
 /// `compression.type` and the `compression.<codec>.level` keys.
 mod compression {
-    use super::support::*;
-    use crate::common::*;
+    use crate::support::*;
     use kafkit::{Compression, Error, Producer, ProducerConfig, ProducerRecord};
 
     /// Repetitive JSON, as real payloads often are: compresses well with every codec.
@@ -490,9 +389,7 @@ mod compression {
     }
 
     async fn round_trip(codec: &str, level: Option<(&str, &str)>) -> f64 {
-        let bootstrap = bootstrap().await;
-        let topic = topic(&format!("codec-{codec}"));
-        create_topic(&bootstrap, &topic, 1).await;
+        let (bootstrap, topic) = fresh_topic(&format!("codec-{codec}"), 1).await;
         let mut properties = vec![
             ("bootstrap.servers", bootstrap.as_str()),
             ("compression.type", codec),
@@ -590,16 +487,13 @@ mod compression {
 
 /// `max.request.size`, and the broker's own limit (`max.message.bytes`).
 mod size_limits {
-    use super::support::*;
-    use crate::common::*;
+    use crate::support::*;
     use kafkit::{Admin, ClientConfig, Error, ErrorCode, NewTopic, Producer, ProducerRecord};
     use std::time::Duration;
 
     #[tokio::test]
     async fn a_record_over_max_request_size_fails_alone_and_its_batch_mates_succeed() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("maxreq");
-        create_topic(&bootstrap, &topic, 1).await;
+        let (bootstrap, topic) = fresh_topic("maxreq", 1).await;
         let mut config = producer_config(&bootstrap);
         config.max_request_size = 5_000;
         config.linger = Duration::from_millis(100);
@@ -730,8 +624,7 @@ mod size_limits {
 
 /// `partitioner.class`, custom partitioners, explicit partitions, `partitioner.ignore.keys`.
 mod partitioning {
-    use super::support::*;
-    use crate::common::*;
+    use crate::support::*;
     use kafkit::partitioner::partition_for_key;
     use kafkit::{
         Error, Partitioner, PartitionerKind, Producer, ProducerConfig, ProducerRecord,
@@ -766,9 +659,7 @@ mod partitioning {
 
     #[tokio::test]
     async fn keyed_records_land_on_the_java_murmur2_partition() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("murmur");
-        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let (bootstrap, topic) = fresh_topic("murmur", PARTITIONS).await;
         let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
         let keys: Vec<String> = (0..200).map(|i| format!("customer-{i}")).collect();
         let metadata = send_all(
@@ -803,9 +694,7 @@ mod partitioning {
     /// bytes, then move; over many batches every partition gets some.
     #[tokio::test]
     async fn keyless_records_stick_to_a_partition_per_batch_and_spread_over_many() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("sticky");
-        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let (bootstrap, topic) = fresh_topic("sticky", PARTITIONS).await;
         let mut config = producer_config(&bootstrap);
         config.batch_size = 1000;
         let producer = Producer::new(config).await.unwrap();
@@ -838,9 +727,7 @@ mod partitioning {
 
     #[tokio::test]
     async fn round_robin_spreads_evenly_even_with_keys() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("roundrobin");
-        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let (bootstrap, topic) = fresh_topic("roundrobin", PARTITIONS).await;
         let config = ProducerConfig::from_properties([
             ("bootstrap.servers", bootstrap.as_str()),
             (
@@ -897,9 +784,7 @@ mod partitioning {
 
     #[tokio::test]
     async fn a_custom_partitioner_decides_and_an_explicit_partition_beats_it() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("custom");
-        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let (bootstrap, topic) = fresh_topic("custom", PARTITIONS).await;
         let custom = Arc::new(ByFirstDigit {
             calls: AtomicUsize::new(0),
         });
@@ -958,9 +843,7 @@ mod partitioning {
 
     #[tokio::test]
     async fn an_explicit_partition_beats_the_key_hash() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("explicit");
-        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let (bootstrap, topic) = fresh_topic("explicit", PARTITIONS).await;
         let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
         let key = "customer-1";
         let hashed = partition_for_key(key.as_bytes(), PARTITIONS);
@@ -986,9 +869,7 @@ mod partitioning {
 
     #[tokio::test]
     async fn ignore_keys_spreads_one_key_like_keyless_records() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("ignorekeys");
-        create_topic(&bootstrap, &topic, PARTITIONS).await;
+        let (bootstrap, topic) = fresh_topic("ignorekeys", PARTITIONS).await;
         let config = ProducerConfig::from_properties([
             ("bootstrap.servers", bootstrap.as_str()),
             ("partitioner.ignore.keys", "true"),
@@ -1018,8 +899,7 @@ mod partitioning {
 
 /// `metadata.max.age.ms`: a periodic refresh notices a topic recreated with more partitions.
 mod metadata_age {
-    use super::support::*;
-    use crate::common::*;
+    use crate::support::*;
     use kafkit::{Admin, Error, NewTopic, Producer, ProducerRecord};
     use std::time::{Duration, Instant};
 
@@ -1105,16 +985,13 @@ mod metadata_age {
 
 /// `close(timeout)`, sends after close, and dropped `Delivery` handles.
 mod closing {
-    use super::support::*;
-    use crate::common::*;
+    use crate::support::*;
     use kafkit::{Error, Producer, ProducerRecord};
     use std::time::{Duration, Instant};
 
     #[tokio::test]
     async fn close_drains_the_queue_without_waiting_for_linger() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("close");
-        create_topic(&bootstrap, &topic, 2).await;
+        let (bootstrap, topic) = fresh_topic("close", 2).await;
         let mut config = producer_config(&bootstrap);
         config.linger = Duration::from_secs(30);
         let producer = Producer::new(config).await.unwrap();
@@ -1156,9 +1033,7 @@ mod closing {
 
     #[tokio::test]
     async fn dropping_a_delivery_does_not_cancel_the_send() {
-        let bootstrap = bootstrap().await;
-        let topic = topic("dropdelivery");
-        create_topic(&bootstrap, &topic, 1).await;
+        let (bootstrap, topic) = fresh_topic("dropdelivery", 1).await;
         let mut config = producer_config(&bootstrap);
         config.linger = Duration::from_millis(100);
         let producer = Producer::new(config).await.unwrap();

@@ -1,6 +1,5 @@
-use crate::common::*;
-use kafkit::{Consumer, Producer, ProducerRecord, TopicPartition};
-use std::time::Duration;
+use crate::support::*;
+use kafkit::{Consumer, Producer, ProducerRecord};
 
 #[tokio::test]
 async fn hello_kafka_round_trip() {
@@ -17,18 +16,7 @@ async fn hello_kafka_round_trip() {
     assert_eq!(&*metadata.topic, topic);
     assert_eq!(metadata.offset, 0);
 
-    let consumer = Consumer::new(consumer_config(&bootstrap)).await.unwrap();
-    consumer
-        .assign([TopicPartition::new(&topic, metadata.partition)])
-        .await
-        .unwrap();
-    let mut read = Vec::new();
-    for _ in 0..20 {
-        read.extend(consumer.poll(Duration::from_millis(500)).await.unwrap());
-        if !read.is_empty() {
-            break;
-        }
-    }
+    let read = read_n(&bootstrap, &topic, [metadata.partition], 1).await;
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].value.as_deref(), Some(&b"Hello Kafka"[..]));
     assert_eq!(read[0].offset, 0);
@@ -37,23 +25,12 @@ async fn hello_kafka_round_trip() {
 #[tokio::test]
 async fn the_record_stream_yields_records_in_order() {
     use futures::StreamExt;
-    let bootstrap = bootstrap().await;
-    let topic = topic("stream");
-    create_topic(&bootstrap, &topic, 1).await;
-    let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
-    let mut deliveries = Vec::new();
-    for i in 0..50 {
-        deliveries.push(
-            producer
-                .send(ProducerRecord::new(topic.as_str(), format!("v{i}")))
-                .await
-                .unwrap(),
-        );
-    }
-    producer.flush().await;
-    for delivery in deliveries {
-        delivery.await.unwrap();
-    }
+    let (bootstrap, topic) = fresh_topic("stream", 1).await;
+    produce(
+        &bootstrap,
+        (0..50).map(|i| ProducerRecord::new(topic.as_str(), format!("v{i}"))),
+    )
+    .await;
     let consumer = Consumer::new(consumer_config(&bootstrap)).await.unwrap();
     consumer.subscribe([topic.clone()]).await.unwrap();
     let records: Vec<_> = consumer.stream().take(50).collect().await;

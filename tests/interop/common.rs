@@ -1,10 +1,10 @@
-//! What both directions share: the broker, the Python scripts, and one record shape that
-//! kafkit's records and the scripts' JSON lines both turn into, so they compare field by
-//! field.
+//! What both directions share besides `support`: the Python scripts, and one record shape
+//! that kafkit's records and the scripts' JSON lines both turn into, so they compare field
+//! by field.
 
+use crate::support::python;
 use bytes::Bytes;
-use kafkit::{Admin, ClientConfig, Compression, ConsumerRecord, Header, NewTopic, OffsetSpec};
-use kafkit::{TimestampType, TopicPartition};
+use kafkit::{Compression, ConsumerRecord, Header, TimestampType};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,35 +39,6 @@ pub fn codec_id(codec: Compression) -> i16 {
         Compression::Zstd => 4,
         other => panic!("no codec id for {other:?}"),
     }
-}
-
-/// The shared broker's bootstrap list (started on first use).
-pub async fn bootstrap() -> String {
-    tokio::task::spawn_blocking(kafkit_testkit::bootstrap_servers)
-        .await
-        .expect("the broker launcher panicked")
-}
-
-/// A fresh topic with [`PARTITIONS`] partitions; the admin client is returned for
-/// `end_offsets`.
-pub async fn create_topic(bootstrap: &str, prefix: &str) -> (String, Admin) {
-    let name = kafkit_testkit::unique_name(prefix);
-    let admin = Admin::new(ClientConfig::new(bootstrap)).await.unwrap();
-    admin
-        .create_topics([NewTopic::new(&name, PARTITIONS, 1)])
-        .await
-        .unwrap_or_else(|e| panic!("creating topic {name}: {e}"));
-    (name, admin)
-}
-
-/// The high watermark of every partition of `topic`, summed: how many records the log
-/// holds, so a duplicate written past the expected count does not go unnoticed.
-pub async fn records_in_log(admin: &Admin, topic: &str) -> i64 {
-    let offsets = admin
-        .list_offsets((0..PARTITIONS).map(|p| (TopicPartition::new(topic, p), OffsetSpec::Latest)))
-        .await
-        .unwrap();
-    offsets.values().map(|o| o.offset).sum()
 }
 
 /// A record as either client saw it. Compared whole, so every field counts.
@@ -107,10 +78,9 @@ pub async fn run_script(script: &str, args: Vec<String>) -> String {
         .join("tests/interop")
         .join(script);
     let script = script.to_owned();
+    let python = python().await;
     // Panics stay out of the blocking task, so a failure reads once, not twice.
     let result = tokio::task::spawn_blocking(move || -> Result<String, String> {
-        let python = kafkit_testkit::python_with_confluent_kafka()
-            .map_err(|e| format!("no Python with confluent-kafka for the interop tests: {e}"))?;
         let out = Command::new(&python)
             .arg(&path)
             .args(&args)

@@ -5,6 +5,7 @@
 //! that codec, not just its own round trip.
 
 use crate::common::*;
+use crate::support::{fresh_topic, log_end, now_ms, send_all};
 use bytes::Bytes;
 use kafkit::{Compression, Producer, ProducerConfig, ProducerRecord, TimestampType};
 
@@ -66,25 +67,17 @@ fn large_value(i: usize) -> Bytes {
 
 async fn kafkit_writes_librdkafka_reads(codec: Compression) {
     let name = codec_name(codec);
-    let bootstrap = bootstrap().await;
-    let (topic, admin) = create_topic(&bootstrap, &format!("interop-to-rdkafka-{name}")).await;
+    let (bootstrap, topic) = fresh_topic(&format!("interop-to-rdkafka-{name}"), PARTITIONS).await;
 
     let mut config = ProducerConfig::new(&bootstrap);
     config.compression = codec;
     let producer = Producer::new(config).await.unwrap();
     // An hour back, so a timestamp replaced by the broker's clock would show.
     let base_ts = now_ms() - 3_600_000;
-    let mut deliveries = Vec::with_capacity(RECORDS);
-    for i in 0..RECORDS {
-        let r = record(&topic, i, base_ts);
-        deliveries.push((r.clone(), producer.send(r).await.unwrap()));
-    }
-    producer.flush().await;
+    let records: Vec<ProducerRecord> = (0..RECORDS).map(|i| record(&topic, i, base_ts)).collect();
+    let delivered = send_all(&producer, records.clone()).await;
     let mut written = Vec::with_capacity(RECORDS);
-    for (r, delivery) in deliveries {
-        let meta = delivery
-            .await
-            .unwrap_or_else(|e| panic!("{name}: kafkit could not deliver {r:?}: {e}"));
+    for (r, meta) in records.into_iter().zip(delivered) {
         written.push(Seen {
             partition: meta.partition,
             offset: meta.offset,
@@ -95,7 +88,11 @@ async fn kafkit_writes_librdkafka_reads(codec: Compression) {
             headers: r.headers,
         });
     }
-    assert_eq!(records_in_log(&admin, &topic).await, RECORDS as i64);
+    // The log holds exactly these: a duplicate written past them would not go unnoticed.
+    assert_eq!(
+        log_end(&bootstrap, &topic, PARTITIONS).await,
+        RECORDS as i64
+    );
     let context = format!("kafkit produced with {name}, librdkafka consumed");
     assert_batches_use(&bootstrap, &topic, codec, &context).await;
 
@@ -105,13 +102,6 @@ async fn kafkit_writes_librdkafka_reads(codec: Compression) {
     )
     .await;
     assert_same_records(parse_lines(&out), written, &context);
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 #[tokio::test]

@@ -6,13 +6,12 @@
 //! default).
 
 use crate::common::*;
-use kafkit::{AutoOffsetReset, Compression, Consumer, ConsumerConfig, TopicPartition};
-use std::time::{Duration, Instant};
+use crate::support::{fresh_topic, log_end, read_n};
+use kafkit::Compression;
 
 async fn librdkafka_writes_kafkit_reads(codec: Compression) {
     let name = codec_name(codec);
-    let bootstrap = bootstrap().await;
-    let (topic, admin) = create_topic(&bootstrap, &format!("interop-from-rdkafka-{name}")).await;
+    let (bootstrap, topic) = fresh_topic(&format!("interop-from-rdkafka-{name}"), PARTITIONS).await;
 
     let out = run_script(
         "produce.py",
@@ -27,26 +26,16 @@ async fn librdkafka_writes_kafkit_reads(codec: Compression) {
     let written = parse_lines(&out);
     assert_eq!(written.len(), RECORDS, "produce.py reported every delivery");
     assert_covers_edge_cases(&written);
-    assert_eq!(records_in_log(&admin, &topic).await, RECORDS as i64);
+    // The log holds exactly these: a duplicate written past them would not go unnoticed.
+    assert_eq!(
+        log_end(&bootstrap, &topic, PARTITIONS).await,
+        RECORDS as i64
+    );
     let context = format!("librdkafka produced with {name}, kafkit consumed");
     assert_batches_use(&bootstrap, &topic, codec, &context).await;
 
-    let mut config = ConsumerConfig::new(&bootstrap);
-    config.auto_offset_reset = AutoOffsetReset::Earliest;
-    let consumer = Consumer::new(config).await.unwrap();
-    consumer
-        .assign((0..PARTITIONS).map(|p| TopicPartition::new(&topic, p)))
-        .await
-        .unwrap();
-    let mut read = Vec::with_capacity(RECORDS);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while read.len() < RECORDS && Instant::now() < deadline {
-        let records = consumer
-            .poll(Duration::from_millis(500))
-            .await
-            .unwrap_or_else(|e| panic!("{name}: kafkit could not read librdkafka's batches: {e}"));
-        read.extend(records.into_iter().map(Seen::from));
-    }
+    let read = read_n(&bootstrap, &topic, 0..PARTITIONS, RECORDS).await;
+    let read = read.into_iter().map(Seen::from).collect();
     assert_same_records(read, written, &context);
 }
 

@@ -3,8 +3,9 @@
 //! must return exactly the committed records, in order, and none of the control records.
 //! With `read_uncommitted` the aborted records are visible, which shows the test can fail.
 
-use crate::common::{bootstrap, create_topic, run_script, PARTITIONS};
-use kafkit::{AutoOffsetReset, Consumer, ConsumerConfig, IsolationLevel, TopicPartition};
+use crate::common::{run_script, PARTITIONS};
+use crate::support::{consumer_config, fresh_topic, value_of};
+use kafkit::{Consumer, IsolationLevel, TopicPartition};
 use std::time::Duration;
 
 const ROUNDS: usize = 4;
@@ -15,8 +16,7 @@ async fn read_all(
     isolation: IsolationLevel,
     want: usize,
 ) -> Vec<String> {
-    let mut config = ConsumerConfig::new(bootstrap);
-    config.auto_offset_reset = AutoOffsetReset::Earliest;
+    let mut config = consumer_config(bootstrap);
     config.isolation_level = isolation;
     let consumer = Consumer::new(config).await.unwrap();
     consumer
@@ -33,19 +33,14 @@ async fn read_all(
                 break;
             }
         }
-        values.extend(
-            records
-                .into_iter()
-                .map(|r| String::from_utf8(r.value.unwrap().to_vec()).unwrap()),
-        );
+        values.extend(records.iter().map(value_of));
     }
     values
 }
 
 #[tokio::test]
 async fn read_committed_returns_only_committed_transactions() {
-    let bootstrap = bootstrap().await;
-    let (topic, _admin) = create_topic(&bootstrap, "txn").await;
+    let (bootstrap, topic) = fresh_topic("txn", PARTITIONS).await;
     let out = run_script(
         "transactions.py",
         vec![

@@ -10,83 +10,44 @@
 //! in node order) and one `node=i pid=... addr=...` line per node once the
 //! cluster serves. Data lives under the build folder and is deleted on exit.
 
+use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use kafkit_testkit::KafkaCluster;
 
-const USAGE: &str = "usage: kafka-launcher [--nodes N] [--port PORT_OF_NODE_0] \
-[--property key=value]... [--ignore-stdin]
-
-Starts an Apache Kafka cluster (KRaft) on 127.0.0.1 and keeps it up until
-stdin closes, Ctrl-C or SIGTERM. --ignore-stdin waits for a signal only
-(for running in the background with stdin closed).";
-
+/// Starts an Apache Kafka cluster (KRaft) on 127.0.0.1 and keeps it up until stdin closes,
+/// Ctrl-C or SIGTERM.
+#[derive(Parser)]
 struct Args {
-    nodes: usize,
+    /// How many nodes, each a broker and a controller.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    nodes: u64,
+    /// The client port of node 0 (default: a free port).
+    #[arg(long)]
     port: Option<u16>,
-    properties: Vec<(String, String)>,
+    /// A broker property for every node.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    property: Vec<(String, String)>,
+    /// Wait for a signal only (for running in the background with stdin closed).
+    #[arg(long)]
     ignore_stdin: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        nodes: 1,
-        port: None,
-        properties: Vec::new(),
-        ignore_stdin: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--nodes" => {
-                args.nodes = value("--nodes")?
-                    .parse()
-                    .map_err(|e| format!("--nodes: {e}"))?;
-                if args.nodes == 0 {
-                    return Err("--nodes must be at least 1".into());
-                }
-            }
-            "--port" => {
-                args.port = Some(
-                    value("--port")?
-                        .parse()
-                        .map_err(|e| format!("--port: {e}"))?,
-                )
-            }
-            "--property" => {
-                let kv = value("--property")?;
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or(format!("--property wants key=value, got {kv:?}"))?;
-                args.properties.push((k.to_string(), v.to_string()));
-            }
-            "--ignore-stdin" => args.ignore_stdin = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(args)
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected key=value, got {s:?}"))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("kafka-launcher: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut builder = KafkaCluster::builder().nodes(args.nodes);
+    let args = Args::parse();
+    let mut builder = KafkaCluster::builder().nodes(args.nodes as usize);
     if let Some(port) = args.port {
         builder = builder.broker_port(0, port);
     }
-    for (k, v) in args.properties {
+    for (k, v) in args.property {
         builder = builder.property(k, v);
     }
     eprintln!("kafka-launcher: starting {} node(s)...", args.nodes);
