@@ -97,6 +97,7 @@ mod fake_broker;
 mod launcher;
 mod proxy;
 mod python;
+mod security;
 
 pub use checker::{CheckReport, Delivery, DeliveryChecker, Duplicate, Reorder};
 pub use fake_broker::{FakeBroker, FakeBrokerBuilder, Received, Reply, ResponseBody};
@@ -106,6 +107,9 @@ pub use launcher::{
 };
 pub use proxy::TcpProxy;
 pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};
+pub use security::{
+    CertPem, SecureBroker, SecureBrokerBuilder, TestCa, SASL_MECHANISMS, SASL_PASSWORD, SASL_USER,
+};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

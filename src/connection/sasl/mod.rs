@@ -258,10 +258,20 @@ impl Reauth {
 }
 
 /// When to re-authenticate: at 85 to 95% of the session, as the Java client does, so the
-/// connections of many clients do not all do it at once.
+/// connections of many clients do not all do it at once; but at least [`REAUTH_MARGIN`]
+/// before the end (for sessions longer than twice that), and never before half of it.
 fn reauth_delay(lifetime: Duration) -> Duration {
-    lifetime.mul_f64(rand::random_range(0.85..0.95))
+    let spread = lifetime.mul_f64(rand::random_range(0.85..0.95));
+    spread
+        .min(lifetime.saturating_sub(REAUTH_MARGIN))
+        .max(lifetime / 2)
 }
+
+/// How long before the session's end a re-authentication must start. The broker reads the
+/// SaslHandshake only after answering the requests before it, a Fetch among them may wait
+/// `fetch.max.wait.ms` (500 ms by default), and a handshake it reads after the session
+/// expired closes the connection (KIP-368).
+const REAUTH_MARGIN: Duration = Duration::from_secs(2);
 
 /// Re-authenticates the connection before each session ends, for as long as it lives. A
 /// failed re-authentication closes the connection; the next connect reports why.

@@ -1,0 +1,106 @@
+//! KIP-368: with `connections.max.reauth.ms` low on the broker, a produce/consume run
+//! spanning several re-authentications loses nothing and opens no new connection.
+
+use crate::{client, sasl, support, SASL_PASSWORD};
+use kafkit::{
+    Admin, Consumer, ConsumerConfig, NewTopic, Producer, ProducerConfig, ProducerRecord,
+    SaslMechanism, SecurityProtocol,
+};
+use kafkit_testkit::{free_port, SecureBroker, TcpProxy};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[tokio::test]
+async fn sessions_are_renewed_on_the_same_connections_without_losing_records() {
+    let _heavy = support::HEAVY.lock().await;
+    // Clients reach the SASL_PLAINTEXT listener only through the proxy, which counts their
+    // connections: the listener advertises the proxy's port.
+    let port = free_port();
+    let proxy = TcpProxy::start(format!("127.0.0.1:{port}"))
+        .await
+        .expect("proxy");
+    let _broker = {
+        let builder = SecureBroker::builder()
+            .reauth(Duration::from_millis(2_000))
+            .port("SASL_PLAINTEXT", port)
+            .advertise("SASL_PLAINTEXT", proxy.local_addr().port());
+        tokio::task::spawn_blocking(move || builder.start())
+            .await
+            .unwrap()
+            .expect("start the secured broker")
+    };
+    let bootstrap = proxy.local_addr().to_string();
+    let security = sasl(
+        SecurityProtocol::SaslPlaintext,
+        SaslMechanism::ScramSha256,
+        SASL_PASSWORD,
+    );
+    let topic = support::topic("reauth");
+    Admin::new(client(&bootstrap, &security))
+        .await
+        .expect("admin")
+        .create_topics([NewTopic::new(&topic, 1, 1)])
+        .await
+        .expect("create topic");
+    let mut config = ProducerConfig::new(&bootstrap);
+    config.client.security = security.clone();
+    let producer = Producer::new(config).await.expect("producer");
+    let mut config = ConsumerConfig::new(&bootstrap);
+    config.client.security = security.clone();
+    config.group_id = Some(support::topic("reauth-group"));
+    config.auto_offset_reset = kafkit::AutoOffsetReset::Earliest;
+    let consumer = Consumer::new(config).await.expect("consumer");
+    consumer
+        .subscribe([topic.clone()])
+        .await
+        .expect("subscribe");
+
+    let mut sent = 0usize;
+    let mut seen = BTreeSet::new();
+    // Once the consumer has read a record, every connection the clients need is open.
+    let mut settled: Option<(Instant, u64)> = None;
+    // 12 s from then: about six sessions of 2 s each (renewed at 85-95% of each).
+    while settled.is_none_or(|(at, _)| at.elapsed() < Duration::from_secs(12)) {
+        let delivery = producer
+            .send(ProducerRecord::new(topic.as_str(), format!("v{sent}")))
+            .await
+            .expect("send");
+        sent += 1;
+        for record in consumer
+            .poll(Duration::from_millis(100))
+            .await
+            .expect("poll")
+        {
+            assert!(
+                seen.insert(support::value_of(&record)),
+                "duplicate {record:?}"
+            );
+        }
+        delivery.await.expect("delivered");
+        if settled.is_none() && !seen.is_empty() {
+            settled = Some((Instant::now(), proxy.connections()));
+        }
+        assert!(sent < 100_000, "the consumer never read a record");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < sent && Instant::now() < deadline {
+        for record in consumer
+            .poll(Duration::from_millis(200))
+            .await
+            .expect("poll")
+        {
+            assert!(
+                seen.insert(support::value_of(&record)),
+                "duplicate {record:?}"
+            );
+        }
+    }
+    assert_eq!(seen.len(), sent, "every record read back once");
+    assert_eq!(
+        proxy.connections(),
+        settled.map(|(_, n)| n).unwrap(),
+        "a connection was opened again: a session ended without re-authentication"
+    );
+    assert_eq!(proxy.resets(), 0);
+}
