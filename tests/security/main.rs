@@ -4,6 +4,7 @@
 //! KIP-368 re-authentication. The TLS tests need the `tls` feature (`.ci/run` tests with
 //! `--all-features`); the SASL_PLAINTEXT ones run in every build.
 
+mod console;
 mod reauth;
 mod sasl;
 #[cfg(feature = "tls")]
