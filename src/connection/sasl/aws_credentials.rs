@@ -260,7 +260,7 @@ fn parse_credentials(body: &str) -> Result<AwsCredentials, String> {
 }
 
 /// `2024-01-02T03:04:05Z` (fractions of a second allowed) as a time.
-fn parse_rfc3339(text: &str) -> Result<SystemTime, String> {
+pub(super) fn parse_rfc3339(text: &str) -> Result<SystemTime, String> {
     let bad = || format!("credentials Expiration {text:?} is not an RFC 3339 UTC time");
     let t = text.strip_suffix('Z').ok_or_else(bad)?;
     let (date, time) = t.split_once('T').ok_or_else(bad)?;

@@ -108,6 +108,19 @@ pub(super) fn signed_payload(
     time: SystemTime,
     user_agent: &str,
 ) -> String {
+    payload_expiring(host, region, credentials, time, user_agent, EXPIRES_SECS)
+}
+
+/// [`signed_payload`] with another validity (AWS's library computes 899 s when its clock
+/// crosses a second between taking the expiry and signing).
+fn payload_expiring(
+    host: &str,
+    region: &str,
+    credentials: &AwsCredentials,
+    time: SystemTime,
+    user_agent: &str,
+    expires_secs: u64,
+) -> String {
     let query = presign(
         &Presign {
             host,
@@ -115,7 +128,7 @@ pub(super) fn signed_payload(
             query: &[("Action", ACTION)],
             region,
             service: SERVICE,
-            expires_secs: EXPIRES_SECS,
+            expires_secs,
             payload_hash: EMPTY_PAYLOAD,
             time,
         },
@@ -220,5 +233,7 @@ impl OAuthBearerTokenProvider for MskIamTokens {
     }
 }
 
+#[cfg(test)]
+mod java_check;
 #[cfg(test)]
 mod tests;
