@@ -41,7 +41,7 @@ pub use config::{
 };
 pub use config::{
     BoxFuture, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
-    Secret, SecurityConfig, SecurityProtocol, SharedTokenProvider, TlsConfig,
+    Secret, SecurityConfig, SecurityProtocol, Shared, SharedTokenProvider, TlsConfig,
 };
 pub use consumer::{
     CommitFuture, Consumer, HookFuture, OffsetAndMetadata, RebalanceListener, RecordStream,

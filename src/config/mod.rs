@@ -24,7 +24,7 @@ pub use security::{
 };
 pub use security::{
     BoxFuture, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
-    SecurityConfig, SecurityProtocol, SharedTokenProvider, TlsConfig,
+    SecurityConfig, SecurityProtocol, Shared, SharedTokenProvider, TlsConfig,
 };
 
 /// The admin client's configuration: it needs nothing beyond the connection settings.

@@ -8,6 +8,7 @@
 mod aws;
 mod jaas;
 mod oauth;
+mod shared;
 
 use std::path::PathBuf;
 
@@ -23,6 +24,7 @@ pub(crate) use jaas::MSK_IAM_MODULE;
 pub(crate) use jaas::{OAUTHBEARER_MODULE, PLAIN_MODULE, SCRAM_MODULE};
 pub(crate) use oauth::{check_extension, json_string, UnsecuredLogin};
 pub use oauth::{BoxFuture, OAuthBearerToken, OAuthBearerTokenProvider, SharedTokenProvider};
+pub use shared::Shared;
 
 /// `security.protocol`: how connections to brokers are secured.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -20,6 +20,7 @@ use kafkit::{
 };
 pub use kafkit_testkit::SASL_PASSWORD;
 use kafkit_testkit::{SecureBroker, SASL_USER};
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -74,48 +75,70 @@ pub fn client(bootstrap: &str, security: &SecurityConfig) -> ClientConfig {
     config
 }
 
-/// Creates a topic, produces `n` records with the idempotent producer and reads them back
-/// with a group consumer, all with `security`; every record must come back once.
-pub async fn round_trip(bootstrap: &str, security: &SecurityConfig, n: usize) {
+/// A new topic with `partitions` partitions, created with `security`.
+pub async fn secure_topic(bootstrap: &str, security: &SecurityConfig, partitions: i32) -> String {
     let topic = support::topic("secure");
-    let admin = Admin::new(client(bootstrap, security))
+    Admin::new(client(bootstrap, security))
         .await
-        .expect("admin");
-    admin
-        .create_topics([NewTopic::new(&topic, 2, 1)])
+        .expect("admin")
+        .create_topics([NewTopic::new(&topic, partitions, 1)])
         .await
         .expect("create topic");
+    topic
+}
+
+/// An idempotent producer with `security`.
+pub async fn producer(bootstrap: &str, security: &SecurityConfig) -> Producer {
     let mut config = ProducerConfig::new(bootstrap);
     config.client.security = security.clone();
     config.enable_idempotence = true;
-    let producer = Producer::new(config).await.expect("producer");
-    let records =
-        (0..n).map(|i| ProducerRecord::new(topic.as_str(), format!("v{i}")).key(format!("k{i}")));
-    support::send_all(&producer, records).await;
+    Producer::new(config).await.expect("producer")
+}
+
+/// A group consumer with `security`, subscribed to `topic` from its start.
+pub async fn group_consumer(bootstrap: &str, security: &SecurityConfig, topic: &str) -> Consumer {
     let mut config = ConsumerConfig::new(bootstrap);
     config.client.security = security.clone();
     config.group_id = Some(support::topic("secure-group"));
     config.auto_offset_reset = kafkit::AutoOffsetReset::Earliest;
     let consumer = Consumer::new(config).await.expect("consumer");
+    consumer.subscribe([topic]).await.expect("subscribe");
     consumer
-        .subscribe([topic.clone()])
+}
+
+/// One poll's values into `seen`; a value seen twice fails the test.
+pub async fn poll_into(consumer: &Consumer, seen: &mut BTreeSet<String>) {
+    for record in consumer
+        .poll(Duration::from_millis(100))
         .await
-        .expect("subscribe");
-    let mut seen = std::collections::BTreeSet::new();
+        .expect("poll")
+    {
+        assert!(
+            seen.insert(support::value_of(&record)),
+            "duplicate {record:?}"
+        );
+    }
+}
+
+/// Polls until `seen` holds `n` values or 60 s have passed.
+pub async fn poll_until(consumer: &Consumer, seen: &mut BTreeSet<String>, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while seen.len() < n && Instant::now() < deadline {
-        for record in consumer
-            .poll(Duration::from_millis(200))
-            .await
-            .expect("poll")
-        {
-            assert!(
-                seen.insert(support::value_of(&record)),
-                "duplicate {record:?}"
-            );
-        }
+        poll_into(consumer, seen).await;
     }
-    assert_eq!(seen.len(), n, "records read back from {topic}");
+    assert_eq!(seen.len(), n, "every record read back once");
+}
+
+/// Creates a topic, produces `n` records with the idempotent producer and reads them back
+/// with a group consumer, all with `security`; every record must come back once.
+pub async fn round_trip(bootstrap: &str, security: &SecurityConfig, n: usize) {
+    let topic = secure_topic(bootstrap, security, 2).await;
+    let producer = producer(bootstrap, security).await;
+    let records =
+        (0..n).map(|i| ProducerRecord::new(topic.as_str(), format!("v{i}")).key(format!("k{i}")));
+    support::send_all(&producer, records).await;
+    let consumer = group_consumer(bootstrap, security, &topic).await;
+    poll_until(&consumer, &mut BTreeSet::new(), n).await;
 }
 
 /// The error of connecting an admin client with `security`, and how long it took.

@@ -1,11 +1,10 @@
 //! KIP-368: with `connections.max.reauth.ms` low on the broker, a produce/consume run
 //! spanning several re-authentications loses nothing and opens no new connection.
 
-use crate::{client, sasl, support, SASL_PASSWORD};
-use kafkit::{
-    Admin, Consumer, ConsumerConfig, NewTopic, Producer, ProducerConfig, ProducerRecord,
-    SaslMechanism, SecurityProtocol,
+use crate::{
+    group_consumer, poll_into, poll_until, producer, sasl, secure_topic, support, SASL_PASSWORD,
 };
+use kafkit::{ProducerRecord, SaslMechanism, SecurityProtocol};
 use kafkit_testkit::{free_port, SecureBroker, TcpProxy};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -36,67 +35,29 @@ async fn sessions_are_renewed_on_the_same_connections_without_losing_records() {
         SaslMechanism::ScramSha256,
         SASL_PASSWORD,
     );
-    let topic = support::topic("reauth");
-    Admin::new(client(&bootstrap, &security))
-        .await
-        .expect("admin")
-        .create_topics([NewTopic::new(&topic, 1, 1)])
-        .await
-        .expect("create topic");
-    let mut config = ProducerConfig::new(&bootstrap);
-    config.client.security = security.clone();
-    let producer = Producer::new(config).await.expect("producer");
-    let mut config = ConsumerConfig::new(&bootstrap);
-    config.client.security = security.clone();
-    config.group_id = Some(support::topic("reauth-group"));
-    config.auto_offset_reset = kafkit::AutoOffsetReset::Earliest;
-    let consumer = Consumer::new(config).await.expect("consumer");
-    consumer
-        .subscribe([topic.clone()])
-        .await
-        .expect("subscribe");
+    let topic = secure_topic(&bootstrap, &security, 1).await;
+    let producer = producer(&bootstrap, &security).await;
+    let consumer = group_consumer(&bootstrap, &security, &topic).await;
 
     let mut sent = 0usize;
     let mut seen = BTreeSet::new();
     // Once the consumer has read a record, every connection the clients need is open.
     let mut settled: Option<(Instant, u64)> = None;
-    // 12 s from then: about six sessions of 2 s each (renewed at 85-95% of each).
+    // 12 s from then: about twelve sessions of 2 s each (each renewed after 1 s).
     while settled.is_none_or(|(at, _)| at.elapsed() < Duration::from_secs(12)) {
         let delivery = producer
             .send(ProducerRecord::new(topic.as_str(), format!("v{sent}")))
             .await
             .expect("send");
         sent += 1;
-        for record in consumer
-            .poll(Duration::from_millis(100))
-            .await
-            .expect("poll")
-        {
-            assert!(
-                seen.insert(support::value_of(&record)),
-                "duplicate {record:?}"
-            );
-        }
+        poll_into(&consumer, &mut seen).await;
         delivery.await.expect("delivered");
         if settled.is_none() && !seen.is_empty() {
             settled = Some((Instant::now(), proxy.connections()));
         }
         assert!(sent < 100_000, "the consumer never read a record");
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while seen.len() < sent && Instant::now() < deadline {
-        for record in consumer
-            .poll(Duration::from_millis(200))
-            .await
-            .expect("poll")
-        {
-            assert!(
-                seen.insert(support::value_of(&record)),
-                "duplicate {record:?}"
-            );
-        }
-    }
-    assert_eq!(seen.len(), sent, "every record read back once");
+    poll_until(&consumer, &mut seen, sent).await;
     assert_eq!(
         proxy.connections(),
         settled.map(|(_, n)| n).unwrap(),

@@ -3,8 +3,8 @@
 
 use super::super::secret::Secret;
 use super::oauth::BoxFuture;
+use super::shared::Shared;
 use crate::error::Result;
-use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -29,30 +29,15 @@ pub trait AwsCredentialsProvider: Send + Sync + 'static {
     fn credentials(&self) -> BoxFuture<'_, Result<AwsCredentials>>;
 }
 
-/// A shared [`AwsCredentialsProvider`]; configs holding the same provider compare equal.
-#[derive(Clone)]
-pub struct SharedAwsCredentialsProvider(pub Arc<dyn AwsCredentialsProvider>);
+/// A shared [`AwsCredentialsProvider`], as a config holds it.
+pub type SharedAwsCredentialsProvider = Shared<dyn AwsCredentialsProvider>;
 
 impl SharedAwsCredentialsProvider {
     /// Wraps a provider.
     pub fn new(provider: impl AwsCredentialsProvider) -> Self {
-        Self(Arc::new(provider))
+        Shared(Arc::new(provider))
     }
 }
-
-impl fmt::Debug for SharedAwsCredentialsProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SharedAwsCredentialsProvider")
-    }
-}
-
-impl PartialEq for SharedAwsCredentialsProvider {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for SharedAwsCredentialsProvider {}
 
 /// How `AWS_MSK_IAM` (and MSK's IAM tokens over OAUTHBEARER) authenticate.
 ///

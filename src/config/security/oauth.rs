@@ -3,8 +3,8 @@
 
 use super::super::secret::Secret;
 use super::jaas::JaasConfig;
+use super::shared::Shared;
 use crate::error::{Error, Result};
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -45,30 +45,15 @@ pub trait OAuthBearerTokenProvider: Send + Sync + 'static {
     fn token(&self) -> BoxFuture<'_, Result<OAuthBearerToken>>;
 }
 
-/// A shared [`OAuthBearerTokenProvider`]; configs holding the same provider compare equal.
-#[derive(Clone)]
-pub struct SharedTokenProvider(pub Arc<dyn OAuthBearerTokenProvider>);
+/// A shared [`OAuthBearerTokenProvider`], as a config holds it.
+pub type SharedTokenProvider = Shared<dyn OAuthBearerTokenProvider>;
 
 impl SharedTokenProvider {
     /// Wraps a provider.
     pub fn new(provider: impl OAuthBearerTokenProvider) -> Self {
-        Self(Arc::new(provider))
+        Shared(Arc::new(provider))
     }
 }
-
-impl fmt::Debug for SharedTokenProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SharedTokenProvider")
-    }
-}
-
-impl PartialEq for SharedTokenProvider {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for SharedTokenProvider {}
 
 /// The options of Kafka's unsecured OAUTHBEARER login (`OAuthBearerLoginModule` with
 /// `unsecuredLogin*` options): tokens signed with `alg: none`, which only a broker using the
