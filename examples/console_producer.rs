@@ -5,6 +5,8 @@
 //!     --topic my_topic --property parse.key=true --property key.separator=: \
 //!     --producer-property linger.ms=10
 //! ```
+//!
+//! A secured cluster's settings go in a Java properties file: `--producer.config client.properties`.
 
 #[allow(dead_code)] // each example uses part of it
 mod support;
@@ -24,9 +26,12 @@ struct Args {
     /// default).
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     property: Vec<(String, String)>,
-    /// A Java producer property, e.g. `linger.ms=10`.
+    /// A Java producer property, e.g. `linger.ms=10`; over those of --producer.config.
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     producer_property: Vec<(String, String)>,
+    /// A Java properties file of producer keys (security settings, for instance).
+    #[arg(long = "producer.config", value_name = "FILE")]
+    producer_config: Option<String>,
 }
 
 #[tokio::main]
@@ -43,11 +48,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             _ => return Err(format!("unknown --property {k}").into()),
         }
     }
-    let mut props = args.producer_property;
-    props.insert(
-        0,
-        ("bootstrap.servers".into(), args.target.bootstrap_server),
-    );
+    let mut props = match &args.producer_config {
+        Some(path) => support::properties_file(path)?,
+        None => Vec::new(),
+    };
+    props.extend(args.producer_property);
+    props.push(("bootstrap.servers".into(), args.target.bootstrap_server));
     let producer = Producer::new(ProducerConfig::from_properties(props)?).await?;
     // An Arc<str>, so each record shares the name instead of copying it.
     let topic: std::sync::Arc<str> = args.target.topic.into();

@@ -258,6 +258,30 @@ pub enum Error {
         theirs: String,
     },
 
+    /// The broker refused the credentials (SASL), or the SASL exchange failed: a wrong
+    /// password, an expired token, a mechanism the broker does not enable. Not retried: the
+    /// same credentials fail the same way; connections to the broker back off
+    /// (`reconnect.backoff.ms`) instead of hammering it.
+    Authentication {
+        /// The broker address.
+        broker: String,
+        /// The SASL mechanism.
+        mechanism: &'static str,
+        /// What failed, and what to check; never a secret.
+        reason: String,
+    },
+
+    /// The TLS handshake with the broker failed, or the listener speaks another protocol
+    /// than `security.protocol` says: an unknown CA, a certificate for another host name, an
+    /// expired certificate, a refused client certificate. The message says what to fix. Not
+    /// retried: the next handshake fails the same way.
+    Tls {
+        /// The broker address.
+        broker: String,
+        /// What failed, and what to fix.
+        reason: String,
+    },
+
     /// A broker sent bytes that do not decode, or that break the protocol.
     Protocol {
         /// The broker address.
@@ -406,6 +430,15 @@ impl fmt::Display for Error {
                 "broker {broker} does not support {api} in any version kafkit speaks ({ours}); \
                  it offers {theirs}"
             ),
+            Error::Authentication {
+                broker,
+                mechanism,
+                reason,
+            } => write!(
+                f,
+                "SASL {mechanism} authentication with {broker} failed: {reason}"
+            ),
+            Error::Tls { broker, reason } => write!(f, "TLS with {broker} failed: {reason}"),
             Error::Protocol { broker, reason } => {
                 write!(f, "malformed response from {broker}: {reason}")
             }
@@ -508,6 +541,8 @@ impl Error {
             Error::Config(_)
             | Error::InvalidTopic { .. }
             | Error::UnsupportedVersion { .. }
+            | Error::Authentication { .. }
+            | Error::Tls { .. }
             | Error::Protocol { .. }
             | Error::RecordTooLarge { .. }
             | Error::InvalidPartition { .. }
@@ -534,6 +569,13 @@ impl Error {
             self,
             Error::Connection { .. } | Error::RequestTimeout { .. } | Error::OutcomeUnknown { .. }
         )
+    }
+
+    /// Whether the broker refused to let the client in: SASL authentication failed, or the
+    /// TLS handshake did. Fix the configuration (credentials, certificates) and reconnect.
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(self, Error::Authentication { .. } | Error::Tls { .. })
+            || self.code() == Some(ErrorCode::SASL_AUTHENTICATION_FAILED)
     }
 
     /// The broker error code, when the broker sent one.
@@ -668,6 +710,35 @@ mod tests {
         let broker = Error::broker(ErrorCode::NOT_LEADER_OR_FOLLOWER, "t-0");
         assert!(broker.is_retriable() && !broker.is_outcome_unknown());
         assert_eq!(broker.code(), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    }
+
+    #[test]
+    fn authentication_and_tls_failures_are_not_retried() {
+        let auth = Error::Authentication {
+            broker: "b:9096".into(),
+            mechanism: "SCRAM-SHA-512",
+            reason: "invalid credentials".into(),
+        };
+        let tls = Error::Tls {
+            broker: "b:9094".into(),
+            reason: "unknown CA".into(),
+        };
+        for err in [&auth, &tls] {
+            assert_eq!(err.retry_action(), RetryAction::NoRetry, "{err}");
+            assert!(
+                !err.is_outcome_unknown() && err.is_authentication_failure(),
+                "{err}"
+            );
+        }
+        assert!(
+            Error::broker(ErrorCode::SASL_AUTHENTICATION_FAILED, "x").is_authentication_failure()
+        );
+        assert!(!Error::connection("b:9092", "reset").is_authentication_failure());
+        assert_eq!(
+            auth.to_string(),
+            "SASL SCRAM-SHA-512 authentication with b:9096 failed: invalid credentials"
+        );
+        assert_eq!(tls.to_string(), "TLS with b:9094 failed: unknown CA");
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub use config::{
     IsolationLevel, ProducerConfig, DEFAULT_MAX_CONTROL_RESPONSE_SIZE, DEFAULT_MAX_RESPONSE_SIZE,
     MAX_IN_FLIGHT_FOR_IDEMPOTENCE,
 };
+#[cfg(feature = "aws-msk-iam")]
+pub use config::{
+    AwsCredentials, AwsCredentialsProvider, MskIamConfig, SharedAwsCredentialsProvider,
+};
+pub use config::{
+    BoxFuture, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
+    Secret, SecurityConfig, SecurityProtocol, Shared, SharedTokenProvider, TlsConfig,
+};
 pub use consumer::{
     CommitFuture, Consumer, ConsumerMetrics, HookFuture, OffsetAndMetadata, RebalanceListener,
     RecordStream,

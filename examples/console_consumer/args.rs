@@ -27,9 +27,12 @@ pub struct Args {
     /// With --partition: the offset to start at, `earliest` or `latest`.
     #[arg(long, value_name = "O|earliest|latest", requires = "partition")]
     pub offset: Option<String>,
-    /// A Java consumer property, e.g. `fetch.min.bytes=1`.
+    /// A Java consumer property, e.g. `fetch.min.bytes=1`; over those of --consumer.config.
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     pub consumer_property: Vec<(String, String)>,
+    /// A Java properties file of consumer keys (security settings, for instance).
+    #[arg(long = "consumer.config", value_name = "FILE")]
+    pub consumer_config: Option<String>,
     /// `print.key`, `print.timestamp`, `print.partition`, `print.offset`, `print.headers`
     /// (`=true`), or `key.separator=SEP` (a tab by default).
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]

@@ -33,13 +33,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let print = Print::new(&args.property, args.format)?;
     // Offsets are committed explicitly, after printing; a --consumer-property may turn
     // auto-commit back on.
-    let mut props = vec![
-        (
-            "bootstrap.servers".to_string(),
-            args.target.bootstrap_server,
-        ),
-        ("enable.auto.commit".into(), "false".into()),
-    ];
+    let mut props = vec![("enable.auto.commit".to_string(), "false".to_string())];
+    if let Some(path) = &args.consumer_config {
+        props.extend(support::properties_file(path)?);
+    }
+    props.push((
+        "bootstrap.servers".to_string(),
+        args.target.bootstrap_server,
+    ));
     props.extend(args.group.map(|g| ("group.id".to_string(), g)));
     props.extend(args.consumer_property);
     let mut config = ConsumerConfig::from_properties(props)?;

@@ -1,6 +1,6 @@
 //! The tool's arguments, as Java's tool takes them, and the consumer properties they make.
 
-use crate::support::{key_value, Target};
+use crate::support::{key_value, properties_file, Target};
 use clap::Parser;
 
 /// Consumer throughput, like Apache Kafka's `kafka-consumer-perf-test.sh`. Times print as UTC
@@ -52,8 +52,7 @@ pub fn properties(args: &Args) -> Result<Vec<(String, String)>, String> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .to_vec();
     if let Some(path) = &args.consumer_config {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-        props.extend(properties_file(&text));
+        props.extend(properties_file(path)?);
     }
     props.extend(args.consumer_props.iter().cloned());
     let group = args.group.clone().or_else(|| {
@@ -77,17 +76,4 @@ pub fn properties(args: &Args) -> Result<Vec<(String, String)>, String> {
     props.push(("group.id".into(), group));
     props.push(("auto.offset.reset".into(), reset.into()));
     Ok(props)
-}
-
-/// A Java properties file: `key=value`, `key: value` or `key value` lines; `#`/`!` comments.
-/// (Line continuations and escapes are not supported.)
-fn properties_file(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    let lines = text.lines().map(str::trim);
-    let lines = lines.filter(|l| !l.is_empty() && !l.starts_with(['#', '!']));
-    lines.map(|l| {
-        let (k, v) = l
-            .split_once(|c: char| c == '=' || c == ':' || c.is_whitespace())
-            .unwrap_or((l, ""));
-        (k.trim().to_string(), v.trim().to_string())
-    })
 }

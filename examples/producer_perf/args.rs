@@ -22,9 +22,13 @@ pub struct Args {
     /// Cap in records/s, paced like Java's ThroughputThrottler; -1: no cap.
     #[arg(long, value_name = "RECORDS_PER_SEC", allow_negative_numbers = true)]
     pub throughput: f64,
-    /// Java producer keys; bootstrap.servers is required.
-    #[arg(long, value_name = "KEY=VALUE", required = true, num_args = 1.., value_parser = key_value)]
+    /// Java producer keys, over those of --producer.config; bootstrap.servers is required
+    /// in one or the other.
+    #[arg(long, value_name = "KEY=VALUE", num_args = 1.., value_parser = key_value)]
     pub producer_props: Vec<(String, String)>,
+    /// A Java properties file of producer keys (security settings, for instance).
+    #[arg(long = "producer.config", value_name = "FILE")]
+    pub producer_config: Option<String>,
     /// After the summary: wall time, client CPU time (user+sys) and CPU per record.
     #[arg(long)]
     pub print_metrics: bool,

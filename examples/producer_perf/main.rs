@@ -35,7 +35,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         return Err("--throughput: records/s, or -1 for no cap; not 0".into());
     }
     let payloads = payloads(&args)?;
-    let config = ProducerConfig::from_properties(args.producer_props.clone())?;
+    let mut props = match &args.producer_config {
+        Some(path) => support::properties_file(path)?,
+        None => Vec::new(),
+    };
+    props.extend(args.producer_props.iter().cloned());
+    let config = ProducerConfig::from_properties(props)?;
     if let Some(partitions) = args.partitions {
         ensure_topic(&config, &args.topic, partitions).await?;
     }

@@ -199,16 +199,24 @@ impl Cluster {
         }
         addrs.extend(self.inner.settings.bootstrap.iter().cloned());
         let mut attempts = Vec::new();
+        // A broker that refused the credentials or the TLS handshake answered: that, not
+        // "unreachable" (which is retried), is what the caller must hear.
+        let mut refused = None;
         for addr in addrs {
             if attempts.iter().any(|(a, _): &(String, String)| *a == addr) {
                 continue;
             }
             match self.inner.pool.get(&addr, TrafficClass::Control).await {
                 Ok(conn) => return Ok(conn),
-                Err(e) => attempts.push((addr, connect_failure(e))),
+                Err(e) => {
+                    if e.is_authentication_failure() && refused.is_none() {
+                        refused = Some(e.clone());
+                    }
+                    attempts.push((addr, connect_failure(e)))
+                }
             }
         }
-        Err(Error::NoBrokerReachable { attempts })
+        Err(refused.unwrap_or(Error::NoBrokerReachable { attempts }))
     }
 
     /// A connection to broker `id` for `class`.

@@ -131,6 +131,7 @@ mod tests {
                 request_timeout: Duration::from_millis(100),
                 max_response_size: 1 << 20,
                 max_control_response_size: 1 << 20,
+                security: Default::default(),
             },
             Backoff {
                 initial: backoff,

@@ -2,7 +2,7 @@
 
 use super::ClusterSettings;
 use crate::config::ClientConfig;
-use crate::connection::ConnectionParams;
+use crate::connection::{ConnectionParams, ConnectionSecurity};
 use crate::error::Result;
 use crate::retry::Backoff;
 use kafka_protocol::protocol::StrBytes;
@@ -27,6 +27,7 @@ pub(crate) fn cluster_settings(config: &ClientConfig) -> Result<ClusterSettings>
             request_timeout: config.request_timeout,
             max_response_size: config.max_response_size,
             max_control_response_size: config.max_control_response_size,
+            security: ConnectionSecurity::from_config(&config.security)?,
         },
         backoff: Backoff {
             initial: config.reconnect_backoff,

@@ -16,6 +16,7 @@ fn settings(bootstrap: String, max_idle: Duration) -> ClusterSettings {
             request_timeout: Duration::from_secs(5),
             max_response_size: 1 << 20,
             max_control_response_size: 1 << 20,
+            security: Default::default(),
         },
         backoff: Backoff {
             initial: Duration::from_millis(10),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::properties::{
     apply, ensure, ordered, parse_bool, parse_ms, parse_uint, positive_int, positive_ms,
 };
+use super::security::SecurityConfig;
 use crate::error::{Error, Result};
 
 /// The default cap on a response frame: the broker's default `socket.request.max.bytes`
@@ -66,6 +67,9 @@ pub struct ClientConfig {
     /// `allow.auto.create.topics`: let metadata requests create missing topics, when the
     /// broker's `auto.create.topics.enable` also allows it. Default true.
     pub allow_auto_create_topics: bool,
+    /// `security.protocol`, `ssl.*` and `sasl.*`: TLS and authentication. Default
+    /// `PLAINTEXT`.
+    pub security: SecurityConfig,
 }
 
 impl Default for ClientConfig {
@@ -83,6 +87,7 @@ impl Default for ClientConfig {
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             max_control_response_size: DEFAULT_MAX_CONTROL_RESPONSE_SIZE,
             allow_auto_create_topics: true,
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -127,7 +132,7 @@ impl ClientConfig {
                 self.max_control_response_size = parse_uint(key, value)?
             }
             "allow.auto.create.topics" => self.allow_auto_create_topics = parse_bool(key, value)?,
-            _ => return Ok(false),
+            _ => return self.security.set(key, value),
         }
         Ok(true)
     }
@@ -162,7 +167,8 @@ impl ClientConfig {
         positive_int(
             "kafkit.max.control.response.bytes",
             self.max_control_response_size,
-        )
+        )?;
+        self.security.validate()
     }
 
     /// The bootstrap servers as `(host, port)`, brackets removed from IPv6 hosts, ready for

@@ -9,11 +9,23 @@ mod compression;
 mod consumer;
 mod producer;
 mod properties;
+mod secret;
+mod security;
 
 pub use client::{ClientConfig, DEFAULT_MAX_CONTROL_RESPONSE_SIZE, DEFAULT_MAX_RESPONSE_SIZE};
 pub use compression::Compression;
 pub use consumer::{AssignorKind, AutoOffsetReset, ConsumerConfig, IsolationLevel};
 pub use producer::{Acks, ProducerConfig, MAX_IN_FLIGHT_FOR_IDEMPOTENCE};
+pub use secret::Secret;
+pub(crate) use security::{check_extension, json_string, UnsecuredLogin};
+#[cfg(feature = "aws-msk-iam")]
+pub use security::{
+    AwsCredentials, AwsCredentialsProvider, MskIamConfig, SharedAwsCredentialsProvider,
+};
+pub use security::{
+    BoxFuture, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
+    SecurityConfig, SecurityProtocol, Shared, SharedTokenProvider, TlsConfig,
+};
 
 /// The admin client's configuration: it needs nothing beyond the connection settings.
 pub type AdminConfig = ClientConfig;

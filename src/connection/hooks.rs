@@ -25,6 +25,7 @@ pub fn fuzz_connection(data: &[u8]) {
             request_timeout: Duration::from_secs(1),
             max_response_size: 1 << 20,
             max_control_response_size: 64 << 10,
+            security: Default::default(),
         };
         // The broker's bytes are all there at once; what the client writes is never read,
         // which the duplex buffer absorbs for the few requests sent here.

@@ -9,6 +9,7 @@
 //! stream in sync. Any read or write failure poisons the connection: every waiter, and every
 //! later caller, gets the same error.
 
+use super::transport::io_error;
 use crate::error::Error;
 use crate::protocol::versions::api_name;
 use crate::sync::lock;
@@ -169,7 +170,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     written_without_response.push(out.reply);
                 }
                 if let Err(e) = writer.write_all(&out.frame).await {
-                    return Error::io(&shared.addr, "write failed", e);
+                    return io_error(&shared.addr, "write failed", e);
                 }
             }
             match rx.try_recv() {
@@ -178,7 +179,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
         if let Err(e) = writer.flush().await {
-            return Error::io(&shared.addr, "write failed", e);
+            return io_error(&shared.addr, "write failed", e);
         }
         for reply in written_without_response.drain(..) {
             let _ = reply.send(Ok(Bytes::new()));
@@ -201,17 +202,25 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 return broken("the broker closed the connection".to_string())
             }
-            Err(e) => return Error::io(&shared.addr, "read failed", e),
+            Err(e) => return io_error(&shared.addr, "read failed", e),
         };
         // The frame is a correlation id, the rest of the header, and the body.
         if size < 4 || size as usize > max_frame {
+            if looks_like_tls(size) {
+                return Error::Tls {
+                    broker: shared.addr.clone(),
+                    reason: "the broker answered in TLS: the listener on this port is SSL or \
+                             SASL_SSL; set security.protocol to match"
+                        .to_string(),
+                };
+            }
             return broken(format!(
                 "response frame of {size} bytes is outside 4..={max_frame}"
             ));
         }
         let correlation_id = match reader.read_i32().await {
             Ok(id) => id,
-            Err(e) => return Error::io(&shared.addr, "read failed mid-frame", e),
+            Err(e) => return io_error(&shared.addr, "read failed mid-frame", e),
         };
         let Some(waiter) = shared.take(correlation_id) else {
             return broken(format!(
@@ -238,12 +247,19 @@ async fn read_loop<R: AsyncRead + Unpin>(
         let mut frame = BytesMut::with_capacity(FIRST_READ.min(size));
         frame.put_i32(correlation_id);
         if let Err(e) = read_to(&mut reader, &mut frame, size).await {
-            return Error::io(&shared.addr, "read failed mid-frame", e);
+            return io_error(&shared.addr, "read failed mid-frame", e);
         }
         // A dropped caller's response is read in full and discarded, keeping the stream
         // aligned on frame boundaries.
         let _ = waiter.reply.send(Ok(frame.freeze()));
     }
+}
+
+/// Whether a frame's size prefix is really the header of a TLS record (content type 20..=23,
+/// version 3.x): a TLS listener's alert or handshake, read as if it were Kafka.
+fn looks_like_tls(size: i32) -> bool {
+    let [content_type, major, ..] = size.to_be_bytes();
+    (20..=23).contains(&content_type) && major == 3
 }
 
 /// How much of a frame is allocated before any of its body has arrived.
@@ -306,6 +322,20 @@ mod tests {
         let body = writer.await.unwrap().unwrap();
         assert_eq!(&buf[..10], &[7; 10]);
         assert_eq!(&buf[10..], &body[..]);
+    }
+
+    #[tokio::test]
+    async fn a_tls_answer_to_a_plaintext_request_is_named() {
+        let (mut peer, client) = tokio::io::duplex(1 << 10);
+        let shared = Shared::new("b:9093".to_string());
+        // A TLS alert record: content type 21, version 3.3, length 2, fatal, unexpected.
+        peer.write_all(&[21, 3, 3, 0, 2, 2, 10]).await.unwrap();
+        let error = read_loop(client, &shared, 1 << 20).await;
+        assert!(
+            matches!(&error, Error::Tls { reason, .. } if reason.contains("security.protocol")),
+            "{error:?}"
+        );
+        assert!(!looks_like_tls(1 << 20) && looks_like_tls(0x1603_0100));
     }
 
     #[tokio::test]

@@ -1,11 +1,20 @@
 //! One connection to one broker: a cheap handle over the I/O task in [`io_task`].
 //!
-//! Opening a connection negotiates versions with ApiVersions; every later request is sent at
-//! the highest version both sides support, or fails with [`Error::UnsupportedVersion`].
+//! Opening a connection dials TCP (and TLS, see [`transport`]), negotiates versions with
+//! ApiVersions, and authenticates with SASL when configured (see [`sasl`]); every later
+//! request is sent at the highest version both sides support, or fails with
+//! [`Error::UnsupportedVersion`].
 
 #[cfg(feature = "fuzzing")]
 pub mod hooks;
 mod io_task;
+mod sasl;
+mod security;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
+
+pub(crate) use security::ConnectionSecurity;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::frame::{decode_response, encode_request};
@@ -18,7 +27,6 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
 /// How a connection is opened and how long it waits.
@@ -31,6 +39,8 @@ pub(crate) struct ConnectionParams {
     pub max_response_size: usize,
     /// The largest response accepted to any other request.
     pub max_control_response_size: usize,
+    /// TLS and SASL, when `security.protocol` asks for them.
+    pub security: ConnectionSecurity,
 }
 
 /// A handle to a live connection. Clones share the connection.
@@ -45,6 +55,8 @@ struct Inner {
     versions: BrokerVersions,
     next_correlation_id: AtomicI32,
     params: ConnectionParams,
+    /// Set on SASL connections whose broker limits the session (KIP-368).
+    reauth: Option<sasl::Reauth>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -56,25 +68,14 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Opens a TCP connection to `addr` and negotiates API versions.
+    /// Opens a connection to `addr` (TCP, then TLS when configured), negotiates API versions
+    /// and authenticates.
     pub(crate) async fn connect(addr: &str, params: &ConnectionParams) -> Result<Connection> {
-        let stream =
-            match tokio::time::timeout(params.connect_timeout, TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => return Err(Error::io(addr, "connect failed", e)),
-                Err(_) => {
-                    return Err(Error::connection(
-                        addr,
-                        format!("connect timed out after {:?}", params.connect_timeout),
-                    ))
-                }
-            };
-        // Kafka requests are small and latency-bound; Nagle's delay would only hurt.
-        let _ = stream.set_nodelay(true);
-        Self::handshake(stream, addr, params).await
+        transport::connect(addr, params).await
     }
 
-    /// Starts the I/O task over any byte stream and negotiates versions on it.
+    /// Starts the I/O task over any byte stream, negotiates versions on it, and authenticates
+    /// when SASL is configured.
     pub(crate) async fn handshake<S>(
         stream: S,
         addr: &str,
@@ -95,6 +96,7 @@ impl Connection {
             versions: BrokerVersions::default(),
             next_correlation_id: AtomicI32::new(0),
             params: params.clone(),
+            reauth: None,
         };
         let timeout = params.connect_timeout.max(params.request_timeout);
         let request = ApiVersionsRequest::default()
@@ -129,9 +131,16 @@ impl Connection {
                 .iter()
                 .map(|k| (k.api_key, k.min_version, k.max_version)),
         );
-        Ok(Connection {
-            inner: Arc::new(conn),
-        })
+        let mut session = None;
+        if let Some(settings) = &params.security.sasl {
+            session = sasl::authenticate(&conn, settings).await?;
+            conn.reauth = session.map(|_| sasl::Reauth::new(settings.clone()));
+        }
+        let inner = Arc::new(conn);
+        if let Some(lifetime) = session {
+            sasl::keep_authenticated(Arc::downgrade(&inner), lifetime);
+        }
+        Ok(Connection { inner })
     }
 
     /// The broker's address.
@@ -167,7 +176,9 @@ impl Connection {
                     broker: self.addr().to_string(),
                     reason: format!("unknown API key {}", R::KEY),
                 })?)?;
-        self.inner.send_at(request, version, timeout, true).await
+        self.inner
+            .send_at(request, version, timeout, true, Gate::Wait)
+            .await
     }
 
     /// Sends a request the broker will not answer (Produce with `acks=0`); resolves once the
@@ -181,7 +192,7 @@ impl Connection {
     ) -> Result<()> {
         let timeout = self.inner.params.request_timeout;
         self.inner
-            .round_trip(request, version, timeout, false)
+            .round_trip(request, version, timeout, false, Gate::Wait)
             .await
             .map(drop)
     }
@@ -216,7 +227,14 @@ impl Inner {
         correlation_id: i32,
         api: i16,
         expects_response: bool,
+        gate: Gate,
     ) -> Result<oneshot::Receiver<Result<bytes::Bytes>>> {
+        // While a re-authentication runs, nothing else may be written between its SASL
+        // requests; requests already written are answered as usual.
+        let _pass = match (&self.reauth, gate) {
+            (Some(reauth), Gate::Wait) => Some(reauth.pass().await),
+            _ => None,
+        };
         if self.shared.is_poisoned() {
             return Err(self.shared.error());
         }
@@ -246,9 +264,10 @@ impl Inner {
         version: i16,
         timeout: Duration,
         expects_response: bool,
+        gate: Gate,
     ) -> Result<R::Response> {
         let frame = self
-            .round_trip(request, version, timeout, expects_response)
+            .round_trip(request, version, timeout, expects_response, gate)
             .await?;
         #[cfg(feature = "fuzzing")]
         hooks::capture(R::KEY, version, &frame);
@@ -262,10 +281,11 @@ impl Inner {
         version: i16,
         timeout: Duration,
         expects_response: bool,
+        gate: Gate,
     ) -> Result<bytes::Bytes> {
         let (frame, correlation_id) = self.encode(request, version)?;
         let rx = self
-            .enqueue(frame, correlation_id, R::KEY, expects_response)
+            .enqueue(frame, correlation_id, R::KEY, expects_response, gate)
             .await?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply,
@@ -310,7 +330,9 @@ impl Inner {
         version: i16,
         timeout: Duration,
     ) -> Result<ApiVersionsResponse> {
-        let frame = self.round_trip(request, version, timeout, true).await?;
+        let frame = self
+            .round_trip(request, version, timeout, true, Gate::Pass)
+            .await?;
         #[cfg(feature = "fuzzing")]
         hooks::capture(ApiKey::ApiVersions as i16, version, &frame);
         match decode_response::<ApiVersionsRequest>(frame.clone(), version) {
@@ -323,5 +345,18 @@ impl Inner {
     }
 }
 
+/// Whether a request waits for a running re-authentication to finish before it is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Ordinary requests.
+    Wait,
+    /// The handshake's own requests.
+    Pass,
+}
+
+#[cfg(test)]
+mod sasl_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, feature = "tls"))]
+mod tls_tests;

@@ -7,23 +7,24 @@ use kafka_protocol::messages::{MetadataRequest, MetadataResponse, RequestHeader}
 use kafka_protocol::protocol::{decode_request_header_from_buffer, Encodable, HeaderVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-fn params() -> ConnectionParams {
+pub(super) fn params() -> ConnectionParams {
     ConnectionParams {
         client_id: StrBytes::from_static_str("test"),
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(5),
         max_response_size: 1 << 20,
         max_control_response_size: 1 << 20,
+        security: ConnectionSecurity::default(),
     }
 }
 
 /// The broker side of the duplex: reads request frames, writes response frames.
-struct Peer {
-    stream: DuplexStream,
+pub(super) struct Peer {
+    pub(super) stream: DuplexStream,
 }
 
 impl Peer {
-    async fn read_request(&mut self) -> (RequestHeader, Bytes) {
+    pub(super) async fn read_request(&mut self) -> (RequestHeader, Bytes) {
         let size = self.stream.read_i32().await.unwrap();
         let mut buf = BytesMut::zeroed(size as usize);
         self.stream.read_exact(&mut buf).await.unwrap();
@@ -31,7 +32,7 @@ impl Peer {
         (header, buf.freeze())
     }
 
-    async fn respond<M: Encodable + HeaderVersion>(
+    pub(super) async fn respond<M: Encodable + HeaderVersion>(
         &mut self,
         correlation_id: i32,
         version: i16,
@@ -49,8 +50,8 @@ impl Peer {
         self.stream.write_all(&buf).await.unwrap();
     }
 
-    /// Answers the ApiVersions handshake, advertising Metadata 0..=12 only.
-    async fn handshake(&mut self) {
+    /// Answers the ApiVersions handshake, advertising Metadata 0..=12 and SASL only.
+    pub(super) async fn handshake(&mut self) {
         let (header, _) = self.read_request().await;
         assert_eq!(header.request_api_key, ApiKey::ApiVersions as i16);
         let response = ApiVersionsResponse::default().with_api_keys(vec![
@@ -62,6 +63,14 @@ impl Peer {
                 .with_api_key(3)
                 .with_min_version(0)
                 .with_max_version(12),
+            ApiVersion::default()
+                .with_api_key(ApiKey::SaslHandshake as i16)
+                .with_min_version(0)
+                .with_max_version(1),
+            ApiVersion::default()
+                .with_api_key(ApiKey::SaslAuthenticate as i16)
+                .with_min_version(0)
+                .with_max_version(2),
         ]);
         self.respond(header.correlation_id, header.request_api_version, &response)
             .await;
@@ -92,7 +101,7 @@ fn send_metadata(conn: &Connection) -> tokio::task::JoinHandle<Result<MetadataRe
     tokio::spawn(async move { conn.send(&MetadataRequest::default()).await })
 }
 
-fn metadata_with_cluster(id: &str) -> MetadataResponse {
+pub(super) fn metadata_with_cluster(id: &str) -> MetadataResponse {
     MetadataResponse::default().with_cluster_id(Some(StrBytes::from_string(id.to_string())))
 }
 
@@ -314,6 +323,7 @@ async fn a_metadata_array_count_of_i32_max_is_a_protocol_error() {
                     version,
                     Duration::from_secs(5),
                     true,
+                    Gate::Wait,
                 )
                 .await
         }

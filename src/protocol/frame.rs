@@ -139,6 +139,8 @@ pub mod hooks {
             CreateTopics => CreateTopicsRequest,
             DeleteTopics => DeleteTopicsRequest,
             InitProducerId => InitProducerIdRequest,
+            SaslHandshake => SaslHandshakeRequest,
+            SaslAuthenticate => SaslAuthenticateRequest,
         );
     }
 

@@ -27,6 +27,10 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     (ApiKey::CreateTopics, "CreateTopics", 2, 7),
     (ApiKey::DeleteTopics, "DeleteTopics", 1, 5),
     (ApiKey::InitProducerId, "InitProducerId", 0, 5),
+    // v0 sends SASL tokens outside Kafka framing; kafkit speaks the framed form only.
+    (ApiKey::SaslHandshake, "SaslHandshake", 1, 1),
+    // v1 adds the session lifetime that re-authentication needs.
+    (ApiKey::SaslAuthenticate, "SaslAuthenticate", 0, 2),
 ];
 
 /// The APIs kafkit speaks, in a fixed order (fuzz targets index into it).

@@ -104,6 +104,7 @@ mod launcher;
 mod proxy;
 mod python;
 mod rss;
+mod security;
 mod stream_checker;
 
 pub use checker::{CheckReport, Delivery, DeliveryChecker, Duplicate, Reorder};
@@ -116,6 +117,9 @@ pub use launcher::{
 pub use proxy::TcpProxy;
 pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};
 pub use rss::{rss_bytes, RssSamples, RssVerdict};
+pub use security::{
+    CertPem, SecureBroker, SecureBrokerBuilder, TestCa, SASL_MECHANISMS, SASL_PASSWORD, SASL_USER,
+};
 pub use stream_checker::{StreamChecker, StreamReport};
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,9 +6,9 @@ use crate::support::{log, producer_config, Broker};
 use kafkit::{Acks, Producer, ProducerRecord};
 use kafkit_testkit::KafkaCluster;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -20,46 +20,8 @@ pub async fn start_broker() -> Broker {
 }
 
 /// The `group_member` example's executable, built on first use.
-///
-/// Examples are not `[[bin]]` targets, so Cargo gives tests no `CARGO_BIN_EXE_` path for
-/// them. The test binary sits in `<target>/debug/deps/`; the example goes to
-/// `<target>/debug/examples/`, so this runs `cargo build --example group_member` with that
-/// target folder (Cargo has released its build lock by the time tests run) and returns
-/// the path.
 pub fn member_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test's own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("tests run from <target>/<profile>/deps")
-            .to_path_buf();
-        let target_dir = profile_dir
-            .parent()
-            .expect("<target>/<profile>")
-            .to_path_buf();
-        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--example", "group_member"])
-            .env("CARGO_TARGET_DIR", &target_dir);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let out = build
-            .output()
-            .expect("run cargo build --example group_member");
-        assert!(
-            out.status.success(),
-            "cargo build --example group_member failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bin = profile_dir.join("examples").join("group_member");
-        assert!(bin.exists(), "{} missing after the build", bin.display());
-        bin
-    })
-    .clone()
+    crate::support::example_binary("group_member")
 }
 
 /// A member process and the file it appends to.

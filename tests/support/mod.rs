@@ -7,6 +7,7 @@
 
 mod broker;
 mod clients;
+mod examples;
 mod timeline;
 
 // A suite may use nothing of one part; an unused re-export is no dead code.
@@ -14,5 +15,7 @@ mod timeline;
 pub use broker::*;
 #[allow(unused_imports)]
 pub use clients::*;
+#[allow(unused_imports)]
+pub use examples::*;
 #[allow(unused_imports)]
 pub use timeline::*;

@@ -32,6 +32,8 @@ pub struct KafkaCluster {
     cluster_id: String,
     pub(super) jvm: Jvm,
     ready_timeout: Duration,
+    /// Extra arguments to every node's storage format (SCRAM users).
+    pub(super) format_args: Vec<String>,
 }
 
 impl fmt::Debug for KafkaCluster {
@@ -70,6 +72,7 @@ impl KafkaCluster {
             cluster_id,
             jvm,
             ready_timeout,
+            format_args: Vec::new(),
         }
     }
 
@@ -80,7 +83,9 @@ impl KafkaCluster {
             let jobs: Vec<_> = self
                 .nodes
                 .iter()
-                .map(|node| scope.spawn(|| node.format(&self.jvm, &self.cluster_id)))
+                .map(|node| {
+                    scope.spawn(|| node.format(&self.jvm, &self.cluster_id, &self.format_args))
+                })
                 .collect();
             jobs.into_iter()
                 .try_for_each(|job| job.join().expect("format thread panicked"))

@@ -12,6 +12,16 @@ pub(super) struct Ports {
     pub(super) controllers: usize,
 }
 
+/// A client listener besides PLAINTEXT (see `KafkaClusterBuilder::listener`).
+#[derive(Debug, Clone)]
+pub(super) struct Listener {
+    pub(super) name: String,
+    pub(super) protocol: String,
+    pub(super) port: u16,
+    /// The port it advertises (its own, or a proxy's in front of it).
+    pub(super) advertised: u16,
+}
+
 impl Ports {
     /// The static quorum, `controller.quorum.voters`: Kafka 3.9 and 4.x both
     /// take it, and then format a node with no quorum flags.
@@ -31,9 +41,13 @@ pub(super) fn server_properties(
     i: usize,
     ports: &Ports,
     advertised: u16,
+    listeners: &[Listener],
     data: &Path,
     overrides: &[(String, String)],
 ) -> String {
+    let extra = |f: &dyn Fn(&Listener) -> String| -> String {
+        listeners.iter().map(|l| format!(",{}", f(l))).collect()
+    };
     let n = ports.broker.len();
     let rf = n.min(3);
     let min_isr = if n >= 3 { 2 } else { 1 };
@@ -45,6 +59,7 @@ pub(super) fn server_properties(
     if controller {
         listeners.push_str(&format!(",CONTROLLER://127.0.0.1:{}", ports.controller[i]));
     }
+    listeners.push_str(&extra(&|l| format!("{}://127.0.0.1:{}", l.name, l.port)));
     let roles = if controller {
         "broker,controller"
     } else {
@@ -58,15 +73,19 @@ pub(super) fn server_properties(
         (
             "advertised.listeners",
             format!(
-                "PLAINTEXT://127.0.0.1:{advertised},INTERNAL://127.0.0.1:{}",
-                ports.internal[i]
+                "PLAINTEXT://127.0.0.1:{advertised},INTERNAL://127.0.0.1:{}{}",
+                ports.internal[i],
+                extra(&|l| format!("{}://127.0.0.1:{}", l.name, l.advertised))
             ),
         ),
         ("controller.listener.names", "CONTROLLER".into()),
         ("inter.broker.listener.name", "INTERNAL".into()),
         (
             "listener.security.protocol.map",
-            "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT".into(),
+            format!(
+                "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT{}",
+                extra(&|l| format!("{}:{}", l.name, l.protocol))
+            ),
         ),
         ("log.dirs", data.display().to_string()),
         ("num.partitions", "1".into()),

@@ -92,7 +92,12 @@ impl Node {
     }
 
     /// Formats its storage for the cluster `cluster_id` (a JVM run of its own).
-    pub(super) fn format(&self, jvm: &Jvm, cluster_id: &str) -> Result<(), LaunchError> {
+    pub(super) fn format(
+        &self,
+        jvm: &Jvm,
+        cluster_id: &str,
+        extra: &[String],
+    ) -> Result<(), LaunchError> {
         let mut cmd = jvm.tool(&self.dir);
         cmd.arg("kafka.tools.StorageTool")
             .arg("format")
@@ -100,7 +105,8 @@ impl Node {
             .arg(cluster_id)
             .arg("--config")
             .arg(self.config())
-            .arg("--ignore-formatted");
+            .arg("--ignore-formatted")
+            .args(extra);
         run_tied(cmd, &format!("formatting node {} (StorageTool)", self.id)).map(|_| ())
     }
 

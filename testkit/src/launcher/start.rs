@@ -2,7 +2,7 @@
 //! cluster's folder, pick ports, write each node's config, format every node,
 //! spawn them, and wait until each serves.
 
-use super::config::{server_properties, Ports};
+use super::config::{server_properties, Listener, Ports};
 use super::jars::cache_dir;
 use super::jvm::Jvm;
 use super::node::Node;
@@ -25,6 +25,10 @@ pub struct KafkaClusterBuilder {
     node_properties: HashMap<usize, Vec<(String, String)>>,
     broker_ports: HashMap<usize, u16>,
     advertised_ports: HashMap<usize, u16>,
+    /// Client listeners besides PLAINTEXT, by node: `(name, security protocol, port)`.
+    listeners: HashMap<usize, Vec<Listener>>,
+    /// Extra arguments to the storage tool's `format` (SCRAM users).
+    format_args: Vec<String>,
     ready_timeout: Duration,
     /// Set only for the run that records the class-data-sharing archive.
     train_cds: Option<PathBuf>,
@@ -39,6 +43,8 @@ impl KafkaClusterBuilder {
             node_properties: HashMap::new(),
             broker_ports: HashMap::new(),
             advertised_ports: HashMap::new(),
+            listeners: HashMap::new(),
+            format_args: Vec::new(),
             ready_timeout: DEFAULT_READY_TIMEOUT,
             train_cds: None,
         }
@@ -109,6 +115,37 @@ impl KafkaClusterBuilder {
         self
     }
 
+    /// Adds a client listener to `node`: `name` (as in `listener.name.<name>.*` properties,
+    /// upper case), its security protocol (`SSL`, `SASL_SSL`, `SASL_PLAINTEXT`), and its
+    /// port on 127.0.0.1, which it also advertises. Its TLS and SASL settings are ordinary
+    /// [`property`](Self::property) calls; [`crate::SecureBroker`] sets them all.
+    pub fn listener(mut self, node: usize, name: &str, protocol: &str, port: u16) -> Self {
+        self.listeners.entry(node).or_default().push(Listener {
+            name: name.to_string(),
+            protocol: protocol.to_string(),
+            port,
+            advertised: port,
+        });
+        self
+    }
+
+    /// Makes listener `name` of `node` advertise `port` instead of its own, so clients
+    /// reach it through e.g. a [`TcpProxy`](crate::TcpProxy).
+    pub fn advertise_listener(mut self, node: usize, name: &str, port: u16) -> Self {
+        for l in self.listeners.entry(node).or_default() {
+            if l.name == name {
+                l.advertised = port;
+            }
+        }
+        self
+    }
+
+    /// An extra argument to `kafka-storage format`, such as `--add-scram` and its value.
+    pub fn format_arg(mut self, arg: impl Into<String>) -> Self {
+        self.format_args.push(arg.into());
+        self
+    }
+
     /// How long to wait for the cluster (and later for a restarted node) to
     /// serve (default [`DEFAULT_READY_TIMEOUT`]).
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
@@ -153,7 +190,9 @@ impl KafkaClusterBuilder {
         let root = new_cluster_dir()?;
         let nodes = self.configure_nodes(&root)?;
         // From here on the cluster's Drop cleans up whatever was started.
-        let cluster = KafkaCluster::new(nodes, root, random_cluster_id(), jvm, self.ready_timeout);
+        let mut cluster =
+            KafkaCluster::new(nodes, root, random_cluster_id(), jvm, self.ready_timeout);
+        cluster.format_args = self.format_args.clone();
         cluster.format_all()?;
         for node in &cluster.nodes {
             node.spawn(&cluster.jvm)?;
@@ -180,6 +219,7 @@ impl KafkaClusterBuilder {
                     i,
                     &ports,
                     advertised.unwrap_or(broker_port),
+                    self.listeners.get(&i).map_or(&[][..], Vec::as_slice),
                     &dir.join("data"),
                     &overrides,
                 );

@@ -1,0 +1,151 @@
+//! kafkit against a real Apache Kafka broker with secured listeners (see
+//! `kafkit_testkit::SecureBroker`): SASL PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER with and
+//! without TLS, mTLS, the typed failures of wrong credentials and bad certificates, and
+//! KIP-368 re-authentication. The TLS tests need the `tls` feature (`.ci/run` tests with
+//! `--all-features`); the SASL_PLAINTEXT ones run in every build.
+
+mod console;
+mod reauth;
+mod sasl;
+#[cfg(feature = "tls")]
+mod tls;
+
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;
+
+use kafkit::{
+    Admin, ClientConfig, Consumer, ConsumerConfig, NewTopic, Producer, ProducerConfig,
+    ProducerRecord, SaslMechanism, Secret, SecurityConfig, SecurityProtocol,
+};
+pub use kafkit_testkit::SASL_PASSWORD;
+use kafkit_testkit::{SecureBroker, SASL_USER};
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The broker every test of this suite shares, started on first use.
+pub async fn broker() -> &'static SecureBroker {
+    static BROKER: OnceLock<SecureBroker> = OnceLock::new();
+    if let Some(broker) = BROKER.get() {
+        return broker;
+    }
+    tokio::task::spawn_blocking(|| {
+        static START: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = START.lock().unwrap_or_else(|e| e.into_inner());
+        if BROKER.get().is_none() {
+            let broker = SecureBroker::start().expect("start the secured broker");
+            let _ = BROKER.set(broker);
+        }
+    })
+    .await
+    .expect("the broker launcher panicked");
+    BROKER.get().expect("started")
+}
+
+/// Security settings for `mechanism` with the broker's user (OAUTHBEARER: an unsecured
+/// token for the same principal).
+pub fn sasl(
+    protocol: SecurityProtocol,
+    mechanism: SaslMechanism,
+    password: &str,
+) -> SecurityConfig {
+    let mut security = SecurityConfig::default();
+    security.protocol = protocol;
+    security.sasl.mechanism = Some(mechanism);
+    if mechanism == SaslMechanism::OAuthBearer {
+        security.sasl.jaas_config = Some(
+            kafkit::JaasConfig::parse(&format!(
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required \
+                 unsecuredLoginStringClaim_sub=\"{SASL_USER}\";"
+            ))
+            .unwrap(),
+        );
+    } else {
+        security.sasl.username = Some(SASL_USER.to_string());
+        security.sasl.password = Some(Secret::new(password));
+    }
+    security
+}
+
+pub fn client(bootstrap: &str, security: &SecurityConfig) -> ClientConfig {
+    let mut config = ClientConfig::new(bootstrap);
+    config.security = security.clone();
+    config
+}
+
+/// A new topic with `partitions` partitions, created with `security`.
+pub async fn secure_topic(bootstrap: &str, security: &SecurityConfig, partitions: i32) -> String {
+    let topic = support::topic("secure");
+    Admin::new(client(bootstrap, security))
+        .await
+        .expect("admin")
+        .create_topics([NewTopic::new(&topic, partitions, 1)])
+        .await
+        .expect("create topic");
+    topic
+}
+
+/// An idempotent producer with `security`.
+pub async fn producer(bootstrap: &str, security: &SecurityConfig) -> Producer {
+    let mut config = ProducerConfig::new(bootstrap);
+    config.client.security = security.clone();
+    config.enable_idempotence = true;
+    Producer::new(config).await.expect("producer")
+}
+
+/// A group consumer with `security`, subscribed to `topic` from its start.
+pub async fn group_consumer(bootstrap: &str, security: &SecurityConfig, topic: &str) -> Consumer {
+    let mut config = ConsumerConfig::new(bootstrap);
+    config.client.security = security.clone();
+    config.group_id = Some(support::topic("secure-group"));
+    config.auto_offset_reset = kafkit::AutoOffsetReset::Earliest;
+    let consumer = Consumer::new(config).await.expect("consumer");
+    consumer.subscribe([topic]).await.expect("subscribe");
+    consumer
+}
+
+/// One poll's values into `seen`; a value seen twice fails the test.
+pub async fn poll_into(consumer: &Consumer, seen: &mut BTreeSet<String>) {
+    for record in consumer
+        .poll(Duration::from_millis(100))
+        .await
+        .expect("poll")
+    {
+        assert!(
+            seen.insert(support::value_of(&record)),
+            "duplicate {record:?}"
+        );
+    }
+}
+
+/// Polls until `seen` holds `n` values or 60 s have passed.
+pub async fn poll_until(consumer: &Consumer, seen: &mut BTreeSet<String>, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < n && Instant::now() < deadline {
+        poll_into(consumer, seen).await;
+    }
+    assert_eq!(seen.len(), n, "every record read back once");
+}
+
+/// Creates a topic, produces `n` records with the idempotent producer and reads them back
+/// with a group consumer, all with `security`; every record must come back once.
+pub async fn round_trip(bootstrap: &str, security: &SecurityConfig, n: usize) {
+    let topic = secure_topic(bootstrap, security, 2).await;
+    let producer = producer(bootstrap, security).await;
+    let records =
+        (0..n).map(|i| ProducerRecord::new(topic.as_str(), format!("v{i}")).key(format!("k{i}")));
+    support::send_all(&producer, records).await;
+    let consumer = group_consumer(bootstrap, security, &topic).await;
+    poll_until(&consumer, &mut BTreeSet::new(), n).await;
+}
+
+/// The error of connecting an admin client with `security`, and how long it took.
+pub async fn refused(bootstrap: &str, security: &SecurityConfig) -> (kafkit::Error, Duration) {
+    let started = Instant::now();
+    let err = Admin::new(client(bootstrap, security))
+        .await
+        .expect_err("the connection should be refused");
+    (err, started.elapsed())
+}
