@@ -126,11 +126,14 @@ impl Member {
             .collect()
     }
 
-    /// The hook and error lines (`# ...`), without the `# `.
+    /// The hook and error lines (`# ...`), without the `# `; not the `# processed` marks,
+    /// which follow every batch and say nothing about the group.
     pub fn events(&self) -> Vec<String> {
         self.lines()
             .iter()
-            .filter_map(|l| l.strip_prefix("# ").map(str::to_string))
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|e| *e != "processed")
+            .map(str::to_string)
             .collect()
     }
 
