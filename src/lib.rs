@@ -23,6 +23,7 @@ mod topic;
 pub mod __fuzz {
     pub use crate::cluster::metadata::hooks::*;
     pub use crate::connection::hooks::*;
+    pub use crate::consumer::assignor_hooks::*;
     pub use crate::consumer::fetch_hooks::*;
     pub use crate::producer::hooks::*;
     pub use crate::protocol::frame::hooks::*;

@@ -21,6 +21,8 @@ mod buffer;
 mod commit;
 mod fetch;
 #[cfg(feature = "fuzzing")]
+pub(crate) use assignor::hooks as assignor_hooks;
+#[cfg(feature = "fuzzing")]
 pub(crate) use fetch::hooks as fetch_hooks;
 mod fetch_session;
 mod fetcher;

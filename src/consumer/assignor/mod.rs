@@ -164,3 +164,114 @@ fn subscribed_topics<'a>(
         .map(|(topic, &count)| (topic.as_str(), count.max(0)))
         .collect()
 }
+
+/// A hook for the fuzz targets (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub mod hooks {
+    use super::protocol::{decode_assignment, decode_subscription, encode_assignment, Assignment};
+    use super::{assignor, MemberSubscription};
+    use crate::config::AssignorKind;
+    use crate::record::TopicPartition;
+    use bytes::Bytes;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Bytes as the member metadata of a group's members, decoded and handed to an assignor
+    /// as the group leader does. Byte 0 picks the assignor (and which members are static);
+    /// then members, each a big-endian `u16` length and that many bytes, also decoded as an
+    /// assignment. Every topic subscribed to exists with 1 to 8 partitions (from its name).
+    /// The assignment must give every member a sorted share of partitions that exist and it
+    /// subscribed to, each partition to one member, and encode and decode back unchanged.
+    pub fn fuzz_consumer_protocol(data: &[u8]) {
+        let Some((&choice, mut rest)) = data.split_first() else {
+            return;
+        };
+        let kind = match choice % 3 {
+            0 => AssignorKind::Range,
+            1 => AssignorKind::RoundRobin,
+            _ => AssignorKind::CooperativeSticky,
+        };
+        let assignor = assignor(kind);
+        let mut members: Vec<MemberSubscription> = Vec::new();
+        while let Some((len, more)) = rest.split_first_chunk::<2>() {
+            let len = usize::from(u16::from_be_bytes(*len)).min(more.len());
+            let (bytes, more) = more.split_at(len);
+            rest = more;
+            let bytes = Bytes::copy_from_slice(bytes);
+            let _ = decode_assignment(bytes.clone());
+            let Ok(subscription) = decode_subscription(bytes) else {
+                continue;
+            };
+            let i = members.len();
+            let instance = (choice >> (2 + i % 6) & 1 == 1).then(|| format!("static-{i}"));
+            members.push(assignor.member_subscription(format!("m{i}"), instance, subscription));
+        }
+        let partitions: BTreeMap<String, i32> = members
+            .iter()
+            .flat_map(|m| m.topics.iter())
+            .map(|t| (t.clone(), 1 + (t.len() % 8) as i32))
+            .collect();
+        let assignment = assignor.assign(&members, &partitions);
+        let mut given = BTreeSet::new();
+        for member in &members {
+            let share = &assignment[&member.member_id];
+            assert!(share.windows(2).all(|w| w[0] < w[1]), "unsorted share");
+            for tp in share {
+                assert!(member.topics.contains(&tp.topic), "not subscribed: {tp:?}");
+                assert!(
+                    (0..partitions[&tp.topic]).contains(&tp.partition),
+                    "no such partition"
+                );
+                assert!(given.insert(tp.clone()), "{tp:?} given twice");
+            }
+            let bytes = encode_assignment(&Assignment {
+                partitions: share.clone(),
+                user_data: None,
+            })
+            .expect("topic names came from decoded i16-length strings");
+            let decoded: Vec<TopicPartition> = decode_assignment(bytes)
+                .expect("an encoded assignment decodes")
+                .partitions;
+            assert_eq!(&decoded, share);
+        }
+        assert_eq!(assignment.len(), members.len(), "a member missing or added");
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::consumer::assignor::protocol::{encode_subscription, Subscription};
+
+        fn member(topics: &[&str], owned: &[(&str, i32)]) -> Vec<u8> {
+            let bytes = encode_subscription(&Subscription {
+                topics: topics.iter().map(|t| t.to_string()).collect(),
+                user_data: None,
+                owned: owned
+                    .iter()
+                    .map(|(t, p)| TopicPartition::new(*t, *p))
+                    .collect(),
+                generation: 1,
+                rack: None,
+            })
+            .unwrap();
+            let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
+            out.extend_from_slice(&bytes);
+            out
+        }
+
+        #[test]
+        fn the_consumer_protocol_hook_survives_garbage_and_checks_real_groups() {
+            for data in [&[][..], &[0, 0], &[2, 0, 3, 0xff, 0xff, 0xff], &[0xff; 64]] {
+                fuzz_consumer_protocol(data);
+            }
+            // Owned partitions that no longer exist, owned twice, or of topics no longer
+            // subscribed to, under every assignor and mix of static members.
+            for choice in [0u8, 1, 2, 0x1e, 0x7d, 0xfe] {
+                let mut data = vec![choice];
+                data.extend(member(&["a", "bb"], &[("a", 0), ("bb", 7), ("zz", 0)]));
+                data.extend(member(&["bb"], &[("bb", 0), ("a", 0)]));
+                data.extend(member(&[], &[]));
+                fuzz_consumer_protocol(&data);
+            }
+        }
+    }
+}
