@@ -78,13 +78,33 @@ impl Cluster {
     /// Connects to the first bootstrap server that answers and loads metadata.
     pub(crate) async fn connect(settings: ClusterSettings) -> Result<Cluster> {
         let cluster = Cluster::unconnected(settings);
-        cluster.refresh().await?;
+        cluster.first_refresh().await?;
         tokio::spawn(background_refresh(
             Arc::downgrade(&cluster.inner),
             cluster.inner.wake_refresher.clone(),
             cluster.inner.settings.metadata_max_age,
         ));
         Ok(cluster)
+    }
+
+    /// The first metadata. A broker that accepted the connection and then dropped it or
+    /// went silent (a reset, a restart under way) is asked again, with backoff, for up to
+    /// `request.timeout.ms`, as the Java client's constructor never fails on the network;
+    /// no broker reachable, refused credentials and everything else fail at once.
+    async fn first_refresh(&self) -> Result<()> {
+        let settings = &self.inner.settings;
+        let mut retry = Retry::new(settings.params.request_timeout, settings.backoff);
+        loop {
+            let error = match self.refresh().await {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let verdict = match error {
+                Error::Connection { .. } | Error::RequestTimeout { .. } => RetryAction::Retry,
+                _ => RetryAction::NoRetry,
+            };
+            retry.wait_for(error, verdict).await?;
+        }
     }
 
     /// A cluster that knows no broker yet and has connected to none (the fuzz hooks drive

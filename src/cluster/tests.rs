@@ -121,3 +121,44 @@ async fn a_controller_that_cannot_be_reached_gives_way_to_a_live_broker() {
         .expect("the live broker takes the controller's requests");
     assert_eq!(conn.addr(), live_addr.to_string());
 }
+
+/// A broker that drops the first connection mid-request (a reset, a restart under way) does
+/// not fail the client's construction: the first metadata is asked again. Before, the reset
+/// was returned from `Cluster::connect` (a scenario's producer failed to start that way
+/// while a proxy reset connections).
+#[tokio::test]
+async fn a_connection_dropped_during_the_first_metadata_is_tried_again() {
+    let live = FakeBroker::start().await.unwrap();
+    let dropped = std::sync::atomic::AtomicBool::new(false);
+    live.script(ApiKey::Metadata, move |_| {
+        if dropped.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            Reply::Default
+        } else {
+            Reply::Close
+        }
+    });
+    let settings = settings::cluster_settings(&ClientConfig::new(live.bootstrap())).unwrap();
+    let cluster = Cluster::connect(settings).await.expect("the second Metadata answers");
+    assert!(!cluster.snapshot().brokers.is_empty());
+    let metadata_requests = live
+        .received()
+        .iter()
+        .filter(|r| r.api_key == ApiKey::Metadata)
+        .count();
+    assert_eq!(metadata_requests, 2);
+}
+
+/// An address nothing listens on still fails construction at once, with every address
+/// tried named: refused connections are not retried here.
+#[tokio::test]
+async fn no_reachable_bootstrap_server_fails_the_first_metadata_at_once() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let settings = settings::cluster_settings(&ClientConfig::new(dead.to_string())).unwrap();
+    let started = Instant::now();
+    let err = Cluster::connect(settings).await.unwrap_err();
+    assert!(matches!(err, Error::NoBrokerReachable { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
