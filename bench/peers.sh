@@ -6,7 +6,7 @@
 #
 # Builds what it needs into the build folder ($CARGO_TARGET_DIR, else ./target): the
 # kafka-launcher, the `peer` binary of bench-peers/ (its own workspace, with librdkafka
-# vendored: needs cmake and a C compiler), the Java tools' jars (Maven), and a Python venv
+# vendored: needs cmake, a C compiler and OpenSSL headers for its TLS), the Java tools' jars (Maven), and a Python venv
 # with matplotlib for the chart; then runs bench/peers.py, which prints the table and writes
 # results.md, results.json and chart.png under $TARGET/bench-peers/<time>/.
 set -euo pipefail

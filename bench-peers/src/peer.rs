@@ -6,6 +6,7 @@
 //! ```text
 //! peer MODE --bootstrap HOST:PORT --topic T --num-records N [--payload-file F]
 //!      [--throughput REC_PER_S|-1] [--compression none|lz4] [--partitions P]
+//!      [--ssl-ca CA.pem]
 //! MODE: kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce
 //!     | krafka-produce
 //!     | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume | rdkafka-stream-consume
@@ -20,6 +21,9 @@
 //! process on one topic: the producer sends N records at `--throughput` with its send time
 //! (ns since an origin in the process) in the first 8 bytes of each value, and the consumer,
 //! assigned from the earliest offset of the fresh topic, reports receive − send per record.
+//!
+//! With `--ssl-ca`, kafkit and librdkafka connect over TLS (`security.protocol=SSL`),
+//! trusting the CA in that PEM file (kafkit: rustls; librdkafka: OpenSSL); krafka refuses.
 
 use bytes::Bytes;
 use clap::Parser;
@@ -72,6 +76,9 @@ struct Args {
     compression: String,
     #[arg(long, value_name = "P", default_value_t = 6)]
     partitions: i32,
+    /// Connect over TLS, trusting the CA certificate(s) in this PEM file.
+    #[arg(long, value_name = "CA.pem")]
+    ssl_ca: Option<String>,
 }
 
 fn main() {
@@ -482,6 +489,7 @@ async fn krafka_produce(args: &Args) -> AnyResult<Summary> {
 async fn krafka_producer(args: &Args) -> AnyResult<krafka::producer::Producer> {
     use krafka::producer::Acks;
     use krafka::{Compression, Kafka};
+    krafka_plaintext_only(args)?;
     let kafka = Kafka::builder(args.bootstrap.clone())
         .max_in_flight_requests(IN_FLIGHT)
         .connect()
@@ -521,6 +529,7 @@ async fn krafka_consume(args: &Args) -> AnyResult<Summary> {
 async fn krafka_consumer(args: &Args) -> AnyResult<krafka::consumer::Consumer> {
     use krafka::consumer::AutoOffsetReset;
     use krafka::Kafka;
+    krafka_plaintext_only(args)?;
     let kafka = Kafka::builder(args.bootstrap.clone()).connect().await?;
     let consumer = kafka
         .consumer_without_group()
@@ -539,9 +548,33 @@ async fn krafka_consumer(args: &Args) -> AnyResult<krafka::consumer::Consumer> {
     Ok(consumer)
 }
 
+/// The TLS workloads leave krafka out (its TLS is not wired here).
+fn krafka_plaintext_only(args: &Args) -> AnyResult<()> {
+    match args.ssl_ca {
+        Some(_) => Err("--ssl-ca: TLS is not wired for krafka".into()),
+        None => Ok(()),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // librdkafka
 // ---------------------------------------------------------------------------
+
+/// With `--ssl-ca`: TLS, trusting that CA file, under Java's names (kafkit takes them;
+/// `rdkafka_config` renames them for librdkafka).
+fn security_props(args: &Args) -> Vec<(String, String)> {
+    let Some(ca) = &args.ssl_ca else {
+        return Vec::new();
+    };
+    [
+        ("security.protocol", "SSL"),
+        ("ssl.truststore.type", "PEM"),
+        ("ssl.truststore.location", ca.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
 
 /// The producer settings every client gets, under Java's names (librdkafka takes them too).
 fn producer_props(args: &Args) -> Vec<(String, String)> {
@@ -560,6 +593,7 @@ fn producer_props(args: &Args) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(security_props(args))
     .collect()
 }
 
@@ -578,6 +612,7 @@ fn common_consumer_props(args: &Args) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(security_props(args))
     .collect()
 }
 
@@ -586,6 +621,8 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
     if produce {
         for (k, v) in producer_props(args) {
             match k.as_str() {
+                // librdkafka takes the CA as ssl.ca.location (rdkafka_security).
+                "ssl.truststore.type" | "ssl.truststore.location" => {}
                 // librdkafka's budget is in messages and KiB instead.
                 "buffer.memory" => {
                     config.set(
@@ -605,6 +642,8 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
     } else {
         for (k, v) in common_consumer_props(args) {
             let k = match k.as_str() {
+                // librdkafka takes the CA as ssl.ca.location (rdkafka_security).
+                "ssl.truststore.type" | "ssl.truststore.location" => continue,
                 "fetch.max.wait.ms" => "fetch.wait.max.ms".to_string(),
                 _ => k,
             };
@@ -614,7 +653,15 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
         config.set("group.id", "kafkit-bench-peers");
         config.set("enable.auto.offset.store", "false");
     }
+    rdkafka_security(args, &mut config);
     config
+}
+
+/// librdkafka's name for the PEM trust store (it reads no `ssl.truststore.*`).
+fn rdkafka_security(args: &Args, config: &mut rdkafka::ClientConfig) {
+    if let Some(ca) = &args.ssl_ca {
+        config.set("ssl.ca.location", ca);
+    }
 }
 
 fn guard_stall(summary: &Summary, args: &Args) -> AnyResult<()> {

@@ -118,7 +118,8 @@ pub use proxy::TcpProxy;
 pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};
 pub use rss::{rss_bytes, RssSamples, RssVerdict};
 pub use security::{
-    CertPem, SecureBroker, SecureBrokerBuilder, TestCa, SASL_MECHANISMS, SASL_PASSWORD, SASL_USER,
+    CertPem, SecureBroker, SecureBrokerBuilder, SslListener, TestCa, SASL_MECHANISMS,
+    SASL_PASSWORD, SASL_USER,
 };
 pub use stream_checker::{StreamChecker, StreamReport};
 

@@ -12,6 +12,8 @@
 //! | `EXPIRED`        | SSL             | an expired certificate                        |
 //! | `SASL_SSL`       | SASL_SSL        | PLAIN, SCRAM-SHA-256/512, OAUTHBEARER         |
 //! | `SASL_PLAINTEXT` | SASL_PLAINTEXT  | the same without TLS                          |
+//!
+//! [`SslListener`] adds only the `SSL` listener to any cluster (for `kafka-launcher --ssl`).
 
 use crate::{free_port, KafkaCluster, KafkaClusterBuilder, LaunchError};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
@@ -125,21 +127,9 @@ impl SecureBrokerBuilder {
     /// [`KafkaClusterBuilder::start`] is).
     pub fn start(self) -> Result<SecureBroker, LaunchError> {
         let ca = TestCa::new();
-        let dir = crate::cache_dir().join("security").join(format!(
-            "{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| LaunchError::io(format!("cannot create {}", dir.display()), e))?;
-        let write = |name: &str, text: &str| -> Result<PathBuf, LaunchError> {
-            let path = dir.join(name);
-            std::fs::write(&path, text)
-                .map_err(|e| LaunchError::io(format!("cannot write {}", path.display()), e))?;
-            Ok(path)
-        };
+        let dir = certificate_dir()?;
+        let write = |name: &str, text: &str| write_pem(&dir, name, text);
         let good = ca.issue(&["localhost", "127.0.0.1"], false);
-        let keystore = |c: &CertPem| format!("{}{}", c.key, c.cert);
         let stores = [
             ("SSL", write("ssl.pem", &keystore(&good))?),
             ("MTLS", write("mtls.pem", &keystore(&good))?),
@@ -218,6 +208,30 @@ impl SecureBrokerBuilder {
     }
 }
 
+/// A fresh folder for one broker's certificate files, under the build folder.
+fn certificate_dir() -> Result<PathBuf, LaunchError> {
+    let dir = crate::cache_dir().join("security").join(format!(
+        "{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| LaunchError::io(format!("cannot create {}", dir.display()), e))?;
+    Ok(dir)
+}
+
+fn write_pem(dir: &Path, name: &str, text: &str) -> Result<PathBuf, LaunchError> {
+    let path = dir.join(name);
+    std::fs::write(&path, text)
+        .map_err(|e| LaunchError::io(format!("cannot write {}", path.display()), e))?;
+    Ok(path)
+}
+
+/// A broker's PEM key store: its private key, then its certificate.
+fn keystore(c: &CertPem) -> String {
+    format!("{}{}", c.key, c.cert)
+}
+
 fn tls_listener(builder: KafkaClusterBuilder, name: &str, keystore: &Path) -> KafkaClusterBuilder {
     let prefix = format!("listener.name.{}.", name.to_ascii_lowercase());
     builder
@@ -279,6 +293,61 @@ impl SecureBroker {
 }
 
 impl Drop for SecureBroker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An `SSL` listener on every node of a cluster, its certificate (for `localhost` and
+/// `127.0.0.1`) signed by a fresh [`TestCa`]: TLS without the [`SecureBroker`]'s other
+/// listeners, for benchmarks and manual use (`kafka-launcher --ssl`).
+pub struct SslListener {
+    /// The CA certificate that clients trust, a PEM file (`ssl.truststore.location` with
+    /// `ssl.truststore.type=PEM`, librdkafka's `ssl.ca.location`).
+    pub ca_file: PathBuf,
+    ports: Vec<u16>,
+    dir: PathBuf,
+}
+
+impl SslListener {
+    /// Writes the certificates and adds the listener, named `SSL`, to nodes `0..nodes` of
+    /// `builder`, each on a free port. The files live until the returned value is dropped.
+    pub fn add(
+        mut builder: KafkaClusterBuilder,
+        nodes: usize,
+    ) -> Result<(KafkaClusterBuilder, SslListener), LaunchError> {
+        let ca = TestCa::new();
+        let dir = certificate_dir()?;
+        let store = write_pem(
+            &dir,
+            "ssl.pem",
+            &keystore(&ca.issue(&["localhost", "127.0.0.1"], false)),
+        )?;
+        let ca_file = write_pem(&dir, "ca.pem", &ca.pem())?;
+        let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+        for (node, port) in ports.iter().enumerate() {
+            builder = builder.listener(node, "SSL", "SSL", *port);
+        }
+        let listener = SslListener {
+            ca_file,
+            ports,
+            dir,
+        };
+        Ok((tls_listener(builder, "SSL", &store), listener))
+    }
+
+    /// `127.0.0.1:port` of every node's `SSL` listener, comma-separated.
+    pub fn bootstrap(&self) -> String {
+        let addrs: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        addrs.join(",")
+    }
+}
+
+impl Drop for SslListener {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }

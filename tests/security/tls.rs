@@ -2,8 +2,8 @@
 //! client certificate, and a typed error, fast and not retried, for each way it goes wrong.
 
 use crate::{broker, refused, round_trip, sasl, SASL_PASSWORD};
-use kafkit::{Error, SaslMechanism, Secret, SecurityConfig, SecurityProtocol};
-use kafkit_testkit::{TcpProxy, TestCa};
+use kafkit::{ClientConfig, Error, SaslMechanism, Secret, SecurityConfig, SecurityProtocol};
+use kafkit_testkit::{KafkaCluster, SslListener, TcpProxy, TestCa};
 use std::time::Duration;
 
 fn tls(ca_pem: String) -> SecurityConfig {
@@ -54,6 +54,34 @@ async fn mtls_sends_the_client_certificate_and_names_its_absence() {
     security.tls.key = Some(Secret::new(broker.client.key.clone()));
     round_trip(&bootstrap, &security, 50).await;
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The benchmarks' broker (`kafka-launcher --ssl`): an `SslListener` on a plain cluster, its
+/// CA file given as `bench/peers.py` gives it, under Java's keys.
+#[tokio::test]
+async fn an_ssl_listener_on_any_cluster_serves_clients_trusting_its_ca_file() {
+    let (cluster, listener) = tokio::task::spawn_blocking(|| {
+        let (builder, listener) =
+            SslListener::add(KafkaCluster::builder(), 1).expect("write the certificates");
+        (builder.start().expect("start the cluster"), listener)
+    })
+    .await
+    .expect("the broker launcher panicked");
+    let ca_file = listener.ca_file.display().to_string();
+    let config = ClientConfig::from_properties([
+        ("bootstrap.servers", listener.bootstrap().as_str()),
+        ("security.protocol", "SSL"),
+        ("ssl.truststore.type", "PEM"),
+        ("ssl.truststore.location", ca_file.as_str()),
+    ])
+    .expect("the bench's TLS settings");
+    round_trip(&listener.bootstrap(), &config.security, 50).await;
+    drop(cluster);
+    drop(listener);
+    assert!(
+        !std::path::Path::new(&ca_file).exists(),
+        "{ca_file} left behind"
+    );
 }
 
 fn rand_suffix() -> u64 {

@@ -3,19 +3,25 @@
 //!
 //! ```text
 //! cargo run -p kafkit-testkit --bin kafka-launcher -- [--nodes N] [--port P]
-//!     [--property key=value]... [--ignore-stdin]
+//!     [--property key=value]... [--ssl] [--ignore-stdin]
 //! ```
 //!
 //! Prints `bootstrap=...`, one `logdir=...` line per node (its `log.dirs`,
 //! in node order) and one `node=i pid=... addr=...` line per node once the
 //! cluster serves. Data lives under the build folder and is deleted on exit.
+//!
+//! `--ssl` adds an `SSL` listener to every node, with a certificate for
+//! `localhost` and `127.0.0.1` signed by a CA made at start, and prints
+//! `ssl_bootstrap=...` (those listeners) and `ssl_ca=...` (the CA certificate,
+//! a PEM file for `ssl.truststore.location` with `ssl.truststore.type=PEM`, or
+//! librdkafka's `ssl.ca.location`) before the `node=` lines.
 
 use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use kafkit_testkit::KafkaCluster;
+use kafkit_testkit::{KafkaCluster, SslListener};
 
 /// Starts an Apache Kafka cluster (KRaft) on 127.0.0.1 and keeps it up until stdin closes,
 /// Ctrl-C or SIGTERM.
@@ -30,6 +36,9 @@ struct Args {
     /// A broker property for every node.
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     property: Vec<(String, String)>,
+    /// Add an SSL listener to every node (see above).
+    #[arg(long)]
+    ssl: bool,
     /// Wait for a signal only (for running in the background with stdin closed).
     #[arg(long)]
     ignore_stdin: bool,
@@ -50,6 +59,20 @@ fn main() -> ExitCode {
     for (k, v) in args.property {
         builder = builder.property(k, v);
     }
+    let ssl = if args.ssl {
+        match SslListener::add(builder, args.nodes as usize) {
+            Ok((with_ssl, listener)) => {
+                builder = with_ssl;
+                Some(listener)
+            }
+            Err(e) => {
+                eprintln!("kafka-launcher: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     eprintln!("kafka-launcher: starting {} node(s)...", args.nodes);
     let cluster = match builder.start() {
         Ok(c) => c,
@@ -62,6 +85,10 @@ fn main() -> ExitCode {
     let _ = writeln!(out, "bootstrap={}", cluster.bootstrap());
     for i in 0..cluster.nodes() {
         let _ = writeln!(out, "logdir={}", cluster.log_dir(i).display());
+    }
+    if let Some(ssl) = &ssl {
+        let _ = writeln!(out, "ssl_bootstrap={}", ssl.bootstrap());
+        let _ = writeln!(out, "ssl_ca={}", ssl.ca_file.display());
     }
     for i in 0..cluster.nodes() {
         let _ = writeln!(
@@ -81,6 +108,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(wait_for_end(&cluster, args.ignore_stdin));
     eprintln!("kafka-launcher: stopping");
     drop(cluster);
+    drop(ssl);
     // Nothing left to wait for; a runtime dropped normally would wait for
     // its blocking threads.
     runtime.shutdown_background();
