@@ -138,7 +138,9 @@ async fn a_connection_dropped_during_the_first_metadata_is_tried_again() {
         }
     });
     let settings = settings::cluster_settings(&ClientConfig::new(live.bootstrap())).unwrap();
-    let cluster = Cluster::connect(settings).await.expect("the second Metadata answers");
+    let cluster = Cluster::connect(settings)
+        .await
+        .expect("the second Metadata answers");
     assert!(!cluster.snapshot().brokers.is_empty());
     let metadata_requests = live
         .received()
