@@ -194,10 +194,19 @@ impl KafkaCluster {
         // SAFETY: signalling our own child, which has not been reaped.
         unsafe { libc::kill(pid as libc::pid_t, sig) };
         st.paused = paused;
-        // kill() returns before every thread has stopped (or woken); a
-        // caller that probes right after must see the new state.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while process_stopped(pid) != Some(paused) && Instant::now() < deadline {
+        // kill() returns before every thread has stopped (or woken): a thread
+        // in uninterruptible sleep (an fsync on a loaded disk) stops only when
+        // it returns, and until the group stop begins the others run on. A
+        // caller that acts right after must see the new state, so wait for it
+        // and fail loudly rather than go on with a broker that still answers.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while process_stopped(pid) != Some(paused) {
+            if Instant::now() >= deadline {
+                panic!(
+                    "Kafka node {node} (pid {pid}) is not {} 30 s after the signal",
+                    if paused { "stopped" } else { "running" }
+                );
+            }
             thread::sleep(Duration::from_millis(2));
         }
     }
