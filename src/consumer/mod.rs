@@ -201,6 +201,9 @@ impl Consumer {
     }
 
     /// Reads exactly these partitions, replacing any earlier assignment or subscription.
+    /// With a `group.id`, each starts at the group's committed offset (as in Java; commits
+    /// from this consumer go to that group too), and one without a committed offset per
+    /// `auto.offset.reset`. No group membership is involved.
     pub async fn assign(&self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<()> {
         let partitions: Vec<TopicPartition> = partitions.into_iter().collect();
         for tp in &partitions {

@@ -44,7 +44,7 @@ impl Consumer {
             if let Some(records) = self.take_records(max)? {
                 return Ok(records);
             }
-            if self.reset_positions().await? {
+            if self.initialize_positions(deadline).await? {
                 if let Some(records) = self.take_records(max)? {
                     return Ok(records);
                 }
@@ -139,12 +139,30 @@ impl Consumer {
         }
     }
 
-    /// Gives partitions without a position one per `auto.offset.reset` (ListOffsets, the
-    /// lock released meanwhile); `true` when there were any.
-    async fn reset_positions(&self) -> Result<bool> {
-        let missing = lock(&self.inner.positions).missing();
-        let Some(first) = missing.first() else {
+    /// Gives partitions without a position one, the lock released while it is looked up:
+    /// manually assigned partitions of a consumer with a `group.id` start at the group's
+    /// committed offset, as in Java (a subscription's come with the rebalance); the rest
+    /// per `auto.offset.reset` (ListOffsets). `true` when there were any. A lookup of
+    /// committed offsets not answered by `deadline` is asked again by the next poll.
+    async fn initialize_positions(&self, deadline: Instant) -> Result<bool> {
+        let mut missing = lock(&self.inner.positions).missing();
+        if missing.is_empty() {
             return Ok(false);
+        }
+        if let Some(group) = self.inner.group.as_ref().filter(|g| g.topics().is_empty()) {
+            let Ok(committed) = tokio::time::timeout_at(deadline, group.committed(&missing)).await
+            else {
+                return Ok(false);
+            };
+            let committed = committed?;
+            let mut positions = lock(&self.inner.positions);
+            for (tp, offset) in &committed {
+                positions.init_committed(tp, offset);
+            }
+            missing.retain(|tp| !committed.contains_key(tp));
+        }
+        let Some(first) = missing.first() else {
+            return Ok(true);
         };
         let spec = match self.inner.config.auto_offset_reset {
             AutoOffsetReset::Earliest => OffsetSpec::Earliest,

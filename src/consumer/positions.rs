@@ -141,6 +141,20 @@ impl Positions {
             .collect()
     }
 
+    /// Starts an assigned partition that has no position yet at its committed offset (with
+    /// the committed leader epoch, checked by the first fetch); one sought meanwhile keeps
+    /// its position.
+    pub(super) fn init_committed(&mut self, tp: &TopicPartition, committed: &OffsetAndMetadata) {
+        if let Some(position @ None) = self.fetch.get_mut(tp) {
+            *position = Some(committed.offset);
+            self.consumed.insert(tp.clone(), committed.offset);
+            match committed.leader_epoch {
+                Some(e) => self.epochs.insert(tp.clone(), e),
+                None => self.epochs.remove(tp),
+            };
+        }
+    }
+
     /// Sets a position found by auto.offset.reset, unless `tp` got one meanwhile (a seek,
     /// a committed offset) or is no longer assigned.
     pub(super) fn reset(&mut self, tp: TopicPartition, offset: i64) {
@@ -422,6 +436,26 @@ mod tests {
         p.accept(tp(7), 0, fetched(7, 0..3), EARLIEST).unwrap();
         assert!(!p.has_buffered());
         assert_eq!(p.fetchable(), BTreeMap::from([(tp(0), (10, -1))]));
+    }
+
+    #[test]
+    fn a_committed_offset_starts_only_an_assigned_partition_without_a_position() {
+        let mut p = Positions::default();
+        p.assign([tp(0), tp(1)]);
+        p.seek(&tp(1), 3).unwrap();
+        let committed = OffsetAndMetadata::new(7).with_leader_epoch(2);
+        p.init_committed(&tp(0), &committed);
+        p.init_committed(&tp(1), &committed);
+        p.init_committed(&tp(2), &committed);
+        assert_eq!(p.position(&tp(0)), Some(7));
+        assert_eq!(
+            p.fetchable()[&tp(0)],
+            (7, 2),
+            "the committed epoch is checked"
+        );
+        assert_eq!(p.position(&tp(1)), Some(3), "a seek wins");
+        assert_eq!(p.position(&tp(2)), None, "not assigned");
+        assert!(p.missing().is_empty());
     }
 
     #[test]
