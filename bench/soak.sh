@@ -6,7 +6,7 @@
 #
 #   bench/soak.sh [MINUTES] [WARMUP-MINUTES]
 #
-# The output and the RSS samples (`seconds bytes`) go to $TARGET/soak/<time>/.
+# The output and the samples (`seconds rss-bytes live-heap-bytes`) go to $TARGET/soak/<time>/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")"

@@ -2,11 +2,13 @@
 //! nodes behind proxies, RF 3, `min.insync.replicas` 2) for 30 minutes, a fault every 30 s,
 //! this process's resident memory sampled every 10 s. It passes when the checks are clean
 //! (as in the scenarios, in bounded memory) and no sample after the first five minutes
-//! exceeds their peak.
+//! exceeds their peak. The live heap (bytes allocated and not yet freed, counted by this
+//! process's allocator) is sampled beside it and judged the same way: RSS also holds what
+//! the allocator keeps after it is freed, the live heap only what the process still uses.
 //!
 //! Not part of `cargo test` (`test = false`); `bench/soak.sh` runs it:
 //! `cargo test --release --test soak`. `KAFKIT_SOAK_MINUTES` (30), `KAFKIT_SOAK_WARMUP_MINUTES`
-//! (5) and `KAFKIT_SOAK_RSS` (a file for the samples, `seconds bytes` per line) change it.
+//! (5) and `KAFKIT_SOAK_RSS` (a file for the samples, `seconds rss-bytes live-heap-bytes` per line) change it.
 //!
 //! The faults, in turn: the leader of partition 0 SIGKILLed and restarted; the active
 //! controller SIGKILLed and restarted; a follower frozen (SIGSTOP) for 10 s; the leader of
@@ -35,10 +37,47 @@ use group::GroupSpec;
 use kafkit_testkit::{rss_bytes, RssSamples};
 use produce::ProduceSpec;
 use runner::{Layout, Run};
+use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The system allocator, counting the bytes it has handed out and not had back.
+struct Counting;
+
+static LIVE: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to `System`; the counter is an atomic.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: AllocLayout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
+        let moved = System.realloc(ptr, layout, new_size);
+        if !moved.is_null() {
+            LIVE.fetch_add(new_size as u64, Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        }
+        moved
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
+        LIVE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 const RATE: f64 = 500.0;
 const FAULT_EVERY: Duration = Duration::from_secs(30);
@@ -83,13 +122,18 @@ async fn soak(length: Duration, warmup: Duration) -> bool {
     )
     .await;
     let samples = Arc::new(Mutex::new(RssSamples::new()));
+    let heap = Arc::new(Mutex::new(RssSamples::new()));
     let sampler = {
         let samples = samples.clone();
+        let heap = heap.clone();
         let t0 = Instant::now();
         tokio::spawn(async move {
             loop {
                 let rss = rss_bytes(None).expect("read this process's RSS");
                 samples.lock().unwrap().push(t0.elapsed(), rss);
+                heap.lock()
+                    .unwrap()
+                    .push(t0.elapsed(), LIVE.load(Ordering::Relaxed));
                 tokio::time::sleep(SAMPLE_EVERY).await;
             }
         })
@@ -109,20 +153,24 @@ async fn soak(length: Duration, warmup: Duration) -> bool {
     let notes = format!("{} faults: {}", faults.len(), faults.join("; "));
     let verdict = run.finish(load, Duration::from_secs(600), &notes).await;
     let samples = samples.lock().unwrap().clone();
+    let heap = heap.lock().unwrap().clone();
     if let Ok(path) = std::env::var("KAFKIT_SOAK_RSS") {
         let table: String = samples
             .samples()
             .iter()
-            .map(|(at, bytes)| format!("{} {bytes}\n", at.as_secs()))
+            .zip(heap.samples())
+            .map(|((at, bytes), (_, live))| format!("{} {bytes} {live}\n", at.as_secs()))
             .collect();
         std::fs::write(&path, table).unwrap_or_else(|e| panic!("write {path}: {e}"));
     }
     let rss = samples.verdict(warmup);
     println!("RSS: {rss}");
+    let live = heap.verdict(warmup);
+    println!("live heap: {live}");
     if !verdict.clean {
         println!("{}", verdict.details);
     }
-    verdict.clean && rss.holds()
+    verdict.clean && rss.holds() && live.holds()
 }
 
 /// Fault number `n` of the cycle; returns what it did.
