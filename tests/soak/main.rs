@@ -3,8 +3,10 @@
 //! this process's resident memory sampled every 10 s. It passes when the checks are clean
 //! (as in the scenarios, in bounded memory) and no sample after the first five minutes
 //! exceeds their peak. The live heap (bytes allocated and not yet freed, counted by this
-//! process's allocator) is sampled beside it and judged the same way: RSS also holds what
-//! the allocator keeps after it is freed, the live heap only what the process still uses.
+//! process's allocator) is sampled beside it and reported, not judged: RSS also holds what
+//! the allocator keeps after it is freed, the live heap only what the process still uses,
+//! so the two tell a leak from the allocator's retention. (A single sample of either is
+//! noisy: it lands in a fault's burst or between them.)
 //!
 //! Not part of `cargo test` (`test = false`); `bench/soak.sh` runs it:
 //! `cargo test --release --test soak`. `KAFKIT_SOAK_MINUTES` (30), `KAFKIT_SOAK_WARMUP_MINUTES`
@@ -166,11 +168,11 @@ async fn soak(length: Duration, warmup: Duration) -> bool {
     let rss = samples.verdict(warmup);
     println!("RSS: {rss}");
     let live = heap.verdict(warmup);
-    println!("live heap: {live}");
+    println!("live heap (reported, not judged): {live}");
     if !verdict.clean {
         println!("{}", verdict.details);
     }
-    verdict.clean && rss.holds() && live.holds()
+    verdict.clean && rss.holds()
 }
 
 /// Fault number `n` of the cycle; returns what it did.
