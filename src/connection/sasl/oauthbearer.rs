@@ -77,9 +77,11 @@ pub(crate) struct UnsecuredTokens(pub UnsecuredLogin);
 
 impl UnsecuredTokens {
     fn token_at(&self, now: SystemTime) -> OAuthBearerToken {
-        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let iat = now.as_secs_f64();
-        let exp = (now + self.0.lifetime).as_secs_f64();
+        // Whole seconds, rounded down: Kafka's validator refuses a token whose `1000 * iat`
+        // exceeds its clock in whole milliseconds, which a fractional `iat` does whenever the
+        // broker checks it within the millisecond it was made.
+        let iat = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let exp = iat.saturating_add(self.0.lifetime.as_secs());
         let mut payload = format!("{{\"iat\":{iat},\"exp\":{exp}");
         for (name, value) in &self.0.claims {
             payload.push_str(&format!(",{}:{value}", json_string(name)));
@@ -161,5 +163,21 @@ mod tests {
         assert_eq!(decode(parts[1]), r#"{"iat":1000,"exp":1060,"sub":"alice"}"#);
         assert_eq!(t.extensions, [("e".to_string(), "v".to_string())]);
         OAuthBearer::new(t).unwrap();
+    }
+
+    #[test]
+    fn issued_at_is_never_after_the_brokers_millisecond_clock() {
+        let tokens = UnsecuredTokens(UnsecuredLogin {
+            claims: vec![("sub".into(), "\"alice\"".into())],
+            principal_claim: "sub".into(),
+            lifetime: Duration::from_secs(60),
+            extensions: vec![],
+        });
+        // Made 0.7 ms into a millisecond; a broker checking in the same millisecond reads
+        // 1_000_000 ms, and refuses any iat above 1000 s.
+        let t = tokens.token_at(UNIX_EPOCH + Duration::from_micros(1_000_000_700));
+        let payload = t.value.expose().split('.').nth(1).unwrap().to_string();
+        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(payload, r#"{"iat":1000,"exp":1060,"sub":"alice"}"#);
     }
 }
