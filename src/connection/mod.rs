@@ -181,6 +181,25 @@ impl Connection {
             .await
     }
 
+    /// Like [`send`](Self::send), at no version above `max`: a newer version would change
+    /// what the request means (transaction version 1 caps Produce, EndTxn, AddOffsetsToTxn
+    /// and TxnOffsetCommit below the versions of transaction version 2).
+    pub(crate) async fn send_at_most<R: Request>(
+        &self,
+        request: &R,
+        max: i16,
+    ) -> Result<R::Response> {
+        let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
+            broker: self.addr().to_string(),
+            reason: format!("unknown API key {}", R::KEY),
+        })?;
+        let version = self.inner.version(key)?;
+        let timeout = self.inner.params.request_timeout;
+        self.inner
+            .send_at(request, version.min(max), timeout, true, Gate::Wait)
+            .await
+    }
+
     /// Sends a request the broker will not answer (Produce with `acks=0`); resolves once the
     /// frame is written, or fails after `request.timeout.ms`, closing the connection as a
     /// request awaiting its response does: a peer that stopped reading would otherwise hold

@@ -1,11 +1,13 @@
 //! The active controller SIGKILLed (twice: the one that takes over goes too, after the
 //! first is back) under produce and group consume. While a killed controller is down, a
-//! topic is created: the quorum has a new leader that serves.
+//! topic is created: the quorum has a new leader that serves. The topic is replicated to
+//! every node: until its session times out the killed node still counts as a broker and may
+//! be given a partition, which with one replica would have no leader until it came back.
 
 use crate::group::GroupSpec;
 use crate::produce::ProduceSpec;
 use crate::runner::{sized, Layout, Run};
-use crate::support::{create_topic, HEAVY};
+use crate::support::HEAVY;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,8 +30,7 @@ async fn active_controller_sigkilled() {
         run.log(format!(
             "SIGKILL node {controller} (active controller); node {successor} took over"
         ));
-        let name = kafkit_testkit::unique_name("after-controller-kill");
-        create_topic(&run.broker.bootstrap, &name, 1).await;
+        let name = run.broker.create_topic("after-controller-kill", 1).await;
         run.log(format!("created {name} while node {controller} was down"));
         run.broker.restart(controller).await;
         run.log(format!("node {controller} back"));
