@@ -8,7 +8,7 @@
 //!      [--throughput REC_PER_S|-1] [--compression none|lz4] [--partitions P]
 //!      [--ssl-ca CA.pem]
 //! MODE: kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce
-//!     | krafka-produce | rdkafka-txn-produce
+//!     | krafka-produce | kafkit-txn-produce | rdkafka-txn-produce
 //!     | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume | rdkafka-stream-consume
 //!     | krafka-consume | kafkit-e2e | rdkafka-e2e | krafka-e2e
 //! ```
@@ -58,7 +58,7 @@ const RDKAFKA_TUNED_QUEUED_MIN: usize = 1_000_000;
 #[derive(Clone, Parser)]
 struct Args {
     /// kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce |
-    /// krafka-produce | rdkafka-txn-produce | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume |
+    /// krafka-produce | kafkit-txn-produce | rdkafka-txn-produce | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume |
     /// rdkafka-stream-consume | krafka-consume | kafkit-e2e | rdkafka-e2e | krafka-e2e |
     /// admin-create | admin-delete
     mode: String,
@@ -105,6 +105,7 @@ fn main() {
                     "admin-delete" => admin(&args, false).await,
                     "kafkit-produce" => kafkit_produce(&args).await,
                     "kafkit-future-produce" => kafkit_future_produce(&args).await,
+                    "kafkit-txn-produce" => kafkit_txn_produce(&args).await,
                     "kafkit-consume" => kafkit_consume(&args).await,
                     "krafka-produce" => krafka_produce(&args).await,
                     "krafka-consume" => krafka_consume(&args).await,
@@ -415,6 +416,52 @@ async fn kafkit_produce(args: &Args) -> AnyResult<Summary> {
     producer.flush().await;
     let mut summary = std::mem::replace(&mut *summary.lock().unwrap(), Summary::new());
     summary.start = start;
+    Ok(summary)
+}
+
+/// `kafkit_produce` unthrottled, in transactions of `--transaction-size` records: each is
+/// committed (`commit_transaction` flushes it) before the next begins.
+async fn kafkit_txn_produce(args: &Args) -> AnyResult<Summary> {
+    use kafkit::{Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+    let payloads = payloads(args)?;
+    let mut props = producer_props(args);
+    props.push(("transactional.id".into(), transactional_id("kafkit")));
+    let producer = Producer::new(ProducerConfig::from_properties(props)?).await?;
+    producer.init_transactions().await?;
+    let topic: Arc<str> = args.topic.as_str().into();
+    // Warm-up, not counted: one transaction of one record.
+    producer.begin_transaction()?;
+    let warm = producer.send(ProducerRecord::new(topic.clone(), payloads[0].clone()));
+    drop(warm.await.map_err(|e| format!("warm-up send: {e}"))?);
+    producer.commit_transaction().await?;
+    let summary: &'static Mutex<Summary> = Box::leak(Box::new(Mutex::new(Summary::new())));
+    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut i = 0;
+    while i < args.num_records {
+        producer.begin_transaction()?;
+        let end = args.num_records.min(i + args.transaction_size);
+        for _ in i..end {
+            let payload = payloads[pick.next(payloads.len())].clone();
+            let (sent, bytes) = (Instant::now(), payload.len());
+            let callback = move |outcome: kafkit::Result<RecordMetadata>| {
+                let mut summary = summary.lock().unwrap();
+                match outcome {
+                    Ok(_) => summary.delivered(sent, bytes),
+                    Err(e) => summary.failed(e),
+                }
+            };
+            producer
+                .send_with_callback(ProducerRecord::new(topic.clone(), payload), callback)
+                .await
+                .map_err(|e| format!("send: {e}"))?;
+        }
+        producer.commit_transaction().await?;
+        i = end;
+    }
+    let mut summary = std::mem::replace(&mut *summary.lock().unwrap(), Summary::new());
+    // Until the last commit returned, not the last delivery.
+    (summary.start, summary.end) = (start, Instant::now());
     Ok(summary)
 }
 
