@@ -1,23 +1,21 @@
 //! Exactly-once consume-transform-produce: read `orders` in a group, write each order to
 //! `orders-processed` and a notification to `order-notifications`, and commit the orders'
 //! offsets in the same transaction. A crash or an error anywhere leaves either all three
-//! or none: `read_committed` readers never see half an order, nor an order twice.
+//! or none: `read_committed` readers never see half an order, nor an order twice. It stops
+//! after 10 s without an order.
 //!
 //! ```sh
 //! cargo run --example order_processor -- --bootstrap-server localhost:9092 \
-//!     [--transactional-id order-processor-1]
+//!     [--transactional-id order-processor-1] [--prefix test-]
 //! ```
-//!
-//! It stops after 10 s without an order.
 
 use clap::Parser;
 use kafkit::{Consumer, ConsumerConfig, ConsumerRecord, OffsetAndMetadata, Producer};
 use kafkit::{ProducerConfig, ProducerRecord, TopicPartition};
 use std::collections::HashMap;
 use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Process orders exactly once.
 #[derive(Parser)]
 struct Args {
     #[arg(long, value_name = "HOST:PORT")]
@@ -25,15 +23,19 @@ struct Args {
     /// One per instance: a restarted instance fences its predecessor.
     #[arg(long, default_value = "order-processor-1")]
     transactional_id: String,
+    /// Put before the three topics' names and the group's.
+    #[arg(long, default_value = "")]
+    prefix: String,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     let bootstrap = args.bootstrap_server.as_str();
+    let name = |base: &str| format!("{}{base}", args.prefix);
     let consumer = Consumer::new(ConsumerConfig::from_properties([
         ("bootstrap.servers", bootstrap),
-        ("group.id", "order-processor"),
+        ("group.id", &name("order-processor")),
         ("isolation.level", "read_committed"), // only other transactions' committed orders
         ("enable.auto.commit", "false"),       // the transactions commit the offsets
         ("auto.offset.reset", "earliest"),
@@ -45,16 +47,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     ])?)
     .await?;
     producer.init_transactions().await?; // fences older instances, ends their transaction
-    consumer.subscribe(["orders".to_string()]).await?;
-    let (mut done, mut last) = (0, Instant::now());
-    while last.elapsed() < Duration::from_secs(10) {
-        let orders = consumer.poll(Duration::from_millis(500)).await?;
+    consumer.subscribe([name("orders")]).await?;
+    let outputs = [name("orders-processed"), name("order-notifications")];
+    let mut done = 0;
+    loop {
+        let orders = consumer.poll(Duration::from_secs(10)).await?;
         if orders.is_empty() {
-            continue;
+            break;
         }
-        last = Instant::now();
         producer.begin_transaction()?;
-        match process(&consumer, &producer, &orders).await {
+        match process((&consumer, &producer), &orders, &outputs).await {
             Ok(()) => done += orders.len(),
             Err(e) if e.is_fatal() => return Err(e.into()), // fenced: a newer instance runs
             Err(e) => {
@@ -75,22 +77,23 @@ async fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// Writes both outputs of every order and the offsets after them, and commits.
-async fn process(c: &Consumer, p: &Producer, orders: &[ConsumerRecord]) -> kafkit::Result<()> {
+async fn process(
+    (c, p): (&Consumer, &Producer),
+    orders: &[ConsumerRecord],
+    [processed, notifications]: &[String; 2],
+) -> kafkit::Result<()> {
     let mut next: HashMap<TopicPartition, OffsetAndMetadata> = HashMap::new();
     for order in orders {
         let body = String::from_utf8_lossy(order.value.as_deref().unwrap_or_default());
-        for (topic, done) in [
-            ("orders-processed", "processed"),
-            ("order-notifications", "confirmed"),
-        ] {
-            let mut out = ProducerRecord::new(topic, format!("{body} {done}"));
+        for (topic, done) in [(processed, "processed"), (notifications, "confirmed")] {
+            let mut out = ProducerRecord::new(topic.as_str(), format!("{body} {done}"));
             out.key = order.key.clone(); // the order's key: its partition, in order
             drop(p.send(out).await?); // no need to await delivery: the commit fails if it did
         }
         let tp = TopicPartition::new(&*order.topic, order.partition);
         next.insert(tp, OffsetAndMetadata::new(order.offset + 1));
     }
-    p.send_offsets_to_transaction(next, &c.group_metadata()?)
-        .await?;
+    let group = c.group_metadata()?; // the generation: a fenced member's offsets are refused
+    p.send_offsets_to_transaction(next, &group).await?;
     p.commit_transaction().await // flushes first; fails if a record failed
 }

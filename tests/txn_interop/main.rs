@@ -7,6 +7,8 @@
 //!   duplicates.
 //! - `peers`: the Java client and librdkafka read kafkit's transactions with
 //!   `read_committed` exactly, and kafkit reads theirs.
+//! - `order_processor`: the example writes each order once to both its output topics and
+//!   commits its offsets with them.
 //! - `takeover`: kafkit's copier and Java's `TransactionalMessageCopier` take turns on the
 //!   same `transactional.id` and consumer group, killed mid-transaction, and the copy is
 //!   still exact.
@@ -20,6 +22,7 @@
 
 mod common;
 mod copier_kill;
+mod order_processor;
 mod peers;
 mod takeover;
 
