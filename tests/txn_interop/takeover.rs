@@ -24,9 +24,13 @@ async fn kafkit_and_java_copiers_take_over_from_each_other() {
     let args = |max_messages: i64| {
         let mut a = CopierArgs::new(&bootstrap, &input_topic, 0, &output_topic, &group, &group);
         (a.transaction_size, a.max_messages, a.use_group_metadata) = (100, max_messages, true);
+        // Java's copier reads its committed offsets before its initTransactions: after a
+        // predecessor killed with offsets in its open transaction, the stable offsets it asks
+        // for come only once the coordinator has aborted that transaction on its timeout.
+        a.transaction_timeout_ms = 10_000;
         a
     };
-    let limit = Duration::from_secs(60);
+    let limit = Duration::from_secs(120);
     // Each turn: which copier, how many records it may copy (-1: to the end), and whether
     // it is killed once it has committed 1,000 (with its next transaction likely open).
     let turns = [
