@@ -94,6 +94,9 @@ pub(crate) struct TxnState {
     /// EndTxn(commit) was sent: the commit's outcome is the coordinator's now, and the
     /// transaction never turns abortable.
     end_sent: bool,
+    /// Transaction version 2: the broker adds a partition when its first batch arrives
+    /// (Produce v12), so a partition counts as added once a record goes to it.
+    implicit_add: bool,
 }
 
 impl Default for TxnState {
@@ -106,6 +109,7 @@ impl Default for TxnState {
             add_failures: 0,
             next_add: None,
             end_sent: false,
+            implicit_add: false,
         }
     }
 }
@@ -164,7 +168,9 @@ impl TxnState {
     }
 
     /// `init_transactions` ended: ready for a transaction, or (failed) to be called again.
-    pub(crate) fn initialized(&mut self, ok: bool) {
+    /// `implicit_add`: transaction version 2, where partitions join on their first batch.
+    pub(crate) fn initialized(&mut self, ok: bool, implicit_add: bool) {
+        self.implicit_add = implicit_add;
         self.phase = if ok {
             Phase::Ready
         } else {
@@ -182,7 +188,17 @@ impl TxnState {
     /// if it is not yet.
     pub(crate) fn on_send(&mut self, topic: &str, partition: i32) -> Result<(), Error> {
         self.check(Op::Send)?;
-        if !self.is_added(topic, partition) {
+        if self.is_added(topic, partition) {
+            return Ok(());
+        }
+        if self.implicit_add {
+            self.started = true;
+            Arc::make_mut(&mut self.added)
+                .0
+                .entry(topic.to_string())
+                .or_default()
+                .insert(partition);
+        } else {
             self.new.insert(TopicPartition::new(topic, partition));
         }
         Ok(())
@@ -379,7 +395,7 @@ mod tests {
             matches!(s.check(Op::Send), Err(Error::TransactionState(m)) if m.contains("init_transactions first"))
         );
         s.initializing().unwrap();
-        s.initialized(true);
+        s.initialized(true, false);
         assert!(!s.in_transaction());
         s.begin().unwrap();
         assert!(s.in_transaction());
@@ -421,9 +437,9 @@ mod tests {
         let mut s = TxnState::default();
         s.initializing().unwrap();
         assert!(s.initializing().is_err(), "not while one runs");
-        s.initialized(false);
+        s.initialized(false, false);
         s.initializing().unwrap();
-        s.initialized(true);
+        s.initialized(true, false);
         assert!(s.initializing().is_err(), "not once initialized");
     }
 
@@ -480,6 +496,28 @@ mod tests {
         assert!(
             matches!(s.phase(), Phase::Abortable(_)),
             "the next commit starts afresh"
+        );
+    }
+
+    #[test]
+    fn with_transaction_version_2_a_partition_joins_with_its_first_record() {
+        let mut s = TxnState::default();
+        s.initializing().unwrap();
+        s.initialized(true, true);
+        s.begin().unwrap();
+        assert!(!s.started());
+        s.on_send("t", 3).unwrap();
+        assert!(
+            s.is_added("t", 3) && s.started(),
+            "no AddPartitionsToTxn to wait for"
+        );
+        assert!(s.partitions_to_add(Instant::now()).is_none());
+        s.committing().unwrap();
+        s.completed();
+        s.begin().unwrap();
+        assert!(
+            !s.is_added("t", 3) && !s.started(),
+            "each transaction starts empty"
         );
     }
 
