@@ -460,18 +460,19 @@ impl Shared {
     /// fatal refusals end the transaction or the producer.
     pub(crate) async fn add_partitions_to_txn(&self) {
         let Some(txn) = &self.txn else { return };
-        let Some(partitions) = txn.state().partitions_to_add(Instant::now()) else {
+        let Some(request) = txn.state().partitions_to_add(Instant::now()) else {
             return;
         };
+        let partitions = &request.partitions;
         let identity = self.idempotence_of_txn().identity();
         let answers = match txn
-            .add_partitions(identity, &partitions, self.config.client.request_timeout)
+            .add_partitions(identity, partitions, self.config.client.request_timeout)
             .await
         {
             Ok(answers) => answers,
             Err(e) => partitions
-                .into_iter()
-                .map(|tp| (tp, error_code_of(&e)))
+                .iter()
+                .map(|tp| (tp.clone(), error_code_of(&e)))
                 .collect(),
         };
         let mut added = Vec::new();
@@ -500,13 +501,16 @@ impl Shared {
             }
         }
         if let Some(error) = refused {
-            // The partitions not attempted stay out; the transaction cannot commit.
-            let _ = self.transaction_failed(&error);
-            txn.state().partitions_added(added);
+            // The partitions not attempted stay out; the transaction cannot commit (unless
+            // it ended meanwhile; fatal errors end the producer either way).
+            if txn.state().current(&request) || error_severity(&error) == Severity::Fatal {
+                let _ = self.transaction_failed(&error);
+            }
+            txn.state().partitions_added(&request, added);
             return;
         }
         let mut state = txn.state();
-        state.partitions_added(added);
+        state.partitions_added(&request, added);
         if !again.is_empty() {
             let delay = if concurrent {
                 CONCURRENT_TRANSACTIONS_BACKOFF
@@ -517,7 +521,7 @@ impl Shared {
                 }
                 .delay(state.add_failures().saturating_add(1))
             };
-            state.add_again(again, Instant::now() + delay);
+            state.add_again(&request, again, Instant::now() + delay);
         }
     }
 

@@ -32,6 +32,13 @@ impl AddedPartitions {
     }
 }
 
+/// An AddPartitionsToTxn to send: its partitions, and the transaction it is for.
+#[derive(Debug)]
+pub(crate) struct AddRequest {
+    pub partitions: Vec<TopicPartition>,
+    transaction: u64,
+}
+
 /// Where the transactional producer is.
 #[derive(Clone, Debug)]
 pub(crate) enum Phase {
@@ -97,6 +104,9 @@ pub(crate) struct TxnState {
     /// Transaction version 2: the broker adds a partition when its first batch arrives
     /// (Produce v12), so a partition counts as added once a record goes to it.
     implicit_add: bool,
+    /// Counts the transactions ended: an AddPartitionsToTxn answered after its transaction
+    /// ended (aborted meanwhile) must not count for the next one.
+    ended: u64,
 }
 
 impl Default for TxnState {
@@ -110,6 +120,7 @@ impl Default for TxnState {
             next_add: None,
             end_sent: false,
             implicit_add: false,
+            ended: 0,
         }
     }
 }
@@ -216,8 +227,8 @@ impl TxnState {
 
     /// The partitions to add now, if any and not backing off; they count as asked for. Only
     /// while records may still be sent in this transaction (open, or being flushed by a
-    /// commit).
-    pub(crate) fn partitions_to_add(&mut self, now: Instant) -> Option<Vec<TopicPartition>> {
+    /// commit). The answer is for the transaction the request carries.
+    pub(crate) fn partitions_to_add(&mut self, now: Instant) -> Option<AddRequest> {
         if !matches!(self.phase, Phase::InTransaction | Phase::Committing) || self.new.is_empty() {
             return None;
         }
@@ -225,14 +236,26 @@ impl TxnState {
             return None;
         }
         self.started = true;
-        Some(std::mem::take(&mut self.new).into_iter().collect())
+        Some(AddRequest {
+            partitions: std::mem::take(&mut self.new).into_iter().collect(),
+            transaction: self.ended,
+        })
     }
 
-    /// The coordinator added these partitions.
+    /// Whether an answer to `request` concerns the transaction open now.
+    pub(crate) fn current(&self, request: &AddRequest) -> bool {
+        request.transaction == self.ended
+    }
+
+    /// The coordinator added these partitions (asked for by `request`).
     pub(crate) fn partitions_added(
         &mut self,
+        request: &AddRequest,
         partitions: impl IntoIterator<Item = TopicPartition>,
     ) {
+        if !self.current(request) {
+            return;
+        }
         let added = Arc::make_mut(&mut self.added);
         for tp in partitions {
             added.0.entry(tp.topic).or_default().insert(tp.partition);
@@ -241,12 +264,16 @@ impl TxnState {
         self.next_add = None;
     }
 
-    /// These partitions are to be asked for again, not before `retry_at`.
+    /// These partitions (of `request`) are to be asked for again, not before `retry_at`.
     pub(crate) fn add_again(
         &mut self,
+        request: &AddRequest,
         partitions: impl IntoIterator<Item = TopicPartition>,
         retry_at: Instant,
     ) {
+        if !self.current(request) {
+            return;
+        }
         self.new.extend(partitions);
         self.add_failures = self.add_failures.saturating_add(1);
         self.next_add = Some(retry_at);
@@ -312,6 +339,7 @@ impl TxnState {
     /// The transaction ended (committed or aborted): ready for the next.
     pub(crate) fn completed(&mut self) {
         self.phase = Phase::Ready;
+        self.ended = self.ended.wrapping_add(1);
         self.new.clear();
         self.added = Arc::default();
         self.started = false;
@@ -405,11 +433,11 @@ mod tests {
         assert!(!s.is_added("t", 0) && !s.new.is_empty());
         let asked = s.partitions_to_add(Instant::now()).unwrap();
         assert_eq!(
-            asked,
+            asked.partitions,
             [TopicPartition::new("t", 0), TopicPartition::new("t", 1)]
         );
         assert!(s.started() && s.new.is_empty());
-        s.partitions_added(asked);
+        s.partitions_added(&asked, asked.partitions.clone());
         assert!(s.is_added("t", 0) && s.is_added("t", 1) && !s.is_added("u", 0));
         s.on_send("t", 0).unwrap();
         assert!(
@@ -526,15 +554,41 @@ mod tests {
         let mut s = state_in(Phase::InTransaction);
         s.on_send("t", 0).unwrap();
         let asked = s.partitions_to_add(Instant::now()).unwrap();
-        s.add_again(asked, Instant::now() + Duration::from_millis(20));
+        s.add_again(
+            &asked,
+            asked.partitions.clone(),
+            Instant::now() + Duration::from_millis(20),
+        );
         assert_eq!(s.add_failures(), 1);
         s.on_send("t", 1).unwrap();
         assert!(s.partitions_to_add(Instant::now()).is_none(), "backing off");
         tokio::time::advance(Duration::from_millis(20)).await;
         let again = s.partitions_to_add(Instant::now()).unwrap();
-        assert_eq!(again.len(), 2, "with the partition sent to meanwhile");
-        s.partitions_added(again);
+        assert_eq!(
+            again.partitions.len(),
+            2,
+            "with the partition sent to meanwhile"
+        );
+        s.partitions_added(&again, again.partitions.clone());
         assert_eq!(s.add_failures(), 0);
+    }
+
+    #[test]
+    fn an_add_answered_after_its_transaction_ended_is_ignored() {
+        let mut s = state_in(Phase::InTransaction);
+        s.on_send("t", 0).unwrap();
+        let late = s.partitions_to_add(Instant::now()).unwrap();
+        s.aborting().unwrap();
+        s.completed();
+        s.begin().unwrap();
+        assert!(!s.current(&late));
+        s.partitions_added(&late, late.partitions.clone());
+        assert!(
+            !s.is_added("t", 0),
+            "the next transaction adds its partitions itself"
+        );
+        s.add_again(&late, late.partitions.clone(), Instant::now());
+        assert!(s.new.is_empty() && s.add_failures() == 0);
     }
 
     #[test]

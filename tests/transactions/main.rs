@@ -1,7 +1,7 @@
 //! Transactions against a real Apache Kafka broker: kafkit's transactional producer
 //! (`transactional.id`) read back by `read_committed` and `read_uncommitted` consumers.
 //!
-//! Every test but `versions`' version-1 run uses the shared broker (`support::bootstrap`),
+//! Every test but `versions`' version-1 run and `unknown_commit` uses the shared broker (`support::bootstrap`),
 //! with topics, groups and transactional ids of its own.
 //!
 //! | module | what |
@@ -12,6 +12,7 @@
 //! | `timeout` | a producer that stops mid-transaction is aborted by the coordinator after `transaction.timeout.ms`; `close` and a drop abort at once |
 //! | `stable_offset` | a partition holding only aborted transactions does not stall `read_committed`: its position reaches the log end |
 //! | `state` | calls in the wrong state are typed errors, and do nothing |
+//! | `unknown_commit` | a commit whose EndTxn gets no answer (a broker of its own behind a proxy gone half-open) fails with an unknown outcome, refuses an abort, and commits when called again |
 //! | `versions` | the shared broker runs transaction version 2 (KIP-890); a broker of its own formatted with `transaction.version=1` runs the visibility, offsets, fencing and stable-offset scenarios under version 1 |
 
 mod common;
@@ -20,6 +21,7 @@ mod offsets;
 mod stable_offset;
 mod state;
 mod timeout;
+mod unknown_commit;
 mod versions;
 mod visibility;
 

@@ -10,16 +10,25 @@ use kafkit::{
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The group's committed offset of `tp`, as a consumer of the group reads it. A
-/// `read_uncommitted` one: `read_committed` asks for stable offsets only, which the broker
-/// refuses (`UNSTABLE_OFFSET_COMMIT`) while a transaction's offsets are pending.
-async fn committed(bootstrap: &str, group: &str, tp: &TopicPartition) -> Option<i64> {
-    let mut config = reader_config(bootstrap, IsolationLevel::ReadUncommitted);
+/// The group's committed offset of `tp`, as a consumer of the group reads it (asking for
+/// stable offsets, as Java's does: while a transaction's offsets are pending the broker
+/// answers `UNSTABLE_OFFSET_COMMIT`, retried for `default.api.timeout.ms`, 3 s here).
+async fn committed_now(
+    bootstrap: &str,
+    group: &str,
+    tp: &TopicPartition,
+) -> kafkit::Result<Option<i64>> {
+    let mut config = reader_config(bootstrap, IsolationLevel::ReadCommitted);
     config.group_id = Some(group.to_string());
+    config.default_api_timeout = Duration::from_secs(3);
     let consumer = Consumer::new(config).await.unwrap();
-    let offsets = consumer.committed(std::slice::from_ref(tp)).await.unwrap();
+    let offsets = consumer.committed(std::slice::from_ref(tp)).await;
     consumer.close().await.unwrap();
-    offsets.get(tp).map(|o| o.offset)
+    Ok(offsets?.get(tp).map(|o| o.offset))
+}
+
+async fn committed(bootstrap: &str, group: &str, tp: &TopicPartition) -> Option<i64> {
+    committed_now(bootstrap, group, tp).await.unwrap()
 }
 
 #[tokio::test]
@@ -39,10 +48,11 @@ pub async fn offsets_are_committed_with_the_transaction_and_only_then_on(bootstr
         .send_offsets_to_transaction([(tp.clone(), OffsetAndMetadata::new(5))], &metadata)
         .await
         .unwrap();
+    let pending = committed_now(bootstrap, &group, &tp).await.unwrap_err();
     assert_eq!(
-        committed(bootstrap, &group, &tp).await,
-        None,
-        "not before the commit"
+        pending.code(),
+        Some(kafkit::ErrorCode::UNSTABLE_OFFSET_COMMIT),
+        "pending in the transaction, not committed: {pending}"
     );
     producer.abort_transaction().await.unwrap();
     assert_eq!(
