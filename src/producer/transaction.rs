@@ -878,6 +878,57 @@ impl Producer {
         s.abort(s.config.max_block).await
     }
 
+    /// Runs `body` in a transaction: begins one, commits it if `body` returns `Ok`, aborts it
+    /// if `body` returns `Err` (that error is returned; an abort that fails too is logged).
+    /// `body` gets a clone of the producer (clones share everything) to send with.
+    ///
+    /// A commit that fails is returned as it is: an abortable error after the transaction
+    /// was aborted here; an unknown outcome (the commit may have happened) without an
+    /// abort, for the caller to call [`commit_transaction`](Self::commit_transaction) again;
+    /// a fatal error as the producer's end.
+    ///
+    /// ```no_run
+    /// # async fn demo(producer: kafkit::Producer) -> kafkit::Result<()> {
+    /// use kafkit::ProducerRecord;
+    /// let written = producer
+    ///     .transaction(|p| async move {
+    ///         for i in 0..10 {
+    ///             drop(p.send(ProducerRecord::new("audit", format!("event {i}"))).await?);
+    ///         }
+    ///         Ok::<_, kafkit::Error>(10)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<F, Fut, T, E>(&self, body: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Producer) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        self.begin_transaction()?;
+        match body(self.clone()).await {
+            Ok(value) => match self.commit_transaction().await {
+                Ok(()) => Ok(value),
+                Err(e) if e.is_abortable() => {
+                    if let Err(abort) = self.abort_transaction().await {
+                        tracing::warn!(error = %abort, "aborting the failed transaction failed");
+                    }
+                    Err(e.into())
+                }
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => {
+                if self.in_transaction() {
+                    if let Err(abort) = self.abort_transaction().await {
+                        tracing::warn!(error = %abort, "aborting the transaction failed");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// `close`'s first step for a producer in a transaction: abort it, within `timeout`.
     pub(super) async fn abort_on_close(&self, timeout: Duration) {
         let s = &self.shared;

@@ -7,6 +7,7 @@
 //! | module | what |
 //! |---|---|
 //! | `visibility` | a commit is seen by `read_committed` only once committed; an abort never, but by `read_uncommitted` (aborted data); an abort fails records not yet sent |
+//! | `helper` | `Producer::transaction`: a closure's records committed on `Ok`, aborted on `Err` (the application's own error type kept) |
 //! | `offsets` | `send_offsets_to_transaction` commits the group's offsets only with the transaction; a fenced member's offsets are refused (KIP-447) |
 //! | `fencing` | two producers of one `transactional.id`: the older one gets the fatal `ProducerFenced` on every call and its records never appear |
 //! | `timeout` | a producer that stops mid-transaction is aborted by the coordinator after `transaction.timeout.ms`; `close` and a drop abort at once |
@@ -17,6 +18,7 @@
 
 mod common;
 mod fencing;
+mod helper;
 mod offsets;
 mod stable_offset;
 mod state;
