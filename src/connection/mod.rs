@@ -53,6 +53,9 @@ struct Inner {
     tx: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
     versions: BrokerVersions,
+    /// The cluster's finalized feature levels as this broker announced them in ApiVersions
+    /// (v3+; none before): `transaction.version` picks the transaction protocol.
+    features: Vec<(String, i16)>,
     next_correlation_id: AtomicI32,
     params: ConnectionParams,
     /// Set on SASL connections whose broker limits the session (KIP-368).
@@ -94,6 +97,7 @@ impl Connection {
             tx,
             shared,
             versions: BrokerVersions::default(),
+            features: Vec::new(),
             next_correlation_id: AtomicI32::new(0),
             params: params.clone(),
             reauth: None,
@@ -125,6 +129,11 @@ impl Connection {
                 format!("ApiVersions to {addr}"),
             ));
         }
+        conn.features = response
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.to_string(), f.max_version_level))
+            .collect();
         conn.versions = BrokerVersions::new(
             response
                 .api_keys
@@ -151,6 +160,16 @@ impl Connection {
     /// Whether the connection broke; a broken connection never recovers, open a new one.
     pub(crate) fn is_closed(&self) -> bool {
         self.inner.shared.is_poisoned() || self.inner.tx.is_closed()
+    }
+
+    /// The finalized level of a cluster feature (`transaction.version`, say) as the broker
+    /// announced it when the connection opened; `None` if it announced none.
+    pub(crate) fn feature_level(&self, name: &str) -> Option<i16> {
+        self.inner
+            .features
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, level)| level)
     }
 
     /// The version that would be used for `key`, or why none can be.

@@ -10,6 +10,13 @@
 //! commit_transaction ──▶ flush ──▶ EndTxn(commit), retried until answered
 //! abort_transaction  ──▶ waiting records fail, in-flight settle ──▶ EndTxn(abort)
 //! ```
+//! With transaction version 2 (KIP-890 part 2: the cluster's finalized `transaction.version`
+//! is 2 or more, as `init_transactions` finds it) there is no AddPartitionsToTxn nor
+//! AddOffsetsToTxn: Produce v12 adds a partition and TxnOffsetCommit v5 the group, on the
+//! broker's side; and every EndTxn bumps the epoch, which its answer carries, so each
+//! transaction runs under an epoch of its own (a late write of an earlier one is refused).
+//! Otherwise transaction version 1, with the requests capped below the versions of 2.
+//!
 //! Errors follow the Java client: fatal ones (fenced, not authorized) end the producer,
 //! abortable ones (a record failed, a partition refused) leave only `abort_transaction`,
 //! and a commit whose EndTxn got no answer is sent again, never turned into an abort.
@@ -33,6 +40,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -42,6 +50,13 @@ use tokio::time::Instant;
 const TV1_PRODUCE: i16 = 11;
 const TV1_END_TXN: i16 = 4;
 const TV1_TXN_OFFSET_COMMIT: i16 = 4;
+/// The first versions of transaction version 2; kafkit speaks no later ones.
+const TV2_PRODUCE: i16 = 12;
+const TV2_END_TXN: i16 = 5;
+const TV2_TXN_OFFSET_COMMIT: i16 = 5;
+
+/// The finalized feature that says which transaction protocol the cluster runs.
+const TRANSACTION_VERSION: &str = "transaction.version";
 
 /// Java's backoff for an AddPartitionsToTxn refused with `CONCURRENT_TRANSACTIONS`: the
 /// previous transaction's markers are still being written, which takes milliseconds.
@@ -107,6 +122,8 @@ pub(crate) struct Transactions {
     state: Mutex<TxnState>,
     /// One transactional call at a time: a commit and an abort never interleave.
     calls: tokio::sync::Mutex<()>,
+    /// Transaction version 2, as `init_transactions` found the cluster (read per request).
+    v2: AtomicBool,
 }
 
 impl Transactions {
@@ -122,7 +139,13 @@ impl Transactions {
             timeout,
             state: Mutex::new(TxnState::default()),
             calls: tokio::sync::Mutex::new(()),
+            v2: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the transactions run transaction version 2 (KIP-890 part 2).
+    pub(crate) fn v2(&self) -> bool {
+        self.v2.load(Ordering::Acquire)
     }
 
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, TxnState> {
@@ -131,7 +154,11 @@ impl Transactions {
 
     /// The highest Produce version a transactional batch may go in.
     pub(crate) fn produce_version_cap(&self) -> i16 {
-        TV1_PRODUCE
+        if self.v2() {
+            TV2_PRODUCE
+        } else {
+            TV1_PRODUCE
+        }
     }
 
     pub(crate) fn transactional_id(&self) -> TransactionalId {
@@ -157,12 +184,13 @@ impl Transactions {
 
     /// InitProducerId for this transactional id: a new epoch, which fences older producers
     /// of the id and ends (aborts) what they left open. With `current`, the next epoch of
-    /// this producer's own id (KIP-360, after an abort that needs a bump).
+    /// this producer's own id (KIP-360, after an abort that needs a bump). Also says whether
+    /// the coordinator announces transaction version 2.
     async fn init_producer_id(
         &self,
         current: Option<(i64, i16)>,
         timeout: Duration,
-    ) -> Result<(i64, i16)> {
+    ) -> Result<(i64, i16, bool)> {
         let (producer_id, epoch) = current.unwrap_or((-1, -1));
         let request = InitProducerIdRequest::default()
             .with_transactional_id(Some(self.transactional_id()))
@@ -174,8 +202,11 @@ impl Transactions {
                 let request = &request;
                 async move {
                     let response = conn.send(request).await?;
+                    let v2 = conn.feature_level(TRANSACTION_VERSION).unwrap_or(0) >= 2;
                     match ErrorCode(response.error_code) {
-                        ErrorCode::NONE => Ok((response.producer_id.0, response.producer_epoch)),
+                        ErrorCode::NONE => {
+                            Ok((response.producer_id.0, response.producer_epoch, v2))
+                        }
                         code => Err(Error::broker(code, format!("InitProducerId({})", self.id))),
                     }
                 }
@@ -184,8 +215,18 @@ impl Transactions {
     }
 
     /// EndTxn: commit or abort, retried (coordinator moves, lost connections, the
-    /// coordinator still busy) until answered or `timeout`.
-    async fn end(&self, identity: (i64, i16), commit: bool, timeout: Duration) -> Result<()> {
+    /// coordinator still busy) until answered or `timeout`. With transaction version 2 the
+    /// answer carries the producer's next id and epoch.
+    async fn end(
+        &self,
+        identity: (i64, i16),
+        commit: bool,
+        timeout: Duration,
+    ) -> Result<Option<(i64, i16)>> {
+        let (cap, v2) = match self.v2() {
+            true => (TV2_END_TXN, true),
+            false => (TV1_END_TXN, false),
+        };
         let request = EndTxnRequest::default()
             .with_transactional_id(self.transactional_id())
             .with_producer_id(ProducerId(identity.0))
@@ -196,9 +237,12 @@ impl Transactions {
             .request(timeout, retry_verdict, |conn| {
                 let request = &request;
                 async move {
-                    let response = conn.send_at_most(request, TV1_END_TXN).await?;
+                    let response = conn.send_at_most(request, cap).await?;
                     match ErrorCode(response.error_code) {
-                        ErrorCode::NONE => Ok(()),
+                        ErrorCode::NONE if v2 => {
+                            Ok(Some((response.producer_id.0, response.producer_epoch)))
+                        }
+                        ErrorCode::NONE => Ok(None),
                         code => Err(Error::broker(code, format!("EndTxn({what}, {})", self.id))),
                     }
                 }
@@ -339,6 +383,10 @@ impl Transactions {
                     })
                     .collect(),
             );
+        let offset_commit_cap = match self.v2() {
+            true => TV2_TXN_OFFSET_COMMIT,
+            false => TV1_TXN_OFFSET_COMMIT,
+        };
         let coordinator = Coordinator::new(
             cluster.clone(),
             CoordinatorKind::Group,
@@ -349,7 +397,7 @@ impl Transactions {
             .request(timeout, retry_verdict, |conn| {
                 let request = &request;
                 async move {
-                    let response = conn.send_at_most(request, TV1_TXN_OFFSET_COMMIT).await?;
+                    let response = conn.send_at_most(request, offset_commit_cap).await?;
                     // The first error of any partition stands for the request.
                     let failed = response
                         .topics
@@ -412,18 +460,19 @@ impl Shared {
     /// fatal refusals end the transaction or the producer.
     pub(crate) async fn add_partitions_to_txn(&self) {
         let Some(txn) = &self.txn else { return };
-        let Some(partitions) = txn.state().partitions_to_add(Instant::now()) else {
+        let Some(request) = txn.state().partitions_to_add(Instant::now()) else {
             return;
         };
+        let partitions = &request.partitions;
         let identity = self.idempotence_of_txn().identity();
         let answers = match txn
-            .add_partitions(identity, &partitions, self.config.client.request_timeout)
+            .add_partitions(identity, partitions, self.config.client.request_timeout)
             .await
         {
             Ok(answers) => answers,
             Err(e) => partitions
-                .into_iter()
-                .map(|tp| (tp, error_code_of(&e)))
+                .iter()
+                .map(|tp| (tp.clone(), error_code_of(&e)))
                 .collect(),
         };
         let mut added = Vec::new();
@@ -452,13 +501,16 @@ impl Shared {
             }
         }
         if let Some(error) = refused {
-            // The partitions not attempted stay out; the transaction cannot commit.
-            let _ = self.transaction_failed(&error);
-            txn.state().partitions_added(added);
+            // The partitions not attempted stay out; the transaction cannot commit (unless
+            // it ended meanwhile; fatal errors end the producer either way).
+            if txn.state().current(&request) || error_severity(&error) == Severity::Fatal {
+                let _ = self.transaction_failed(&error);
+            }
+            txn.state().partitions_added(&request, added);
             return;
         }
         let mut state = txn.state();
-        state.partitions_added(added);
+        state.partitions_added(&request, added);
         if !again.is_empty() {
             let delay = if concurrent {
                 CONCURRENT_TRANSACTIONS_BACKOFF
@@ -469,7 +521,7 @@ impl Shared {
                 }
                 .delay(state.add_failures().saturating_add(1))
             };
-            state.add_again(again, Instant::now() + delay);
+            state.add_again(&request, again, Instant::now() + delay);
         }
     }
 
@@ -551,14 +603,15 @@ impl Shared {
         let id = self.idempotence_of_txn();
         let remaining = deadline.saturating_duration_since(Instant::now());
         if txn.state().started() {
-            if let Err(e) = txn.end(id.identity(), false, remaining).await {
-                return Err(self.txn_call_failed(e));
+            match txn.end(id.identity(), false, remaining).await {
+                Ok(next) => self.next_epoch(next),
+                Err(e) => return Err(self.txn_call_failed(e)),
             }
         }
         if id.bump_requested() {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match txn.init_producer_id(Some(id.identity()), remaining).await {
-                Ok((producer_id, epoch)) => {
+                Ok((producer_id, epoch, _)) => {
                     id.bumped(producer_id, epoch);
                     self.accumulator.clear_sequences();
                 }
@@ -567,6 +620,15 @@ impl Shared {
         }
         txn.state().completed();
         Ok(())
+    }
+
+    /// Transaction version 2: the epoch EndTxn bumped is the next transaction's, and every
+    /// partition restarts at sequence 0.
+    fn next_epoch(&self, next: Option<(i64, i16)>) {
+        if let Some((producer_id, epoch)) = next {
+            self.idempotence_of_txn().bumped(producer_id, epoch);
+            self.accumulator.clear_sequences();
+        }
     }
 
     /// A transactional call's request failed: fatal errors end the producer (and are what
@@ -640,14 +702,20 @@ impl Producer {
         s.check_open()?;
         txn.state().initializing()?;
         match txn.init_producer_id(None, s.config.max_block).await {
-            Ok((producer_id, epoch)) => {
+            Ok((producer_id, epoch, v2)) => {
                 s.idempotence_of_txn().bumped(producer_id, epoch);
                 s.accumulator.clear_sequences();
-                txn.state().initialized(true);
+                txn.v2.store(v2, Ordering::Release);
+                tracing::info!(
+                    transactional_id = %txn.id,
+                    transaction_version = if v2 { 2 } else { 1 },
+                    "transactions initialized"
+                );
+                txn.state().initialized(true, v2);
                 Ok(())
             }
             Err(e) => {
-                txn.state().initialized(false);
+                txn.state().initialized(false, false);
                 Err(s.txn_call_failed(e))
             }
         }
@@ -661,6 +729,20 @@ impl Producer {
         let txn = self.txn()?;
         self.shared.check_open()?;
         txn.state().begin()
+    }
+
+    /// The transaction protocol in use, once [`init_transactions`](Self::init_transactions)
+    /// has run: 2 (KIP-890 part 2: an epoch per transaction, partitions and the group's
+    /// offsets added by the brokers) when the cluster's finalized `transaction.version` is 2
+    /// or more, as Kafka 4's defaults are; otherwise 1. `None` before, or without
+    /// `transactional.id`.
+    pub fn transaction_version(&self) -> Option<u8> {
+        let txn = self.shared.txn.as_ref()?;
+        let initialized = !matches!(
+            txn.state().phase(),
+            Phase::Uninitialized | Phase::Initializing
+        );
+        initialized.then(|| if txn.v2() { 2 } else { 1 })
     }
 
     /// Whether a transaction is open: begun, and not yet committed or aborted.
@@ -714,7 +796,10 @@ impl Producer {
         let identity = s.idempotence_of_txn().identity();
         let timeout = s.config.max_block;
         let result = async {
-            txn.add_offsets(identity, &group.group_id, timeout).await?;
+            // Transaction version 2: TxnOffsetCommit v5 adds the group itself.
+            if !txn.v2() {
+                txn.add_offsets(identity, &group.group_id, timeout).await?;
+            }
             txn.commit_offsets(&s.cluster, identity, &offsets, group, timeout)
                 .await
         }
@@ -760,16 +845,18 @@ impl Producer {
         };
         if started {
             let identity = s.idempotence_of_txn().identity();
-            if let Err(e) = txn.end(identity, true, s.config.max_block).await {
-                let e = s.txn_call_failed(e);
-                if !e.is_fatal() && error_severity(&e) == Severity::Abortable {
-                    // The coordinator answered and refused the commit: nothing committed.
+            match txn.end(identity, true, s.config.max_block).await {
+                Ok(next) => s.next_epoch(next),
+                // The coordinator answered and refused the commit: nothing was committed.
+                Err(e @ Error::Broker { code, .. }) if severity(code) == Severity::Abortable => {
                     txn.state().commit_refused(e.clone());
                     return Err(Error::TransactionAbortable {
                         reason: Box::new(e),
                     });
                 }
-                return Err(e);
+                // Fatal, or no answer: the commit's outcome is unknown (or the producer's
+                // end); it stays Committing, and only commit_transaction may follow.
+                Err(e) => return Err(s.txn_call_failed(e)),
             }
         }
         txn.state().completed();
@@ -789,6 +876,57 @@ impl Producer {
         let _call = txn.calls.lock().await;
         s.check_open()?;
         s.abort(s.config.max_block).await
+    }
+
+    /// Runs `body` in a transaction: begins one, commits it if `body` returns `Ok`, aborts it
+    /// if `body` returns `Err` (that error is returned; an abort that fails too is logged).
+    /// `body` gets a clone of the producer (clones share everything) to send with.
+    ///
+    /// A commit that fails is returned as it is: an abortable error after the transaction
+    /// was aborted here; an unknown outcome (the commit may have happened) without an
+    /// abort, for the caller to call [`commit_transaction`](Self::commit_transaction) again;
+    /// a fatal error as the producer's end.
+    ///
+    /// ```no_run
+    /// # async fn demo(producer: kafkit::Producer) -> kafkit::Result<()> {
+    /// use kafkit::ProducerRecord;
+    /// let written = producer
+    ///     .transaction(|p| async move {
+    ///         for i in 0..10 {
+    ///             drop(p.send(ProducerRecord::new("audit", format!("event {i}"))).await?);
+    ///         }
+    ///         Ok::<_, kafkit::Error>(10)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<F, Fut, T, E>(&self, body: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Producer) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        self.begin_transaction()?;
+        match body(self.clone()).await {
+            Ok(value) => match self.commit_transaction().await {
+                Ok(()) => Ok(value),
+                Err(e) if e.is_abortable() => {
+                    if let Err(abort) = self.abort_transaction().await {
+                        tracing::warn!(error = %abort, "aborting the failed transaction failed");
+                    }
+                    Err(e.into())
+                }
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => {
+                if self.in_transaction() {
+                    if let Err(abort) = self.abort_transaction().await {
+                        tracing::warn!(error = %abort, "aborting the transaction failed");
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
     /// `close`'s first step for a producer in a transaction: abort it, within `timeout`.

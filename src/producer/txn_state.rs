@@ -32,6 +32,13 @@ impl AddedPartitions {
     }
 }
 
+/// An AddPartitionsToTxn to send: its partitions, and the transaction it is for.
+#[derive(Debug)]
+pub(crate) struct AddRequest {
+    pub partitions: Vec<TopicPartition>,
+    transaction: u64,
+}
+
 /// Where the transactional producer is.
 #[derive(Clone, Debug)]
 pub(crate) enum Phase {
@@ -94,6 +101,12 @@ pub(crate) struct TxnState {
     /// EndTxn(commit) was sent: the commit's outcome is the coordinator's now, and the
     /// transaction never turns abortable.
     end_sent: bool,
+    /// Transaction version 2: the broker adds a partition when its first batch arrives
+    /// (Produce v12), so a partition counts as added once a record goes to it.
+    implicit_add: bool,
+    /// Counts the transactions ended: an AddPartitionsToTxn answered after its transaction
+    /// ended (aborted meanwhile) must not count for the next one.
+    ended: u64,
 }
 
 impl Default for TxnState {
@@ -106,6 +119,8 @@ impl Default for TxnState {
             add_failures: 0,
             next_add: None,
             end_sent: false,
+            implicit_add: false,
+            ended: 0,
         }
     }
 }
@@ -164,7 +179,9 @@ impl TxnState {
     }
 
     /// `init_transactions` ended: ready for a transaction, or (failed) to be called again.
-    pub(crate) fn initialized(&mut self, ok: bool) {
+    /// `implicit_add`: transaction version 2, where partitions join on their first batch.
+    pub(crate) fn initialized(&mut self, ok: bool, implicit_add: bool) {
+        self.implicit_add = implicit_add;
         self.phase = if ok {
             Phase::Ready
         } else {
@@ -182,7 +199,17 @@ impl TxnState {
     /// if it is not yet.
     pub(crate) fn on_send(&mut self, topic: &str, partition: i32) -> Result<(), Error> {
         self.check(Op::Send)?;
-        if !self.is_added(topic, partition) {
+        if self.is_added(topic, partition) {
+            return Ok(());
+        }
+        if self.implicit_add {
+            self.started = true;
+            Arc::make_mut(&mut self.added)
+                .0
+                .entry(topic.to_string())
+                .or_default()
+                .insert(partition);
+        } else {
             self.new.insert(TopicPartition::new(topic, partition));
         }
         Ok(())
@@ -200,8 +227,8 @@ impl TxnState {
 
     /// The partitions to add now, if any and not backing off; they count as asked for. Only
     /// while records may still be sent in this transaction (open, or being flushed by a
-    /// commit).
-    pub(crate) fn partitions_to_add(&mut self, now: Instant) -> Option<Vec<TopicPartition>> {
+    /// commit). The answer is for the transaction the request carries.
+    pub(crate) fn partitions_to_add(&mut self, now: Instant) -> Option<AddRequest> {
         if !matches!(self.phase, Phase::InTransaction | Phase::Committing) || self.new.is_empty() {
             return None;
         }
@@ -209,14 +236,26 @@ impl TxnState {
             return None;
         }
         self.started = true;
-        Some(std::mem::take(&mut self.new).into_iter().collect())
+        Some(AddRequest {
+            partitions: std::mem::take(&mut self.new).into_iter().collect(),
+            transaction: self.ended,
+        })
     }
 
-    /// The coordinator added these partitions.
+    /// Whether an answer to `request` concerns the transaction open now.
+    pub(crate) fn current(&self, request: &AddRequest) -> bool {
+        request.transaction == self.ended
+    }
+
+    /// The coordinator added these partitions (asked for by `request`).
     pub(crate) fn partitions_added(
         &mut self,
+        request: &AddRequest,
         partitions: impl IntoIterator<Item = TopicPartition>,
     ) {
+        if !self.current(request) {
+            return;
+        }
         let added = Arc::make_mut(&mut self.added);
         for tp in partitions {
             added.0.entry(tp.topic).or_default().insert(tp.partition);
@@ -225,12 +264,16 @@ impl TxnState {
         self.next_add = None;
     }
 
-    /// These partitions are to be asked for again, not before `retry_at`.
+    /// These partitions (of `request`) are to be asked for again, not before `retry_at`.
     pub(crate) fn add_again(
         &mut self,
+        request: &AddRequest,
         partitions: impl IntoIterator<Item = TopicPartition>,
         retry_at: Instant,
     ) {
+        if !self.current(request) {
+            return;
+        }
         self.new.extend(partitions);
         self.add_failures = self.add_failures.saturating_add(1);
         self.next_add = Some(retry_at);
@@ -296,6 +339,7 @@ impl TxnState {
     /// The transaction ended (committed or aborted): ready for the next.
     pub(crate) fn completed(&mut self) {
         self.phase = Phase::Ready;
+        self.ended = self.ended.wrapping_add(1);
         self.new.clear();
         self.added = Arc::default();
         self.started = false;
@@ -379,7 +423,7 @@ mod tests {
             matches!(s.check(Op::Send), Err(Error::TransactionState(m)) if m.contains("init_transactions first"))
         );
         s.initializing().unwrap();
-        s.initialized(true);
+        s.initialized(true, false);
         assert!(!s.in_transaction());
         s.begin().unwrap();
         assert!(s.in_transaction());
@@ -389,11 +433,11 @@ mod tests {
         assert!(!s.is_added("t", 0) && !s.new.is_empty());
         let asked = s.partitions_to_add(Instant::now()).unwrap();
         assert_eq!(
-            asked,
+            asked.partitions,
             [TopicPartition::new("t", 0), TopicPartition::new("t", 1)]
         );
         assert!(s.started() && s.new.is_empty());
-        s.partitions_added(asked);
+        s.partitions_added(&asked, asked.partitions.clone());
         assert!(s.is_added("t", 0) && s.is_added("t", 1) && !s.is_added("u", 0));
         s.on_send("t", 0).unwrap();
         assert!(
@@ -421,9 +465,9 @@ mod tests {
         let mut s = TxnState::default();
         s.initializing().unwrap();
         assert!(s.initializing().is_err(), "not while one runs");
-        s.initialized(false);
+        s.initialized(false, false);
         s.initializing().unwrap();
-        s.initialized(true);
+        s.initialized(true, false);
         assert!(s.initializing().is_err(), "not once initialized");
     }
 
@@ -483,20 +527,68 @@ mod tests {
         );
     }
 
+    #[test]
+    fn with_transaction_version_2_a_partition_joins_with_its_first_record() {
+        let mut s = TxnState::default();
+        s.initializing().unwrap();
+        s.initialized(true, true);
+        s.begin().unwrap();
+        assert!(!s.started());
+        s.on_send("t", 3).unwrap();
+        assert!(
+            s.is_added("t", 3) && s.started(),
+            "no AddPartitionsToTxn to wait for"
+        );
+        assert!(s.partitions_to_add(Instant::now()).is_none());
+        s.committing().unwrap();
+        s.completed();
+        s.begin().unwrap();
+        assert!(
+            !s.is_added("t", 3) && !s.started(),
+            "each transaction starts empty"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_refused_add_is_asked_again_after_its_backoff() {
         let mut s = state_in(Phase::InTransaction);
         s.on_send("t", 0).unwrap();
         let asked = s.partitions_to_add(Instant::now()).unwrap();
-        s.add_again(asked, Instant::now() + Duration::from_millis(20));
+        s.add_again(
+            &asked,
+            asked.partitions.clone(),
+            Instant::now() + Duration::from_millis(20),
+        );
         assert_eq!(s.add_failures(), 1);
         s.on_send("t", 1).unwrap();
         assert!(s.partitions_to_add(Instant::now()).is_none(), "backing off");
         tokio::time::advance(Duration::from_millis(20)).await;
         let again = s.partitions_to_add(Instant::now()).unwrap();
-        assert_eq!(again.len(), 2, "with the partition sent to meanwhile");
-        s.partitions_added(again);
+        assert_eq!(
+            again.partitions.len(),
+            2,
+            "with the partition sent to meanwhile"
+        );
+        s.partitions_added(&again, again.partitions.clone());
         assert_eq!(s.add_failures(), 0);
+    }
+
+    #[test]
+    fn an_add_answered_after_its_transaction_ended_is_ignored() {
+        let mut s = state_in(Phase::InTransaction);
+        s.on_send("t", 0).unwrap();
+        let late = s.partitions_to_add(Instant::now()).unwrap();
+        s.aborting().unwrap();
+        s.completed();
+        s.begin().unwrap();
+        assert!(!s.current(&late));
+        s.partitions_added(&late, late.partitions.clone());
+        assert!(
+            !s.is_added("t", 0),
+            "the next transaction adds its partitions itself"
+        );
+        s.add_again(&late, late.partitions.clone(), Instant::now());
+        assert!(s.new.is_empty() && s.add_failures() == 0);
     }
 
     #[test]

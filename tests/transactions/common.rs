@@ -8,6 +8,13 @@ use kafkit::{
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// A fresh topic named after `prefix` on the broker of `bootstrap`.
+pub async fn new_topic(bootstrap: &str, prefix: &str, partitions: i32) -> String {
+    let topic = support::topic(prefix);
+    support::create_topic(bootstrap, &topic, partitions).await;
+    topic
+}
+
 /// A transactional producer's settings.
 pub fn txn_config(bootstrap: &str, transactional_id: &str) -> ProducerConfig {
     let mut config = support::producer_config(bootstrap);

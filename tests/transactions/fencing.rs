@@ -12,14 +12,23 @@ fn fenced(e: &Error, id: &str) -> bool {
 
 #[tokio::test]
 async fn the_older_producer_of_a_transactional_id_is_fenced_and_its_records_never_appear() {
-    let (bootstrap, topic) = support::fresh_topic("txn-fence", 2).await;
+    the_older_producer_of_a_transactional_id_is_fenced_and_its_records_never_appear_on(
+        &support::bootstrap().await,
+    )
+    .await;
+}
+
+pub async fn the_older_producer_of_a_transactional_id_is_fenced_and_its_records_never_appear_on(
+    bootstrap: &str,
+) {
+    let topic = new_topic(bootstrap, "txn-fence", 2).await;
     let id = support::topic("txn-fenced");
-    let zombie = producer_of(txn_config(&bootstrap, &id)).await;
+    let zombie = producer_of(txn_config(bootstrap, &id)).await;
     zombie.begin_transaction().unwrap();
     send_values(&zombie, &topic, 2, "zombie", 0..5).await;
 
     // The new instance: its init fences the zombie and aborts its open transaction.
-    let successor = producer_of(txn_config(&bootstrap, &id)).await;
+    let successor = producer_of(txn_config(bootstrap, &id)).await;
     successor.begin_transaction().unwrap();
     let kept = send_values(&successor, &topic, 2, "successor", 0..3).await;
     successor.commit_transaction().await.unwrap();
@@ -37,7 +46,7 @@ async fn the_older_producer_of_a_transactional_id_is_fenced_and_its_records_neve
     let abort = zombie.abort_transaction().await.unwrap_err();
     assert!(fenced(&abort, &id), "{abort}");
 
-    let committed = reader(&bootstrap, IsolationLevel::ReadCommitted, &topic, 2).await;
+    let committed = reader(bootstrap, IsolationLevel::ReadCommitted, &topic, 2).await;
     let seen = poll_until(&committed, 3, Duration::from_secs(20)).await;
     let extra = poll_for(&committed, Duration::from_secs(1)).await;
     assert_eq!(sorted_values(&seen), sorted(kept));
@@ -49,11 +58,12 @@ async fn the_older_producer_of_a_transactional_id_is_fenced_and_its_records_neve
 #[tokio::test]
 async fn a_fenced_producer_s_records_in_flight_fail_fatally() {
     let (bootstrap, topic) = support::fresh_topic("txn-fence-send", 1).await;
+    let bootstrap = bootstrap.as_str();
     let id = support::topic("txn-fenced");
-    let zombie = producer_of(txn_config(&bootstrap, &id)).await;
+    let zombie = producer_of(txn_config(bootstrap, &id)).await;
     zombie.begin_transaction().unwrap();
     send_values(&zombie, &topic, 1, "first", 0..2).await;
-    let _successor = producer_of(txn_config(&bootstrap, &id)).await;
+    let _successor = producer_of(txn_config(bootstrap, &id)).await;
     // The zombie's partition is in its (aborted) transaction already: its next batch goes
     // straight to the leader, which refuses the old epoch.
     let delivery = zombie

@@ -9,18 +9,27 @@ use tokio::time::Instant;
 
 #[tokio::test]
 async fn a_partition_of_only_aborted_transactions_does_not_stall_read_committed() {
-    let (bootstrap, topic) = support::fresh_topic("txn-aborted-only", 1).await;
-    let producer = txn_producer(&bootstrap).await;
+    a_partition_of_only_aborted_transactions_does_not_stall_read_committed_on(
+        &support::bootstrap().await,
+    )
+    .await;
+}
+
+pub async fn a_partition_of_only_aborted_transactions_does_not_stall_read_committed_on(
+    bootstrap: &str,
+) {
+    let topic = new_topic(bootstrap, "txn-aborted-only", 1).await;
+    let producer = txn_producer(bootstrap).await;
     for round in 0..3 {
         producer.begin_transaction().unwrap();
         send_values(&producer, &topic, 1, &format!("aborted{round}"), 0..5).await;
         producer.abort_transaction().await.unwrap();
     }
     // 15 records and 3 abort markers.
-    let end = support::log_end(&bootstrap, &topic, 1).await;
+    let end = support::log_end(bootstrap, &topic, 1).await;
     assert_eq!(end, 18);
 
-    let committed = reader(&bootstrap, IsolationLevel::ReadCommitted, &topic, 1).await;
+    let committed = reader(bootstrap, IsolationLevel::ReadCommitted, &topic, 1).await;
     let tp = TopicPartition::new(topic.as_str(), 0);
     let stable = committed
         .end_offsets(std::slice::from_ref(&tp))

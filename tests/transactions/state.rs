@@ -17,6 +17,7 @@ fn state_error(outcome: Result<(), Error>, call: &str) {
 #[tokio::test]
 async fn transactional_calls_in_the_wrong_state_are_typed_errors() {
     let (bootstrap, topic) = support::fresh_topic("txn-state", 1).await;
+    let bootstrap = bootstrap.as_str();
     let record = || ProducerRecord::new(topic.as_str(), "v");
     let offsets = || {
         [(
@@ -27,7 +28,7 @@ async fn transactional_calls_in_the_wrong_state_are_typed_errors() {
     let group = ConsumerGroupMetadata::new("g");
 
     // Without transactional.id.
-    let plain = Producer::new(support::producer_config(&bootstrap))
+    let plain = Producer::new(support::producer_config(bootstrap))
         .await
         .unwrap();
     for outcome in [
@@ -43,7 +44,7 @@ async fn transactional_calls_in_the_wrong_state_are_typed_errors() {
     assert!(!plain.in_transaction());
     plain.close(Duration::from_secs(5)).await;
 
-    let producer = Producer::new(txn_config(&bootstrap, &support::topic("txn")))
+    let producer = Producer::new(txn_config(bootstrap, &support::topic("txn")))
         .await
         .unwrap();
     // Before init_transactions.
@@ -71,7 +72,7 @@ async fn transactional_calls_in_the_wrong_state_are_typed_errors() {
     // None of that broke anything: a transaction still commits.
     let sent = send_values(&producer, &topic, 1, "ok", 0..2).await;
     producer.commit_transaction().await.unwrap();
-    let committed = reader(&bootstrap, kafkit::IsolationLevel::ReadCommitted, &topic, 1).await;
+    let committed = reader(bootstrap, kafkit::IsolationLevel::ReadCommitted, &topic, 1).await;
     let seen = poll_until(&committed, 2, Duration::from_secs(20)).await;
     assert_eq!(support::values(&seen), sent);
     producer.close(Duration::from_secs(10)).await;

@@ -28,15 +28,16 @@ async fn open_transaction_then_a_plain_record(
 #[tokio::test]
 async fn a_producer_that_stops_mid_transaction_is_aborted_by_the_coordinator() {
     let (bootstrap, topic) = support::fresh_topic("txn-timeout", 1).await;
-    let mut config = txn_config(&bootstrap, &support::topic("txn"));
+    let bootstrap = bootstrap.as_str();
+    let mut config = txn_config(bootstrap, &support::topic("txn"));
     config.transaction_timeout = Duration::from_secs(3);
     let producer = producer_of(config).await;
-    let after = open_transaction_then_a_plain_record(&bootstrap, &topic, &producer).await;
+    let after = open_transaction_then_a_plain_record(bootstrap, &topic, &producer).await;
     let started = Instant::now();
     // The application stops: no commit, no abort, no close, no drop.
     std::mem::forget(producer);
 
-    let committed = reader(&bootstrap, IsolationLevel::ReadCommitted, &topic, 1).await;
+    let committed = reader(bootstrap, IsolationLevel::ReadCommitted, &topic, 1).await;
     let early = poll_for(&committed, Duration::from_secs(1)).await;
     assert!(
         early.is_empty(),
@@ -59,11 +60,12 @@ async fn a_producer_that_stops_mid_transaction_is_aborted_by_the_coordinator() {
 #[tokio::test]
 async fn close_in_a_transaction_aborts_it() {
     let (bootstrap, topic) = support::fresh_topic("txn-close", 1).await;
-    let producer = txn_producer(&bootstrap).await;
-    let after = open_transaction_then_a_plain_record(&bootstrap, &topic, &producer).await;
+    let bootstrap = bootstrap.as_str();
+    let producer = txn_producer(bootstrap).await;
+    let after = open_transaction_then_a_plain_record(bootstrap, &topic, &producer).await;
     assert_eq!(producer.close(Duration::from_secs(20)).await, 0);
     // transaction.timeout.ms is 60 s: seeing `after` soon means close aborted it.
-    let committed = reader(&bootstrap, IsolationLevel::ReadCommitted, &topic, 1).await;
+    let committed = reader(bootstrap, IsolationLevel::ReadCommitted, &topic, 1).await;
     let seen = poll_until(&committed, 1, Duration::from_secs(15)).await;
     assert_eq!(support::values(&seen), [after]);
 }
@@ -71,10 +73,11 @@ async fn close_in_a_transaction_aborts_it() {
 #[tokio::test]
 async fn dropping_the_producer_in_a_transaction_aborts_it() {
     let (bootstrap, topic) = support::fresh_topic("txn-drop", 1).await;
-    let producer = txn_producer(&bootstrap).await;
-    let after = open_transaction_then_a_plain_record(&bootstrap, &topic, &producer).await;
+    let bootstrap = bootstrap.as_str();
+    let producer = txn_producer(bootstrap).await;
+    let after = open_transaction_then_a_plain_record(bootstrap, &topic, &producer).await;
     drop(producer);
-    let committed = reader(&bootstrap, IsolationLevel::ReadCommitted, &topic, 1).await;
+    let committed = reader(bootstrap, IsolationLevel::ReadCommitted, &topic, 1).await;
     let seen = poll_until(&committed, 1, Duration::from_secs(15)).await;
     assert_eq!(support::values(&seen), [after]);
 }

@@ -8,17 +8,21 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn a_commit_is_seen_by_read_committed_only_once_committed() {
-    let (bootstrap, topic) = support::fresh_topic("txn-commit", 2).await;
-    let producer = txn_producer(&bootstrap).await;
+    a_commit_is_seen_by_read_committed_only_once_committed_on(&support::bootstrap().await).await;
+}
+
+pub async fn a_commit_is_seen_by_read_committed_only_once_committed_on(bootstrap: &str) {
+    let topic = new_topic(bootstrap, "txn-commit", 2).await;
+    let producer = txn_producer(bootstrap).await;
     producer.begin_transaction().unwrap();
     assert!(producer.in_transaction());
     let sent = send_values(&producer, &topic, 2, "c", 0..10).await;
 
     // Written, not committed: read_uncommitted sees it, read_committed does not.
-    let uncommitted = reader(&bootstrap, IsolationLevel::ReadUncommitted, &topic, 2).await;
+    let uncommitted = reader(bootstrap, IsolationLevel::ReadUncommitted, &topic, 2).await;
     let seen = poll_until(&uncommitted, 10, Duration::from_secs(20)).await;
     assert_eq!(sorted_values(&seen), sorted(sent.clone()));
-    let committed = reader(&bootstrap, IsolationLevel::ReadCommitted, &topic, 2).await;
+    let committed = reader(bootstrap, IsolationLevel::ReadCommitted, &topic, 2).await;
     let early = poll_for(&committed, Duration::from_secs(2)).await;
     assert!(
         early.is_empty(),
@@ -45,8 +49,17 @@ async fn a_commit_is_seen_by_read_committed_only_once_committed() {
 
 #[tokio::test]
 async fn an_abort_is_never_seen_by_read_committed_but_is_by_read_uncommitted() {
-    let (bootstrap, topic) = support::fresh_topic("txn-abort", 2).await;
-    let producer = txn_producer(&bootstrap).await;
+    an_abort_is_never_seen_by_read_committed_but_is_by_read_uncommitted_on(
+        &support::bootstrap().await,
+    )
+    .await;
+}
+
+pub async fn an_abort_is_never_seen_by_read_committed_but_is_by_read_uncommitted_on(
+    bootstrap: &str,
+) {
+    let topic = new_topic(bootstrap, "txn-abort", 2).await;
+    let producer = txn_producer(bootstrap).await;
     producer.begin_transaction().unwrap();
     let aborted = send_values(&producer, &topic, 2, "aborted", 0..6).await;
     producer.abort_transaction().await.unwrap();
@@ -56,13 +69,13 @@ async fn an_abort_is_never_seen_by_read_committed_but_is_by_read_uncommitted() {
     let kept = send_values(&producer, &topic, 2, "kept", 0..4).await;
     producer.commit_transaction().await.unwrap();
 
-    let committed = reader(&bootstrap, IsolationLevel::ReadCommitted, &topic, 2).await;
+    let committed = reader(bootstrap, IsolationLevel::ReadCommitted, &topic, 2).await;
     let seen = poll_until(&committed, 4, Duration::from_secs(20)).await;
     let extra = poll_for(&committed, Duration::from_secs(1)).await;
     assert_eq!(sorted_values(&seen), sorted(kept.clone()));
     assert!(extra.is_empty(), "read_committed saw more: {extra:?}");
 
-    let uncommitted = reader(&bootstrap, IsolationLevel::ReadUncommitted, &topic, 2).await;
+    let uncommitted = reader(bootstrap, IsolationLevel::ReadUncommitted, &topic, 2).await;
     let all = poll_until(&uncommitted, 10, Duration::from_secs(20)).await;
     let mut expected = aborted;
     expected.extend(kept);
@@ -72,8 +85,12 @@ async fn an_abort_is_never_seen_by_read_committed_but_is_by_read_uncommitted() {
 
 #[tokio::test]
 async fn an_abort_fails_the_records_not_yet_sent() {
-    let (bootstrap, topic) = support::fresh_topic("txn-abort-unsent", 1).await;
-    let mut config: ProducerConfig = txn_config(&bootstrap, &support::topic("txn"));
+    an_abort_fails_the_records_not_yet_sent_on(&support::bootstrap().await).await;
+}
+
+pub async fn an_abort_fails_the_records_not_yet_sent_on(bootstrap: &str) {
+    let topic = new_topic(bootstrap, "txn-abort-unsent", 1).await;
+    let mut config: ProducerConfig = txn_config(bootstrap, &support::topic("txn"));
     // The records linger in their batch until the abort takes them.
     config.linger = Duration::from_secs(30);
     config.delivery_timeout = Duration::from_secs(120);
@@ -95,7 +112,7 @@ async fn an_abort_fails_the_records_not_yet_sent() {
         );
     }
     // Nothing was written.
-    let uncommitted = reader(&bootstrap, IsolationLevel::ReadUncommitted, &topic, 1).await;
+    let uncommitted = reader(bootstrap, IsolationLevel::ReadUncommitted, &topic, 1).await;
     let seen = poll_for(&uncommitted, Duration::from_secs(2)).await;
     assert!(seen.is_empty(), "{seen:?}");
     producer.close(Duration::from_secs(10)).await;
