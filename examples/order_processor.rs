@@ -31,10 +31,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
-    let bootstrap = args.bootstrap_server.as_str();
     let name = |base: &str| format!("{}{base}", args.prefix);
     let consumer = Consumer::new(ConsumerConfig::from_properties([
-        ("bootstrap.servers", bootstrap),
+        ("bootstrap.servers", args.bootstrap_server.as_str()),
         ("group.id", &name("order-processor")),
         ("isolation.level", "read_committed"), // only other transactions' committed orders
         ("enable.auto.commit", "false"),       // the transactions commit the offsets
@@ -42,7 +41,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     ])?)
     .await?;
     let producer = Producer::new(ProducerConfig::from_properties([
-        ("bootstrap.servers", bootstrap),
+        ("bootstrap.servers", args.bootstrap_server.as_str()),
         ("transactional.id", args.transactional_id.as_str()),
     ])?)
     .await?;
@@ -61,6 +60,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Err(e) if e.is_fatal() => return Err(e.into()), // fenced: a newer instance runs
             Err(e) => {
                 eprintln!("order_processor: aborting {} orders: {e}", orders.len());
+                // Refused after a commit of unknown outcome (never aborted): the run ends.
                 producer.abort_transaction().await?;
                 // Read the aborted orders again: back to each partition's first of them.
                 for o in orders.iter().rev() {

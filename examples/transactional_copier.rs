@@ -302,7 +302,14 @@ async fn copy_batch(
         producer.abort_transaction().await?;
         return Ok(false);
     }
-    // The commit flushes the records first, and fails if one of them failed.
-    producer.commit_transaction().await?;
-    Ok(true)
+    // The commit flushes the records first, and fails if one of them failed. One whose
+    // outcome is unknown (no answer) is asked again, never aborted: it may have happened.
+    loop {
+        match producer.commit_transaction().await {
+            Err(e) if !e.is_fatal() && !e.is_abortable() && producer.in_transaction() => {
+                eprintln!("transactional_copier: commit outcome unknown, asking again: {e}");
+            }
+            outcome => return outcome.map(|()| true),
+        }
+    }
 }
