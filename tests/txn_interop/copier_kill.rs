@@ -27,9 +27,9 @@ struct Run {
 }
 
 /// Copies `input_topic` to `output_topic` with one kafkit copier per partition (with
-/// `transaction_size` records per poll), killing a random one every `every` (±50 %) and
-/// starting it again at once, until each has exited 0 having copied its partition to the
-/// end.
+/// `transaction_size` records per poll), killing a random one of those copying (a batch
+/// committed since it started) every `every` (±50 %) and starting it again at once, until
+/// each has exited 0 having copied its partition to the end.
 async fn copy_with_kills(
     bootstrap: &str,
     (input_topic, output_topic): (&str, &str),
@@ -86,15 +86,24 @@ async fn copy_with_kills(
             assert_eq!(status.remaining, 0, "{status:?}");
         }
         if Instant::now() >= next_kill {
-            let running: Vec<usize> = (0..copiers.len())
-                .filter(|&i| copiers[i].is_some())
+            // Only copiers that have committed a batch since they started: they are
+            // copying, not starting up, so the kill cuts a batch.
+            let copying: Vec<usize> = (0..copiers.len())
+                .filter(|&i| {
+                    copiers[i]
+                        .as_ref()
+                        .and_then(Copier::status)
+                        .is_some_and(|s| s.total_processed > 0)
+                })
                 .collect();
-            if !running.is_empty() {
-                let victim = running[rand::rng().random_range(0..running.len())];
-                copiers[victim].as_mut().unwrap().kill().await;
-                kills += 1;
-                copiers[victim] = Some(Copier::start(Tool::Kafkit, &args[victim], extra).await);
+            if copying.is_empty() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
+            let victim = copying[rand::rng().random_range(0..copying.len())];
+            copiers[victim].as_mut().unwrap().kill().await;
+            kills += 1;
+            copiers[victim] = Some(Copier::start(Tool::Kafkit, &args[victim], extra).await);
             let jitter = rand::rng().random_range(0.5..1.5);
             next_kill = Instant::now() + every.mul_f64(jitter);
         }
@@ -173,12 +182,12 @@ async fn without_transactions_kills_duplicate_records() {
         &bootstrap,
         (&input_topic, &output_topic),
         (10, &["--no-transactions"]),
-        Duration::from_secs(1),
+        Duration::from_millis(500),
         Duration::from_secs(170),
     )
     .await;
     assert!(
-        run.kills >= 3,
+        run.kills >= 5,
         "only {} kills: the run proved little",
         run.kills
     );
