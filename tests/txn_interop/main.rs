@@ -18,7 +18,7 @@
 //! the shared one of `kafkit_testkit::bootstrap_servers`.
 //!
 //! `TXN_COPY_RECORDS` sets the kill test's record count (default: issue 13's 100,000, about
-//! a minute on 2 cores; the negative control copies a fifth of it).
+//! a minute on 2 cores; the negative control, as many).
 
 mod common;
 mod copier_kill;
