@@ -6,6 +6,7 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | `abortable` | a record the broker refuses (too large for the topic) makes the transaction abortable: sends and the commit say so, the abort works, the next transaction commits |
 //! | `visibility` | a commit is seen by `read_committed` only once committed; an abort never, but by `read_uncommitted` (aborted data); an abort fails records not yet sent |
 //! | `helper` | `Producer::transaction`: a closure's records committed on `Ok`, aborted on `Err` (the application's own error type kept) |
 //! | `offsets` | `send_offsets_to_transaction` commits the group's offsets only with the transaction; a fenced member's offsets are refused (KIP-447) |
@@ -16,6 +17,7 @@
 //! | `unknown_commit` | a commit whose EndTxn gets no answer (a broker of its own behind a proxy gone half-open) fails with an unknown outcome, refuses an abort, and commits when called again |
 //! | `versions` | the shared broker runs transaction version 2 (KIP-890); a broker of its own formatted with `transaction.version=1` runs the visibility, offsets, fencing and stable-offset scenarios under version 1 |
 
+mod abortable;
 mod common;
 mod fencing;
 mod helper;
