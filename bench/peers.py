@@ -11,6 +11,11 @@ each produce run, and writes results.md, results.json and chart.png to the resul
 The -tls workloads run over the broker's SSL listener (the launcher's --ssl: a certificate
 signed by a CA made at start), every client trusting that CA: kafkit with rustls, librdkafka
 with OpenSSL, Java with its own TLS (a PEM trust store); krafka sits them out.
+
+produce-txn sends the produce-none records in transactions of 1,000 (--transaction-size),
+each committed before the next begins: kafkit and librdkafka through the peer's -txn-
+modes, Java through KafkitTxnPeer's perf mode (testkit/java/); the future-per-record
+columns and krafka sit it out.
 """
 
 import argparse
@@ -62,10 +67,13 @@ WORKLOADS = {
     "e2e-10k": dict(kind="e2e", corpus="100", compression="none", rate=10_000, records="latency_records"),
     "produce-tls": dict(kind="produce", corpus="100", compression="none", rate=-1, records="records", tls=True),
     "consume-tls": dict(kind="consume", corpus="100", compression="none", records="consume_records", tls=True),
+    "produce-txn": dict(kind="produce", corpus="100", compression="none", rate=-1, records="records", txn=True),
 }
 # Clients whose TLS the peer does not wire up (no ratios against them over TLS).
 NO_TLS = {"krafka"}
 TLS_WORKLOADS = {w for w, spec in WORKLOADS.items() if spec.get("tls")}
+# The clients with a transactional produce mode.
+TXN_CLIENTS = {"kafkit", "rdkafka", "java"}
 
 
 def log(*a):
@@ -224,7 +232,7 @@ class Bench:
     def __init__(self, a):
         self.a = a
         self.peer = os.path.join(a.target, "release", "peer")
-        self.java_cp = os.path.join(a.target, "kafka-tools-4.3.1", "libs", "*")
+        self.java_cp = a.java_classpath
         self.results = []  # one dict per counted or discarded run
         self.topic_seq = 0
         self.corpora = {}  # "100" / "1k" -> payload file
@@ -256,8 +264,19 @@ class Bench:
                  f"ssl.truststore.location={self.ssl_ca}"]
         return self.ssl_bootstrap, props, ["--ssl-ca", self.ssl_ca]
 
-    def produce_cmd(self, client, topic, n, throughput, compression, corpus, tls=False):
+    def produce_cmd(self, client, topic, n, throughput, compression, corpus, tls=False, txn=False):
         bootstrap, security, peer_args = self.server(tls)
+        if txn:
+            assert throughput < 0 and not tls, "produce-txn is unthrottled plaintext"
+            if client == "java":
+                props = [f"{k}={v}" for k, v in PRODUCER_PROPS.items()]
+                props += [f"compression.type={compression}"]
+                return self.java("KafkitTxnPeer", ["perf", bootstrap, topic, str(n),
+                                                   str(self.a.transaction_size), corpus] + props)
+            return [self.peer, f"{client}-txn-produce", "--bootstrap", bootstrap, "--topic", topic,
+                    "--num-records", str(n), "--payload-file", corpus,
+                    "--compression", compression,
+                    "--transaction-size", str(self.a.transaction_size)]
         if client == "java":
             props = [f"{k}={v}" for k, v in PRODUCER_PROPS.items()]
             props += [f"bootstrap.servers={bootstrap}", f"compression.type={compression}"]
@@ -298,8 +317,9 @@ class Bench:
 
     def parse(self, client, kind, text, n):
         """records/s, MB/s and latency (ms) as the client itself reports them."""
-        if client != "java":
-            line = [l for l in text.splitlines() if l.startswith("{")][-1]
+        json_lines = [l for l in text.splitlines() if l.startswith("{")]
+        if client != "java" or json_lines:  # KafkitTxnPeer prints the peer's JSON too
+            line = json_lines[-1]
             j = json.loads(line)
             if kind == "consume":
                 j["lat_us_p50"] = j["lat_us_p99"] = j["lat_us_p999"] = None
@@ -371,8 +391,9 @@ class Bench:
             for client in clients:
                 topic = self.topic(workload, client, rep)
                 self.admin("admin-create", [topic])
+                extra = {"txn": True} if spec.get("txn") else {}
                 cmd = make_cmd(client, topic, n, rate, compression, self.corpora[spec["corpus"]],
-                               spec.get("tls", False))
+                               spec.get("tls", False), **extra)
                 r = self.run(workload, client, rep, cmd, spec["kind"], n)
                 self.count_batches(r, topic)
                 self.admin("admin-delete", [topic])
@@ -472,6 +493,10 @@ def ratios(table):
         # Not one of the issue's targets: the future-per-record APIs against each other.
         add(f"{w} CPU/record, kafkit futures / librdkafka FutureProducer", w, "kafkit-future",
             "rdkafka-future", "cpu_us_per_rec", 1.0, False)
+    # Issue 13: transactions of 1,000 records at no less than librdkafka's throughput.
+    add("produce-txn throughput, kafkit / librdkafka", "produce-txn", "kafkit", "rdkafka", "rps", 1.0, True)
+    # Not the issue's target: Java, whose transactions librdkafka's trail by far.
+    add("produce-txn throughput, kafkit / Java", "produce-txn", "kafkit", "java", "rps", 1.0, True)
     for w in ["consume", "consume-1k", "consume-lz4"]:
         for peer, name in [("rdkafka", "librdkafka (defaults)"), ("rdkafka-tuned", "librdkafka (tuned)")]:
             add(f"{w} throughput, kafkit / {name}", w, "kafkit", peer, "rps", 1.0, True)
@@ -592,6 +617,8 @@ def clients_for(w, a):
     producers = a.producers.split(",")
     if spec["rate"] > 0:  # the future-per-record APIs only in the unthrottled runs
         producers = [c for c in producers if not c.endswith("-future")]
+    if spec.get("txn"):
+        producers = [c for c in producers if c in TXN_CLIENTS]
     return producers
 
 
@@ -625,6 +652,10 @@ def parse_args():
     p.add_argument("--producers", default=",".join(PRODUCERS))
     p.add_argument("--consumers", default=",".join(CONSUMERS))
     p.add_argument("--e2e-clients", default=",".join(E2E_CLIENTS))
+    p.add_argument("--transaction-size", type=int, default=1000,
+                   help="records per transaction in produce-txn")
+    p.add_argument("--java-classpath", default=None,
+                   help="the Java tools' class path (bench/peers.sh passes what java-tools prints)")
     p.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
     p.add_argument("--broker-data", default=None,
                    help="keep the started broker's data under this folder, e.g. on tmpfs "
@@ -641,6 +672,8 @@ def parse_args():
     if unknown:
         p.error(f"unknown workload(s) {unknown}; known: {', '.join(WORKLOADS)}")
     a.target = os.path.abspath(a.target)
+    if not a.java_classpath:
+        a.java_classpath = os.path.join(a.target, "kafka-tools-4.3.1", "libs", "*")
     a.out = a.out or os.path.join(a.target, "bench-peers", time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(os.path.join(a.out, "logs"), exist_ok=True)
     return a

@@ -383,9 +383,39 @@ pub enum Error {
         divergent_offset: i64,
     },
 
-    /// The producer hit an error it cannot recover from (its producer id was fenced, or
-    /// authorization for idempotence failed); every later call returns this.
+    /// The producer hit an error it cannot recover from (authorization for idempotence or
+    /// for its `transactional.id` failed, the broker refused the transaction's state); every
+    /// later call returns this. Close the producer. See [`Error::is_fatal`].
     Fatal(String),
+
+    /// Another producer with the same `transactional.id` called `init_transactions` since
+    /// this one did (Java's `ProducerFencedException`): this one is a zombie. Its open
+    /// transaction is aborted by the coordinator, and every later call returns this error.
+    /// Fatal: close the producer.
+    ProducerFenced {
+        /// The `transactional.id` both producers share.
+        transactional_id: String,
+    },
+
+    /// The current transaction cannot commit (a record of it failed, a partition or the
+    /// group's offsets could not be added to it, the coordinator asked for an abort): call
+    /// `abort_transaction`, then begin a new transaction. Java's abortable errors
+    /// (`TransactionAbortableException` and the errors it wraps). See
+    /// [`Error::is_abortable`].
+    TransactionAbortable {
+        /// What went wrong.
+        reason: Box<Error>,
+    },
+
+    /// A transactional call made in the wrong state: `send` outside a transaction,
+    /// `begin_transaction` twice, `commit_transaction` without `begin_transaction`, any of
+    /// them before `init_transactions`, or on a producer without `transactional.id` (Java's
+    /// `IllegalStateException`). Nothing was done.
+    TransactionState(String),
+
+    /// The record's transaction was aborted (by `abort_transaction`, or by `close` or a drop
+    /// of the producer in a transaction) before it was sent: it was not written.
+    TransactionAborted,
 
     /// The client, producer or consumer was closed.
     Closed,
@@ -502,6 +532,19 @@ impl fmt::Display for Error {
                  unclean leader election, and auto.offset.reset=none"
             ),
             Error::Fatal(reason) => write!(f, "the producer cannot continue: {reason}"),
+            Error::ProducerFenced { transactional_id } => write!(
+                f,
+                "producer fenced: another producer with transactional.id {transactional_id:?} \
+                 has started; this one cannot continue"
+            ),
+            Error::TransactionAbortable { reason } => write!(
+                f,
+                "{reason}; the transaction cannot commit, abort it (abort_transaction)"
+            ),
+            Error::TransactionState(what) => write!(f, "wrong transaction state: {what}"),
+            Error::TransactionAborted => {
+                f.write_str("the record's transaction was aborted before it was sent")
+            }
             Error::Closed => f.write_str("the client is closed"),
             Error::Dropped => f.write_str("the producer was dropped without close"),
         }
@@ -553,6 +596,10 @@ impl Error {
             | Error::OffsetOutOfRange { .. }
             | Error::LogTruncation { .. }
             | Error::Fatal(_)
+            | Error::ProducerFenced { .. }
+            | Error::TransactionAbortable { .. }
+            | Error::TransactionState(_)
+            | Error::TransactionAborted
             | Error::Closed
             | Error::Dropped => RetryAction::NoRetry,
         }
@@ -569,6 +616,29 @@ impl Error {
             self,
             Error::Connection { .. } | Error::RequestTimeout { .. } | Error::OutcomeUnknown { .. }
         )
+    }
+
+    /// Whether the producer cannot go on after this error (Java's fatal errors): a
+    /// [`Error::Fatal`], [`Error::ProducerFenced`], or a record that failed with one of them.
+    /// Every later call of the producer returns the same error; close it (a new producer
+    /// with the same `transactional.id` takes over).
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Error::Fatal(_) | Error::ProducerFenced { .. } => true,
+            Error::OutcomeUnknown { reason } => reason.is_fatal(),
+            _ => false,
+        }
+    }
+
+    /// Whether the current transaction must be aborted after this error (Java's abortable
+    /// errors): [`Error::TransactionAbortable`], or a record that failed with it. The
+    /// producer stays usable: `abort_transaction`, then a new transaction.
+    pub fn is_abortable(&self) -> bool {
+        match self {
+            Error::TransactionAbortable { .. } => true,
+            Error::OutcomeUnknown { reason } => reason.is_abortable(),
+            _ => false,
+        }
     }
 
     /// Whether the broker refused to let the client in: SASL authentication failed, or the
@@ -710,6 +780,56 @@ mod tests {
         let broker = Error::broker(ErrorCode::NOT_LEADER_OR_FOLLOWER, "t-0");
         assert!(broker.is_retriable() && !broker.is_outcome_unknown());
         assert_eq!(broker.code(), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+    }
+
+    #[test]
+    fn transactional_errors_are_fatal_or_abortable_and_never_retried() {
+        let fenced = Error::ProducerFenced {
+            transactional_id: "tx".into(),
+        };
+        let fatal = Error::Fatal("TRANSACTIONAL_ID_AUTHORIZATION_FAILED".into());
+        let abortable = Error::TransactionAbortable {
+            reason: Box::new(Error::broker(ErrorCode::TOPIC_AUTHORIZATION_FAILED, "t-0")),
+        };
+        let state = Error::TransactionState("cannot call send outside a transaction".into());
+        for e in [&fenced, &fatal] {
+            assert!(e.is_fatal() && !e.is_abortable(), "{e}");
+        }
+        assert!(abortable.is_abortable() && !abortable.is_fatal());
+        for e in [
+            &state,
+            &Error::TransactionAborted,
+            &Error::Closed,
+            &Error::Dropped,
+        ] {
+            assert!(!e.is_fatal() && !e.is_abortable(), "{e}");
+        }
+        for e in [
+            &fenced,
+            &fatal,
+            &abortable,
+            &state,
+            &Error::TransactionAborted,
+        ] {
+            assert_eq!(e.retry_action(), RetryAction::NoRetry, "{e}");
+            assert!(!e.is_outcome_unknown(), "{e}");
+        }
+        // A record that may have been written keeps its cause's class.
+        let maybe = |reason: &Error| Error::OutcomeUnknown {
+            reason: Box::new(reason.clone()),
+        };
+        assert!(maybe(&fenced).is_fatal() && maybe(&abortable).is_abortable());
+        assert!(!maybe(&Error::Closed).is_fatal() && !maybe(&Error::Closed).is_abortable());
+        // A broker code alone is classified by the producer, not here.
+        assert!(!Error::broker(ErrorCode::PRODUCER_FENCED, "x").is_fatal());
+        assert_eq!(
+            fenced.to_string(),
+            "producer fenced: another producer with transactional.id \"tx\" has started; this \
+             one cannot continue"
+        );
+        assert!(abortable
+            .to_string()
+            .ends_with("abort it (abort_transaction)"));
     }
 
     #[test]

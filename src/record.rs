@@ -246,3 +246,46 @@ impl ConsumerGroupMetadata {
         }
     }
 }
+
+/// A committed offset and its metadata.
+///
+/// ```
+/// let offset = kafkit::OffsetAndMetadata::new(42).with_metadata("checkpoint");
+/// assert_eq!((offset.offset, offset.metadata.as_deref()), (42, Some("checkpoint")));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OffsetAndMetadata {
+    /// The next offset to read.
+    pub offset: i64,
+    /// Free text stored with the offset.
+    pub metadata: Option<String>,
+    /// The leader epoch of the record before `offset` (Java's `leaderEpoch()`), when known.
+    /// A consumer that starts from this offset has its first fetch check it against the
+    /// leader's log, so records replaced by an unclean leader election are detected
+    /// (KIP-320) rather than skipped. Commits of consumed positions carry it.
+    pub leader_epoch: Option<i32>,
+}
+
+impl OffsetAndMetadata {
+    /// An offset without metadata.
+    pub fn new(offset: i64) -> Self {
+        Self {
+            offset,
+            metadata: None,
+            leader_epoch: None,
+        }
+    }
+
+    /// The same offset, with the leader epoch of the record before it.
+    pub fn with_leader_epoch(mut self, leader_epoch: i32) -> Self {
+        self.leader_epoch = Some(leader_epoch);
+        self
+    }
+
+    /// The same offset, with free text stored beside it.
+    pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
+        self.metadata = Some(metadata.into());
+        self
+    }
+}

@@ -8,7 +8,7 @@
 //!      [--throughput REC_PER_S|-1] [--compression none|lz4] [--partitions P]
 //!      [--ssl-ca CA.pem]
 //! MODE: kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce
-//!     | krafka-produce
+//!     | krafka-produce | kafkit-txn-produce | rdkafka-txn-produce
 //!     | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume | rdkafka-stream-consume
 //!     | krafka-consume | kafkit-e2e | rdkafka-e2e | krafka-e2e
 //! ```
@@ -21,6 +21,10 @@
 //! process on one topic: the producer sends N records at `--throughput` with its send time
 //! (ns since an origin in the process) in the first 8 bytes of each value, and the consumer,
 //! assigned from the earliest offset of the fresh topic, reports receive − send per record.
+//!
+//! The `-txn-` modes send the same records in transactions of `--transaction-size` records
+//! (default 1,000) with a `transactional.id` of their own, committing each before the
+//! next begins; one warm-up transaction of one record comes first, not counted.
 //!
 //! With `--ssl-ca`, kafkit and librdkafka connect over TLS (`security.protocol=SSL`),
 //! trusting the CA in that PEM file (kafkit: rustls; librdkafka: OpenSSL); krafka refuses.
@@ -54,7 +58,7 @@ const RDKAFKA_TUNED_QUEUED_MIN: usize = 1_000_000;
 #[derive(Clone, Parser)]
 struct Args {
     /// kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce |
-    /// krafka-produce | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume |
+    /// krafka-produce | kafkit-txn-produce | rdkafka-txn-produce | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume |
     /// rdkafka-stream-consume | krafka-consume | kafkit-e2e | rdkafka-e2e | krafka-e2e |
     /// admin-create | admin-delete
     mode: String,
@@ -79,6 +83,9 @@ struct Args {
     /// Connect over TLS, trusting the CA certificate(s) in this PEM file.
     #[arg(long, value_name = "CA.pem")]
     ssl_ca: Option<String>,
+    /// Records per transaction (the `-txn-` modes).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    transaction_size: u64,
 }
 
 fn main() {
@@ -88,6 +95,7 @@ fn main() {
         "rdkafka-consume" => rdkafka_consume(&args, false),
         "rdkafka-tuned-consume" => rdkafka_consume(&args, true),
         "rdkafka-e2e" => rdkafka_e2e(&args),
+        "rdkafka-txn-produce" => rdkafka_txn_produce(&args),
         mode => {
             // The same runtime kafkit's producer_perf uses: #[tokio::main]'s multi-thread one.
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -97,6 +105,7 @@ fn main() {
                     "admin-delete" => admin(&args, false).await,
                     "kafkit-produce" => kafkit_produce(&args).await,
                     "kafkit-future-produce" => kafkit_future_produce(&args).await,
+                    "kafkit-txn-produce" => kafkit_txn_produce(&args).await,
                     "kafkit-consume" => kafkit_consume(&args).await,
                     "krafka-produce" => krafka_produce(&args).await,
                     "krafka-consume" => krafka_consume(&args).await,
@@ -407,6 +416,52 @@ async fn kafkit_produce(args: &Args) -> AnyResult<Summary> {
     producer.flush().await;
     let mut summary = std::mem::replace(&mut *summary.lock().unwrap(), Summary::new());
     summary.start = start;
+    Ok(summary)
+}
+
+/// `kafkit_produce` unthrottled, in transactions of `--transaction-size` records: each is
+/// committed (`commit_transaction` flushes it) before the next begins.
+async fn kafkit_txn_produce(args: &Args) -> AnyResult<Summary> {
+    use kafkit::{Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+    let payloads = payloads(args)?;
+    let mut props = producer_props(args);
+    props.push(("transactional.id".into(), transactional_id("kafkit")));
+    let producer = Producer::new(ProducerConfig::from_properties(props)?).await?;
+    producer.init_transactions().await?;
+    let topic: Arc<str> = args.topic.as_str().into();
+    // Warm-up, not counted: one transaction of one record.
+    producer.begin_transaction()?;
+    let warm = producer.send(ProducerRecord::new(topic.clone(), payloads[0].clone()));
+    drop(warm.await.map_err(|e| format!("warm-up send: {e}"))?);
+    producer.commit_transaction().await?;
+    let summary: &'static Mutex<Summary> = Box::leak(Box::new(Mutex::new(Summary::new())));
+    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut i = 0;
+    while i < args.num_records {
+        producer.begin_transaction()?;
+        let end = args.num_records.min(i + args.transaction_size);
+        for _ in i..end {
+            let payload = payloads[pick.next(payloads.len())].clone();
+            let (sent, bytes) = (Instant::now(), payload.len());
+            let callback = move |outcome: kafkit::Result<RecordMetadata>| {
+                let mut summary = summary.lock().unwrap();
+                match outcome {
+                    Ok(_) => summary.delivered(sent, bytes),
+                    Err(e) => summary.failed(e),
+                }
+            };
+            producer
+                .send_with_callback(ProducerRecord::new(topic.clone(), payload), callback)
+                .await
+                .map_err(|e| format!("send: {e}"))?;
+        }
+        producer.commit_transaction().await?;
+        i = end;
+    }
+    let mut summary = std::mem::replace(&mut *summary.lock().unwrap(), Summary::new());
+    // Until the last commit returned, not the last delivery.
+    (summary.start, summary.end) = (start, Instant::now());
     Ok(summary)
 }
 
@@ -750,6 +805,62 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     let mut summary = producer.context().take();
     summary.start = start;
     Ok(summary)
+}
+
+/// `rdkafka_produce` in transactions of `--transaction-size` records: each is committed
+/// (`commit_transaction` flushes it) before the next begins.
+fn rdkafka_txn_produce(args: &Args) -> AnyResult<Summary> {
+    use rdkafka::producer::{BaseRecord, Producer};
+    let payloads = payloads(args)?;
+    let context = DeliveryStats {
+        start: Instant::now(),
+        summary: Mutex::new(Summary::new()),
+    };
+    let origin = context.start;
+    let mut config = rdkafka_config(args, true);
+    config.set("transactional.id", transactional_id("rdkafka"));
+    let producer: rdkafka::producer::ThreadedProducer<DeliveryStats> =
+        config.create_with_context(context)?;
+    let timeout = Duration::from_secs(60);
+    producer.init_transactions(timeout)?;
+    // Warm-up, not counted: one transaction of one record.
+    producer.begin_transaction()?;
+    let warm =
+        BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, 0).payload(&payloads[0][..]);
+    producer
+        .send(warm)
+        .map_err(|(e, _)| format!("warm-up send: {e}"))?;
+    producer.commit_transaction(timeout)?;
+    producer.context().take();
+    let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut i = 0;
+    while i < args.num_records {
+        producer.begin_transaction()?;
+        let end = args.num_records.min(i + args.transaction_size);
+        for _ in i..end {
+            let payload = &payloads[pick.next(payloads.len())];
+            let sent_ns = origin.elapsed().as_nanos() as usize;
+            let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns)
+                .payload(&payload[..]);
+            rdkafka_send(&producer, record)?;
+        }
+        producer.commit_transaction(timeout)?;
+        i = end;
+    }
+    let mut summary = producer.context().take();
+    // Until the last commit returned, not the last delivery.
+    (summary.start, summary.end) = (start, Instant::now());
+    Ok(summary)
+}
+
+/// A `transactional.id` no other run shares, so no run fences or waits on another's.
+fn transactional_id(client: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("bench-{client}-{}-{nanos}", std::process::id())
 }
 
 /// Sends `record`, waiting 200 µs at a time while librdkafka's queue is full.

@@ -10,6 +10,7 @@
 //! the cache is stale (`request_refresh`). It holds only a weak reference and ends with the
 //! last handle.
 
+pub(crate) mod coordinator;
 mod interest;
 pub(crate) mod metadata;
 mod offsets;
@@ -20,6 +21,7 @@ use crate::connection::{Connection, ConnectionParams};
 use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::retry::{Backoff, Retry};
 use crate::sync::{lock, read, write};
+pub(crate) use coordinator::{Coordinator, CoordinatorKind};
 use interest::Interest;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, TopicName};

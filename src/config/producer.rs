@@ -123,11 +123,18 @@ pub struct ProducerConfig {
     /// the key. Only affects the default partitioner. Default false.
     pub partitioner_ignore_keys: bool,
     /// `transactional.id`: enables transactions under this id, which must stay the same across
-    /// restarts of the same logical producer. Requires idempotence. Default unset.
-    ///
-    /// Transactions are not implemented yet: [`validate`](Self::validate) rejects a config
-    /// that sets it, so no record is ever written outside the transaction it was meant for.
+    /// restarts of the same logical producer: a new producer with the id fences the older
+    /// one (`init_transactions`) and ends what it left open. Every record is then sent
+    /// inside a transaction (`begin_transaction` … `commit_transaction`). Requires
+    /// idempotence: with `enable.idempotence` left out of the properties, settings that
+    /// conflict with it fail instead of turning it off. Default unset.
     pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the transaction coordinator lets a transaction stay
+    /// open before it aborts it (a producer that stopped mid-transaction no longer holds
+    /// `read_committed` readers back after this). At most the broker's
+    /// `transaction.max.timeout.ms` (default 15 minutes): `init_transactions` fails with
+    /// `INVALID_TRANSACTION_TIMEOUT` above it. Default 60 s.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -152,6 +159,7 @@ impl Default for ProducerConfig {
             partitioner: PartitionerKind::Default,
             partitioner_ignore_keys: false,
             transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -204,7 +212,8 @@ impl ProducerConfig {
                 config.compression_level = level;
             }
         }
-        if !idempotence_given && config.enable_idempotence {
+        // A transactional producer needs idempotence: its conflicts fail below, as in Java.
+        if !idempotence_given && config.enable_idempotence && config.transactional_id.is_none() {
             if let Some(conflict) = config.idempotence_conflict() {
                 tracing::info!("disabling idempotence: {conflict}");
                 config.enable_idempotence = false;
@@ -243,6 +252,7 @@ impl ProducerConfig {
             "partitioner.class" => self.partitioner = value.parse()?,
             "partitioner.ignore.keys" => self.partitioner_ignore_keys = parse_bool(key, value)?,
             "transactional.id" => self.transactional_id = parse_optional(value),
+            "transaction.timeout.ms" => self.transaction_timeout = parse_ms(key, value)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -284,7 +294,12 @@ impl ProducerConfig {
         )?;
         if self.enable_idempotence {
             if let Some(conflict) = self.idempotence_conflict() {
-                return Err(Error::config(conflict));
+                return Err(Error::config(match self.transactional_id {
+                    Some(_) => {
+                        format!("transactional.id requires enable.idempotence=true: {conflict}")
+                    }
+                    None => conflict,
+                }));
             }
         }
         if let Some(id) = &self.transactional_id {
@@ -299,13 +314,9 @@ impl ProducerConfig {
                  unset transactional.id"
                     .to_string()
             })?;
-            // Accepting it would send records outside any transaction while the application
-            // believes them transactional.
-            return Err(Error::config(
-                "transactional.id is set, but kafkit does not implement transactions yet; \
-                 unset it (records would otherwise be written outside any transaction)",
-            ));
         }
+        positive_ms("transaction.timeout.ms", self.transaction_timeout)?;
+        at_most_int_ms("transaction.timeout.ms", self.transaction_timeout)?;
         ordered(
             "retry.backoff.ms",
             self.retry_backoff,

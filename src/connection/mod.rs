@@ -53,6 +53,9 @@ struct Inner {
     tx: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
     versions: BrokerVersions,
+    /// The cluster's finalized feature levels as this broker announced them in ApiVersions
+    /// (v3+; none before): `transaction.version` picks the transaction protocol.
+    features: Vec<(String, i16)>,
     next_correlation_id: AtomicI32,
     params: ConnectionParams,
     /// Set on SASL connections whose broker limits the session (KIP-368).
@@ -94,6 +97,7 @@ impl Connection {
             tx,
             shared,
             versions: BrokerVersions::default(),
+            features: Vec::new(),
             next_correlation_id: AtomicI32::new(0),
             params: params.clone(),
             reauth: None,
@@ -125,6 +129,11 @@ impl Connection {
                 format!("ApiVersions to {addr}"),
             ));
         }
+        conn.features = response
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.to_string(), f.max_version_level))
+            .collect();
         conn.versions = BrokerVersions::new(
             response
                 .api_keys
@@ -153,6 +162,16 @@ impl Connection {
         self.inner.shared.is_poisoned() || self.inner.tx.is_closed()
     }
 
+    /// The finalized level of a cluster feature (`transaction.version`, say) as the broker
+    /// announced it when the connection opened; `None` if it announced none.
+    pub(crate) fn feature_level(&self, name: &str) -> Option<i16> {
+        self.inner
+            .features
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, level)| level)
+    }
+
     /// The version that would be used for `key`, or why none can be.
     pub(crate) fn version(&self, key: ApiKey) -> Result<i16> {
         self.inner.version(key)
@@ -178,6 +197,25 @@ impl Connection {
                 })?)?;
         self.inner
             .send_at(request, version, timeout, true, Gate::Wait)
+            .await
+    }
+
+    /// Like [`send`](Self::send), at no version above `max`: a newer version would change
+    /// what the request means (transaction version 1 caps Produce, EndTxn, AddOffsetsToTxn
+    /// and TxnOffsetCommit below the versions of transaction version 2).
+    pub(crate) async fn send_at_most<R: Request>(
+        &self,
+        request: &R,
+        max: i16,
+    ) -> Result<R::Response> {
+        let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
+            broker: self.addr().to_string(),
+            reason: format!("unknown API key {}", R::KEY),
+        })?;
+        let version = self.inner.version(key)?;
+        let timeout = self.inner.params.request_timeout;
+        self.inner
+            .send_at(request, version.min(max), timeout, true, Gate::Wait)
             .await
     }
 

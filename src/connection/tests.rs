@@ -420,3 +420,50 @@ async fn an_old_broker_answering_api_versions_in_v0_gets_asked_again_at_its_vers
     let conn = conn.expect("connected after the v0 fallback");
     assert_eq!(conn.version(ApiKey::Metadata).unwrap(), 9);
 }
+
+/// A broker's finalized features are kept (`transaction.version` picks the transaction
+/// protocol), and `send_at_most` keeps below the versions that would change a request's
+/// meaning.
+#[tokio::test]
+async fn finalized_features_are_kept_and_send_at_most_caps_the_version() {
+    use kafka_protocol::messages::api_versions_response::FinalizedFeatureKey;
+    use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse};
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let mut peer = Peer { stream: server };
+    let params = params();
+    let (conn, ()) = tokio::join!(
+        async {
+            Connection::handshake(client, "fake:9092", &params)
+                .await
+                .unwrap()
+        },
+        async {
+            let (header, _) = peer.read_request().await;
+            let response = ApiVersionsResponse::default()
+                .with_api_keys(vec![ApiVersion::default()
+                    .with_api_key(ApiKey::EndTxn as i16)
+                    .with_min_version(0)
+                    .with_max_version(5)])
+                .with_finalized_features(vec![FinalizedFeatureKey::default()
+                    .with_name(StrBytes::from_static_str("transaction.version"))
+                    .with_min_version_level(2)
+                    .with_max_version_level(2)]);
+            peer.respond(header.correlation_id, header.request_api_version, &response)
+                .await;
+        }
+    );
+    assert_eq!(conn.feature_level("transaction.version"), Some(2));
+    assert_eq!(conn.feature_level("metadata.version"), None);
+    for (cap, expected) in [(4, 4), (9, 5)] {
+        let sent = tokio::spawn({
+            let conn = conn.clone();
+            async move { conn.send_at_most(&EndTxnRequest::default(), cap).await }
+        });
+        let (header, _) = peer.read_request().await;
+        assert_eq!(header.request_api_key, ApiKey::EndTxn as i16);
+        assert_eq!(header.request_api_version, expected, "capped at {cap}");
+        peer.respond(header.correlation_id, expected, &EndTxnResponse::default())
+            .await;
+        sent.await.unwrap().unwrap();
+    }
+}

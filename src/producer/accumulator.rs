@@ -559,6 +559,7 @@ mod tests {
                 producer_id: 1,
                 epoch: 0,
                 base_sequence: 0,
+                transactional: false,
             });
         }
         for batch in sent {

@@ -63,6 +63,9 @@ pub(crate) struct ProducerFields {
     pub producer_id: i64,
     pub epoch: i16,
     pub base_sequence: i32,
+    /// The batch belongs to a transaction (the attribute bit read_committed consumers
+    /// filter by); a batch keeps it through every retry.
+    pub transactional: bool,
 }
 
 /// Settings that shape batches.
@@ -171,6 +174,7 @@ impl Body {
                         producer_id: f.producer_id,
                         producer_epoch: f.epoch,
                         base_sequence: f.base_sequence,
+                        transactional: f.transactional,
                         ..BatchParams::default()
                     },
                     None => BatchParams::default(),
@@ -191,6 +195,7 @@ impl Body {
                     producer_id: -1,
                     epoch: -1,
                     base_sequence: -1,
+                    transactional: false,
                 });
                 // The batch was encoded by us, so its header is well formed.
                 let _ = set_producer_fields(&mut copy, f.producer_id, f.epoch, f.base_sequence);
@@ -413,6 +418,7 @@ mod tests {
             producer_id: 9,
             epoch,
             base_sequence,
+            transactional: false,
         })
     }
 

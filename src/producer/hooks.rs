@@ -50,7 +50,9 @@ pub fn fuzz_produce_settle(data: &[u8]) {
     let Ok(settings) = cluster_settings(&config.client) else {
         return;
     };
-    let idempotence = config.enable_idempotence.then(|| Idempotence::new(7, 0));
+    let idempotence = config
+        .enable_idempotence
+        .then(|| Idempotence::new(7, 0, false));
     let delivery_timeout = config.delivery_timeout;
     let shared = Shared::new(config, Cluster::unconnected(settings), idempotence);
 

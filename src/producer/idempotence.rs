@@ -29,11 +29,16 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Idempotence {
     state: Mutex<State>,
+    /// Batches are marked transactional (`transactional.id`).
+    transactional: bool,
 }
 
 impl Idempotence {
-    pub(crate) fn new(producer_id: i64, epoch: i16) -> Self {
+    /// An idempotent producer's identity; `transactional` for a transactional producer,
+    /// whose id and epoch come later, from `init_transactions` (-1 until then).
+    pub(crate) fn new(producer_id: i64, epoch: i16, transactional: bool) -> Self {
         Self {
+            transactional,
             state: Mutex::new(State {
                 producer_id,
                 epoch,
@@ -61,6 +66,7 @@ impl Idempotence {
             producer_id,
             epoch,
             base_sequence,
+            transactional: self.transactional,
         }
     }
 
@@ -138,7 +144,7 @@ mod tests {
 
     #[test]
     fn sequences_advance_per_partition_and_wrap() {
-        let id = Idempotence::new(7, 0);
+        let id = Idempotence::new(7, 0, false);
         let a = TopicPartition::new("t", 0);
         let b = TopicPartition::new("t", 1);
         assert_eq!(id.assign(&a, 10).base_sequence, 0);
@@ -151,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_released_batch_gives_its_sequences_back() {
-        let id = Idempotence::new(7, 0);
+        let id = Idempotence::new(7, 0, false);
         let tp = TopicPartition::new("t", 0);
         id.assign(&tp, 10);
         let failed = id.assign(&tp, 4);
@@ -161,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_bump_restarts_every_partition_and_ignores_stale_releases() {
-        let id = Idempotence::new(7, 0);
+        let id = Idempotence::new(7, 0, false);
         let tp = TopicPartition::new("t", 0);
         let old = id.assign(&tp, 10);
         id.request_bump();

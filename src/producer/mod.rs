@@ -22,6 +22,8 @@ mod outcome;
 mod partition_chooser;
 mod sender;
 mod settle;
+mod transaction;
+mod txn_state;
 
 use crate::cluster::{Cluster, TopicInfo};
 use crate::config::ProducerConfig;
@@ -74,6 +76,7 @@ struct LastClone(Arc<Shared>);
 impl Drop for LastClone {
     fn drop(&mut self) {
         self.0.dropped();
+        self.0.abort_dropped_transaction();
     }
 }
 
@@ -95,8 +98,10 @@ pub(crate) struct Shared {
     /// Unsettled batches by flush generation, and flushes under way.
     tracker: Arc<flush::Tracker>,
     closed: AtomicBool,
+    /// With `transactional.id`: the transaction's state and coordinator.
+    txn: Option<transaction::Transactions>,
     /// Set once; read for every record, so a lock-free cell.
-    fatal: OnceLock<String>,
+    fatal: OnceLock<Error>,
     /// Set once the producer gives up on every batch it holds (`close` past its timeout, the
     /// last clone dropped, fatal): the error they fail with instead of being sent or retried.
     abandoned: OnceLock<Error>,
@@ -152,15 +157,17 @@ impl Shared {
     }
 
     fn fatal_error(&self) -> Option<Error> {
-        self.fatal.get().cloned().map(Error::Fatal)
+        self.fatal.get().cloned()
     }
 
     /// The producer cannot go on: every waiting record and every later call fails. The first
-    /// reason is the one every later call reports.
-    fn go_fatal(&self, reason: String) {
-        tracing::error!(%reason, "producer is fatal");
-        let _ = self.fatal.set(reason.clone());
-        self.abandon(Error::Fatal(reason));
+    /// error is the one every later call reports.
+    fn go_fatal(&self, error: Error) {
+        tracing::error!(%error, "producer is fatal");
+        let _ = self.fatal.set(error);
+        if let Some(first) = self.fatal.get() {
+            self.abandon(first.clone());
+        }
     }
 
     /// Gives up on every batch: those waiting fail now with `why` (saying so if they may have
@@ -201,6 +208,9 @@ impl Shared {
         cluster: Cluster,
         idempotence: Option<Idempotence>,
     ) -> Arc<Self> {
+        let txn = config.transactional_id.clone().map(|id| {
+            transaction::Transactions::new(cluster.clone(), id, config.transaction_timeout)
+        });
         // The semaphore counts bytes in a u32 per acquisition; larger budgets are capped.
         let memory_limit = config.buffer_memory.min(u32::MAX as usize);
         let tracker = Arc::new(flush::Tracker::default());
@@ -228,6 +238,7 @@ impl Shared {
             outstanding: AtomicUsize::new(0),
             tracker,
             closed: AtomicBool::new(false),
+            txn,
             fatal: OnceLock::new(),
             abandoned: OnceLock::new(),
         })
@@ -339,14 +350,17 @@ impl Shared {
 
 impl Producer {
     /// Validates the configuration, connects, and (with `enable.idempotence`) obtains a
-    /// producer id.
+    /// producer id. With `transactional.id` the producer id comes from
+    /// [`init_transactions`](Self::init_transactions) instead.
     pub async fn new(config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
         let cluster = Cluster::connect(crate::cluster::cluster_settings(&config.client)?).await?;
-        let idempotence = if config.enable_idempotence {
+        let idempotence = if config.transactional_id.is_some() {
+            Some(Idempotence::new(-1, -1, true))
+        } else if config.enable_idempotence {
             let (producer_id, epoch) =
                 idempotence::init_producer_id(&cluster, None, config.max_block).await?;
-            Some(Idempotence::new(producer_id, epoch))
+            Some(Idempotence::new(producer_id, epoch, false))
         } else {
             None
         };
@@ -426,6 +440,7 @@ impl Producer {
         // outstanding and stays to deliver it, or this send sees the producer closed.
         let counted = Outstanding::count(&s.outstanding);
         s.check_open()?;
+        s.txn_check_send()?;
         let (fixed_len, size) = s.measure(&record)?;
         // max.block.ms bounds the metadata wait and the memory wait together; the clock is
         // only read when one of them has to wait.
@@ -445,10 +460,17 @@ impl Producer {
             fixed_len,
         };
         let topic = &record.topic;
-        let (wake, delivery) = match s.accumulator.try_append(topic, partition, &append, reply) {
+        let appended = {
+            // In a transaction, the record joins it with its partition under the state's
+            // lock, so an abort either sees it queued or refuses it.
+            let _joined = s.join_transaction(topic, partition)?;
+            s.accumulator.try_append(topic, partition, &append, reply)
+        };
+        let (wake, delivery) = match appended {
             Appended::Yes { full, delivery } => (full, delivery),
             Appended::NeedsBatch(reply) => {
                 let reservation = s.reserve(size, wait_for_memory, deadline).await?;
+                let _joined = s.join_transaction(topic, partition)?;
                 // A new batch wakes the sender too, so it schedules that batch's linger
                 // deadline instead of finding it at its next periodic tick.
                 let accumulator = &s.accumulator;
@@ -487,8 +509,14 @@ impl Producer {
     /// theirs may have been written; returns how many did. A batch in flight then still
     /// resolves with the broker's answer if it is final, and fails the same way if it would be
     /// retried.
+    ///
+    /// A transactional producer in a transaction aborts it first (as Java's `close` does),
+    /// within the same `timeout`.
     pub async fn close(&self, timeout: Duration) -> usize {
         let s = &self.shared;
+        let started = Instant::now();
+        self.abort_on_close(timeout).await;
+        let timeout = timeout.saturating_sub(started.elapsed());
         s.closed.store(true, Ordering::SeqCst);
         s.wake.notify_one();
         if tokio::time::timeout(timeout, s.tracker.all_settled())

@@ -44,6 +44,8 @@ pub(crate) struct Known {
     pub retries_left: bool,
     /// More than one record: a batch too large for the topic can be sent in halves.
     pub splittable: bool,
+    /// The batch belongs to a transaction (`transactional.id`; idempotent too).
+    pub transactional: bool,
 }
 
 /// What becomes of the batch's sequence (with idempotence; without, there is none).
@@ -70,6 +72,9 @@ pub(crate) enum FailWith {
     /// Why the producer gave up on every batch it holds: `close` ran out of time, the last
     /// handle was dropped, or the producer went fatal.
     Abandoned,
+    /// The batch's transaction cannot commit (`Error::TransactionAbortable`), or is being
+    /// aborted (`Error::TransactionAborted`): it is not sent.
+    Transaction,
 }
 
 /// What to do with the batch.
@@ -128,6 +133,20 @@ pub(crate) fn decide(answer: Answer, batch: Known) -> Decision {
     match code {
         // An earlier attempt landed; the broker no longer knows its offset.
         ErrorCode::DUPLICATE_SEQUENCE_NUMBER if batch.idempotent => succeed(-1, -1),
+        // Refused, and in a transaction: the transaction cannot commit (Java's abortable
+        // error, or fatal for a fenced epoch: the caller tells them apart). Not written; the
+        // abort bumps the epoch before anything is sequenced again.
+        ErrorCode::UNKNOWN_PRODUCER_ID
+        | ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+        | ErrorCode::INVALID_PRODUCER_EPOCH
+            if batch.transactional =>
+        {
+            let known = Known {
+                outcome_unknown: false,
+                ..batch
+            };
+            fail(known, FailWith::Answer, true)
+        }
         // Refused, so this attempt was not written, and neither was an earlier one (it would
         // make this one a duplicate): sent again under a new epoch and new sequences.
         ErrorCode::UNKNOWN_PRODUCER_ID
@@ -267,6 +286,12 @@ mod tests {
         expired: false,
         retries_left: true,
         splittable: true,
+        transactional: false,
+    };
+    /// A batch of a transaction.
+    const TXN: Known = Known {
+        transactional: true,
+        ..IDEM
     };
     const PLAIN: Known = Known {
         idempotent: false,
@@ -382,6 +407,14 @@ mod tests {
             ("out of order, no retries", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), no_retries(IDEM), fail(Forget), B),
             ("unknown producer, plain", code(E::UNKNOWN_PRODUCER_ID), PLAIN, fail(Release), NO),
             ("out of order, plain", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), PLAIN, fail(Release), NO),
+            // The same in a transaction: not written, the transaction must abort (or the
+            // producer was fenced), and the abort bumps the epoch.
+            ("unknown producer, transaction", code(E::UNKNOWN_PRODUCER_ID), unknown(TXN), fail(Forget), B),
+            ("out of order, transaction", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), TXN, fail(Forget), B),
+            ("bad epoch, transaction", code(E::INVALID_PRODUCER_EPOCH), TXN, fail(Forget), B),
+            ("fenced, transaction", code(E::PRODUCER_FENCED), TXN, fail(Release), NO),
+            ("timed out, transaction", code(E::REQUEST_TIMED_OUT), TXN, retry(Keep, true), NO),
+            ("lost, transaction, late", LOST, expired(TXN), time_out_unknown(Forget), RB),
             // MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE → split; a single record fails.
             ("too large", code(E::MESSAGE_TOO_LARGE), expired(unknown(IDEM)), Split, NO),
             ("list too large", code(E::RECORD_LIST_TOO_LARGE), PLAIN, Split, NO),
@@ -462,13 +495,17 @@ mod tests {
     }
 
     fn every_known() -> impl Iterator<Item = Known> {
-        (0..32u8).map(|bits| Known {
-            idempotent: bits & 1 != 0,
-            outcome_unknown: bits & 2 != 0,
-            expired: bits & 4 != 0,
-            retries_left: bits & 8 != 0,
-            splittable: bits & 16 != 0,
-        })
+        (0..64u8)
+            .map(|bits| Known {
+                idempotent: bits & 1 != 0,
+                outcome_unknown: bits & 2 != 0,
+                expired: bits & 4 != 0,
+                retries_left: bits & 8 != 0,
+                splittable: bits & 16 != 0,
+                transactional: bits & 32 != 0,
+            })
+            // A transactional producer is idempotent.
+            .filter(|k| k.idempotent || !k.transactional)
     }
 
     fn every_answer() -> Vec<Answer> {

@@ -72,6 +72,11 @@ async fn round(s: &Arc<Shared>) -> Option<Instant> {
         s.give_up_waiting();
         return None;
     }
+    // A transaction that cannot commit, or is being aborted, sends nothing more.
+    if s.fail_waiting_of_txn() {
+        return None;
+    }
+    s.add_partitions_to_txn().await;
     bump_epoch_if_due(s).await;
     let now = Instant::now();
     // A delivery.timeout.ms longer than the clock's past (a machine up for less than it) has
@@ -92,6 +97,10 @@ async fn round(s: &Arc<Shared>) -> Option<Instant> {
 /// retry could write them twice.
 async fn bump_epoch_if_due(s: &Arc<Shared>) {
     let Some(id) = &s.idempotence else { return };
+    // A transactional producer bumps its epoch when it aborts (see `transaction.rs`).
+    if s.txn.is_some() {
+        return;
+    }
     if !id.bump_requested() || s.requests_in_flight() > 0 || s.accumulator.any_outcome_unknown() {
         return;
     }
@@ -107,7 +116,7 @@ async fn bump_epoch_if_due(s: &Arc<Shared>) {
             s.accumulator.clear_sequences();
         }
         Err(e) if e.is_retriable() => tracing::debug!(error = %e, "epoch bump failed; retrying"),
-        Err(e) => s.go_fatal(format!("cannot bump the producer epoch: {e}")),
+        Err(e) => s.go_fatal(Error::Fatal(format!("cannot bump the producer epoch: {e}"))),
     }
 }
 
@@ -116,6 +125,8 @@ async fn bump_epoch_if_due(s: &Arc<Shared>) {
 /// the old epoch go.
 fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<Instant>) {
     let bump_pending = s.idempotence.as_ref().is_some_and(|i| i.bump_requested());
+    // In a transaction, only partitions the coordinator added may be written to.
+    let added = s.txn_added();
     let in_flight = s.in_flight_snapshot();
     let max_in_flight = s.config.max_in_flight_requests_per_connection;
     let mut leaderless = false;
@@ -123,6 +134,12 @@ fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<I
     let memory_short = s.memory.available_permits() < s.config.batch_size;
     let hurry = s.flushing() || memory_short;
     let drained = s.accumulator.drain(now, hurry, |tp, batch| {
+        if added
+            .as_ref()
+            .is_some_and(|a| !a.contains(&tp.topic, tp.partition))
+        {
+            return false;
+        }
         let Some(leader) = leader_of(snapshot, tp) else {
             leaderless = true;
             return false;
@@ -245,7 +262,11 @@ async fn attempt(s: &Shared, leader: i32, acks: i16, request: &ProduceRequest) -
         };
     }
     let started = Instant::now();
-    match conn.send(request).await {
+    let sent = match &s.txn {
+        Some(txn) => conn.send_at_most(request, txn.produce_version_cap()).await,
+        None => conn.send(request).await,
+    };
+    match sent {
         Ok(response) => {
             s.metrics.request_done(started.elapsed());
             Attempt::Answered(response, conn.addr().to_string())
@@ -266,6 +287,7 @@ pub(super) fn produce_request(s: &Shared, acks: i16, batches: &mut [Batch]) -> P
         );
     }
     ProduceRequest::default()
+        .with_transactional_id(s.txn.as_ref().map(|t| t.transactional_id()))
         .with_acks(acks)
         .with_timeout_ms(wire::millis(s.config.client.request_timeout))
         .with_topic_data(

@@ -34,6 +34,7 @@ impl Shared {
                 >= self.config.delivery_timeout,
             retries_left: batch.attempts < self.config.retries,
             splittable: batch.record_count() > 1,
+            transactional: self.txn.is_some(),
         }
     }
 
@@ -77,8 +78,21 @@ impl Shared {
                     FailWith::Answer => error,
                     FailWith::DeliveryTimeout => &|| Error::DeliveryTimeout(timeout),
                     FailWith::Abandoned => &|| self.abandoned_error(),
+                    FailWith::Transaction => &|| self.txn_waiting_error(),
                 };
                 let tp = batch.tp.clone();
+                // A record of the transaction failed: it cannot commit, or (fenced, not
+                // authorized) the producer cannot go on, and the records say so.
+                let fatal = match with {
+                    FailWith::Answer | FailWith::DeliveryTimeout => {
+                        self.transaction_failed(&base())
+                    }
+                    FailWith::Abandoned | FailWith::Transaction => None,
+                };
+                let base: &dyn Fn() -> Error = match &fatal {
+                    Some(fatal) => &|| fatal.clone(),
+                    None => base,
+                };
                 self.fail_with(batch, sequence, &|| maybe_written(base(), outcome_unknown));
                 if in_flight {
                     self.accumulator.done(&tp);

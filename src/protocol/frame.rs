@@ -139,6 +139,10 @@ pub mod hooks {
             CreateTopics => CreateTopicsRequest,
             DeleteTopics => DeleteTopicsRequest,
             InitProducerId => InitProducerIdRequest,
+            AddPartitionsToTxn => AddPartitionsToTxnRequest,
+            AddOffsetsToTxn => AddOffsetsToTxnRequest,
+            EndTxn => EndTxnRequest,
+            TxnOffsetCommit => TxnOffsetCommitRequest,
             SaslHandshake => SaslHandshakeRequest,
             SaslAuthenticate => SaslAuthenticateRequest,
         );

@@ -31,6 +31,16 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     (ApiKey::SaslHandshake, "SaslHandshake", 1, 1),
     // v1 adds the session lifetime that re-authentication needs.
     (ApiKey::SaslAuthenticate, "SaslAuthenticate", 0, 2),
+    // Transactions (appended, so the fuzz seeds' API indices stay put).
+    // v4+ is the brokers' batched form (many transactional ids); clients send v3 at most.
+    (ApiKey::AddPartitionsToTxn, "AddPartitionsToTxn", 0, 3),
+    (ApiKey::AddOffsetsToTxn, "AddOffsetsToTxn", 0, 4),
+    // v5 is transaction version 2 (KIP-890: the epoch bumped by every commit or abort);
+    // a transactional producer of version 1 sends v4 at most.
+    (ApiKey::EndTxn, "EndTxn", 0, 5),
+    // v3 adds the member's generation and id (KIP-447); v5 is transaction version 2 (the
+    // group joins the transaction implicitly), v4 at most for version 1.
+    (ApiKey::TxnOffsetCommit, "TxnOffsetCommit", 0, 5),
 ];
 
 /// The APIs kafkit speaks, in a fixed order (fuzz targets index into it).

@@ -15,6 +15,12 @@
 //! - [`python_with_confluent_kafka`] gives a Python with librdkafka's
 //!   `confluent-kafka`, installed by pip into the build folder once, for
 //!   interop tests.
+//! - [`kafka_tools_jars`] and [`java_tool`] run Apache Kafka's tools (the
+//!   Java client, e.g. [`CopierArgs::java_command`] for Java's
+//!   `TransactionalMessageCopier`), resolved by Maven once per build folder;
+//!   [`TxnPeer`] has the Java client or librdkafka write transactions and
+//!   read a topic with `read_committed`; [`CopyChecker`] tells whether a
+//!   copy of a topic holds every input record exactly once, in key order.
 //! - [`FakeBroker`] is a scripted Kafka broker in memory, no JVM: it answers
 //!   the basic APIs itself, and a test can change its answer to any request
 //!   (another response, errors for some partitions, a delay, silence, a
@@ -98,18 +104,28 @@
 mod checker;
 #[cfg(test)]
 mod cluster_tests;
+mod copy_checker;
 mod fake_broker;
 mod group_checker;
+mod java_tools;
 mod launcher;
+#[cfg(test)]
+mod peer_tests;
 mod proxy;
 mod python;
 mod rss;
 mod security;
 mod stream_checker;
+mod txn_peers;
 
 pub use checker::{CheckReport, Delivery, DeliveryChecker, Duplicate, Reorder};
+pub use copy_checker::{CopyChecker, CopyReport};
 pub use fake_broker::{FakeBroker, FakeBrokerBuilder, Received, Reply, ResponseBody};
 pub use group_checker::{CommitRegression, GroupChecker, GroupReport, Jump};
+pub use java_tools::{
+    java_tool, java_tools_classpath, kafka_tools_jars, CopierArgs, CopierStatus,
+    KAFKA_TOOLS_VERSION, KAFKIT_TXN_PEER, TRANSACTIONAL_MESSAGE_COPIER,
+};
 pub use launcher::{
     cache_dir, free_port, kafka_version, resolve_jars, KafkaCluster, KafkaClusterBuilder,
     LaunchError, PartitionRoles, DEFAULT_READY_TIMEOUT, KAFKA_VERSION, KAFKA_VERSION_ENV,
@@ -122,6 +138,7 @@ pub use security::{
     SASL_PASSWORD, SASL_USER,
 };
 pub use stream_checker::{StreamChecker, StreamReport};
+pub use txn_peers::{PeerRecord, TxnPeer, TxnProduce};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

@@ -135,6 +135,11 @@ mod idempotence {
         assert!(!c.partitioner_ignore_keys, "partitioner.ignore.keys");
         assert_eq!(c.transactional_id, None, "transactional.id");
         assert_eq!(
+            c.transaction_timeout,
+            Duration::from_secs(60),
+            "transaction.timeout.ms"
+        );
+        assert_eq!(
             c.client.metadata_max_age,
             Duration::from_secs(300),
             "metadata.max.age.ms"

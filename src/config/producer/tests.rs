@@ -221,14 +221,30 @@ fn transactional_id_rules() {
     c.transactional_id = Some(String::new());
     assert!(invalid(&c).contains("transactional.id is empty"));
     c.transactional_id = Some("tx".into());
-    // Accepted only once transactions exist; until then it must not be silently ignored.
-    assert!(invalid(&c).contains("does not implement transactions yet"));
+    c.validate().unwrap();
     c.enable_idempotence = false;
     assert!(invalid(&c).contains("requires enable.idempotence=true"));
     // Empty in properties means unset, as Java's null default.
     assert_eq!(
         props(&[("transactional.id", "")]).unwrap().transactional_id,
         None
+    );
+}
+
+#[test]
+fn transaction_timeout_is_java_s_and_bounded() {
+    let c = props(&[("transactional.id", "tx")]).unwrap();
+    assert_eq!(c.transaction_timeout, Duration::from_secs(60));
+    assert!(c.enable_idempotence);
+    let c = props(&[("transaction.timeout.ms", "900000")]).unwrap();
+    assert_eq!(c.transaction_timeout, Duration::from_secs(900));
+    assert!(err(&[("transaction.timeout.ms", "0")]).contains("transaction.timeout.ms"));
+    assert!(err(&[("transaction.timeout.ms", "3000000000")]).contains("transaction.timeout.ms"));
+    // Idempotence is not turned off for a transactional producer: the conflict fails.
+    let text = err(&[("retries", "0"), ("transactional.id", "tx")]);
+    assert!(
+        text.contains("transactional.id requires enable.idempotence=true: "),
+        "{text}"
     );
 }
 

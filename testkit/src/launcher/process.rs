@@ -64,8 +64,20 @@ pub(super) fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
         .map_err(|_| io::Error::other("testkit spawner thread is gone"))?
 }
 
-/// Runs a short-lived command to completion, tied like the brokers.
-pub(crate) fn run_tied(mut cmd: Command, what: &str) -> Result<String, LaunchError> {
+/// Runs a short-lived command to completion, tied like the brokers; returns
+/// its stdout and stderr together.
+pub(crate) fn run_tied(cmd: Command, what: &str) -> Result<String, LaunchError> {
+    let (stdout, stderr) = run_tied_split(cmd, what)?;
+    Ok(stdout + &stderr)
+}
+
+/// As [`run_tied`], but returns stdout alone (a peer's records), and stderr
+/// only in the error.
+pub(crate) fn run_tied_stdout(cmd: Command, what: &str) -> Result<String, LaunchError> {
+    run_tied_split(cmd, what).map(|(stdout, _)| stdout)
+}
+
+fn run_tied_split(mut cmd: Command, what: &str) -> Result<(String, String), LaunchError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -80,16 +92,16 @@ pub(crate) fn run_tied(mut cmd: Command, what: &str) -> Result<String, LaunchErr
     let out = child
         .wait_with_output()
         .map_err(|e| LaunchError::io(format!("{what}: waiting for `{program}`"), e))?;
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         return Err(LaunchError::new(format!(
             "{what} failed ({}):\n{}",
             out.status,
-            excerpt(&text, 20)
+            excerpt(&format!("{stdout}{stderr}"), 20)
         )));
     }
-    Ok(text)
+    Ok((stdout, stderr))
 }
 
 /// The first error lines (Java's stack traces bury the message above a
