@@ -125,23 +125,33 @@ impl Coordinator {
         self.cluster.connection_to(&addr, self.class).await
     }
 
+    /// Whether a broker other than the coordinator that answered last now names another one,
+    /// which is then remembered. A coordinator frozen (SIGSTOP, a long pause) past its
+    /// replacement answers from its stale state when it wakes, before it learns it was
+    /// replaced; an answer the request cannot otherwise explain deserves this second opinion.
+    pub(crate) async fn replaced(&self) -> bool {
+        let Some(answered) = lock(&self.addr).clone() else {
+            return false;
+        };
+        match self.lookup(Some(&answered)).await {
+            Ok(addr) if addr != answered => {
+                tracing::warn!(
+                    key = %self.key,
+                    stale = %answered,
+                    coordinator = %addr,
+                    "a replaced {} coordinator answered; asking its successor",
+                    self.kind.describe()
+                );
+                *lock(&self.addr) = Some(addr);
+                true
+            }
+            _ => false,
+        }
+    }
+
     async fn find(&self, retry: &mut Retry) -> Result<String> {
-        let request = FindCoordinatorRequest::default()
-            .with_key(StrBytes::from_string(self.key.clone()))
-            .with_key_type(self.kind.key_type());
         loop {
-            let attempt = async {
-                let response = self.cluster.any_connection().await?.send(&request).await?;
-                match ErrorCode(response.error_code) {
-                    ErrorCode::NONE => Ok(format!("{}:{}", response.host, response.port)),
-                    code => Err(Error::Broker {
-                        code,
-                        context: format!("coordinator of {} {}", self.kind.describe(), self.key),
-                        message: response.error_message.as_ref().map(|m| m.to_string()),
-                    }),
-                }
-            };
-            match attempt.await {
+            match self.lookup(None).await {
                 Ok(addr) => return Ok(addr),
                 Err(e) => {
                     if e.retry_action() == RetryAction::RefreshMetadataAndRetry {
@@ -150,6 +160,23 @@ impl Coordinator {
                     retry.wait(e).await?;
                 }
             }
+        }
+    }
+
+    /// One FindCoordinator, on any broker but `skip` (while another is known).
+    async fn lookup(&self, skip: Option<&str>) -> Result<String> {
+        let request = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_string(self.key.clone()))
+            .with_key_type(self.kind.key_type());
+        let conn = self.cluster.any_connection_but(skip).await?;
+        let response = conn.send(&request).await?;
+        match ErrorCode(response.error_code) {
+            ErrorCode::NONE => Ok(format!("{}:{}", response.host, response.port)),
+            code => Err(Error::Broker {
+                code,
+                context: format!("coordinator of {} {}", self.kind.describe(), self.key),
+                message: response.error_message.as_ref().map(|m| m.to_string()),
+            }),
         }
     }
 }

@@ -212,14 +212,25 @@ impl Cluster {
     /// A connection to some broker for control traffic: an open one if any, else the known
     /// brokers, else the bootstrap list. The error names every address tried.
     pub(crate) async fn any_connection(&self) -> Result<Connection> {
+        self.any_connection_but(None).await
+    }
+
+    /// As [`any_connection`](Self::any_connection), but not to `skip` while another broker
+    /// is known: for a second opinion on what `skip` said.
+    pub(crate) async fn any_connection_but(&self, skip: Option<&str>) -> Result<Connection> {
         let snapshot = self.snapshot();
         let mut addrs: Vec<String> = snapshot.brokers.values().map(BrokerInfo::addr).collect();
+        addrs.extend(self.inner.settings.bootstrap.iter().cloned());
+        if let Some(skip) = skip {
+            if addrs.iter().any(|a| a != skip) {
+                addrs.retain(|a| a != skip);
+            }
+        }
         for addr in &addrs {
             if let Some(conn) = self.inner.pool.existing(addr, TrafficClass::Control) {
                 return Ok(conn);
             }
         }
-        addrs.extend(self.inner.settings.bootstrap.iter().cloned());
         let mut attempts = Vec::new();
         // A broker that refused the credentials or the TLS handshake answered: that, not
         // "unreachable" (which is retried), is what the caller must hear.

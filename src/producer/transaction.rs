@@ -55,6 +55,10 @@ const TV2_PRODUCE: i16 = 12;
 const TV2_END_TXN: i16 = 5;
 const TV2_TXN_OFFSET_COMMIT: i16 = 5;
 
+/// How many times one EndTxn refused as invalid by a coordinator that another broker says
+/// was replaced is asked again of the successor.
+const MAX_SECOND_OPINIONS: u32 = 3;
+
 /// The finalized feature that says which transaction protocol the cluster runs.
 const TRANSACTION_VERSION: &str = "transaction.version";
 
@@ -233,21 +237,45 @@ impl Transactions {
             .with_producer_epoch(identity.1)
             .with_committed(commit);
         let what = if commit { "commit" } else { "abort" };
-        self.coordinator
-            .request(timeout, retry_verdict, |conn| {
-                let request = &request;
-                async move {
-                    let response = conn.send_at_most(request, cap).await?;
-                    match ErrorCode(response.error_code) {
-                        ErrorCode::NONE if v2 => {
-                            Ok(Some((response.producer_id.0, response.producer_epoch)))
+        let deadline = Instant::now() + timeout;
+        let mut second_opinions = 0;
+        loop {
+            let answer = self
+                .coordinator
+                .request(
+                    deadline.saturating_duration_since(Instant::now()),
+                    retry_verdict,
+                    |conn| {
+                        let request = &request;
+                        async move {
+                            let response = conn.send_at_most(request, cap).await?;
+                            match ErrorCode(response.error_code) {
+                                ErrorCode::NONE if v2 => {
+                                    Ok(Some((response.producer_id.0, response.producer_epoch)))
+                                }
+                                ErrorCode::NONE => Ok(None),
+                                code => {
+                                    Err(Error::broker(code, format!("EndTxn({what}, {})", self.id)))
+                                }
+                            }
                         }
-                        ErrorCode::NONE => Ok(None),
-                        code => Err(Error::broker(code, format!("EndTxn({what}, {})", self.id))),
-                    }
+                    },
+                )
+                .await;
+            // A coordinator frozen past its failover answers from its stale state when it
+            // wakes: the transaction it knows is the one before this, and it calls the
+            // commit invalid. Its successor, if another broker names one, decides.
+            match answer {
+                Err(e)
+                    if e.code() == Some(ErrorCode::INVALID_TXN_STATE)
+                        && second_opinions < MAX_SECOND_OPINIONS
+                        && self.coordinator.replaced().await =>
+                {
+                    second_opinions += 1;
                 }
-            })
-            .await
+                answer => return answer,
+            }
+        }
     }
 
     /// One AddPartitionsToTxn for `partitions`; the answer per partition.
