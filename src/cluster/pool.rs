@@ -4,7 +4,7 @@
 //! that waits `fetch.max.wait.ms` never sits in front of a produce request.
 
 use crate::connection::{Connection, ConnectionParams};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::retry::Backoff;
 use crate::sync::lock;
 use std::collections::{HashMap, HashSet};
@@ -36,6 +36,11 @@ struct Slot {
     next_attempt: Option<Instant>,
     /// Serialises connection attempts so concurrent callers share one.
     opening: Arc<tokio::sync::Mutex<()>>,
+    /// Attempts finished, and the last one's error if it failed: a caller that waited its
+    /// turn while an attempt failed returns that error rather than trying again itself (a
+    /// frozen broker would cost each queued caller a whole handshake timeout in turn).
+    attempts: u64,
+    failed: Option<Error>,
 }
 
 /// The open connections of a client, keyed by address and traffic class.
@@ -74,13 +79,13 @@ impl Pool {
     /// A live connection to `addr` for `class`, opening one (after any backoff) if needed.
     pub(crate) async fn get(&self, addr: &str, class: TrafficClass) -> Result<Connection> {
         let key = (addr.to_string(), class);
-        let opening = {
+        let (opening, attempts_seen) = {
             let mut slots = lock(&self.slots);
             let slot = slots.entry(key.clone()).or_default();
             if let Some(conn) = slot.conn.as_ref().filter(|c| !c.is_closed()) {
                 return Ok(conn.clone());
             }
-            slot.opening.clone()
+            (slot.opening.clone(), slot.attempts)
         };
         let _guard = opening.lock().await;
         let wait_until = {
@@ -92,6 +97,12 @@ impl Pool {
             {
                 return Ok(conn.clone());
             }
+            if let Some(failed) = slot
+                .filter(|s| s.attempts != attempts_seen)
+                .and_then(|s| s.failed.clone())
+            {
+                return Err(failed);
+            }
             slot.and_then(|s| s.next_attempt)
         };
         if let Some(deadline) = wait_until {
@@ -100,6 +111,8 @@ impl Pool {
         let result = Connection::connect(addr, &self.params).await;
         let mut slots = lock(&self.slots);
         let slot = slots.entry(key).or_default();
+        slot.attempts = slot.attempts.wrapping_add(1);
+        slot.failed = result.as_ref().err().cloned();
         match &result {
             Ok(conn) => {
                 slot.conn = Some(conn.clone());
@@ -163,6 +176,44 @@ mod tests {
             .get("127.0.0.1:1", TrafficClass::Control)
             .await
             .is_err());
+    }
+
+    /// A frozen broker (SIGSTOP): the kernel accepts the TCP connection, nothing answers.
+    /// Callers that queued behind one attempt share its failure; before, each made an
+    /// attempt of its own in turn, so the last of k requests to a frozen leader waited k
+    /// handshake timeouts before it could follow the new leader.
+    #[tokio::test]
+    async fn callers_waiting_on_one_attempt_share_its_failure() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let frozen = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let pool = pool(Duration::from_millis(1));
+        let started = Instant::now();
+        let (a, b, c) = tokio::join!(
+            pool.get(&addr, TrafficClass::Produce),
+            pool.get(&addr, TrafficClass::Produce),
+            pool.get(&addr, TrafficClass::Produce),
+        );
+        assert!(a.is_err() && b.is_err() && c.is_err());
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // One handshake timeout (100 ms), not three.
+        assert!(
+            started.elapsed() < Duration::from_millis(250),
+            "{:?}",
+            started.elapsed()
+        );
+        // A caller that comes after the failure tries again.
+        assert!(pool.get(&addr, TrafficClass::Produce).await.is_err());
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+        frozen.abort();
     }
 
     #[tokio::test(start_paused = true)]

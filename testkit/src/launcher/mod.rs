@@ -7,7 +7,8 @@
 //!   pick ports, write each node's config (node.rs)
 //!   format every node, spawn every node, wait until each serves (node.rs, probe.rs)
 //! KafkaCluster: kill / pause / resume / stop / restart nodes (cluster.rs);
-//!   partition leaders, ISRs, the active controller (roles.rs)
+//!   partition leaders, ISRs, the active controller, a transactional id's
+//!   coordinator (roles.rs)
 //! ```
 //! Every child process is tied to this one (process.rs).
 

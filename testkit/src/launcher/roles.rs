@@ -1,7 +1,8 @@
 //! Who does what in a running cluster, asked of its nodes over the wire: each
-//! partition's leader and in-sync replicas (Metadata), and the active
-//! controller (DescribeQuorum, which a broker forwards to the controllers).
-//! A scenario uses them to pick the node its fault hits.
+//! partition's leader and in-sync replicas (Metadata), the active controller
+//! (DescribeQuorum, which a broker forwards to the controllers), and a
+//! transactional id's coordinator (FindCoordinator). A scenario uses them to
+//! pick the node its fault hits.
 
 use super::KafkaCluster;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -10,7 +11,8 @@ use kafka_protocol::messages::describe_quorum_request::{
 };
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    DescribeQuorumRequest, MetadataRequest, RequestHeader, ResponseHeader, TopicName,
+    DescribeQuorumRequest, FindCoordinatorRequest, MetadataRequest, RequestHeader, ResponseHeader,
+    TopicName,
 };
 use kafka_protocol::protocol::{
     encode_request_header_into_buffer, Decodable, HeaderVersion, Request, StrBytes,
@@ -93,6 +95,27 @@ impl KafkaCluster {
                 .find(|p| p.error_code == 0)
                 .and_then(|p| usize::try_from(p.leader_id.0).ok())
                 .ok_or_else(|| io::Error::other("the quorum has no leader"))
+        })
+    }
+
+    /// The node coordinating `transactional_id`'s transactions, as the first
+    /// running node that answers FindCoordinator names it (`None` if none
+    /// answers or none can name one yet, say while the coordinator moves).
+    /// Blocks up to 2 s per node.
+    pub fn transaction_coordinator(&self, transactional_id: &str) -> Option<usize> {
+        let request = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_string(transactional_id.to_string()))
+            .with_key_type(1);
+        self.ask_any(|addr| {
+            let response = call(addr, &request, 3)?;
+            if response.error_code != 0 {
+                return Err(io::Error::other(format!(
+                    "FindCoordinator error {}",
+                    response.error_code
+                )));
+            }
+            usize::try_from(response.node_id.0)
+                .map_err(|_| io::Error::other("no coordinator named"))
         })
     }
 
