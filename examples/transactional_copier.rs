@@ -233,9 +233,10 @@ async fn copy_loop(
         progress.print(id, "ProcessLoop");
         let records = consumer.poll(Duration::from_millis(200)).await?;
         if args.group_mode && consumer.assignment().await != assigned {
-            // Java counts from the new assignment's positions (in its rebalance listener).
+            // Java counts from the new assignment's positions (in its rebalance listener,
+            // before the poll's fetch); these are past this poll's records, still to copy.
             assigned = consumer.assignment().await;
-            progress.remaining = remaining(consumer, &assigned).await?;
+            progress.remaining = remaining(consumer, &assigned).await? + records.len() as i64;
             progress.consumed = 0;
             progress.print(id, "RebalanceComplete");
         }

@@ -9,6 +9,8 @@
 //!   `read_committed` exactly, and kafkit reads theirs.
 //! - `order_processor`: the example writes each order once to both its output topics and
 //!   commits its offsets with them.
+//! - `group_mode`: kafkit's copier and Java's, in group mode, share one group's partitions
+//!   and copy them exactly once between them.
 //! - `takeover`: kafkit's copier and Java's `TransactionalMessageCopier` take turns on the
 //!   same `transactional.id` and consumer group, killed mid-transaction, and the copy is
 //!   still exact.
@@ -22,6 +24,7 @@
 
 mod common;
 mod copier_kill;
+mod group_mode;
 mod order_processor;
 mod peers;
 mod takeover;
