@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Seeds the `responses` fuzz target's corpus with real broker answers: starts one Apache Kafka
 # broker with the testkit's launcher, runs kafkit's examples against it with
-# KAFKIT_FUZZ_CAPTURE set (feature `fuzzing`), and keeps up to three responses per API and
-# version, each at most 64 KiB, in fuzz/seeds/responses/ (and pairs of Metadata responses in
-# fuzz/seeds/metadata_apply/).
+# KAFKIT_FUZZ_CAPTURE set (feature `fuzzing`; a transactional copy among them), and keeps up
+# to three responses per API and version, each at most 64 KiB, in fuzz/seeds/responses/ (and
+# pairs of Metadata responses in fuzz/seeds/metadata_apply/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=fuzz/seeds/responses
@@ -29,6 +29,11 @@ printf 'k1:a\nk2:b\nk3:c\n' | "$target/debug/examples/console_producer" \
   --bootstrap-server "$bootstrap" --topic capture --property parse.key=true --property key.separator=:
 "$target/debug/examples/console_consumer" --bootstrap-server "$bootstrap" --topic capture \
   --group capture-group --from-beginning --max-messages 3 --timeout-ms 30000 > /dev/null
+# A transaction (FindCoordinator for it, InitProducerId, TxnOffsetCommit, EndTxn; with
+# transaction version 1 also AddPartitionsToTxn and AddOffsetsToTxn).
+"$target/debug/examples/transactional_copier" --bootstrap-server "$bootstrap" \
+  --input-topic capture --output-topic capture-copy --transactional-id capture-copier \
+  --group-id capture-copier > /dev/null
 "$target/debug/examples/producer_perf" --topic capture-perf --num-records 2000 \
   --record-size 100 --throughput -1 \
   --producer-props "bootstrap.servers=$bootstrap" compression.type=lz4 > /dev/null
