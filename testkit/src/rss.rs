@@ -23,6 +23,17 @@ pub fn rss_bytes(pid: Option<u32>) -> io::Result<u64> {
     Ok(pages * u64::try_from(page).unwrap_or(4096))
 }
 
+/// Asks the allocator to hand the memory it keeps free back to the system (glibc's
+/// `malloc_trim`; elsewhere nothing), so that an RSS sample taken next counts what the
+/// process holds rather than what its allocator caches for reuse.
+pub fn trim_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions; it only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// RSS samples, each at a time since the run began.
 #[derive(Debug, Clone, Default)]
 pub struct RssSamples {
