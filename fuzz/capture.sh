@@ -29,11 +29,31 @@ printf 'k1:a\nk2:b\nk3:c\n' | "$target/debug/examples/console_producer" \
   --bootstrap-server "$bootstrap" --topic capture --property parse.key=true --property key.separator=:
 "$target/debug/examples/console_consumer" --bootstrap-server "$bootstrap" --topic capture \
   --group capture-group --from-beginning --max-messages 3 --timeout-ms 30000 > /dev/null
-# A transaction (FindCoordinator for it, InitProducerId, TxnOffsetCommit, EndTxn; with
-# transaction version 1 also AddPartitionsToTxn and AddOffsetsToTxn).
+# A transaction under transaction version 2, as Kafka 4 runs it (FindCoordinator for it,
+# InitProducerId, TxnOffsetCommit, EndTxn).
 "$target/debug/examples/transactional_copier" --bootstrap-server "$bootstrap" \
   --input-topic capture --output-topic capture-copy --transactional-id capture-copier \
   --group-id capture-copier > /dev/null
+# The same under transaction version 1 (AddPartitionsToTxn, AddOffsetsToTxn, and the
+# versions of EndTxn and TxnOffsetCommit before KIP-890), on a broker formatted so.
+tv1_out=$(mktemp)
+"$target/debug/kafka-launcher" --nodes 1 --feature transaction.version=1 --ignore-stdin \
+  > "$tv1_out" &
+tv1=$!
+trap 'kill $launcher $tv1 2>/dev/null || true; rm -rf "$raw" "$launcher_out" "$tv1_out"' EXIT
+for _ in $(seq 1 180); do
+  grep -q '^bootstrap=' "$tv1_out" && break
+  sleep 1
+done
+tv1_bootstrap=$(sed -n 's/^bootstrap=//p' "$tv1_out")
+[ -n "$tv1_bootstrap" ] || { echo "the version 1 launcher printed no bootstrap address" >&2; exit 1; }
+printf 'k1:a\nk2:b\nk3:c\n' | "$target/debug/examples/console_producer" \
+  --bootstrap-server "$tv1_bootstrap" --topic capture --property parse.key=true \
+  --property key.separator=:
+"$target/debug/examples/transactional_copier" --bootstrap-server "$tv1_bootstrap" \
+  --input-topic capture --output-topic capture-copy --transactional-id capture-copier \
+  --group-id capture-copier > /dev/null
+kill $tv1
 "$target/debug/examples/producer_perf" --topic capture-perf --num-records 2000 \
   --record-size 100 --throughput -1 \
   --producer-props "bootstrap.servers=$bootstrap" compression.type=lz4 > /dev/null

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run -p kafkit-testkit --bin kafka-launcher -- [--nodes N] [--port P]
-//!     [--property key=value]... [--ssl] [--ignore-stdin]
+//!     [--property key=value]... [--feature name=level]... [--ssl] [--ignore-stdin]
 //! ```
 //!
 //! Prints `bootstrap=...`, one `logdir=...` line per node (its `log.dirs`,
@@ -36,6 +36,10 @@ struct Args {
     /// A broker property for every node.
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     property: Vec<(String, String)>,
+    /// A feature level the storage is formatted with (`kafka-storage format --feature`),
+    /// e.g. `transaction.version=1`.
+    #[arg(long, value_name = "NAME=LEVEL")]
+    feature: Vec<String>,
     /// Add an SSL listener to every node (see above).
     #[arg(long)]
     ssl: bool,
@@ -58,6 +62,9 @@ fn main() -> ExitCode {
     }
     for (k, v) in args.property {
         builder = builder.property(k, v);
+    }
+    for feature in args.feature {
+        builder = builder.format_arg("--feature").format_arg(feature);
     }
     let ssl = if args.ssl {
         match SslListener::add(builder, args.nodes as usize) {
