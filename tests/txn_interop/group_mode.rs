@@ -11,7 +11,7 @@ use kafkit_testkit::CopierArgs;
 use std::time::Duration;
 
 const PARTITIONS: i32 = 3;
-const RECORDS: usize = 20_000;
+const RECORDS: usize = 40_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafkit_and_java_copiers_share_a_group_and_copy_exactly_once() {
@@ -28,6 +28,10 @@ async fn kafkit_and_java_copiers_share_a_group_and_copy_exactly_once() {
         a
     };
     let limit = Duration::from_secs(180);
+    // Built before Java's starts (a first build takes longer than Java's whole copy).
+    tokio::task::spawn_blocking(|| crate::support::example_binary("transactional_copier"))
+        .await
+        .unwrap();
     // Java's first, copying when kafkit's joins: the group rebalances mid-copy.
     let mut java = Copier::start(Tool::Java, &args(&topic("group-mode-java")), &[]).await;
     java.wait_processed(100, limit).await;
