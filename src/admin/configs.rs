@@ -450,3 +450,65 @@ impl Admin {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broker_resource_goes_to_its_broker_and_anything_else_anywhere() {
+        assert_eq!(ConfigResource::broker(3).target().unwrap(), Some(3));
+        assert_eq!(ConfigResource::broker_default().target().unwrap(), None);
+        assert_eq!(ConfigResource::topic("t").target().unwrap(), None);
+        for bad in ["x", "-1", "1.5", " 2"] {
+            let resource = ConfigResource {
+                resource_type: ConfigResourceType::Broker,
+                name: bad.into(),
+            };
+            assert!(
+                matches!(resource.target(), Err(Error::InvalidArgument(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            ConfigResource::topic("a b").target(),
+            Err(Error::InvalidTopic { .. })
+        ));
+    }
+
+    /// Java's `AlterConfigOp.OpType` ids and `ConfigResource.Type` ids.
+    #[test]
+    fn operations_and_types_have_javas_wire_ids() {
+        let rows = [
+            (AlterConfigOp::set("k", "v"), 0, Some("v")),
+            (AlterConfigOp::delete("k"), 1, None),
+            (AlterConfigOp::append("k", "a"), 2, Some("a")),
+            (AlterConfigOp::subtract("k", "s"), 3, Some("s")),
+        ];
+        for (op, id, value) in rows {
+            let wire = op.wire();
+            assert_eq!(wire.name.as_str(), "k");
+            assert_eq!(wire.config_operation, id, "{op:?}");
+            assert_eq!(wire.value.as_deref(), value, "{op:?}");
+        }
+        assert_eq!(ConfigResourceType::Topic.wire(), 2);
+        assert_eq!(ConfigResourceType::Broker.wire(), 4);
+    }
+
+    #[test]
+    fn config_sources_follow_javas_numbering() {
+        let sources = [
+            (1, ConfigSource::DynamicTopic),
+            (2, ConfigSource::DynamicBroker),
+            (3, ConfigSource::DynamicDefaultBroker),
+            (4, ConfigSource::StaticBroker),
+            (5, ConfigSource::Default),
+            (6, ConfigSource::DynamicBrokerLogger),
+            (0, ConfigSource::Unknown(0)),
+            (42, ConfigSource::Unknown(42)),
+        ];
+        for (id, source) in sources {
+            assert_eq!(ConfigSource::from_wire(id), source);
+        }
+    }
+}

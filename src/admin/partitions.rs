@@ -142,3 +142,26 @@ impl Admin {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_below_one_and_empty_assignments_are_refused() {
+        NewPartitions::increase_to(1).validate("t").unwrap();
+        NewPartitions::increase_to_with(3, vec![vec![1], vec![2, 0]])
+            .validate("t")
+            .unwrap();
+        for bad in [
+            NewPartitions::increase_to(0),
+            NewPartitions::increase_to(-4),
+            NewPartitions::increase_to_with(3, vec![vec![1], vec![]]),
+        ] {
+            assert!(
+                matches!(bad.validate("t"), Err(Error::InvalidArgument(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}
