@@ -158,7 +158,10 @@ impl Admin {
                         .iter()
                         .any(|(_, e)| e.retry_action() == RetryAction::RefreshMetadataAndRetry)
                     {
-                        self.cluster.refresh().await?;
+                        // A failed refresh leaves the next round to fail, and be retried.
+                        if let Err(e) = self.cluster.refresh().await {
+                            tracing::debug!(error = %e, "metadata refresh failed");
+                        }
                     }
                     pending = again.into_iter().map(|(k, _)| k).collect();
                     continue;
