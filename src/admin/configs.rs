@@ -364,6 +364,10 @@ impl Admin {
     /// through any. Each resource has its own result, and a resource's changes are applied
     /// all or none. Bad names or broker ids, an empty key, and the same key twice in one
     /// resource fail the call before anything is sent.
+    ///
+    /// On a KRaft cluster the controller commits the change and each broker applies it a
+    /// moment later: a `describe_configs` right after may still see the old value, as with
+    /// Java's client.
     pub async fn incremental_alter_configs(
         &self,
         changes: impl IntoIterator<Item = (ConfigResource, Vec<AlterConfigOp>)>,

@@ -3,14 +3,36 @@
 
 use crate::support::*;
 use crate::{admin, code, java};
-use kafkit::{AlterConfigOp, ConfigResource, ConfigSource, Error, ErrorCode};
+use kafkit::{AlterConfigOp, ConfigResource, ConfigSource, Error, ErrorCode, ResourceConfig};
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Describes until `done` holds, for up to 10 s. The controller commits a change and each
+/// broker applies it a moment later, so a describe right after an alter may still see the
+/// old value (Java's client sees the same).
+async fn settled<F, Fut>(mut describe: F, done: impl Fn(&ResourceConfig) -> bool)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ResourceConfig>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let configs = describe().await;
+        if done(&configs) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never settled: {configs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
 #[tokio::test]
 async fn topic_configs_set_append_subtract_delete_and_read_back() {
     let (bootstrap, name) = fresh_topic("configs", 1).await;
     let admin = admin(&bootstrap).await;
     let resource = ConfigResource::topic(&name);
-    let value = |configs: &kafkit::ResourceConfig, key: &str| {
+    let value = |configs: &ResourceConfig, key: &str| {
         let entry = configs.get(key).unwrap_or_else(|| panic!("no {key}"));
         (entry.value.clone(), entry.source)
     };
@@ -38,11 +60,11 @@ async fn topic_configs_set_append_subtract_delete_and_read_back() {
         .await
         .unwrap();
     set[&resource].as_ref().unwrap();
-    let after = describe().await;
-    assert_eq!(
-        value(&after, "retention.ms"),
-        (Some("123456".into()), ConfigSource::DynamicTopic)
-    );
+    settled(describe, |c| {
+        value(c, "retention.ms") == (Some("123456".into()), ConfigSource::DynamicTopic)
+            && value(c, "cleanup.policy").0.as_deref() == Some("compact")
+    })
+    .await;
     // Java reads what kafkit set.
     let java = java(
         "TopicCommand",
@@ -72,22 +94,22 @@ async fn topic_configs_set_append_subtract_delete_and_read_back() {
     alter(AlterConfigOp::append("cleanup.policy", "delete"))
         .await
         .unwrap();
-    assert_eq!(
-        value(&describe().await, "cleanup.policy"),
-        (Some("compact,delete".into()), ConfigSource::DynamicTopic)
-    );
+    settled(describe, |c| {
+        value(c, "cleanup.policy") == (Some("compact,delete".into()), ConfigSource::DynamicTopic)
+    })
+    .await;
     alter(AlterConfigOp::subtract("cleanup.policy", "compact"))
         .await
         .unwrap();
-    assert_eq!(
-        value(&describe().await, "cleanup.policy").0,
-        Some("delete".into())
-    );
+    settled(describe, |c| {
+        value(c, "cleanup.policy").0.as_deref() == Some("delete")
+    })
+    .await;
     alter(AlterConfigOp::delete("retention.ms")).await.unwrap();
-    assert_eq!(
-        value(&describe().await, "retention.ms"),
-        (Some("604800000".into()), ConfigSource::Default)
-    );
+    settled(describe, |c| {
+        value(c, "retention.ms") == (Some("604800000".into()), ConfigSource::Default)
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -129,15 +151,15 @@ async fn each_resource_fails_on_its_own_and_bad_input_fails_the_call() {
         ErrorCode::INVALID_CONFIG
     );
     altered[&ConfigResource::topic(&other)].as_ref().unwrap();
-    let configs = admin
-        .describe_configs([ConfigResource::topic(&other)])
-        .await
-        .unwrap();
-    let configs = configs[&ConfigResource::topic(&other)].as_ref().unwrap();
-    assert_eq!(
-        configs.get("retention.ms").unwrap().value.as_deref(),
-        Some("86400000")
-    );
+    let describe_other = || async {
+        let resource = ConfigResource::topic(&other);
+        let mut all = admin.describe_configs([resource.clone()]).await.unwrap();
+        all.remove(&resource).unwrap().unwrap()
+    };
+    settled(describe_other, |c| {
+        c.get("retention.ms").unwrap().value.as_deref() == Some("86400000")
+    })
+    .await;
 
     // Refused before anything is sent.
     let mut not_an_id = ConfigResource::broker(0);
@@ -209,18 +231,18 @@ async fn broker_configs_report_flags_and_change_through_the_broker() {
             results.remove(&broker).unwrap()
         }
     };
-    let override_of = |configs: &kafkit::ResourceConfig| {
+    let override_of = |configs: &ResourceConfig| {
         let entry = configs.get(KEY).expect(KEY);
         (entry.value.clone().unwrap_or_default(), entry.source)
     };
     // TEST-NET-1: an address no client connects from, and no name to resolve.
     alter(AlterConfigOp::set(KEY, "192.0.2.1:7")).await.unwrap();
-    assert_eq!(
-        override_of(&describe().await),
-        ("192.0.2.1:7".into(), ConfigSource::DynamicBroker)
-    );
+    settled(describe, |c| {
+        override_of(c) == ("192.0.2.1:7".into(), ConfigSource::DynamicBroker)
+    })
+    .await;
     let refused = alter(AlterConfigOp::append(KEY, "192.0.2.2:8")).await;
     assert_eq!(code(&refused), ErrorCode::INVALID_CONFIG);
     alter(AlterConfigOp::delete(KEY)).await.unwrap();
-    assert_eq!(override_of(&describe().await).1, ConfigSource::Default);
+    settled(describe, |c| override_of(c).1 == ConfigSource::Default).await;
 }
