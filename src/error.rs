@@ -210,6 +210,12 @@ pub enum Error {
     /// A configuration value is missing, malformed, or inconsistent with another.
     Config(String),
 
+    /// An argument of an admin call is invalid (a partition count below one, a config
+    /// operation without its value, a broker id that is not a number): found before any
+    /// request was sent, as Java's client throws `InvalidRequestException` or
+    /// `IllegalArgumentException` at the call.
+    InvalidArgument(String),
+
     /// A topic name breaks Kafka's rules.
     InvalidTopic {
         /// The rejected name.
@@ -430,6 +436,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config(message) => write!(f, "invalid configuration: {message}"),
+            Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
             Error::InvalidTopic { name, reason } => {
                 write!(f, "invalid topic name {name:?}: {reason}")
             }
@@ -582,6 +589,7 @@ impl Error {
             Error::Connection { .. } | Error::RequestTimeout { .. } => RetryAction::Reconnect,
             Error::NoBrokerReachable { .. } => RetryAction::Retry,
             Error::Config(_)
+            | Error::InvalidArgument(_)
             | Error::InvalidTopic { .. }
             | Error::UnsupportedVersion { .. }
             | Error::Authentication { .. }
@@ -766,6 +774,9 @@ mod tests {
         };
         assert!(timeout.is_retriable() && timeout.is_outcome_unknown());
         assert!(!Error::Config("x".into()).is_retriable());
+        let bad = Error::InvalidArgument("partition count 0".into());
+        assert!(!bad.is_retriable());
+        assert_eq!(bad.to_string(), "invalid argument: partition count 0");
         let timed_out = Error::DeliveryTimeout(Duration::from_secs(1));
         assert!(!timed_out.is_retriable() && !timed_out.is_outcome_unknown());
         let maybe_written = Error::OutcomeUnknown {

@@ -31,7 +31,11 @@ pub mod __fuzz {
     pub use crate::protocol::record_batch::hooks::*;
 }
 
-pub use admin::{Admin, NewTopic, TopicListing};
+pub use admin::{
+    Admin, AlterConfigOp, ClusterDescription, ConfigEntry, ConfigResource, ConfigResourceType,
+    ConfigSource, DeletedRecords, ElectionType, LogDirDescription, NewPartitions, NewTopic, Node,
+    ReplicaInfo, ResourceConfig, TopicDescription, TopicListing, TopicPartitionInfo,
+};
 pub use cluster::{ListedOffset, OffsetSpec};
 pub use config::{
     Acks, AdminConfig, AssignorKind, AutoOffsetReset, ClientConfig, Compression, ConsumerConfig,

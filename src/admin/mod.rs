@@ -1,66 +1,94 @@
-//! Topic administration and offset lookups.
+//! The admin client: topics, partitions, configs, records, log directories, leader
+//! elections, the cluster's description, and offset lookups.
+//!
+//! Each job has its module; `Admin` and what they share (the timeouts, the per-item retry
+//! loop, routing to a broker by id) live here. Calls about many resources answer per
+//! resource, as Java's per-item `KafkaFuture`s do: one topic refused does not fail the
+//! others, and only a failure of the whole call (bad input, no broker reachable) is the
+//! outer error.
+
+mod cluster;
+mod configs;
+mod leaders;
+mod log_dirs;
+mod partitions;
+mod records;
+mod topics;
+
+pub use cluster::{ClusterDescription, Node};
+pub use configs::{
+    AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource, ResourceConfig,
+};
+pub use leaders::ElectionType;
+pub use log_dirs::{LogDirDescription, ReplicaInfo};
+pub use partitions::NewPartitions;
+pub use records::DeletedRecords;
+pub use topics::{NewTopic, TopicDescription, TopicListing, TopicPartitionInfo};
 
 use crate::cluster::{Cluster, ListedOffset, OffsetSpec};
 use crate::config::{ClientConfig, IsolationLevel};
-use crate::error::{Error, ErrorCode, Result};
-use crate::protocol::wire::{millis, topic_name};
+use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::record::TopicPartition;
-use crate::topic::validate_topic_name;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::{CreateTopicsRequest, DeleteTopicsRequest, MetadataRequest};
-use kafka_protocol::protocol::StrBytes;
+use crate::retry::Retry;
 use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
 use std::time::Duration;
 
-/// A topic to create.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct NewTopic {
-    /// The name; checked against Kafka's rules before anything is sent.
-    pub name: String,
-    /// The number of partitions; `-1` uses the broker's `num.partitions`.
-    pub partitions: i32,
-    /// The replication factor; `-1` uses the broker's `default.replication.factor`.
-    pub replication_factor: i16,
-    /// Topic configs such as `("retention.ms", "60000")`.
-    pub configs: Vec<(String, String)>,
-}
+/// Java's default `default.api.timeout.ms`: how long a call may retry in all. kafkit's
+/// admin configuration has no such key yet, so it is fixed (and never below
+/// `request.timeout.ms`, as Java requires of the setting).
+const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(60);
 
-impl NewTopic {
-    /// A topic with this many partitions and replicas.
-    pub fn new(name: impl Into<String>, partitions: i32, replication_factor: i16) -> Self {
-        Self {
-            name: name.into(),
-            partitions,
-            replication_factor,
-            configs: Vec::new(),
-        }
-    }
-
-    /// Adds a topic config.
-    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.configs.push((key.into(), value.into()));
-        self
-    }
-}
-
-/// A topic as `list_topics` reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TopicListing {
-    /// The topic name.
-    pub name: String,
-    /// The partition ids, ascending.
-    pub partitions: Vec<i32>,
-    /// Whether the topic is internal (`__consumer_offsets`, `__transaction_state`).
-    pub internal: bool,
-}
-
-/// Administers topics and looks up offsets. Cheap to clone.
+/// Administers the cluster. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Admin {
     cluster: Cluster,
+    /// `request.timeout.ms`: one request's wait, and the timeout brokers get to apply it.
     timeout: Duration,
+    /// The whole call's budget, retries included.
+    api_timeout: Duration,
+}
+
+/// One item's answer in a round of a per-item call.
+enum Answer<T> {
+    /// Final: the item's result.
+    Done(Result<T>),
+    /// Worth asking again (a leader moved, a broker is loading): the error, should time
+    /// run out.
+    Again(Error),
+}
+
+impl<T> Answer<T> {
+    /// Java's split: a retriable error is asked again, except that a topic or partition
+    /// the cluster does not know fails at once (the admin calls do not wait for topics to
+    /// appear).
+    fn of(result: Result<T>) -> Answer<T> {
+        match result {
+            Err(e) if e.is_retriable() && !unknown_topic(&e) => Answer::Again(e),
+            other => Answer::Done(other),
+        }
+    }
+}
+
+fn unknown_topic(error: &Error) -> bool {
+    matches!(
+        error.code(),
+        Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) | Some(ErrorCode::UNKNOWN_TOPIC_ID)
+    )
+}
+
+/// A broker's error code as a result: `Ok` for 0, else `Error::Broker` about `context`
+/// with the broker's message.
+fn check(code: i16, context: impl Into<String>, message: Option<&impl ToString>) -> Result<()> {
+    if code == 0 {
+        return Ok(());
+    }
+    Err(Error::Broker {
+        code: ErrorCode(code),
+        context: context.into(),
+        message: message.map(ToString::to_string),
+    })
 }
 
 impl Admin {
@@ -69,107 +97,11 @@ impl Admin {
         config.validate()?;
         let timeout = config.request_timeout;
         let cluster = Cluster::connect(crate::cluster::cluster_settings(&config)?).await?;
-        Ok(Admin { cluster, timeout })
-    }
-
-    /// Creates topics and waits until each has a leader for every partition. Fails on the
-    /// first topic the broker refuses (for instance `TOPIC_ALREADY_EXISTS`).
-    pub async fn create_topics(&self, topics: impl IntoIterator<Item = NewTopic>) -> Result<()> {
-        let topics: Vec<NewTopic> = topics.into_iter().collect();
-        for topic in &topics {
-            validate_topic_name(&topic.name)?;
-        }
-        let request = CreateTopicsRequest::default()
-            .with_timeout_ms(millis(self.timeout))
-            .with_topics(
-                topics
-                    .iter()
-                    .map(|t| {
-                        CreatableTopic::default()
-                            .with_name(topic_name(&t.name))
-                            .with_num_partitions(t.partitions)
-                            .with_replication_factor(t.replication_factor)
-                            .with_configs(
-                                t.configs
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        CreatableTopicConfig::default()
-                                            .with_name(StrBytes::from_string(k.clone()))
-                                            .with_value(Some(StrBytes::from_string(v.clone())))
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect(),
-            );
-        let response = self.cluster.controller().await?.send(&request).await?;
-        for result in &response.topics {
-            if result.error_code != 0 {
-                return Err(Error::Broker {
-                    code: ErrorCode(result.error_code),
-                    context: format!("creating topic {}", result.name.0),
-                    message: result.error_message.as_ref().map(|m| m.to_string()),
-                });
-            }
-        }
-        for topic in &topics {
-            self.cluster.topic(&topic.name, self.timeout).await?;
-        }
-        Ok(())
-    }
-
-    /// Deletes topics by name.
-    pub async fn delete_topics(
-        &self,
-        names: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<()> {
-        let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
-        for name in &names {
-            validate_topic_name(name)?;
-        }
-        let request = DeleteTopicsRequest::default()
-            .with_timeout_ms(millis(self.timeout))
-            .with_topic_names(names.iter().map(|n| topic_name(n)).collect());
-        let response = self.cluster.controller().await?.send(&request).await?;
-        for result in &response.responses {
-            let name = result
-                .name
-                .as_ref()
-                .map(|n| n.0.to_string())
-                .unwrap_or_default();
-            if result.error_code != 0 {
-                return Err(Error::Broker {
-                    code: ErrorCode(result.error_code),
-                    context: format!("deleting topic {name}"),
-                    message: result.error_message.as_ref().map(|m| m.to_string()),
-                });
-            }
-            self.cluster.forget_topic(&name);
-        }
-        Ok(())
-    }
-
-    /// Every topic in the cluster with its partitions, sorted by name.
-    pub async fn list_topics(&self) -> Result<Vec<TopicListing>> {
-        let request = MetadataRequest::default().with_topics(None);
-        let response = self.cluster.any_connection().await?.send(&request).await?;
-        let mut listings: Vec<TopicListing> = response
-            .topics
-            .iter()
-            .filter(|t| t.error_code == 0)
-            .filter_map(|t| {
-                let mut partitions: Vec<i32> =
-                    t.partitions.iter().map(|p| p.partition_index).collect();
-                partitions.sort_unstable();
-                Some(TopicListing {
-                    name: t.name.as_ref()?.0.to_string(),
-                    partitions,
-                    internal: t.is_internal,
-                })
-            })
-            .collect();
-        listings.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(listings)
+        Ok(Admin {
+            cluster,
+            timeout,
+            api_timeout: DEFAULT_API_TIMEOUT.max(timeout),
+        })
     }
 
     /// Looks up offsets, asking each partition's leader. Retries while leaders move.
@@ -180,5 +112,67 @@ impl Admin {
         self.cluster
             .list_offsets(partitions, IsolationLevel::ReadUncommitted, self.timeout)
             .await
+    }
+
+    /// Runs rounds of `round` over the items without a final answer until each has one or
+    /// the call's time is up (then each left keeps its last error). A round that fails as a
+    /// whole is retried when its error allows, else that error is the call's.
+    async fn per_item<K, T, F, Fut>(
+        &self,
+        items: Vec<K>,
+        mut round: F,
+    ) -> Result<HashMap<K, Result<T>>>
+    where
+        K: Clone + Eq + Hash,
+        F: FnMut(Vec<K>) -> Fut,
+        Fut: Future<Output = Result<Vec<(K, Answer<T>)>>>,
+    {
+        let mut done = HashMap::with_capacity(items.len());
+        let mut pending = items;
+        let mut retry = Retry::new(self.api_timeout, self.cluster.backoff());
+        while !pending.is_empty() {
+            let error = match round(pending.clone()).await {
+                Ok(answers) => {
+                    let mut again = Vec::new();
+                    let mut last = None;
+                    for (key, answer) in answers {
+                        match answer {
+                            Answer::Done(result) => {
+                                done.insert(key, result);
+                            }
+                            Answer::Again(e) => {
+                                again.push((key, e.clone()));
+                                last = Some(e);
+                            }
+                        }
+                    }
+                    let Some(error) = last else { break };
+                    if error.retry_action() == RetryAction::RefreshMetadataAndRetry {
+                        self.cluster.request_refresh();
+                    }
+                    if retry.wait(error).await.is_err() {
+                        done.extend(again.into_iter().map(|(k, e)| (k, Err(e))));
+                        break;
+                    }
+                    if again
+                        .iter()
+                        .any(|(_, e)| e.retry_action() == RetryAction::RefreshMetadataAndRetry)
+                    {
+                        // A failed refresh leaves the next round to fail, and be retried.
+                        if let Err(e) = self.cluster.refresh().await {
+                            tracing::debug!(error = %e, "metadata refresh failed");
+                        }
+                    }
+                    pending = again.into_iter().map(|(k, _)| k).collect();
+                    continue;
+                }
+                Err(e) => e,
+            };
+            if error.retry_action() == RetryAction::RefreshMetadataAndRetry {
+                self.cluster.request_refresh();
+            }
+            retry.wait(error).await?;
+        }
+        Ok(done)
     }
 }

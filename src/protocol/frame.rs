@@ -145,6 +145,13 @@ pub mod hooks {
             TxnOffsetCommit => TxnOffsetCommitRequest,
             SaslHandshake => SaslHandshakeRequest,
             SaslAuthenticate => SaslAuthenticateRequest,
+            DescribeCluster => DescribeClusterRequest,
+            CreatePartitions => CreatePartitionsRequest,
+            DescribeConfigs => DescribeConfigsRequest,
+            IncrementalAlterConfigs => IncrementalAlterConfigsRequest,
+            DeleteRecords => DeleteRecordsRequest,
+            DescribeLogDirs => DescribeLogDirsRequest,
+            ElectLeaders => ElectLeadersRequest,
         );
     }
 

@@ -41,6 +41,23 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     // v3 adds the member's generation and id (KIP-447); v5 is transaction version 2 (the
     // group joins the transaction implicitly), v4 at most for version 1.
     (ApiKey::TxnOffsetCommit, "TxnOffsetCommit", 0, 5),
+    // Cluster, topic and config administration (appended, as above).
+    // v2 can list fenced brokers, which the admin client does not ask for.
+    (ApiKey::DescribeCluster, "DescribeCluster", 0, 2),
+    (ApiKey::CreatePartitions, "CreatePartitions", 0, 3),
+    // v1 adds each config's source and synonyms; v0 is gone from Kafka 4.
+    (ApiKey::DescribeConfigs, "DescribeConfigs", 1, 4),
+    (
+        ApiKey::IncrementalAlterConfigs,
+        "IncrementalAlterConfigs",
+        0,
+        1,
+    ),
+    (ApiKey::DeleteRecords, "DeleteRecords", 0, 2),
+    // v4 adds each directory's total and usable bytes.
+    (ApiKey::DescribeLogDirs, "DescribeLogDirs", 1, 4),
+    // v1 adds the election type (v0 is preferred only) and a top-level error.
+    (ApiKey::ElectLeaders, "ElectLeaders", 1, 2),
 ];
 
 /// The APIs kafkit speaks, in a fixed order (fuzz targets index into it).
