@@ -31,7 +31,11 @@ pub mod __fuzz {
     pub use crate::protocol::record_batch::hooks::*;
 }
 
-pub use admin::{Admin, NewTopic, TopicListing};
+pub use admin::{
+    Admin, ConsumerGroupDescription, ConsumerGroupListing, GroupState, GroupType,
+    ListConsumerGroupsOptions, MemberDescription, NewTopic, PartitionLag, PartitionResults,
+    TopicListing,
+};
 pub use cluster::{ListedOffset, OffsetSpec};
 pub use config::{
     Acks, AdminConfig, AssignorKind, AutoOffsetReset, ClientConfig, Compression, ConsumerConfig,

@@ -1,4 +1,16 @@
-//! Topic administration and offset lookups.
+//! The admin client: topics and offset lookups here; consumer groups in `groups.rs`, their
+//! offsets in `group_offsets.rs`, their lag in `lag.rs`.
+
+mod group_offsets;
+mod groups;
+mod lag;
+
+pub use group_offsets::PartitionResults;
+pub use groups::{
+    ConsumerGroupDescription, ConsumerGroupListing, GroupState, GroupType,
+    ListConsumerGroupsOptions, MemberDescription,
+};
+pub use lag::PartitionLag;
 
 use crate::cluster::{Cluster, ListedOffset, OffsetSpec};
 use crate::config::{ClientConfig, IsolationLevel};
@@ -11,6 +23,9 @@ use kafka_protocol::messages::{CreateTopicsRequest, DeleteTopicsRequest, Metadat
 use kafka_protocol::protocol::StrBytes;
 use std::collections::HashMap;
 use std::time::Duration;
+
+/// Java's `default.api.timeout.ms` default.
+const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A topic to create.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +76,8 @@ pub struct TopicListing {
 pub struct Admin {
     cluster: Cluster,
     timeout: Duration,
+    /// `default.api.timeout.ms`: how long a group call may take, retries included.
+    default_api_timeout: Duration,
 }
 
 impl Admin {
@@ -69,7 +86,22 @@ impl Admin {
         config.validate()?;
         let timeout = config.request_timeout;
         let cluster = Cluster::connect(crate::cluster::cluster_settings(&config)?).await?;
-        Ok(Admin { cluster, timeout })
+        Ok(Admin {
+            cluster,
+            timeout,
+            default_api_timeout: DEFAULT_API_TIMEOUT,
+        })
+    }
+
+    /// Sets Java's `default.api.timeout.ms` (default 60 s): how long each consumer-group
+    /// call may take, coordinator lookups and retries included; `request.timeout.ms` still
+    /// bounds each request. Zero is refused, as in Java.
+    pub fn with_default_api_timeout(mut self, timeout: Duration) -> Result<Admin> {
+        if timeout.is_zero() {
+            return Err(Error::config("default.api.timeout.ms must be positive"));
+        }
+        self.default_api_timeout = timeout;
+        Ok(self)
     }
 
     /// Creates topics and waits until each has a leader for every partition. Fails on the

@@ -145,6 +145,11 @@ pub mod hooks {
             TxnOffsetCommit => TxnOffsetCommitRequest,
             SaslHandshake => SaslHandshakeRequest,
             SaslAuthenticate => SaslAuthenticateRequest,
+            ListGroups => ListGroupsRequest,
+            DescribeGroups => DescribeGroupsRequest,
+            DeleteGroups => DeleteGroupsRequest,
+            OffsetDelete => OffsetDeleteRequest,
+            ConsumerGroupDescribe => ConsumerGroupDescribeRequest,
         );
     }
 

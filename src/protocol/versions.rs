@@ -41,6 +41,13 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     // v3 adds the member's generation and id (KIP-447); v5 is transaction version 2 (the
     // group joins the transaction implicitly), v4 at most for version 1.
     (ApiKey::TxnOffsetCommit, "TxnOffsetCommit", 0, 5),
+    // Consumer group administration (appended, as above).
+    // v4 adds the state filter, v5 the type filter (KIP-848's classic and consumer groups).
+    (ApiKey::ListGroups, "ListGroups", 1, 5),
+    (ApiKey::DescribeGroups, "DescribeGroups", 1, 6),
+    (ApiKey::DeleteGroups, "DeleteGroups", 0, 2),
+    (ApiKey::OffsetDelete, "OffsetDelete", 0, 0),
+    (ApiKey::ConsumerGroupDescribe, "ConsumerGroupDescribe", 0, 1),
 ];
 
 /// The APIs kafkit speaks, in a fixed order (fuzz targets index into it).
