@@ -10,6 +10,7 @@ mod support;
 mod classic;
 mod consumer_protocol;
 mod example;
+mod fake_broker;
 
 use kafkit::{AssignorKind, Consumer, ConsumerConfig};
 use std::time::{Duration, Instant};
