@@ -33,8 +33,10 @@ pub mod __fuzz {
 
 pub use admin::{
     Admin, AlterConfigOp, ClusterDescription, ConfigEntry, ConfigResource, ConfigResourceType,
-    ConfigSource, DeletedRecords, ElectionType, LogDirDescription, NewPartitions, NewTopic, Node,
-    ReplicaInfo, ResourceConfig, TopicDescription, TopicListing, TopicPartitionInfo,
+    ConfigSource, ConsumerGroupDescription, ConsumerGroupListing, DeletedRecords, ElectionType,
+    GroupState, GroupType, ListConsumerGroupsOptions, LogDirDescription, MemberDescription,
+    NewPartitions, NewTopic, Node, PartitionLag, PartitionResults, ReplicaInfo, ResourceConfig,
+    TopicDescription, TopicListing, TopicPartitionInfo,
 };
 pub use cluster::{ListedOffset, OffsetSpec};
 pub use config::{

@@ -1,5 +1,6 @@
 //! The admin client: topics, partitions, configs, records, log directories, leader
-//! elections, the cluster's description, and offset lookups.
+//! elections, the cluster's description, offset lookups, and consumer groups (`groups.rs`),
+//! their offsets (`group_offsets.rs`) and their lag (`lag.rs`).
 //!
 //! Each job has its module; `Admin` and what they share (the timeouts, the per-item retry
 //! loop, routing to a broker by id) live here. Calls about many resources answer per
@@ -9,6 +10,9 @@
 
 mod cluster;
 mod configs;
+mod group_offsets;
+mod groups;
+mod lag;
 mod leaders;
 mod log_dirs;
 mod partitions;
@@ -19,6 +23,12 @@ pub use cluster::{ClusterDescription, Node};
 pub use configs::{
     AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource, ResourceConfig,
 };
+pub use group_offsets::PartitionResults;
+pub use groups::{
+    ConsumerGroupDescription, ConsumerGroupListing, GroupState, GroupType,
+    ListConsumerGroupsOptions, MemberDescription,
+};
+pub use lag::PartitionLag;
 pub use leaders::ElectionType;
 pub use log_dirs::{LogDirDescription, ReplicaInfo};
 pub use partitions::NewPartitions;
@@ -35,9 +45,8 @@ use std::future::Future;
 use std::hash::Hash;
 use std::time::Duration;
 
-/// Java's default `default.api.timeout.ms`: how long a call may retry in all. kafkit's
-/// admin configuration has no such key yet, so it is fixed (and never below
-/// `request.timeout.ms`, as Java requires of the setting).
+/// Java's default `default.api.timeout.ms`: how long a call may retry in all (see
+/// [`Admin::with_default_api_timeout`]; never below `request.timeout.ms`, as Java requires).
 const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Administers the cluster. Cheap to clone.
@@ -102,6 +111,17 @@ impl Admin {
             timeout,
             api_timeout: DEFAULT_API_TIMEOUT.max(timeout),
         })
+    }
+
+    /// Sets Java's `default.api.timeout.ms` (default 60 s): how long each call may take,
+    /// coordinator lookups and retries included; `request.timeout.ms` still bounds each
+    /// request. Zero is refused, as in Java.
+    pub fn with_default_api_timeout(mut self, timeout: Duration) -> Result<Admin> {
+        if timeout.is_zero() {
+            return Err(Error::config("default.api.timeout.ms must be positive"));
+        }
+        self.api_timeout = timeout;
+        Ok(self)
     }
 
     /// Looks up offsets, asking each partition's leader. Retries while leaders move.

@@ -152,6 +152,11 @@ pub mod hooks {
             DeleteRecords => DeleteRecordsRequest,
             DescribeLogDirs => DescribeLogDirsRequest,
             ElectLeaders => ElectLeadersRequest,
+            ListGroups => ListGroupsRequest,
+            DescribeGroups => DescribeGroupsRequest,
+            DeleteGroups => DeleteGroupsRequest,
+            OffsetDelete => OffsetDeleteRequest,
+            ConsumerGroupDescribe => ConsumerGroupDescribeRequest,
         );
     }
 

@@ -1,6 +1,7 @@
 //! The wire format: framing, version negotiation, record batches, compression.
 
 pub(crate) mod compression;
+pub(crate) mod consumer_protocol;
 pub(crate) mod frame;
 pub(crate) mod lz4;
 pub(crate) mod record_batch;

@@ -58,6 +58,13 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     (ApiKey::DescribeLogDirs, "DescribeLogDirs", 1, 4),
     // v1 adds the election type (v0 is preferred only) and a top-level error.
     (ApiKey::ElectLeaders, "ElectLeaders", 1, 2),
+    // Consumer group administration (appended, as above).
+    // v4 adds the state filter, v5 the type filter (KIP-848's classic and consumer groups).
+    (ApiKey::ListGroups, "ListGroups", 1, 5),
+    (ApiKey::DescribeGroups, "DescribeGroups", 1, 6),
+    (ApiKey::DeleteGroups, "DeleteGroups", 0, 2),
+    (ApiKey::OffsetDelete, "OffsetDelete", 0, 0),
+    (ApiKey::ConsumerGroupDescribe, "ConsumerGroupDescribe", 0, 1),
 ];
 
 /// The APIs kafkit speaks, in a fixed order (fuzz targets index into it).

@@ -9,7 +9,7 @@
 mod cooperative_sticky;
 #[cfg(test)]
 mod proptests;
-pub(crate) mod protocol;
+pub(crate) use crate::protocol::consumer_protocol as protocol;
 mod range;
 mod round_robin;
 #[cfg(test)]

@@ -236,5 +236,5 @@ impl<'a> Shape<'a> {
 }
 
 #[cfg(test)]
-#[path = "protocol_tests.rs"]
+#[path = "consumer_protocol_tests.rs"]
 mod tests;

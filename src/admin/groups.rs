@@ -1,0 +1,610 @@
+//! Consumer groups: list, describe and delete them (Java `Admin`'s `listConsumerGroups`,
+//! `describeConsumerGroups`, `deleteConsumerGroups`).
+//!
+//! ```text
+//! list_consumer_groups      ListGroups (v5: state and type filters) to every broker, merged
+//! describe_consumer_groups  per group, to its coordinator (FindCoordinator key_type 0):
+//!                           ConsumerGroupDescribe (KIP-848 groups); a group it does not know
+//!                           as a consumer group ──▶ DescribeGroups (classic groups), whose
+//!                           member assignments are the consumer protocol's bytes
+//! delete_consumer_groups    DeleteGroups, per group, to its coordinator
+//! ```
+//!
+//! Each group's answer stands alone, like Java's per-group `KafkaFuture`: one group's
+//! failure (`GROUP_ID_NOT_FOUND`, `NON_EMPTY_GROUP`) is that group's `Err`, naming it.
+
+use super::Admin;
+use crate::cluster::{Coordinator, CoordinatorKind, TrafficClass};
+use crate::connection::Connection;
+use crate::error::{Error, ErrorCode, Result};
+use crate::protocol::consumer_protocol::decode_assignment;
+use crate::protocol::wire::group_id;
+use crate::record::TopicPartition;
+use kafka_protocol::messages::consumer_group_describe_response::Assignment as WireAssignment;
+use kafka_protocol::messages::{
+    ApiKey, ConsumerGroupDescribeRequest, DeleteGroupsRequest, DescribeGroupsRequest,
+    ListGroupsRequest,
+};
+use kafka_protocol::protocol::StrBytes;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::future::Future;
+
+/// A group's state (Java's `GroupState`): the classic protocol's states and KIP-848's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum GroupState {
+    /// A state this client does not know.
+    Unknown,
+    /// Classic: members are (re)joining.
+    PreparingRebalance,
+    /// Classic: waiting for the leader's assignment.
+    CompletingRebalance,
+    /// Members have their assignment and consume.
+    Stable,
+    /// The group is gone (or never was): a classic coordinator describes an unknown group so.
+    Dead,
+    /// No members; committed offsets may remain.
+    Empty,
+    /// KIP-848: the coordinator is computing a new target assignment.
+    Assigning,
+    /// KIP-848: members are moving to the target assignment.
+    Reconciling,
+    /// KIP-1071 streams groups: not ready to be assigned.
+    NotReady,
+}
+
+impl GroupState {
+    const ALL: [GroupState; 9] = [
+        GroupState::Unknown,
+        GroupState::PreparingRebalance,
+        GroupState::CompletingRebalance,
+        GroupState::Stable,
+        GroupState::Dead,
+        GroupState::Empty,
+        GroupState::Assigning,
+        GroupState::Reconciling,
+        GroupState::NotReady,
+    ];
+
+    /// Java's spelling, which ListGroups' state filter and `kafka-consumer-groups` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupState::Unknown => "Unknown",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::Stable => "Stable",
+            GroupState::Dead => "Dead",
+            GroupState::Empty => "Empty",
+            GroupState::Assigning => "Assigning",
+            GroupState::Reconciling => "Reconciling",
+            GroupState::NotReady => "NotReady",
+        }
+    }
+
+    /// A state as a broker spells it, ignoring case (KIP-848 coordinators answer `stable`,
+    /// classic ones `Stable`), as Java's `GroupState.parse`; anything else is `Unknown`.
+    pub fn parse(s: &str) -> GroupState {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str().eq_ignore_ascii_case(s))
+            .unwrap_or(GroupState::Unknown)
+    }
+}
+
+impl fmt::Display for GroupState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which protocol a group speaks (Java's `GroupType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum GroupType {
+    /// A type this client does not know.
+    Unknown,
+    /// KIP-848's consumer protocol (`group.protocol=consumer`).
+    Consumer,
+    /// The classic protocol (JoinGroup, SyncGroup), and groups that only commit offsets.
+    Classic,
+    /// KIP-932 share groups.
+    Share,
+    /// KIP-1071 streams groups.
+    Streams,
+}
+
+impl GroupType {
+    const ALL: [GroupType; 5] = [
+        GroupType::Unknown,
+        GroupType::Consumer,
+        GroupType::Classic,
+        GroupType::Share,
+        GroupType::Streams,
+    ];
+
+    /// Java's spelling, which ListGroups' type filter uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupType::Unknown => "Unknown",
+            GroupType::Consumer => "Consumer",
+            GroupType::Classic => "Classic",
+            GroupType::Share => "Share",
+            GroupType::Streams => "Streams",
+        }
+    }
+
+    /// A type as a broker spells it, ignoring case; anything else is `Unknown`.
+    pub fn parse(s: &str) -> GroupType {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .unwrap_or(GroupType::Unknown)
+    }
+}
+
+impl fmt::Display for GroupType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which groups `list_consumer_groups` lists (Java's `ListConsumerGroupsOptions`): none
+/// given means all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListConsumerGroupsOptions {
+    /// Only groups in one of these states (ListGroups v4+).
+    pub states: Vec<GroupState>,
+    /// Only groups of one of these types (ListGroups v5+).
+    pub types: Vec<GroupType>,
+}
+
+impl ListConsumerGroupsOptions {
+    /// Only groups in one of these states.
+    pub fn in_states(mut self, states: impl IntoIterator<Item = GroupState>) -> Self {
+        self.states = states.into_iter().collect();
+        self
+    }
+
+    /// Only groups of one of these types.
+    pub fn of_types(mut self, types: impl IntoIterator<Item = GroupType>) -> Self {
+        self.types = types.into_iter().collect();
+        self
+    }
+}
+
+/// A group as `list_consumer_groups` reports it (Java's `ConsumerGroupListing`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsumerGroupListing {
+    /// The group id.
+    pub group_id: String,
+    /// Whether the group has no protocol type: it only stores offsets (committed with
+    /// `assign`, or by `alter_consumer_group_offsets`), it never had members.
+    pub is_simple_consumer_group: bool,
+    /// Its state, from brokers that report it (ListGroups v4+).
+    pub state: Option<GroupState>,
+    /// Its type, from brokers that report it (ListGroups v5+).
+    pub group_type: Option<GroupType>,
+}
+
+/// A member of a group (Java's `MemberDescription`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemberDescription {
+    /// The member id the coordinator gave it.
+    pub member_id: String,
+    /// `group.instance.id`, for a static member.
+    pub group_instance_id: Option<String>,
+    /// The member's `client.id`.
+    pub client_id: String,
+    /// The member's host, as the coordinator saw it (`/127.0.0.1`).
+    pub host: String,
+    /// The partitions the member owns now.
+    pub assignment: Vec<TopicPartition>,
+    /// KIP-848: the partitions the coordinator wants it to own (`None` for classic groups).
+    pub target_assignment: Option<Vec<TopicPartition>>,
+    /// KIP-848: the member's epoch (`None` for classic groups).
+    pub member_epoch: Option<i32>,
+}
+
+/// A group as `describe_consumer_groups` reports it (Java's `ConsumerGroupDescription`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsumerGroupDescription {
+    /// The group id.
+    pub group_id: String,
+    /// Whether the group has no protocol type (it only stores offsets).
+    pub is_simple_consumer_group: bool,
+    /// Its members, in the coordinator's order.
+    pub members: Vec<MemberDescription>,
+    /// The assignor: a classic group's chosen protocol (`range`), a KIP-848 group's
+    /// server-side assignor (`uniform`); empty when none was chosen.
+    pub partition_assignor: String,
+    /// Classic or consumer.
+    pub group_type: GroupType,
+    /// Its state.
+    pub state: GroupState,
+    /// The coordinator's address (`host:port`).
+    pub coordinator: String,
+    /// KIP-848: the group epoch (`None` for classic groups).
+    pub group_epoch: Option<i32>,
+    /// KIP-848: the epoch of the target assignment (`None` for classic groups).
+    pub target_assignment_epoch: Option<i32>,
+}
+
+/// A group id as requests carry it, refused before anything is sent when empty (Java's
+/// `InvalidGroupIdException`) or too long for the protocol's `i16` length.
+pub(super) fn check_group_id(group: &str) -> Result<()> {
+    if group.is_empty() {
+        return Err(Error::config("a group id must not be empty"));
+    }
+    if group.len() > i16::MAX as usize {
+        return Err(Error::config(format!(
+            "group id of {} bytes is longer than the protocol's {}",
+            group.len(),
+            i16::MAX
+        )));
+    }
+    Ok(())
+}
+
+/// The group ids asked for, checked, without duplicates.
+fn group_ids(groups: impl IntoIterator<Item = impl AsRef<str>>) -> Result<BTreeSet<String>> {
+    let ids: BTreeSet<String> = groups.into_iter().map(|g| g.as_ref().to_string()).collect();
+    ids.iter().try_for_each(|g| check_group_id(g))?;
+    Ok(ids)
+}
+
+/// A broker's error code as the error of `group`, or `Ok` for `NONE`.
+pub(super) fn group_error(
+    code: i16,
+    group: &str,
+    what: &str,
+    message: Option<&StrBytes>,
+) -> Result<()> {
+    match ErrorCode(code) {
+        ErrorCode::NONE => Ok(()),
+        code => Err(Error::Broker {
+            code,
+            context: format!("{what} group {group}"),
+            message: message.map(|m| m.to_string()).filter(|m| !m.is_empty()),
+        }),
+    }
+}
+
+impl Admin {
+    /// Runs `attempt` against `group`'s coordinator until it succeeds, fails for good, or
+    /// `default.api.timeout.ms` has passed: `NOT_COORDINATOR`, `COORDINATOR_NOT_AVAILABLE`
+    /// and a lost connection look the coordinator up again, `COORDINATOR_LOAD_IN_PROGRESS`
+    /// waits. `attempt` gets the connection and the coordinator's address.
+    pub(super) async fn at_coordinator<T, F, Fut>(&self, group: &str, mut attempt: F) -> Result<T>
+    where
+        F: FnMut(Connection) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let coordinator = Coordinator::new(
+            self.cluster.clone(),
+            CoordinatorKind::Group,
+            group,
+            TrafficClass::Control,
+        );
+        coordinator
+            .request(self.api_timeout, Error::retry_action, attempt)
+            .await
+    }
+
+    /// The consumer groups of the cluster (Java's `listConsumerGroups`): groups of protocol
+    /// type `consumer`, and simple groups that only store offsets, sorted by id. Every
+    /// broker is asked (each coordinates some groups); one that cannot answer within
+    /// `default.api.timeout.ms` fails the call. A broker older than ListGroups v4 (states)
+    /// or v5 (types) cannot filter: asking it to is `Error::UnsupportedVersion`.
+    pub async fn list_consumer_groups(
+        &self,
+        options: ListConsumerGroupsOptions,
+    ) -> Result<Vec<ConsumerGroupListing>> {
+        let request = ListGroupsRequest::default()
+            .with_states_filter(
+                options
+                    .states
+                    .iter()
+                    .map(|s| StrBytes::from_static_str(s.as_str()))
+                    .collect(),
+            )
+            .with_types_filter(
+                options
+                    .types
+                    .iter()
+                    .map(|t| StrBytes::from_static_str(t.as_str()))
+                    .collect(),
+            );
+        let snapshot = self.cluster.refresh().await?;
+        let mut ids: Vec<i32> = snapshot.brokers.keys().copied().collect();
+        ids.sort_unstable();
+        let mut listings: BTreeMap<String, ConsumerGroupListing> = BTreeMap::new();
+        for id in ids {
+            let request = &request;
+            let options = &options;
+            let groups = self
+                .cluster
+                .retry(self.api_timeout, || async move {
+                    let conn = self.cluster.broker(id, TrafficClass::Control).await?;
+                    let version = conn.version(ApiKey::ListGroups)?;
+                    let needs = if !options.types.is_empty() {
+                        5
+                    } else if !options.states.is_empty() {
+                        4
+                    } else {
+                        0
+                    };
+                    if version < needs {
+                        return Err(Error::UnsupportedVersion {
+                            api: "ListGroups",
+                            broker: conn.addr().to_string(),
+                            ours: format!("{needs}..=5 (to filter by state or type)"),
+                            theirs: format!("up to {version}"),
+                        });
+                    }
+                    let response = conn.send(request).await?;
+                    match ErrorCode(response.error_code) {
+                        ErrorCode::NONE => Ok((response.groups, version)),
+                        code => Err(Error::broker(
+                            code,
+                            format!("listing groups on broker {id}"),
+                        )),
+                    }
+                })
+                .await?;
+            let (groups, version) = groups;
+            for g in groups {
+                let protocol_type = g.protocol_type.as_str();
+                if protocol_type != "consumer" && !protocol_type.is_empty() {
+                    continue;
+                }
+                let listing = ConsumerGroupListing {
+                    group_id: g.group_id.0.to_string(),
+                    is_simple_consumer_group: protocol_type.is_empty(),
+                    state: (version >= 4).then(|| GroupState::parse(&g.group_state)),
+                    group_type: (version >= 5).then(|| GroupType::parse(&g.group_type)),
+                };
+                listings.insert(listing.group_id.clone(), listing);
+            }
+        }
+        Ok(listings.into_values().collect())
+    }
+
+    /// Describes consumer groups (Java's `describeConsumerGroups`): each group's members,
+    /// their assignments, state, type, assignor and coordinator. KIP-848 groups answer
+    /// ConsumerGroupDescribe; classic groups DescribeGroups, whose member assignments are
+    /// decoded from the consumer protocol's bytes. The outer `Err` is invalid input (an
+    /// empty group id), found before anything is sent; each group's own outcome is in the
+    /// map: `GROUP_ID_NOT_FOUND` from a coordinator that answers so (DescribeGroups v6+;
+    /// older ones describe an unknown group as `Dead`, without members), a group of another
+    /// protocol type as `INVALID_GROUP_ID`.
+    pub async fn describe_consumer_groups(
+        &self,
+        groups: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<BTreeMap<String, Result<ConsumerGroupDescription>>> {
+        let ids = group_ids(groups)?;
+        let mut out = BTreeMap::new();
+        for group in ids {
+            let described = self
+                .at_coordinator(&group, |conn| self.describe_once(conn, &group))
+                .await;
+            out.insert(group, described);
+        }
+        Ok(out)
+    }
+
+    async fn describe_once(
+        &self,
+        conn: Connection,
+        group: &str,
+    ) -> Result<ConsumerGroupDescription> {
+        if conn.version(ApiKey::ConsumerGroupDescribe).is_ok() {
+            let request =
+                ConsumerGroupDescribeRequest::default().with_group_ids(vec![group_id(group)]);
+            let response = conn.send(&request).await?;
+            let described = response
+                .groups
+                .into_iter()
+                .find(|g| g.group_id.0.as_str() == group)
+                .ok_or_else(|| missing(&conn, "ConsumerGroupDescribe", group))?;
+            // A classic group (or none) is GROUP_ID_NOT_FOUND here: DescribeGroups decides.
+            if ErrorCode(described.error_code) != ErrorCode::GROUP_ID_NOT_FOUND {
+                group_error(
+                    described.error_code,
+                    group,
+                    "describing",
+                    described.error_message.as_ref(),
+                )?;
+                return Ok(ConsumerGroupDescription {
+                    group_id: group.to_string(),
+                    is_simple_consumer_group: false,
+                    members: described
+                        .members
+                        .into_iter()
+                        .map(|m| MemberDescription {
+                            member_id: m.member_id.to_string(),
+                            group_instance_id: m.instance_id.map(|i| i.to_string()),
+                            client_id: m.client_id.to_string(),
+                            host: m.client_host.to_string(),
+                            assignment: partitions(&m.assignment),
+                            target_assignment: Some(partitions(&m.target_assignment)),
+                            member_epoch: Some(m.member_epoch),
+                        })
+                        .collect(),
+                    partition_assignor: described.assignor_name.to_string(),
+                    group_type: GroupType::Consumer,
+                    state: GroupState::parse(&described.group_state),
+                    coordinator: conn.addr().to_string(),
+                    group_epoch: Some(described.group_epoch),
+                    target_assignment_epoch: Some(described.assignment_epoch),
+                });
+            }
+        }
+        let request = DescribeGroupsRequest::default().with_groups(vec![group_id(group)]);
+        let response = conn.send(&request).await?;
+        let described = response
+            .groups
+            .into_iter()
+            .find(|g| g.group_id.0.as_str() == group)
+            .ok_or_else(|| missing(&conn, "DescribeGroups", group))?;
+        group_error(
+            described.error_code,
+            group,
+            "describing",
+            described.error_message.as_ref(),
+        )?;
+        let protocol_type = described.protocol_type.as_str();
+        if protocol_type != "consumer" && !protocol_type.is_empty() {
+            return Err(Error::Broker {
+                code: ErrorCode::INVALID_GROUP_ID,
+                context: format!("describing group {group}"),
+                message: Some(format!(
+                    "group {group} is not a consumer group (protocol type {protocol_type})"
+                )),
+            });
+        }
+        let mut members = Vec::with_capacity(described.members.len());
+        for m in described.members {
+            let assignment = if protocol_type == "consumer" {
+                decode_assignment(m.member_assignment)
+                    .map_err(|reason| Error::Protocol {
+                        broker: conn.addr().to_string(),
+                        reason: format!(
+                            "member {} of group {group}: {reason}",
+                            m.member_id.as_str()
+                        ),
+                    })?
+                    .partitions
+            } else {
+                Vec::new()
+            };
+            members.push(MemberDescription {
+                member_id: m.member_id.to_string(),
+                group_instance_id: m.group_instance_id.map(|i| i.to_string()),
+                client_id: m.client_id.to_string(),
+                host: m.client_host.to_string(),
+                assignment,
+                target_assignment: None,
+                member_epoch: None,
+            });
+        }
+        Ok(ConsumerGroupDescription {
+            group_id: group.to_string(),
+            is_simple_consumer_group: protocol_type.is_empty(),
+            members,
+            partition_assignor: described.protocol_data.to_string(),
+            group_type: GroupType::Classic,
+            state: GroupState::parse(&described.group_state),
+            coordinator: conn.addr().to_string(),
+            group_epoch: None,
+            target_assignment_epoch: None,
+        })
+    }
+
+    /// Deletes consumer groups and their committed offsets (Java's `deleteConsumerGroups`).
+    /// A group with members fails with `NON_EMPTY_GROUP`, an unknown one with
+    /// `GROUP_ID_NOT_FOUND`, each in its own entry; the outer `Err` is invalid input.
+    pub async fn delete_consumer_groups(
+        &self,
+        groups: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<BTreeMap<String, Result<()>>> {
+        let ids = group_ids(groups)?;
+        let mut out = BTreeMap::new();
+        for group in ids {
+            let group_ref = &group;
+            let deleted = self
+                .at_coordinator(group_ref, |conn| async move {
+                    let request =
+                        DeleteGroupsRequest::default().with_groups_names(vec![group_id(group_ref)]);
+                    let response = conn.send(&request).await?;
+                    let result = response
+                        .results
+                        .iter()
+                        .find(|r| r.group_id.0.as_str() == group_ref.as_str())
+                        .ok_or_else(|| missing(&conn, "DeleteGroups", group_ref))?;
+                    group_error(result.error_code, group_ref, "deleting", None)
+                })
+                .await;
+            out.insert(group, deleted);
+        }
+        Ok(out)
+    }
+}
+
+/// A response that leaves out the group it was asked about breaks the protocol.
+fn missing(conn: &Connection, api: &str, group: &str) -> Error {
+    Error::Protocol {
+        broker: conn.addr().to_string(),
+        reason: format!("{api} response without group {group}"),
+    }
+}
+
+/// A KIP-848 assignment's partitions, by topic name, sorted.
+fn partitions(assignment: &WireAssignment) -> Vec<TopicPartition> {
+    let mut out: Vec<TopicPartition> = assignment
+        .topic_partitions
+        .iter()
+        .flat_map(|t| {
+            let topic = t.topic_name.0.to_string();
+            t.partitions
+                .iter()
+                .map(move |&p| TopicPartition::new(topic.clone(), p))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_and_types_parse_whatever_the_case() {
+        for state in GroupState::ALL {
+            assert_eq!(GroupState::parse(state.as_str()), state);
+            assert_eq!(
+                GroupState::parse(&state.as_str().to_ascii_lowercase()),
+                state
+            );
+        }
+        assert_eq!(GroupState::parse("stable"), GroupState::Stable);
+        assert_eq!(GroupState::parse("Rebalancing"), GroupState::Unknown);
+        for t in GroupType::ALL {
+            assert_eq!(GroupType::parse(&t.as_str().to_ascii_uppercase()), t);
+        }
+        assert_eq!(GroupType::parse("classic"), GroupType::Classic);
+        assert_eq!(GroupType::parse(""), GroupType::Unknown);
+    }
+
+    #[test]
+    fn bad_group_ids_are_refused_before_any_request() {
+        assert!(matches!(check_group_id(""), Err(Error::Config(_))));
+        assert!(matches!(
+            check_group_id(&"g".repeat(40_000)),
+            Err(Error::Config(_))
+        ));
+        check_group_id("orders").unwrap();
+        let ids = group_ids(["b", "a", "b"]).unwrap();
+        assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(group_ids(["a", ""]).is_err());
+    }
+
+    #[test]
+    fn broker_codes_name_the_group() {
+        group_error(0, "g", "deleting", None).unwrap();
+        let e = group_error(68, "orders", "deleting", None).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::NON_EMPTY_GROUP));
+        assert!(e.to_string().contains("deleting group orders"), "{e}");
+        let msg = StrBytes::from_static_str("nope");
+        let e = group_error(69, "g", "describing", Some(&msg)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "GROUP_ID_NOT_FOUND(69) from broker for describing group g: nope"
+        );
+    }
+}
