@@ -145,6 +145,7 @@ pub mod hooks {
             TxnOffsetCommit => TxnOffsetCommitRequest,
             SaslHandshake => SaslHandshakeRequest,
             SaslAuthenticate => SaslAuthenticateRequest,
+            ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest,
         );
     }
 

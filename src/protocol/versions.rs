@@ -41,6 +41,14 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     // v3 adds the member's generation and id (KIP-447); v5 is transaction version 2 (the
     // group joins the transaction implicitly), v4 at most for version 1.
     (ApiKey::TxnOffsetCommit, "TxnOffsetCommit", 0, 5),
+    // KIP-848 (group.protocol=consumer). v1 (Kafka 4.0+): the member names its own id
+    // (KIP-1082); v0 had the broker name it, which kafkit does not implement.
+    (
+        ApiKey::ConsumerGroupHeartbeat,
+        "ConsumerGroupHeartbeat",
+        1,
+        1,
+    ),
 ];
 
 /// The APIs kafkit speaks, in a fixed order (fuzz targets index into it).
