@@ -105,9 +105,10 @@ impl Group {
             .heartbeat_request(&beat.member_id, beat.epoch, beat.full)
             .with_subscribed_topic_names(
                 beat.subscription
+                    .clone()
                     .map(|topics| topics.iter().map(|t| topic_name(t)).collect()),
             )
-            .with_topic_partitions(beat.owned.map(|owned| by_topic(&owned)));
+            .with_topic_partitions(beat.owned.clone().map(|owned| by_topic(&owned)));
         let outcome = match self.coordinator().await {
             Ok(conn) => conn.send(&request).await.and_then(|r| self.answer_error(r)),
             Err(e) => Err(e),

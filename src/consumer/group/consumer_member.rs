@@ -225,7 +225,7 @@ impl ConsumerMember {
         let news = self.full
             || self.sent_subscription.as_ref() != Some(&self.subscription)
             || self.sent_owned.as_ref() != Some(&self.owned);
-        if news && !self.backing_off {
+        if (news && !self.backing_off) || self.next_beat <= Instant::now() {
             Due::Now
         } else {
             Due::At(self.next_beat)
