@@ -49,7 +49,7 @@ enum Member {
     /// JoinGroup/SyncGroup rounds, client-side assignment.
     Classic(Membership),
     /// KIP-848: ConsumerGroupHeartbeat, broker-side assignment.
-    Consumer(ConsumerMember),
+    Consumer(Box<ConsumerMember>),
 }
 
 impl Member {
@@ -137,10 +137,10 @@ impl Group {
             .collect();
         let membership = match config.group_protocol {
             GroupProtocol::Classic => Member::Classic(Membership::default()),
-            GroupProtocol::Consumer => Member::Consumer(ConsumerMember::new(
+            GroupProtocol::Consumer => Member::Consumer(Box::new(ConsumerMember::new(
                 consumer_member::new_member_id(),
                 config.group_instance_id.is_some(),
-            )),
+            ))),
         };
         let protocol = config.group_protocol;
         let group = Arc::new(Group {

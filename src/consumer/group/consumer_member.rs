@@ -120,6 +120,10 @@ pub(crate) struct Beat {
     pub owned: Option<Vec<IdPartition>>,
 }
 
+/// A heartbeat in flight: its sequence number, and the subscription and owned partitions it
+/// said (`None`: sent as null).
+type InFlight = (u64, Option<Vec<String>>, Option<BTreeSet<IdPartition>>);
+
 /// The member's id, epoch, phase and what its heartbeats have said.
 #[derive(Clone, Debug)]
 pub(crate) struct ConsumerMember {
@@ -136,7 +140,7 @@ pub(crate) struct ConsumerMember {
     /// A failure: the next heartbeat waits for `next_beat` even with news.
     backing_off: bool,
     /// The heartbeat in flight, and what it said.
-    in_flight: Option<(u64, Option<Vec<String>>, Option<BTreeSet<IdPartition>>)>,
+    in_flight: Option<InFlight>,
     seq: u64,
     /// Every field goes in the next heartbeat.
     full: bool,
