@@ -90,10 +90,10 @@ impl LedgerState {
                     continue;
                 }
                 let hook = words.next().unwrap_or("");
-                let list = parse_list(words.next().unwrap_or(""));
+                let list = || parse_list(words.clone().next().unwrap_or(""));
                 match hook {
-                    "assigned" => self.claim(&name, &list),
-                    "revoked" | "lost" => self.release(&name, &list),
+                    "assigned" => self.claim(&name, &list()),
+                    "revoked" | "lost" => self.release(&name, &list()),
                     _ => {}
                 }
             }
