@@ -5,7 +5,7 @@
 //! cargo run --example group_member -- --bootstrap-server localhost:9092 --topic t \
 //!     --group g [--instance-id i] [--commit-after-processing] [--out FILE] \
 //!     [--session-timeout-ms MS] [--process-ms MS] [--assignor range|cooperative-sticky] \
-//!     [--auto-commit-interval-ms MS]
+//!     [--auto-commit-interval-ms MS] [--group-protocol classic|consumer]
 //! ```
 //!
 //! Appends to FILE (stdout without `--out`), flushing after every line:
@@ -27,7 +27,7 @@ mod out;
 mod support;
 
 use clap::Parser;
-use kafkit::{AssignorKind, AutoOffsetReset, Consumer, ConsumerConfig};
+use kafkit::{AssignorKind, AutoOffsetReset, Consumer, ConsumerConfig, GroupProtocol};
 use out::{emit, write_records, Hooks, Out};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +62,10 @@ struct Args {
     /// `auto.commit.interval.ms`, without `--commit-after-processing`.
     #[arg(long, value_name = "MS", default_value_t = 5_000)]
     auto_commit_interval_ms: u64,
+    /// `group.protocol`: with `consumer` (KIP-848) the broker sets the session and
+    /// heartbeat timing and assigns, so the session and assignor options are not used.
+    #[arg(long, default_value = "classic")]
+    group_protocol: GroupProtocol,
 }
 
 #[tokio::main]
@@ -87,9 +91,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.auto_offset_reset = AutoOffsetReset::Earliest;
     config.enable_auto_commit = !args.commit_after_processing;
     config.auto_commit_interval = Duration::from_millis(args.auto_commit_interval_ms);
-    config.session_timeout = session_timeout;
-    config.heartbeat_interval = (session_timeout / 10).max(Duration::from_millis(100));
-    config.partition_assignment_strategy = vec![args.assignor];
+    config.group_protocol = args.group_protocol;
+    if args.group_protocol == GroupProtocol::Classic {
+        config.session_timeout = session_timeout;
+        config.heartbeat_interval = (session_timeout / 10).max(Duration::from_millis(100));
+        config.partition_assignment_strategy = vec![args.assignor];
+    }
     config.max_poll_records = 50;
     let consumer = Consumer::new(config).await?;
     consumer.set_rebalance_listener(Hooks(out.clone()));

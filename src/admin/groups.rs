@@ -279,7 +279,7 @@ impl Admin {
     /// `default.api.timeout.ms` has passed: `NOT_COORDINATOR`, `COORDINATOR_NOT_AVAILABLE`
     /// and a lost connection look the coordinator up again, `COORDINATOR_LOAD_IN_PROGRESS`
     /// waits. `attempt` gets the connection and the coordinator's address.
-    pub(super) async fn at_coordinator<T, F, Fut>(&self, group: &str, mut attempt: F) -> Result<T>
+    pub(super) async fn at_coordinator<T, F, Fut>(&self, group: &str, attempt: F) -> Result<T>
     where
         F: FnMut(Connection) -> Fut,
         Fut: Future<Output = Result<T>>,

@@ -6,6 +6,7 @@ use kafka_protocol::messages::MetadataResponse;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// A broker's id and address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub(crate) struct PartitionInfo {
 #[derive(Debug)]
 pub(crate) struct TopicInfo {
     pub error: ErrorCode,
+    /// The topic's id (Metadata v10+; nil before): KIP-848 assignments name topics by id.
+    pub id: Uuid,
     pub partitions: Vec<PartitionInfo>,
     /// Ids of the partitions that have a leader, ascending: what the sticky partitioner
     /// chooses among, computed once per refresh rather than per record.
@@ -58,6 +61,7 @@ impl TopicInfo {
             .collect();
         Self {
             error,
+            id: Uuid::nil(),
             partitions,
             available,
             used: AtomicBool::new(false),
@@ -147,7 +151,9 @@ impl Snapshot {
                     }
                 }
             }
-            topics.insert(name.clone(), Arc::new(TopicInfo::new(error, partitions)));
+            let mut info = TopicInfo::new(error, partitions);
+            info.id = topic.topic_id;
+            topics.insert(name.clone(), Arc::new(info));
         }
         Snapshot {
             brokers,

@@ -309,6 +309,17 @@ impl Cluster {
         Some(topic.clone())
     }
 
+    /// The id → name of every topic the cached metadata knows with an id: KIP-848
+    /// assignments name topics by id.
+    pub(crate) fn topic_names_by_id(&self) -> HashMap<uuid::Uuid, String> {
+        read(&self.inner.snapshot)
+            .topics
+            .iter()
+            .filter(|(_, t)| !t.id.is_nil())
+            .map(|(name, t)| (t.id, name.clone()))
+            .collect()
+    }
+
     /// The topic's metadata, waiting up to `timeout` for it to exist and have leaders.
     pub(crate) async fn topic(&self, name: &str, timeout: Duration) -> Result<Arc<TopicInfo>> {
         if let Some(topic) = self.cached_topic(name) {

@@ -121,6 +121,53 @@ impl FromStr for AssignorKind {
     }
 }
 
+/// How a consumer group assigns partitions (`group.protocol`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GroupProtocol {
+    /// `classic`: JoinGroup/SyncGroup rounds, the group leader (a client) assigns with
+    /// `partition.assignment.strategy`, heartbeats every `heartbeat.interval.ms`.
+    #[default]
+    Classic,
+    /// `consumer`: KIP-848 (Kafka 4.0+). The broker assigns (`group.remote.assignor`) and
+    /// sets the heartbeat interval and session timeout; members reconcile incrementally,
+    /// with no group-wide rebalance barrier.
+    Consumer,
+}
+
+impl FromStr for GroupProtocol {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "classic" => Ok(GroupProtocol::Classic),
+            "consumer" => Ok(GroupProtocol::Consumer),
+            _ => Err(bad_value("group.protocol", s, "classic or consumer")),
+        }
+    }
+}
+
+/// The broker-side assignors of KIP-848 kafkit lets a member ask for
+/// (`group.remote.assignor`): the ones a Kafka broker enables by default.
+const REMOTE_ASSIGNORS: [&str; 2] = ["uniform", "range"];
+
+/// Settings the consumer protocol leaves to the broker: Java refuses them with
+/// `group.protocol=consumer`, and so does kafkit.
+const CLASSIC_ONLY: [(&str, &str); 3] = [
+    (
+        "partition.assignment.strategy",
+        "the broker assigns; choose its assignor with group.remote.assignor",
+    ),
+    (
+        "session.timeout.ms",
+        "the broker's group.consumer.session.timeout.ms applies",
+    ),
+    (
+        "heartbeat.interval.ms",
+        "the broker's group.consumer.heartbeat.interval.ms applies",
+    ),
+];
+
 /// Consumer settings, with the Java consumer's defaults.
 ///
 /// Group settings (offsets commits, session and heartbeat timing, assignors) only matter with
@@ -193,6 +240,14 @@ pub struct ConsumerConfig {
     /// `client.rack`: this consumer's rack, so a broker can serve fetches from a replica in the
     /// same rack (KIP-392) when the cluster configures a replica selector. Default unset.
     pub client_rack: Option<String>,
+    /// `group.protocol`: see [`GroupProtocol`]. Default `classic`, as in Java 4.x. With
+    /// `consumer`, `partition.assignment.strategy`, `session.timeout.ms` and
+    /// `heartbeat.interval.ms` must stay unset (the broker decides them).
+    pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor`: the broker-side assignor this member asks for with
+    /// `group.protocol=consumer`, `uniform` or `range`; unset, the broker's default
+    /// (`group.consumer.assignors`' first). Refused with `classic`. Default unset.
+    pub group_remote_assignor: Option<String>,
 }
 
 impl Default for ConsumerConfig {
@@ -221,6 +276,8 @@ impl Default for ConsumerConfig {
             isolation_level: IsolationLevel::ReadUncommitted,
             check_crcs: true,
             client_rack: None,
+            group_protocol: GroupProtocol::Classic,
+            group_remote_assignor: None,
         }
     }
 }
@@ -243,9 +300,19 @@ impl ConsumerConfig {
         V: AsRef<str>,
     {
         let mut config = Self::default();
+        let mut classic_only = Vec::new();
         apply(properties, "consumer", |key, value| {
+            if CLASSIC_ONLY.iter().any(|(k, _)| *k == key) {
+                classic_only.push(key.to_string());
+            }
             Ok(config.set(key, value)? || config.client.set(key, value)?)
         })?;
+        // Java refuses these keys with the consumer protocol even at their default values.
+        if config.group_protocol == GroupProtocol::Consumer {
+            if let Some(key) = classic_only.first() {
+                return Err(classic_only_error(key));
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -276,6 +343,8 @@ impl ConsumerConfig {
             "isolation.level" => self.isolation_level = value.parse()?,
             "check.crcs" => self.check_crcs = parse_bool(key, value)?,
             "client.rack" => self.client_rack = parse_optional(value),
+            "group.protocol" => self.group_protocol = value.parse()?,
+            "group.remote.assignor" => self.group_remote_assignor = parse_optional(value),
             _ => return Ok(false),
         }
         Ok(true)
@@ -353,8 +422,53 @@ impl ConsumerConfig {
                 format!("client.rack is {} bytes long; shorten it", rack.len())
             })?;
         }
-        Ok(())
+        self.validate_group_protocol()
     }
+
+    /// `group.protocol=consumer` leaves assignment, session and heartbeat timing to the
+    /// broker: the settings for them must keep their defaults (`from_properties` also
+    /// refuses the keys themselves, as Java does). `group.remote.assignor` needs it.
+    fn validate_group_protocol(&self) -> Result<()> {
+        let defaults = Self::default();
+        match self.group_protocol {
+            GroupProtocol::Classic => ensure(self.group_remote_assignor.is_none(), || {
+                "group.remote.assignor is only used with group.protocol=consumer; set \
+                 group.protocol=consumer or unset group.remote.assignor"
+                    .to_string()
+            }),
+            GroupProtocol::Consumer => {
+                let changed = [
+                    self.partition_assignment_strategy != defaults.partition_assignment_strategy,
+                    self.session_timeout != defaults.session_timeout,
+                    self.heartbeat_interval != defaults.heartbeat_interval,
+                ];
+                if let Some(i) = changed.iter().position(|&c| c) {
+                    return Err(classic_only_error(CLASSIC_ONLY[i].0));
+                }
+                if let Some(assignor) = &self.group_remote_assignor {
+                    ensure(REMOTE_ASSIGNORS.contains(&assignor.as_str()), || {
+                        format!(
+                            "group.remote.assignor {assignor:?} is not one kafkit supports; \
+                             use uniform or range, or leave it unset for the broker's default"
+                        )
+                    })?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `key` set together with `group.protocol=consumer`.
+fn classic_only_error(key: &str) -> Error {
+    let why = CLASSIC_ONLY
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, why)| why);
+    Error::config(format!(
+        "{key} is not supported with group.protocol=consumer ({why}); remove it, or use \
+         group.protocol=classic"
+    ))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ mod security;
 
 pub use client::{ClientConfig, DEFAULT_MAX_CONTROL_RESPONSE_SIZE, DEFAULT_MAX_RESPONSE_SIZE};
 pub use compression::Compression;
-pub use consumer::{AssignorKind, AutoOffsetReset, ConsumerConfig, IsolationLevel};
+pub use consumer::{AssignorKind, AutoOffsetReset, ConsumerConfig, GroupProtocol, IsolationLevel};
 pub use producer::{Acks, ProducerConfig, MAX_IN_FLIGHT_FOR_IDEMPOTENCE};
 pub use secret::Secret;
 pub(crate) use security::{check_extension, json_string, UnsecuredLogin};

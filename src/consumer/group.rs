@@ -1,5 +1,7 @@
-//! Consumer group membership (the classic protocol): the coordinator, the membership state,
-//! LeaveGroup; joins, heartbeats and offsets in the files beside it.
+//! Consumer group membership: the coordinator, the membership state, leaving; joins,
+//! heartbeats and offsets in the files beside it. Two protocols (`group.protocol`), one
+//! [`Member`] enum: the classic one below, and KIP-848's (`consumer_member.rs`,
+//! `consumer_heartbeat.rs`), where the broker assigns and `poll` reconciles.
 //!
 //! ```text
 //! poll ──▶ join wanted? ──▶ FindCoordinator ─▶ JoinGroup ─▶ (leader: assign) ─▶ SyncGroup
@@ -14,6 +16,8 @@
 //! request. Joining happens inside `poll`, so rebalance hooks run on the application's task
 //! and a revoke hook can commit; heartbeats never wait for the application.
 
+mod consumer_heartbeat;
+mod consumer_member;
 mod heartbeat;
 mod join;
 mod membership;
@@ -21,13 +25,15 @@ mod offsets;
 
 use super::assignor::{assignor, Assignor, RebalanceProtocol};
 use crate::cluster::{Cluster, TrafficClass};
-use crate::config::ConsumerConfig;
+use crate::config::{ConsumerConfig, GroupProtocol};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::wire::group_id;
 use crate::record::ConsumerGroupMetadata;
 pub use crate::record::OffsetAndMetadata;
 use crate::sync::lock;
+pub(crate) use consumer_heartbeat::Acknowledgement;
+use consumer_member::ConsumerMember;
 pub(crate) use join::Rebalanced;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::{FindCoordinatorRequest, LeaveGroupRequest};
@@ -37,9 +43,73 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+/// Where this member stands, in the protocol its group speaks: the one place the protocol
+/// choice lives.
+enum Member {
+    /// JoinGroup/SyncGroup rounds, client-side assignment.
+    Classic(Membership),
+    /// KIP-848: ConsumerGroupHeartbeat, broker-side assignment.
+    Consumer(Box<ConsumerMember>),
+}
+
+impl Member {
+    fn member_id(&self) -> &str {
+        match self {
+            Member::Classic(m) => m.member_id(),
+            Member::Consumer(m) => m.member_id(),
+        }
+    }
+
+    /// What commits carry as the generation: the classic generation, or the member epoch.
+    fn generation(&self) -> i32 {
+        match self {
+            Member::Classic(m) => m.generation(),
+            Member::Consumer(m) => m.epoch(),
+        }
+    }
+
+    fn lost(&self) -> Option<&str> {
+        match self {
+            Member::Classic(m) => m.lost(),
+            Member::Consumer(m) => m.lost(),
+        }
+    }
+
+    /// Whether a classic join round is wanted (the consumer protocol has none).
+    fn wants_join(&self) -> bool {
+        match self {
+            Member::Classic(m) => m.wants_join(),
+            Member::Consumer(_) => false,
+        }
+    }
+
+    /// Whether the classic heartbeat task beats.
+    fn is_stable(&self) -> bool {
+        match self {
+            Member::Classic(m) => m.is_stable(),
+            Member::Consumer(_) => false,
+        }
+    }
+
+    /// Applies a classic membership event (the consumer protocol's member changes only
+    /// through its heartbeats and reconciliation).
+    fn apply(&mut self, event: Event) {
+        if let Member::Classic(m) = self {
+            m.apply(event);
+        }
+    }
+
+    fn consumer(&mut self) -> Option<&mut ConsumerMember> {
+        match self {
+            Member::Consumer(m) => Some(m),
+            Member::Classic(_) => None,
+        }
+    }
+}
+
 /// What the group's tasks share, each read or changed under one short lock.
 struct GroupState {
-    membership: Membership,
+    membership: Member,
     /// The subscribed topics, sorted.
     topics: Vec<String>,
     /// The coordinator's address, once found.
@@ -65,20 +135,33 @@ impl Group {
             .iter()
             .map(|k| assignor(*k))
             .collect();
+        let membership = match config.group_protocol {
+            GroupProtocol::Classic => Member::Classic(Membership::default()),
+            GroupProtocol::Consumer => Member::Consumer(Box::new(ConsumerMember::new(
+                consumer_member::new_member_id(),
+                config.group_instance_id.is_some(),
+            ))),
+        };
+        let protocol = config.group_protocol;
         let group = Arc::new(Group {
             cluster,
             config,
             group_id,
             assignors,
             state: Mutex::new(GroupState {
-                membership: Membership::default(),
+                membership,
                 topics: Vec::new(),
                 coordinator: None,
                 last_poll: Instant::now(),
             }),
             wake_heartbeat: Arc::new(Notify::new()),
         });
-        tokio::spawn(heartbeat::run(Arc::downgrade(&group)));
+        match protocol {
+            GroupProtocol::Classic => tokio::spawn(heartbeat::run(Arc::downgrade(&group))),
+            GroupProtocol::Consumer => {
+                tokio::spawn(consumer_heartbeat::run(Arc::downgrade(&group)))
+            }
+        };
         group
     }
 
@@ -122,11 +205,21 @@ impl Group {
         self.apply(Event::JoinAbandoned);
     }
 
-    /// Subscribes to `topics` (sorted, without duplicates): rejoin at the next poll.
+    /// Subscribes to `topics` (sorted, without duplicates): rejoin at the next poll
+    /// (classic), or tell the broker in the next heartbeat, at once (consumer).
     pub(crate) fn subscribe(&self, topics: Vec<String>) {
         let mut s = lock(&self.state);
-        s.topics = topics;
+        s.topics = topics.clone();
         s.membership.apply(Event::Subscribed);
+        if let Some(m) = s.membership.consumer() {
+            m.apply(consumer_member::Event::Subscribed(topics));
+            self.wake_heartbeat.notify_one();
+        }
+    }
+
+    /// The protocol the group speaks (`group.protocol`).
+    pub(crate) fn group_protocol(&self) -> GroupProtocol {
+        self.config.group_protocol
     }
 
     pub(crate) fn topics(&self) -> Vec<String> {
@@ -146,6 +239,10 @@ impl Group {
         let mut s = lock(&self.state);
         let reason = s.membership.lost()?.to_string();
         s.membership.apply(Event::LossReported);
+        if let Some(m) = s.membership.consumer() {
+            m.apply(consumer_member::Event::LossReported);
+            self.wake_heartbeat.notify_one();
+        }
         Some(reason)
     }
 
@@ -206,7 +303,13 @@ impl Group {
     /// (`group.instance.id`) sends nothing: it keeps its place for a restart within
     /// `session.timeout.ms` (KIP-345). Needs a tokio runtime; without one (a consumer
     /// dropped outside any) nothing is sent and the session times out.
+    ///
+    /// With the consumer protocol the member leaves with a heartbeat of epoch -1, or -2 for
+    /// a static member, which keeps its place (`consumer_heartbeat.rs`).
     pub(crate) fn leave(self: &Arc<Self>, reason: &str) -> Option<tokio::task::JoinHandle<()>> {
+        if self.config.group_protocol == GroupProtocol::Consumer {
+            return self.leave_consumer_group();
+        }
         let member_id = {
             let mut s = lock(&self.state);
             let member_id = s.membership.member_id().to_string();

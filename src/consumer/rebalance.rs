@@ -7,6 +7,9 @@
 //!                                                                          │ done
 //!        [Revoke (cooperative: what moved)] ◀──────────────────────────────┘
 //!                 ──▶ Assign (OffsetFetch task ──▶ positions, hook)
+//!
+//!  KIP-848 (group.protocol=consumer): the broker's assignment differs from what is owned?
+//!    [Revoke (commit, hook, drop)] ──▶ Assign (offsets, hook) ──▶ Acknowledge (heartbeat)
 //! ```
 //! A rebalance is a queue of steps, each resumable, so a `poll` dropped at any await (by a
 //! `select!` or a timeout around it) loses nothing and repeats nothing: the next poll
@@ -17,8 +20,9 @@
 //! again, and the partitions are fetched once their offsets are known.
 
 use super::assignor::RebalanceProtocol;
-use super::group::{Group, OffsetAndMetadata, Rebalanced};
+use super::group::{Acknowledgement, Group, OffsetAndMetadata, Rebalanced};
 use super::Consumer;
+use crate::config::GroupProtocol;
 use crate::error::{Error, Result};
 use crate::record::TopicPartition;
 use crate::sync::lock;
@@ -114,6 +118,8 @@ pub(super) enum Step {
         offsets: Option<JoinHandle<Result<HashMap<TopicPartition, OffsetAndMetadata>>>>,
         hook_due: bool,
     },
+    /// KIP-848: the reconciliation is done; the next heartbeat says what is owned now.
+    Acknowledge(Option<Acknowledgement>),
 }
 
 impl Step {
@@ -194,6 +200,9 @@ impl Consumer {
         let mut rebalance = self.inner.rebalance.lock().await;
         loop {
             self.check_open()?;
+            if let Some(error) = group.failure() {
+                return Err(error);
+            }
             if let Some(reason) = group.take_lost() {
                 tracing::info!(%reason, "partitions lost");
                 rebalance.abandon();
@@ -242,6 +251,9 @@ impl Consumer {
     /// owned is revoked first (heartbeats go on meanwhile). `false` when there is nothing
     /// to do.
     fn queue_join(&self, group: &Group, rebalance: &mut Rebalance) -> bool {
+        if group.group_protocol() == GroupProtocol::Consumer {
+            return self.queue_reconciliation(group, rebalance);
+        }
         if !group.wants_join() || group.topics().is_empty() {
             return false;
         }
@@ -251,6 +263,30 @@ impl Consumer {
             rebalance.steps.push_back(revoke);
         }
         rebalance.steps.push_back(Step::StartJoin);
+        rebalance.started.get_or_insert_with(Instant::now);
+        true
+    }
+
+    /// KIP-848: queues the reconciliation to the broker's assignment, if it differs from
+    /// what is owned: revoke first (auto-commit, hook), then assign (offsets, hook), then
+    /// acknowledge. The same hooks as the classic protocol's, in Java's order.
+    fn queue_reconciliation(&self, group: &Group, rebalance: &mut Rebalance) -> bool {
+        let owned = lock(&self.inner.positions).assignment();
+        let Some(reconciliation) = group.reconciliation(&owned) else {
+            return false;
+        };
+        if !reconciliation.revoke.is_empty() {
+            let revoke = self.revoke_step(reconciliation.revoke);
+            rebalance.steps.push_back(revoke);
+        }
+        rebalance.steps.push_back(Step::Assign {
+            partitions: reconciliation.assign,
+            offsets: None,
+            hook_due: true,
+        });
+        rebalance
+            .steps
+            .push_back(Step::Acknowledge(Some(reconciliation.ack)));
         rebalance.started.get_or_insert_with(Instant::now);
         true
     }
@@ -387,6 +423,12 @@ impl Consumer {
                 *hook_due = false;
                 if let Some(listener) = self.listener() {
                     listener.on_partitions_assigned(self, partitions).await;
+                }
+                Ok(Next::Done(Vec::new()))
+            }
+            Step::Acknowledge(ack) => {
+                if let Some(ack) = ack.take() {
+                    group.reconciled(ack);
                 }
                 Ok(Next::Done(Vec::new()))
             }

@@ -20,7 +20,8 @@ impl Consumer {
     /// `Pattern.matcher(topic).matches()` is), except internal topics such as
     /// `__consumer_offsets`. The topics are matched now and again every
     /// `metadata.max.age.ms`; when the matches change, the group rebalances. Replaces any
-    /// earlier subscription or assignment, and is replaced by a later one. Needs `group.id`.
+    /// earlier subscription or assignment, and is replaced by a later one. Needs `group.id`
+    /// and `group.protocol=classic` (refused with `consumer`).
     ///
     /// ```no_run
     /// # async fn demo(consumer: kafkit::Consumer) -> kafkit::Result<()> {
@@ -32,6 +33,15 @@ impl Consumer {
         let regex = Regex::new(&format!("^(?:{pattern})$"))
             .map_err(|e| Error::config(format!("subscribe_pattern({pattern:?}): {e}")))?;
         let group = self.group()?.clone();
+        if group.group_protocol() == crate::config::GroupProtocol::Consumer {
+            // KIP-848 matches patterns on the broker (RE2J syntax); kafkit does not send
+            // them yet, and matching here would not be what the broker's assignor sees.
+            return Err(Error::config(
+                "subscribe_pattern is not supported with group.protocol=consumer yet (KIP-848 \
+                 matches subscribed_topic_regex on the broker); subscribe to a topic list, or \
+                 use group.protocol=classic",
+            ));
+        }
         self.stop_pattern();
         let cluster = self.inner.cluster.clone();
         let matched = matching_topics(&cluster, &regex).await?;

@@ -157,6 +157,7 @@ pub mod hooks {
             DeleteGroups => DeleteGroupsRequest,
             OffsetDelete => OffsetDeleteRequest,
             ConsumerGroupDescribe => ConsumerGroupDescribeRequest,
+            ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest,
         );
     }
 

@@ -65,6 +65,14 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     (ApiKey::DeleteGroups, "DeleteGroups", 0, 2),
     (ApiKey::OffsetDelete, "OffsetDelete", 0, 0),
     (ApiKey::ConsumerGroupDescribe, "ConsumerGroupDescribe", 0, 1),
+    // KIP-848 (group.protocol=consumer). v1 (Kafka 4.0+): the member names its own id
+    // (KIP-1082); v0 had the broker name it, which kafkit does not implement.
+    (
+        ApiKey::ConsumerGroupHeartbeat,
+        "ConsumerGroupHeartbeat",
+        1,
+        1,
+    ),
 ];
 
 /// The APIs kafkit speaks, in a fixed order (fuzz targets index into it).

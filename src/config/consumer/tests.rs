@@ -208,3 +208,53 @@ fn zero_and_absurd_values_are_rejected() {
     let text = err(&[("session.timeout.ms", "3000000000")]);
     assert!(text.contains("more than the maximum"), "{text}");
 }
+
+#[test]
+fn group_protocol_consumer_refuses_what_the_broker_decides() {
+    assert_eq!(props(&[]).unwrap().group_protocol, GroupProtocol::Classic);
+    let c = props(&[
+        ("group.protocol", "consumer"),
+        ("group.remote.assignor", "uniform"),
+        ("group.instance.id", "i1"),
+        ("client.rack", "r1"),
+    ])
+    .unwrap();
+    assert_eq!(c.group_protocol, GroupProtocol::Consumer);
+    assert_eq!(c.group_remote_assignor.as_deref(), Some("uniform"));
+    assert!(props(&[("group.protocol", "CONSUMER")]).is_ok());
+    assert!(err(&[("group.protocol", "share")]).contains("classic or consumer"));
+    // Java refuses the keys even at their default values.
+    for (key, value) in [
+        ("partition.assignment.strategy", "range"),
+        ("session.timeout.ms", "45000"),
+        ("heartbeat.interval.ms", "3000"),
+    ] {
+        let text = err(&[("group.protocol", "consumer"), (key, value)]);
+        assert!(
+            text.contains(&format!(
+                "{key} is not supported with group.protocol=consumer"
+            )),
+            "{text}"
+        );
+        assert!(props(&[("group.protocol", "classic"), (key, value)]).is_ok());
+    }
+    // Set in code: anything but the default is refused.
+    let mut c = ConsumerConfig::new("localhost:9092");
+    c.group_protocol = GroupProtocol::Consumer;
+    c.session_timeout = Duration::from_secs(10);
+    let text = c.validate().unwrap_err().to_string();
+    assert!(
+        text.contains("session.timeout.ms is not supported"),
+        "{text}"
+    );
+    let text = err(&[("group.remote.assignor", "uniform")]);
+    assert!(
+        text.contains("only used with group.protocol=consumer"),
+        "{text}"
+    );
+    let text = err(&[
+        ("group.protocol", "consumer"),
+        ("group.remote.assignor", "sticky"),
+    ]);
+    assert!(text.contains("use uniform or range"), "{text}");
+}

@@ -14,7 +14,8 @@ use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, HashMap};
 
 impl Group {
-    /// Commits offsets under the current generation. A member that was fenced gets the
+    /// Commits offsets under the current generation (KIP-848: the member epoch, OffsetCommit
+    /// v9+). A member that was fenced gets the
     /// broker's refusal (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`, `FENCED_INSTANCE_ID`) and
     /// cannot overwrite the new owner's offsets.
     pub(crate) async fn commit(
@@ -24,8 +25,22 @@ impl Group {
         if offsets.is_empty() {
             return Ok(());
         }
-        self.retry_at_coordinator(|| self.commit_once(offsets))
-            .await
+        let mut stale = 0;
+        loop {
+            match self
+                .retry_at_coordinator(|| self.commit_once(offsets))
+                .await
+            {
+                // KIP-848: the member epoch moved on between reading it and the broker
+                // seeing the commit (a heartbeat answered meanwhile); Java tries again
+                // with the new one.
+                Err(e) if e.code() == Some(ErrorCode::STALE_MEMBER_EPOCH) && stale < 3 => {
+                    stale += 1;
+                    tokio::time::sleep(self.cluster.backoff().delay(stale)).await;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// Retries `attempt` until `default.api.timeout.ms`, looking the coordinator up again

@@ -1,0 +1,22 @@
+//! KIP-848 (`group.protocol=consumer`) against a real Apache Kafka 4 broker, whose group
+//! coordinator assigns: kafkit members reconcile what it hands out.
+//!
+//! | test | proves |
+//! |---|---|
+//! | `exactly_once` | three kafkit members share a 6-partition topic: every record consumed once, offsets committed with the member epoch |
+//! | `churn` | members join, close and one (a separate process) is SIGKILLed under load: never two owners of a partition at once, committed offsets never go back, nothing lost |
+//! | `mixed` | a kafkit member and Java's consumer (`group.protocol=consumer`) share the partitions |
+//!
+//! Each test starts its own broker, with the consumer group's session and heartbeat
+//! timing lowered so that fencing happens in seconds. Run with `--nocapture` for each
+//! test's timeline.
+
+mod churn;
+mod common;
+mod exactly_once;
+mod mixed;
+
+// Each suite uses part of the shared support; the rest would count as dead code here.
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;
