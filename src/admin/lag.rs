@@ -12,7 +12,7 @@ use super::Admin;
 use crate::cluster::OffsetSpec;
 use crate::error::Result;
 use crate::record::TopicPartition;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// One partition of a group: `kafka-consumer-groups --describe`'s row (Java's
 /// `PartitionAssignmentState`).
@@ -98,10 +98,9 @@ impl Admin {
             .into_iter()
             .map(|(tp, om)| (tp, om.offset))
             .collect();
-        // Each partition once: a ListOffsets naming one twice is an INVALID_REQUEST.
-        let wanted: BTreeSet<&TopicPartition> = owners.keys().chain(committed.keys()).collect();
-        let wanted: Vec<(TopicPartition, OffsetSpec)> = wanted
-            .into_iter()
+        let wanted: Vec<(TopicPartition, OffsetSpec)> = owners
+            .keys()
+            .chain(committed.keys())
             .map(|tp| (tp.clone(), OffsetSpec::Latest))
             .collect();
         let log_ends: BTreeMap<TopicPartition, i64> = if wanted.is_empty() {

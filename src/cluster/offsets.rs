@@ -47,14 +47,20 @@ pub struct ListedOffset {
 }
 
 impl Cluster {
-    /// Looks up offsets, asking each partition's leader. Retries while leaders move.
+    /// Looks up offsets, asking each partition's leader. Retries while leaders move. A
+    /// partition named twice is asked once, with the last spec named (a broker refuses a
+    /// whole ListOffsets that names a partition twice).
     pub(crate) async fn list_offsets(
         &self,
         partitions: impl IntoIterator<Item = (TopicPartition, OffsetSpec)>,
         isolation: IsolationLevel,
         timeout: Duration,
     ) -> Result<HashMap<TopicPartition, ListedOffset>> {
-        let mut wanted: Vec<(TopicPartition, OffsetSpec)> = partitions.into_iter().collect();
+        let mut wanted: Vec<(TopicPartition, OffsetSpec)> = partitions
+            .into_iter()
+            .collect::<HashMap<_, _>>()
+            .into_iter()
+            .collect();
         let mut found = HashMap::new();
         let mut backoff = Retry::new(timeout, self.backoff());
         while !wanted.is_empty() {

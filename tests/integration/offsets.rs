@@ -71,3 +71,28 @@ async fn list_topics_shows_partitions_and_delete_removes() {
     }
     assert!(gone);
 }
+
+/// A partition named twice is asked once, the last spec counting, as a map's last insert
+/// does (Java's `listOffsets` takes a map). Before, both went into one ListOffsets and the
+/// broker refused the whole request with INVALID_REQUEST.
+#[tokio::test]
+async fn list_offsets_asks_a_partition_named_twice_once() {
+    let bootstrap = bootstrap().await;
+    let topic = topic("offsets-twice");
+    let admin = create_topic(&bootstrap, &topic, 1).await;
+    let tp = TopicPartition::new(&topic, 0);
+    produce(
+        &bootstrap,
+        (0..3).map(|i| ProducerRecord::new(topic.as_str(), format!("{i}"))),
+    )
+    .await;
+    let offsets = admin
+        .list_offsets([
+            (tp.clone(), OffsetSpec::Earliest),
+            (tp.clone(), OffsetSpec::Latest),
+        ])
+        .await
+        .expect("one answer for the partition");
+    assert_eq!(offsets.len(), 1);
+    assert_eq!(offsets[&tp].offset, 3);
+}
