@@ -317,12 +317,7 @@ impl Admin {
         .await;
         let (addr, response) = match sent {
             Ok(sent) => sent,
-            Err(e) => {
-                return resources
-                    .into_iter()
-                    .map(|r| (r, Answer::of(Err(e.clone()))))
-                    .collect()
-            }
+            Err(e) => return Answer::for_all(resources, e),
         };
         resources
             .into_iter()
@@ -425,12 +420,7 @@ impl Admin {
         .await;
         let (addr, response) = match sent {
             Ok(sent) => sent,
-            Err(e) => {
-                return resources
-                    .into_iter()
-                    .map(|r| (r, Answer::of(Err(e.clone()))))
-                    .collect()
-            }
+            Err(e) => return Answer::for_all(resources, e),
         };
         resources
             .into_iter()

@@ -78,6 +78,15 @@ impl<T> Answer<T> {
             other => Answer::Done(other),
         }
     }
+
+    /// The same answer for every item of a request that got none (no connection, no
+    /// response).
+    fn for_all<K>(items: Vec<K>, error: Error) -> Vec<(K, Answer<T>)> {
+        items
+            .into_iter()
+            .map(|k| (k, Answer::of(Err(error.clone()))))
+            .collect()
+    }
 }
 
 fn unknown_topic(error: &Error) -> bool {

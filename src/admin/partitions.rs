@@ -116,12 +116,7 @@ impl Admin {
         let sent = async { self.cluster.controller().await?.send(&request).await }.await;
         let response = match sent {
             Ok(response) => response,
-            Err(e) => {
-                return Ok(topics
-                    .into_iter()
-                    .map(|t| (t, Answer::of(Err(e.clone()))))
-                    .collect())
-            }
+            Err(e) => return Ok(Answer::for_all(topics, e)),
         };
         Ok(topics
             .into_iter()

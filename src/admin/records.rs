@@ -133,12 +133,7 @@ impl Admin {
         .await;
         let (addr, response) = match sent {
             Ok(sent) => sent,
-            Err(e) => {
-                return partitions
-                    .into_iter()
-                    .map(|tp| (tp, Answer::of(Err(e.clone()))))
-                    .collect()
-            }
+            Err(e) => return Answer::for_all(partitions, e),
         };
         partitions
             .into_iter()
