@@ -13,17 +13,31 @@ use tokio::net::TcpStream;
 const VERSION: i16 = 12;
 
 /// Partition `partition` of `topic` as the first node of `bootstrap` that answers sees it:
-/// its leader (-1 for none), leader epoch and replicas, by node id.
+/// its leader (-1 for none), leader epoch and replicas, by node id. A node may learn of a
+/// new topic a moment after the others: it is asked again for up to 30 s.
 pub async fn replicas(bootstrap: &str, topic: &str, partition: i32) -> (i32, i32, Vec<i32>) {
-    for broker in bootstrap.split(',') {
-        if let Ok(socket) = TcpStream::connect(broker).await {
-            return ask(socket, topic, partition).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let socket = 'found: {
+            for broker in bootstrap.split(',') {
+                if let Ok(socket) = TcpStream::connect(broker).await {
+                    break 'found socket;
+                }
+            }
+            panic!("no node of {bootstrap} answers");
+        };
+        if let Some(found) = ask(socket, topic, partition).await {
+            return found;
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{topic}-{partition} is not in the metadata"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    panic!("no node of {bootstrap} answers");
 }
 
-async fn ask(mut socket: TcpStream, topic: &str, partition: i32) -> (i32, i32, Vec<i32>) {
+async fn ask(mut socket: TcpStream, topic: &str, partition: i32) -> Option<(i32, i32, Vec<i32>)> {
     let request =
         MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default()
             .with_name(Some(TopicName(StrBytes::from_string(topic.to_string()))))]));
@@ -53,8 +67,7 @@ async fn ask(mut socket: TcpStream, topic: &str, partition: i32) -> (i32, i32, V
         .topics
         .iter()
         .flat_map(|t| &t.partitions)
-        .find(|p| p.partition_index == partition)
-        .unwrap_or_else(|| panic!("{topic}-{partition} is not in the metadata"));
+        .find(|p| p.partition_index == partition)?;
     let replicas = p.replica_nodes.iter().map(|id| id.0).collect();
-    (p.leader_id.0, p.leader_epoch, replicas)
+    Some((p.leader_id.0, p.leader_epoch, replicas))
 }
