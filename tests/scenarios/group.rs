@@ -29,6 +29,8 @@ pub struct GroupSpec {
     pub request_timeout: Duration,
     /// Member 0 misbehaves once each way (negative control).
     pub sabotage: bool,
+    /// The members' `fetch.max.bytes` and `max.partition.fetch.bytes`; unset, the defaults.
+    pub fetch_max_bytes: Option<usize>,
 }
 
 impl GroupSpec {
@@ -39,6 +41,7 @@ impl GroupSpec {
             session_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
             sabotage: false,
+            fetch_max_bytes: None,
         }
     }
 }
@@ -91,6 +94,10 @@ fn member_config(bootstrap: &str, group: &str, spec: &GroupSpec, i: usize) -> Co
     config.partition_assignment_strategy = vec![AssignorKind::Range];
     config.client.request_timeout = spec.request_timeout;
     config.default_api_timeout = Duration::from_secs(15);
+    if let Some(bytes) = spec.fetch_max_bytes {
+        config.fetch_max_bytes = bytes;
+        config.max_partition_fetch_bytes = bytes;
+    }
     config
 }
 

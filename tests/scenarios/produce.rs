@@ -7,7 +7,6 @@
 use crate::checks::{value, SharedChecks};
 use bytes::Bytes;
 use kafkit::{Acks, Producer, ProducerConfig, ProducerMetrics, ProducerRecord, RecordMetadata};
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +23,10 @@ pub struct ProduceSpec {
     pub idempotent: bool,
     /// How long a record may take (`delivery.timeout.ms`): longer than any fault.
     pub delivery_timeout: Duration,
+    /// `buffer.memory` (and `max.request.size` at most that); unset, the defaults. A `send` waits for room as long as a record
+    /// may take (`max.block.ms` = `delivery_timeout`), so a full buffer slows the load
+    /// down rather than failing records.
+    pub buffer_memory: Option<usize>,
 }
 
 impl ProduceSpec {
@@ -35,6 +38,7 @@ impl ProduceSpec {
             value_len: 100,
             idempotent: true,
             delivery_timeout: Duration::from_secs(180),
+            buffer_memory: None,
         }
     }
 }
@@ -49,7 +53,56 @@ pub fn producer_config(bootstrap: &str, spec: &ProduceSpec) -> ProducerConfig {
     config.linger = Duration::from_millis(5);
     config.delivery_timeout = spec.delivery_timeout;
     config.client.request_timeout = Duration::from_secs(5);
+    if let Some(bytes) = spec.buffer_memory {
+        config.buffer_memory = bytes;
+        config.max_request_size = config.max_request_size.min(bytes);
+        config.max_block = spec.delivery_timeout;
+    }
     config
+}
+
+/// Seconds of acknowledgements the timeline holds beyond the planned length before it
+/// grows: a load's end waits this long at most for the last ones.
+const DRAIN_SECONDS: usize = 600;
+
+/// Acknowledgements per second and partition, in a table allocated up front for the
+/// planned length, so that a long run (the soak) does not grow the test's own memory as
+/// the seconds pass.
+struct Timeline {
+    partitions: usize,
+    /// `second * partitions + partition`.
+    counts: Vec<u64>,
+}
+
+impl Timeline {
+    fn new(partitions: i32, seconds: usize) -> Timeline {
+        let partitions = partitions.max(1) as usize;
+        Timeline {
+            partitions,
+            counts: vec![0; partitions * seconds],
+        }
+    }
+
+    fn add(&mut self, second: u64, partition: i32) {
+        let at = second as usize * self.partitions + partition as usize;
+        if at >= self.counts.len() {
+            self.counts.resize(at + 1, 0);
+        }
+        self.counts[at] += 1;
+    }
+
+    /// Acknowledgements in seconds `from..to` on the partitions `which` accepts.
+    fn between(&self, from: u64, to: u64, which: impl Fn(i32) -> bool) -> u64 {
+        let (from, to) = (from as usize, to as usize);
+        self.counts
+            .iter()
+            .enumerate()
+            .skip(from * self.partitions)
+            .take(to.saturating_sub(from) * self.partitions)
+            .filter(|(at, _)| which((at % self.partitions) as i32))
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 /// Live counts of a load, and when acknowledgements came.
@@ -58,8 +111,8 @@ pub struct Progress {
     pub sent: AtomicU64,
     pub acked: AtomicU64,
     pub failed: AtomicU64,
-    /// Acknowledgements per (second since `t0`, partition).
-    timeline: Mutex<BTreeMap<(u64, i32), u64>>,
+    /// Acknowledgements per second since `t0` and partition.
+    timeline: Mutex<Timeline>,
     /// The first few failures.
     failures: Mutex<Vec<String>>,
 }
@@ -68,11 +121,10 @@ impl Progress {
     /// Acknowledgements between `from` and `to` (times since the run began) on the
     /// partitions `which` accepts.
     pub fn acked_between(&self, from: Duration, to: Duration, which: impl Fn(i32) -> bool) -> u64 {
-        let t = self.timeline.lock().unwrap();
-        t.range((from.as_secs(), i32::MIN)..(to.as_secs(), i32::MIN))
-            .filter(|((_, p), _)| which(*p))
-            .map(|(_, n)| n)
-            .sum()
+        self.timeline
+            .lock()
+            .unwrap()
+            .between(from.as_secs(), to.as_secs(), which)
     }
 
     /// The time since the run began.
@@ -114,11 +166,12 @@ pub struct ProduceLoad {
 }
 
 impl ProduceLoad {
-    /// Starts sending `spec.records` values to `topic`, numbered from 0; `run` makes the
-    /// values unique.
+    /// Starts sending `spec.records` values to `topic` (`partitions` partitions), numbered
+    /// from 0; `run` makes the values unique.
     pub async fn start(
         bootstrap: &str,
         topic: &str,
+        partitions: i32,
         run: &str,
         spec: ProduceSpec,
         checks: SharedChecks,
@@ -132,7 +185,10 @@ impl ProduceLoad {
             sent: AtomicU64::new(0),
             acked: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            timeline: Mutex::new(BTreeMap::new()),
+            timeline: Mutex::new(Timeline::new(
+                partitions,
+                (spec.records as f64 / spec.rate) as usize + DRAIN_SECONDS,
+            )),
             failures: Mutex::new(Vec::new()),
         });
         let topic: Arc<str> = Arc::from(topic);
@@ -207,12 +263,7 @@ fn settle(
             checks.acked(seq, v, m.partition, m.offset);
             progress.acked.fetch_add(1, Ordering::Relaxed);
             let second = progress.t0.elapsed().as_secs();
-            *progress
-                .timeline
-                .lock()
-                .unwrap()
-                .entry((second, m.partition))
-                .or_default() += 1;
+            progress.timeline.lock().unwrap().add(second, m.partition);
         }
         Err(e) => {
             progress.failed.fetch_add(1, Ordering::Relaxed);

@@ -128,6 +128,7 @@ impl Run {
         ProduceLoad::start(
             &self.broker.bootstrap,
             &self.topic,
+            self.partitions,
             &run,
             spec,
             self.checks.clone(),
