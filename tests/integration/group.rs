@@ -1,5 +1,5 @@
 use crate::support::*;
-use kafkit::{Consumer, ConsumerConfig, TopicPartition};
+use kafkit::{Consumer, ConsumerConfig, GroupProtocol, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -102,4 +102,43 @@ async fn three_members_share_twelve_partitions() {
     for c in &members {
         c.close().await.unwrap();
     }
+}
+
+/// `group.protocol=consumer` on the broker under test: Kafka 4 assigns and the member reads
+/// every record; Kafka 3.x (the CI's smoke version) has no ConsumerGroupHeartbeat for it, and
+/// `poll` fails with a typed error that says which setting to change, instead of retrying
+/// forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumer_protocol_needs_kafka_4() {
+    let (bootstrap, topic) = fresh_topic("kip848", 2).await;
+    produce_values(&bootstrap, &topic, "v", 0..20).await;
+    let mut config = consumer_config(&bootstrap);
+    config.group_id = Some(topic.clone());
+    config.group_protocol = GroupProtocol::Consumer;
+    let consumer = Consumer::new(config).await.unwrap();
+    consumer.subscribe([topic.clone()]).await.unwrap();
+    let version = kafkit_testkit::kafka_version();
+    let major: u32 = version.split('.').next().unwrap().parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut read = 0;
+    let outcome = loop {
+        match consumer.poll(Duration::from_millis(500)).await {
+            Ok(records) => read += records.len(),
+            Err(e) => break Err(e),
+        }
+        if read >= 20 || std::time::Instant::now() > deadline {
+            break Ok(read);
+        }
+    };
+    if major >= 4 {
+        assert_eq!(outcome.unwrap(), 20, "Kafka {version}: every record read");
+    } else {
+        let e = outcome.expect_err("no ConsumerGroupHeartbeat before Kafka 4");
+        assert!(!e.is_retriable(), "{e}");
+        assert!(
+            e.to_string().contains("set group.protocol=classic"),
+            "the error names the setting: {e}"
+        );
+    }
+    consumer.close().await.unwrap();
 }
