@@ -6,8 +6,9 @@
 #
 #   bench/soak.sh [MINUTES] [WARMUP-MINUTES]
 #
-# The output and the samples (`seconds trimmed-rss-bytes rss-bytes live-heap-bytes`; the
-# first is judged, see tests/soak/main.rs) go to $TARGET/soak/<time>/.
+# The output and the samples (`seconds anon-bytes trimmed-rss-bytes rss-bytes
+# live-heap-bytes threads`; the first is judged, see tests/soak/main.rs) go to
+# $TARGET/soak/<time>/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")"

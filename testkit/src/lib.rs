@@ -132,7 +132,7 @@ pub use launcher::{
 };
 pub use proxy::TcpProxy;
 pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};
-pub use rss::{rss_bytes, trim_allocator, RssSamples, RssVerdict};
+pub use rss::{resident_set, rss_bytes, trim_allocator, ResidentSet, RssSamples, RssVerdict};
 pub use security::{
     CertPem, SecureBroker, SecureBrokerBuilder, SslListener, TestCa, SASL_MECHANISMS,
     SASL_PASSWORD, SASL_USER,

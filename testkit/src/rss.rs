@@ -23,6 +23,43 @@ pub fn rss_bytes(pid: Option<u32>) -> io::Result<u64> {
     Ok(pages * u64::try_from(page).unwrap_or(4096))
 }
 
+/// A process's resident memory split by kind, from `/proc/<pid>/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResidentSet {
+    /// Anonymous resident bytes (`RssAnon`): the heap, thread stacks, and other memory the
+    /// process allocated, which is where a leak shows.
+    pub anon: u64,
+    /// File-backed resident bytes (`RssFile`): pages of the executable and libraries,
+    /// which grow as code first runs and which the kernel can drop and re-read.
+    pub file: u64,
+    /// The process's threads.
+    pub threads: u64,
+}
+
+/// The resident set of process `pid` (`None`: this process), split by kind.
+pub fn resident_set(pid: Option<u32>) -> io::Result<ResidentSet> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_string(),
+    };
+    parse_status(&std::fs::read_to_string(&path)?)
+        .ok_or_else(|| io::Error::other(format!("{path} lacks RssAnon, RssFile or Threads")))
+}
+
+fn parse_status(status: &str) -> Option<ResidentSet> {
+    let field = |name: &str| {
+        status.lines().find_map(|line| {
+            let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+            rest.split_whitespace().next()?.parse::<u64>().ok()
+        })
+    };
+    Some(ResidentSet {
+        anon: field("RssAnon")? * 1024,
+        file: field("RssFile")? * 1024,
+        threads: field("Threads")?,
+    })
+}
+
 /// Asks the allocator to hand the memory it keeps free back to the system (glibc's
 /// `malloc_trim`; elsewhere nothing), so that an RSS sample taken next counts what the
 /// process holds rather than what its allocator caches for reuse.
@@ -126,6 +163,24 @@ mod tests {
         assert!(rss > 100 * 1024, "{rss}");
         let own = rss_bytes(Some(std::process::id())).unwrap();
         assert!(own > 100 * 1024, "{own}");
+    }
+
+    #[test]
+    fn status_splits_the_resident_set() {
+        let status = "Name:\tsoak\nVmRSS:\t  12000 kB\nRssAnon:\t    8000 kB\n\
+                      RssFile:\t    3990 kB\nRssShmem:\t 10 kB\nThreads:\t7\n";
+        let set = parse_status(status).unwrap();
+        assert_eq!(
+            set,
+            ResidentSet {
+                anon: 8000 * 1024,
+                file: 3990 * 1024,
+                threads: 7
+            }
+        );
+        assert_eq!(parse_status("VmRSS:\t12 kB\n"), None);
+        let own = resident_set(None).unwrap();
+        assert!(own.anon > 0 && own.file > 0 && own.threads >= 1, "{own:?}");
     }
 
     #[test]
