@@ -1,0 +1,119 @@
+//! An online upgrade: a group of three classic kafkit members (JoinGroup/SyncGroup) is
+//! rolled, one member at a time, to `group.protocol=consumer` while records are produced.
+//! Each member closes (leaving the group) and comes back with the consumer protocol under
+//! the same group id; the group is never empty, so the coordinator converts it to a consumer
+//! group when the first KIP-848 member joins (Kafka 4's `group.consumer.migration.policy`
+//! defaults to `bidirectional`) and runs the remaining classic members through their
+//! JoinGroup/SyncGroup with its own assignor until they are gone. Throughout, no partition
+//! has two owners at once, the committed offsets never go back, and every record produced
+//! is consumed.
+
+use crate::common::*;
+use crate::support::*;
+use kafkit::{Admin, ClientConfig, GroupType};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const PARTITIONS: i32 = 6;
+const RECORDS: usize = 4000;
+
+/// The group's type and its members' assignments as the coordinator describes them.
+async fn describe(admin: &Admin, group: &str) -> (GroupType, Vec<Vec<i32>>) {
+    let mut groups = admin.describe_consumer_groups([group]).await.unwrap();
+    let described = groups.remove(group).unwrap().unwrap();
+    let shares = described
+        .members
+        .iter()
+        .map(|m| m.assignment.iter().map(|tp| tp.partition).collect())
+        .collect();
+    (described.group_type, shares)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classic_group_rolled_to_the_consumer_protocol_loses_nothing() {
+    let _turn = HEAVY.lock().await;
+    let t0 = Instant::now();
+    let broker = start_broker().await;
+    let topic = broker.create_topic("kip848-upgrade", PARTITIONS).await;
+    let group = topic.clone();
+    let admin = Admin::new(ClientConfig::new(&broker.bootstrap))
+        .await
+        .unwrap();
+    let ledger = Ledger::default();
+    let mut classic = Vec::new();
+    for i in 0..3 {
+        let config = classic_member_config(&broker.bootstrap, &group);
+        classic.push(Running::start_with(config, &topic, &format!("c{i}"), &ledger).await);
+    }
+    wait_until(
+        "the three classic members own partitions",
+        Duration::from_secs(60),
+        || classic.iter().all(|m| !ledger.owned_by(&m.name).is_empty()),
+    )
+    .await;
+    let (kind, shares) = describe(&admin, &group).await;
+    log(t0, format!("classic group up: {kind:?}, shares {shares:?}"));
+    assert_eq!(kind, GroupType::Classic);
+    let watch = CommitWatch::start(&broker.bootstrap, &group, &topic, PARTITIONS).await;
+    let producer = produce_values_paced(&broker.bootstrap, &topic, RECORDS);
+    log(t0, format!("producing {RECORDS} over ~20 s"));
+    let mut upgraded = Vec::new();
+    for (i, member) in classic.into_iter().enumerate() {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        member.close().await;
+        let name = format!("k{i}");
+        upgraded.push(Running::start(&broker.bootstrap, &group, &topic, &name, &ledger).await);
+        wait_until(
+            &format!("{name} (consumer protocol) owns partitions"),
+            Duration::from_secs(30),
+            || !ledger.owned_by(&name).is_empty(),
+        )
+        .await;
+        let (kind, shares) = describe(&admin, &group).await;
+        log(
+            t0,
+            format!("c{i} closed, {name} joined with the consumer protocol: {kind:?}, shares {shares:?}"),
+        );
+        // Converted at the first consumer-protocol member, with two classic ones still in.
+        assert_eq!(kind, GroupType::Consumer, "the group was not upgraded");
+    }
+    let produced = producer.await.unwrap();
+    log(t0, format!("{} records produced", produced.len()));
+    wait_until("every record consumed", Duration::from_secs(60), || {
+        let all: BTreeSet<String> = ledger.values().into_iter().collect();
+        produced.iter().all(|v| all.contains(v))
+    })
+    .await;
+    let owned: BTreeSet<i32> = upgraded
+        .iter()
+        .flat_map(|m| ledger.owned_by(&m.name))
+        .collect();
+    assert_eq!(
+        owned.len(),
+        PARTITIONS as usize,
+        "the upgraded own {owned:?}"
+    );
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for v in ledger.values() {
+        *counts.entry(v).or_default() += 1;
+    }
+    let twice = counts.values().filter(|&&n| n > 1).count();
+    log(
+        t0,
+        format!("every record consumed ({twice} more than once); the upgraded members own every partition"),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let samples = watch.finish().await;
+    log(
+        t0,
+        format!("{samples} committed-offset samples, none went back"),
+    );
+    ledger.assert_clean();
+    for m in upgraded {
+        m.close().await;
+    }
+    ledger.assert_clean();
+    let committed = committed(&broker.bootstrap, &group, &topic, PARTITIONS).await;
+    assert_eq!(committed, ends(&broker.bootstrap, &topic, PARTITIONS).await);
+}
