@@ -6,6 +6,7 @@
 //! | `exactly_once` | three kafkit members share a 6-partition topic: every record consumed once, offsets committed with the member epoch |
 //! | `churn` | members join, close and one (a separate process) is SIGKILLed under load: never two owners of a partition at once, committed offsets never go back, nothing lost |
 //! | `mixed` | a kafkit member and Java's consumer (`group.protocol=consumer`) share the partitions |
+//! | `librdkafka` | a kafkit member and librdkafka consumers (`group.protocol=consumer`): one leaves midway, another joins; every record consumed exactly once, never two owners, offsets never back |
 //! | `upgrade` | three classic members rolled one by one to the consumer protocol under load: the group is converted online, never two owners, offsets never back, nothing lost |
 //!
 //! Each test starts its own broker, with the consumer group's session and heartbeat
@@ -15,6 +16,7 @@
 mod churn;
 mod common;
 mod exactly_once;
+mod librdkafka;
 mod mixed;
 mod upgrade;
 
