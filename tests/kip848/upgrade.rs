@@ -6,11 +6,13 @@
 //! defaults to `bidirectional`) and runs the remaining classic members through their
 //! JoinGroup/SyncGroup with its own assignor until they are gone. Throughout, no partition
 //! has two owners at once, the committed offsets never go back, and every record produced
-//! is consumed.
+//! is consumed. The classic members run once with `range` (eager: each rebalance revokes
+//! everything) and once with `cooperative-sticky` (only what moves is revoked), the two ways
+//! a coordinator that assigns for them must drive them.
 
 use crate::common::*;
 use crate::support::*;
-use kafkit::{Admin, ClientConfig, GroupType};
+use kafkit::{Admin, AssignorKind, ClientConfig, GroupType};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -31,7 +33,16 @@ async fn describe(admin: &Admin, group: &str) -> (GroupType, Vec<Vec<i32>>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_classic_group_rolled_to_the_consumer_protocol_loses_nothing() {
+async fn a_range_group_rolled_to_the_consumer_protocol_loses_nothing() {
+    roll_to_the_consumer_protocol(AssignorKind::Range).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooperative_group_rolled_to_the_consumer_protocol_loses_nothing() {
+    roll_to_the_consumer_protocol(AssignorKind::CooperativeSticky).await;
+}
+
+async fn roll_to_the_consumer_protocol(assignor: AssignorKind) {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
     let broker = start_broker().await;
@@ -43,7 +54,8 @@ async fn a_classic_group_rolled_to_the_consumer_protocol_loses_nothing() {
     let ledger = Ledger::default();
     let mut classic = Vec::new();
     for i in 0..3 {
-        let config = classic_member_config(&broker.bootstrap, &group);
+        let mut config = classic_member_config(&broker.bootstrap, &group);
+        config.partition_assignment_strategy = vec![assignor];
         classic.push(Running::start_with(config, &topic, &format!("c{i}"), &ledger).await);
     }
     wait_until(
@@ -53,7 +65,10 @@ async fn a_classic_group_rolled_to_the_consumer_protocol_loses_nothing() {
     )
     .await;
     let (kind, shares) = describe(&admin, &group).await;
-    log(t0, format!("classic group up: {kind:?}, shares {shares:?}"));
+    log(
+        t0,
+        format!("classic group ({assignor:?}) up: {kind:?}, shares {shares:?}"),
+    );
     assert_eq!(kind, GroupType::Classic);
     let watch = CommitWatch::start(&broker.bootstrap, &group, &topic, PARTITIONS).await;
     let producer = produce_values_paced(&broker.bootstrap, &topic, RECORDS);
