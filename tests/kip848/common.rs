@@ -58,6 +58,9 @@ pub struct LedgerState {
     pub violations: Vec<String>,
     /// `(member, partition, offset, value)` of every record an in-process member got.
     pub records: Vec<(String, i32, i64, String)>,
+    /// How many hook calls with partitions each in-process member made: a rebalance
+    /// shows as calls.
+    pub hook_calls: BTreeMap<String, usize>,
     /// Process members' files and how many of their lines were taken in.
     files: BTreeMap<String, (PathBuf, usize)>,
 }
@@ -146,6 +149,9 @@ impl Ledger {
         let list: BTreeSet<i32> = partitions.iter().map(|tp| tp.partition).collect();
         let mut s = self.lock();
         s.read_files();
+        if !list.is_empty() {
+            *s.hook_calls.entry(member.to_string()).or_default() += 1;
+        }
         if assigned {
             s.claim(member, &list);
         } else {

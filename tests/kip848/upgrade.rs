@@ -8,7 +8,11 @@
 //! has two owners at once, the committed offsets never go back, and every record produced
 //! is consumed. The classic members run once with `range` (eager: each rebalance revokes
 //! everything) and once with `cooperative-sticky` (only what moves is revoked), the two ways
-//! a coordinator that assigns for them must drive them.
+//! a coordinator that assigns for them must drive them; and once as static members
+//! (`group.instance.id`, `range`), where each new member takes its predecessor's instance
+//! id: a classic static member leaves no LeaveGroup on close, and the coordinator hands its
+//! place and partitions to the consumer-protocol member with the same id, so the other
+//! members see no rebalance at all (their hooks are not called, as eager ones would be).
 
 use crate::common::*;
 use crate::support::*;
@@ -34,15 +38,21 @@ async fn describe(admin: &Admin, group: &str) -> (GroupType, Vec<Vec<i32>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_group_rolled_to_the_consumer_protocol_loses_nothing() {
-    roll_to_the_consumer_protocol(AssignorKind::Range).await;
+    roll_to_the_consumer_protocol(AssignorKind::Range, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cooperative_group_rolled_to_the_consumer_protocol_loses_nothing() {
-    roll_to_the_consumer_protocol(AssignorKind::CooperativeSticky).await;
+    roll_to_the_consumer_protocol(AssignorKind::CooperativeSticky, false).await;
 }
 
-async fn roll_to_the_consumer_protocol(assignor: AssignorKind) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_group_rolled_to_the_consumer_protocol_keeps_each_members_share() {
+    roll_to_the_consumer_protocol(AssignorKind::Range, true).await;
+}
+
+async fn roll_to_the_consumer_protocol(assignor: AssignorKind, with_instance_ids: bool) {
+    let instance = |i: usize| with_instance_ids.then(|| format!("instance-{i}"));
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
     let broker = start_broker().await;
@@ -56,6 +66,7 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind) {
     for i in 0..3 {
         let mut config = classic_member_config(&broker.bootstrap, &group);
         config.partition_assignment_strategy = vec![assignor];
+        config.group_instance_id = instance(i);
         classic.push(Running::start_with(config, &topic, &format!("c{i}"), &ledger).await);
     }
     wait_until(
@@ -63,6 +74,18 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind) {
         Duration::from_secs(60),
         || classic.iter().all(|m| !ledger.owned_by(&m.name).is_empty()),
     )
+    .await;
+    // Settled: no hook call for 2 s (a cooperative group rebalances twice as members join).
+    let mut calls = BTreeMap::new();
+    let mut quiet_since = Instant::now();
+    wait_until("the classic group settles", Duration::from_secs(30), || {
+        let now = ledger.lock().hook_calls.clone();
+        if now != calls {
+            calls = now;
+            quiet_since = Instant::now();
+        }
+        quiet_since.elapsed() > Duration::from_secs(2)
+    })
     .await;
     let (kind, shares) = describe(&admin, &group).await;
     log(
@@ -76,9 +99,12 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind) {
     let mut upgraded = Vec::new();
     for (i, member) in classic.into_iter().enumerate() {
         tokio::time::sleep(Duration::from_secs(2)).await;
+        let share = ledger.owned_by(&member.name);
         member.close().await;
         let name = format!("k{i}");
-        upgraded.push(Running::start(&broker.bootstrap, &group, &topic, &name, &ledger).await);
+        let mut config = member_config(&broker.bootstrap, &group);
+        config.group_instance_id = instance(i);
+        upgraded.push(Running::start_with(config, &topic, &name, &ledger).await);
         wait_until(
             &format!("{name} (consumer protocol) owns partitions"),
             Duration::from_secs(30),
@@ -92,9 +118,31 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind) {
         );
         // Converted at the first consumer-protocol member, with two classic ones still in.
         assert_eq!(kind, GroupType::Consumer, "the group was not upgraded");
+        if with_instance_ids {
+            assert_eq!(
+                ledger.owned_by(&name),
+                share,
+                "{name} did not take c{i}'s place"
+            );
+        }
     }
     let produced = producer.await.unwrap();
     log(t0, format!("{} records produced", produced.len()));
+    let now = ledger.lock().hook_calls.clone();
+    log(t0, format!("hook calls with partitions: {now:?}"));
+    if with_instance_ids {
+        // Each new member took its predecessor's place: one assignment for it, one
+        // revocation (at close) for the classic member, and no rebalance for the others.
+        for i in 0..3 {
+            let (c, k) = (format!("c{i}"), format!("k{i}"));
+            assert_eq!(
+                now.get(&c).copied(),
+                calls.get(&c).map(|n| n + 1),
+                "{c}: {now:?}"
+            );
+            assert_eq!(now.get(&k), Some(&1), "{k}: {now:?}");
+        }
+    }
     wait_until("every record consumed", Duration::from_secs(60), || {
         let all: BTreeSet<String> = ledger.values().into_iter().collect();
         produced.iter().all(|v| all.contains(v))
