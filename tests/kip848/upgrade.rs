@@ -13,16 +13,20 @@
 //! id: a classic static member leaves no LeaveGroup on close, and the coordinator hands its
 //! place and partitions to the consumer-protocol member with the same id, so the other
 //! members see no rebalance at all (their hooks are not called, as eager ones would be).
+//!
+//! The way back too: a consumer group rolled to classic members stays a consumer group
+//! (the coordinator drives the classic ones) until its last consumer-protocol member
+//! leaves, and is then converted back to a classic group (the `bidirectional` policy).
 
 use crate::common::*;
 use crate::support::*;
-use kafkit::{Admin, AssignorKind, ClientConfig, GroupType};
+use kafkit::{Admin, AssignorKind, ClientConfig, ConsumerConfig, GroupProtocol, GroupType};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::time::Instant;
 
 const PARTITIONS: i32 = 6;
-const RECORDS: usize = 4000;
+const RECORDS: usize = 2400;
 
 /// The group's type and its members' assignments as the coordinator describes them.
 async fn describe(admin: &Admin, group: &str) -> (GroupType, Vec<Vec<i32>>) {
@@ -38,21 +42,51 @@ async fn describe(admin: &Admin, group: &str) -> (GroupType, Vec<Vec<i32>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_group_rolled_to_the_consumer_protocol_loses_nothing() {
-    roll_to_the_consumer_protocol(AssignorKind::Range, false).await;
+    roll(GroupProtocol::Classic, AssignorKind::Range, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cooperative_group_rolled_to_the_consumer_protocol_loses_nothing() {
-    roll_to_the_consumer_protocol(AssignorKind::CooperativeSticky, false).await;
+    roll(
+        GroupProtocol::Classic,
+        AssignorKind::CooperativeSticky,
+        false,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_group_rolled_to_the_consumer_protocol_keeps_each_members_share() {
-    roll_to_the_consumer_protocol(AssignorKind::Range, true).await;
+    roll(GroupProtocol::Classic, AssignorKind::Range, true).await;
 }
 
-async fn roll_to_the_consumer_protocol(assignor: AssignorKind, with_instance_ids: bool) {
-    let instance = |i: usize| with_instance_ids.then(|| format!("instance-{i}"));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_group_rolled_back_to_classic_loses_nothing() {
+    roll(
+        GroupProtocol::Consumer,
+        AssignorKind::CooperativeSticky,
+        false,
+    )
+    .await;
+}
+
+/// Rolls a group of three members `from` one protocol to the other, one at a time, under
+/// load; classic members use `assignor`.
+async fn roll(from: GroupProtocol, assignor: AssignorKind, with_instance_ids: bool) {
+    let upgrade = from == GroupProtocol::Classic;
+    let config = |bootstrap: &str, group: &str, classic: bool, i: usize| -> ConsumerConfig {
+        let mut config = if classic {
+            let mut config = classic_member_config(bootstrap, group);
+            config.partition_assignment_strategy = vec![assignor];
+            config
+        } else {
+            member_config(bootstrap, group)
+        };
+        config.group_instance_id = with_instance_ids.then(|| format!("instance-{i}"));
+        config
+    };
+    // Classic members are c0.., consumer-protocol ones k0...
+    let (old, new) = if upgrade { ("c", "k") } else { ("k", "c") };
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
     let broker = start_broker().await;
@@ -62,23 +96,21 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind, with_instance_ids
         .await
         .unwrap();
     let ledger = Ledger::default();
-    let mut classic = Vec::new();
+    let mut before = Vec::new();
     for i in 0..3 {
-        let mut config = classic_member_config(&broker.bootstrap, &group);
-        config.partition_assignment_strategy = vec![assignor];
-        config.group_instance_id = instance(i);
-        classic.push(Running::start_with(config, &topic, &format!("c{i}"), &ledger).await);
+        let config = config(&broker.bootstrap, &group, upgrade, i);
+        before.push(Running::start_with(config, &topic, &format!("{old}{i}"), &ledger).await);
     }
     wait_until(
-        "the three classic members own partitions",
+        "the three members own partitions",
         Duration::from_secs(60),
-        || classic.iter().all(|m| !ledger.owned_by(&m.name).is_empty()),
+        || before.iter().all(|m| !ledger.owned_by(&m.name).is_empty()),
     )
     .await;
     // Settled: no hook call for 2 s (a cooperative group rebalances twice as members join).
     let mut calls = BTreeMap::new();
     let mut quiet_since = Instant::now();
-    wait_until("the classic group settles", Duration::from_secs(30), || {
+    wait_until("the group settles", Duration::from_secs(30), || {
         let now = ledger.lock().hook_calls.clone();
         if now != calls {
             calls = now;
@@ -90,23 +122,27 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind, with_instance_ids
     let (kind, shares) = describe(&admin, &group).await;
     log(
         t0,
-        format!("classic group ({assignor:?}) up: {kind:?}, shares {shares:?}"),
+        format!("group up ({from:?}, {assignor:?}): {kind:?}, shares {shares:?}"),
     );
-    assert_eq!(kind, GroupType::Classic);
+    let start = if upgrade {
+        GroupType::Classic
+    } else {
+        GroupType::Consumer
+    };
+    assert_eq!(kind, start);
     let watch = CommitWatch::start(&broker.bootstrap, &group, &topic, PARTITIONS).await;
     let producer = produce_values_paced(&broker.bootstrap, &topic, RECORDS);
-    log(t0, format!("producing {RECORDS} over ~20 s"));
-    let mut upgraded = Vec::new();
-    for (i, member) in classic.into_iter().enumerate() {
+    log(t0, format!("producing {RECORDS} over ~12 s"));
+    let mut after = Vec::new();
+    for (i, member) in before.into_iter().enumerate() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let share = ledger.owned_by(&member.name);
         member.close().await;
-        let name = format!("k{i}");
-        let mut config = member_config(&broker.bootstrap, &group);
-        config.group_instance_id = instance(i);
-        upgraded.push(Running::start_with(config, &topic, &name, &ledger).await);
+        let name = format!("{new}{i}");
+        let config = config(&broker.bootstrap, &group, !upgrade, i);
+        after.push(Running::start_with(config, &topic, &name, &ledger).await);
         wait_until(
-            &format!("{name} (consumer protocol) owns partitions"),
+            &format!("{name} owns partitions"),
             Duration::from_secs(30),
             || !ledger.owned_by(&name).is_empty(),
         )
@@ -114,15 +150,21 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind, with_instance_ids
         let (kind, shares) = describe(&admin, &group).await;
         log(
             t0,
-            format!("c{i} closed, {name} joined with the consumer protocol: {kind:?}, shares {shares:?}"),
+            format!("{old}{i} closed, {name} joined: {kind:?}, shares {shares:?}"),
         );
-        // Converted at the first consumer-protocol member, with two classic ones still in.
-        assert_eq!(kind, GroupType::Consumer, "the group was not upgraded");
+        // Upgraded at the first consumer-protocol member to join, with two classic ones
+        // still in; downgraded only when the last consumer-protocol member leaves.
+        let expected = if upgrade || i < 2 {
+            GroupType::Consumer
+        } else {
+            GroupType::Classic
+        };
+        assert_eq!(kind, expected, "after {old}{i} closed and {name} joined");
         if with_instance_ids {
             assert_eq!(
                 ledger.owned_by(&name),
                 share,
-                "{name} did not take c{i}'s place"
+                "{name} did not take {old}{i}'s place"
             );
         }
     }
@@ -134,13 +176,13 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind, with_instance_ids
         // Each new member took its predecessor's place: one assignment for it, one
         // revocation (at close) for the classic member, and no rebalance for the others.
         for i in 0..3 {
-            let (c, k) = (format!("c{i}"), format!("k{i}"));
+            let (o, n) = (format!("{old}{i}"), format!("{new}{i}"));
             assert_eq!(
-                now.get(&c).copied(),
-                calls.get(&c).map(|n| n + 1),
-                "{c}: {now:?}"
+                now.get(&o).copied(),
+                calls.get(&o).map(|n| n + 1),
+                "{o}: {now:?}"
             );
-            assert_eq!(now.get(&k), Some(&1), "{k}: {now:?}");
+            assert_eq!(now.get(&n), Some(&1), "{n}: {now:?}");
         }
     }
     wait_until("every record consumed", Duration::from_secs(60), || {
@@ -148,14 +190,14 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind, with_instance_ids
         produced.iter().all(|v| all.contains(v))
     })
     .await;
-    let owned: BTreeSet<i32> = upgraded
+    let owned: BTreeSet<i32> = after
         .iter()
         .flat_map(|m| ledger.owned_by(&m.name))
         .collect();
     assert_eq!(
         owned.len(),
         PARTITIONS as usize,
-        "the upgraded own {owned:?}"
+        "the new members own {owned:?}"
     );
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for v in ledger.values() {
@@ -164,7 +206,9 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind, with_instance_ids
     let twice = counts.values().filter(|&&n| n > 1).count();
     log(
         t0,
-        format!("every record consumed ({twice} more than once); the upgraded members own every partition"),
+        format!(
+            "every record consumed ({twice} more than once); the new members own every partition"
+        ),
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let samples = watch.finish().await;
@@ -173,7 +217,7 @@ async fn roll_to_the_consumer_protocol(assignor: AssignorKind, with_instance_ids
         format!("{samples} committed-offset samples, none went back"),
     );
     ledger.assert_clean();
-    for m in upgraded {
+    for m in after {
         m.close().await;
     }
     ledger.assert_clean();
