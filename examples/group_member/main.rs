@@ -19,7 +19,8 @@
 //! empty poll, so one frozen mid-batch commits as soon as it runs again. A kill between
 //! writing and committing loses nothing and duplicates at most that batch. Without it,
 //! auto-commit commits every `--auto-commit-interval-ms` (default 5 s), from `poll`. Runs
-//! until killed.
+//! until killed; on SIGTERM it closes (commit, revoke hook, leave: a static member keeps its
+//! place), writes `# closed` and exits.
 
 mod out;
 #[allow(dead_code)] // each example uses part of it
@@ -34,6 +35,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::Target;
+use tokio::signal::unix::{signal, SignalKind};
 
 /// One consumer group member that logs what it reads and what its hooks see.
 #[derive(Parser)]
@@ -102,24 +104,43 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     consumer.set_rebalance_listener(Hooks(out.clone()));
     consumer.subscribe([args.target.topic]).await?;
     emit(&out, &format!("# started pid {}", std::process::id()));
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        failed = serve(&consumer, &out, args.process_ms, args.commit_after_processing) => failed,
+        _ = term.recv() => {
+            // A poll dropped mid-rebalance finishes its hooks in `close`.
+            consumer.close().await?;
+            emit(&out, "# closed");
+            Ok(())
+        }
+    }
+}
+
+/// Polls, writes, "processes" and commits until an error it cannot carry on from.
+async fn serve(
+    consumer: &Consumer,
+    out: &Out,
+    process_ms: u64,
+    commit_after_processing: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     loop {
         let records = match consumer.poll(Duration::from_millis(200)).await {
             Ok(records) => records,
             Err(e) => {
-                emit(&out, &format!("# poll-error {e}"));
+                emit(out, &format!("# poll-error {e}"));
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
         };
         if !records.is_empty() {
-            write_records(&out, &records)?;
-            tokio::time::sleep(Duration::from_millis(args.process_ms)).await;
-            emit(&out, "# processed");
+            write_records(out, &records)?;
+            tokio::time::sleep(Duration::from_millis(process_ms)).await;
+            emit(out, "# processed");
         }
         // Every poll, so a member frozen mid-batch commits as soon as it runs again.
-        if args.commit_after_processing {
+        if commit_after_processing {
             if let Err(e) = consumer.commit().await {
-                emit(&out, &format!("# commit-error {e}"));
+                emit(out, &format!("# commit-error {e}"));
             }
         }
     }

@@ -5,10 +5,12 @@
 //! Java snapshots the positions of records returned by *earlier* polls before a poll hands
 //! out new ones. Before the fix, kafkit's auto-commit read the positions from a task that
 //! ran after the poll had moved them past the batch it returned, so the kill lost the batch:
-//! the next member started after it.
+//! the next member started after it. Run with each group protocol: auto-commit is the same
+//! under both.
 
 use crate::common::*;
 use crate::support::*;
+use kafkit::GroupProtocol;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -32,15 +34,25 @@ fn unprocessed(member: &Member) -> Vec<(i32, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_killed_while_processing_an_auto_committed_poll_rereads_the_batch() {
+    killed_while_processing_an_auto_committed_poll(GroupProtocol::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_killed_while_processing_an_auto_committed_poll_rereads_the_batch_consumer_protocol(
+) {
+    killed_while_processing_an_auto_committed_poll(GroupProtocol::Consumer).await;
+}
+
+async fn killed_while_processing_an_auto_committed_poll(protocol: GroupProtocol) {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
-    let broker = start_broker().await;
+    let broker = start_broker(protocol, 3000).await;
     let topic = broker.create_topic("gf-autocommit", 1).await;
     let produced = produce_values(&broker.bootstrap, &topic, "v", 0..400).await;
     log(t0, format!("{} records on one partition", produced.len()));
     // Every poll finds an auto-commit due (100 ms interval, 3 s of processing per batch of
     // 50), so the poll that returns the second batch commits.
-    let mut args = MemberArgs::new(&broker, &topic, "gf-autocommit", 3000, 3000);
+    let mut args = MemberArgs::new(&broker, protocol, &topic, "gf-autocommit", 3000, 3000);
     args.auto_commit_interval_ms = Some(100);
     let mut victim = Member::start(&args, "victim").await;
     wait_until(

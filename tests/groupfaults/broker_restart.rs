@@ -1,19 +1,30 @@
 //! The broker (also the group coordinator) stopped and restarted under a running group of
 //! two members: they ride out the outage and consumption resumes from the committed offsets
-//! with nothing lost.
+//! with nothing lost. Run with each group protocol: a consumer-protocol group is reloaded
+//! from `__consumer_offsets` with its members' epochs, which they keep heartbeating with.
 
 use crate::common::*;
 use crate::support::*;
+use kafkit::GroupProtocol;
 use std::time::Duration;
 use tokio::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restart_under_a_running_group_loses_nothing() {
+    broker_restart_under_a_running_group(GroupProtocol::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restart_under_a_running_group_loses_nothing_consumer_protocol() {
+    broker_restart_under_a_running_group(GroupProtocol::Consumer).await;
+}
+
+async fn broker_restart_under_a_running_group(protocol: GroupProtocol) {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
-    let broker = start_broker().await;
+    let broker = start_broker(protocol, 6000).await;
     let topic = broker.create_topic("gf-restart", 4).await;
-    let args = MemberArgs::new(&broker, &topic, "gf-restart", 6000, 20);
+    let args = MemberArgs::new(&broker, protocol, &topic, "gf-restart", 6000, 20);
     let a = Member::start(&args, "a").await;
     let b = Member::start(&args, "b").await;
     log(
@@ -21,7 +32,7 @@ async fn broker_restart_under_a_running_group_loses_nothing() {
         format!("broker up, 2 members, output in {}", args.dir.display()),
     );
     wait_until("both members assigned", Duration::from_secs(30), || {
-        a.last_assigned().is_some() && b.last_assigned().is_some()
+        a.owned().is_some() && b.owned().is_some()
     })
     .await;
     let producer = produce_paced(&broker.bootstrap, &topic, "v", 3000, 200);

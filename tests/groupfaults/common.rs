@@ -3,7 +3,7 @@
 //! parsing of its output, a paced producer, and the loss check.
 
 use crate::support::{log, producer_config, Broker};
-use kafkit::{Acks, Producer, ProducerRecord};
+use kafkit::{Acks, GroupProtocol, Producer, ProducerRecord};
 use kafkit_testkit::KafkaCluster;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -12,11 +12,30 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// A single-node broker of the test's own. Its minimum session timeout is lowered to 1 s so
-/// members can use 3 s sessions and the tests stay short.
-pub async fn start_broker() -> Broker {
-    Broker::start_with(KafkaCluster::builder().property("group.min.session.timeout.ms", "1000"))
-        .await
+/// A single-node broker of the test's own for members of `protocol` whose sessions last
+/// `session_timeout_ms`.
+///
+/// Classic members ask for their session timeout in JoinGroup; the broker's minimum is
+/// lowered to 1 s so they can ask for 3 s and the tests stay short. With the consumer
+/// protocol (KIP-848) the session timeout and the heartbeat interval are the broker's
+/// (`group.consumer.session.timeout.ms`, `group.consumer.heartbeat.interval.ms`; a member
+/// cannot ask), so they are set here: the same session, and a heartbeat every tenth of it
+/// as the classic members' `heartbeat.interval.ms` is (the broker requires the interval
+/// below the session, and both at least their `min` settings, lowered to allow it).
+pub async fn start_broker(protocol: GroupProtocol, session_timeout_ms: u64) -> Broker {
+    let builder = KafkaCluster::builder().property("group.min.session.timeout.ms", "1000");
+    let builder = if protocol == GroupProtocol::Consumer {
+        let session = session_timeout_ms.to_string();
+        let heartbeat = (session_timeout_ms / 10).max(100).to_string();
+        builder
+            .property("group.consumer.min.session.timeout.ms", "1000")
+            .property("group.consumer.session.timeout.ms", &session)
+            .property("group.consumer.min.heartbeat.interval.ms", "100")
+            .property("group.consumer.heartbeat.interval.ms", &heartbeat)
+    } else {
+        builder
+    };
+    Broker::start_with(builder).await
 }
 
 /// The `group_member` example's executable, built on first use.
@@ -35,9 +54,13 @@ pub struct Member {
 #[derive(Clone)]
 pub struct MemberArgs {
     pub bootstrap: String,
+    /// `group.protocol`.
+    pub protocol: GroupProtocol,
     pub topic: String,
     pub group: String,
     pub instance_id: Option<String>,
+    /// The member's `session.timeout.ms` with the classic protocol; with the consumer
+    /// protocol the broker's (see [`start_broker`]).
     pub session_timeout_ms: u64,
     pub process_ms: u64,
     pub dir: PathBuf,
@@ -51,6 +74,7 @@ impl MemberArgs {
     /// fresh folder named after the test; no `group.instance.id`.
     pub fn new(
         broker: &Broker,
+        protocol: GroupProtocol,
         topic: &str,
         test: &str,
         session_timeout_ms: u64,
@@ -58,6 +82,7 @@ impl MemberArgs {
     ) -> MemberArgs {
         MemberArgs {
             bootstrap: broker.bootstrap.clone(),
+            protocol,
             topic: topic.to_string(),
             group: topic.to_string(),
             instance_id: None,
@@ -79,6 +104,14 @@ impl Member {
             .args(["--group", &args.group])
             .args(["--session-timeout-ms", &args.session_timeout_ms.to_string()])
             .args(["--process-ms", &args.process_ms.to_string()])
+            .args([
+                "--group-protocol",
+                if args.protocol == GroupProtocol::Consumer {
+                    "consumer"
+                } else {
+                    "classic"
+                },
+            ])
             .arg("--out")
             .arg(&out)
             .stdin(Stdio::null())
@@ -137,15 +170,25 @@ impl Member {
             .collect()
     }
 
-    /// The partitions of the last `# assigned` line with any, the hooks' view of the
-    /// current assignment (`range` is eager: each assigned line is the whole share).
-    pub fn last_assigned(&self) -> Option<BTreeSet<i32>> {
-        self.events()
-            .iter()
-            .rev()
-            .filter_map(|e| e.strip_prefix("assigned "))
-            .map(parse_list)
-            .find(|s| !s.is_empty())
+    /// The partitions the member owns as its hooks tell (`None`: none): each `# assigned`
+    /// line adds, each `# revoked` or `# lost` line takes away. An eager (`range`) member
+    /// revokes everything and is assigned its whole share; a cooperative or consumer-protocol
+    /// one is told only what changes.
+    pub fn owned(&self) -> Option<BTreeSet<i32>> {
+        let mut owned = BTreeSet::new();
+        for e in self.events() {
+            if let Some(list) = e.strip_prefix("assigned ") {
+                owned.extend(parse_list(list));
+            } else if let Some(list) = e
+                .strip_prefix("revoked ")
+                .or_else(|| e.strip_prefix("lost "))
+            {
+                for p in parse_list(list) {
+                    owned.remove(&p);
+                }
+            }
+        }
+        (!owned.is_empty()).then_some(owned)
     }
 
     pub fn signal(&self, sig: &str) {
@@ -155,6 +198,21 @@ impl Member {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -{sig} {} failed", self.pid());
+    }
+
+    /// SIGTERM: the member closes (commit, revoke hook, leave; a static member keeps its
+    /// place) and exits; waits up to 20 s for that.
+    pub async fn terminate(&mut self) {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().expect("wait for a member").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within 20 s of SIGTERM",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn kill(&mut self) {

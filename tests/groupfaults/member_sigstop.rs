@@ -2,20 +2,32 @@
 //! then resumed (SIGCONT): the coordinator has removed it and given its partitions to the
 //! other member, so its commit must be refused with a typed broker error (it cannot
 //! overwrite the new owner's offsets), and it must report its partitions lost, not revoked.
-//! Nothing produced is lost.
+//! Nothing produced is lost. Run with each group protocol: with the consumer protocol the
+//! broker's 3 s session fences the frozen member, and its commit (with its old member
+//! epoch) is refused with `STALE_MEMBER_EPOCH` or `UNKNOWN_MEMBER_ID`.
 
 use crate::common::*;
 use crate::support::*;
+use kafkit::GroupProtocol;
 use std::time::Duration;
 use tokio::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn member_frozen_past_its_session_is_fenced() {
+    member_frozen_past_its_session(GroupProtocol::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_frozen_past_its_session_is_fenced_consumer_protocol() {
+    member_frozen_past_its_session(GroupProtocol::Consumer).await;
+}
+
+async fn member_frozen_past_its_session(protocol: GroupProtocol) {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
-    let broker = start_broker().await;
+    let broker = start_broker(protocol, 3000).await;
     let topic = broker.create_topic("gf-sigstop", 4).await;
-    let args = MemberArgs::new(&broker, &topic, "gf-sigstop", 3000, 300);
+    let args = MemberArgs::new(&broker, protocol, &topic, "gf-sigstop", 3000, 300);
     let frozen = Member::start(&args, "frozen").await;
     let other = Member::start(&args, "other").await;
     log(
@@ -23,7 +35,7 @@ async fn member_frozen_past_its_session_is_fenced() {
         format!("broker up, 2 members, output in {}", args.dir.display()),
     );
     wait_until("both members assigned", Duration::from_secs(30), || {
-        frozen.last_assigned().is_some() && other.last_assigned().is_some()
+        frozen.owned().is_some() && other.owned().is_some()
     })
     .await;
     let producer = produce_paced(&broker.bootstrap, &topic, "v", 3000, 200);
@@ -35,14 +47,14 @@ async fn member_frozen_past_its_session_is_fenced() {
     .await;
     // Let the other member settle into the same (stable) generation.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let share = frozen.last_assigned().unwrap();
+    let share = frozen.owned().unwrap();
     frozen.signal("STOP");
     let events_at_stop = frozen.events().len();
     log(t0, format!("SIGSTOP (partitions {share:?}); 3 s session"));
     wait_until(
         "the other member takes every partition",
         Duration::from_secs(20),
-        || other.last_assigned().is_some_and(|a| a.len() == 4),
+        || other.owned().is_some_and(|a| a.len() == 4),
     )
     .await;
     log(t0, "the other member owns all 4 partitions; SIGCONT");
@@ -80,7 +92,8 @@ async fn member_frozen_past_its_session_is_fenced() {
             "ILLEGAL_GENERATION",
             "UNKNOWN_MEMBER_ID",
             "REBALANCE_IN_PROGRESS",
-            "FENCED_INSTANCE_ID"
+            "FENCED_INSTANCE_ID",
+            "STALE_MEMBER_EPOCH",
         ]
         .iter()
         .any(|code| refused.contains(code)),

@@ -1,19 +1,36 @@
-//! Static membership (KIP-345): a member with `group.instance.id` SIGKILLed and restarted
+//! Static membership (KIP-345): a member with `group.instance.id` stopped and restarted
 //! within its session timeout takes its old place without a rebalance. The other members'
 //! hooks are not called again and the restarted member gets the partitions it had.
+//!
+//! With the classic protocol the member is SIGKILLed: a JoinGroup with a known instance id
+//! replaces whoever held it. With the consumer protocol (KIP-848) the coordinator refuses a
+//! join with an instance id a member still holds (`UNRELEASED_INSTANCE_ID`, fatal in kafkit
+//! as in Java) until the holder leaves with epoch -2 or its session (the broker's 15 s here)
+//! expires, so the member closes (SIGTERM), which leaves with -2 and keeps its partitions
+//! unassigned for it until the session ends.
 
 use crate::common::*;
 use crate::support::*;
+use kafkit::GroupProtocol;
 use std::time::Duration;
 use tokio::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_member_restart_within_session_causes_no_rebalance() {
+    static_member_restart_within_session(GroupProtocol::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_member_restart_within_session_causes_no_rebalance_consumer_protocol() {
+    static_member_restart_within_session(GroupProtocol::Consumer).await;
+}
+
+async fn static_member_restart_within_session(protocol: GroupProtocol) {
     let _turn = HEAVY.lock().await;
     let t0 = Instant::now();
-    let broker = start_broker().await;
+    let broker = start_broker(protocol, 15000).await;
     let topic = broker.create_topic("gf-static", 6).await;
-    let base = MemberArgs::new(&broker, &topic, "gf-static", 15000, 20);
+    let base = MemberArgs::new(&broker, protocol, &topic, "gf-static", 15000, 20);
     let dir = base.dir.clone();
     let args = |i: usize| MemberArgs {
         instance_id: Some(format!("instance-{i}")),
@@ -28,7 +45,7 @@ async fn static_member_restart_within_session_causes_no_rebalance() {
         format!("broker up, 3 static members, output in {}", dir.display()),
     );
     wait_until("all three assigned", Duration::from_secs(30), || {
-        members.iter().all(|m| m.last_assigned().is_some())
+        members.iter().all(|m| m.owned().is_some())
     })
     .await;
     // Settled: no hook call for 2 s.
@@ -43,26 +60,32 @@ async fn static_member_restart_within_session_causes_no_rebalance() {
         quiet_since.elapsed() > Duration::from_secs(2)
     })
     .await;
-    let shares: Vec<_> = members.iter().map(|m| m.last_assigned().unwrap()).collect();
+    let shares: Vec<_> = members.iter().map(|m| m.owned().unwrap()).collect();
     let events_before: Vec<usize> = members.iter().map(|m| m.events().len()).collect();
     log(t0, format!("settled: {shares:?}"));
     let producer = produce_paced(&broker.bootstrap, &topic, "v", 1000, 200);
 
-    members[1].kill();
+    let how = if protocol == GroupProtocol::Consumer {
+        members[1].terminate().await;
+        "closed (leave with epoch -2)"
+    } else {
+        members[1].kill();
+        "SIGKILLed"
+    };
     let restarted = Member::start(&args(1), "m1-restarted").await;
     log(
         t0,
-        "m1 SIGKILLed and restarted with the same group.instance.id",
+        format!("m1 {how} and restarted with the same group.instance.id"),
     );
     wait_until(
         "the restarted member is assigned",
         Duration::from_secs(14),
-        || restarted.last_assigned().is_some(),
+        || restarted.owned().is_some(),
     )
     .await;
     log(
         t0,
-        format!("restarted member assigned {:?}", restarted.last_assigned()),
+        format!("restarted member assigned {:?}", restarted.owned()),
     );
     let produced = producer.await.unwrap();
     let all = [&members[0], &members[1], &members[2], &restarted];
@@ -75,7 +98,7 @@ async fn static_member_restart_within_session_causes_no_rebalance() {
         );
     }
     assert_eq!(
-        restarted.last_assigned().unwrap(),
+        restarted.owned().unwrap(),
         shares[1],
         "the restarted static member gets its old partitions"
     );

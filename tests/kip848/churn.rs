@@ -128,31 +128,3 @@ async fn members_join_leave_and_die_without_two_owners() {
     let committed = committed(&broker.bootstrap, &group, &topic, PARTITIONS).await;
     assert_eq!(committed, ends(&broker.bootstrap, &topic, PARTITIONS).await);
 }
-
-/// Produces `"v-{i}"` for `i` in `0..count` at about 200 a second, in the background; the
-/// task returns the values once all are acknowledged.
-fn produce_values_paced(
-    bootstrap: &str,
-    topic: &str,
-    count: usize,
-) -> tokio::task::JoinHandle<Vec<String>> {
-    let (bootstrap, topic) = (bootstrap.to_string(), topic.to_string());
-    tokio::spawn(async move {
-        let producer = kafkit::Producer::new(producer_config(&bootstrap))
-            .await
-            .unwrap();
-        let mut values = Vec::new();
-        for chunk in 0..count / 100 {
-            let records: Vec<kafkit::ProducerRecord> = (chunk * 100..(chunk + 1) * 100)
-                .map(|i| {
-                    values.push(format!("v-{i}"));
-                    kafkit::ProducerRecord::new(topic.clone(), format!("v-{i}"))
-                        .key(format!("k{i}"))
-                })
-                .collect();
-            send_all(&producer, records).await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        values
-    })
-}

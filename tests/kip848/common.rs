@@ -34,6 +34,17 @@ pub fn member_config(bootstrap: &str, group: &str) -> ConsumerConfig {
     config
 }
 
+/// A kafkit member's settings with the classic protocol (JoinGroup, SyncGroup), as a
+/// group's members had them before an upgrade: manual commits, the default assignors, a
+/// 1 s heartbeat so a rebalance the coordinator starts reaches them quickly.
+pub fn classic_member_config(bootstrap: &str, group: &str) -> ConsumerConfig {
+    let mut config = member_config(bootstrap, group);
+    config.group_protocol = GroupProtocol::Classic;
+    config.session_timeout = Duration::from_secs(10);
+    config.heartbeat_interval = Duration::from_secs(1);
+    config
+}
+
 /// Who owns which partition, from the hooks as they run: an assignment of a partition
 /// another member holds is a violation. Process members (which the test may SIGKILL)
 /// write their hooks to files; those are read before every claim, so a revocation they
@@ -47,6 +58,9 @@ pub struct LedgerState {
     pub violations: Vec<String>,
     /// `(member, partition, offset, value)` of every record an in-process member got.
     pub records: Vec<(String, i32, i64, String)>,
+    /// How many hook calls with partitions each in-process member made: a rebalance
+    /// shows as calls.
+    pub hook_calls: BTreeMap<String, usize>,
     /// Process members' files and how many of their lines were taken in.
     files: BTreeMap<String, (PathBuf, usize)>,
 }
@@ -135,6 +149,9 @@ impl Ledger {
         let list: BTreeSet<i32> = partitions.iter().map(|tp| tp.partition).collect();
         let mut s = self.lock();
         s.read_files();
+        if !list.is_empty() {
+            *s.hook_calls.entry(member.to_string()).or_default() += 1;
+        }
         if assigned {
             s.claim(member, &list);
         } else {
@@ -226,9 +243,17 @@ impl Running {
         name: &str,
         ledger: &Ledger,
     ) -> Running {
-        let consumer = Consumer::new(member_config(bootstrap, group))
-            .await
-            .unwrap();
+        Running::start_with(member_config(bootstrap, group), topic, name, ledger).await
+    }
+
+    /// [`Running::start`] with settings of the test's own (the classic protocol, say).
+    pub async fn start_with(
+        config: ConsumerConfig,
+        topic: &str,
+        name: &str,
+        ledger: &Ledger,
+    ) -> Running {
+        let consumer = Consumer::new(config).await.unwrap();
         consumer.set_rebalance_listener(Hooks {
             name: name.to_string(),
             ledger: ledger.clone(),
@@ -376,4 +401,32 @@ pub async fn ends(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32
         .into_iter()
         .map(|(tp, o)| (tp.partition, o.offset))
         .collect()
+}
+
+/// Produces `"v-{i}"` for `i` in `0..count` at about 200 a second, in the background; the
+/// task returns the values once all are acknowledged.
+pub fn produce_values_paced(
+    bootstrap: &str,
+    topic: &str,
+    count: usize,
+) -> tokio::task::JoinHandle<Vec<String>> {
+    let (bootstrap, topic) = (bootstrap.to_string(), topic.to_string());
+    tokio::spawn(async move {
+        let producer = kafkit::Producer::new(producer_config(&bootstrap))
+            .await
+            .unwrap();
+        let mut values = Vec::new();
+        for chunk in 0..count / 100 {
+            let records: Vec<kafkit::ProducerRecord> = (chunk * 100..(chunk + 1) * 100)
+                .map(|i| {
+                    values.push(format!("v-{i}"));
+                    kafkit::ProducerRecord::new(topic.clone(), format!("v-{i}"))
+                        .key(format!("k{i}"))
+                })
+                .collect();
+            send_all(&producer, records).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        values
+    })
 }

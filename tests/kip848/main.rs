@@ -6,6 +6,8 @@
 //! | `exactly_once` | three kafkit members share a 6-partition topic: every record consumed once, offsets committed with the member epoch |
 //! | `churn` | members join, close and one (a separate process) is SIGKILLed under load: never two owners of a partition at once, committed offsets never go back, nothing lost |
 //! | `mixed` | a kafkit member and Java's consumer (`group.protocol=consumer`) share the partitions |
+//! | `librdkafka` | a kafkit member and librdkafka consumers (`group.protocol=consumer`): one leaves midway, another joins; every record consumed exactly once, never two owners, offsets never back |
+//! | `upgrade` | three classic members (range, cooperative-sticky, static) rolled one by one to the consumer protocol under load: the group is converted online, never two owners, offsets never back, nothing lost; static members keep their place without a rebalance; and a consumer group rolled back to classic |
 //!
 //! Each test starts its own broker, with the consumer group's session and heartbeat
 //! timing lowered so that fencing happens in seconds. Run with `--nocapture` for each
@@ -14,7 +16,9 @@
 mod churn;
 mod common;
 mod exactly_once;
+mod librdkafka;
 mod mixed;
+mod upgrade;
 
 // Each suite uses part of the shared support; the rest would count as dead code here.
 #[allow(dead_code)]
