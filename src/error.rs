@@ -179,6 +179,8 @@ error_codes! {
     118 => TELEMETRY_TOO_LARGE, NoRetry;
     119 => INVALID_REGISTRATION, NoRetry;
     120 => TRANSACTION_ABORTABLE, NoRetry;
+    // 121..=127 (share groups, KRaft voters) answer APIs kafkit does not speak.
+    128 => INVALID_REGULAR_EXPRESSION, NoRetry;
 }
 
 impl ErrorCode {
@@ -758,6 +760,7 @@ mod tests {
     fn names_and_unknown_codes() {
         assert_eq!(ErrorCode(6).name(), "NOT_LEADER_OR_FOLLOWER");
         assert_eq!(ErrorCode(9999).name(), "UNKNOWN_ERROR_CODE");
+        assert_eq!(ErrorCode(128).name(), "INVALID_REGULAR_EXPRESSION");
         assert_eq!(format!("{}", ErrorCode(3)), "UNKNOWN_TOPIC_OR_PARTITION(3)");
         assert!(ErrorCode(0).is_ok() && !ErrorCode(10).is_ok());
     }

@@ -207,6 +207,9 @@ pub struct MemberDescription {
     pub target_assignment: Option<Vec<TopicPartition>>,
     /// KIP-848: the member's epoch (`None` for classic groups).
     pub member_epoch: Option<i32>,
+    /// KIP-848: the rack its heartbeats named (the consumer's `client.rack`; `None` without
+    /// one, and for classic groups, whose DescribeGroups has no rack).
+    pub rack_id: Option<String>,
 }
 
 /// A group as `describe_consumer_groups` reports it (Java's `ConsumerGroupDescription`).
@@ -433,6 +436,7 @@ impl Admin {
                             assignment: partitions(&m.assignment),
                             target_assignment: Some(partitions(&m.target_assignment)),
                             member_epoch: Some(m.member_epoch),
+                            rack_id: m.rack_id.map(|r| r.to_string()),
                         })
                         .collect(),
                     partition_assignor: described.assignor_name.to_string(),
@@ -490,6 +494,7 @@ impl Admin {
                 assignment,
                 target_assignment: None,
                 member_epoch: None,
+                rack_id: None,
             });
         }
         Ok(ConsumerGroupDescription {

@@ -147,10 +147,6 @@ impl FromStr for GroupProtocol {
     }
 }
 
-/// The broker-side assignors of KIP-848 kafkit lets a member ask for
-/// (`group.remote.assignor`): the ones a Kafka broker enables by default.
-const REMOTE_ASSIGNORS: [&str; 2] = ["uniform", "range"];
-
 /// Settings the consumer protocol leaves to the broker: Java refuses them with
 /// `group.protocol=consumer`, and so does kafkit.
 const CLASSIC_ONLY: [(&str, &str); 3] = [
@@ -245,8 +241,10 @@ pub struct ConsumerConfig {
     /// `heartbeat.interval.ms` must stay unset (the broker decides them).
     pub group_protocol: GroupProtocol,
     /// `group.remote.assignor`: the broker-side assignor this member asks for with
-    /// `group.protocol=consumer`, `uniform` or `range`; unset, the broker's default
-    /// (`group.consumer.assignors`' first). Refused with `classic`. Default unset.
+    /// `group.protocol=consumer`: one the broker's `group.consumer.assignors` enables
+    /// (`uniform` and `range` by default, or a custom one); unset, the broker's default
+    /// (the first of them). A name the broker lacks makes `poll` return
+    /// `UNSUPPORTED_ASSIGNOR`. Refused with `classic`. Default unset.
     pub group_remote_assignor: Option<String>,
 }
 
@@ -445,12 +443,14 @@ impl ConsumerConfig {
                 if let Some(i) = changed.iter().position(|&c| c) {
                     return Err(classic_only_error(CLASSIC_ONLY[i].0));
                 }
+                // Any other name is the broker's to judge (its group.consumer.assignors may
+                // include custom ones): one it lacks is UNSUPPORTED_ASSIGNOR from poll.
                 if let Some(assignor) = &self.group_remote_assignor {
-                    ensure(REMOTE_ASSIGNORS.contains(&assignor.as_str()), || {
-                        format!(
-                            "group.remote.assignor {assignor:?} is not one kafkit supports; \
-                             use uniform or range, or leave it unset for the broker's default"
-                        )
+                    ensure(!assignor.trim().is_empty(), || {
+                        "group.remote.assignor is empty; name an assignor the broker enables \
+                         (uniform or range by default), or leave it unset for the broker's \
+                         default"
+                            .to_string()
                     })?;
                 }
                 Ok(())

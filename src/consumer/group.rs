@@ -33,12 +33,13 @@ use crate::record::ConsumerGroupMetadata;
 pub use crate::record::OffsetAndMetadata;
 use crate::sync::lock;
 pub(crate) use consumer_heartbeat::Acknowledgement;
-use consumer_member::ConsumerMember;
+use consumer_member::{ConsumerMember, Subscription};
 pub(crate) use join::Rebalanced;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::{FindCoordinatorRequest, LeaveGroupRequest};
 use kafka_protocol::protocol::StrBytes;
 use membership::{Event, Membership};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -110,8 +111,8 @@ impl Member {
 /// What the group's tasks share, each read or changed under one short lock.
 struct GroupState {
     membership: Member,
-    /// The subscribed topics, sorted.
-    topics: Vec<String>,
+    /// The subscribed topics (sorted), or the pattern the broker matches.
+    subscription: Subscription,
     /// The coordinator's address, once found.
     coordinator: Option<String>,
     /// When the application last polled (for `max.poll.interval.ms`).
@@ -126,6 +127,8 @@ pub(crate) struct Group {
     state: Mutex<GroupState>,
     /// Wakes the heartbeat task when the member becomes stable.
     wake_heartbeat: Arc<Notify>,
+    /// A lookup of the topics behind assigned topic ids is under way (KIP-848).
+    naming_ids: Arc<AtomicBool>,
 }
 
 impl Group {
@@ -150,11 +153,12 @@ impl Group {
             assignors,
             state: Mutex::new(GroupState {
                 membership,
-                topics: Vec::new(),
+                subscription: Subscription::Topics(Vec::new()),
                 coordinator: None,
                 last_poll: Instant::now(),
             }),
             wake_heartbeat: Arc::new(Notify::new()),
+            naming_ids: Arc::new(AtomicBool::new(false)),
         });
         match protocol {
             GroupProtocol::Classic => tokio::spawn(heartbeat::run(Arc::downgrade(&group))),
@@ -208,11 +212,21 @@ impl Group {
     /// Subscribes to `topics` (sorted, without duplicates): rejoin at the next poll
     /// (classic), or tell the broker in the next heartbeat, at once (consumer).
     pub(crate) fn subscribe(&self, topics: Vec<String>) {
+        self.set_subscription(Subscription::Topics(topics));
+    }
+
+    /// Subscribes to every topic the broker finds `pattern` (RE2J) to match, now and
+    /// later (KIP-848's `SubscribedTopicRegex`; the caller checked the protocol).
+    pub(crate) fn subscribe_broker_pattern(&self, pattern: String) {
+        self.set_subscription(Subscription::Pattern(pattern));
+    }
+
+    fn set_subscription(&self, subscription: Subscription) {
         let mut s = lock(&self.state);
-        s.topics = topics.clone();
+        s.subscription = subscription.clone();
         s.membership.apply(Event::Subscribed);
         if let Some(m) = s.membership.consumer() {
-            m.apply(consumer_member::Event::Subscribed(topics));
+            m.apply(consumer_member::Event::Subscribed(subscription));
             self.wake_heartbeat.notify_one();
         }
     }
@@ -222,8 +236,17 @@ impl Group {
         self.config.group_protocol
     }
 
+    /// The subscribed topics (none for a broker pattern, whose topics the broker knows).
     pub(crate) fn topics(&self) -> Vec<String> {
-        lock(&self.state).topics.clone()
+        match &lock(&self.state).subscription {
+            Subscription::Topics(topics) => topics.clone(),
+            Subscription::Pattern(_) => Vec::new(),
+        }
+    }
+
+    /// Whether the group hands this consumer its partitions (a subscription, not `assign`).
+    pub(crate) fn is_subscribed(&self) -> bool {
+        !lock(&self.state).subscription.is_empty()
     }
 
     pub(crate) fn protocol(&self) -> RebalanceProtocol {

@@ -149,7 +149,7 @@ impl Consumer {
         if missing.is_empty() {
             return Ok(false);
         }
-        if let Some(group) = self.inner.group.as_ref().filter(|g| g.topics().is_empty()) {
+        if let Some(group) = self.inner.group.as_ref().filter(|g| !g.is_subscribed()) {
             let Ok(committed) = tokio::time::timeout_at(deadline, group.committed(&missing)).await
             else {
                 return Ok(false);

@@ -1,7 +1,14 @@
-//! Subscribing by pattern (Java's `subscribe(Pattern)`): the group is subscribed to every
-//! topic whose whole name matches, internal topics aside, and the matches are looked up
-//! again every `metadata.max.age.ms`, so a topic created later joins the subscription (and
-//! the group rebalances) without the application doing anything.
+//! Subscribing by pattern, two ways, as Java's client does.
+//!
+//! - `subscribe_pattern` (Java's `subscribe(Pattern)`): the client matches. The group is
+//!   subscribed to every topic whose whole name matches, internal topics aside, and the
+//!   matches are looked up again every `metadata.max.age.ms`, so a topic created later joins
+//!   the subscription (and the group rebalances) without the application doing anything.
+//!   Either group protocol: the broker sees topic names.
+//! - `subscribe_broker_pattern` (Java's `subscribe(SubscriptionPattern)`, KIP-848 only): the
+//!   pattern (RE2J syntax) goes to the group coordinator as the heartbeat's
+//!   `SubscribedTopicRegex`, and the coordinator matches it against every topic, those
+//!   created later included; the client never lists topics.
 
 use super::group::Group;
 use super::Consumer;
@@ -20,8 +27,11 @@ impl Consumer {
     /// `Pattern.matcher(topic).matches()` is), except internal topics such as
     /// `__consumer_offsets`. The topics are matched now and again every
     /// `metadata.max.age.ms`; when the matches change, the group rebalances. Replaces any
-    /// earlier subscription or assignment, and is replaced by a later one. Needs `group.id`
-    /// and `group.protocol=classic` (refused with `consumer`).
+    /// earlier subscription or assignment, and is replaced by a later one. Needs `group.id`;
+    /// works with either `group.protocol`: the group coordinator is told the matching topic
+    /// names. With `group.protocol=consumer`,
+    /// [`subscribe_broker_pattern`](Self::subscribe_broker_pattern) has the coordinator
+    /// match instead (RE2J syntax, new topics found without a metadata lookup here).
     ///
     /// ```no_run
     /// # async fn demo(consumer: kafkit::Consumer) -> kafkit::Result<()> {
@@ -33,15 +43,6 @@ impl Consumer {
         let regex = Regex::new(&format!("^(?:{pattern})$"))
             .map_err(|e| Error::config(format!("subscribe_pattern({pattern:?}): {e}")))?;
         let group = self.group()?.clone();
-        if group.group_protocol() == crate::config::GroupProtocol::Consumer {
-            // KIP-848 matches patterns on the broker (RE2J syntax); kafkit does not send
-            // them yet, and matching here would not be what the broker's assignor sees.
-            return Err(Error::config(
-                "subscribe_pattern is not supported with group.protocol=consumer yet (KIP-848 \
-                 matches subscribed_topic_regex on the broker); subscribe to a topic list, or \
-                 use group.protocol=classic",
-            ));
-        }
         self.stop_pattern();
         let cluster = self.inner.cluster.clone();
         let matched = matching_topics(&cluster, &regex).await?;
@@ -49,6 +50,46 @@ impl Consumer {
         let every = self.inner.config.client.metadata_max_age;
         let follow = follow(cluster, Arc::downgrade(&group), regex, matched, every);
         *lock(&self.inner.pattern) = Some(tokio::spawn(follow));
+        Ok(())
+    }
+
+    /// Subscribes the group to every topic the group coordinator finds `pattern` to match
+    /// (Java's `subscribe(SubscriptionPattern)`, KIP-848): the pattern, a regular expression
+    /// in RE2J syntax (Java's `com.google.re2j`, which matches a topic's whole name), goes in
+    /// the ConsumerGroupHeartbeat as `SubscribedTopicRegex`, and the coordinator assigns the
+    /// partitions of every topic it matches, internal topics aside, re-evaluating it as
+    /// topics are created and deleted. The client does not match or list topics, unlike
+    /// [`subscribe_pattern`](Self::subscribe_pattern), whose pattern is the `regex` crate's
+    /// and whose matches are looked up every `metadata.max.age.ms`. Replaces any earlier
+    /// subscription or assignment, and is replaced by a later one.
+    ///
+    /// Needs `group.id` and `group.protocol=consumer`: with `classic`, and for an empty
+    /// pattern, it returns [`Error::Config`] and changes nothing. A pattern the coordinator
+    /// cannot compile makes `poll` return [`Error::Broker`] with
+    /// `ErrorCode::INVALID_REGULAR_EXPRESSION`, until the next subscription.
+    ///
+    /// ```no_run
+    /// # async fn demo(consumer: kafkit::Consumer) -> kafkit::Result<()> {
+    /// // orders-eu, orders-us, and any orders-* created later, matched by the broker.
+    /// consumer.subscribe_broker_pattern("orders-.*").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscribe_broker_pattern(&self, pattern: &str) -> Result<()> {
+        let group = self.group()?.clone();
+        if group.group_protocol() != crate::config::GroupProtocol::Consumer {
+            return Err(Error::config(format!(
+                "subscribe_broker_pattern({pattern:?}) needs group.protocol=consumer (KIP-848: \
+                 the group coordinator matches the pattern); with group.protocol=classic, use \
+                 subscribe_pattern, which matches in the client"
+            )));
+        }
+        if pattern.is_empty() {
+            return Err(Error::config(
+                "subscribe_broker_pattern(\"\"): the pattern is empty",
+            ));
+        }
+        self.stop_pattern();
+        group.subscribe_broker_pattern(pattern.to_string());
         Ok(())
     }
 

@@ -8,6 +8,9 @@
 //! | `mixed` | a kafkit member and Java's consumer (`group.protocol=consumer`) share the partitions |
 //! | `librdkafka` | a kafkit member and librdkafka consumers (`group.protocol=consumer`): one leaves midway, another joins; every record consumed exactly once, never two owners, offsets never back |
 //! | `upgrade` | three classic members (range, cooperative-sticky, static) rolled one by one to the consumer protocol under load: the group is converted online, never two owners, offsets never back, nothing lost; static members keep their place without a rebalance; and a consumer group rolled back to classic |
+//! | `patterns` | `subscribe_pattern` (client matches) and `subscribe_broker_pattern` (the coordinator matches `SubscribedTopicRegex`) each consume a topic created after subscribing, and no topic that does not match; a pattern RE2J cannot compile is `INVALID_REGULAR_EXPRESSION` from `poll`; classic refuses a broker pattern |
+//! | `static_member` | a static member (`group.instance.id`) closed and restarted within the session gets its partitions back, the others' never move (leave epoch -2); a dynamic one's move at once (-1) |
+//! | `settings` | `client.rack` is the rack the group describes; past `group.consumer.max.size`, `GROUP_MAX_SIZE_REACHED` from `poll`; `group.remote.assignor=bogus`, `UNSUPPORTED_ASSIGNOR`; each naming the setting |
 //!
 //! Each test starts its own broker, with the consumer group's session and heartbeat
 //! timing lowered so that fencing happens in seconds. Run with `--nocapture` for each
@@ -19,6 +22,9 @@ mod exactly_once;
 mod librdkafka;
 mod mixed;
 mod upgrade;
+mod patterns;
+mod settings;
+mod static_member;
 
 // Each suite uses part of the shared support; the rest would count as dead code here.
 #[allow(dead_code)]

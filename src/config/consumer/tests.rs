@@ -252,9 +252,15 @@ fn group_protocol_consumer_refuses_what_the_broker_decides() {
         text.contains("only used with group.protocol=consumer"),
         "{text}"
     );
-    let text = err(&[
+    // The broker judges assignor names (custom ones included); a blank one is no name.
+    assert!(props(&[
         ("group.protocol", "consumer"),
-        ("group.remote.assignor", "sticky"),
-    ]);
-    assert!(text.contains("use uniform or range"), "{text}");
+        ("group.remote.assignor", "custom")
+    ])
+    .is_ok());
+    let mut c = ConsumerConfig::new("localhost:9092");
+    c.group_protocol = GroupProtocol::Consumer;
+    c.group_remote_assignor = Some(" ".into());
+    let text = c.validate().unwrap_err().to_string();
+    assert!(text.contains("group.remote.assignor is empty"), "{text}");
 }

@@ -11,18 +11,24 @@
 //! close ── leave heartbeat: epoch -1 (dynamic) or -2 (static: keeps its place)
 //! ```
 
-use super::consumer_member::{Due, Event, IdPartition, Phase};
+use super::consumer_member::{Due, Event, IdPartition, Phase, Subscription};
 use super::{Group, GroupState};
+use crate::cluster::Cluster;
+use crate::config::ConsumerConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::wire::{group_id, millis, topic_name};
 use crate::record::TopicPartition;
 use crate::sync::lock;
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
-use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
+use kafka_protocol::messages::{
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, MetadataRequest,
+};
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use uuid::Uuid;
 
 /// The shortest heartbeat interval honoured: a broker naming 0 must not make the task spin.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -101,14 +107,11 @@ impl Group {
         let Some(beat) = self.consumer(|m| m.beat()) else {
             return true;
         };
-        let request = self
-            .heartbeat_request(&beat.member_id, beat.epoch, beat.full)
-            .with_subscribed_topic_names(
-                beat.subscription
-                    .clone()
-                    .map(|topics| topics.iter().map(|t| topic_name(t)).collect()),
-            )
-            .with_topic_partitions(beat.owned.clone().map(|owned| by_topic(&owned)));
+        let request = with_subscription(
+            self.heartbeat_request(&beat.member_id, beat.epoch, beat.full),
+            beat.subscription.as_ref(),
+        )
+        .with_topic_partitions(beat.owned.clone().map(|owned| by_topic(&owned)));
         let outcome = match self.coordinator().await {
             Ok(conn) => conn.send(&request).await.and_then(|r| self.answer_error(r)),
             Err(e) => Err(e),
@@ -161,35 +164,13 @@ impl Group {
         ok
     }
 
-    /// A heartbeat's fixed part: full ones carry every field, incremental ones null for what
-    /// has not changed (rack, rebalance timeout, assignor).
     fn heartbeat_request(
         &self,
         member_id: &str,
         epoch: i32,
         full: bool,
     ) -> ConsumerGroupHeartbeatRequest {
-        let text = |s: &Option<String>| s.as_ref().map(|s| StrBytes::from_string(s.clone()));
-        ConsumerGroupHeartbeatRequest::default()
-            .with_group_id(group_id(&self.group_id))
-            .with_member_id(StrBytes::from_string(member_id.to_string()))
-            .with_member_epoch(epoch)
-            .with_instance_id(self.instance_id())
-            .with_rack_id(if full {
-                text(&self.config.client_rack)
-            } else {
-                None
-            })
-            .with_rebalance_timeout_ms(if full {
-                millis(self.config.max_poll_interval)
-            } else {
-                -1
-            })
-            .with_server_assignor(if full {
-                text(&self.config.group_remote_assignor)
-            } else {
-                None
-            })
+        heartbeat_request(&self.group_id, &self.config, member_id, epoch, full)
     }
 
     fn answer_error(
@@ -238,6 +219,20 @@ impl Group {
                     "group {group}: the broker does not enable group.remote.assignor={:?} (its \
                      group.consumer.assignors); set one it enables, or unset it",
                     self.config.group_remote_assignor.as_deref().unwrap_or("")
+                ),
+            ),
+            Error::Broker {
+                code: ErrorCode::INVALID_REGULAR_EXPRESSION,
+                ..
+            } => (
+                ErrorCode::INVALID_REGULAR_EXPRESSION,
+                format!(
+                    "group {group}: the group coordinator cannot compile the pattern {:?} of \
+                     subscribe_broker_pattern (RE2J syntax); subscribe again with a valid one",
+                    match &lock(&self.state).subscription {
+                        Subscription::Pattern(pattern) => pattern.as_str(),
+                        Subscription::Topics(_) => "",
+                    }
                 ),
             ),
             Error::Broker {
@@ -317,8 +312,7 @@ impl Group {
 
     /// What `poll` must do to own what the broker assigned, against `owned`; `None` when
     /// nothing (or the reconciliation is under way). Topic ids are named through the
-    /// metadata; ids it does not know yet wait for a refresh (the subscribed topics are
-    /// tracked, so it comes).
+    /// metadata; ids it does not know yet wait for a lookup (`name_topic_ids`).
     pub(crate) fn reconciliation(&self, owned: &[TopicPartition]) -> Option<Reconciliation> {
         let names = self.cluster.topic_names_by_id();
         let mut s = lock(&self.state);
@@ -339,7 +333,12 @@ impl Group {
         }
         let owned: BTreeSet<TopicPartition> = owned.iter().cloned().collect();
         if unresolved {
-            self.cluster.request_refresh();
+            let unknown = target
+                .iter()
+                .map(|&(id, _)| id)
+                .filter(|id| !names.contains_key(id))
+                .collect();
+            self.name_topic_ids(unknown);
             if resolved.keys().eq(owned.iter()) {
                 return None;
             }
@@ -360,11 +359,104 @@ impl Group {
         })
     }
 
+    /// Looks up the names of assigned topic ids the metadata does not know: the topics a
+    /// broker pattern matched, which nothing else follows, or a subscribed topic the cache
+    /// has not seen yet. One Metadata request for every topic, from a task, one at a time
+    /// and not again within a backoff (a topic just created may not have reached the broker
+    /// asked); the topics found are followed from then on, so a later poll names them.
+    fn name_topic_ids(&self, ids: BTreeSet<Uuid>) {
+        if self.naming_ids.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let cluster = self.cluster.clone();
+        let naming = self.naming_ids.clone();
+        tokio::spawn(async move {
+            match topics_with_ids(&cluster, &ids).await {
+                Ok(names) if !names.is_empty() => {
+                    for name in &names {
+                        cluster.track(name);
+                    }
+                    if let Err(e) = cluster.refresh().await {
+                        tracing::debug!(error = %e, "metadata refresh failed");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "looking up assigned topic ids failed"),
+            }
+            tokio::time::sleep(cluster.backoff().delay(0)).await;
+            naming.store(false, Ordering::SeqCst);
+        });
+    }
+
     /// `poll` reconciled: the next heartbeat (at once) acknowledges what is owned now.
     pub(crate) fn reconciled(&self, ack: Acknowledgement) {
         self.consumer(|m| m.apply(Event::Reconciled(ack.0)));
         self.wake_heartbeat.notify_one();
     }
+}
+
+/// The names of the topics with these ids, as one Metadata request for every topic finds
+/// them.
+async fn topics_with_ids(cluster: &Cluster, ids: &BTreeSet<Uuid>) -> Result<Vec<String>> {
+    let request = MetadataRequest::default()
+        .with_topics(None)
+        .with_allow_auto_topic_creation(false);
+    let response = cluster.any_connection().await?.send(&request).await?;
+    Ok(response
+        .topics
+        .iter()
+        .filter(|t| t.error_code == 0 && ids.contains(&t.topic_id))
+        .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+        .collect())
+}
+
+/// A heartbeat's fixed part: full ones carry every field, incremental ones null for what
+/// has not changed (rack, rebalance timeout, assignor).
+fn heartbeat_request(
+    group: &str,
+    config: &ConsumerConfig,
+    member_id: &str,
+    epoch: i32,
+    full: bool,
+) -> ConsumerGroupHeartbeatRequest {
+    let text = |s: &Option<String>| s.as_ref().map(|s| StrBytes::from_string(s.clone()));
+    let full_only = |value: Option<StrBytes>| if full { value } else { None };
+    ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(group_id(group))
+        .with_member_id(StrBytes::from_string(member_id.to_string()))
+        .with_member_epoch(epoch)
+        .with_instance_id(text(&config.group_instance_id))
+        .with_rack_id(full_only(text(&config.client_rack)))
+        .with_rebalance_timeout_ms(if full {
+            millis(config.max_poll_interval)
+        } else {
+            -1
+        })
+        .with_server_assignor(full_only(text(&config.group_remote_assignor)))
+}
+
+/// The subscription fields (`None`: unchanged, both null). A heartbeat that says the
+/// subscription says both halves, so names replace a pattern and a pattern replaces names:
+/// an empty regex clears a pattern (as Java's client sends it), an empty list of names
+/// leaves the pattern alone to decide.
+fn with_subscription(
+    request: ConsumerGroupHeartbeatRequest,
+    subscription: Option<&Subscription>,
+) -> ConsumerGroupHeartbeatRequest {
+    let (names, regex) = match subscription {
+        None => (None, None),
+        Some(Subscription::Topics(topics)) => (
+            Some(topics.iter().map(|t| topic_name(t)).collect()),
+            Some(StrBytes::default()),
+        ),
+        Some(Subscription::Pattern(pattern)) => (
+            Some(Vec::new()),
+            Some(StrBytes::from_string(pattern.clone())),
+        ),
+    };
+    request
+        .with_subscribed_topic_names(names)
+        .with_subscribed_topic_regex(regex)
 }
 
 /// Owned partitions grouped by topic id, as the request carries them.
@@ -381,4 +473,104 @@ fn by_topic(owned: &[IdPartition]) -> Vec<TopicPartitions> {
                 .with_partitions(partitions)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::protocol::{Decodable, Encodable};
+
+    fn config() -> ConsumerConfig {
+        let mut config = ConsumerConfig::new("localhost:9092");
+        config.group_instance_id = Some("i1".into());
+        config.client_rack = Some("r2".into());
+        config.group_remote_assignor = Some("range".into());
+        config.max_poll_interval = Duration::from_secs(300);
+        config
+    }
+
+    /// The request as the broker reads it: encoded at v1, the one version kafkit speaks.
+    fn on_the_wire(request: &ConsumerGroupHeartbeatRequest) -> ConsumerGroupHeartbeatRequest {
+        let mut buf = bytes::BytesMut::new();
+        request.encode(&mut buf, 1).unwrap();
+        ConsumerGroupHeartbeatRequest::decode(&mut buf.freeze(), 1).unwrap()
+    }
+
+    fn text(s: &str) -> Option<StrBytes> {
+        Some(StrBytes::from_string(s.to_string()))
+    }
+
+    #[test]
+    fn a_full_heartbeat_carries_rack_assignor_timeout_and_instance() {
+        let r = on_the_wire(&heartbeat_request("g", &config(), "m1", 0, true));
+        assert_eq!(r.group_id.0.as_str(), "g");
+        assert_eq!((r.member_id.as_str(), r.member_epoch), ("m1", 0));
+        assert_eq!(r.instance_id, text("i1"));
+        assert_eq!(r.rack_id, text("r2"), "client.rack as RackId");
+        assert_eq!(r.server_assignor, text("range"));
+        assert_eq!(r.rebalance_timeout_ms, 300_000);
+        // Incremental: unchanged fields null, the instance id always (KIP-848).
+        let r = on_the_wire(&heartbeat_request("g", &config(), "m1", 3, false));
+        assert_eq!((r.rack_id, r.server_assignor), (None, None));
+        assert_eq!((r.rebalance_timeout_ms, r.instance_id), (-1, text("i1")));
+        // Without client.rack, no RackId (the broker refuses an empty one).
+        let r = heartbeat_request("g", &ConsumerConfig::new("b:1"), "m1", 0, true);
+        assert_eq!((r.rack_id, r.instance_id), (None, None));
+    }
+
+    #[test]
+    fn the_subscription_goes_as_names_or_as_a_regex_and_clears_the_other() {
+        let base = || heartbeat_request("g", &config(), "m1", 0, true);
+        let topics = Subscription::Topics(vec!["a".into(), "b".into()]);
+        let r = on_the_wire(&with_subscription(base(), Some(&topics)));
+        let names: Vec<&str> = r
+            .subscribed_topic_names
+            .iter()
+            .flatten()
+            .map(|t| t.0.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(
+            r.subscribed_topic_regex,
+            text(""),
+            "no pattern (any earlier one cleared)"
+        );
+
+        let pattern = Subscription::Pattern("orders-.*".into());
+        let r = on_the_wire(&with_subscription(base(), Some(&pattern)));
+        assert_eq!(
+            r.subscribed_topic_names,
+            Some(vec![]),
+            "no names besides the pattern"
+        );
+        assert_eq!(r.subscribed_topic_regex, text("orders-.*"));
+
+        let r = on_the_wire(&with_subscription(base(), None));
+        assert_eq!(
+            (r.subscribed_topic_names, r.subscribed_topic_regex),
+            (None, None),
+            "unchanged: both null"
+        );
+    }
+
+    #[test]
+    fn the_regex_needs_version_one() {
+        let pattern = Subscription::Pattern("t-.*".into());
+        let request = with_subscription(
+            heartbeat_request("g", &config(), "m1", 0, true),
+            Some(&pattern),
+        );
+        let mut buf = bytes::BytesMut::new();
+        assert!(
+            request.encode(&mut buf, 0).is_err(),
+            "v0 has no SubscribedTopicRegex"
+        );
+        assert_eq!(
+            crate::protocol::versions::ours(
+                kafka_protocol::messages::ApiKey::ConsumerGroupHeartbeat
+            ),
+            Some((1, 1)),
+            "kafkit sends v1 or nothing"
+        );
+    }
 }

@@ -10,7 +10,8 @@
 //!                            │  Fenced { reason } ◀── FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID,
 //!                            │                        no poll for max.poll.interval.ms
 //!                  subscribe └─ Failed { error } ◀── GROUP_MAX_SIZE_REACHED,
-//!                                                   UNSUPPORTED_ASSIGNOR, no KIP-848 broker …
+//!                                                   UNSUPPORTED_ASSIGNOR,
+//!                                                   INVALID_REGULAR_EXPRESSION, no KIP-848 broker …
 //! ```
 //! The broker assigns; the member reconciles: `poll` revokes what it no longer owns (commit,
 //! revoked hook), takes what is new (offsets, assigned hook), and reports the result here
@@ -43,6 +44,24 @@ pub(crate) fn new_member_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
+/// What the member subscribes to, as its heartbeats say it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Subscription {
+    /// Topic names, sorted: `subscribe`, or the matches of a pattern the client matched
+    /// (`subscribe_pattern`).
+    Topics(Vec<String>),
+    /// A regular expression (RE2J) the broker matches against every topic, those created
+    /// later included (`subscribe_broker_pattern`).
+    Pattern(String),
+}
+
+impl Subscription {
+    /// Nothing to join a group for: no topic, no pattern.
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(self, Subscription::Topics(topics) if topics.is_empty())
+    }
+}
+
 /// The phases of a KIP-848 membership.
 #[derive(Clone, Debug)]
 pub(crate) enum Phase {
@@ -68,8 +87,8 @@ pub(crate) enum Phase {
 /// What happened to the membership.
 #[derive(Clone, Debug)]
 pub(crate) enum Event {
-    /// The application subscribed to these topics (sorted).
-    Subscribed(Vec<String>),
+    /// The application subscribed.
+    Subscribed(Subscription),
     /// Heartbeat `seq` was answered without error.
     Answered {
         seq: u64,
@@ -116,13 +135,13 @@ pub(crate) struct Beat {
     pub epoch: i32,
     /// Every field is sent: rebalance timeout, rack, assignor.
     pub full: bool,
-    pub subscription: Option<Vec<String>>,
+    pub subscription: Option<Subscription>,
     pub owned: Option<Vec<IdPartition>>,
 }
 
 /// A heartbeat in flight: its sequence number, and the subscription and owned partitions it
 /// said (`None`: sent as null).
-type InFlight = (u64, Option<Vec<String>>, Option<BTreeSet<IdPartition>>);
+type InFlight = (u64, Option<Subscription>, Option<BTreeSet<IdPartition>>);
 
 /// The member's id, epoch, phase and what its heartbeats have said.
 #[derive(Clone, Debug)]
@@ -144,9 +163,9 @@ pub(crate) struct ConsumerMember {
     seq: u64,
     /// Every field goes in the next heartbeat.
     full: bool,
-    subscription: Vec<String>,
+    subscription: Subscription,
     /// What the broker was last told, when it surely knows.
-    sent_subscription: Option<Vec<String>>,
+    sent_subscription: Option<Subscription>,
     sent_owned: Option<BTreeSet<IdPartition>>,
     /// The broker's latest assignment.
     target: BTreeSet<IdPartition>,
@@ -167,7 +186,7 @@ impl ConsumerMember {
             in_flight: None,
             seq: 0,
             full: true,
-            subscription: Vec::new(),
+            subscription: Subscription::Topics(Vec::new()),
             sent_subscription: None,
             sent_owned: None,
             target: BTreeSet::new(),
@@ -314,8 +333,8 @@ impl ConsumerMember {
     /// reconciliation result after a loss) change nothing.
     pub(crate) fn apply(&mut self, event: Event) {
         match event {
-            Event::Subscribed(topics) => {
-                self.subscription = topics;
+            Event::Subscribed(subscription) => {
+                self.subscription = subscription;
                 if matches!(
                     self.phase,
                     Phase::Unsubscribed | Phase::Leaving | Phase::Failed { .. }
@@ -443,6 +462,7 @@ fn classify(error: &Error) -> Failure {
         Some(
             ErrorCode::GROUP_MAX_SIZE_REACHED
             | ErrorCode::UNSUPPORTED_ASSIGNOR
+            | ErrorCode::INVALID_REGULAR_EXPRESSION
             | ErrorCode::UNRELEASED_INSTANCE_ID
             | ErrorCode::FENCED_INSTANCE_ID
             | ErrorCode::GROUP_AUTHORIZATION_FAILED

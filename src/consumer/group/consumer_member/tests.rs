@@ -10,6 +10,10 @@ fn tp(topic: u128, partition: i32) -> IdPartition {
     (Uuid::from_u128(topic), partition)
 }
 
+fn topics(names: &[&str]) -> Subscription {
+    Subscription::Topics(names.iter().map(|n| n.to_string()).collect())
+}
+
 fn set(partitions: &[IdPartition]) -> BTreeSet<IdPartition> {
     partitions.iter().copied().collect()
 }
@@ -48,7 +52,7 @@ fn name(m: &ConsumerMember) -> &'static str {
 /// A member that joined with epoch `epoch` and owns (and acknowledged) `owned`.
 fn stable(owned: &[IdPartition]) -> ConsumerMember {
     let mut m = ConsumerMember::new("m1".into(), false);
-    m.apply(Event::Subscribed(vec!["t".into()]));
+    m.apply(Event::Subscribed(topics(&["t"])));
     let b = m.beat();
     m.apply(answered(b.seq, 1, 5 * SEC, Some(owned)));
     if !owned.is_empty() {
@@ -65,7 +69,7 @@ fn stable(owned: &[IdPartition]) -> ConsumerMember {
 async fn join_sends_every_field_with_epoch_zero_at_once() {
     let mut m = ConsumerMember::new("m1".into(), false);
     assert_eq!(m.due(), Due::Idle, "unsubscribed: nothing to send");
-    m.apply(Event::Subscribed(vec!["a".into(), "b".into()]));
+    m.apply(Event::Subscribed(topics(&["a", "b"])));
     assert_eq!(name(&m), "Joining");
     assert_eq!(m.due(), Due::Now);
     let b = m.beat();
@@ -76,7 +80,7 @@ async fn join_sends_every_field_with_epoch_zero_at_once() {
             member_id: "m1".into(),
             epoch: 0,
             full: true,
-            subscription: Some(vec!["a".into(), "b".into()]),
+            subscription: Some(topics(&["a", "b"])),
             owned: Some(vec![]),
         }
     );
@@ -171,20 +175,23 @@ async fn every_transition() {
     #[rustfmt::skip]
     let table: Vec<Case> = vec![
         ("subscribe joins", || ConsumerMember::new("m".into(), false),
-         |_| Event::Subscribed(vec!["t".into()]), "Joining"),
+         |_| Event::Subscribed(topics(&["t"])), "Joining"),
         ("an empty subscription joins nothing", || ConsumerMember::new("m".into(), false),
-         |_| Event::Subscribed(vec![]), "Unsubscribed"),
+         |_| Event::Subscribed(topics(&[])), "Unsubscribed"),
+        ("a broker pattern joins, whatever it matches now",
+         || ConsumerMember::new("m".into(), false),
+         |_| Event::Subscribed(Subscription::Pattern("t-.*".into())), "Joining"),
         ("a new subscription while stable stays stable", || stable(&[]),
-         |_| Event::Subscribed(vec!["u".into()]), "Stable"),
+         |_| Event::Subscribed(topics(&["u"])), "Stable"),
         ("the first answer with nothing assigned: stable", || {
             let mut m = ConsumerMember::new("m".into(), false);
-            m.apply(Event::Subscribed(vec!["t".into()]));
+            m.apply(Event::Subscribed(topics(&["t"])));
             m.beat();
             m
         }, |m| answered(m.seq, 1, SEC, Some(&[])), "Stable"),
         ("the first answer with partitions: reconciling", || {
             let mut m = ConsumerMember::new("m".into(), false);
-            m.apply(Event::Subscribed(vec!["t".into()]));
+            m.apply(Event::Subscribed(topics(&["t"])));
             m.beat();
             m
         }, |m| answered(m.seq, 1, SEC, Some(&[tp(1, 0)])), "Reconciling"),
@@ -203,6 +210,8 @@ async fn every_transition() {
          |m| failed(m.seq, E::GROUP_MAX_SIZE_REACHED), "Failed"),
         ("UNSUPPORTED_ASSIGNOR fails", in_flight,
          |m| failed(m.seq, E::UNSUPPORTED_ASSIGNOR), "Failed"),
+        ("INVALID_REGULAR_EXPRESSION fails", in_flight,
+         |m| failed(m.seq, E::INVALID_REGULAR_EXPRESSION), "Failed"),
         ("a broker without KIP-848 fails", in_flight, |m| Event::Failed {
             seq: m.seq,
             error: Error::UnsupportedVersion {
@@ -225,7 +234,7 @@ async fn every_transition() {
             let mut m = in_flight();
             m.apply(failed(m.seq, E::GROUP_MAX_SIZE_REACHED));
             m
-        }, |_| Event::Subscribed(vec!["t".into()]), "Joining"),
+        }, |_| Event::Subscribed(topics(&["t"])), "Joining"),
     ];
     for (case, before, event, after) in table {
         let mut m = before();
@@ -233,6 +242,26 @@ async fn every_transition() {
         m.apply(e);
         assert_eq!(name(&m), after, "{case}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_subscription_goes_at_once_and_then_as_null() {
+    let mut m = stable(&[tp(1, 0)]);
+    let pattern = Subscription::Pattern("t-.*".into());
+    m.apply(Event::Subscribed(pattern.clone()));
+    assert_eq!(name(&m), "Stable", "the broker decides what moves");
+    assert_eq!(m.due(), Due::Now, "news goes at once");
+    let b = m.beat();
+    assert_eq!((b.full, b.subscription), (false, Some(pattern.clone())));
+    m.apply(answered(b.seq, 2, 5 * SEC, None));
+    tokio::time::advance(5 * SEC).await;
+    let b = m.beat();
+    assert_eq!(b.subscription, None, "unchanged: null");
+    // Back to names: said once more, then null again.
+    m.apply(answered(b.seq, 2, 5 * SEC, None));
+    m.apply(Event::Subscribed(topics(&["t"])));
+    let b = m.beat();
+    assert_eq!(b.subscription, Some(topics(&["t"])));
 }
 
 #[tokio::test(start_paused = true)]
@@ -277,7 +306,7 @@ async fn a_failed_heartbeat_backs_off_then_sends_every_field() {
     let b = m.beat();
     assert_eq!(
         (b.epoch, b.full, b.subscription, b.owned),
-        (1, true, Some(vec!["t".into()]), Some(vec![tp(1, 0)]))
+        (1, true, Some(topics(&["t"])), Some(vec![tp(1, 0)]))
     );
 }
 
@@ -302,7 +331,7 @@ async fn leaving_uses_epoch_minus_one_or_minus_two_for_static_members() {
     assert_eq!(name(&m), "Unsubscribed");
 
     let mut s = ConsumerMember::new("s1".into(), true);
-    s.apply(Event::Subscribed(vec!["t".into()]));
+    s.apply(Event::Subscribed(topics(&["t"])));
     let b = s.beat();
     s.apply(answered(b.seq, 4, SEC, Some(&[])));
     assert_eq!(s.leave(), Some(("s1".into(), -2)));
