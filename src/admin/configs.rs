@@ -277,18 +277,21 @@ impl Admin {
         &self,
         resources: impl IntoIterator<Item = ConfigResource>,
     ) -> Result<HashMap<ConfigResource, Result<ResourceConfig>>> {
-        let mut resources: Vec<ConfigResource> = resources.into_iter().collect();
-        resources.sort();
-        resources.dedup();
-        for resource in &resources {
-            resource.target()?;
-        }
-        self.per_item(resources, |pending| async move {
-            let mut answers = Vec::new();
-            for (target, group) in by_target(&pending) {
-                answers.extend(self.describe_configs_on(target, group).await);
+        self.within("describe_configs", async move {
+            let mut resources: Vec<ConfigResource> = resources.into_iter().collect();
+            resources.sort();
+            resources.dedup();
+            for resource in &resources {
+                resource.target()?;
             }
-            Ok(answers)
+            self.per_item(resources, |pending| async move {
+                let mut answers = Vec::new();
+                for (target, group) in by_target(&pending) {
+                    answers.extend(self.describe_configs_on(target, group).await);
+                }
+                Ok(answers)
+            })
+            .await
         })
         .await
     }
@@ -367,30 +370,34 @@ impl Admin {
         &self,
         changes: impl IntoIterator<Item = (ConfigResource, Vec<AlterConfigOp>)>,
     ) -> Result<HashMap<ConfigResource, Result<()>>> {
-        let changes: HashMap<ConfigResource, Vec<AlterConfigOp>> = changes.into_iter().collect();
-        for (resource, ops) in &changes {
-            resource.target()?;
-            let mut names: Vec<&str> = ops.iter().map(AlterConfigOp::name).collect();
-            if names.iter().any(|n| n.is_empty()) {
-                return Err(Error::InvalidArgument(format!(
-                    "{resource}: a config change without a key"
-                )));
+        self.within("incremental_alter_configs", async move {
+            let changes: HashMap<ConfigResource, Vec<AlterConfigOp>> =
+                changes.into_iter().collect();
+            for (resource, ops) in &changes {
+                resource.target()?;
+                let mut names: Vec<&str> = ops.iter().map(AlterConfigOp::name).collect();
+                if names.iter().any(|n| n.is_empty()) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{resource}: a config change without a key"
+                    )));
+                }
+                names.sort_unstable();
+                if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{resource}: more than one change of {}",
+                        w[0]
+                    )));
+                }
             }
-            names.sort_unstable();
-            if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-                return Err(Error::InvalidArgument(format!(
-                    "{resource}: more than one change of {}",
-                    w[0]
-                )));
-            }
-        }
-        let changes = &changes;
-        self.per_item(changes.keys().cloned().collect(), |pending| async move {
-            let mut answers = Vec::new();
-            for (target, group) in by_target(&pending) {
-                answers.extend(self.alter_configs_on(target, group, changes).await);
-            }
-            Ok(answers)
+            let changes = &changes;
+            self.per_item(changes.keys().cloned().collect(), |pending| async move {
+                let mut answers = Vec::new();
+                for (target, group) in by_target(&pending) {
+                    answers.extend(self.alter_configs_on(target, group, changes).await);
+                }
+                Ok(answers)
+            })
+            .await
         })
         .await
     }

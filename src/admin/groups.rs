@@ -304,74 +304,77 @@ impl Admin {
         &self,
         options: ListConsumerGroupsOptions,
     ) -> Result<Vec<ConsumerGroupListing>> {
-        let request = ListGroupsRequest::default()
-            .with_states_filter(
-                options
-                    .states
-                    .iter()
-                    .map(|s| StrBytes::from_static_str(s.as_str()))
-                    .collect(),
-            )
-            .with_types_filter(
-                options
-                    .types
-                    .iter()
-                    .map(|t| StrBytes::from_static_str(t.as_str()))
-                    .collect(),
-            );
-        let snapshot = self.cluster.refresh().await?;
-        let mut ids: Vec<i32> = snapshot.brokers.keys().copied().collect();
-        ids.sort_unstable();
-        let mut listings: BTreeMap<String, ConsumerGroupListing> = BTreeMap::new();
-        for id in ids {
-            let request = &request;
-            let options = &options;
-            let groups = self
-                .cluster
-                .retry(self.api_timeout, || async move {
-                    let conn = self.cluster.broker(id, TrafficClass::Control).await?;
-                    let version = conn.version(ApiKey::ListGroups)?;
-                    let needs = if !options.types.is_empty() {
-                        5
-                    } else if !options.states.is_empty() {
-                        4
-                    } else {
-                        0
+        self.within("list_consumer_groups", async move {
+            let request = ListGroupsRequest::default()
+                .with_states_filter(
+                    options
+                        .states
+                        .iter()
+                        .map(|s| StrBytes::from_static_str(s.as_str()))
+                        .collect(),
+                )
+                .with_types_filter(
+                    options
+                        .types
+                        .iter()
+                        .map(|t| StrBytes::from_static_str(t.as_str()))
+                        .collect(),
+                );
+            let snapshot = self.cluster.refresh().await?;
+            let mut ids: Vec<i32> = snapshot.brokers.keys().copied().collect();
+            ids.sort_unstable();
+            let mut listings: BTreeMap<String, ConsumerGroupListing> = BTreeMap::new();
+            for id in ids {
+                let request = &request;
+                let options = &options;
+                let groups = self
+                    .cluster
+                    .retry(self.api_timeout, || async move {
+                        let conn = self.cluster.broker(id, TrafficClass::Control).await?;
+                        let version = conn.version(ApiKey::ListGroups)?;
+                        let needs = if !options.types.is_empty() {
+                            5
+                        } else if !options.states.is_empty() {
+                            4
+                        } else {
+                            0
+                        };
+                        if version < needs {
+                            return Err(Error::UnsupportedVersion {
+                                api: "ListGroups",
+                                broker: conn.addr().to_string(),
+                                ours: format!("{needs}..=5 (to filter by state or type)"),
+                                theirs: format!("up to {version}"),
+                            });
+                        }
+                        let response = conn.send(request).await?;
+                        match ErrorCode(response.error_code) {
+                            ErrorCode::NONE => Ok((response.groups, version)),
+                            code => Err(Error::broker(
+                                code,
+                                format!("listing groups on broker {id}"),
+                            )),
+                        }
+                    })
+                    .await?;
+                let (groups, version) = groups;
+                for g in groups {
+                    let protocol_type = g.protocol_type.as_str();
+                    if protocol_type != "consumer" && !protocol_type.is_empty() {
+                        continue;
+                    }
+                    let listing = ConsumerGroupListing {
+                        group_id: g.group_id.0.to_string(),
+                        is_simple_consumer_group: protocol_type.is_empty(),
+                        state: (version >= 4).then(|| GroupState::parse(&g.group_state)),
+                        group_type: (version >= 5).then(|| GroupType::parse(&g.group_type)),
                     };
-                    if version < needs {
-                        return Err(Error::UnsupportedVersion {
-                            api: "ListGroups",
-                            broker: conn.addr().to_string(),
-                            ours: format!("{needs}..=5 (to filter by state or type)"),
-                            theirs: format!("up to {version}"),
-                        });
-                    }
-                    let response = conn.send(request).await?;
-                    match ErrorCode(response.error_code) {
-                        ErrorCode::NONE => Ok((response.groups, version)),
-                        code => Err(Error::broker(
-                            code,
-                            format!("listing groups on broker {id}"),
-                        )),
-                    }
-                })
-                .await?;
-            let (groups, version) = groups;
-            for g in groups {
-                let protocol_type = g.protocol_type.as_str();
-                if protocol_type != "consumer" && !protocol_type.is_empty() {
-                    continue;
+                    listings.insert(listing.group_id.clone(), listing);
                 }
-                let listing = ConsumerGroupListing {
-                    group_id: g.group_id.0.to_string(),
-                    is_simple_consumer_group: protocol_type.is_empty(),
-                    state: (version >= 4).then(|| GroupState::parse(&g.group_state)),
-                    group_type: (version >= 5).then(|| GroupType::parse(&g.group_type)),
-                };
-                listings.insert(listing.group_id.clone(), listing);
             }
-        }
-        Ok(listings.into_values().collect())
+            Ok(listings.into_values().collect())
+        })
+        .await
     }
 
     /// Describes consumer groups (Java's `describeConsumerGroups`): each group's members,
@@ -386,15 +389,18 @@ impl Admin {
         &self,
         groups: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<BTreeMap<String, Result<ConsumerGroupDescription>>> {
-        let ids = group_ids(groups)?;
-        let mut out = BTreeMap::new();
-        for group in ids {
-            let described = self
-                .at_coordinator(&group, |conn| self.describe_once(conn, &group))
-                .await;
-            out.insert(group, described);
-        }
-        Ok(out)
+        self.within("describe_consumer_groups", async move {
+            let ids = group_ids(groups)?;
+            let mut out = BTreeMap::new();
+            for group in ids {
+                let described = self
+                    .at_coordinator(&group, |conn| self.describe_once(conn, &group))
+                    .await;
+                out.insert(group, described);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn describe_once(
@@ -512,26 +518,29 @@ impl Admin {
         &self,
         groups: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<BTreeMap<String, Result<()>>> {
-        let ids = group_ids(groups)?;
-        let mut out = BTreeMap::new();
-        for group in ids {
-            let group_ref = &group;
-            let deleted = self
-                .at_coordinator(group_ref, |conn| async move {
-                    let request =
-                        DeleteGroupsRequest::default().with_groups_names(vec![group_id(group_ref)]);
-                    let response = conn.send(&request).await?;
-                    let result = response
-                        .results
-                        .iter()
-                        .find(|r| r.group_id.0.as_str() == group_ref.as_str())
-                        .ok_or_else(|| missing(&conn, "DeleteGroups", group_ref))?;
-                    group_error(result.error_code, group_ref, "deleting", None)
-                })
-                .await;
-            out.insert(group, deleted);
-        }
-        Ok(out)
+        self.within("delete_consumer_groups", async move {
+            let ids = group_ids(groups)?;
+            let mut out = BTreeMap::new();
+            for group in ids {
+                let group_ref = &group;
+                let deleted = self
+                    .at_coordinator(group_ref, |conn| async move {
+                        let request = DeleteGroupsRequest::default()
+                            .with_groups_names(vec![group_id(group_ref)]);
+                        let response = conn.send(&request).await?;
+                        let result = response
+                            .results
+                            .iter()
+                            .find(|r| r.group_id.0.as_str() == group_ref.as_str())
+                            .ok_or_else(|| missing(&conn, "DeleteGroups", group_ref))?;
+                        group_error(result.error_code, group_ref, "deleting", None)
+                    })
+                    .await;
+                out.insert(group, deleted);
+            }
+            Ok(out)
+        })
+        .await
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::support::*;
 use crate::{consume_and_commit, member_config};
 use kafkit::{
-    Admin, ClientConfig, Consumer, Error, ErrorCode, GroupState, GroupType,
+    Admin, AdminConfig, ClientConfig, Consumer, Error, ErrorCode, GroupState, GroupType,
     ListConsumerGroupsOptions, OffsetAndMetadata, TopicPartition,
 };
 use std::time::Duration;
@@ -179,11 +179,10 @@ async fn classic_group_listed_described_altered_and_deleted() {
 async fn invalid_input_is_refused_before_any_request() {
     let bootstrap = bootstrap().await;
     // A short deadline: a call that went to the broker would not fail this way at all.
-    let admin = Admin::new(ClientConfig::new(&bootstrap))
-        .await
-        .unwrap()
-        .with_default_api_timeout(Duration::from_secs(5))
-        .unwrap();
+    let mut config = AdminConfig::new(&bootstrap);
+    config.client.request_timeout = Duration::from_secs(5);
+    config.default_api_timeout = Some(Duration::from_secs(5));
+    let admin = Admin::new(config).await.unwrap();
     assert!(matches!(
         admin.describe_consumer_groups([""]).await,
         Err(Error::Config(_))
@@ -215,10 +214,9 @@ async fn invalid_input_is_refused_before_any_request() {
             .await,
         Err(Error::Config(_))
     ));
-    assert!(matches!(
-        admin.clone().with_default_api_timeout(Duration::ZERO),
-        Err(Error::Config(_))
-    ));
+    let mut zero = AdminConfig::new(&bootstrap);
+    zero.default_api_timeout = Some(Duration::ZERO);
+    assert!(matches!(Admin::new(zero).await, Err(Error::Config(_))));
     // Nothing to do is done without a request.
     assert!(admin
         .alter_consumer_group_offsets("g", [])

@@ -3,7 +3,7 @@
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, DeleteGroupsResponse};
-use kafkit::{Admin, ClientConfig, ErrorCode};
+use kafkit::{Admin, AdminConfig, ErrorCode};
 use kafkit_testkit::{FakeBroker, Reply};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,11 +33,16 @@ async fn coordinator_refusals_are_retried_and_each_group_fails_alone() {
                 .with_error_code(code.0),
         ]))
     });
-    let admin = Admin::new(ClientConfig::new(broker.bootstrap()))
-        .await
-        .unwrap()
-        .with_default_api_timeout(Duration::from_secs(2))
-        .unwrap();
+    let admin = Admin::new(
+        AdminConfig::from_properties([
+            ("bootstrap.servers", broker.bootstrap().as_str()),
+            ("request.timeout.ms", "2000"),
+            ("default.api.timeout.ms", "2000"),
+        ])
+        .unwrap(),
+    )
+    .await
+    .unwrap();
     let started = Instant::now();
     let deleted = admin.delete_consumer_groups(["a", "b", "c"]).await.unwrap();
     assert!(deleted["a"].is_ok(), "{deleted:?}");
