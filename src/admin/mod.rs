@@ -21,7 +21,8 @@ mod topics;
 
 pub use cluster::{ClusterDescription, Node};
 pub use configs::{
-    AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource, ResourceConfig,
+    AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource, ConfigSynonym,
+    DescribeConfigsOptions, ResourceConfig,
 };
 pub use group_offsets::PartitionResults;
 pub use groups::{
