@@ -31,11 +31,15 @@ const NOT_ADMIN: [(&str, &str); 2] = [
 /// ```
 /// # use std::time::Duration;
 /// let mut config = kafkit::AdminConfig::new("localhost:9092");
-/// config.default_api_timeout = Some(Duration::from_secs(10));
+/// config.default_api_timeout = Some(Duration::from_secs(120));
 /// config.validate().unwrap();
+/// // Below request.timeout.ms (30 s by default): refused, as Java does.
+/// config.default_api_timeout = Some(Duration::from_secs(10));
+/// assert!(config.validate().is_err());
 ///
 /// let config = kafkit::AdminConfig::from_properties([
 ///     ("bootstrap.servers", "localhost:9092"),
+///     ("request.timeout.ms", "5000"),
 ///     ("default.api.timeout.ms", "10000"),
 /// ])
 /// .unwrap();
