@@ -254,6 +254,17 @@ pub enum Error {
         timeout: Duration,
     },
 
+    /// An admin call did not finish within `default.api.timeout.ms` (Java's
+    /// `TimeoutException` for a call past its deadline): its requests got no answer in time,
+    /// or the retries of a busy coordinator or moving leader ran out of time. For a call that
+    /// changes something, whether the broker applied it is unknown.
+    ApiTimeout {
+        /// The admin call (`describe_configs`).
+        call: &'static str,
+        /// The `default.api.timeout.ms` that expired.
+        timeout: Duration,
+    },
+
     /// The broker cannot serve any version of this request that kafkit speaks.
     UnsupportedVersion {
         /// The request's API name.
@@ -459,6 +470,10 @@ impl fmt::Display for Error {
             } => {
                 write!(f, "request {api} to {broker} timed out after {timeout:?}")
             }
+            Error::ApiTimeout { call, timeout } => write!(
+                f,
+                "{call} did not finish within default.api.timeout.ms ({timeout:?})"
+            ),
             Error::UnsupportedVersion {
                 api,
                 broker,
@@ -589,7 +604,7 @@ impl Error {
         match self {
             Error::Broker { code, .. } => code.retry_action(),
             Error::Connection { .. } | Error::RequestTimeout { .. } => RetryAction::Reconnect,
-            Error::NoBrokerReachable { .. } => RetryAction::Retry,
+            Error::NoBrokerReachable { .. } | Error::ApiTimeout { .. } => RetryAction::Retry,
             Error::Config(_)
             | Error::InvalidArgument(_)
             | Error::InvalidTopic { .. }
@@ -624,7 +639,10 @@ impl Error {
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(
             self,
-            Error::Connection { .. } | Error::RequestTimeout { .. } | Error::OutcomeUnknown { .. }
+            Error::Connection { .. }
+                | Error::RequestTimeout { .. }
+                | Error::ApiTimeout { .. }
+                | Error::OutcomeUnknown { .. }
         )
     }
 

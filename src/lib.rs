@@ -33,10 +33,11 @@ pub mod __fuzz {
 
 pub use admin::{
     Admin, AlterConfigOp, ClusterDescription, ConfigEntry, ConfigResource, ConfigResourceType,
-    ConfigSource, ConsumerGroupDescription, ConsumerGroupListing, DeletedRecords, ElectionType,
-    GroupState, GroupType, ListConsumerGroupsOptions, LogDirDescription, MemberDescription,
-    NewPartitions, NewTopic, Node, PartitionLag, PartitionResults, ReplicaInfo, ResourceConfig,
-    TopicDescription, TopicListing, TopicPartitionInfo,
+    ConfigSource, ConfigSynonym, ConsumerGroupDescription, ConsumerGroupListing, DeletedRecords,
+    DescribeConfigsOptions, ElectionType, GroupState, GroupType, ListConsumerGroupsOptions,
+    LogDirDescription, MemberDescription, NewPartitions, NewTopic, Node, PartitionLag,
+    PartitionResults, ReplicaInfo, ResourceConfig, TopicDescription, TopicListing,
+    TopicPartitionInfo,
 };
 pub use cluster::{ListedOffset, OffsetSpec};
 pub use config::{

@@ -35,39 +35,42 @@ impl Admin {
     /// Describes the cluster: its id, controller and brokers with their racks (Java's
     /// `describeCluster`). Asks any broker, retrying within the call's time.
     pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
-        let request = DescribeClusterRequest::default();
-        let response = self
-            .cluster
-            .retry(self.api_timeout, || async {
-                let conn = self.cluster.any_connection().await?;
-                let response = conn.send(&request).await?;
-                check(
-                    response.error_code,
-                    format!("describing the cluster at {}", conn.addr()),
-                    response.error_message.as_ref(),
-                )?;
-                Ok(response)
+        self.within("describe_cluster", async move {
+            let request = DescribeClusterRequest::default();
+            let response = self
+                .cluster
+                .retry(self.api_timeout, || async {
+                    let conn = self.cluster.any_connection().await?;
+                    let response = conn.send(&request).await?;
+                    check(
+                        response.error_code,
+                        format!("describing the cluster at {}", conn.addr()),
+                        response.error_message.as_ref(),
+                    )?;
+                    Ok(response)
+                })
+                .await?;
+            let mut nodes: Vec<Node> = response
+                .brokers
+                .iter()
+                .map(|b| Node {
+                    id: b.broker_id.0,
+                    host: b.host.to_string(),
+                    port: b.port,
+                    rack: b.rack.as_ref().map(ToString::to_string),
+                })
+                .collect();
+            nodes.sort_by_key(|n| n.id);
+            let controller = nodes
+                .iter()
+                .find(|n| n.id == response.controller_id.0)
+                .cloned();
+            Ok(ClusterDescription {
+                cluster_id: response.cluster_id.to_string(),
+                controller,
+                nodes,
             })
-            .await?;
-        let mut nodes: Vec<Node> = response
-            .brokers
-            .iter()
-            .map(|b| Node {
-                id: b.broker_id.0,
-                host: b.host.to_string(),
-                port: b.port,
-                rack: b.rack.as_ref().map(ToString::to_string),
-            })
-            .collect();
-        nodes.sort_by_key(|n| n.id);
-        let controller = nodes
-            .iter()
-            .find(|n| n.id == response.controller_id.0)
-            .cloned();
-        Ok(ClusterDescription {
-            cluster_id: response.cluster_id.to_string(),
-            controller,
-            nodes,
         })
+        .await
     }
 }

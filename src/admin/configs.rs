@@ -1,4 +1,5 @@
-//! Topic and broker configs: describe them, change them key by key.
+//! Topic and broker configs: describe them (with their synonyms and documentation when
+//! asked), change them key by key.
 
 use super::{check, Admin, Answer};
 use crate::cluster::TrafficClass;
@@ -9,7 +10,7 @@ use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
-use kafka_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRequest};
+use kafka_protocol::messages::{ApiKey, DescribeConfigsRequest, IncrementalAlterConfigsRequest};
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, HashMap};
 
@@ -142,6 +143,54 @@ pub struct ConfigEntry {
     pub is_sensitive: bool,
     /// Whether it cannot be changed while the broker runs.
     pub is_read_only: bool,
+    /// Every value that could apply, the one in force first, each with its source (Java's
+    /// `ConfigEntry.synonyms`): a topic's `retention.ms` override, then the brokers'
+    /// `log.retention.ms` or `log.retention.hours`, then Kafka's default. Empty unless
+    /// asked for with [`DescribeConfigsOptions::include_synonyms`].
+    pub synonyms: Vec<ConfigSynonym>,
+    /// What the config does, as the broker documents it; `None` unless asked for with
+    /// [`DescribeConfigsOptions::include_documentation`] (or when the broker has none).
+    pub documentation: Option<String>,
+}
+
+/// One value a config could take, and where it comes from (Java's `ConfigEntry.ConfigSynonym`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigSynonym {
+    /// The key that sets it: the config's own name, or a broker key that stands for it
+    /// (`log.retention.ms` for a topic's `retention.ms`).
+    pub name: String,
+    /// The value; `None` for a sensitive one.
+    pub value: Option<String>,
+    /// Where the value comes from.
+    pub source: ConfigSource,
+}
+
+/// What `describe_configs_with` reports besides each config's value (Java's
+/// `DescribeConfigsOptions`). The default asks for neither, as Java's does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DescribeConfigsOptions {
+    /// Each config's synonyms ([`ConfigEntry::synonyms`]), the values it would fall back to
+    /// (Java's `includeSynonyms`).
+    pub include_synonyms: bool,
+    /// Each config's documentation ([`ConfigEntry::documentation`]; DescribeConfigs v3+,
+    /// Kafka 2.6+), Java's `includeDocumentation`.
+    pub include_documentation: bool,
+}
+
+impl DescribeConfigsOptions {
+    /// Asks for (or not) each config's synonyms.
+    pub fn include_synonyms(mut self, include: bool) -> Self {
+        self.include_synonyms = include;
+        self
+    }
+
+    /// Asks for (or not) each config's documentation.
+    pub fn include_documentation(mut self, include: bool) -> Self {
+        self.include_documentation = include;
+        self
+    }
 }
 
 /// A resource's configs as `describe_configs` found them (Java's `Config`).
@@ -272,23 +321,40 @@ impl Admin {
     /// source and its sensitive and read-only flags. A broker's configs are asked of that
     /// broker, the rest of any. Each resource has its own result (an unknown topic is
     /// `UNKNOWN_TOPIC_OR_PARTITION` there); a bad topic name or broker id fails the call
-    /// before anything is sent.
+    /// before anything is sent. Synonyms and documentation are left out; see
+    /// [`describe_configs_with`](Self::describe_configs_with).
     pub async fn describe_configs(
         &self,
         resources: impl IntoIterator<Item = ConfigResource>,
     ) -> Result<HashMap<ConfigResource, Result<ResourceConfig>>> {
-        let mut resources: Vec<ConfigResource> = resources.into_iter().collect();
-        resources.sort();
-        resources.dedup();
-        for resource in &resources {
-            resource.target()?;
-        }
-        self.per_item(resources, |pending| async move {
-            let mut answers = Vec::new();
-            for (target, group) in by_target(&pending) {
-                answers.extend(self.describe_configs_on(target, group).await);
+        self.describe_configs_with(resources, DescribeConfigsOptions::default())
+            .await
+    }
+
+    /// [`describe_configs`](Self::describe_configs) with Java's `DescribeConfigsOptions`:
+    /// each config's synonyms and documentation when asked for. Documentation needs
+    /// DescribeConfigs v3: a broker older than that fails its resources with
+    /// `Error::UnsupportedVersion`.
+    pub async fn describe_configs_with(
+        &self,
+        resources: impl IntoIterator<Item = ConfigResource>,
+        options: DescribeConfigsOptions,
+    ) -> Result<HashMap<ConfigResource, Result<ResourceConfig>>> {
+        self.within("describe_configs", async move {
+            let mut resources: Vec<ConfigResource> = resources.into_iter().collect();
+            resources.sort();
+            resources.dedup();
+            for resource in &resources {
+                resource.target()?;
             }
-            Ok(answers)
+            self.per_item(resources, |pending| async move {
+                let mut answers = Vec::new();
+                for (target, group) in by_target(&pending) {
+                    answers.extend(self.describe_configs_on(target, group, options).await);
+                }
+                Ok(answers)
+            })
+            .await
         })
         .await
     }
@@ -297,20 +363,35 @@ impl Admin {
         &self,
         target: Option<i32>,
         resources: Vec<ConfigResource>,
+        options: DescribeConfigsOptions,
     ) -> Vec<(ConfigResource, Answer<ResourceConfig>)> {
-        let request = DescribeConfigsRequest::default().with_resources(
-            resources
-                .iter()
-                .map(|r| {
-                    DescribeConfigsResource::default()
-                        .with_resource_type(r.resource_type.wire())
-                        .with_resource_name(StrBytes::from_string(r.name.clone()))
-                        .with_configuration_keys(None)
-                })
-                .collect(),
-        );
+        let request = DescribeConfigsRequest::default()
+            .with_include_synonyms(options.include_synonyms)
+            .with_include_documentation(options.include_documentation)
+            .with_resources(
+                resources
+                    .iter()
+                    .map(|r| {
+                        DescribeConfigsResource::default()
+                            .with_resource_type(r.resource_type.wire())
+                            .with_resource_name(StrBytes::from_string(r.name.clone()))
+                            .with_configuration_keys(None)
+                    })
+                    .collect(),
+            );
         let sent = async {
             let conn = self.config_connection(target).await?;
+            if options.include_documentation {
+                let version = conn.version(ApiKey::DescribeConfigs)?;
+                if version < 3 {
+                    return Err(Error::UnsupportedVersion {
+                        api: "DescribeConfigs",
+                        broker: conn.addr().to_string(),
+                        ours: "3..=4 (for documentation)".to_string(),
+                        theirs: format!("up to {version}"),
+                    });
+                }
+            }
             let response = conn.send(&request).await?;
             Ok::<_, Error>((conn.addr().to_string(), response))
         }
@@ -345,6 +426,16 @@ impl Admin {
                                 source: ConfigSource::from_wire(c.config_source),
                                 is_sensitive: c.is_sensitive,
                                 is_read_only: c.read_only,
+                                synonyms: c
+                                    .synonyms
+                                    .iter()
+                                    .map(|syn| ConfigSynonym {
+                                        name: syn.name.to_string(),
+                                        value: syn.value.as_ref().map(ToString::to_string),
+                                        source: ConfigSource::from_wire(syn.source),
+                                    })
+                                    .collect(),
+                                documentation: c.documentation.as_ref().map(ToString::to_string),
                             })
                             .collect(),
                     }),
@@ -367,30 +458,34 @@ impl Admin {
         &self,
         changes: impl IntoIterator<Item = (ConfigResource, Vec<AlterConfigOp>)>,
     ) -> Result<HashMap<ConfigResource, Result<()>>> {
-        let changes: HashMap<ConfigResource, Vec<AlterConfigOp>> = changes.into_iter().collect();
-        for (resource, ops) in &changes {
-            resource.target()?;
-            let mut names: Vec<&str> = ops.iter().map(AlterConfigOp::name).collect();
-            if names.iter().any(|n| n.is_empty()) {
-                return Err(Error::InvalidArgument(format!(
-                    "{resource}: a config change without a key"
-                )));
+        self.within("incremental_alter_configs", async move {
+            let changes: HashMap<ConfigResource, Vec<AlterConfigOp>> =
+                changes.into_iter().collect();
+            for (resource, ops) in &changes {
+                resource.target()?;
+                let mut names: Vec<&str> = ops.iter().map(AlterConfigOp::name).collect();
+                if names.iter().any(|n| n.is_empty()) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{resource}: a config change without a key"
+                    )));
+                }
+                names.sort_unstable();
+                if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{resource}: more than one change of {}",
+                        w[0]
+                    )));
+                }
             }
-            names.sort_unstable();
-            if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-                return Err(Error::InvalidArgument(format!(
-                    "{resource}: more than one change of {}",
-                    w[0]
-                )));
-            }
-        }
-        let changes = &changes;
-        self.per_item(changes.keys().cloned().collect(), |pending| async move {
-            let mut answers = Vec::new();
-            for (target, group) in by_target(&pending) {
-                answers.extend(self.alter_configs_on(target, group, changes).await);
-            }
-            Ok(answers)
+            let changes = &changes;
+            self.per_item(changes.keys().cloned().collect(), |pending| async move {
+                let mut answers = Vec::new();
+                for (target, group) in by_target(&pending) {
+                    answers.extend(self.alter_configs_on(target, group, changes).await);
+                }
+                Ok(answers)
+            })
+            .await
         })
         .await
     }

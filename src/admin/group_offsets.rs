@@ -94,6 +94,7 @@ impl Admin {
         group: &str,
         partitions: Option<&[TopicPartition]>,
     ) -> Result<BTreeMap<TopicPartition, OffsetAndMetadata>> {
+        self.within("list_consumer_group_offsets", async move {
         check_group_id(group)?;
         if let Some(partitions) = partitions {
             check_partitions(partitions)?;
@@ -148,6 +149,8 @@ impl Admin {
             Ok(out)
         })
         .await
+            })
+        .await
     }
 
     /// Commits offsets for the group as an administrator (Java's
@@ -160,62 +163,68 @@ impl Admin {
         group: &str,
         offsets: impl IntoIterator<Item = (TopicPartition, OffsetAndMetadata)>,
     ) -> Result<PartitionResults> {
-        check_group_id(group)?;
-        let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = offsets.into_iter().collect();
-        check_partitions(offsets.keys())?;
-        if let Some((tp, om)) = offsets.iter().find(|(_, om)| om.offset < 0) {
-            return Err(Error::config(format!(
-                "offset {} for {tp} is negative",
-                om.offset
-            )));
-        }
-        if offsets.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let request = OffsetCommitRequest::default()
-            .with_group_id(group_id(group))
-            .with_generation_id_or_member_epoch(-1)
-            .with_member_id(StrBytes::default())
-            .with_retention_time_ms(-1)
-            .with_topics(
-                by_topic(offsets.iter())
-                    .into_iter()
-                    .map(|(name, partitions)| {
-                        OffsetCommitRequestTopic::default()
-                            .with_name(topic_name(name))
-                            .with_partitions(
-                                partitions
-                                    .into_iter()
-                                    .map(|(p, om)| {
-                                        OffsetCommitRequestPartition::default()
-                                            .with_partition_index(p)
-                                            .with_committed_offset(om.offset)
-                                            .with_committed_leader_epoch(
-                                                om.leader_epoch.unwrap_or(-1),
-                                            )
-                                            .with_committed_metadata(Some(StrBytes::from_string(
-                                                om.metadata.clone().unwrap_or_default(),
-                                            )))
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect(),
-            );
-        let request = &request;
-        let offsets = &offsets;
-        self.at_coordinator(group, |conn| async move {
-            let response = conn.send(request).await?;
-            let mut out = BTreeMap::new();
-            for topic in response.topics {
-                for p in topic.partitions {
-                    let tp = TopicPartition::new(topic.name.0.to_string(), p.partition_index);
-                    let outcome = partition_outcome(p.error_code, group, &tp, "committing")?;
-                    out.insert(tp, outcome);
-                }
+        self.within("alter_consumer_group_offsets", async move {
+            check_group_id(group)?;
+            let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> =
+                offsets.into_iter().collect();
+            check_partitions(offsets.keys())?;
+            if let Some((tp, om)) = offsets.iter().find(|(_, om)| om.offset < 0) {
+                return Err(Error::config(format!(
+                    "offset {} for {tp} is negative",
+                    om.offset
+                )));
             }
-            fill_missing(&mut out, offsets.keys(), conn.addr(), "OffsetCommit");
-            Ok(out)
+            if offsets.is_empty() {
+                return Ok(BTreeMap::new());
+            }
+            let request = OffsetCommitRequest::default()
+                .with_group_id(group_id(group))
+                .with_generation_id_or_member_epoch(-1)
+                .with_member_id(StrBytes::default())
+                .with_retention_time_ms(-1)
+                .with_topics(
+                    by_topic(offsets.iter())
+                        .into_iter()
+                        .map(|(name, partitions)| {
+                            OffsetCommitRequestTopic::default()
+                                .with_name(topic_name(name))
+                                .with_partitions(
+                                    partitions
+                                        .into_iter()
+                                        .map(|(p, om)| {
+                                            OffsetCommitRequestPartition::default()
+                                                .with_partition_index(p)
+                                                .with_committed_offset(om.offset)
+                                                .with_committed_leader_epoch(
+                                                    om.leader_epoch.unwrap_or(-1),
+                                                )
+                                                .with_committed_metadata(Some(
+                                                    StrBytes::from_string(
+                                                        om.metadata.clone().unwrap_or_default(),
+                                                    ),
+                                                ))
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                );
+            let request = &request;
+            let offsets = &offsets;
+            self.at_coordinator(group, |conn| async move {
+                let response = conn.send(request).await?;
+                let mut out = BTreeMap::new();
+                for topic in response.topics {
+                    for p in topic.partitions {
+                        let tp = TopicPartition::new(topic.name.0.to_string(), p.partition_index);
+                        let outcome = partition_outcome(p.error_code, group, &tp, "committing")?;
+                        out.insert(tp, outcome);
+                    }
+                }
+                fill_missing(&mut out, offsets.keys(), conn.addr(), "OffsetCommit");
+                Ok(out)
+            })
+            .await
         })
         .await
     }
@@ -229,47 +238,50 @@ impl Admin {
         group: &str,
         partitions: impl IntoIterator<Item = TopicPartition>,
     ) -> Result<PartitionResults> {
-        check_group_id(group)?;
-        let partitions: Vec<TopicPartition> = partitions.into_iter().collect();
-        check_partitions(&partitions)?;
-        if partitions.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let request = OffsetDeleteRequest::default()
-            .with_group_id(group_id(group))
-            .with_topics(
-                by_topic(partitions.iter().map(|tp| (tp, ())))
-                    .into_iter()
-                    .map(|(name, ps)| {
-                        OffsetDeleteRequestTopic::default()
-                            .with_name(topic_name(name))
-                            .with_partitions(
-                                ps.into_iter()
-                                    .map(|(p, ())| {
-                                        OffsetDeleteRequestPartition::default()
-                                            .with_partition_index(p)
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect(),
-            );
-        let request = &request;
-        let partitions = &partitions;
-        self.at_coordinator(group, |conn| async move {
-            let response = conn.send(request).await?;
-            group_error(response.error_code, group, "deleting offsets of", None)?;
-            let mut out = BTreeMap::new();
-            for topic in response.topics {
-                for p in topic.partitions {
-                    let tp = TopicPartition::new(topic.name.0.to_string(), p.partition_index);
-                    let outcome =
-                        partition_outcome(p.error_code, group, &tp, "deleting the offset of")?;
-                    out.insert(tp, outcome);
-                }
+        self.within("delete_consumer_group_offsets", async move {
+            check_group_id(group)?;
+            let partitions: Vec<TopicPartition> = partitions.into_iter().collect();
+            check_partitions(&partitions)?;
+            if partitions.is_empty() {
+                return Ok(BTreeMap::new());
             }
-            fill_missing(&mut out, partitions.iter(), conn.addr(), "OffsetDelete");
-            Ok(out)
+            let request = OffsetDeleteRequest::default()
+                .with_group_id(group_id(group))
+                .with_topics(
+                    by_topic(partitions.iter().map(|tp| (tp, ())))
+                        .into_iter()
+                        .map(|(name, ps)| {
+                            OffsetDeleteRequestTopic::default()
+                                .with_name(topic_name(name))
+                                .with_partitions(
+                                    ps.into_iter()
+                                        .map(|(p, ())| {
+                                            OffsetDeleteRequestPartition::default()
+                                                .with_partition_index(p)
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                );
+            let request = &request;
+            let partitions = &partitions;
+            self.at_coordinator(group, |conn| async move {
+                let response = conn.send(request).await?;
+                group_error(response.error_code, group, "deleting offsets of", None)?;
+                let mut out = BTreeMap::new();
+                for topic in response.topics {
+                    for p in topic.partitions {
+                        let tp = TopicPartition::new(topic.name.0.to_string(), p.partition_index);
+                        let outcome =
+                            partition_outcome(p.error_code, group, &tp, "deleting the offset of")?;
+                        out.insert(tp, outcome);
+                    }
+                }
+                fill_missing(&mut out, partitions.iter(), conn.addr(), "OffsetDelete");
+                Ok(out)
+            })
+            .await
         })
         .await
     }

@@ -3,27 +3,33 @@
 //!
 //! ```text
 //! list_consumer_groups      ListGroups (v5: state and type filters) to every broker, merged
-//! describe_consumer_groups  per group, to its coordinator (FindCoordinator key_type 0):
-//!                           ConsumerGroupDescribe (KIP-848 groups); a group it does not know
-//!                           as a consumer group ──▶ DescribeGroups (classic groups), whose
-//!                           member assignments are the consumer protocol's bytes
-//! delete_consumer_groups    DeleteGroups, per group, to its coordinator
+//! describe_consumer_groups  the groups' coordinators with one FindCoordinator (v4: every
+//!                           key at once; key_type 0), then per coordinator, all its groups:
+//!                           ConsumerGroupDescribe (KIP-848 groups); the groups it does not
+//!                           know as consumer groups ──▶ DescribeGroups (classic groups),
+//!                           whose member assignments are the consumer protocol's bytes
+//! delete_consumer_groups    the same lookup, then DeleteGroups per coordinator
+//!                           a group answered NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS
+//!                           goes round again alone (lookup included), the others keep theirs
 //! ```
 //!
 //! Each group's answer stands alone, like Java's per-group `KafkaFuture`: one group's
 //! failure (`GROUP_ID_NOT_FOUND`, `NON_EMPTY_GROUP`) is that group's `Err`, naming it.
 
-use super::Admin;
+use super::{Admin, Answer};
 use crate::cluster::{Coordinator, CoordinatorKind, TrafficClass};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result};
 use crate::protocol::consumer_protocol::decode_assignment;
 use crate::protocol::wire::group_id;
 use crate::record::TopicPartition;
-use kafka_protocol::messages::consumer_group_describe_response::Assignment as WireAssignment;
+use kafka_protocol::messages::consumer_group_describe_response::{
+    Assignment as WireAssignment, DescribedGroup,
+};
+use kafka_protocol::messages::describe_groups_response::DescribedGroup as DescribedClassicGroup;
 use kafka_protocol::messages::{
     ApiKey, ConsumerGroupDescribeRequest, DeleteGroupsRequest, DescribeGroupsRequest,
-    ListGroupsRequest,
+    FindCoordinatorRequest, ListGroupsRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, BTreeSet};
@@ -307,237 +313,398 @@ impl Admin {
         &self,
         options: ListConsumerGroupsOptions,
     ) -> Result<Vec<ConsumerGroupListing>> {
-        let request = ListGroupsRequest::default()
-            .with_states_filter(
-                options
-                    .states
-                    .iter()
-                    .map(|s| StrBytes::from_static_str(s.as_str()))
-                    .collect(),
-            )
-            .with_types_filter(
-                options
-                    .types
-                    .iter()
-                    .map(|t| StrBytes::from_static_str(t.as_str()))
-                    .collect(),
-            );
-        let snapshot = self.cluster.refresh().await?;
-        let mut ids: Vec<i32> = snapshot.brokers.keys().copied().collect();
-        ids.sort_unstable();
-        let mut listings: BTreeMap<String, ConsumerGroupListing> = BTreeMap::new();
-        for id in ids {
-            let request = &request;
-            let options = &options;
-            let groups = self
-                .cluster
-                .retry(self.api_timeout, || async move {
-                    let conn = self.cluster.broker(id, TrafficClass::Control).await?;
-                    let version = conn.version(ApiKey::ListGroups)?;
-                    let needs = if !options.types.is_empty() {
-                        5
-                    } else if !options.states.is_empty() {
-                        4
-                    } else {
-                        0
+        self.within("list_consumer_groups", async move {
+            let request = ListGroupsRequest::default()
+                .with_states_filter(
+                    options
+                        .states
+                        .iter()
+                        .map(|s| StrBytes::from_static_str(s.as_str()))
+                        .collect(),
+                )
+                .with_types_filter(
+                    options
+                        .types
+                        .iter()
+                        .map(|t| StrBytes::from_static_str(t.as_str()))
+                        .collect(),
+                );
+            let snapshot = self.cluster.refresh().await?;
+            let mut ids: Vec<i32> = snapshot.brokers.keys().copied().collect();
+            ids.sort_unstable();
+            let mut listings: BTreeMap<String, ConsumerGroupListing> = BTreeMap::new();
+            for id in ids {
+                let request = &request;
+                let options = &options;
+                let groups = self
+                    .cluster
+                    .retry(self.api_timeout, || async move {
+                        let conn = self.cluster.broker(id, TrafficClass::Control).await?;
+                        let version = conn.version(ApiKey::ListGroups)?;
+                        let needs = if !options.types.is_empty() {
+                            5
+                        } else if !options.states.is_empty() {
+                            4
+                        } else {
+                            0
+                        };
+                        if version < needs {
+                            return Err(Error::UnsupportedVersion {
+                                api: "ListGroups",
+                                broker: conn.addr().to_string(),
+                                ours: format!("{needs}..=5 (to filter by state or type)"),
+                                theirs: format!("up to {version}"),
+                            });
+                        }
+                        let response = conn.send(request).await?;
+                        match ErrorCode(response.error_code) {
+                            ErrorCode::NONE => Ok((response.groups, version)),
+                            code => Err(Error::broker(
+                                code,
+                                format!("listing groups on broker {id}"),
+                            )),
+                        }
+                    })
+                    .await?;
+                let (groups, version) = groups;
+                for g in groups {
+                    let protocol_type = g.protocol_type.as_str();
+                    if protocol_type != "consumer" && !protocol_type.is_empty() {
+                        continue;
+                    }
+                    let listing = ConsumerGroupListing {
+                        group_id: g.group_id.0.to_string(),
+                        is_simple_consumer_group: protocol_type.is_empty(),
+                        state: (version >= 4).then(|| GroupState::parse(&g.group_state)),
+                        group_type: (version >= 5).then(|| GroupType::parse(&g.group_type)),
                     };
-                    if version < needs {
-                        return Err(Error::UnsupportedVersion {
-                            api: "ListGroups",
-                            broker: conn.addr().to_string(),
-                            ours: format!("{needs}..=5 (to filter by state or type)"),
-                            theirs: format!("up to {version}"),
-                        });
-                    }
-                    let response = conn.send(request).await?;
-                    match ErrorCode(response.error_code) {
-                        ErrorCode::NONE => Ok((response.groups, version)),
-                        code => Err(Error::broker(
-                            code,
-                            format!("listing groups on broker {id}"),
-                        )),
-                    }
-                })
-                .await?;
-            let (groups, version) = groups;
-            for g in groups {
-                let protocol_type = g.protocol_type.as_str();
-                if protocol_type != "consumer" && !protocol_type.is_empty() {
-                    continue;
+                    listings.insert(listing.group_id.clone(), listing);
                 }
-                let listing = ConsumerGroupListing {
-                    group_id: g.group_id.0.to_string(),
-                    is_simple_consumer_group: protocol_type.is_empty(),
-                    state: (version >= 4).then(|| GroupState::parse(&g.group_state)),
-                    group_type: (version >= 5).then(|| GroupType::parse(&g.group_type)),
-                };
-                listings.insert(listing.group_id.clone(), listing);
             }
-        }
-        Ok(listings.into_values().collect())
+            Ok(listings.into_values().collect())
+        })
+        .await
     }
 
     /// Describes consumer groups (Java's `describeConsumerGroups`): each group's members,
-    /// their assignments, state, type, assignor and coordinator. KIP-848 groups answer
-    /// ConsumerGroupDescribe; classic groups DescribeGroups, whose member assignments are
-    /// decoded from the consumer protocol's bytes. The outer `Err` is invalid input (an
-    /// empty group id), found before anything is sent; each group's own outcome is in the
-    /// map: `GROUP_ID_NOT_FOUND` from a coordinator that answers so (DescribeGroups v6+;
-    /// older ones describe an unknown group as `Dead`, without members), a group of another
+    /// their assignments, state, type, assignor and coordinator. As Java does, the groups'
+    /// coordinators are found with one FindCoordinator (v4+; one per group from older
+    /// brokers) and each coordinator gets one request for all its groups: KIP-848 groups
+    /// answer ConsumerGroupDescribe; the others DescribeGroups, whose member assignments are
+    /// decoded from the consumer protocol's bytes. A group whose coordinator moved or is
+    /// loading (`NOT_COORDINATOR`, `COORDINATOR_LOAD_IN_PROGRESS`) is asked again alone,
+    /// within `default.api.timeout.ms`. The outer `Err` is invalid input (an empty group id),
+    /// found before anything is sent; each group's own outcome is in the map:
+    /// `GROUP_ID_NOT_FOUND` from a coordinator that answers so (DescribeGroups v6+; older
+    /// ones describe an unknown group as `Dead`, without members), a group of another
     /// protocol type as `INVALID_GROUP_ID`.
     pub async fn describe_consumer_groups(
         &self,
         groups: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<BTreeMap<String, Result<ConsumerGroupDescription>>> {
-        let ids = group_ids(groups)?;
-        let mut out = BTreeMap::new();
-        for group in ids {
-            let described = self
-                .at_coordinator(&group, |conn| self.describe_once(conn, &group))
-                .await;
-            out.insert(group, described);
-        }
-        Ok(out)
+        self.within("describe_consumer_groups", async move {
+            let ids = group_ids(groups)?;
+            self.per_group(ids, |conn, groups| self.describe_at(conn, groups))
+                .await
+        })
+        .await
     }
 
-    async fn describe_once(
+    /// Runs rounds of `at` over the groups without a final answer: each round finds the
+    /// coordinators of those groups with one lookup, and calls `at` once per coordinator
+    /// with its groups (Java's batched coordinator strategy).
+    async fn per_group<T, F, Fut>(
         &self,
-        conn: Connection,
-        group: &str,
-    ) -> Result<ConsumerGroupDescription> {
-        if conn.version(ApiKey::ConsumerGroupDescribe).is_ok() {
-            let request =
-                ConsumerGroupDescribeRequest::default().with_group_ids(vec![group_id(group)]);
-            let response = conn.send(&request).await?;
-            let described = response
-                .groups
-                .into_iter()
-                .find(|g| g.group_id.0.as_str() == group)
-                .ok_or_else(|| missing(&conn, "ConsumerGroupDescribe", group))?;
-            // A classic group (or none) is GROUP_ID_NOT_FOUND here: DescribeGroups decides.
-            if ErrorCode(described.error_code) != ErrorCode::GROUP_ID_NOT_FOUND {
-                group_error(
-                    described.error_code,
-                    group,
-                    "describing",
-                    described.error_message.as_ref(),
-                )?;
-                return Ok(ConsumerGroupDescription {
-                    group_id: group.to_string(),
-                    is_simple_consumer_group: false,
-                    members: described
-                        .members
-                        .into_iter()
-                        .map(|m| MemberDescription {
-                            member_id: m.member_id.to_string(),
-                            group_instance_id: m.instance_id.map(|i| i.to_string()),
-                            client_id: m.client_id.to_string(),
-                            host: m.client_host.to_string(),
-                            assignment: partitions(&m.assignment),
-                            target_assignment: Some(partitions(&m.target_assignment)),
-                            member_epoch: Some(m.member_epoch),
-                            rack_id: m.rack_id.map(|r| r.to_string()),
-                        })
+        groups: BTreeSet<String>,
+        at: F,
+    ) -> Result<BTreeMap<String, Result<T>>>
+    where
+        F: Fn(Connection, Vec<String>) -> Fut,
+        Fut: Future<Output = Vec<(String, Answer<T>)>>,
+    {
+        let at = &at;
+        let done = self
+            .per_item(groups.into_iter().collect(), |pending| async move {
+                let (by_coordinator, failed) = self.group_coordinators(pending).await?;
+                let mut answers: Vec<(String, Answer<T>)> = failed
+                    .into_iter()
+                    .map(|(group, e)| (group, Answer::of(Err(e))))
+                    .collect();
+                for (addr, groups) in by_coordinator {
+                    match self
+                        .cluster
+                        .connection_to(&addr, TrafficClass::Control)
+                        .await
+                    {
+                        Ok(conn) => answers.extend(at(conn, groups).await),
+                        Err(e) => answers.extend(Answer::for_all(groups, e)),
+                    }
+                }
+                Ok(answers)
+            })
+            .await?;
+        Ok(done.into_iter().collect())
+    }
+
+    /// The groups by the address of their coordinator, and the groups whose lookup failed
+    /// with their error. One FindCoordinator (v4) carries every group; a broker without v4
+    /// is asked once per group. `Err` only when no broker could be asked.
+    async fn group_coordinators(
+        &self,
+        groups: Vec<String>,
+    ) -> Result<(BTreeMap<String, Vec<String>>, Vec<(String, Error)>)> {
+        let conn = self.cluster.any_connection().await?;
+        let mut found: Vec<(String, Result<String>)> = Vec::with_capacity(groups.len());
+        if conn.version(ApiKey::FindCoordinator)? >= 4 {
+            let request = FindCoordinatorRequest::default()
+                .with_key_type(0)
+                .with_coordinator_keys(
+                    groups
+                        .iter()
+                        .map(|g| StrBytes::from_string(g.clone()))
                         .collect(),
-                    partition_assignor: described.assignor_name.to_string(),
-                    group_type: GroupType::Consumer,
-                    state: GroupState::parse(&described.group_state),
-                    coordinator: conn.addr().to_string(),
-                    group_epoch: Some(described.group_epoch),
-                    target_assignment_epoch: Some(described.assignment_epoch),
-                });
+                );
+            let response = conn.send(&request).await?;
+            for group in groups {
+                let answer = response
+                    .coordinators
+                    .iter()
+                    .find(|c| c.key.as_str() == group);
+                let addr = match answer {
+                    None => Err(missing(&conn, "FindCoordinator", &group)),
+                    Some(c) => group_error(
+                        c.error_code,
+                        &group,
+                        "finding the coordinator of",
+                        c.error_message.as_ref(),
+                    )
+                    .map(|()| format!("{}:{}", c.host, c.port)),
+                };
+                found.push((group, addr));
+            }
+        } else {
+            for group in groups {
+                let request = FindCoordinatorRequest::default()
+                    .with_key_type(0)
+                    .with_key(StrBytes::from_string(group.clone()));
+                let addr = match conn.send_at_most(&request, 3).await {
+                    Ok(r) => group_error(
+                        r.error_code,
+                        &group,
+                        "finding the coordinator of",
+                        r.error_message.as_ref(),
+                    )
+                    .map(|()| format!("{}:{}", r.host, r.port)),
+                    Err(e) => Err(e),
+                };
+                found.push((group, addr));
             }
         }
-        let request = DescribeGroupsRequest::default().with_groups(vec![group_id(group)]);
-        let response = conn.send(&request).await?;
-        let described = response
-            .groups
-            .into_iter()
-            .find(|g| g.group_id.0.as_str() == group)
-            .ok_or_else(|| missing(&conn, "DescribeGroups", group))?;
-        group_error(
-            described.error_code,
-            group,
-            "describing",
-            described.error_message.as_ref(),
-        )?;
-        let protocol_type = described.protocol_type.as_str();
-        if protocol_type != "consumer" && !protocol_type.is_empty() {
-            return Err(Error::Broker {
-                code: ErrorCode::INVALID_GROUP_ID,
-                context: format!("describing group {group}"),
-                message: Some(format!(
-                    "group {group} is not a consumer group (protocol type {protocol_type})"
-                )),
-            });
+        let mut by_coordinator: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut failed = Vec::new();
+        for (group, addr) in found {
+            match addr {
+                Ok(addr) => by_coordinator.entry(addr).or_default().push(group),
+                Err(e) => failed.push((group, e)),
+            }
         }
-        let mut members = Vec::with_capacity(described.members.len());
-        for m in described.members {
-            let assignment = if protocol_type == "consumer" {
-                decode_assignment(m.member_assignment)
-                    .map_err(|reason| Error::Protocol {
-                        broker: conn.addr().to_string(),
-                        reason: format!(
-                            "member {} of group {group}: {reason}",
-                            m.member_id.as_str()
-                        ),
-                    })?
-                    .partitions
-            } else {
-                Vec::new()
-            };
-            members.push(MemberDescription {
-                member_id: m.member_id.to_string(),
-                group_instance_id: m.group_instance_id.map(|i| i.to_string()),
-                client_id: m.client_id.to_string(),
-                host: m.client_host.to_string(),
-                assignment,
-                target_assignment: None,
-                member_epoch: None,
-                rack_id: None,
-            });
-        }
-        Ok(ConsumerGroupDescription {
-            group_id: group.to_string(),
-            is_simple_consumer_group: protocol_type.is_empty(),
-            members,
-            partition_assignor: described.protocol_data.to_string(),
-            group_type: GroupType::Classic,
-            state: GroupState::parse(&described.group_state),
-            coordinator: conn.addr().to_string(),
-            group_epoch: None,
-            target_assignment_epoch: None,
-        })
+        Ok((by_coordinator, failed))
     }
 
-    /// Deletes consumer groups and their committed offsets (Java's `deleteConsumerGroups`).
-    /// A group with members fails with `NON_EMPTY_GROUP`, an unknown one with
-    /// `GROUP_ID_NOT_FOUND`, each in its own entry; the outer `Err` is invalid input.
+    /// One coordinator's groups described: ConsumerGroupDescribe for all of them where the
+    /// coordinator speaks it, then DescribeGroups for those it does not know as KIP-848
+    /// groups (classic groups, or none).
+    async fn describe_at(
+        &self,
+        conn: Connection,
+        groups: Vec<String>,
+    ) -> Vec<(String, Answer<ConsumerGroupDescription>)> {
+        let mut answers = Vec::with_capacity(groups.len());
+        let mut classic = groups;
+        if conn.version(ApiKey::ConsumerGroupDescribe).is_ok() {
+            let request = ConsumerGroupDescribeRequest::default()
+                .with_group_ids(classic.iter().map(|g| group_id(g)).collect());
+            let response = match conn.send(&request).await {
+                Ok(response) => response,
+                Err(e) => return Answer::for_all(classic, e),
+            };
+            let mut described: BTreeMap<String, _> = response
+                .groups
+                .into_iter()
+                .map(|g| (g.group_id.0.to_string(), g))
+                .collect();
+            let mut left = Vec::new();
+            for group in classic {
+                let result = match described.remove(&group) {
+                    None => Err(missing(&conn, "ConsumerGroupDescribe", &group)),
+                    // A classic group (or none) is GROUP_ID_NOT_FOUND here: DescribeGroups
+                    // decides.
+                    Some(d) if ErrorCode(d.error_code) == ErrorCode::GROUP_ID_NOT_FOUND => {
+                        left.push(group);
+                        continue;
+                    }
+                    Some(d) => {
+                        group_error(d.error_code, &group, "describing", d.error_message.as_ref())
+                            .map(|()| consumer_description(&conn, &group, d))
+                    }
+                };
+                answers.push((group, Answer::of(result)));
+            }
+            classic = left;
+        }
+        if classic.is_empty() {
+            return answers;
+        }
+        let request = DescribeGroupsRequest::default()
+            .with_groups(classic.iter().map(|g| group_id(g)).collect());
+        let response = match conn.send(&request).await {
+            Ok(response) => response,
+            Err(e) => {
+                answers.extend(Answer::for_all(classic, e));
+                return answers;
+            }
+        };
+        let mut described: BTreeMap<String, _> = response
+            .groups
+            .into_iter()
+            .map(|g| (g.group_id.0.to_string(), g))
+            .collect();
+        for group in classic {
+            let result = match described.remove(&group) {
+                None => Err(missing(&conn, "DescribeGroups", &group)),
+                Some(d) => classic_description(&conn, &group, d),
+            };
+            answers.push((group, Answer::of(result)));
+        }
+        answers
+    }
+
+    /// Deletes consumer groups and their committed offsets (Java's `deleteConsumerGroups`):
+    /// one DeleteGroups per coordinator with all its groups, found and retried as
+    /// [`describe_consumer_groups`](Self::describe_consumer_groups) says. A group with
+    /// members fails with `NON_EMPTY_GROUP`, an unknown one with `GROUP_ID_NOT_FOUND`, each
+    /// in its own entry; the outer `Err` is invalid input.
     pub async fn delete_consumer_groups(
         &self,
         groups: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<BTreeMap<String, Result<()>>> {
-        let ids = group_ids(groups)?;
-        let mut out = BTreeMap::new();
-        for group in ids {
-            let group_ref = &group;
-            let deleted = self
-                .at_coordinator(group_ref, |conn| async move {
-                    let request =
-                        DeleteGroupsRequest::default().with_groups_names(vec![group_id(group_ref)]);
-                    let response = conn.send(&request).await?;
-                    let result = response
-                        .results
-                        .iter()
-                        .find(|r| r.group_id.0.as_str() == group_ref.as_str())
-                        .ok_or_else(|| missing(&conn, "DeleteGroups", group_ref))?;
-                    group_error(result.error_code, group_ref, "deleting", None)
-                })
-                .await;
-            out.insert(group, deleted);
-        }
-        Ok(out)
+        self.within("delete_consumer_groups", async move {
+            let ids = group_ids(groups)?;
+            self.per_group(ids, |conn, groups| async move {
+                let request = DeleteGroupsRequest::default()
+                    .with_groups_names(groups.iter().map(|g| group_id(g)).collect());
+                let response = match conn.send(&request).await {
+                    Ok(response) => response,
+                    Err(e) => return Answer::for_all(groups, e),
+                };
+                groups
+                    .into_iter()
+                    .map(|group| {
+                        let result = response
+                            .results
+                            .iter()
+                            .find(|r| r.group_id.0.as_str() == group)
+                            .ok_or_else(|| missing(&conn, "DeleteGroups", &group))
+                            .and_then(|r| group_error(r.error_code, &group, "deleting", None));
+                        (group, Answer::of(result))
+                    })
+                    .collect()
+            })
+            .await
+        })
+        .await
     }
+}
+
+/// A KIP-848 group as ConsumerGroupDescribe described it.
+fn consumer_description(
+    conn: &Connection,
+    group: &str,
+    described: DescribedGroup,
+) -> ConsumerGroupDescription {
+    ConsumerGroupDescription {
+        group_id: group.to_string(),
+        is_simple_consumer_group: false,
+        members: described
+            .members
+            .into_iter()
+            .map(|m| MemberDescription {
+                member_id: m.member_id.to_string(),
+                group_instance_id: m.instance_id.map(|i| i.to_string()),
+                client_id: m.client_id.to_string(),
+                host: m.client_host.to_string(),
+                assignment: partitions(&m.assignment),
+                target_assignment: Some(partitions(&m.target_assignment)),
+                member_epoch: Some(m.member_epoch),
+                rack_id: m.rack_id.map(|r| r.to_string()),
+            })
+            .collect(),
+        partition_assignor: described.assignor_name.to_string(),
+        group_type: GroupType::Consumer,
+        state: GroupState::parse(&described.group_state),
+        coordinator: conn.addr().to_string(),
+        group_epoch: Some(described.group_epoch),
+        target_assignment_epoch: Some(described.assignment_epoch),
+    }
+}
+
+/// A group as DescribeGroups described it: a classic consumer group (its members'
+/// assignments decoded), a simple group, or the group's error.
+fn classic_description(
+    conn: &Connection,
+    group: &str,
+    described: DescribedClassicGroup,
+) -> Result<ConsumerGroupDescription> {
+    group_error(
+        described.error_code,
+        group,
+        "describing",
+        described.error_message.as_ref(),
+    )?;
+    let protocol_type = described.protocol_type.as_str();
+    if protocol_type != "consumer" && !protocol_type.is_empty() {
+        return Err(Error::Broker {
+            code: ErrorCode::INVALID_GROUP_ID,
+            context: format!("describing group {group}"),
+            message: Some(format!(
+                "group {group} is not a consumer group (protocol type {protocol_type})"
+            )),
+        });
+    }
+    let mut members = Vec::with_capacity(described.members.len());
+    for m in described.members {
+        let assignment = if protocol_type == "consumer" {
+            decode_assignment(m.member_assignment)
+                .map_err(|reason| Error::Protocol {
+                    broker: conn.addr().to_string(),
+                    reason: format!("member {} of group {group}: {reason}", m.member_id.as_str()),
+                })?
+                .partitions
+        } else {
+            Vec::new()
+        };
+        members.push(MemberDescription {
+            member_id: m.member_id.to_string(),
+            group_instance_id: m.group_instance_id.map(|i| i.to_string()),
+            client_id: m.client_id.to_string(),
+            host: m.client_host.to_string(),
+            assignment,
+            target_assignment: None,
+            member_epoch: None,
+            rack_id: None,
+        });
+    }
+    Ok(ConsumerGroupDescription {
+        group_id: group.to_string(),
+        is_simple_consumer_group: protocol_type.is_empty(),
+        members,
+        partition_assignor: described.protocol_data.to_string(),
+        group_type: GroupType::Classic,
+        state: GroupState::parse(&described.group_state),
+        coordinator: conn.addr().to_string(),
+        group_epoch: None,
+        target_assignment_epoch: None,
+    })
 }
 
 /// A response that leaves out the group it was asked about breaks the protocol.

@@ -77,42 +77,45 @@ impl Admin {
     /// owning member. Sorted by topic and partition. A group that does not exist fails with
     /// `GROUP_ID_NOT_FOUND` (or, from older coordinators, has no rows).
     pub async fn consumer_group_lag(&self, group: &str) -> Result<Vec<PartitionLag>> {
-        let description = self
-            .describe_consumer_groups([group])
-            .await?
-            .into_values()
-            .next()
-            .unwrap_or_else(|| Err(crate::error::Error::config("a group id is needed")))?;
-        let mut owners = BTreeMap::new();
-        for m in &description.members {
-            for tp in &m.assignment {
-                owners.insert(
-                    tp.clone(),
-                    (m.member_id.clone(), m.host.clone(), m.client_id.clone()),
-                );
+        self.within("consumer_group_lag", async move {
+            let description = self
+                .describe_consumer_groups([group])
+                .await?
+                .into_values()
+                .next()
+                .unwrap_or_else(|| Err(crate::error::Error::config("a group id is needed")))?;
+            let mut owners = BTreeMap::new();
+            for m in &description.members {
+                for tp in &m.assignment {
+                    owners.insert(
+                        tp.clone(),
+                        (m.member_id.clone(), m.host.clone(), m.client_id.clone()),
+                    );
+                }
             }
-        }
-        let committed: BTreeMap<TopicPartition, i64> = self
-            .list_consumer_group_offsets(group, None)
-            .await?
-            .into_iter()
-            .map(|(tp, om)| (tp, om.offset))
-            .collect();
-        let wanted: Vec<(TopicPartition, OffsetSpec)> = owners
-            .keys()
-            .chain(committed.keys())
-            .map(|tp| (tp.clone(), OffsetSpec::Latest))
-            .collect();
-        let log_ends: BTreeMap<TopicPartition, i64> = if wanted.is_empty() {
-            BTreeMap::new()
-        } else {
-            self.list_offsets(wanted)
+            let committed: BTreeMap<TopicPartition, i64> = self
+                .list_consumer_group_offsets(group, None)
                 .await?
                 .into_iter()
-                .map(|(tp, listed)| (tp, listed.offset))
-                .collect()
-        };
-        Ok(rows(group, owners, committed, &log_ends))
+                .map(|(tp, om)| (tp, om.offset))
+                .collect();
+            let wanted: Vec<(TopicPartition, OffsetSpec)> = owners
+                .keys()
+                .chain(committed.keys())
+                .map(|tp| (tp.clone(), OffsetSpec::Latest))
+                .collect();
+            let log_ends: BTreeMap<TopicPartition, i64> = if wanted.is_empty() {
+                BTreeMap::new()
+            } else {
+                self.list_offsets(wanted)
+                    .await?
+                    .into_iter()
+                    .map(|(tp, listed)| (tp, listed.offset))
+                    .collect()
+            };
+            Ok(rows(group, owners, committed, &log_ends))
+        })
+        .await
     }
 }
 

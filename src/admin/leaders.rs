@@ -43,55 +43,59 @@ impl Admin {
         election: ElectionType,
         partitions: Option<impl IntoIterator<Item = TopicPartition>>,
     ) -> Result<HashMap<TopicPartition, Result<()>>> {
-        let partitions: Option<Vec<TopicPartition>> = partitions.map(|p| p.into_iter().collect());
-        let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-        for tp in partitions.iter().flatten() {
-            validate_topic_name(&tp.topic)?;
-            topics
-                .entry(tp.topic.clone())
-                .or_default()
-                .push(tp.partition);
-        }
-        let request = ElectLeadersRequest::default()
-            .with_election_type(election.wire())
-            .with_timeout_ms(millis(self.timeout))
-            .with_topic_partitions(partitions.is_some().then(|| {
+        self.within("elect_leaders", async move {
+            let partitions: Option<Vec<TopicPartition>> =
+                partitions.map(|p| p.into_iter().collect());
+            let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+            for tp in partitions.iter().flatten() {
+                validate_topic_name(&tp.topic)?;
                 topics
-                    .iter()
-                    .map(|(name, ids)| {
-                        TopicPartitions::default()
-                            .with_topic(topic_name(name))
-                            .with_partitions(ids.clone())
+                    .entry(tp.topic.clone())
+                    .or_default()
+                    .push(tp.partition);
+            }
+            let request = ElectLeadersRequest::default()
+                .with_election_type(election.wire())
+                .with_timeout_ms(millis(self.timeout))
+                .with_topic_partitions(partitions.is_some().then(|| {
+                    topics
+                        .iter()
+                        .map(|(name, ids)| {
+                            TopicPartitions::default()
+                                .with_topic(topic_name(name))
+                                .with_partitions(ids.clone())
+                        })
+                        .collect()
+                }));
+            let response = self
+                .cluster
+                .retry(self.api_timeout, || async {
+                    let response = self.cluster.controller().await?.send(&request).await?;
+                    check(response.error_code, "electing leaders", None::<&String>)?;
+                    Ok(response)
+                })
+                .await?;
+            let mut results: HashMap<TopicPartition, Result<()>> = response
+                .replica_election_results
+                .iter()
+                .flat_map(|t| {
+                    t.partition_result.iter().map(|p| {
+                        let tp = TopicPartition::new(t.topic.0.as_str(), p.partition_id);
+                        let result = check(p.error_code, tp.to_string(), p.error_message.as_ref());
+                        (tp, result)
                     })
-                    .collect()
-            }));
-        let response = self
-            .cluster
-            .retry(self.api_timeout, || async {
-                let response = self.cluster.controller().await?.send(&request).await?;
-                check(response.error_code, "electing leaders", None::<&String>)?;
-                Ok(response)
-            })
-            .await?;
-        let mut results: HashMap<TopicPartition, Result<()>> = response
-            .replica_election_results
-            .iter()
-            .flat_map(|t| {
-                t.partition_result.iter().map(|p| {
-                    let tp = TopicPartition::new(t.topic.0.as_str(), p.partition_id);
-                    let result = check(p.error_code, tp.to_string(), p.error_message.as_ref());
-                    (tp, result)
                 })
-            })
-            .collect();
-        for tp in partitions.into_iter().flatten() {
-            results.entry(tp).or_insert_with_key(|tp| {
-                Err(Error::Protocol {
-                    broker: "the controller".to_string(),
-                    reason: format!("ElectLeaders response is missing {tp}"),
-                })
-            });
-        }
-        Ok(results)
+                .collect();
+            for tp in partitions.into_iter().flatten() {
+                results.entry(tp).or_insert_with_key(|tp| {
+                    Err(Error::Protocol {
+                        broker: "the controller".to_string(),
+                        reason: format!("ElectLeaders response is missing {tp}"),
+                    })
+                });
+            }
+            Ok(results)
+        })
+        .await
     }
 }

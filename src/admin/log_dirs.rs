@@ -45,20 +45,23 @@ impl Admin {
         &self,
         brokers: impl IntoIterator<Item = i32>,
     ) -> Result<HashMap<i32, Result<HashMap<String, LogDirDescription>>>> {
-        let mut brokers: Vec<i32> = brokers.into_iter().collect();
-        brokers.sort_unstable();
-        brokers.dedup();
-        if let Some(id) = brokers.iter().find(|&&id| id < 0) {
-            return Err(Error::InvalidArgument(format!(
-                "describe log dirs of broker {id}: broker ids are 0 or more"
-            )));
-        }
-        self.per_item(brokers, |pending| async move {
-            let mut answers = Vec::new();
-            for id in pending {
-                answers.push((id, self.describe_log_dirs_of(id).await));
+        self.within("describe_log_dirs", async move {
+            let mut brokers: Vec<i32> = brokers.into_iter().collect();
+            brokers.sort_unstable();
+            brokers.dedup();
+            if let Some(id) = brokers.iter().find(|&&id| id < 0) {
+                return Err(Error::InvalidArgument(format!(
+                    "describe log dirs of broker {id}: broker ids are 0 or more"
+                )));
             }
-            Ok(answers)
+            self.per_item(brokers, |pending| async move {
+                let mut answers = Vec::new();
+                for id in pending {
+                    answers.push((id, self.describe_log_dirs_of(id).await));
+                }
+                Ok(answers)
+            })
+            .await
         })
         .await
     }

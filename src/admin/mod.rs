@@ -21,7 +21,8 @@ mod topics;
 
 pub use cluster::{ClusterDescription, Node};
 pub use configs::{
-    AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource, ResourceConfig,
+    AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource, ConfigSynonym,
+    DescribeConfigsOptions, ResourceConfig,
 };
 pub use group_offsets::PartitionResults;
 pub use groups::{
@@ -36,7 +37,7 @@ pub use records::DeletedRecords;
 pub use topics::{NewTopic, TopicDescription, TopicListing, TopicPartitionInfo};
 
 use crate::cluster::{Cluster, ListedOffset, OffsetSpec};
-use crate::config::{ClientConfig, IsolationLevel};
+use crate::config::{AdminConfig, IsolationLevel};
 use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::record::TopicPartition;
 use crate::retry::Retry;
@@ -45,17 +46,13 @@ use std::future::Future;
 use std::hash::Hash;
 use std::time::Duration;
 
-/// Java's default `default.api.timeout.ms`: how long a call may retry in all (see
-/// [`Admin::with_default_api_timeout`]; never below `request.timeout.ms`, as Java requires).
-const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Administers the cluster. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Admin {
     cluster: Cluster,
     /// `request.timeout.ms`: one request's wait, and the timeout brokers get to apply it.
     timeout: Duration,
-    /// The whole call's budget, retries included.
+    /// `default.api.timeout.ms`: the whole call's budget, retries included.
     api_timeout: Duration,
 }
 
@@ -110,37 +107,53 @@ fn check(code: i16, context: impl Into<String>, message: Option<&impl ToString>)
 }
 
 impl Admin {
-    /// Connects to the cluster.
-    pub async fn new(config: ClientConfig) -> Result<Admin> {
+    /// Connects to the cluster. Takes an [`AdminConfig`], or a [`ClientConfig`](crate::ClientConfig)
+    /// with the admin settings at their defaults; the config is validated first.
+    pub async fn new(config: impl Into<AdminConfig>) -> Result<Admin> {
+        let config = config.into();
         config.validate()?;
-        let timeout = config.request_timeout;
-        let cluster = Cluster::connect(crate::cluster::cluster_settings(&config)?).await?;
+        let cluster = Cluster::connect(crate::cluster::cluster_settings(&config.client)?).await?;
         Ok(Admin {
             cluster,
-            timeout,
-            api_timeout: DEFAULT_API_TIMEOUT.max(timeout),
+            timeout: config.client.request_timeout,
+            api_timeout: config.api_timeout(),
         })
     }
 
-    /// Sets Java's `default.api.timeout.ms` (default 60 s): how long each call may take,
-    /// coordinator lookups and retries included; `request.timeout.ms` still bounds each
-    /// request. Zero is refused, as in Java.
-    pub fn with_default_api_timeout(mut self, timeout: Duration) -> Result<Admin> {
-        if timeout.is_zero() {
-            return Err(Error::config("default.api.timeout.ms must be positive"));
+    /// Runs one public call within `default.api.timeout.ms`, as Java times a call out at its
+    /// deadline even with a request in flight: the retry loops inside stop at the deadline
+    /// too, but a request sent just before it could otherwise run `request.timeout.ms` past.
+    async fn within<T>(
+        &self,
+        call: &'static str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.api_timeout, work).await {
+            // A call made of others (`consumer_group_lag`) times out as itself.
+            Ok(Err(Error::ApiTimeout { timeout, .. })) => Err(Error::ApiTimeout { call, timeout }),
+            Ok(result) => result,
+            Err(_) => Err(Error::ApiTimeout {
+                call,
+                timeout: self.api_timeout,
+            }),
         }
-        self.api_timeout = timeout;
-        Ok(self)
     }
 
-    /// Looks up offsets, asking each partition's leader. Retries while leaders move.
+    /// Looks up offsets, asking each partition's leader. Retries while leaders move, within
+    /// `default.api.timeout.ms`.
     pub async fn list_offsets(
         &self,
         partitions: impl IntoIterator<Item = (TopicPartition, OffsetSpec)>,
     ) -> Result<HashMap<TopicPartition, ListedOffset>> {
-        self.cluster
-            .list_offsets(partitions, IsolationLevel::ReadUncommitted, self.timeout)
-            .await
+        self.within(
+            "list_offsets",
+            self.cluster.list_offsets(
+                partitions,
+                IsolationLevel::ReadUncommitted,
+                self.api_timeout,
+            ),
+        )
+        .await
     }
 
     /// Runs rounds of `round` over the items without a final answer until each has one or

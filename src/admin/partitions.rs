@@ -68,22 +68,25 @@ impl Admin {
         &self,
         new_partitions: impl IntoIterator<Item = (impl Into<String>, NewPartitions)>,
     ) -> Result<HashMap<String, Result<()>>> {
-        let wanted: HashMap<String, NewPartitions> = new_partitions
-            .into_iter()
-            .map(|(t, p)| (t.into(), p))
-            .collect();
-        for (topic, partitions) in &wanted {
-            validate_topic_name(topic)?;
-            partitions.validate(topic)?;
-        }
-        let results = self
-            .per_item(wanted.keys().cloned().collect(), |topics| {
-                self.create_partitions_once(&wanted, topics)
-            })
-            .await?;
-        // Producers and consumers of this client learn the new partitions from metadata.
-        self.cluster.request_refresh();
-        Ok(results)
+        self.within("create_partitions", async move {
+            let wanted: HashMap<String, NewPartitions> = new_partitions
+                .into_iter()
+                .map(|(t, p)| (t.into(), p))
+                .collect();
+            for (topic, partitions) in &wanted {
+                validate_topic_name(topic)?;
+                partitions.validate(topic)?;
+            }
+            let results = self
+                .per_item(wanted.keys().cloned().collect(), |topics| {
+                    self.create_partitions_once(&wanted, topics)
+                })
+                .await?;
+            // Producers and consumers of this client learn the new partitions from metadata.
+            self.cluster.request_refresh();
+            Ok(results)
+        })
+        .await
     }
 
     async fn create_partitions_once(

@@ -32,24 +32,27 @@ impl Admin {
         &self,
         before: impl IntoIterator<Item = (TopicPartition, i64)>,
     ) -> Result<HashMap<TopicPartition, Result<DeletedRecords>>> {
-        let before: HashMap<TopicPartition, i64> = before.into_iter().collect();
-        for (tp, &offset) in &before {
-            validate_topic_name(&tp.topic)?;
-            if offset < -1 {
-                return Err(Error::InvalidArgument(format!(
-                    "{tp}: delete records before offset {offset} (it must be -1 or more)"
-                )));
+        self.within("delete_records", async move {
+            let before: HashMap<TopicPartition, i64> = before.into_iter().collect();
+            for (tp, &offset) in &before {
+                validate_topic_name(&tp.topic)?;
+                if offset < -1 {
+                    return Err(Error::InvalidArgument(format!(
+                        "{tp}: delete records before offset {offset} (it must be -1 or more)"
+                    )));
+                }
             }
-        }
-        let before = &before;
-        self.per_item(before.keys().cloned().collect(), |pending| async move {
-            let mut answers = Vec::new();
-            let (by_leader, unroutable) = self.group_by_leader(pending).await;
-            answers.extend(unroutable);
-            for (leader, partitions) in by_leader {
-                answers.extend(self.delete_records_on(leader, partitions, before).await);
-            }
-            Ok(answers)
+            let before = &before;
+            self.per_item(before.keys().cloned().collect(), |pending| async move {
+                let mut answers = Vec::new();
+                let (by_leader, unroutable) = self.group_by_leader(pending).await;
+                answers.extend(unroutable);
+                for (leader, partitions) in by_leader {
+                    answers.extend(self.delete_records_on(leader, partitions, before).await);
+                }
+                Ok(answers)
+            })
+            .await
         })
         .await
     }

@@ -118,47 +118,50 @@ impl Admin {
     /// Creates topics and waits until each has a leader for every partition. Fails on the
     /// first topic the broker refuses (for instance `TOPIC_ALREADY_EXISTS`).
     pub async fn create_topics(&self, topics: impl IntoIterator<Item = NewTopic>) -> Result<()> {
-        let topics: Vec<NewTopic> = topics.into_iter().collect();
-        for topic in &topics {
-            validate_topic_name(&topic.name)?;
-        }
-        let request = CreateTopicsRequest::default()
-            .with_timeout_ms(millis(self.timeout))
-            .with_topics(
-                topics
-                    .iter()
-                    .map(|t| {
-                        CreatableTopic::default()
-                            .with_name(topic_name(&t.name))
-                            .with_num_partitions(t.partitions)
-                            .with_replication_factor(t.replication_factor)
-                            .with_configs(
-                                t.configs
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        CreatableTopicConfig::default()
-                                            .with_name(StrBytes::from_string(k.clone()))
-                                            .with_value(Some(StrBytes::from_string(v.clone())))
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect(),
-            );
-        let response = self.cluster.controller().await?.send(&request).await?;
-        for result in &response.topics {
-            if result.error_code != 0 {
-                return Err(Error::Broker {
-                    code: ErrorCode(result.error_code),
-                    context: format!("creating topic {}", result.name.0),
-                    message: result.error_message.as_ref().map(|m| m.to_string()),
-                });
+        self.within("create_topics", async move {
+            let topics: Vec<NewTopic> = topics.into_iter().collect();
+            for topic in &topics {
+                validate_topic_name(&topic.name)?;
             }
-        }
-        for topic in &topics {
-            self.cluster.topic(&topic.name, self.timeout).await?;
-        }
-        Ok(())
+            let request = CreateTopicsRequest::default()
+                .with_timeout_ms(millis(self.timeout))
+                .with_topics(
+                    topics
+                        .iter()
+                        .map(|t| {
+                            CreatableTopic::default()
+                                .with_name(topic_name(&t.name))
+                                .with_num_partitions(t.partitions)
+                                .with_replication_factor(t.replication_factor)
+                                .with_configs(
+                                    t.configs
+                                        .iter()
+                                        .map(|(k, v)| {
+                                            CreatableTopicConfig::default()
+                                                .with_name(StrBytes::from_string(k.clone()))
+                                                .with_value(Some(StrBytes::from_string(v.clone())))
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                );
+            let response = self.cluster.controller().await?.send(&request).await?;
+            for result in &response.topics {
+                if result.error_code != 0 {
+                    return Err(Error::Broker {
+                        code: ErrorCode(result.error_code),
+                        context: format!("creating topic {}", result.name.0),
+                        message: result.error_message.as_ref().map(|m| m.to_string()),
+                    });
+                }
+            }
+            for topic in &topics {
+                self.cluster.topic(&topic.name, self.api_timeout).await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes topics by name.
@@ -166,53 +169,64 @@ impl Admin {
         &self,
         names: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<()> {
-        let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
-        for name in &names {
-            validate_topic_name(name)?;
-        }
-        let request = DeleteTopicsRequest::default()
-            .with_timeout_ms(millis(self.timeout))
-            .with_topic_names(names.iter().map(|n| topic_name(n)).collect());
-        let response = self.cluster.controller().await?.send(&request).await?;
-        for result in &response.responses {
-            let name = result
-                .name
-                .as_ref()
-                .map(|n| n.0.to_string())
-                .unwrap_or_default();
-            if result.error_code != 0 {
-                return Err(Error::Broker {
-                    code: ErrorCode(result.error_code),
-                    context: format!("deleting topic {name}"),
-                    message: result.error_message.as_ref().map(|m| m.to_string()),
-                });
+        self.within("delete_topics", async move {
+            let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
+            for name in &names {
+                validate_topic_name(name)?;
             }
-            self.cluster.forget_topic(&name);
-        }
-        Ok(())
+            let request = DeleteTopicsRequest::default()
+                .with_timeout_ms(millis(self.timeout))
+                .with_topic_names(names.iter().map(|n| topic_name(n)).collect());
+            let response = self.cluster.controller().await?.send(&request).await?;
+            for result in &response.responses {
+                let name = result
+                    .name
+                    .as_ref()
+                    .map(|n| n.0.to_string())
+                    .unwrap_or_default();
+                if result.error_code != 0 {
+                    return Err(Error::Broker {
+                        code: ErrorCode(result.error_code),
+                        context: format!("deleting topic {name}"),
+                        message: result.error_message.as_ref().map(|m| m.to_string()),
+                    });
+                }
+                self.cluster.forget_topic(&name);
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Every topic in the cluster with its partitions, sorted by name.
     pub async fn list_topics(&self) -> Result<Vec<TopicListing>> {
-        let request = MetadataRequest::default().with_topics(None);
-        let response = self.cluster.any_connection().await?.send(&request).await?;
-        let mut listings: Vec<TopicListing> = response
-            .topics
-            .iter()
-            .filter(|t| t.error_code == 0)
-            .filter_map(|t| {
-                let mut partitions: Vec<i32> =
-                    t.partitions.iter().map(|p| p.partition_index).collect();
-                partitions.sort_unstable();
-                Some(TopicListing {
-                    name: t.name.as_ref()?.0.to_string(),
-                    partitions,
-                    internal: t.is_internal,
+        self.within("list_topics", async move {
+            let request = MetadataRequest::default().with_topics(None);
+            let response = self
+                .cluster
+                .retry(self.api_timeout, || async {
+                    self.cluster.any_connection().await?.send(&request).await
                 })
-            })
-            .collect();
-        listings.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(listings)
+                .await?;
+            let mut listings: Vec<TopicListing> = response
+                .topics
+                .iter()
+                .filter(|t| t.error_code == 0)
+                .filter_map(|t| {
+                    let mut partitions: Vec<i32> =
+                        t.partitions.iter().map(|p| p.partition_index).collect();
+                    partitions.sort_unstable();
+                    Some(TopicListing {
+                        name: t.name.as_ref()?.0.to_string(),
+                        partitions,
+                        internal: t.is_internal,
+                    })
+                })
+                .collect();
+            listings.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(listings)
+        })
+        .await
     }
 
     /// Describes topics: partitions, leaders, replicas, in-sync and offline replicas, topic
@@ -223,41 +237,44 @@ impl Admin {
         &self,
         names: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<HashMap<String, Result<TopicDescription>>> {
-        let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
-        for name in &names {
-            validate_topic_name(name)?;
-        }
-        if names.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let request = MetadataRequest::default()
-            .with_topics(Some(
-                names
-                    .iter()
-                    .map(|n| MetadataRequestTopic::default().with_name(Some(topic_name(n))))
-                    .collect(),
-            ))
-            .with_allow_auto_topic_creation(false);
-        let response = self
-            .cluster
-            .retry(self.api_timeout, || async {
-                self.cluster.any_connection().await?.send(&request).await
-            })
-            .await?;
-        Ok(names
-            .into_iter()
-            .map(|name| {
-                let answer = response
-                    .topics
-                    .iter()
-                    .find(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == name));
-                let result = match answer {
-                    None => Err(Error::broker(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, &name)),
-                    Some(t) => check(t.error_code, &name, None::<&String>)
-                        .map(|()| TopicDescription::from_metadata(name.clone(), t)),
-                };
-                (name, result)
-            })
-            .collect())
+        self.within("describe_topics", async move {
+            let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
+            for name in &names {
+                validate_topic_name(name)?;
+            }
+            if names.is_empty() {
+                return Ok(HashMap::new());
+            }
+            let request = MetadataRequest::default()
+                .with_topics(Some(
+                    names
+                        .iter()
+                        .map(|n| MetadataRequestTopic::default().with_name(Some(topic_name(n))))
+                        .collect(),
+                ))
+                .with_allow_auto_topic_creation(false);
+            let response = self
+                .cluster
+                .retry(self.api_timeout, || async {
+                    self.cluster.any_connection().await?.send(&request).await
+                })
+                .await?;
+            Ok(names
+                .into_iter()
+                .map(|name| {
+                    let answer = response
+                        .topics
+                        .iter()
+                        .find(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == name));
+                    let result = match answer {
+                        None => Err(Error::broker(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, &name)),
+                        Some(t) => check(t.error_code, &name, None::<&String>)
+                            .map(|()| TopicDescription::from_metadata(name.clone(), t)),
+                    };
+                    (name, result)
+                })
+                .collect())
+        })
+        .await
     }
 }

@@ -169,7 +169,8 @@ impl Coordinator {
             .with_key(StrBytes::from_string(self.key.clone()))
             .with_key_type(self.kind.key_type());
         let conn = self.cluster.any_connection_but(skip).await?;
-        let response = conn.send(&request).await?;
+        // One key: the v0-3 shape (v4 carries keys in a list).
+        let response = conn.send_at_most(&request, 3).await?;
         match ErrorCode(response.error_code) {
             ErrorCode::NONE => Ok(format!("{}:{}", response.host, response.port)),
             code => Err(Error::Broker {

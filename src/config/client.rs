@@ -16,8 +16,8 @@ pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 100 * 1024 * 1024 + 1024 * 1024;
 /// metadata response of a cluster with 100,000 partitions.
 pub const DEFAULT_MAX_CONTROL_RESPONSE_SIZE: usize = 16 * 1024 * 1024;
 
-/// Settings every client has. Also the whole configuration of the admin client, see
-/// [`AdminConfig`](super::AdminConfig).
+/// Settings every client has; the producer's, consumer's and admin client's configs hold
+/// one ([`AdminConfig`](super::AdminConfig) converts from it).
 ///
 /// ```
 /// # use std::time::Duration;

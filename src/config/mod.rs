@@ -4,6 +4,7 @@
 //! with `from_properties`, and checked once with `validate` (the constructors of the producer,
 //! consumer and admin client call it). Every field's documentation names its Java key.
 
+mod admin;
 mod client;
 mod compression;
 mod consumer;
@@ -12,6 +13,7 @@ mod properties;
 mod secret;
 mod security;
 
+pub use admin::AdminConfig;
 pub use client::{ClientConfig, DEFAULT_MAX_CONTROL_RESPONSE_SIZE, DEFAULT_MAX_RESPONSE_SIZE};
 pub use compression::Compression;
 pub use consumer::{AssignorKind, AutoOffsetReset, ConsumerConfig, GroupProtocol, IsolationLevel};
@@ -26,6 +28,3 @@ pub use security::{
     BoxFuture, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
     SecurityConfig, SecurityProtocol, Shared, SharedTokenProvider, TlsConfig,
 };
-
-/// The admin client's configuration: it needs nothing beyond the connection settings.
-pub type AdminConfig = ClientConfig;

@@ -35,7 +35,10 @@ pub fn fuzz_connection(data: &[u8]) {
         };
         let _ = conn.send(&MetadataRequest::default()).await;
         let _ = conn
-            .send(&FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")))
+            .send_at_most(
+                &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")),
+                3,
+            )
             .await;
         let _ = conn.send(&ApiVersionsRequest::default()).await;
         drop(broker);

@@ -288,7 +288,13 @@ impl Group {
             .with_key(StrBytes::from_string(self.group_id.clone()))
             .with_key_type(0);
         let find = || async {
-            let response = self.cluster.any_connection().await?.send(&request).await?;
+            // One key: the v0-3 shape (v4 carries keys in a list).
+            let response = self
+                .cluster
+                .any_connection()
+                .await?
+                .send_at_most(&request, 3)
+                .await?;
             match ErrorCode(response.error_code) {
                 ErrorCode::NONE => Ok(format!("{}:{}", response.host, response.port)),
                 code => Err(Error::broker(code, format!("group {}", self.group_id))),

@@ -17,8 +17,9 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     (ApiKey::OffsetCommit, "OffsetCommit", 2, 9),
     // v8+ batches groups in another shape; one group per request is all we need.
     (ApiKey::OffsetFetch, "OffsetFetch", 1, 7),
-    // v4+ batches keys in another shape; one key per request is all we need.
-    (ApiKey::FindCoordinator, "FindCoordinator", 1, 3),
+    // v4+ batches keys in another shape: the admin client's group lookups use it; a single
+    // key's lookup (consumer, producer, `cluster::Coordinator`) sends v3 at most.
+    (ApiKey::FindCoordinator, "FindCoordinator", 1, 4),
     (ApiKey::JoinGroup, "JoinGroup", 2, 9),
     (ApiKey::Heartbeat, "Heartbeat", 0, 4),
     (ApiKey::LeaveGroup, "LeaveGroup", 3, 5),

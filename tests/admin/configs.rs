@@ -3,7 +3,10 @@
 
 use crate::support::*;
 use crate::{admin, code, java};
-use kafkit::{AlterConfigOp, ConfigResource, ConfigSource, Error, ErrorCode, ResourceConfig};
+use kafkit::{
+    AlterConfigOp, ConfigResource, ConfigSource, DescribeConfigsOptions, Error, ErrorCode,
+    ResourceConfig,
+};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -245,4 +248,147 @@ async fn broker_configs_report_flags_and_change_through_the_broker() {
     assert_eq!(code(&refused), ErrorCode::INVALID_CONFIG);
     alter(AlterConfigOp::delete(KEY)).await.unwrap();
     settled(describe, |c| override_of(c).1 == ConfigSource::Default).await;
+}
+
+/// Synonyms and documentation (Java's `DescribeConfigsOptions`): a topic's
+/// `retention.bytes` override falls back on the broker's `log.retention.bytes` default (for
+/// `retention.ms`, Kafka 4 lists only the override: no `log.retention.*` key is set); a
+/// broker's
+/// `num.io.threads`, set dynamically on it over the value in its properties file, lists the
+/// three sources the broker reports. Without the options neither is sent.
+#[tokio::test]
+async fn synonyms_and_documentation_show_where_values_come_from() {
+    let (bootstrap, name) = fresh_topic("synonyms", 1).await;
+    let admin = admin(&bootstrap).await;
+    let both = DescribeConfigsOptions::default()
+        .include_synonyms(true)
+        .include_documentation(true);
+    let describe = |resource: ConfigResource, options: DescribeConfigsOptions| {
+        let admin = admin.clone();
+        async move {
+            let mut all = admin
+                .describe_configs_with([resource.clone()], options)
+                .await
+                .unwrap();
+            all.remove(&resource).unwrap().unwrap()
+        }
+    };
+    let synonyms =
+        |configs: &ResourceConfig, key: &str| -> Vec<(String, Option<String>, ConfigSource)> {
+            configs
+                .get(key)
+                .unwrap_or_else(|| panic!("no {key}"))
+                .synonyms
+                .iter()
+                .map(|s| (s.name.clone(), s.value.clone(), s.source))
+                .collect()
+        };
+
+    let topic = ConfigResource::topic(&name);
+    admin
+        .incremental_alter_configs([(
+            topic.clone(),
+            vec![
+                AlterConfigOp::set("retention.ms", "123456"),
+                AlterConfigOp::set("retention.bytes", "654321"),
+            ],
+        )])
+        .await
+        .unwrap()[&topic]
+        .as_ref()
+        .unwrap();
+    settled(
+        || describe(topic.clone(), both),
+        |c| synonyms(c, "retention.bytes").len() == 2,
+    )
+    .await;
+    let configs = describe(topic.clone(), both).await;
+    assert_eq!(
+        synonyms(&configs, "retention.bytes"),
+        [
+            (
+                "retention.bytes".to_string(),
+                Some("654321".to_string()),
+                ConfigSource::DynamicTopic
+            ),
+            (
+                "log.retention.bytes".to_string(),
+                Some("-1".to_string()),
+                ConfigSource::Default
+            ),
+        ]
+    );
+    assert_eq!(
+        synonyms(&configs, "retention.ms"),
+        [(
+            "retention.ms".to_string(),
+            Some("123456".to_string()),
+            ConfigSource::DynamicTopic
+        )]
+    );
+    // Kafka 4 keeps min.insync.replicas as a cluster-wide dynamic default (the controller
+    // writes it), over the built-in default.
+    assert_eq!(
+        synonyms(&configs, "min.insync.replicas")
+            .iter()
+            .map(|s| s.2)
+            .collect::<Vec<_>>(),
+        [ConfigSource::DynamicDefaultBroker, ConfigSource::Default]
+    );
+    let entry = configs.get("retention.ms").unwrap();
+    let doc = entry.documentation.as_deref().unwrap_or_default();
+    assert!(doc.contains("retain"), "{entry:?}");
+    // Asked for neither: neither comes back.
+    let plain = describe(topic.clone(), DescribeConfigsOptions::default()).await;
+    let entry = plain.get("retention.ms").unwrap();
+    assert!(
+        entry.synonyms.is_empty() && entry.documentation.is_none(),
+        "{entry:?}"
+    );
+    assert_eq!(entry.value.as_deref(), Some("123456"));
+
+    // The testkit's broker has num.io.threads=4 in its properties; Kafka's default is 8.
+    // Set to the same 4 on the broker itself, so nothing else running here notices.
+    let node = admin.describe_cluster().await.unwrap().nodes[0].id;
+    let broker = ConfigResource::broker(node);
+    let alter = |op: AlterConfigOp| {
+        let admin = admin.clone();
+        let broker = broker.clone();
+        async move {
+            let mut results = admin
+                .incremental_alter_configs([(broker.clone(), vec![op])])
+                .await
+                .unwrap();
+            results.remove(&broker).unwrap().unwrap()
+        }
+    };
+    alter(AlterConfigOp::set("num.io.threads", "4")).await;
+    let expected = [
+        (
+            "num.io.threads".to_string(),
+            Some("4".to_string()),
+            ConfigSource::DynamicBroker,
+        ),
+        (
+            "num.io.threads".to_string(),
+            Some("4".to_string()),
+            ConfigSource::StaticBroker,
+        ),
+        (
+            "num.io.threads".to_string(),
+            Some("8".to_string()),
+            ConfigSource::Default,
+        ),
+    ];
+    settled(
+        || describe(broker.clone(), both),
+        |c| synonyms(c, "num.io.threads") == expected,
+    )
+    .await;
+    alter(AlterConfigOp::delete("num.io.threads")).await;
+    settled(
+        || describe(broker.clone(), both),
+        |c| synonyms(c, "num.io.threads") == expected[1..],
+    )
+    .await;
 }

@@ -125,3 +125,201 @@ async fn delete_records_asks_again_for_the_partition_whose_leader_moved() {
         "only the partition that failed is asked again"
     );
 }
+
+/// A per-item call's outcome as one: the call's error, or the first item's.
+fn first_error<K, V>(
+    result: Result<impl IntoIterator<Item = (K, Result<V, Error>)>, Error>,
+) -> Result<(), Error> {
+    for (_, item) in result? {
+        item?;
+    }
+    Ok(())
+}
+
+/// Every admin call against a broker that answers nothing but ApiVersions (each request
+/// hangs until `request.timeout.ms` closes its connection): each fails with a typed timeout
+/// by `default.api.timeout.ms`, not later, whatever its retries.
+#[tokio::test]
+async fn every_call_ends_by_default_api_timeout() {
+    use kafkit::{AdminConfig, ListConsumerGroupsOptions, NewTopic, OffsetAndMetadata, OffsetSpec};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::time::{Duration, Instant};
+
+    let broker = FakeBroker::builder().topic("t", 1).start().await.unwrap();
+    let api_timeout = Duration::from_millis(1500);
+    let admin = kafkit::Admin::new(
+        AdminConfig::from_properties([
+            ("bootstrap.servers", broker.bootstrap().as_str()),
+            ("request.timeout.ms", "500"),
+            ("default.api.timeout.ms", "1500"),
+        ])
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    for api in [
+        ApiKey::Metadata,
+        ApiKey::CreateTopics,
+        ApiKey::DeleteTopics,
+        ApiKey::DescribeCluster,
+        ApiKey::CreatePartitions,
+        ApiKey::DescribeConfigs,
+        ApiKey::IncrementalAlterConfigs,
+        ApiKey::DeleteRecords,
+        ApiKey::DescribeLogDirs,
+        ApiKey::ElectLeaders,
+        ApiKey::ListOffsets,
+        ApiKey::FindCoordinator,
+        ApiKey::ListGroups,
+        ApiKey::DescribeGroups,
+        ApiKey::ConsumerGroupDescribe,
+        ApiKey::DeleteGroups,
+        ApiKey::OffsetFetch,
+        ApiKey::OffsetCommit,
+        ApiKey::OffsetDelete,
+    ] {
+        broker.script(api, |_| Reply::Hang);
+    }
+    let tp = TopicPartition::new("t", 0);
+    let a = &admin;
+    type Call<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>;
+    let calls: Vec<(&str, Call)> = vec![
+        (
+            "describe_cluster",
+            Box::pin(async { a.describe_cluster().await.map(drop) }),
+        ),
+        (
+            "list_topics",
+            Box::pin(async { a.list_topics().await.map(drop) }),
+        ),
+        (
+            "describe_topics",
+            Box::pin(async { first_error(a.describe_topics(["t"]).await) }),
+        ),
+        (
+            "create_topics",
+            Box::pin(async { a.create_topics([NewTopic::new("n", 1, 1)]).await }),
+        ),
+        (
+            "delete_topics",
+            Box::pin(async { a.delete_topics(["t"]).await }),
+        ),
+        (
+            "create_partitions",
+            Box::pin(async {
+                first_error(
+                    a.create_partitions([("t", NewPartitions::increase_to(2))])
+                        .await,
+                )
+            }),
+        ),
+        (
+            "describe_configs",
+            Box::pin(async { first_error(a.describe_configs([ConfigResource::topic("t")]).await) }),
+        ),
+        (
+            "incremental_alter_configs",
+            Box::pin(async {
+                first_error(
+                    a.incremental_alter_configs([(
+                        ConfigResource::topic("t"),
+                        vec![AlterConfigOp::set("retention.ms", "1000")],
+                    )])
+                    .await,
+                )
+            }),
+        ),
+        (
+            "delete_records",
+            Box::pin(async { first_error(a.delete_records([(tp.clone(), 1)]).await) }),
+        ),
+        (
+            "describe_log_dirs",
+            Box::pin(async { first_error(a.describe_log_dirs([0]).await) }),
+        ),
+        (
+            "elect_leaders",
+            Box::pin(async {
+                first_error(
+                    a.elect_leaders(ElectionType::Preferred, Some([tp.clone()]))
+                        .await,
+                )
+            }),
+        ),
+        (
+            "list_offsets",
+            Box::pin(async {
+                a.list_offsets([(tp.clone(), OffsetSpec::Latest)])
+                    .await
+                    .map(drop)
+            }),
+        ),
+        (
+            "list_consumer_groups",
+            Box::pin(async {
+                a.list_consumer_groups(ListConsumerGroupsOptions::default())
+                    .await
+                    .map(drop)
+            }),
+        ),
+        (
+            "describe_consumer_groups",
+            Box::pin(async { first_error(a.describe_consumer_groups(["g"]).await) }),
+        ),
+        (
+            "delete_consumer_groups",
+            Box::pin(async { first_error(a.delete_consumer_groups(["g"]).await) }),
+        ),
+        (
+            "list_consumer_group_offsets",
+            Box::pin(async { a.list_consumer_group_offsets("g", None).await.map(drop) }),
+        ),
+        (
+            "alter_consumer_group_offsets",
+            Box::pin(async {
+                first_error(
+                    a.alter_consumer_group_offsets("g", [(tp.clone(), OffsetAndMetadata::new(1))])
+                        .await,
+                )
+            }),
+        ),
+        (
+            "delete_consumer_group_offsets",
+            Box::pin(async {
+                first_error(a.delete_consumer_group_offsets("g", [tp.clone()]).await)
+            }),
+        ),
+        (
+            "consumer_group_lag",
+            Box::pin(async { a.consumer_group_lag("g").await.map(drop) }),
+        ),
+    ];
+    // One at a time: a request timing out closes the connection under the others'.
+    let mut outcomes = Vec::new();
+    for (name, call) in calls {
+        let started = Instant::now();
+        let result = call.await;
+        outcomes.push((name, result, started.elapsed()));
+    }
+    let mut api_timeouts = 0;
+    for (name, result, elapsed) in outcomes {
+        match &result {
+            Err(Error::ApiTimeout { call, timeout }) => {
+                assert_eq!((*call, *timeout), (name, api_timeout));
+                api_timeouts += 1;
+            }
+            Err(Error::RequestTimeout { .. }) => {}
+            other => panic!("{name}: expected a timeout, got {other:?}"),
+        }
+        assert!(
+            elapsed <= api_timeout + Duration::from_millis(500),
+            "{name} took {elapsed:?}: {result:?}"
+        );
+    }
+    // The calls that retry were still retrying when the deadline cut them off.
+    assert!(
+        api_timeouts >= 10,
+        "{api_timeouts} calls ended by the deadline"
+    );
+}

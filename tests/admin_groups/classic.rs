@@ -5,7 +5,7 @@
 use crate::support::*;
 use crate::{consume_and_commit, member_config};
 use kafkit::{
-    Admin, ClientConfig, Consumer, Error, ErrorCode, GroupState, GroupType,
+    Admin, AdminConfig, ClientConfig, Consumer, Error, ErrorCode, GroupState, GroupType,
     ListConsumerGroupsOptions, OffsetAndMetadata, TopicPartition,
 };
 use std::time::Duration;
@@ -179,11 +179,10 @@ async fn classic_group_listed_described_altered_and_deleted() {
 async fn invalid_input_is_refused_before_any_request() {
     let bootstrap = bootstrap().await;
     // A short deadline: a call that went to the broker would not fail this way at all.
-    let admin = Admin::new(ClientConfig::new(&bootstrap))
-        .await
-        .unwrap()
-        .with_default_api_timeout(Duration::from_secs(5))
-        .unwrap();
+    let mut config = AdminConfig::new(&bootstrap);
+    config.client.request_timeout = Duration::from_secs(5);
+    config.default_api_timeout = Some(Duration::from_secs(5));
+    let admin = Admin::new(config).await.unwrap();
     assert!(matches!(
         admin.describe_consumer_groups([""]).await,
         Err(Error::Config(_))
@@ -215,14 +214,71 @@ async fn invalid_input_is_refused_before_any_request() {
             .await,
         Err(Error::Config(_))
     ));
-    assert!(matches!(
-        admin.clone().with_default_api_timeout(Duration::ZERO),
-        Err(Error::Config(_))
-    ));
+    let mut zero = AdminConfig::new(&bootstrap);
+    zero.default_api_timeout = Some(Duration::ZERO);
+    assert!(matches!(Admin::new(zero).await, Err(Error::Config(_))));
     // Nothing to do is done without a request.
     assert!(admin
         .alter_consumer_group_offsets("g", [])
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Twenty groups (simple ones, made by committing an offset for each) and one that does not
+/// exist, described in one call and then deleted in one call: each group answers for itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_groups_described_and_deleted_in_one_call() {
+    let (bootstrap, topic) = fresh_topic("admin-twenty", 1).await;
+    let admin = Admin::new(ClientConfig::new(&bootstrap)).await.unwrap();
+    let tp = TopicPartition::new(&topic, 0);
+    let groups: Vec<String> = (0..20).map(|i| format!("{topic}-g{i:02}")).collect();
+    for (i, group) in groups.iter().enumerate() {
+        let committed = admin
+            .alter_consumer_group_offsets(group, [(tp.clone(), OffsetAndMetadata::new(i as i64))])
+            .await
+            .unwrap();
+        committed[&tp].as_ref().unwrap();
+    }
+    let unknown = format!("{topic}-nobody");
+    let mut asked = groups.clone();
+    asked.push(unknown.clone());
+    let described = admin.describe_consumer_groups(&asked).await.unwrap();
+    assert_eq!(described.len(), 21);
+    for group in &groups {
+        let d = described[group].as_ref().unwrap();
+        assert_eq!(d.group_id, *group);
+        assert!(d.is_simple_consumer_group, "{d:?}");
+        assert_eq!(d.state, GroupState::Empty, "{d:?}");
+        assert!(d.members.is_empty(), "{d:?}");
+    }
+    assert_eq!(
+        described[&unknown].as_ref().unwrap_err().code(),
+        Some(ErrorCode::GROUP_ID_NOT_FOUND)
+    );
+    // Each group kept its own committed offset.
+    for (i, group) in groups.iter().enumerate().step_by(7) {
+        let offsets = admin
+            .list_consumer_group_offsets(group, None)
+            .await
+            .unwrap();
+        assert_eq!(offsets[&tp].offset, i as i64, "{group}");
+    }
+
+    let deleted = admin.delete_consumer_groups(&asked).await.unwrap();
+    for group in &groups {
+        deleted[group].as_ref().unwrap();
+    }
+    assert_eq!(
+        deleted[&unknown].as_ref().unwrap_err().code(),
+        Some(ErrorCode::GROUP_ID_NOT_FOUND)
+    );
+    let after = admin.describe_consumer_groups(&groups).await.unwrap();
+    for group in &groups {
+        assert_eq!(
+            after[group].as_ref().unwrap_err().code(),
+            Some(ErrorCode::GROUP_ID_NOT_FOUND),
+            "{group}"
+        );
+    }
 }
