@@ -92,6 +92,23 @@ async fn described(admin: &Admin, filter: AclBindingFilter) -> BTreeSet<AclBindi
         .collect()
 }
 
+/// Describes until the answer is `expected`, for up to 10 s: the broker answers from its
+/// copy of the metadata, which follows the controller's commit a moment later.
+async fn described_until(admin: &Admin, filter: AclBindingFilter, expected: &BTreeSet<AclBinding>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = described(admin, filter.clone()).await;
+        if &found == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{filter}: {found:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_user_may_write_only_while_an_acl_allows_it() {
     let bootstrap = authorizing_broker().await.bootstrap("SASL_PLAINTEXT");
@@ -169,10 +186,10 @@ async fn a_user_may_write_only_while_an_acl_allows_it() {
     assert_eq!(created.len(), 4, "{created:?}");
     created[&literal].clone().unwrap();
     created[&prefixed].clone().unwrap();
+    let wildcard = &created[&wildcard_operation];
     assert!(
-        matches!(&created[&wildcard_operation], Err(Error::InvalidArgument(m)) if m.contains("operation is ANY")),
-        "{:?}",
-        created[&wildcard_operation]
+        matches!(wildcard, Err(Error::InvalidArgument(m)) if m.contains("operation is ANY")),
+        "{wildcard:?}"
     );
     assert_eq!(
         created[&bad_principal].as_ref().unwrap_err().code(),
@@ -187,49 +204,37 @@ async fn a_user_may_write_only_while_an_acl_allows_it() {
     // topic; an operation narrows it down.
     let both: BTreeSet<AclBinding> = [literal.clone(), prefixed.clone()].into();
     let t = ResourceType::Topic;
-    assert_eq!(
-        described(
-            &admin,
-            filter(t, &topic, PatternType::Literal, AclOperation::Any)
-        )
-        .await,
-        [literal.clone()].into()
-    );
-    assert_eq!(
-        described(
-            &admin,
-            filter(t, prefix, PatternType::Prefixed, AclOperation::Any)
-        )
-        .await,
-        [prefixed.clone()].into()
-    );
-    assert_eq!(
-        described(
-            &admin,
-            filter(t, &topic, PatternType::Match, AclOperation::Any)
-        )
-        .await,
-        both
-    );
-    assert_eq!(
-        described(
-            &admin,
-            filter(t, &topic, PatternType::Match, AclOperation::Read)
-        )
-        .await,
-        [prefixed.clone()].into()
-    );
-    assert!(described(
+    described_until(
         &admin,
-        filter(
-            ResourceType::Group,
-            &topic,
-            PatternType::Match,
-            AclOperation::Any
-        )
+        filter(t, &topic, PatternType::Literal, AclOperation::Any),
+        &[literal.clone()].into(),
     )
-    .await
-    .is_empty());
+    .await;
+    described_until(
+        &admin,
+        filter(t, prefix, PatternType::Prefixed, AclOperation::Any),
+        &[prefixed.clone()].into(),
+    )
+    .await;
+    described_until(
+        &admin,
+        filter(t, &topic, PatternType::Match, AclOperation::Any),
+        &both,
+    )
+    .await;
+    described_until(
+        &admin,
+        filter(t, &topic, PatternType::Match, AclOperation::Read),
+        &[prefixed.clone()].into(),
+    )
+    .await;
+    let groups = filter(
+        ResourceType::Group,
+        &topic,
+        PatternType::Match,
+        AclOperation::Any,
+    );
+    described_until(&admin, groups, &BTreeSet::new()).await;
     let everything = described(&admin, AclBindingFilter::ANY).await;
     assert!(everything.is_superset(&both), "{everything:?}");
 
@@ -247,14 +252,12 @@ async fn a_user_may_write_only_while_an_acl_allows_it() {
         deleted[&nothing].as_ref().unwrap().is_empty(),
         "{deleted:?}"
     );
-    assert_eq!(
-        described(
-            &admin,
-            filter(t, &topic, PatternType::Match, AclOperation::Any)
-        )
-        .await,
-        [prefixed.clone()].into()
-    );
+    described_until(
+        &admin,
+        filter(t, &topic, PatternType::Match, AclOperation::Any),
+        &[prefixed.clone()].into(),
+    )
+    .await;
 
     write_until(
         &bootstrap,
@@ -293,10 +296,6 @@ async fn a_user_may_write_only_while_an_acl_allows_it() {
             .collect::<Vec<_>>(),
         [prefixed]
     );
-    assert!(described(
-        &admin,
-        filter(t, &topic, PatternType::Match, AclOperation::Any)
-    )
-    .await
-    .is_empty());
+    let any_of_topic = filter(t, &topic, PatternType::Match, AclOperation::Any);
+    described_until(&admin, any_of_topic, &BTreeSet::new()).await;
 }

@@ -41,6 +41,10 @@ pub async fn authorizing_broker() -> &'static SecureBroker {
     shared(&BROKER, || SecureBroker::builder().authorizer()).await
 }
 
+/// Held while a broker of this suite picks its ports and starts: two brokers picking free
+/// ports at once can be handed the same one.
+pub static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The broker in `cell`, started from `builder` by the first test that asks.
 async fn shared(
     cell: &'static OnceLock<SecureBroker>,
@@ -49,9 +53,8 @@ async fn shared(
     if let Some(broker) = cell.get() {
         return broker;
     }
+    let _starting = STARTING.lock().await;
     tokio::task::spawn_blocking(move || {
-        static START: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one = START.lock().unwrap_or_else(|e| e.into_inner());
         if cell.get().is_none() {
             let broker = builder().start().expect("start the secured broker");
             let _ = cell.set(broker);
