@@ -92,6 +92,30 @@ async fn described(admin: &Admin, filter: AclBindingFilter) -> BTreeSet<AclBindi
         .collect()
 }
 
+/// Runs Java's `kafka-acls` (`org.apache.kafka.tools.AclCommand`) against the broker's
+/// PLAINTEXT listener, whose principal is a super user; its standard output.
+async fn java_acls(bootstrap: String, args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let output = kafkit_testkit::java_tool("org.apache.kafka.tools.AclCommand")
+            .expect("the Java tools")
+            .arg("--bootstrap-server")
+            .arg(&bootstrap)
+            .args(&args)
+            .output()
+            .expect("run java");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "AclCommand {args:?} failed: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    })
+    .await
+    .expect("the Java tool's thread panicked")
+}
+
 /// Describes until the answer is `expected`, for up to 10 s: the broker answers from its
 /// copy of the metadata, which follows the controller's commit a moment later.
 async fn described_until(admin: &Admin, filter: AclBindingFilter, expected: &BTreeSet<AclBinding>) {
@@ -238,6 +262,28 @@ async fn a_user_may_write_only_while_an_acl_allows_it() {
     let everything = described(&admin, AclBindingFilter::ANY).await;
     assert!(everything.is_superset(&both), "{everything:?}");
 
+    // Java's tool reads the same bindings kafkit wrote, and prints them as kafkit does.
+    let plaintext = authorizing_broker().await.cluster.bootstrap();
+    let listed = java_acls(
+        plaintext.clone(),
+        &[
+            "--list",
+            "--topic",
+            &topic,
+            "--resource-pattern-type",
+            "match",
+        ],
+    )
+    .await;
+    for binding in &both {
+        let pattern = format!("`{}`", binding.pattern);
+        let entry = binding.entry.to_string();
+        assert!(
+            listed.contains(&pattern) && listed.contains(&entry),
+            "{binding} not in:\n{listed}"
+        );
+    }
+
     // Delete the WRITE grant only; a filter matching nothing answers an empty list.
     let nothing = filter(t, "no-such-topic", PatternType::Literal, AclOperation::Any);
     let deleted = admin
@@ -267,6 +313,48 @@ async fn a_user_may_write_only_while_an_acl_allows_it() {
         refused_on_topic,
     )
     .await;
+
+    // A binding Java's tool wrote reads back whole: other resource and pattern types, deny.
+    let transactional_id = kafkit_testkit::unique_name("txn");
+    java_acls(
+        plaintext,
+        &[
+            "--add",
+            "--deny-principal",
+            &principal,
+            "--operation",
+            "Describe",
+            "--transactional-id",
+            &transactional_id,
+            "--resource-pattern-type",
+            "prefixed",
+        ],
+    )
+    .await;
+    let java_made = AclBinding::new(
+        ResourcePattern::new(
+            ResourceType::TransactionalId,
+            &transactional_id,
+            PatternType::Prefixed,
+        ),
+        AccessControlEntry::new(
+            &principal,
+            "*",
+            AclOperation::Describe,
+            AclPermissionType::Deny,
+        ),
+    );
+    let by_id = filter(
+        ResourceType::TransactionalId,
+        &transactional_id,
+        PatternType::Any,
+        AclOperation::Any,
+    );
+    described_until(&admin, by_id.clone(), &[java_made.clone()].into()).await;
+    let deleted = admin.delete_acls([by_id.clone()]).await.unwrap();
+    let matched = deleted[&by_id].as_ref().unwrap();
+    assert_eq!(matched.len(), 1, "{matched:?}");
+    assert_eq!(matched[0].binding, java_made);
 
     // Bob may not delete ACLs either; the prefixed one stays until the super user does.
     let denied = bobs_admin
