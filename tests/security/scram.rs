@@ -178,6 +178,15 @@ async fn a_user_made_by_the_admin_client_logs_in_until_its_credentials_are_delet
         Some(ErrorCode::CLUSTER_AUTHORIZATION_FAILED),
         "{denied:?}"
     );
+    let err = bob
+        .describe_user_scram_credentials([user.clone()])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(ErrorCode::CLUSTER_AUTHORIZATION_FAILED),
+        "{err:?}"
+    );
 
     // Deleting one mechanism locks that one out and leaves the other.
     let deleted = admin
