@@ -32,6 +32,12 @@ pub mod __fuzz {
 }
 
 pub use admin::{
+    AccessControlEntry, AccessControlEntryFilter, AclBinding, AclBindingFilter, AclOperation,
+    AclPermissionType, MatchingAcl, PatternType, ResourcePattern, ResourcePatternFilter,
+    ResourceType, ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration,
+    UserScramCredentialDeletion, UserScramCredentialUpsertion, UserScramCredentialsDescription,
+};
+pub use admin::{
     Admin, AlterConfigOp, ClusterDescription, ConfigEntry, ConfigResource, ConfigResourceType,
     ConfigSource, ConfigSynonym, ConsumerGroupDescription, ConsumerGroupListing, DeletedRecords,
     DescribeConfigsOptions, ElectionType, GroupState, GroupType, ListConsumerGroupsOptions,

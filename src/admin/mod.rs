@@ -1,6 +1,7 @@
 //! The admin client: topics, partitions, configs, records, log directories, leader
-//! elections, the cluster's description, offset lookups, and consumer groups (`groups.rs`),
-//! their offsets (`group_offsets.rs`) and their lag (`lag.rs`).
+//! elections, the cluster's description, offset lookups, consumer groups (`groups.rs`),
+//! their offsets (`group_offsets.rs`) and their lag (`lag.rs`), ACLs (`acls.rs`) and SCRAM
+//! users (`scram.rs`).
 //!
 //! Each job has its module; `Admin` and what they share (the timeouts, the per-item retry
 //! loop, routing to a broker by id) live here. Calls about many resources answer per
@@ -8,6 +9,7 @@
 //! others, and only a failure of the whole call (bad input, no broker reachable) is the
 //! outer error.
 
+mod acls;
 mod cluster;
 mod configs;
 mod group_offsets;
@@ -17,8 +19,14 @@ mod leaders;
 mod log_dirs;
 mod partitions;
 mod records;
+mod scram;
 mod topics;
 
+pub use acls::{
+    AccessControlEntry, AccessControlEntryFilter, AclBinding, AclBindingFilter, AclOperation,
+    AclPermissionType, MatchingAcl, PatternType, ResourcePattern, ResourcePatternFilter,
+    ResourceType,
+};
 pub use cluster::{ClusterDescription, Node};
 pub use configs::{
     AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource, ConfigSynonym,
@@ -34,6 +42,10 @@ pub use leaders::ElectionType;
 pub use log_dirs::{LogDirDescription, ReplicaInfo};
 pub use partitions::NewPartitions;
 pub use records::DeletedRecords;
+pub use scram::{
+    ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration,
+    UserScramCredentialDeletion, UserScramCredentialUpsertion, UserScramCredentialsDescription,
+};
 pub use topics::{NewTopic, TopicDescription, TopicListing, TopicPartitionInfo};
 
 use crate::cluster::{Cluster, ListedOffset, OffsetSpec};

@@ -14,6 +14,7 @@ mod security;
 mod tls;
 mod transport;
 
+pub(crate) use sasl::{scram_salted_password, SCRAM_MAX_ITERATIONS, SCRAM_MIN_ITERATIONS};
 pub(crate) use security::ConnectionSecurity;
 
 use crate::error::{Error, ErrorCode, Result};

@@ -158,6 +158,11 @@ pub mod hooks {
             OffsetDelete => OffsetDeleteRequest,
             ConsumerGroupDescribe => ConsumerGroupDescribeRequest,
             ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest,
+            DescribeAcls => DescribeAclsRequest,
+            CreateAcls => CreateAclsRequest,
+            DeleteAcls => DeleteAclsRequest,
+            DescribeUserScramCredentials => DescribeUserScramCredentialsRequest,
+            AlterUserScramCredentials => AlterUserScramCredentialsRequest,
         );
     }
 

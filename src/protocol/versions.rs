@@ -74,6 +74,23 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
         1,
         1,
     ),
+    // ACLs and SCRAM users (appended, as above). v0 of the ACL APIs is gone from Kafka 4;
+    // v1 adds the resource pattern type (KIP-290).
+    (ApiKey::DescribeAcls, "DescribeAcls", 1, 3),
+    (ApiKey::CreateAcls, "CreateAcls", 1, 3),
+    (ApiKey::DeleteAcls, "DeleteAcls", 1, 3),
+    (
+        ApiKey::DescribeUserScramCredentials,
+        "DescribeUserScramCredentials",
+        0,
+        0,
+    ),
+    (
+        ApiKey::AlterUserScramCredentials,
+        "AlterUserScramCredentials",
+        0,
+        0,
+    ),
 ];
 
 /// The APIs kafkit speaks, in a fixed order (fuzz targets index into it).
@@ -162,7 +179,7 @@ mod tests {
         assert_eq!(err.theirs, "0..=2");
         let err = broker.choose(ApiKey::Metadata).unwrap_err();
         assert_eq!(err.theirs, "none");
-        assert!(broker.choose(ApiKey::DescribeAcls).is_err());
+        assert!(broker.choose(ApiKey::DescribeDelegationToken).is_err());
     }
 
     #[test]
@@ -176,6 +193,6 @@ mod tests {
             assert_eq!(name, format!("{key:?}"));
             assert_eq!(api_name(key as i16), name);
         }
-        assert_eq!(api_name(ApiKey::DescribeAcls as i16), "request");
+        assert_eq!(api_name(ApiKey::DescribeDelegationToken as i16), "request");
     }
 }

@@ -135,7 +135,7 @@ pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};
 pub use rss::{resident_set, rss_bytes, trim_allocator, ResidentSet, RssSamples, RssVerdict};
 pub use security::{
     CertPem, SecureBroker, SecureBrokerBuilder, SslListener, TestCa, SASL_MECHANISMS,
-    SASL_PASSWORD, SASL_USER,
+    SASL_OTHER_PASSWORD, SASL_OTHER_USER, SASL_PASSWORD, SASL_USER, STANDARD_AUTHORIZER,
 };
 pub use stream_checker::{StreamChecker, StreamReport};
 pub use txn_peers::{PeerRecord, TxnPeer, TxnProduce};

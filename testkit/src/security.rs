@@ -13,6 +13,9 @@
 //! | `SASL_SSL`       | SASL_SSL        | PLAIN, SCRAM-SHA-256/512, OAUTHBEARER         |
 //! | `SASL_PLAINTEXT` | SASL_PLAINTEXT  | the same without TLS                          |
 //!
+//! [`SecureBrokerBuilder::authorizer`] turns on KRaft's ACL authorizer, with [`SASL_USER`]
+//! a super user and [`SASL_OTHER_USER`] not: what the latter may do, ACLs say.
+//!
 //! [`SslListener`] adds only the `SSL` listener to any cluster (for `kafka-launcher --ssl`).
 
 use crate::{free_port, KafkaCluster, KafkaClusterBuilder, LaunchError};
@@ -24,6 +27,14 @@ use std::time::Duration;
 pub const SASL_USER: &str = "alice";
 /// Its password.
 pub const SASL_PASSWORD: &str = "alice-secret";
+/// A second SASL user (PLAIN and both SCRAMs), not a super user under
+/// [`SecureBrokerBuilder::authorizer`].
+pub const SASL_OTHER_USER: &str = "bob";
+/// Its password.
+pub const SASL_OTHER_PASSWORD: &str = "bob-secret";
+/// The authorizer [`SecureBrokerBuilder::authorizer`] enables: KRaft's, ACLs in the metadata
+/// log.
+pub const STANDARD_AUTHORIZER: &str = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
 /// The mechanisms the SASL listeners enable.
 pub const SASL_MECHANISMS: &str = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER";
 
@@ -100,6 +111,7 @@ pub struct SecureBroker {
 #[derive(Default)]
 pub struct SecureBrokerBuilder {
     reauth: Option<Duration>,
+    authorizer: bool,
     advertised: Vec<(&'static str, u16)>,
     fixed: Vec<(&'static str, u16)>,
 }
@@ -108,6 +120,15 @@ impl SecureBrokerBuilder {
     /// `connections.max.reauth.ms`: SASL sessions last this long (default: unlimited).
     pub fn reauth(mut self, every: Duration) -> Self {
         self.reauth = Some(every);
+        self
+    }
+
+    /// Authorizes every request with [`STANDARD_AUTHORIZER`] (default: none, everyone may
+    /// do anything). Super users, whom ACLs do not limit: [`SASL_USER`], and `ANONYMOUS`, the
+    /// principal of the PLAINTEXT listeners (the broker's own and the launcher's probe). No
+    /// ACL found means denied, so [`SASL_OTHER_USER`] may do only what ACLs allow.
+    pub fn authorizer(mut self) -> Self {
+        self.authorizer = true;
         self
     }
 
@@ -167,7 +188,20 @@ impl SecureBrokerBuilder {
             .format_arg("--add-scram")
             .format_arg(format!(
                 "SCRAM-SHA-512=[name={SASL_USER},password={SASL_PASSWORD}]"
+            ))
+            .format_arg("--add-scram")
+            .format_arg(format!(
+                "SCRAM-SHA-256=[name={SASL_OTHER_USER},password={SASL_OTHER_PASSWORD}]"
+            ))
+            .format_arg("--add-scram")
+            .format_arg(format!(
+                "SCRAM-SHA-512=[name={SASL_OTHER_USER},password={SASL_OTHER_PASSWORD}]"
             ));
+        if self.authorizer {
+            builder = builder
+                .property("authorizer.class.name", STANDARD_AUTHORIZER)
+                .property("super.users", format!("User:ANONYMOUS;User:{SASL_USER}"));
+        }
         if let Some(every) = self.reauth {
             builder = builder.property("connections.max.reauth.ms", every.as_millis().to_string());
         }
@@ -250,7 +284,8 @@ fn sasl_listener(builder: KafkaClusterBuilder, name: &str) -> KafkaClusterBuilde
             format!("{prefix}plain.sasl.jaas.config"),
             format!(
                 "org.apache.kafka.common.security.plain.PlainLoginModule required \
-                 user_{SASL_USER}=\"{SASL_PASSWORD}\";"
+                 user_{SASL_USER}=\"{SASL_PASSWORD}\" \
+                 user_{SASL_OTHER_USER}=\"{SASL_OTHER_PASSWORD}\";"
             ),
         )
         .property(

@@ -1,12 +1,15 @@
 //! kafkit against a real Apache Kafka broker with secured listeners (see
 //! `kafkit_testkit::SecureBroker`): SASL PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER with and
-//! without TLS, mTLS, the typed failures of wrong credentials and bad certificates, and
-//! KIP-368 re-authentication. The TLS tests need the `tls` feature (`.ci/run` tests with
+//! without TLS, mTLS, the typed failures of wrong credentials and bad certificates,
+//! KIP-368 re-authentication, and, on a broker of their own with KRaft's authorizer, the admin
+//! client's ACLs and SCRAM users. The TLS tests need the `tls` feature (`.ci/run` tests with
 //! `--all-features`); the SASL_PLAINTEXT ones run in every build.
 
+mod acls;
 mod console;
 mod reauth;
 mod sasl;
+mod scram;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -28,20 +31,38 @@ use tokio::time::Instant;
 /// The broker every test of this suite shares, started on first use.
 pub async fn broker() -> &'static SecureBroker {
     static BROKER: OnceLock<SecureBroker> = OnceLock::new();
-    if let Some(broker) = BROKER.get() {
+    shared(&BROKER, SecureBroker::builder).await
+}
+
+/// The broker the ACL and SCRAM tests share: with KRaft's authorizer, [`SASL_USER`] a super
+/// user and `kafkit_testkit::SASL_OTHER_USER` not.
+pub async fn authorizing_broker() -> &'static SecureBroker {
+    static BROKER: OnceLock<SecureBroker> = OnceLock::new();
+    shared(&BROKER, || SecureBroker::builder().authorizer()).await
+}
+
+/// Held while a broker of this suite picks its ports and starts: two brokers picking free
+/// ports at once can be handed the same one.
+pub static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The broker in `cell`, started from `builder` by the first test that asks.
+async fn shared(
+    cell: &'static OnceLock<SecureBroker>,
+    builder: fn() -> kafkit_testkit::SecureBrokerBuilder,
+) -> &'static SecureBroker {
+    if let Some(broker) = cell.get() {
         return broker;
     }
-    tokio::task::spawn_blocking(|| {
-        static START: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one = START.lock().unwrap_or_else(|e| e.into_inner());
-        if BROKER.get().is_none() {
-            let broker = SecureBroker::start().expect("start the secured broker");
-            let _ = BROKER.set(broker);
+    let _starting = STARTING.lock().await;
+    tokio::task::spawn_blocking(move || {
+        if cell.get().is_none() {
+            let broker = builder().start().expect("start the secured broker");
+            let _ = cell.set(broker);
         }
     })
     .await
     .expect("the broker launcher panicked");
-    BROKER.get().expect("started")
+    cell.get().expect("started")
 }
 
 /// Security settings for `mechanism` with the broker's user (OAUTHBEARER: an unsecured
@@ -51,6 +72,17 @@ pub fn sasl(
     mechanism: SaslMechanism,
     password: &str,
 ) -> SecurityConfig {
+    sasl_as(protocol, mechanism, SASL_USER, password)
+}
+
+/// Security settings for `mechanism` as `user` (OAUTHBEARER: an unsecured token for the
+/// same principal).
+pub fn sasl_as(
+    protocol: SecurityProtocol,
+    mechanism: SaslMechanism,
+    user: &str,
+    password: &str,
+) -> SecurityConfig {
     let mut security = SecurityConfig::default();
     security.protocol = protocol;
     security.sasl.mechanism = Some(mechanism);
@@ -58,12 +90,12 @@ pub fn sasl(
         security.sasl.jaas_config = Some(
             kafkit::JaasConfig::parse(&format!(
                 "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required \
-                 unsecuredLoginStringClaim_sub=\"{SASL_USER}\";"
+                 unsecuredLoginStringClaim_sub=\"{user}\";"
             ))
             .unwrap(),
         );
     } else {
-        security.sasl.username = Some(SASL_USER.to_string());
+        security.sasl.username = Some(user.to_string());
         security.sasl.password = Some(Secret::new(password));
     }
     security

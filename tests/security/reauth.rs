@@ -13,9 +13,11 @@ use tokio::time::Instant;
 #[tokio::test]
 async fn sessions_are_renewed_on_the_same_connections_without_losing_records() {
     let _heavy = support::HEAVY.lock().await;
-    // The suite's shared broker starts first: two brokers picking free ports at once can be
-    // handed the same one, and this test fixes its listener's port.
+    // The suite's shared broker starts first, and no other starts while this one picks its
+    // ports: two brokers picking free ports at once can be handed the same one, and this
+    // test fixes its listener's port.
     crate::broker().await;
+    let starting = crate::STARTING.lock().await;
     // Clients reach the SASL_PLAINTEXT listener only through the proxy, which counts their
     // connections: the listener advertises the proxy's port.
     let port = free_port();
@@ -32,6 +34,7 @@ async fn sessions_are_renewed_on_the_same_connections_without_losing_records() {
             .unwrap()
             .expect("start the secured broker")
     };
+    drop(starting);
     let bootstrap = proxy.local_addr().to_string();
     let security = sasl(
         SecurityProtocol::SaslPlaintext,

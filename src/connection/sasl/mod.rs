@@ -308,6 +308,30 @@ pub(super) fn keep_authenticated(inner: Weak<Inner>, lifetime: Duration) {
     });
 }
 
+pub(crate) use scram::{
+    MAX_ITERATIONS as SCRAM_MAX_ITERATIONS, MIN_ITERATIONS as SCRAM_MIN_ITERATIONS,
+};
+
+/// The salted password a broker stores for a SCRAM user (`None` for a mechanism that is not
+/// SCRAM), computed by the code that logs in with it, so the two cannot disagree.
+pub(crate) fn scram_salted_password(
+    mechanism: SaslMechanism,
+    password: &Secret,
+    salt: &[u8],
+    iterations: u32,
+) -> Option<Vec<u8>> {
+    let password = password.expose().as_bytes();
+    match mechanism {
+        SaslMechanism::ScramSha256 => Some(scram::salted_password::<sha2::Sha256>(
+            password, salt, iterations,
+        )),
+        SaslMechanism::ScramSha512 => Some(scram::salted_password::<sha2::Sha512>(
+            password, salt, iterations,
+        )),
+        _ => None,
+    }
+}
+
 /// The server's side of a SCRAM-SHA-256 exchange, for scripted brokers in tests: the proof
 /// the client must send and the signature the server answers with.
 #[cfg(test)]

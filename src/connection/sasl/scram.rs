@@ -14,9 +14,9 @@ use hmac::digest::Digest;
 use hmac::{Mac, SimpleHmac};
 
 /// RFC 7677's floor, and Kafka's.
-const MIN_ITERATIONS: u32 = 4096;
+pub(crate) const MIN_ITERATIONS: u32 = 4096;
 /// Kafka's ceiling; far more would let a hostile server burn the client's CPU.
-const MAX_ITERATIONS: u32 = 16384;
+pub(crate) const MAX_ITERATIONS: u32 = 16384;
 
 pub(super) struct Scram<D> {
     user: String,
@@ -55,6 +55,20 @@ pub(super) fn nonce() -> String {
 /// RFC 5802 `saslname`: `=` and `,` escaped.
 fn saslname(user: &str) -> String {
     user.replace('=', "=3D").replace(',', "=2C")
+}
+
+/// RFC 5802's `SaltedPassword := Hi(password, salt, i)`: PBKDF2 with HMAC over `D`. What a
+/// client derives to log in, and what `Admin::alter_user_scram_credentials` sends the broker
+/// to store, so both agree by construction.
+pub(crate) fn salted_password<D: Digest + BlockSizeUser + Clone + Sync>(
+    password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+) -> Vec<u8> {
+    let mut salted = vec![0u8; <D as Digest>::output_size()];
+    pbkdf2::pbkdf2::<SimpleHmac<D>>(password, salt, iterations, &mut salted)
+        .expect("HMAC takes any key size");
+    salted
 }
 
 fn hmac<D: Digest + BlockSizeUser + Clone>(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -131,14 +145,7 @@ where
                  {MIN_ITERATIONS}..={MAX_ITERATIONS}; refusing (a weak or hostile server)"
             ));
         }
-        let mut salted = vec![0u8; <D as Digest>::output_size()];
-        pbkdf2::pbkdf2::<SimpleHmac<D>>(
-            self.password.expose().as_bytes(),
-            &salt,
-            iterations,
-            &mut salted,
-        )
-        .map_err(|_| "PBKDF2 failed".to_string())?;
+        let salted = salted_password::<D>(self.password.expose().as_bytes(), &salt, iterations);
         let client_key = hmac::<D>(&salted, b"Client Key");
         let stored_key = D::digest(&client_key);
         let without_proof = format!("c=biws,r={nonce}");
@@ -164,8 +171,7 @@ pub(super) fn server_view<D: Digest + BlockSizeUser + Clone + Sync + Send>(
     iterations: u32,
     auth_message: &str,
 ) -> (String, String) {
-    let mut salted = vec![0u8; <D as Digest>::output_size()];
-    pbkdf2::pbkdf2::<SimpleHmac<D>>(password.as_bytes(), salt, iterations, &mut salted).unwrap();
+    let salted = salted_password::<D>(password.as_bytes(), salt, iterations);
     let client_key = hmac::<D>(&salted, b"Client Key");
     let client_signature = hmac::<D>(&D::digest(&client_key), auth_message.as_bytes());
     let proof: Vec<u8> = client_key
