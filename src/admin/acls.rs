@@ -566,43 +566,46 @@ impl Admin {
     /// `SECURITY_DISABLED` from a cluster without an authorizer, or
     /// `CLUSTER_AUTHORIZATION_FAILED` for a principal not allowed to describe ACLs.
     pub async fn describe_acls(&self, filter: AclBindingFilter) -> Result<Vec<AclBinding>> {
-        if let Some(field) = filter.unknown() {
-            return Err(filter.refused(field));
-        }
-        let wire = filter.wire();
-        let request = DescribeAclsRequest::default()
-            .with_resource_type_filter(wire.resource_type_filter)
-            .with_resource_name_filter(wire.resource_name_filter)
-            .with_pattern_type_filter(wire.pattern_type_filter)
-            .with_principal_filter(wire.principal_filter)
-            .with_host_filter(wire.host_filter)
-            .with_operation(wire.operation)
-            .with_permission_type(wire.permission_type);
-        let response = self
-            .cluster
-            .retry(self.api_timeout, || async {
-                let conn = self.cluster.any_connection().await?;
-                let response = conn.send(&request).await?;
-                check(
-                    response.error_code,
-                    format!("describing ACLs matching {filter}"),
-                    response.error_message.as_ref(),
-                )?;
-                Ok(response)
-            })
-            .await?;
-        Ok(response
-            .resources
-            .iter()
-            .flat_map(|r| {
-                r.acls.iter().map(|a| {
-                    AclBinding::from_wire(
-                        (r.resource_type, &r.resource_name, r.pattern_type),
-                        (&a.principal, &a.host, a.operation, a.permission_type),
-                    )
+        self.within("describe_acls", async move {
+            if let Some(field) = filter.unknown() {
+                return Err(filter.refused(field));
+            }
+            let wire = filter.wire();
+            let request = DescribeAclsRequest::default()
+                .with_resource_type_filter(wire.resource_type_filter)
+                .with_resource_name_filter(wire.resource_name_filter)
+                .with_pattern_type_filter(wire.pattern_type_filter)
+                .with_principal_filter(wire.principal_filter)
+                .with_host_filter(wire.host_filter)
+                .with_operation(wire.operation)
+                .with_permission_type(wire.permission_type);
+            let response = self
+                .cluster
+                .retry(self.api_timeout, || async {
+                    let conn = self.cluster.any_connection().await?;
+                    let response = conn.send(&request).await?;
+                    check(
+                        response.error_code,
+                        format!("describing ACLs matching {filter}"),
+                        response.error_message.as_ref(),
+                    )?;
+                    Ok(response)
                 })
-            })
-            .collect())
+                .await?;
+            Ok(response
+                .resources
+                .iter()
+                .flat_map(|r| {
+                    r.acls.iter().map(|a| {
+                        AclBinding::from_wire(
+                            (r.resource_type, &r.resource_name, r.pattern_type),
+                            (&a.principal, &a.host, a.operation, a.permission_type),
+                        )
+                    })
+                })
+                .collect())
+        })
+        .await
     }
 
     /// Creates ACLs (Java's `createAcls`), through any broker. Each binding has its own
@@ -615,63 +618,67 @@ impl Admin {
         &self,
         bindings: impl IntoIterator<Item = AclBinding>,
     ) -> Result<HashMap<AclBinding, Result<()>>> {
-        let mut refused = HashMap::new();
-        let mut seen = HashSet::new();
-        let mut valid = Vec::new();
-        for binding in bindings {
-            if !seen.insert(binding.clone()) {
-                continue;
-            }
-            match binding.indefinite() {
-                Some(why) => {
-                    let error =
-                        Error::InvalidArgument(format!("invalid ACL creation {binding}: {why}"));
-                    refused.insert(binding, Err(error));
+        self.within("create_acls", async move {
+            let mut refused = HashMap::new();
+            let mut seen = HashSet::new();
+            let mut valid = Vec::new();
+            for binding in bindings {
+                if !seen.insert(binding.clone()) {
+                    continue;
                 }
-                None => valid.push(binding),
-            }
-        }
-        let mut results = self
-            .per_item(valid, |pending| async move {
-                let request = CreateAclsRequest::default()
-                    .with_creations(pending.iter().map(AclBinding::creation).collect());
-                let sent = async {
-                    let conn = self.cluster.any_connection().await?;
-                    let response = conn.send(&request).await?;
-                    Ok::<_, Error>((conn.addr().to_string(), response))
+                match binding.indefinite() {
+                    Some(why) => {
+                        let error = Error::InvalidArgument(format!(
+                            "invalid ACL creation {binding}: {why}"
+                        ));
+                        refused.insert(binding, Err(error));
+                    }
+                    None => valid.push(binding),
                 }
-                .await;
-                let (addr, response) = match sent {
-                    Ok(sent) => sent,
-                    Err(e) => return Ok(Answer::for_all(pending, e)),
-                };
-                if response.results.len() != pending.len() {
-                    let error = Error::Protocol {
-                        broker: addr,
-                        reason: format!(
-                            "CreateAcls answered {} results for {} creations",
-                            response.results.len(),
-                            pending.len()
-                        ),
+            }
+            let mut results = self
+                .per_item(valid, |pending| async move {
+                    let request = CreateAclsRequest::default()
+                        .with_creations(pending.iter().map(AclBinding::creation).collect());
+                    let sent = async {
+                        let conn = self.cluster.any_connection().await?;
+                        let response = conn.send(&request).await?;
+                        Ok::<_, Error>((conn.addr().to_string(), response))
+                    }
+                    .await;
+                    let (addr, response) = match sent {
+                        Ok(sent) => sent,
+                        Err(e) => return Ok(Answer::for_all(pending, e)),
                     };
-                    return Ok(Answer::for_all(pending, error));
-                }
-                Ok(pending
-                    .into_iter()
-                    .zip(&response.results)
-                    .map(|(binding, r)| {
-                        let result = check(
-                            r.error_code,
-                            format!("creating ACL {binding}"),
-                            r.error_message.as_ref(),
-                        );
-                        (binding, Answer::of(result))
-                    })
-                    .collect())
-            })
-            .await?;
-        results.extend(refused);
-        Ok(results)
+                    if response.results.len() != pending.len() {
+                        let error = Error::Protocol {
+                            broker: addr,
+                            reason: format!(
+                                "CreateAcls answered {} results for {} creations",
+                                response.results.len(),
+                                pending.len()
+                            ),
+                        };
+                        return Ok(Answer::for_all(pending, error));
+                    }
+                    Ok(pending
+                        .into_iter()
+                        .zip(&response.results)
+                        .map(|(binding, r)| {
+                            let result = check(
+                                r.error_code,
+                                format!("creating ACL {binding}"),
+                                r.error_message.as_ref(),
+                            );
+                            (binding, Answer::of(result))
+                        })
+                        .collect())
+                })
+                .await?;
+            results.extend(refused);
+            Ok(results)
+        })
+        .await
     }
 
     /// Deletes every ACL that matches one of `filters` (Java's `deleteAcls`), through any
@@ -683,79 +690,82 @@ impl Admin {
         &self,
         filters: impl IntoIterator<Item = AclBindingFilter>,
     ) -> Result<HashMap<AclBindingFilter, Result<Vec<MatchingAcl>>>> {
-        let mut refused = HashMap::new();
-        let mut seen = HashSet::new();
-        let mut valid = Vec::new();
-        for filter in filters {
-            if !seen.insert(filter.clone()) {
-                continue;
-            }
-            match filter.unknown() {
-                Some(field) => {
-                    let error = filter.refused(field);
-                    refused.insert(filter, Err(error));
+        self.within("delete_acls", async move {
+            let mut refused = HashMap::new();
+            let mut seen = HashSet::new();
+            let mut valid = Vec::new();
+            for filter in filters {
+                if !seen.insert(filter.clone()) {
+                    continue;
                 }
-                None => valid.push(filter),
-            }
-        }
-        let mut results = self
-            .per_item(valid, |pending| async move {
-                let request = DeleteAclsRequest::default()
-                    .with_filters(pending.iter().map(AclBindingFilter::wire).collect());
-                let sent = async {
-                    let conn = self.cluster.any_connection().await?;
-                    let response = conn.send(&request).await?;
-                    Ok::<_, Error>((conn.addr().to_string(), response))
+                match filter.unknown() {
+                    Some(field) => {
+                        let error = filter.refused(field);
+                        refused.insert(filter, Err(error));
+                    }
+                    None => valid.push(filter),
                 }
-                .await;
-                let (addr, response) = match sent {
-                    Ok(sent) => sent,
-                    Err(e) => return Ok(Answer::for_all(pending, e)),
-                };
-                if response.filter_results.len() != pending.len() {
-                    let error = Error::Protocol {
-                        broker: addr,
-                        reason: format!(
-                            "DeleteAcls answered {} results for {} filters",
-                            response.filter_results.len(),
-                            pending.len()
-                        ),
+            }
+            let mut results = self
+                .per_item(valid, |pending| async move {
+                    let request = DeleteAclsRequest::default()
+                        .with_filters(pending.iter().map(AclBindingFilter::wire).collect());
+                    let sent = async {
+                        let conn = self.cluster.any_connection().await?;
+                        let response = conn.send(&request).await?;
+                        Ok::<_, Error>((conn.addr().to_string(), response))
+                    }
+                    .await;
+                    let (addr, response) = match sent {
+                        Ok(sent) => sent,
+                        Err(e) => return Ok(Answer::for_all(pending, e)),
                     };
-                    return Ok(Answer::for_all(pending, error));
-                }
-                Ok(pending
-                    .into_iter()
-                    .zip(&response.filter_results)
-                    .map(|(filter, r)| {
-                        let result = check(
-                            r.error_code,
-                            format!("deleting ACLs matching {filter}"),
-                            r.error_message.as_ref(),
-                        )
-                        .map(|()| {
-                            r.matching_acls
-                                .iter()
-                                .map(|m| {
-                                    let binding = AclBinding::from_wire(
-                                        (m.resource_type, &m.resource_name, m.pattern_type),
-                                        (&m.principal, &m.host, m.operation, m.permission_type),
-                                    );
-                                    let result = check(
-                                        m.error_code,
-                                        format!("deleting ACL {binding}"),
-                                        m.error_message.as_ref(),
-                                    );
-                                    MatchingAcl { binding, result }
-                                })
-                                .collect()
-                        });
-                        (filter, Answer::of(result))
-                    })
-                    .collect())
-            })
-            .await?;
-        results.extend(refused);
-        Ok(results)
+                    if response.filter_results.len() != pending.len() {
+                        let error = Error::Protocol {
+                            broker: addr,
+                            reason: format!(
+                                "DeleteAcls answered {} results for {} filters",
+                                response.filter_results.len(),
+                                pending.len()
+                            ),
+                        };
+                        return Ok(Answer::for_all(pending, error));
+                    }
+                    Ok(pending
+                        .into_iter()
+                        .zip(&response.filter_results)
+                        .map(|(filter, r)| {
+                            let result = check(
+                                r.error_code,
+                                format!("deleting ACLs matching {filter}"),
+                                r.error_message.as_ref(),
+                            )
+                            .map(|()| {
+                                r.matching_acls
+                                    .iter()
+                                    .map(|m| {
+                                        let binding = AclBinding::from_wire(
+                                            (m.resource_type, &m.resource_name, m.pattern_type),
+                                            (&m.principal, &m.host, m.operation, m.permission_type),
+                                        );
+                                        let result = check(
+                                            m.error_code,
+                                            format!("deleting ACL {binding}"),
+                                            m.error_message.as_ref(),
+                                        );
+                                        MatchingAcl { binding, result }
+                                    })
+                                    .collect()
+                            });
+                            (filter, Answer::of(result))
+                        })
+                        .collect())
+                })
+                .await?;
+            results.extend(refused);
+            Ok(results)
+        })
+        .await
     }
 }
 

@@ -298,63 +298,68 @@ impl Admin {
         &self,
         users: impl IntoIterator<Item = impl Into<String>>,
     ) -> Result<HashMap<String, Result<UserScramCredentialsDescription>>> {
-        let users: BTreeSet<String> = users.into_iter().map(Into::into).collect();
-        let request = DescribeUserScramCredentialsRequest::default().with_users(
-            (!users.is_empty()).then(|| {
-                users
-                    .iter()
-                    .map(|u| UserName::default().with_name(StrBytes::from_string(u.clone())))
-                    .collect()
-            }),
-        );
-        let (addr, response) = self
-            .cluster
-            .retry(self.api_timeout, || async {
-                let conn = self.cluster.any_connection().await?;
-                let response = conn.send(&request).await?;
-                check(
-                    response.error_code,
-                    "describing SCRAM credentials",
-                    response.error_message.as_ref(),
-                )?;
-                Ok((conn.addr().to_string(), response))
-            })
-            .await?;
-        let mut results: HashMap<String, Result<UserScramCredentialsDescription>> = response
-            .results
-            .iter()
-            .map(|r| {
-                let name = r.user.to_string();
-                let result = check(
-                    r.error_code,
-                    format!("SCRAM credentials of user {name:?}"),
-                    r.error_message.as_ref(),
-                )
-                .map(|()| UserScramCredentialsDescription {
-                    name: name.clone(),
-                    credential_infos: r
-                        .credential_infos
+        self.within("describe_user_scram_credentials", async move {
+            let users: BTreeSet<String> = users.into_iter().map(Into::into).collect();
+            let request = DescribeUserScramCredentialsRequest::default().with_users(
+                (!users.is_empty()).then(|| {
+                    users
                         .iter()
-                        .map(|c| {
-                            ScramCredentialInfo::new(
-                                ScramMechanism::from_wire(c.mechanism),
-                                c.iterations,
-                            )
-                        })
-                        .collect(),
-                });
-                (name, result)
-            })
-            .collect();
-        for user in users {
-            results.entry(user).or_insert_with_key(|user| {
-                Err(Error::Protocol {
-                    broker: addr.clone(),
-                    reason: format!("DescribeUserScramCredentials response is missing {user:?}"),
+                        .map(|u| UserName::default().with_name(StrBytes::from_string(u.clone())))
+                        .collect()
+                }),
+            );
+            let (addr, response) = self
+                .cluster
+                .retry(self.api_timeout, || async {
+                    let conn = self.cluster.any_connection().await?;
+                    let response = conn.send(&request).await?;
+                    check(
+                        response.error_code,
+                        "describing SCRAM credentials",
+                        response.error_message.as_ref(),
+                    )?;
+                    Ok((conn.addr().to_string(), response))
                 })
-            });
-        }
-        Ok(results)
+                .await?;
+            let mut results: HashMap<String, Result<UserScramCredentialsDescription>> = response
+                .results
+                .iter()
+                .map(|r| {
+                    let name = r.user.to_string();
+                    let result = check(
+                        r.error_code,
+                        format!("SCRAM credentials of user {name:?}"),
+                        r.error_message.as_ref(),
+                    )
+                    .map(|()| UserScramCredentialsDescription {
+                        name: name.clone(),
+                        credential_infos: r
+                            .credential_infos
+                            .iter()
+                            .map(|c| {
+                                ScramCredentialInfo::new(
+                                    ScramMechanism::from_wire(c.mechanism),
+                                    c.iterations,
+                                )
+                            })
+                            .collect(),
+                    });
+                    (name, result)
+                })
+                .collect();
+            for user in users {
+                results.entry(user).or_insert_with_key(|user| {
+                    Err(Error::Protocol {
+                        broker: addr.clone(),
+                        reason: format!(
+                            "DescribeUserScramCredentials response is missing {user:?}"
+                        ),
+                    })
+                });
+            }
+            Ok(results)
+        })
+        .await
     }
 
     /// Sets and removes users' SCRAM credentials (Java's `alterUserScramCredentials`),
@@ -373,86 +378,89 @@ impl Admin {
         &self,
         alterations: impl IntoIterator<Item = UserScramCredentialAlteration>,
     ) -> Result<HashMap<String, Result<()>>> {
-        let mut changes: HashMap<String, Result<UserChanges>> = HashMap::new();
-        for alteration in alterations {
-            let user = changes
-                .entry(alteration.user().to_string())
-                .or_insert_with(|| Ok(UserChanges::default()));
-            let Ok(wire) = user else { continue };
-            let added = match &alteration {
-                UserScramCredentialAlteration::Upsertion(u) => {
-                    u.wire().map(|w| wire.upsertions.push(w))
-                }
-                UserScramCredentialAlteration::Deletion(d) => {
-                    d.wire().map(|w| wire.deletions.push(w))
-                }
-            };
-            if let Err(e) = added {
-                *user = Err(e);
-            }
-        }
-        let mut refused = HashMap::new();
-        let mut valid = HashMap::new();
-        for (user, change) in changes {
-            match change {
-                Ok(change) => {
-                    valid.insert(user, change);
-                }
-                Err(e) => {
-                    refused.insert(user, Err(e));
-                }
-            }
-        }
-        let valid = &valid;
-        let mut results = self
-            .per_item(valid.keys().cloned().collect(), |pending| async move {
-                let request = AlterUserScramCredentialsRequest::default()
-                    .with_upsertions(
-                        pending
-                            .iter()
-                            .flat_map(|u| valid[u].upsertions.iter().cloned())
-                            .collect(),
-                    )
-                    .with_deletions(
-                        pending
-                            .iter()
-                            .flat_map(|u| valid[u].deletions.iter().cloned())
-                            .collect(),
-                    );
-                let sent = async {
-                    let conn = self.cluster.any_connection().await?;
-                    let response = conn.send(&request).await?;
-                    Ok::<_, Error>((conn.addr().to_string(), response))
-                }
-                .await;
-                let (addr, response) = match sent {
-                    Ok(sent) => sent,
-                    Err(e) => return Ok(Answer::for_all(pending, e)),
+        self.within("alter_user_scram_credentials", async move {
+            let mut changes: HashMap<String, Result<UserChanges>> = HashMap::new();
+            for alteration in alterations {
+                let user = changes
+                    .entry(alteration.user().to_string())
+                    .or_insert_with(|| Ok(UserChanges::default()));
+                let Ok(wire) = user else { continue };
+                let added = match &alteration {
+                    UserScramCredentialAlteration::Upsertion(u) => {
+                        u.wire().map(|w| wire.upsertions.push(w))
+                    }
+                    UserScramCredentialAlteration::Deletion(d) => {
+                        d.wire().map(|w| wire.deletions.push(w))
+                    }
                 };
-                Ok(pending
-                    .into_iter()
-                    .map(|user| {
-                        let result = match response.results.iter().find(|r| r.user.as_str() == user)
-                        {
-                            None => Err(Error::Protocol {
-                                broker: addr.clone(),
-                                reason: format!(
-                                    "AlterUserScramCredentials response is missing {user:?}"
-                                ),
-                            }),
-                            Some(r) => check(
-                                r.error_code,
-                                format!("altering SCRAM credentials of user {user:?}"),
-                                r.error_message.as_ref(),
-                            ),
-                        };
-                        (user, Answer::of(result))
-                    })
-                    .collect())
-            })
-            .await?;
-        results.extend(refused);
-        Ok(results)
+                if let Err(e) = added {
+                    *user = Err(e);
+                }
+            }
+            let mut refused = HashMap::new();
+            let mut valid = HashMap::new();
+            for (user, change) in changes {
+                match change {
+                    Ok(change) => {
+                        valid.insert(user, change);
+                    }
+                    Err(e) => {
+                        refused.insert(user, Err(e));
+                    }
+                }
+            }
+            let valid = &valid;
+            let mut results = self
+                .per_item(valid.keys().cloned().collect(), |pending| async move {
+                    let request = AlterUserScramCredentialsRequest::default()
+                        .with_upsertions(
+                            pending
+                                .iter()
+                                .flat_map(|u| valid[u].upsertions.iter().cloned())
+                                .collect(),
+                        )
+                        .with_deletions(
+                            pending
+                                .iter()
+                                .flat_map(|u| valid[u].deletions.iter().cloned())
+                                .collect(),
+                        );
+                    let sent = async {
+                        let conn = self.cluster.any_connection().await?;
+                        let response = conn.send(&request).await?;
+                        Ok::<_, Error>((conn.addr().to_string(), response))
+                    }
+                    .await;
+                    let (addr, response) = match sent {
+                        Ok(sent) => sent,
+                        Err(e) => return Ok(Answer::for_all(pending, e)),
+                    };
+                    Ok(pending
+                        .into_iter()
+                        .map(|user| {
+                            let result =
+                                match response.results.iter().find(|r| r.user.as_str() == user) {
+                                    None => Err(Error::Protocol {
+                                        broker: addr.clone(),
+                                        reason: format!(
+                                        "AlterUserScramCredentials response is missing {user:?}"
+                                    ),
+                                    }),
+                                    Some(r) => check(
+                                        r.error_code,
+                                        format!("altering SCRAM credentials of user {user:?}"),
+                                        r.error_message.as_ref(),
+                                    ),
+                                };
+                            (user, Answer::of(result))
+                        })
+                        .collect())
+                })
+                .await?;
+            results.extend(refused);
+            Ok(results)
+        })
+        .await
     }
 }
 

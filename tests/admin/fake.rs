@@ -141,7 +141,11 @@ fn first_error<K, V>(
 /// by `default.api.timeout.ms`, not later, whatever its retries.
 #[tokio::test]
 async fn every_call_ends_by_default_api_timeout() {
-    use kafkit::{AdminConfig, ListConsumerGroupsOptions, NewTopic, OffsetAndMetadata, OffsetSpec};
+    use kafkit::{
+        AccessControlEntry, AclBinding, AclBindingFilter, AclOperation, AclPermissionType,
+        AdminConfig, ListConsumerGroupsOptions, NewTopic, OffsetAndMetadata, OffsetSpec,
+        PatternType, ResourcePattern, ResourceType, ScramMechanism, UserScramCredentialDeletion,
+    };
     use std::future::Future;
     use std::pin::Pin;
     use std::time::{Duration, Instant};
@@ -178,10 +182,24 @@ async fn every_call_ends_by_default_api_timeout() {
         ApiKey::OffsetFetch,
         ApiKey::OffsetCommit,
         ApiKey::OffsetDelete,
+        ApiKey::DescribeAcls,
+        ApiKey::CreateAcls,
+        ApiKey::DeleteAcls,
+        ApiKey::DescribeUserScramCredentials,
+        ApiKey::AlterUserScramCredentials,
     ] {
         broker.script(api, |_| Reply::Hang);
     }
     let tp = TopicPartition::new("t", 0);
+    let binding = AclBinding::new(
+        ResourcePattern::new(ResourceType::Topic, "t", PatternType::Literal),
+        AccessControlEntry::new(
+            "User:bob",
+            "*",
+            AclOperation::Read,
+            AclPermissionType::Allow,
+        ),
+    );
     let a = &admin;
     type Call<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>;
     let calls: Vec<(&str, Call)> = vec![
@@ -293,6 +311,35 @@ async fn every_call_ends_by_default_api_timeout() {
         (
             "consumer_group_lag",
             Box::pin(async { a.consumer_group_lag("g").await.map(drop) }),
+        ),
+        (
+            "describe_acls",
+            Box::pin(async { a.describe_acls(AclBindingFilter::ANY).await.map(drop) }),
+        ),
+        (
+            "create_acls",
+            Box::pin(async { first_error(a.create_acls([binding.clone()]).await) }),
+        ),
+        (
+            "delete_acls",
+            Box::pin(async { first_error(a.delete_acls([binding.to_filter()]).await) }),
+        ),
+        (
+            "describe_user_scram_credentials",
+            Box::pin(async { first_error(a.describe_user_scram_credentials(["bob"]).await) }),
+        ),
+        (
+            "alter_user_scram_credentials",
+            Box::pin(async {
+                first_error(
+                    a.alter_user_scram_credentials([UserScramCredentialDeletion::new(
+                        "bob",
+                        ScramMechanism::ScramSha256,
+                    )
+                    .into()])
+                        .await,
+                )
+            }),
         ),
     ];
     // One at a time: a request timing out closes the connection under the others'.

@@ -21,10 +21,10 @@ mod common;
 mod exactly_once;
 mod librdkafka;
 mod mixed;
-mod upgrade;
 mod patterns;
 mod settings;
 mod static_member;
+mod upgrade;
 
 // Each suite uses part of the shared support; the rest would count as dead code here.
 #[allow(dead_code)]
