@@ -1496,7 +1496,7 @@ fn rebalance(args: &Args, client: &str) -> AnyResult<String> {
     if !matches!(client, "kafkit" | "rdkafka") {
         return Err(format!("no rebalance mode for {client}").into());
     }
-    if args.partitions as usize % 12 != 0 {
+    if args.partitions <= 0 || !(args.partitions as usize).is_multiple_of(12) {
         return Err("--partitions: a multiple of 12, so 1, 3 and 4 members share evenly".into());
     }
     let rt = tokio::runtime::Runtime::new()?;
