@@ -16,6 +16,22 @@ produce-txn sends the produce-none records in transactions of 1,000 (--transacti
 each committed before the next begins: kafkit and librdkafka through the peer's -txn-
 modes, Java through KafkitTxnPeer's perf mode (testkit/java/); the future-per-record
 columns and krafka sit it out.
+
+The rebalance-* workloads (`--workloads rebalance` runs all three, interleaved) time a
+consumer group of one client through the peer's -rebalance modes: four consumers in one
+process, subscribed to a fresh 12-partition topic that a producer in the same process
+(kafkit's, for every client) writes one record per partition every 5 ms. Timed: member 1's
+subscribe → its first record (alone in a fresh group); and member 4's subscribe, a second
+plus an offset spread over a heartbeat interval across repetitions (see join_offset) after
+three members settled → the four settled again, i.e. each client reports an equal
+share (3 partitions) as assigned, none twice, and each member has read a record from its
+share since it got it. rebalance-eager: classic protocol, range assignor;
+rebalance-cooperative: classic, cooperative-sticky; rebalance-consumer: KIP-848
+(group.protocol=consumer, the broker's default assignor). Clients' defaults otherwise
+(heartbeat.interval.ms 3 s, session.timeout.ms 45 s; the broker's
+group.consumer.heartbeat.interval.ms 5 s), unless --group-heartbeat-ms sets the classic
+clients' heartbeat.interval.ms and the started broker's group.consumer.heartbeat.interval.ms
+(and its minimum) alike. Java and krafka sit these out (no peer for them).
 """
 
 import argparse
@@ -50,6 +66,7 @@ PRODUCER_PROPS = {
 PRODUCERS = ["kafkit", "kafkit-future", "rdkafka", "rdkafka-future", "krafka", "java"]
 CONSUMERS = ["kafkit", "rdkafka", "rdkafka-tuned", "rdkafka-stream", "krafka", "java"]
 E2E_CLIENTS = ["kafkit", "rdkafka", "krafka"]
+REBALANCE_CLIENTS = ["kafkit", "rdkafka"]
 
 # kind: produce (unthrottled or at `rate` records/s), consume (a pre-filled topic) or e2e
 # (produce at `rate` and consume the same topic in one process). corpus: "100" or "1k".
@@ -68,7 +85,17 @@ WORKLOADS = {
     "produce-tls": dict(kind="produce", corpus="100", compression="none", rate=-1, records="records", tls=True),
     "consume-tls": dict(kind="consume", corpus="100", compression="none", records="consume_records", tls=True),
     "produce-txn": dict(kind="produce", corpus="100", compression="none", rate=-1, records="records", txn=True),
+    # kind rebalance: `protocol` is the peer's --group-protocol (see the module's doc).
+    "rebalance-eager": dict(kind="rebalance", protocol="eager"),
+    "rebalance-cooperative": dict(kind="rebalance", protocol="cooperative"),
+    "rebalance-consumer": dict(kind="rebalance", protocol="consumer"),
 }
+# --workloads rebalance: the three, their runs interleaved.
+WORKLOAD_GROUPS = {"rebalance": [w for w, spec in WORKLOADS.items() if spec["kind"] == "rebalance"]}
+# Partitions of a rebalance topic: shared evenly by 1, 3 and 4 members.
+REBALANCE_PARTITIONS = 12
+# The metrics of a rebalance run, as the peer prints them (ms).
+REBALANCE_METRICS = ["first_record_ms", "three_ms", "rebalance_ms", "new_member_first_ms"]
 # Clients whose TLS the peer does not wire up (no ratios against them over TLS).
 NO_TLS = {"krafka"}
 TLS_WORKLOADS = {w for w, spec in WORKLOADS.items() if spec.get("tls")}
@@ -166,10 +193,12 @@ def broker_home_on(folder, target):
 
 
 class Broker:
-    def __init__(self, launcher, log_path, home=None, ssl=False):
+    def __init__(self, launcher, log_path, home=None, ssl=False, properties=()):
         self.log = open(log_path, "w")
         env = dict(os.environ, CARGO_TARGET_DIR=home) if home else None
         cmd = [launcher, "--nodes", "1", "--ignore-stdin"] + (["--ssl"] if ssl else [])
+        for p in properties:
+            cmd += ["--property", p]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      stdin=subprocess.DEVNULL, env=env)
         self.bootstrap = self.log_dir = self.ssl_bootstrap = self.ssl_ca = None
@@ -420,6 +449,56 @@ class Bench:
         self.admin("admin-delete", [topic])
         self.check_checksums(workload, [r for r in runs if r and "checksum" in r])
 
+    def rebalance_workloads(self, workloads, clients):
+        """Every (workload, client) cell once per repetition, interleaved across both; one
+        fresh topic of REBALANCE_PARTITIONS partitions per run (the peer makes a fresh
+        group.id itself)."""
+        hb = self.a.group_heartbeat_ms
+        log(f"workloads {', '.join(workloads)}: {REBALANCE_PARTITIONS} partitions, "
+            f"heartbeat {f'{hb} ms' if hb else 'the defaults'}")
+        for rep in range(self.a.reps):
+            for w in workloads:
+                for client in clients:
+                    topic = self.topic(w, client, rep)
+                    self.admin("admin-create", [topic], REBALANCE_PARTITIONS)
+                    cmd = [self.peer, f"{client}-rebalance", "--bootstrap", self.bootstrap,
+                           "--topic", topic, "--num-records", "1",
+                           "--partitions", str(REBALANCE_PARTITIONS),
+                           "--group-protocol", WORKLOADS[w]["protocol"]]
+                    if hb:
+                        cmd += ["--heartbeat-ms", str(hb)]
+                    cmd += ["--join-offset-ms", str(self.join_offset(w, rep))]
+                    self.run_rebalance(w, client, rep, cmd)
+                    self.admin("admin-delete", [topic])
+
+    def join_offset(self, workload, rep):
+        """How much longer than a second the group of a rebalance run stays settled before
+        the next members join: rep × the golden ratio, modulo 1, of the heartbeat interval
+        in force (the same for every client of a repetition), so that over the repetitions
+        the joins meet the members' heartbeats evenly over their interval. A fixed pause
+        would meet them at the same point every time (a settled group's heartbeats run
+        from the instant it settled), and time that point rather than the client."""
+        period = self.a.group_heartbeat_ms or (
+            5000 if WORKLOADS[workload]["protocol"] == "consumer" else 3000)
+        return int(period * ((rep * 0.6180339887) % 1))
+
+    def run_rebalance(self, workload, client, rep, cmd):
+        out = os.path.join(self.a.out, "logs", f"{workload}-{client}-{rep}.log")
+        rc, ru, rss_mb, wall, text = run_child(cmd, out)
+        json_lines = [l for l in text.splitlines() if l.startswith("{")]
+        if rc != 0 or not json_lines:
+            log(f"  {workload} {client} rep {rep}: FAILED (exit {rc}); see {out}")
+            self.results.append(dict(workload=workload, client=client, rep=rep, failed=True))
+            return
+        j = json.loads(json_lines[-1])
+        r = {m: j[m] for m in REBALANCE_METRICS}
+        r.update(workload=workload, client=client, rep=rep, failed=False, wall=wall,
+                 cpu_s=ru.ru_utime + ru.ru_stime, rss_mb=rss_mb, records=j["records"])
+        self.results.append(r)
+        log(f"  {workload:<22} {client:<8} rep {rep}: first record {r['first_record_ms']:7.0f} ms, "
+            f"3 members {r['three_ms']:7.0f} ms, 4th joins {r['rebalance_ms']:7.0f} ms "
+            f"(its first record {r['new_member_first_ms']:7.0f} ms)")
+
     def check_checksums(self, workload, runs):
         sums = {(r["client"], r["checksum"]) for r in runs}
         if len({c for _, c in sums}) == 1:
@@ -449,7 +528,7 @@ def summarize(results, reps_discarded=1):
         failed = sum(1 for r in runs if r["failed"])
         row = {"n": len(counted), "failed": failed}
         for metric in ["rps", "mbps", "cpu_us_per_rec", "rss_mb", "p50", "p99", "p999",
-                       "rec_per_batch", "batch_bytes"]:
+                       "rec_per_batch", "batch_bytes", "cpu_s"] + REBALANCE_METRICS:
             vals = [r[metric] for r in counted if r.get(metric) is not None]
             row[metric] = median_spread(vals) if vals else None
         table[k] = row
@@ -510,13 +589,23 @@ def ratios(table):
     add("p99 at 10k/s, kafkit / librdkafka", "latency-10k", "kafkit", "rdkafka", "p99", 1.1, False)
     add("p99 at 50k/s, kafkit / librdkafka", "latency-50k", "kafkit", "rdkafka", "p99", 1.1, False)
     add("end-to-end p99 at 10k/s, kafkit / librdkafka", "e2e-10k", "kafkit", "rdkafka", "p99", 1.1, False)
+    # Issue 14: no slower than librdkafka to the first record and through a rebalance.
+    for w in WORKLOAD_GROUPS["rebalance"]:
+        add(f"{w} subscribe → first record, kafkit / librdkafka", w, "kafkit", "rdkafka",
+            "first_record_ms", 1.0, False)
+        add(f"{w} 4th member joins → settled, kafkit / librdkafka", w, "kafkit", "rdkafka",
+            "rebalance_ms", 1.0, False)
     return out
 
 
 def markdown(keys, table, rat, conditions, notes):
-    lines = ["| workload | client | records/s | MB/s | CPU µs/record | peak RSS MB | p50 ms | p99 ms "
-             "| p99.9 ms | records/batch | bytes/batch | runs |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    group_keys = [k for k in keys if WORKLOADS[k[0]]["kind"] == "rebalance"]
+    keys = [k for k in keys if k not in group_keys]
+    lines = []
+    if keys:
+        lines += ["| workload | client | records/s | MB/s | CPU µs/record | peak RSS MB | p50 ms "
+                  "| p99 ms | p99.9 ms | records/batch | bytes/batch | runs |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for k in keys:
         row = table[k]
         lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |".format(
@@ -524,6 +613,19 @@ def markdown(keys, table, rat, conditions, notes):
             fmt(row["rss_mb"], 0, False), fmt(row["p50"], 2, False), fmt(row["p99"], 2),
             fmt(row["p999"], 2, False), fmt(row["rec_per_batch"], 1, False),
             fmt(row["batch_bytes"], 0, False), row["n"],
+            f" ({row['failed']} failed)" if row["failed"] else ""))
+    if group_keys:
+        lines += [""] if keys else []
+        lines += ["| workload | client | subscribe → first record ms | 3 members settled ms "
+                  "| 4th member joins → settled ms | 4th member's first record ms "
+                  "| CPU s/run | runs |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for k in group_keys:
+        row = table[k]
+        lines.append("| {} | {} | {} | {} | {} | {} | {} | {}{} |".format(
+            k[0], k[1], fmt(row["first_record_ms"]), fmt(row["three_ms"]),
+            fmt(row["rebalance_ms"]), fmt(row["new_member_first_ms"]),
+            fmt(row["cpu_s"], 2, False), row["n"],
             f" ({row['failed']} failed)" if row["failed"] else ""))
     lines += ["", "| ratio (same run, medians) | value | target | met |", "|---|---:|---:|---|"]
     for label, r, target, ok in rat:
@@ -573,6 +675,8 @@ def chart(keys, table, path):
         workloads += [w] if w not in workloads else []
         clients += [c] if c not in clients else []
     kind = lambda w: WORKLOADS[w]["kind"]  # noqa: E731
+    grouped = [w for w in workloads if kind(w) == "rebalance"]
+    workloads = [w for w in workloads if w not in grouped]
     unthrottled = [w for w in workloads if kind(w) == "consume"
                    or (kind(w) == "produce" and WORKLOADS[w]["rate"] < 0)]
     paced = [w for w in workloads if w not in unthrottled]
@@ -580,7 +684,9 @@ def chart(keys, table, path):
     panels = [(unthrottled, "rps", "records/s, unthrottled (median; bars: min–max; log scale)", True),
               (workloads, "cpu_us_per_rec", "client CPU µs per record (user+sys; log scale)", True),
               (paced, "p99", "p99 latency ms at a fixed rate (latency-*: send→ack; e2e-*: send→receive)", False),
-              (produced, "rec_per_batch", "records per batch, from the broker's segment files", False)]
+              (produced, "rec_per_batch", "records per batch, from the broker's segment files", False),
+              (grouped, "first_record_ms", "ms from subscribe to the first record (one member, fresh group)", False),
+              (grouped, "rebalance_ms", "ms from a 4th member's subscribe until the 4 are settled and reading", False)]
     panels = [p for p in panels if p[0]]
     fig, axes = plt.subplots(len(panels), 1, figsize=(13, 4.2 * len(panels)), squeeze=False)
     for ax, (ws, metric, title, log_scale) in zip(axes[:, 0], panels):
@@ -627,8 +733,14 @@ def tls_filtered(clients, spec):
 
 
 def run_workloads(bench, a):
-    for w in a.workloads.split(","):
+    workloads = a.workloads.split(",")
+    grouped = [w for w in workloads if WORKLOADS[w]["kind"] == "rebalance"]
+    for w in workloads:
         spec = WORKLOADS[w]
+        if spec["kind"] == "rebalance":
+            if w == grouped[0]:  # all of them at once, interleaved
+                bench.rebalance_workloads(grouped, a.rebalance_clients.split(","))
+            continue
         n = getattr(a, spec["records"]) * spec.get("scale", 1)
         clients = tls_filtered(clients_for(w, a), spec)
         if spec["kind"] == "consume":
@@ -648,10 +760,16 @@ def parse_args():
                    help="records per 10k/s run (latency-10k, e2e-10k); latency-50k sends 5× as many")
     p.add_argument("--consume-records", type=int, default=1_000_000, help="records per 100-byte consume run")
     p.add_argument("--consume-records-1k", type=int, default=200_000, help="records per 1 KiB consume run")
-    p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated, of: " + ",".join(WORKLOADS))
+    p.add_argument("--workloads", default=",".join(WORKLOADS),
+                   help="comma-separated, of: " + ",".join(list(WORKLOADS) + list(WORKLOAD_GROUPS)))
     p.add_argument("--producers", default=",".join(PRODUCERS))
     p.add_argument("--consumers", default=",".join(CONSUMERS))
     p.add_argument("--e2e-clients", default=",".join(E2E_CLIENTS))
+    p.add_argument("--rebalance-clients", default=",".join(REBALANCE_CLIENTS))
+    p.add_argument("--group-heartbeat-ms", type=int, default=None,
+                   help="the rebalance workloads: heartbeat.interval.ms of the classic clients and, "
+                        "on the broker started here, group.consumer.heartbeat.interval.ms and "
+                        "group.consumer.min.heartbeat.interval.ms (default: each one's default)")
     p.add_argument("--transaction-size", type=int, default=1000,
                    help="records per transaction in produce-txn")
     p.add_argument("--java-classpath", default=None,
@@ -668,6 +786,7 @@ def parse_args():
     p.add_argument("--ssl-ca", default=None,
                    help="with --ssl-bootstrap: the PEM file of the CA that signed its certificate")
     a = p.parse_args()
+    a.workloads = ",".join(x for w in a.workloads.split(",") for x in WORKLOAD_GROUPS.get(w, [w]))
     unknown = [w for w in a.workloads.split(",") if w not in WORKLOADS]
     if unknown:
         p.error(f"unknown workload(s) {unknown}; known: {', '.join(WORKLOADS)}")
@@ -692,9 +811,23 @@ def main():
         launcher = os.path.join(a.target, "release", "kafka-launcher")
         home = broker_home_on(a.broker_data, a.target) if a.broker_data else None
         tls = any(WORKLOADS[w].get("tls") for w in a.workloads.split(","))
-        broker = Broker(launcher, os.path.join(a.out, "broker.log"), home, ssl=tls)
+        props = []
+        if a.group_heartbeat_ms:
+            props = [f"group.consumer.heartbeat.interval.ms={a.group_heartbeat_ms}",
+                     f"group.consumer.min.heartbeat.interval.ms={min(a.group_heartbeat_ms, 5000)}"]
+        broker = Broker(launcher, os.path.join(a.out, "broker.log"), home, ssl=tls, properties=props)
         bench.bootstrap, bench.log_dir = broker.bootstrap, broker.log_dir
         bench.ssl_bootstrap, bench.ssl_ca = broker.ssl_bootstrap, broker.ssl_ca
+    if a.bootstrap and a.group_heartbeat_ms:
+        log("--bootstrap: --group-heartbeat-ms sets the classic clients' heartbeat only; "
+            "the broker's group.consumer.heartbeat.interval.ms is its own")
+    if any(WORKLOADS[w]["kind"] == "rebalance" for w in a.workloads.split(",")):
+        hb = a.group_heartbeat_ms
+        bench.notes.append(
+            f"rebalance-*: {REBALANCE_PARTITIONS} partitions; heartbeat.interval.ms (classic) "
+            + (f"{hb} ms for every client, group.consumer.heartbeat.interval.ms {hb} ms on the broker"
+               if hb else "3 s (both clients' default), group.consumer.heartbeat.interval.ms 5 s "
+                          "(the broker's default)") + ".")
     if not bench.log_dir:
         log("no broker log dir: records per batch not counted")
     if not os.access(GNU_TIME, os.X_OK):

@@ -6,15 +6,22 @@
 #
 # Builds what it needs into the build folder ($CARGO_TARGET_DIR, else ./target): the
 # kafka-launcher, the `peer` binary of bench-peers/ (its own workspace, with librdkafka
-# vendored: needs cmake, a C compiler and OpenSSL headers for its TLS), the Java tools' jars (Maven)
-# and KafkitTxnPeer (javac), and a Python venv
-# with matplotlib for the chart; then runs bench/peers.py, which prints the table and writes
+# vendored: needs cmake, a C compiler, OpenSSL headers for its TLS and libcurl's headers),
+# the Java tools' jars (Maven) and KafkitTxnPeer (javac), and a Python venv with matplotlib
+# for the chart; then runs bench/peers.py, which prints the table and writes
 # results.md, results.json and chart.png under $TARGET/bench-peers/<time>/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")"
 target="$CARGO_TARGET_DIR"
 
+# librdkafka 2.12.1 (rdkafka-sys 4.10, the first with KIP-848's consumer protocol out of
+# preview) includes <curl/curl.h> in its cmake build even with curl off (an #ifdef on a
+# define that is 0): the headers must be there, though nothing of curl is used or linked.
+if ! echo '#include <curl/curl.h>' | "${CC:-cc}" -E -x c - >/dev/null 2>&1; then
+  echo "librdkafka's build needs libcurl's headers (Debian/Ubuntu: apt-get install libcurl4-openssl-dev)" >&2
+  exit 1
+fi
 echo "building kafka-launcher, java-tools and peer (release) ..." >&2
 (cd "$root" && cargo build --release -q -p kafkit-testkit --bin kafka-launcher --bin java-tools)
 (cd "$root/bench-peers" && cargo build --release -q --bin peer)

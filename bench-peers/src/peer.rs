@@ -6,11 +6,13 @@
 //! ```text
 //! peer MODE --bootstrap HOST:PORT --topic T --num-records N [--payload-file F]
 //!      [--throughput REC_PER_S|-1] [--compression none|lz4] [--partitions P]
-//!      [--ssl-ca CA.pem]
+//!      [--ssl-ca CA.pem] [--group-protocol eager|cooperative|consumer] [--heartbeat-ms MS]
+//!      [--join-offset-ms MS]
 //! MODE: kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce
 //!     | krafka-produce | kafkit-txn-produce | rdkafka-txn-produce
 //!     | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume | rdkafka-stream-consume
 //!     | krafka-consume | kafkit-e2e | rdkafka-e2e | krafka-e2e
+//!     | kafkit-rebalance | rdkafka-rebalance
 //! ```
 //!
 //! Producers send keyless records whose values are picked at random (fixed seed) from the
@@ -25,6 +27,10 @@
 //! The `-txn-` modes send the same records in transactions of `--transaction-size` records
 //! (default 1,000) with a `transactional.id` of their own, committing each before the
 //! next begins; one warm-up transaction of one record comes first, not counted.
+//!
+//! The `-rebalance` modes time a consumer group instead (see `rebalance`): member 1's
+//! subscribe → its first record, and a fourth member's subscribe → the group of four
+//! settled and reading, with `--group-protocol`; they print their own JSON line.
 //!
 //! With `--ssl-ca`, kafkit and librdkafka connect over TLS (`security.protocol=SSL`),
 //! trusting the CA in that PEM file (kafkit: rustls; librdkafka: OpenSSL); krafka refuses.
@@ -60,7 +66,7 @@ struct Args {
     /// kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce |
     /// krafka-produce | kafkit-txn-produce | rdkafka-txn-produce | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume |
     /// rdkafka-stream-consume | krafka-consume | kafkit-e2e | rdkafka-e2e | krafka-e2e |
-    /// admin-create | admin-delete
+    /// kafkit-rebalance | rdkafka-rebalance | admin-create | admin-delete
     mode: String,
     #[arg(long, value_name = "HOST:PORT")]
     bootstrap: String,
@@ -86,10 +92,33 @@ struct Args {
     /// Records per transaction (the `-txn-` modes).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     transaction_size: u64,
+    /// eager | cooperative | consumer (the `-rebalance` modes).
+    #[arg(long, default_value = "eager")]
+    group_protocol: String,
+    /// `heartbeat.interval.ms` of the classic protocols (the `-rebalance` modes); the
+    /// client's default (3 s for both) if not given.
+    #[arg(long, value_name = "MS")]
+    heartbeat_ms: Option<u64>,
+    /// Added to the second's pause before members join a settled group (the `-rebalance`
+    /// modes): the harness spreads it over a heartbeat interval from run to run, so the
+    /// join does not meet the members' heartbeats at the same point of their interval
+    /// every time.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    join_offset_ms: u64,
 }
 
 fn main() {
     let args = Args::parse();
+    if let Some(client) = args.mode.strip_suffix("-rebalance") {
+        match rebalance(&args, client) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("peer {}: {e}", args.mode);
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let result = match args.mode.as_str() {
         "rdkafka-produce" => rdkafka_produce(&args),
         "rdkafka-consume" => rdkafka_consume(&args, false),
@@ -1213,4 +1242,460 @@ fn rdkafka_e2e(args: &Args) -> AnyResult<Summary> {
         .join()
         .map_err(|_| "the consumer thread panicked")??;
     Ok(E2e::result(produced, consumed))
+}
+
+// ---------------------------------------------------------------------------
+// Group rebalance: subscribe → first record, and a fourth member joining three
+// ---------------------------------------------------------------------------
+
+/// The members of a `-rebalance` run: three, then a fourth joining them.
+const MEMBERS: usize = 4;
+/// How often the run's producer sends one record to every partition.
+const REBALANCE_PRODUCE_EVERY: Duration = Duration::from_millis(5);
+/// How long the producer writes before the first member subscribes, and how long the group
+/// stays as it is between one settled phase and the next member(s) joining.
+const REBALANCE_PAUSE: Duration = Duration::from_secs(1);
+/// The longest a phase may take before the run fails.
+const REBALANCE_PHASE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A member's poll timeout (records flow, so polls return sooner).
+const REBALANCE_POLL: Duration = Duration::from_millis(50);
+/// A member asks its client for its assignment after a poll at most this often, and at once
+/// when a record comes from a partition not in the assignment it knows.
+const ASSIGNMENT_RECHECK: Duration = Duration::from_millis(1);
+
+/// The group protocols of the `-rebalance` modes (`--group-protocol`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum GroupKind {
+    /// Classic, eager, `partition.assignment.strategy=range`.
+    Eager,
+    /// Classic, incremental, `partition.assignment.strategy=cooperative-sticky`.
+    Cooperative,
+    /// KIP-848, `group.protocol=consumer`: the broker assigns (its default assignor).
+    Consumer,
+}
+
+impl GroupKind {
+    fn parse(name: &str) -> AnyResult<Self> {
+        match name {
+            "eager" => Ok(GroupKind::Eager),
+            "cooperative" => Ok(GroupKind::Cooperative),
+            "consumer" => Ok(GroupKind::Consumer),
+            other => Err(format!(
+                "--group-protocol {other}: expected eager, cooperative or consumer"
+            )
+            .into()),
+        }
+    }
+
+    /// The settings that select it, under Java's names, which librdkafka takes too. The
+    /// classic ones get `--heartbeat-ms` as `heartbeat.interval.ms` if given; the consumer
+    /// protocol takes its heartbeat interval from the broker
+    /// (`group.consumer.heartbeat.interval.ms`) and refuses the client setting.
+    fn props(self, heartbeat_ms: Option<u64>) -> Vec<(String, String)> {
+        let strategy = match self {
+            GroupKind::Eager => "range",
+            GroupKind::Cooperative => "cooperative-sticky",
+            GroupKind::Consumer => {
+                return vec![("group.protocol".into(), "consumer".into())];
+            }
+        };
+        let mut props = vec![
+            ("group.protocol".to_string(), "classic".to_string()),
+            ("partition.assignment.strategy".into(), strategy.into()),
+        ];
+        if let Some(ms) = heartbeat_ms {
+            props.push(("heartbeat.interval.ms".into(), ms.to_string()));
+        }
+        props
+    }
+}
+
+/// What one member has been seen doing, as its own loop reports it after every poll.
+#[derive(Clone)]
+struct MemberView {
+    subscribed: Option<Instant>,
+    /// The first record any poll returned.
+    first_record: Option<Instant>,
+    /// The partitions the client reports as assigned, as last asked.
+    assignment: std::collections::BTreeSet<i32>,
+    /// The first record from `assignment` read since it last changed and since the phase
+    /// began.
+    flowing: Option<Instant>,
+    records: u64,
+}
+
+/// The state of every member of a `-rebalance` run, shared by their loops and the run.
+struct Tracker {
+    partitions: usize,
+    members: Mutex<Vec<MemberView>>,
+    /// How many members are to have subscribed (the run raises it phase by phase).
+    go: std::sync::atomic::AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl Tracker {
+    fn new(partitions: usize) -> Arc<Self> {
+        let idle = MemberView {
+            subscribed: None,
+            first_record: None,
+            assignment: Default::default(),
+            flowing: None,
+            records: 0,
+        };
+        Arc::new(Tracker {
+            partitions,
+            members: Mutex::new(vec![idle; MEMBERS]),
+            go: Default::default(),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether member `m` is to subscribe now, `None` once the run is over.
+    fn may_subscribe(&self, m: usize) -> Option<bool> {
+        if self.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(self.go.load(Ordering::Acquire) > m)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Called right before member `m` calls `subscribe`: its clock starts here.
+    fn subscribed(&self, m: usize) {
+        self.members.lock().unwrap()[m].subscribed = Some(Instant::now());
+    }
+
+    /// Starts a phase: every member must read a record again before the group counts as
+    /// settled (a member whose assignment does not change has to show it still reads).
+    fn begin_phase(&self, members: usize) {
+        for view in self.members.lock().unwrap().iter_mut() {
+            view.flowing = None;
+        }
+        self.go.store(members, Ordering::Release);
+    }
+
+    /// One poll of member `m`: the assignment its client reports now and the partitions of
+    /// the records the poll returned.
+    fn observe(&self, m: usize, assignment: &std::collections::BTreeSet<i32>, records: &[i32]) {
+        let now = Instant::now();
+        let mut members = self.members.lock().unwrap();
+        let view = &mut members[m];
+        if view.assignment != *assignment {
+            view.assignment = assignment.clone();
+            view.flowing = None;
+        }
+        if !records.is_empty() {
+            view.first_record.get_or_insert(now);
+            view.records += records.len() as u64;
+        }
+        if view.flowing.is_none() && records.iter().any(|p| assignment.contains(p)) {
+            view.flowing = Some(now);
+        }
+    }
+
+    /// When the first `n` members settled, if they have: each holds an equal share of the
+    /// partitions (every assignor here balances them, so a share of another size means
+    /// partitions are still to move), none held twice, and each has read a record from its
+    /// share since it got it and since the phase began. The instant is the last member's
+    /// first such record.
+    fn settled(&self, n: usize) -> Option<Instant> {
+        let members = self.members.lock().unwrap();
+        let members = &members[..n];
+        let share = self.partitions / n;
+        let mut all = std::collections::BTreeSet::new();
+        let mut last = None;
+        for view in members {
+            if view.assignment.len() != share {
+                return None;
+            }
+            all.extend(view.assignment.iter().copied());
+            last = last.max(Some(view.flowing?));
+        }
+        (all.len() == self.partitions).then_some(last?)
+    }
+
+    fn view(&self, m: usize) -> MemberView {
+        self.members.lock().unwrap()[m].clone()
+    }
+
+    /// Waits until the first `n` members have settled; the instant they did.
+    async fn wait_settled(&self, n: usize) -> AnyResult<Instant> {
+        let deadline = Instant::now() + REBALANCE_PHASE_TIMEOUT;
+        loop {
+            if let Some(at) = self.settled(n) {
+                return Ok(at);
+            }
+            if Instant::now() > deadline {
+                let members = self.members.lock().unwrap();
+                let state: Vec<String> = members[..n]
+                    .iter()
+                    .map(|v| format!("{:?} (reading: {})", v.assignment, v.flowing.is_some()))
+                    .collect();
+                return Err(format!(
+                    "{n} members not settled after {REBALANCE_PHASE_TIMEOUT:?}: {}",
+                    state.join(", ")
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+/// The loop every member runs after subscribing, for either client: `poll` returns the
+/// partitions of the records it read; `assignment` asks the client for its assignment.
+struct MemberLoop {
+    known: std::collections::BTreeSet<i32>,
+    checked: Option<Instant>,
+}
+
+impl MemberLoop {
+    fn new() -> Self {
+        MemberLoop {
+            known: Default::default(),
+            checked: None,
+        }
+    }
+
+    /// After one poll that read records from `partitions`: whether to ask the client for its
+    /// assignment now.
+    fn stale(&self, partitions: &[i32]) -> bool {
+        self.checked
+            .is_none_or(|at| at.elapsed() >= ASSIGNMENT_RECHECK)
+            || partitions.iter().any(|p| !self.known.contains(p))
+    }
+
+    fn update(&mut self, assignment: std::collections::BTreeSet<i32>) {
+        self.known = assignment;
+        self.checked = Some(Instant::now());
+    }
+}
+
+/// `kafkit-rebalance` and `rdkafka-rebalance`: four consumers of one client in one group
+/// (`--group-protocol`), subscribed to `--topic` (its `--partitions` partitions; 12 share
+/// evenly among 1, 3 and 4 members) while a producer in the same process (kafkit's, the
+/// same for both clients) writes one record to every partition every 5 ms.
+///
+/// 1. The producer writes for a second; member 1 subscribes alone:
+///    `first_record_ms` = its subscribe → the first record its poll returns.
+/// 2. A second (plus `--join-offset-ms`) after the group settled, members 2 and 3
+///    subscribe: `three_ms`.
+/// 3. As long after that, member 4 subscribes: `rebalance_ms` = its subscribe → the
+///    group settled again, i.e. every member holds its share of the partitions (12/4)
+///    and has read a record from it since getting it; `new_member_first_ms` = member 4's
+///    subscribe → its first record.
+///
+/// Each member runs its own loop (kafkit: a task; librdkafka: a thread, `BaseConsumer`),
+/// polling with a 50 ms timeout and reporting its assignment and records to the tracker.
+/// Consumers are made before the first subscribe, every one with a fresh `group.id`,
+/// `auto.offset.reset=earliest` and no commits.
+fn rebalance(args: &Args, client: &str) -> AnyResult<String> {
+    let kind = GroupKind::parse(&args.group_protocol)?;
+    if !matches!(client, "kafkit" | "rdkafka") {
+        return Err(format!("no rebalance mode for {client}").into());
+    }
+    if args.partitions <= 0 || !(args.partitions as usize).is_multiple_of(12) {
+        return Err("--partitions: a multiple of 12, so 1, 3 and 4 members share evenly".into());
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let tracker = Tracker::new(args.partitions as usize);
+    let group = format!("{}-{}", transactional_id(client), args.group_protocol);
+    let mut props = common_consumer_props(args);
+    props.push(("group.id".into(), group));
+    props.extend(kind.props(args.heartbeat_ms));
+    let members: Vec<tokio::task::JoinHandle<AnyResult<()>>> = (0..MEMBERS)
+        .map(|m| {
+            let (args, props, tracker) = (args.clone(), props.clone(), tracker.clone());
+            match client {
+                "kafkit" => rt.spawn(async move { kafkit_member(m, &args, props, &tracker).await }),
+                _ => rt.spawn_blocking(move || rdkafka_member(m, &args, props, &tracker)),
+            }
+        })
+        .collect();
+    let outcome = rt.block_on(async {
+        let producer = tokio::spawn(rebalance_producer(args.clone(), tracker.clone()));
+        let pause = REBALANCE_PAUSE + Duration::from_millis(args.join_offset_ms);
+        let phases = rebalance_phases(&tracker, pause).await;
+        tracker.stop.store(true, Ordering::Release);
+        let produced = producer.await?;
+        let phases = phases?;
+        AnyResult::Ok((phases, produced?))
+    });
+    tracker.stop.store(true, Ordering::Release);
+    let mut first_error = None;
+    for member in members {
+        if let Err(e) = rt.block_on(member)? {
+            first_error.get_or_insert(e);
+        }
+    }
+    let ((first, three, settled), produced) = outcome?;
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let views: Vec<MemberView> = (0..MEMBERS).map(|m| tracker.view(m)).collect();
+    let ms = |from: Option<Instant>, to: Option<Instant>| -> AnyResult<f64> {
+        match (from, to) {
+            (Some(a), Some(b)) => Ok(b.saturating_duration_since(a).as_secs_f64() * 1000.0),
+            _ => Err("a member never subscribed or never read".into()),
+        }
+    };
+    Ok(serde_json::json!({
+        "client": args.mode,
+        "group_protocol": args.group_protocol,
+        "first_record_ms": ms(views[0].subscribed, first)?,
+        "three_ms": ms(views[1].subscribed, Some(three))?,
+        "rebalance_ms": ms(views[3].subscribed, Some(settled))?,
+        "new_member_first_ms": ms(views[3].subscribed, views[3].first_record)?,
+        "records": views.iter().map(|v| v.records).sum::<u64>(),
+        "produced": produced,
+        "errors": 0,
+    })
+    .to_string())
+}
+
+/// The three phases of a `-rebalance` run: member 1's first record, the instant three
+/// members settled, the instant four did. `pause`: between a settled group and the next
+/// member(s) joining.
+async fn rebalance_phases(
+    tracker: &Tracker,
+    pause: Duration,
+) -> AnyResult<(Option<Instant>, Instant, Instant)> {
+    tokio::time::sleep(REBALANCE_PAUSE).await;
+    tracker.begin_phase(1);
+    tracker.wait_settled(1).await?;
+    let first = tracker.view(0).first_record;
+    tokio::time::sleep(pause).await;
+    tracker.begin_phase(3);
+    let three = tracker.wait_settled(3).await?;
+    tokio::time::sleep(pause).await;
+    tracker.begin_phase(4);
+    let four = tracker.wait_settled(4).await?;
+    Ok((first, three, four))
+}
+
+/// The producer of a `-rebalance` run: one record to every partition every 5 ms until the
+/// run stops. Returns how many it wrote.
+async fn rebalance_producer(args: Args, tracker: Arc<Tracker>) -> AnyResult<u64> {
+    use kafkit::{Producer, ProducerConfig, ProducerRecord};
+    let producer = Producer::new(ProducerConfig::from_properties([
+        ("bootstrap.servers", args.bootstrap.as_str()),
+        ("linger.ms", "0"),
+    ])?)
+    .await?;
+    let topic: Arc<str> = args.topic.as_str().into();
+    let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tick = tokio::time::interval(REBALANCE_PRODUCE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sent = 0;
+    while !tracker.stopped() {
+        tick.tick().await;
+        for p in 0..args.partitions {
+            let failures = failures.clone();
+            let record = ProducerRecord::new(topic.clone(), Bytes::from_static(b"rebalance"));
+            producer
+                .send_with_callback(record.partition(p), move |outcome| {
+                    if outcome.is_err() {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .await?;
+            sent += 1;
+        }
+    }
+    producer.flush().await;
+    match failures.load(Ordering::Relaxed) {
+        0 => Ok(sent),
+        n => Err(format!("the producer failed to write {n} records").into()),
+    }
+}
+
+/// One kafkit member of a `-rebalance` run.
+async fn kafkit_member(
+    m: usize,
+    args: &Args,
+    props: Vec<(String, String)>,
+    tracker: &Tracker,
+) -> AnyResult<()> {
+    use kafkit::{Consumer, ConsumerConfig};
+    let consumer = Consumer::new(ConsumerConfig::from_properties(props)?).await?;
+    loop {
+        match tracker.may_subscribe(m) {
+            None => return Ok(()),
+            Some(true) => break,
+            Some(false) => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
+    tracker.subscribed(m);
+    consumer.subscribe([args.topic.as_str()]).await?;
+    let mut member = MemberLoop::new();
+    while !tracker.stopped() {
+        let partitions: Vec<i32> = consumer
+            .poll(REBALANCE_POLL)
+            .await?
+            .iter()
+            .map(|r| r.partition)
+            .collect();
+        if member.stale(&partitions) {
+            let assignment = consumer.assignment().await;
+            member.update(assignment.into_iter().map(|tp| tp.partition).collect());
+        }
+        tracker.observe(m, &member.known, &partitions);
+    }
+    consumer.close_with_timeout(Duration::from_secs(10)).await?;
+    Ok(())
+}
+
+/// One librdkafka member of a `-rebalance` run: a `BaseConsumer` (whose `poll` also serves
+/// its rebalances) on its own thread.
+fn rdkafka_member(
+    m: usize,
+    args: &Args,
+    props: Vec<(String, String)>,
+    tracker: &Tracker,
+) -> AnyResult<()> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message;
+    let mut config = rdkafka::ClientConfig::new();
+    for (k, v) in props {
+        let k = match k.as_str() {
+            "ssl.truststore.type" | "ssl.truststore.location" => continue,
+            "fetch.max.wait.ms" => "fetch.wait.max.ms".to_string(),
+            _ => k,
+        };
+        config.set(k, v);
+    }
+    rdkafka_security(args, &mut config);
+    let consumer: BaseConsumer = config.create()?;
+    loop {
+        match tracker.may_subscribe(m) {
+            None => return Ok(()),
+            Some(true) => break,
+            Some(false) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    tracker.subscribed(m);
+    consumer.subscribe(&[args.topic.as_str()])?;
+    let mut member = MemberLoop::new();
+    while !tracker.stopped() {
+        let partitions = match consumer.poll(REBALANCE_POLL) {
+            Some(Ok(record)) => vec![record.partition()],
+            Some(Err(e)) => return Err(format!("member {m}: {e}").into()),
+            None => Vec::new(),
+        };
+        if member.stale(&partitions) {
+            let assignment = consumer.assignment()?;
+            member.update(
+                assignment
+                    .elements()
+                    .iter()
+                    .map(|e| e.partition())
+                    .collect(),
+            );
+        }
+        tracker.observe(m, &member.known, &partitions);
+    }
+    // Dropping it closes it: it leaves the group.
+    Ok(())
 }
