@@ -1,5 +1,6 @@
 //! A TCP proxy that injects network faults between a client and a broker.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
@@ -14,6 +15,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+mod alarm;
+use alarm::Alarm;
 
 type Chaos = Option<(Duration, Duration)>;
 
@@ -33,6 +37,8 @@ struct Shared {
     chaos: watch::Sender<Chaos>,
     paused: watch::Sender<bool>,
     delay: watch::Sender<Option<Duration>>,
+    /// Times the delayed chunks.
+    alarm: Alarm,
     half_open: watch::Sender<bool>,
     /// Bumped by every change of `half_open`, so a timed lift only ends its own spell.
     half_open_spell: AtomicU64,
@@ -77,6 +83,7 @@ impl TcpProxy {
             chaos: watch::channel(None).0,
             paused: watch::channel(false).0,
             delay: watch::channel(None).0,
+            alarm: Alarm::start()?,
             half_open: watch::channel(false).0,
             half_open_spell: AtomicU64::new(0),
             cut: watch::channel(0).0,
@@ -114,10 +121,11 @@ impl TcpProxy {
     /// connections, is written to the other side `d` after it was read, so a
     /// round trip takes at least `2 × d`. A pipe, not a stop-and-wait: the
     /// proxy keeps reading while earlier chunks wait, chunks keep their order,
-    /// and bandwidth is not throttled (up to 64 MiB in flight each way). Timers
-    /// tick in whole milliseconds, so a chunk may wait up to a millisecond
-    /// longer than `d`. `None` (the default) forwards at once; chunks already
-    /// waiting keep their time.
+    /// and bandwidth is not throttled (up to 64 MiB in flight each way). A
+    /// thread of the proxy's own times the chunks, to tens of microseconds
+    /// (tokio's timers would add up to 2 ms), unless the machine is too busy to
+    /// run it. `None` (the default) forwards at once; chunks already waiting
+    /// keep their time.
     pub fn set_delay(&self, one_way: Option<Duration>) {
         self.shared
             .delay
@@ -283,8 +291,12 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
         let (mut cr, mut cw) = client.split();
         let (mut ur, mut uw) = upstream.split();
         let switches = || (shared.paused.subscribe(), shared.delay.subscribe());
-        let up = pump(&mut cr, &mut uw, switches());
-        let down = pump(&mut ur, &mut cw, switches());
+        let alarm = |at: Instant| {
+            let alarm = shared.alarm.clone();
+            async move { alarm.until(at.into_std()).await }
+        };
+        let up = pump(&mut cr, &mut uw, switches(), alarm);
+        let down = pump(&mut ur, &mut cw, switches(), alarm);
         tokio::pin!(up, down);
         let (mut up_done, mut down_done) = (false, false);
         loop {
@@ -367,15 +379,18 @@ fn reset(fd: RawFd) {
 /// A reader and a writer joined by a queue: the reader stamps each chunk with
 /// the instant it is due and goes on reading, so chunks travel overlapped, as
 /// on a long link; the writer sends them in order once due. Both stop at the
-/// first error of either.
-async fn pump<R, W>(
+/// first error of either. `sleep_until` waits for a chunk's instant.
+async fn pump<R, W, S, F>(
     from: &mut R,
     to: &mut W,
     (paused, delay): (watch::Receiver<bool>, watch::Receiver<Option<Duration>>),
+    sleep_until: S,
 ) -> io::Result<()>
 where
     R: AsyncReadExt + Unpin,
     W: AsyncWriteExt + Unpin,
+    S: Fn(Instant) -> F,
+    F: Future<Output = ()>,
 {
     // `None` as the chunk: EOF, due like a chunk read then.
     let (queue, mut due) = mpsc::unbounded_channel::<(Option<Instant>, Option<Bytes>)>();
@@ -402,7 +417,7 @@ where
     let write = async {
         while let Some((at, chunk)) = due.recv().await {
             if let Some(at) = at.filter(|at| *at > Instant::now()) {
-                tokio::time::sleep_until(at).await;
+                sleep_until(at).await;
             }
             until(&mut write_paused, false).await;
             let Some(chunk) = chunk else {

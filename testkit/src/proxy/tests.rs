@@ -357,8 +357,16 @@ async fn pump_delays_each_chunk_and_overlaps_them() {
     let (mut proxy_out, mut sink) = tokio::io::duplex(1 << 20);
     let (_paused_tx, paused) = watch::channel(false);
     let (_delay_tx, delays) = watch::channel(Some(delay));
-    let forward =
-        tokio::spawn(async move { pump(&mut proxy_in, &mut proxy_out, (paused, delays)).await });
+    let forward = tokio::spawn(async move {
+        let switches = (paused, delays);
+        pump(
+            &mut proxy_in,
+            &mut proxy_out,
+            switches,
+            tokio::time::sleep_until,
+        )
+        .await
+    });
 
     const CHUNKS: u32 = 500;
     let start = tokio::time::Instant::now();
