@@ -25,8 +25,9 @@ type Chaos = Option<(Duration, Duration)>;
 const CHUNK: usize = 64 * 1024;
 
 /// Bytes one direction of a connection may hold between reading and writing
-/// them: with a delay, the bandwidth-delay product it can carry (64 MiB in
-/// 10 ms is 6.4 GB/s), so the delay, not this bound, limits a stream.
+/// them with a delay: the bandwidth-delay product it can carry (64 MiB in
+/// 10 ms is 6.4 GB/s), so the delay, not this bound, limits a stream. Without a
+/// delay it holds one chunk, as before delays existed.
 const IN_FLIGHT_BYTES: usize = 64 << 20;
 
 struct Shared {
@@ -400,6 +401,16 @@ where
         let mut buf = vec![0u8; CHUNK];
         loop {
             until(&mut read_paused, false).await;
+            if delay.borrow().is_none() {
+                // Undelayed, the proxy holds one chunk at a time, as a plain copy does, so a
+                // peer that stops reading pushes back on the sender as it would directly.
+                drop(
+                    budget
+                        .acquire_many(IN_FLIGHT_BYTES as u32)
+                        .await
+                        .expect("the budget is never closed"),
+                );
+            }
             let permit = budget
                 .acquire_many(CHUNK as u32)
                 .await
