@@ -444,6 +444,51 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn up_to_the_limit_of_a_partition_goes_and_what_comes_back_goes_to_its_place() {
+        let (acc, memory) = accumulator_with(0, 3);
+        let tp = tp(0);
+        let _d: Vec<_> = [b'a', b'b', b'c', b'd']
+            .iter()
+            .map(|v| append(&acc, &memory, &tp, &[*v; 150]))
+            .collect();
+        let mut sent = drain_all(&acc, false);
+        assert_eq!(values(&sent), [[b'a'], [b'b'], [b'c']], "three at most");
+        assert!(drain_all(&acc, true).is_empty());
+        let (c, a) = (sent.pop().unwrap(), sent.remove(0));
+        acc.requeue(c, Duration::ZERO);
+        acc.requeue(a, Duration::ZERO);
+        assert_eq!(
+            values(&drain_all(&acc, false)),
+            [[b'a'], [b'c']],
+            "back in their places, ahead of d; b still in flight"
+        );
+        acc.done(&tp);
+        assert_eq!(values(&drain_all(&acc, false)), [[b'd']]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_a_bump_waits_batches_of_unknown_outcome_go_from_wherever_they_wait() {
+        let (acc, memory) = accumulator_with(0, 5);
+        let tp = tp(0);
+        let _a = append(&acc, &memory, &tp, &[b'a'; 150]);
+        let _b = append(&acc, &memory, &tp, &[b'b'; 150]);
+        let mut sent = drain_all(&acc, false);
+        sent[1].outcome_unknown = true;
+        for batch in sent {
+            acc.requeue(batch, Duration::ZERO);
+        }
+        let (unknown, _) = acc.drain(Instant::now(), false, true, |_, _, _| true);
+        assert_eq!(values(&unknown), [[b'b']]);
+        acc.done(&tp);
+        let (none, _) = acc.drain(Instant::now(), false, true, |_, _, _| true);
+        assert!(
+            none.is_empty(),
+            "a batch of known outcome waits for the bump"
+        );
+        assert_eq!(values(&drain_all(&acc, false)), [[b'a']]);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn expiry_takes_batches_whose_outcome_is_unknown_too() {
         let (acc, memory) = accumulator(0);
         let (p0, p1) = (tp(0), tp(1));

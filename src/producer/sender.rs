@@ -152,10 +152,8 @@ fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<I
                 leaderless = true;
                 return false;
             };
-            if let (Some(id), Some(fields)) = (&s.idempotence, &batch.sequence) {
-                if !id.is_first_unsettled(tp, fields) {
-                    return false;
-                }
+            if !in_turn(s, batch) {
+                return false;
             }
             // The partition's `taken`-th batch of this round goes in the round's
             // `taken`-th request to its leader (see `dispatch`).
@@ -168,6 +166,17 @@ fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<I
         s.cluster.request_refresh();
     }
     drained
+}
+
+/// Whether the batch may go as far as its sequence goes: a batch that keeps its sequence from
+/// an earlier send goes again only as its partition's first unsettled batch, so the batches
+/// sequenced after it, which the broker refuses until it is written, go after it (Java
+/// likewise sends only the first in-flight batch of a partition while it retries).
+pub(super) fn in_turn(s: &Shared, batch: &Batch) -> bool {
+    match (&s.idempotence, &batch.sequence) {
+        (Some(id), Some(fields)) => id.is_first_unsettled(&batch.tp, fields),
+        _ => true,
+    }
 }
 
 /// Sequences batches sent for the first time (in drain order), groups them by leader and

@@ -237,38 +237,4 @@ fn known_base_offset(base_offset: i64, count: usize) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn a_base_offset_whose_records_overflow_is_unknown() {
-        assert_eq!(known_base_offset(10, 3), 10);
-        assert_eq!(known_base_offset(-1, 3), -1);
-        assert_eq!(known_base_offset(i64::MIN, 1), -1);
-        assert_eq!(known_base_offset(i64::MAX, 1), i64::MAX);
-        assert_eq!(known_base_offset(i64::MAX - 2, 3), i64::MAX - 2);
-        assert_eq!(
-            known_base_offset(i64::MAX - 2, 4),
-            -1,
-            "a hostile base offset"
-        );
-        assert_eq!(known_base_offset(0, usize::MAX), -1);
-    }
-
-    #[test]
-    fn an_error_says_when_the_record_may_have_been_written() {
-        let timed_out = Error::DeliveryTimeout(Duration::from_secs(1));
-        assert!(!maybe_written(timed_out.clone(), false).is_outcome_unknown());
-        let unknown = maybe_written(timed_out, true);
-        assert!(matches!(
-            &unknown,
-            Error::OutcomeUnknown { reason } if matches!(**reason, Error::DeliveryTimeout(_))
-        ));
-        let lost = Error::connection("b:9092", "reset");
-        assert!(
-            matches!(maybe_written(lost, true), Error::Connection { .. }),
-            "an error that says so already is kept as it is"
-        );
-    }
-}
+mod tests;
