@@ -471,3 +471,53 @@ fn leader_of(snapshot: &Snapshot, tp: &TopicPartition) -> Option<i32> {
         .and_then(|t| t.partition(tp.partition))
         .and_then(|p| p.leader)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::timeout;
+
+    /// Whether `stage` of the request before `turn` is reached: waited for, briefly.
+    async fn passes(turn: &mut Turn, stage: Stage) -> bool {
+        timeout(Duration::from_millis(10), turn.after(stage))
+            .await
+            .is_ok()
+    }
+
+    /// A request to a leader is queued after, and settled after, the one started before it
+    /// to that leader; one whose task ended lets the next pass; each leader has its own line.
+    #[tokio::test(start_paused = true)]
+    async fn requests_to_a_leader_take_their_turns_in_order() {
+        let mut lines = Lines::new();
+        let mut first = lines.turn(1);
+        let mut second = lines.turn(1);
+        let mut elsewhere = lines.turn(2);
+        assert!(
+            passes(&mut first, Stage::Settled).await,
+            "first in its line"
+        );
+        assert!(
+            passes(&mut elsewhere, Stage::Settled).await,
+            "another leader's line"
+        );
+        assert!(!passes(&mut second, Stage::Queued).await);
+        first.reached(Stage::Queued);
+        assert!(passes(&mut second, Stage::Queued).await);
+        assert!(
+            !passes(&mut second, Stage::Settled).await,
+            "queued, not settled"
+        );
+        first.reached(Stage::Settled);
+        assert!(passes(&mut second, Stage::Settled).await);
+        let mut third = lines.turn(1);
+        assert!(
+            !passes(&mut third, Stage::Queued).await,
+            "behind the second"
+        );
+        drop(second);
+        assert!(
+            passes(&mut third, Stage::Settled).await,
+            "the second's task ended"
+        );
+    }
+}
