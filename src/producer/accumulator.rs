@@ -188,16 +188,18 @@ impl Accumulator {
     /// backoff passed, or any batch when `hurry`: a flush, or memory running short) and that
     /// `eligible` accepts, in order, while fewer than the most allowed are in flight.
     /// `eligible` is also told how many batches of the partition this call took already.
-    /// With `unknown_first` (an epoch bump waits) only batches of unknown outcome are
-    /// looked at, the first of each partition first, wherever it waits in the queue: they
-    /// must be resolved under the old epoch before the bump.
+    /// With `bump_pending` only partitions holding a batch of unknown outcome are looked at,
+    /// and in them only the batches that keep their sequence, from the first, wherever it
+    /// waits in the queue: the unknown ones must be resolved under the old epoch before the
+    /// bump, and the sequenced ones before them go first; batches waiting for the new
+    /// epoch's sequences are passed over.
     /// Returns the batches, each partition's together and in order, and the earliest instant
     /// another batch becomes ready.
     pub(crate) fn drain(
         &self,
         now: Instant,
         hurry: bool,
-        unknown_first: bool,
+        bump_pending: bool,
         mut eligible: impl FnMut(&TopicPartition, &Batch, usize) -> bool,
     ) -> (Vec<Batch>, Option<Instant>) {
         let mut ready = Vec::new();
@@ -206,10 +208,13 @@ impl Accumulator {
             next_wakeup = Some(next_wakeup.map_or(t, |w| w.min(t)));
         };
         for queue in Self::all_queues(&mut lock(&self.queues)) {
+            if bump_pending && !queue.batches.iter().any(|b| b.outcome_unknown) {
+                continue;
+            }
             let mut taken = 0;
             while queue.in_flight < self.max_in_flight {
-                let index = if unknown_first {
-                    match queue.batches.iter().position(|b| b.outcome_unknown) {
+                let index = if bump_pending {
+                    match queue.batches.iter().position(|b| b.sequence.is_some()) {
                         Some(index) => index,
                         None => break,
                     }
@@ -467,25 +472,41 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn while_a_bump_waits_batches_of_unknown_outcome_go_from_wherever_they_wait() {
+    async fn while_a_bump_waits_only_sequenced_batches_go_where_one_is_of_unknown_outcome() {
         let (acc, memory) = accumulator_with(0, 5);
-        let tp = tp(0);
-        let _a = append(&acc, &memory, &tp, &[b'a'; 150]);
-        let _b = append(&acc, &memory, &tp, &[b'b'; 150]);
+        let (p0, p1) = (tp(0), tp(1));
+        let fields = |base_sequence| crate::producer::batch::ProducerFields {
+            producer_id: 1,
+            epoch: 0,
+            base_sequence,
+            transactional: false,
+        };
+        let _d: Vec<_> = [b'a', b'b', b'c']
+            .iter()
+            .map(|v| append(&acc, &memory, &p0, &[*v; 150]))
+            .collect();
+        let _e = append(&acc, &memory, &p1, &[b'd'; 150]);
         let mut sent = drain_all(&acc, false);
-        sent[1].outcome_unknown = true;
+        sent.sort_by_key(|b| b.tp.partition);
+        // a: refused, waits for the new epoch; b: retriable; c: unknown; d (p1): retriable.
+        sent[1].sequence = Some(fields(1));
+        sent[2].sequence = Some(fields(2));
+        sent[2].outcome_unknown = true;
+        sent[3].sequence = Some(fields(0));
         for batch in sent {
             acc.requeue(batch, Duration::ZERO);
         }
-        let (unknown, _) = acc.drain(Instant::now(), false, true, |_, _, _| true);
-        assert_eq!(values(&unknown), [[b'b']]);
-        acc.done(&tp);
-        let (none, _) = acc.drain(Instant::now(), false, true, |_, _, _| true);
-        assert!(
-            none.is_empty(),
-            "a batch of known outcome waits for the bump"
+        let (taken, _) = acc.drain(Instant::now(), false, true, |_, _, _| true);
+        assert_eq!(
+            values(&taken),
+            [[b'b'], [b'c']],
+            "past the unsequenced a; nothing of p1, where nothing is unknown"
         );
-        assert_eq!(values(&drain_all(&acc, false)), [[b'a']]);
+        for batch in taken {
+            acc.requeue(batch, Duration::ZERO);
+        }
+        let (taken, _) = acc.drain(Instant::now(), false, true, |_, b, _| !b.outcome_unknown);
+        assert_eq!(values(&taken), [[b'b']], "as far as the sender lets them");
     }
 
     #[tokio::test(start_paused = true)]

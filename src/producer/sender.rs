@@ -128,7 +128,9 @@ async fn bump_epoch_if_due(s: &Arc<Shared>) {
 /// Takes the batches that are ready and may go now: their leader is known and has room for
 /// another request; a batch sent before goes again only as its partition's first unsettled
 /// batch (so a retry is never overtaken); and while an epoch bump waits, only batches that
-/// must be resolved under the old epoch go.
+/// must be resolved under the old epoch go (see `Accumulator::drain`), each only after the
+/// sequenced batches before it: an unknown outcome behind a batch that failed retriably would
+/// otherwise wait for that batch, which waits for the bump, which waits for it.
 fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<Instant>) {
     let bump_pending = s.idempotence.as_ref().is_some_and(|i| i.bump_requested());
     // In a transaction, only partitions the coordinator added may be written to.
@@ -157,7 +159,7 @@ fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<I
             }
             // The partition's `taken`-th batch of this round goes in the round's
             // `taken`-th request to its leader (see `dispatch`).
-            (!bump_pending || batch.outcome_unknown)
+            (!bump_pending || batch.sequence.is_some())
                 && in_flight.get(&leader).copied().unwrap_or(0) + taken < max_in_flight
         });
     if leaderless {

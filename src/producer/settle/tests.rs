@@ -121,7 +121,7 @@ mod in_flight {
             let (mut batches, _) =
                 s.accumulator
                     .drain(Instant::now(), true, bump_pending, |_, b, _| {
-                        in_turn(s, b) && (!bump_pending || b.outcome_unknown)
+                        in_turn(s, b) && (!bump_pending || b.sequence.is_some())
                     });
             for batch in &mut batches {
                 if batch.sequence.is_none() {
@@ -368,6 +368,33 @@ mod in_flight {
             h.answer(batch, ErrorCode::NONE, offset);
         }
         assert_eq!(h.told(), written(0, 2));
+    }
+
+    /// A bump asked for elsewhere waits for a batch of unknown outcome that waits behind a
+    /// batch that failed retriably: both go again under the old epoch, in order, so the
+    /// unknown one is resolved and the bump can follow (rather than each waiting for the
+    /// other until delivery.timeout.ms).
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_bump_lets_sequenced_batches_resolve_an_unknown_one_behind_them() {
+        let mut h = Harness::new(5);
+        h.send(150);
+        h.send(150);
+        let mut sent = h.take().into_iter();
+        h.answer(sent.next().unwrap(), ErrorCode::NOT_LEADER_OR_FOLLOWER, -1);
+        h.lost(sent.next().unwrap());
+        h.id().request_bump();
+        for i in 0..2 {
+            let again = h.take_later().await;
+            assert_eq!(records(&again), [i], "in order, under the old epoch");
+            assert_eq!(sequences(&again), [(0, i as i32)]);
+            h.answer(again.into_iter().next().unwrap(), ErrorCode::NONE, i);
+        }
+        h.bump();
+        h.send(150);
+        let new = h.take();
+        assert_eq!(sequences(&new), [(1, 0)], "then the new epoch");
+        h.answer(new.into_iter().next().unwrap(), ErrorCode::NONE, 2);
+        assert_eq!(h.told(), written(0, 3));
     }
 
     /// A batch too large for the topic, split while a later batch is in flight: the halves
