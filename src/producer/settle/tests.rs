@@ -157,6 +157,15 @@ mod in_flight {
             self.shared.settle(batch, answer, &error);
         }
 
+        /// The sender's expiry: every waiting batch older than `delivery.timeout.ms` fails.
+        fn expire(&self) {
+            let s = &self.shared;
+            let cutoff = Instant::now() - s.config.delivery_timeout;
+            for batch in s.accumulator.expire(cutoff) {
+                s.give_up(batch, FailWith::DeliveryTimeout);
+            }
+        }
+
         /// The epoch bump the sender makes once nothing is in flight.
         fn bump(&self) {
             assert!(self.id().bump_requested());
@@ -395,6 +404,72 @@ mod in_flight {
         assert_eq!(sequences(&new), [(1, 0)], "then the new epoch");
         h.answer(new.into_iter().next().unwrap(), ErrorCode::NONE, 2);
         assert_eq!(h.told(), written(0, 3));
+    }
+
+    /// The broker lost the producer's state (UNKNOWN_PRODUCER_ID) for the first of three
+    /// batches in flight, and refuses the two behind it as out of order: with a bump waiting
+    /// those are refusals too; after the bump the three go again in order from sequence 0.
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_producer_state_sends_every_batch_in_flight_again_after_the_bump() {
+        let mut h = Harness::new(5);
+        for _ in 0..3 {
+            h.send(150);
+        }
+        let mut sent = h.take().into_iter();
+        h.answer(sent.next().unwrap(), ErrorCode::UNKNOWN_PRODUCER_ID, -1);
+        for batch in sent {
+            h.answer(batch, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1);
+        }
+        assert!(
+            h.take_later().await.is_empty(),
+            "nothing goes before the bump"
+        );
+        h.bump();
+        let again = h.take_later().await;
+        assert_eq!(records(&again), [0, 1, 2]);
+        assert_eq!(sequences(&again), [(1, 0), (1, 1), (1, 2)]);
+        for (batch, offset) in again.into_iter().zip(0..) {
+            h.answer(batch, ErrorCode::NONE, offset);
+        }
+        assert_eq!(h.told(), written(0, 3));
+    }
+
+    /// delivery.timeout.ms ends a batch waiting to be sent again while a later one is in
+    /// flight. Not written, its sequences cannot be given back (the later batch holds the
+    /// next ones): a bump, and the later batch, refused, follows under the new epoch. Of
+    /// unknown outcome, the same, and its records say they may have been written.
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_batch_with_a_later_one_in_flight_resequences_it_behind_a_bump() {
+        for unknown in [false, true] {
+            let mut h = Harness::new(5);
+            h.send(150);
+            let first = h.take().pop().unwrap();
+            tokio::time::advance(Duration::from_secs(60)).await;
+            h.send(150);
+            let later = h.take().pop().unwrap();
+            if unknown {
+                h.lost(first);
+            } else {
+                h.answer(first, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1);
+            }
+            tokio::time::advance(Duration::from_secs(61)).await;
+            h.expire();
+            assert!(h.id().bump_requested(), "unknown: {unknown}");
+            h.answer(later, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1);
+            h.bump();
+            let again = h.take_later().await;
+            assert_eq!(records(&again), [1]);
+            assert_eq!(sequences(&again), [(1, 0)]);
+            h.answer(again.into_iter().next().unwrap(), ErrorCode::NONE, 0);
+            let told = lock(&h.outcomes);
+            assert_eq!(told.len(), 2);
+            assert!(matches!(
+                &told[0],
+                (0, Err(e)) if e.is_outcome_unknown() == unknown
+                    && matches!(e, Error::DeliveryTimeout(_) | Error::OutcomeUnknown { .. })
+            ));
+            assert!(matches!(told[1], (1, Ok(0))));
+        }
     }
 
     /// A batch too large for the topic, split while a later batch is in flight: the halves
