@@ -283,8 +283,7 @@ impl Accumulator {
 
     /// Removes every waiting batch created before `cutoff` (delivery timeout), those whose
     /// outcome is unknown included (KIP-91): the caller fails them saying so. Each
-    /// partition's come newest first, so that each failed batch that was sequenced and not
-    /// written is its partition's newest when its sequences are given back.
+    /// partition's come in send order.
     pub(crate) fn expire(&self, cutoff: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
         for queue in Self::all_queues(&mut lock(&self.queues)) {
@@ -292,7 +291,7 @@ impl Accumulator {
                 let (old, keep): (VecDeque<Batch>, VecDeque<Batch>) =
                     queue.batches.drain(..).partition(|b| b.created < cutoff);
                 queue.batches = keep;
-                expired.extend(old.into_iter().rev());
+                expired.extend(old);
             }
         }
         expired

@@ -186,9 +186,7 @@ impl Shared {
         }
         let batches = self.accumulator.take_all();
         let count = batches.iter().map(|b| b.record_count()).sum();
-        for batch in batches {
-            self.give_up(batch, FailWith::Abandoned);
-        }
+        self.give_up(batches, FailWith::Abandoned);
         count
     }
 

@@ -87,9 +87,7 @@ async fn round(s: &Arc<Shared>, lines: &mut Lines) -> Option<Instant> {
     // A delivery.timeout.ms longer than the clock's past (a machine up for less than it) has
     // expired nothing yet.
     if let Some(cutoff) = now.checked_sub(s.config.delivery_timeout) {
-        for batch in s.accumulator.expire(cutoff) {
-            s.give_up(batch, FailWith::DeliveryTimeout);
-        }
+        s.give_up(s.accumulator.expire(cutoff), FailWith::DeliveryTimeout);
     }
     let snapshot = s.cluster.snapshot();
     let (ready, next_wakeup) = drain(s, &snapshot, now);

@@ -17,12 +17,29 @@ impl Shared {
         self.carry_out(batch, decision, error, true);
     }
 
-    /// Fails a batch that was waiting in its queue (expired, or abandoned: closed past the
-    /// timeout, dropped, fatal). Its partition's in-flight batch, if any, is another one and
-    /// stays in flight.
-    pub(crate) fn give_up(&self, batch: Batch, why: FailWith) {
-        let decision = outcome::give_up(self.known(&batch), why);
-        self.carry_out(batch, decision, &|| self.abandoned_error(), false);
+    /// Fails batches that were waiting in their queues (expired, or abandoned: closed past
+    /// the timeout, dropped, fatal, or their transaction aborting), given in send order per
+    /// partition. Their partitions' in-flight batches, if any, are other ones and stay in
+    /// flight. The sequences go back newest first, so that a run of batches failed together
+    /// rewinds its partition's sequences rather than leaving gaps that need an epoch bump;
+    /// the records fail in send order.
+    pub(crate) fn give_up(&self, batches: Vec<Batch>, why: FailWith) {
+        let mut decided: Vec<(Batch, Decision)> = batches
+            .into_iter()
+            .map(|batch| {
+                let decision = outcome::give_up(self.known(&batch), why);
+                (batch, decision)
+            })
+            .collect();
+        for (batch, decision) in decided.iter_mut().rev() {
+            if let Action::Fail { sequence, .. } = decision.action {
+                // Carried out again below, where the batch has no sequence left to apply.
+                self.apply(batch, sequence);
+            }
+        }
+        for (batch, decision) in decided {
+            self.carry_out(batch, decision, &|| self.abandoned_error(), false);
+        }
     }
 
     /// What is known of the batch now, for the decision table.

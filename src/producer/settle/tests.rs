@@ -161,9 +161,7 @@ mod in_flight {
         fn expire(&self) {
             let s = &self.shared;
             let cutoff = Instant::now() - s.config.delivery_timeout;
-            for batch in s.accumulator.expire(cutoff) {
-                s.give_up(batch, FailWith::DeliveryTimeout);
-            }
+            s.give_up(s.accumulator.expire(cutoff), FailWith::DeliveryTimeout);
         }
 
         /// The epoch bump the sender makes once nothing is in flight.
@@ -470,6 +468,33 @@ mod in_flight {
             ));
             assert!(matches!(told[1], (1, Ok(0))));
         }
+    }
+
+    /// Batches failed together while they wait (delivery.timeout.ms here; an abort or
+    /// giving up likewise) give their sequences back newest first, so the partition rewinds
+    /// without a bump; their records fail in send order.
+    #[tokio::test(start_paused = true)]
+    async fn waiting_batches_failed_together_rewind_their_sequences_in_send_order() {
+        let mut h = Harness::new(5);
+        for _ in 0..3 {
+            h.send(150);
+        }
+        let mut sent = h.take().into_iter();
+        h.answer(sent.next().unwrap(), ErrorCode::NONE, 0);
+        for batch in sent {
+            h.answer(batch, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1);
+        }
+        tokio::time::advance(Duration::from_secs(121)).await;
+        h.expire();
+        assert!(!h.id().bump_requested());
+        let told: Vec<usize> = h.told().iter().map(|(i, _)| *i).collect();
+        assert_eq!(told, [0, 1, 2], "told in send order");
+        h.send(150);
+        assert_eq!(
+            sequences(&h.take()),
+            [(0, 1)],
+            "after the last written batch"
+        );
     }
 
     /// A batch too large for the topic, split while a later batch is in flight: the halves
