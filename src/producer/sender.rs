@@ -185,7 +185,8 @@ pub(super) fn in_turn(s: &Shared, batch: &Batch) -> bool {
 /// (`ready` has each partition's batches together, in order).
 fn dispatch(s: &Arc<Shared>, snapshot: &Snapshot, ready: Vec<Batch>, lines: &mut Lines) {
     let mut by_leader: BTreeMap<i32, Vec<Vec<Batch>>> = BTreeMap::new();
-    let mut previous: Option<TopicPartition> = None;
+    // The partition of the batch before (its topic shared, not copied).
+    let mut previous: Option<(Arc<str>, i32)> = None;
     let mut layer = 0;
     for mut batch in ready {
         let Some(leader) = leader_of(snapshot, &batch.tp) else {
@@ -195,13 +196,13 @@ fn dispatch(s: &Arc<Shared>, snapshot: &Snapshot, ready: Vec<Batch>, lines: &mut
         if let (Some(id), None) = (&s.idempotence, batch.sequence) {
             batch.sequence = Some(id.assign(&batch.tp, batch.record_count()));
         }
-        layer = match &previous {
-            Some(tp) if *tp == batch.tp => layer + 1,
-            _ => 0,
+        let partition = (batch.topic.clone(), batch.tp.partition);
+        layer = if previous.as_ref() == Some(&partition) {
+            layer + 1
+        } else {
+            0
         };
-        if previous.as_ref() != Some(&batch.tp) {
-            previous = Some(batch.tp.clone());
-        }
+        previous = Some(partition);
         let layers = by_leader.entry(leader).or_default();
         if layers.len() <= layer {
             layers.resize_with(layer + 1, Vec::new);
