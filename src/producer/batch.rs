@@ -237,9 +237,10 @@ impl Body {
 ///
 /// `retry_at`, `attempts`, `sequence` and `outcome_unknown` are separate fields rather than
 /// one lifecycle enum because nearly all their combinations occur: a split half has attempts
-/// but neither backoff nor sequence; a batch put back for want of a leader has a backoff but
-/// no attempt; a batch of unknown outcome has a sequence only with idempotence. Whether a
-/// batch is in flight is its queue's flag (and who holds it). After an answer they change
+/// but no backoff, and a sequence only with idempotence; a batch put back for want of a
+/// leader has a backoff but no attempt; a batch of unknown outcome has a sequence only with
+/// idempotence. Whether a batch is in flight is who holds it (its queue counts how many
+/// are). After an answer they change
 /// only as `outcome::decide` says (`settle.rs`), besides `split` and an epoch bump clearing
 /// waiting sequences.
 pub(crate) struct Batch {
