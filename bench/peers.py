@@ -32,6 +32,16 @@ rebalance-cooperative: classic, cooperative-sticky; rebalance-consumer: KIP-848
 group.consumer.heartbeat.interval.ms 5 s), unless --group-heartbeat-ms sets the classic
 clients' heartbeat.interval.ms and the started broker's group.consumer.heartbeat.interval.ms
 (and its minimum) alike. Java and krafka sit these out (no peer for them).
+
+The link-* workloads (`--workloads links` runs all six) produce the produce-none records
+over a latency-bound link, unthrottled or (-10k) at 10,000 records/s: the started broker
+gets one extra listener per delay (the launcher's --delayed-listener), reached through the
+testkit's TCP proxy, which holds every chunk 1 ms or 10 ms each way (link-2ms-*,
+link-20ms-*: a round trip of 2 ms or 20 ms, as to another zone or region) and which the
+listener advertises, so every connection of the client goes through it. -p1: a topic of 1
+partition; -p6 and -10k: 6. kafkit, librdkafka and Java only (their callback or perf-tool
+paths), with the settings of every produce workload (idempotence on, acks=all, 5 in
+flight). The harness times ApiVersions round trips over each listener first and notes them.
 """
 
 import argparse
@@ -41,6 +51,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import statistics
 import struct
 import subprocess
@@ -85,13 +96,23 @@ WORKLOADS = {
     "produce-tls": dict(kind="produce", corpus="100", compression="none", rate=-1, records="records", tls=True),
     "consume-tls": dict(kind="consume", corpus="100", compression="none", records="consume_records", tls=True),
     "produce-txn": dict(kind="produce", corpus="100", compression="none", rate=-1, records="records", txn=True),
+    # delay: ms each way through the delaying proxy (see the module's doc); partitions: the
+    # topic's (6 for every other workload).
+    "link-2ms-p1": dict(kind="produce", corpus="100", compression="none", rate=-1, records="link_records", delay=1, partitions=1),
+    "link-2ms-p6": dict(kind="produce", corpus="100", compression="none", rate=-1, records="link_records", delay=1, partitions=6),
+    "link-20ms-p1": dict(kind="produce", corpus="100", compression="none", rate=-1, records="link_records", delay=10, partitions=1),
+    "link-20ms-p6": dict(kind="produce", corpus="100", compression="none", rate=-1, records="link_records", delay=10, partitions=6),
+    # At a fixed rate, the latency the link and the batching add rather than a queue's.
+    "link-2ms-10k": dict(kind="produce", corpus="100", compression="none", rate=10_000, records="latency_records", delay=1, partitions=6),
+    "link-20ms-10k": dict(kind="produce", corpus="100", compression="none", rate=10_000, records="latency_records", delay=10, partitions=6),
     # kind rebalance: `protocol` is the peer's --group-protocol (see the module's doc).
     "rebalance-eager": dict(kind="rebalance", protocol="eager"),
     "rebalance-cooperative": dict(kind="rebalance", protocol="cooperative"),
     "rebalance-consumer": dict(kind="rebalance", protocol="consumer"),
 }
-# --workloads rebalance: the three, their runs interleaved.
-WORKLOAD_GROUPS = {"rebalance": [w for w, spec in WORKLOADS.items() if spec["kind"] == "rebalance"]}
+# --workloads rebalance: the three, their runs interleaved; --workloads links: the four link-*.
+WORKLOAD_GROUPS = {"rebalance": [w for w, spec in WORKLOADS.items() if spec["kind"] == "rebalance"],
+                   "links": [w for w, spec in WORKLOADS.items() if spec.get("delay")]}
 # Partitions of a rebalance topic: shared evenly by 1, 3 and 4 members.
 REBALANCE_PARTITIONS = 12
 # The metrics of a rebalance run, as the peer prints them (ms).
@@ -101,6 +122,8 @@ NO_TLS = {"krafka"}
 TLS_WORKLOADS = {w for w, spec in WORKLOADS.items() if spec.get("tls")}
 # The clients with a transactional produce mode.
 TXN_CLIENTS = {"kafkit", "rdkafka", "java"}
+# The clients of the link-* workloads.
+LINK_CLIENTS = {"kafkit", "rdkafka", "java"}
 
 
 def log(*a):
@@ -192,16 +215,48 @@ def broker_home_on(folder, target):
     return folder
 
 
+def api_versions_round_trip(bootstrap, samples=20):
+    """(median, min, max) ms of a Kafka ApiVersions v0 round trip to the first address of
+    `bootstrap`, on a connection of its own: what a delayed listener adds to a request."""
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+
+    def read_exactly(sock, n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError(f"{bootstrap} closed the connection")
+            data += chunk
+        return data
+
+    times = []
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client_id = b"kafkit-bench-rtt"
+        for i in range(samples):
+            # api_key 18 (ApiVersions), version 0, correlation id, client id.
+            body = struct.pack(">hhih", 18, 0, i, len(client_id)) + client_id
+            t = time.perf_counter()
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            (size,) = struct.unpack(">i", read_exactly(sock, 4))
+            read_exactly(sock, size)
+            times.append((time.perf_counter() - t) * 1000)
+    return median_spread(times)
+
+
 class Broker:
-    def __init__(self, launcher, log_path, home=None, ssl=False, properties=()):
+    def __init__(self, launcher, log_path, home=None, ssl=False, properties=(), delays=()):
         self.log = open(log_path, "w")
         env = dict(os.environ, CARGO_TARGET_DIR=home) if home else None
         cmd = [launcher, "--nodes", "1", "--ignore-stdin"] + (["--ssl"] if ssl else [])
         for p in properties:
             cmd += ["--property", p]
+        for d in delays:
+            cmd += ["--delayed-listener", str(d)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      stdin=subprocess.DEVNULL, env=env)
         self.bootstrap = self.log_dir = self.ssl_bootstrap = self.ssl_ca = None
+        self.delayed = {}  # ms each way -> the delayed listener's bootstrap
         for line in self.proc.stdout:
             log("launcher:", line.rstrip())
             key, _, value = line.strip().partition("=")
@@ -213,6 +268,8 @@ class Broker:
                 self.ssl_bootstrap = value
             if key == "ssl_ca":
                 self.ssl_ca = value
+            if m := re.fullmatch(r"delayed_bootstrap_(\d+)ms", key):
+                self.delayed[int(m.group(1))] = value
             if key == "node":
                 break
         if not self.bootstrap:
@@ -267,9 +324,11 @@ class Bench:
         self.corpora = {}  # "100" / "1k" -> payload file
         self.log_dir = None  # the broker's log.dirs, for records per batch
         self.ssl_bootstrap = self.ssl_ca = None  # the SSL listener, for the -tls workloads
+        self.delayed = {}  # ms each way -> a delayed listener, for the link-* workloads
         self.notes = []  # checksum checks, for the report
 
     def admin(self, mode, topics, partitions=6):
+        # Straight to the broker: only the measured runs go through a delayed listener.
         cmd = [self.peer, mode, "--bootstrap", self.bootstrap, "--topic", ",".join(topics),
                "--num-records", "1", "--partitions", str(partitions)]
         rc, _, _, _, text = run_child(cmd, os.path.join(self.a.out, "admin.log"))
@@ -282,8 +341,15 @@ class Bench:
                 "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
                 "-Djava.awt.headless=true", "-cp", self.java_cp, cls] + args
 
-    def server(self, tls):
+    def server(self, tls, delay=None):
         """(bootstrap, security properties under Java's names, the peer's arguments)."""
+        if delay:
+            if delay not in self.delayed:
+                raise SystemExit(f"a link workload needs a listener delayed {delay} ms each way: "
+                                 "start the broker here (no --bootstrap), or pass "
+                                 f"--delayed-bootstrap {delay}=HOST:PORT")
+            assert not tls, "no link workload over TLS"
+            return self.delayed[delay], [], []
         if not tls:
             return self.bootstrap, [], []
         if not self.ssl_bootstrap:
@@ -293,8 +359,9 @@ class Bench:
                  f"ssl.truststore.location={self.ssl_ca}"]
         return self.ssl_bootstrap, props, ["--ssl-ca", self.ssl_ca]
 
-    def produce_cmd(self, client, topic, n, throughput, compression, corpus, tls=False, txn=False):
-        bootstrap, security, peer_args = self.server(tls)
+    def produce_cmd(self, client, topic, n, throughput, compression, corpus, tls=False, txn=False,
+                    delay=None):
+        bootstrap, security, peer_args = self.server(tls, delay)
         if txn:
             assert throughput < 0 and not tls, "produce-txn is unthrottled plaintext"
             if client == "java":
@@ -419,8 +486,10 @@ class Bench:
         for rep in range(self.a.reps):
             for client in clients:
                 topic = self.topic(workload, client, rep)
-                self.admin("admin-create", [topic])
+                self.admin("admin-create", [topic], spec.get("partitions", 6))
                 extra = {"txn": True} if spec.get("txn") else {}
+                if spec.get("delay"):
+                    extra["delay"] = spec["delay"]
                 cmd = make_cmd(client, topic, n, rate, compression, self.corpora[spec["corpus"]],
                                spec.get("tls", False), **extra)
                 r = self.run(workload, client, rep, cmd, spec["kind"], n)
@@ -589,6 +658,20 @@ def ratios(table):
     add("p99 at 10k/s, kafkit / librdkafka", "latency-10k", "kafkit", "rdkafka", "p99", 1.1, False)
     add("p99 at 50k/s, kafkit / librdkafka", "latency-50k", "kafkit", "rdkafka", "p99", 1.1, False)
     add("end-to-end p99 at 10k/s, kafkit / librdkafka", "e2e-10k", "kafkit", "rdkafka", "p99", 1.1, False)
+    # Issue 16: over latency-bound links, against the better of librdkafka and Java (the
+    # target is parity).
+    for w in WORKLOAD_GROUPS["links"]:
+        paced = WORKLOADS[w]["rate"] > 0
+        for metric, what, higher_better in [("rps", "throughput", True), ("p99", "p99", False)]:
+            if paced and metric == "rps":
+                continue
+            peers = [(get(w, c, metric), name) for c, name in [("rdkafka", "librdkafka"), ("java", "Java")]
+                     if get(w, c, metric)]
+            if not peers:
+                continue
+            _, name = (max if higher_better else min)(peers)
+            add(f"{w} {what}, kafkit / best peer ({name})", w, "kafkit",
+                {"librdkafka": "rdkafka", "Java": "java"}[name], metric, 1.0, higher_better)
     # Issue 14: no slower than librdkafka to the first record and through a rebalance.
     for w in WORKLOAD_GROUPS["rebalance"]:
         add(f"{w} subscribe → first record, kafkit / librdkafka", w, "kafkit", "rdkafka",
@@ -725,6 +808,8 @@ def clients_for(w, a):
         producers = [c for c in producers if not c.endswith("-future")]
     if spec.get("txn"):
         producers = [c for c in producers if c in TXN_CLIENTS]
+    if spec.get("delay"):
+        producers = [c for c in producers if c in LINK_CLIENTS]
     return producers
 
 
@@ -760,8 +845,10 @@ def parse_args():
                    help="records per 10k/s run (latency-10k, e2e-10k); latency-50k sends 5× as many")
     p.add_argument("--consume-records", type=int, default=1_000_000, help="records per 100-byte consume run")
     p.add_argument("--consume-records-1k", type=int, default=200_000, help="records per 1 KiB consume run")
-    p.add_argument("--workloads", default=",".join(WORKLOADS),
-                   help="comma-separated, of: " + ",".join(list(WORKLOADS) + list(WORKLOAD_GROUPS)))
+    # The link-* workloads only when asked for: they want a broker with delayed listeners.
+    p.add_argument("--workloads", default=",".join(w for w in WORKLOADS if not WORKLOADS[w].get("delay")),
+                   help="comma-separated, of: " + ",".join(list(WORKLOADS) + list(WORKLOAD_GROUPS))
+                   + " (default: all but link-*)")
     p.add_argument("--producers", default=",".join(PRODUCERS))
     p.add_argument("--consumers", default=",".join(CONSUMERS))
     p.add_argument("--e2e-clients", default=",".join(E2E_CLIENTS))
@@ -770,6 +857,8 @@ def parse_args():
                    help="the rebalance workloads: heartbeat.interval.ms of the classic clients and, "
                         "on the broker started here, group.consumer.heartbeat.interval.ms and "
                         "group.consumer.min.heartbeat.interval.ms (default: each one's default)")
+    p.add_argument("--link-records", type=int, default=200_000,
+                   help="records per link-* run (100-byte, unthrottled)")
     p.add_argument("--transaction-size", type=int, default=1000,
                    help="records per transaction in produce-txn")
     p.add_argument("--java-classpath", default=None,
@@ -785,11 +874,19 @@ def parse_args():
                    help="with --bootstrap: that broker's SSL listener, for the -tls workloads")
     p.add_argument("--ssl-ca", default=None,
                    help="with --ssl-bootstrap: the PEM file of the CA that signed its certificate")
+    p.add_argument("--delayed-bootstrap", action="append", default=[], metavar="MS=HOST:PORT",
+                   help="with --bootstrap: a listener of that broker reached through a link "
+                        "delayed MS each way (1 for link-2ms-*, 10 for link-20ms-*); repeatable")
     a = p.parse_args()
     a.workloads = ",".join(x for w in a.workloads.split(",") for x in WORKLOAD_GROUPS.get(w, [w]))
     unknown = [w for w in a.workloads.split(",") if w not in WORKLOADS]
     if unknown:
         p.error(f"unknown workload(s) {unknown}; known: {', '.join(WORKLOADS)}")
+    try:
+        a.delayed = {int(ms): addr for ms, _, addr in
+                     (d.partition("=") for d in a.delayed_bootstrap)}
+    except ValueError:
+        p.error(f"--delayed-bootstrap: MS=HOST:PORT, got {a.delayed_bootstrap}")
     a.target = os.path.abspath(a.target)
     if not a.java_classpath:
         a.java_classpath = os.path.join(a.target, "kafka-tools-4.3.1", "libs", "*")
@@ -807,6 +904,7 @@ def main():
     if a.bootstrap:
         bench.bootstrap, bench.log_dir = a.bootstrap, a.log_dir
         bench.ssl_bootstrap, bench.ssl_ca = a.ssl_bootstrap, a.ssl_ca
+        bench.delayed = a.delayed
     else:
         launcher = os.path.join(a.target, "release", "kafka-launcher")
         home = broker_home_on(a.broker_data, a.target) if a.broker_data else None
@@ -815,9 +913,13 @@ def main():
         if a.group_heartbeat_ms:
             props = [f"group.consumer.heartbeat.interval.ms={a.group_heartbeat_ms}",
                      f"group.consumer.min.heartbeat.interval.ms={min(a.group_heartbeat_ms, 5000)}"]
-        broker = Broker(launcher, os.path.join(a.out, "broker.log"), home, ssl=tls, properties=props)
+        delays = sorted({WORKLOADS[w]["delay"] for w in a.workloads.split(",")
+                         if WORKLOADS[w].get("delay")})
+        broker = Broker(launcher, os.path.join(a.out, "broker.log"), home, ssl=tls,
+                        properties=props, delays=delays)
         bench.bootstrap, bench.log_dir = broker.bootstrap, broker.log_dir
         bench.ssl_bootstrap, bench.ssl_ca = broker.ssl_bootstrap, broker.ssl_ca
+        bench.delayed = broker.delayed
     if a.bootstrap and a.group_heartbeat_ms:
         log("--bootstrap: --group-heartbeat-ms sets the classic clients' heartbeat only; "
             "the broker's group.consumer.heartbeat.interval.ms is its own")
@@ -828,6 +930,14 @@ def main():
             + (f"{hb} ms for every client, group.consumer.heartbeat.interval.ms {hb} ms on the broker"
                if hb else "3 s (both clients' default), group.consumer.heartbeat.interval.ms 5 s "
                           "(the broker's default)") + ".")
+    if bench.delayed:
+        direct = api_versions_round_trip(bench.bootstrap)
+        rtts = [f"direct {fmt(direct, 2)} ms"]
+        for ms, addr in sorted(bench.delayed.items()):
+            rtts.append(f"delayed {ms} ms each way {fmt(api_versions_round_trip(addr), 2)} ms")
+        note = "link-*: ApiVersions round trips (median of 20): " + "; ".join(rtts) + "."
+        log(note)
+        bench.notes.append(note)
     if not bench.log_dir:
         log("no broker log dir: records per batch not counted")
     if not os.access(GNU_TIME, os.X_OK):

@@ -40,9 +40,9 @@ pub use admin::{
 pub use admin::{
     Admin, AlterConfigOp, ClusterDescription, ConfigEntry, ConfigResource, ConfigResourceType,
     ConfigSource, ConfigSynonym, ConsumerGroupDescription, ConsumerGroupListing, DeletedRecords,
-    DescribeConfigsOptions, ElectionType, GroupState, GroupType, ListConsumerGroupsOptions,
-    LogDirDescription, MemberDescription, NewPartitions, NewTopic, Node, PartitionLag,
-    PartitionResults, ReplicaInfo, ResourceConfig, TopicDescription, TopicListing,
+    DescribeConfigsOptions, ElectionType, GroupOffsets, GroupState, GroupType,
+    ListConsumerGroupsOptions, LogDirDescription, MemberDescription, NewPartitions, NewTopic, Node,
+    PartitionLag, PartitionResults, ReplicaInfo, ResourceConfig, TopicDescription, TopicListing,
     TopicPartitionInfo,
 };
 pub use cluster::{ListedOffset, OffsetSpec};

@@ -413,7 +413,7 @@ impl Admin {
     /// Runs rounds of `at` over the groups without a final answer: each round finds the
     /// coordinators of those groups with one lookup, and calls `at` once per coordinator
     /// with its groups (Java's batched coordinator strategy).
-    async fn per_group<T, F, Fut>(
+    pub(super) async fn per_group<T, F, Fut>(
         &self,
         groups: BTreeSet<String>,
         at: F,
@@ -708,7 +708,7 @@ fn classic_description(
 }
 
 /// A response that leaves out the group it was asked about breaks the protocol.
-fn missing(conn: &Connection, api: &str, group: &str) -> Error {
+pub(super) fn missing(conn: &Connection, api: &str, group: &str) -> Error {
     Error::Protocol {
         broker: conn.addr().to_string(),
         reason: format!("{api} response without group {group}"),

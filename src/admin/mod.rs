@@ -32,7 +32,7 @@ pub use configs::{
     AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource, ConfigSynonym,
     DescribeConfigsOptions, ResourceConfig,
 };
-pub use group_offsets::PartitionResults;
+pub use group_offsets::{GroupOffsets, PartitionResults};
 pub use groups::{
     ConsumerGroupDescription, ConsumerGroupListing, GroupState, GroupType,
     ListConsumerGroupsOptions, MemberDescription,

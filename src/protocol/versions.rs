@@ -15,8 +15,9 @@ const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     (ApiKey::ListOffsets, "ListOffsets", 1, 9),
     (ApiKey::Metadata, "Metadata", 1, 12),
     (ApiKey::OffsetCommit, "OffsetCommit", 2, 9),
-    // v8+ batches groups in another shape; one group per request is all we need.
-    (ApiKey::OffsetFetch, "OffsetFetch", 1, 7),
+    // v8+ batches groups in another shape: the admin client's offset listings use it; the
+    // consumer's own fetch (one group) sends v7 at most.
+    (ApiKey::OffsetFetch, "OffsetFetch", 1, 9),
     // v4+ batches keys in another shape: the admin client's group lookups use it; a single
     // key's lookup (consumer, producer, `cluster::Coordinator`) sends v3 at most.
     (ApiKey::FindCoordinator, "FindCoordinator", 1, 4),

@@ -294,6 +294,15 @@ async fn every_call_ends_by_default_api_timeout() {
             Box::pin(async { a.list_consumer_group_offsets("g", None).await.map(drop) }),
         ),
         (
+            "list_consumer_groups_offsets",
+            Box::pin(async {
+                first_error(
+                    a.list_consumer_groups_offsets([("g", None), ("h", Some(vec![tp.clone()]))])
+                        .await,
+                )
+            }),
+        ),
+        (
             "alter_consumer_group_offsets",
             Box::pin(async {
                 first_error(

@@ -282,3 +282,87 @@ async fn twenty_groups_described_and_deleted_in_one_call() {
         );
     }
 }
+
+/// Several groups' offsets in one call against a real broker: a classic group with a
+/// member (its commits), two simple groups (the admin's commits, one listed through a
+/// partition filter) and a group that does not exist; each answer is what the one-group
+/// call gives for that group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_groups_offsets_listed_in_one_call() {
+    let (bootstrap, topic) = fresh_topic("admin-offsets", 3).await;
+    produce_values(&bootstrap, &topic, "v", 0..30).await;
+    let admin = Admin::new(ClientConfig::new(&bootstrap)).await.unwrap();
+    let tp = |p| TopicPartition::new(&topic, p);
+    let [member_group, simple, filtered, unknown] =
+        ["member", "simple", "filtered", "nobody"].map(|g| format!("{topic}-{g}"));
+
+    let member = Consumer::new(member_config(&bootstrap, &member_group))
+        .await
+        .unwrap();
+    member.subscribe([topic.clone()]).await.unwrap();
+    consume_and_commit(&member, 30).await;
+    let altered = admin
+        .alter_consumer_group_offsets(
+            &simple,
+            [
+                (tp(0), OffsetAndMetadata::new(3).with_metadata("simple")),
+                (tp(1), OffsetAndMetadata::new(4)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(altered.values().all(Result::is_ok), "{altered:?}");
+    let altered = admin
+        .alter_consumer_group_offsets(
+            &filtered,
+            [
+                (tp(0), OffsetAndMetadata::new(7)),
+                (tp(2), OffsetAndMetadata::new(8)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(altered.values().all(Result::is_ok), "{altered:?}");
+
+    let listed = admin
+        .list_consumer_groups_offsets([
+            (member_group.as_str(), None),
+            (simple.as_str(), None),
+            (filtered.as_str(), Some(vec![tp(2), tp(1)])),
+            (unknown.as_str(), None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 4);
+    let of = |group: &str| listed[group].as_ref().unwrap().clone();
+
+    // The member committed what it consumed: the log end of every partition.
+    let consumed = of(&member_group);
+    assert_eq!(consumed.len(), 3, "{consumed:?}");
+    assert_eq!(consumed.values().map(|om| om.offset).sum::<i64>(), 30);
+    let simple_offsets = of(&simple);
+    assert_eq!(simple_offsets.len(), 2);
+    assert_eq!(simple_offsets[&tp(0)].offset, 3);
+    assert_eq!(simple_offsets[&tp(0)].metadata.as_deref(), Some("simple"));
+    assert_eq!(simple_offsets[&tp(1)].offset, 4);
+    // Partition 1 has no commit, partition 0 was not asked for.
+    let filtered_offsets = of(&filtered);
+    assert_eq!(filtered_offsets.keys().collect::<Vec<_>>(), [&tp(2)]);
+    assert_eq!(filtered_offsets[&tp(2)].offset, 8);
+    assert!(of(&unknown).is_empty());
+
+    // Each group as the one-group call lists it.
+    for (group, partitions) in [
+        (&member_group, None),
+        (&simple, None),
+        (&filtered, Some(vec![tp(2), tp(1)])),
+        (&unknown, None),
+    ] {
+        let alone = admin
+            .list_consumer_group_offsets(group, partitions.as_deref())
+            .await
+            .unwrap();
+        assert_eq!(alone, of(group), "{group}");
+    }
+    member.close().await.unwrap();
+}

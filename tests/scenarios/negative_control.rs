@@ -5,8 +5,9 @@
 //!   0.1–0.5 s: a produce request written but whose answer a reset swallowed is sent again
 //!   and written twice (as in `tests/faults/negative_control.rs`, here on three nodes with
 //!   acks=all, where answers take longer and more are lost).
-//! - One member seeks 5 records ahead once (a poll skip outside any rebalance) and once
-//!   commits 50 records less than it had (a committed offset going back).
+//! - One member seeks 5 records ahead once (a poll skip outside any rebalance, or, if a
+//!   rebalance commits the position first, 5 records never read) and once commits 50
+//!   records less than it had (a committed offset going back).
 
 use crate::group::GroupSpec;
 use crate::produce::ProduceSpec;
@@ -48,9 +49,15 @@ async fn the_checks_catch_duplicates_skips_and_commit_regressions() {
         counts.sabotaged_commits.load(Ordering::Relaxed),
     );
     assert_eq!(sabotage, (1, 1), "the saboteur did not do its two misdeeds");
+    // The seek shows as a skip at the member's next poll; unless a rebalance came first and
+    // the revoke hook committed the position past the seek (as the members commit on
+    // revoke), when the partition's next owner starts at that commit and the records seeked
+    // past are never read: the delivery check finds them lost (a CI run saw 5 lost, 0 skips).
+    let read = verdict.read.as_ref().expect("the scenario keeps values");
     assert!(
-        verdict.group.skips >= 1,
-        "a member seeked past records and the checks saw no skip: {}",
+        verdict.group.skips >= 1 || (1..=5).contains(&read.lost.len()),
+        "a member seeked 5 records ahead and the checks saw neither a skip nor those records \
+         lost: {}",
         verdict.line
     );
     assert!(

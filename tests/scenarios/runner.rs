@@ -327,7 +327,7 @@ impl Run {
             group.summary()
         );
         let mut clean = caught_up && produced.failed == 0 && stream.is_clean() && g.is_clean();
-        let mut in_log = None;
+        let (mut in_log, mut group_read) = (None, None);
         if let Some(full) = full {
             // The log as a fresh reader sees it, against the acknowledgements alone: tells a
             // consumer's loss (in the log, not read) from a producer's or broker's.
@@ -354,6 +354,7 @@ impl Run {
             details.push_str(&format!("group reads: {read}log: {logged}"));
             clean &= read.is_clean() && logged.is_clean();
             in_log = Some(logged);
+            group_read = Some(read);
         } else {
             line.push_str(&format!(
                 "group read: {} lost, {} out of order, {} misplaced | ",
@@ -378,6 +379,7 @@ impl Run {
             clean,
             group: g,
             in_log,
+            read: group_read,
         }
     }
 }
@@ -391,4 +393,6 @@ pub struct Verdict {
     pub group: kafkit_testkit::GroupReport,
     /// The log, against the acknowledgements (when the checks keep values).
     pub in_log: Option<kafkit_testkit::CheckReport>,
+    /// What the group read, against the acknowledgements (when the checks keep values).
+    pub read: Option<kafkit_testkit::CheckReport>,
 }

@@ -13,8 +13,12 @@
 //! arena for reuse; and the live heap (bytes allocated and not yet freed, counted by this
 //! process's allocator). Two 30-minute runs judged the whole trimmed resident set: one grew
 //! 0.5 MiB past the warm-up's peak, the other 0.4 MiB, while in the second the live heap's
-//! later peak (4.1 MiB) stayed below its warm-up peak (4.5). (A single sample of any is
-//! noisy: it lands in a fault's burst or between them.)
+//! later peak (4.1 MiB) stayed below its warm-up peak (4.5). Judged on the anonymous part,
+//! two more runs failed too: 5.6 MiB at 400 s against 5.2 in the warm-up, where the live
+//! heap itself peaked (5.1 against 4.3), and, with `MALLOC_ARENA_MAX=2`, 5.4 against 4.2;
+//! the live heap between faults had no trend in any of them. (A single sample of any is
+//! noisy: it lands in a fault's burst or between them, and the peak of 150 later samples
+//! exceeds that of 30 warm-up ones whenever the burst sizes vary at all.)
 //!
 //! The producer's and the members' memory budgets (`buffer.memory`, `fetch.max.bytes`) are
 //! set small enough that the backlog of every fault, in the warm-up as later, fills them:

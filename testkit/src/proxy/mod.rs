@@ -1,5 +1,6 @@
 //! A TCP proxy that injects network faults between a client and a broker.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
@@ -7,14 +8,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+mod alarm;
+use alarm::Alarm;
+
 type Chaos = Option<(Duration, Duration)>;
+
+/// The most a read takes from a socket at once: one chunk.
+const CHUNK: usize = 64 * 1024;
+
+/// Bytes one direction of a connection may hold between reading and writing
+/// them with a delay: the bandwidth-delay product it can carry (64 MiB in
+/// 10 ms is 6.4 GB/s), so the delay, not this bound, limits a stream. Without a
+/// delay it holds one chunk, as before delays existed.
+const IN_FLIGHT_BYTES: usize = 64 << 20;
 
 struct Shared {
     upstream: String,
@@ -23,6 +37,9 @@ struct Shared {
     stalled: AtomicU64,
     chaos: watch::Sender<Chaos>,
     paused: watch::Sender<bool>,
+    delay: watch::Sender<Option<Duration>>,
+    /// Times the delayed chunks.
+    alarm: Alarm,
     half_open: watch::Sender<bool>,
     /// Bumped by every change of `half_open`, so a timed lift only ends its own spell.
     half_open_spell: AtomicU64,
@@ -32,7 +49,8 @@ struct Shared {
 
 /// A TCP proxy on 127.0.0.1 forwarding to one upstream address, with
 /// switches for faults: connection resets (now or at random), a black hole
-/// that holds bytes, and half-open connections that drop them.
+/// that holds bytes, half-open connections that drop them, and a fixed delay
+/// each way, as a link to another zone or region has.
 ///
 /// Must be created inside a tokio runtime; stops (resetting its connections)
 /// when dropped.
@@ -65,6 +83,8 @@ impl TcpProxy {
             stalled: AtomicU64::new(0),
             chaos: watch::channel(None).0,
             paused: watch::channel(false).0,
+            delay: watch::channel(None).0,
+            alarm: Alarm::start()?,
             half_open: watch::channel(false).0,
             half_open_spell: AtomicU64::new(0),
             cut: watch::channel(0).0,
@@ -96,6 +116,26 @@ impl TcpProxy {
             assert!(min <= max, "chaos range {min:?} > {max:?}");
         }
         self.shared.chaos.send_replace(range);
+    }
+
+    /// `Some(d)`: every chunk read from either side, on current and future
+    /// connections, is written to the other side `d` after it was read, so a
+    /// round trip takes at least `2 × d`. A pipe, not a stop-and-wait: the
+    /// proxy keeps reading while earlier chunks wait, chunks keep their order,
+    /// and bandwidth is not throttled (up to 64 MiB in flight each way). A
+    /// thread of the proxy's own times the chunks, to tens of microseconds
+    /// (tokio's timers would add up to 2 ms), unless the machine is too busy to
+    /// run it. `None` (the default) forwards at once; chunks already waiting
+    /// keep their time.
+    pub fn set_delay(&self, one_way: Option<Duration>) {
+        self.shared
+            .delay
+            .send_replace(one_way.filter(|d| !d.is_zero()));
+    }
+
+    /// The delay each way set by [`TcpProxy::set_delay`].
+    pub fn delay(&self) -> Option<Duration> {
+        *self.shared.delay.borrow()
     }
 
     /// Resets every current connection now; later ones are not affected.
@@ -251,8 +291,13 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
     let end = {
         let (mut cr, mut cw) = client.split();
         let (mut ur, mut uw) = upstream.split();
-        let up = pump(&mut cr, &mut uw, shared.paused.subscribe());
-        let down = pump(&mut ur, &mut cw, shared.paused.subscribe());
+        let switches = || (shared.paused.subscribe(), shared.delay.subscribe());
+        let alarm = |at: Instant| {
+            let alarm = shared.alarm.clone();
+            async move { alarm.until(at.into_std()).await }
+        };
+        let up = pump(&mut cr, &mut uw, switches(), alarm);
+        let down = pump(&mut ur, &mut cw, switches(), alarm);
         tokio::pin!(up, down);
         let (mut up_done, mut down_done) = (false, false);
         loop {
@@ -329,23 +374,72 @@ fn reset(fd: RawFd) {
 }
 
 /// Copies one direction until EOF (then half-closes the other side), holding
-/// bytes while the proxy is paused.
-async fn pump<R, W>(from: &mut R, to: &mut W, mut paused: watch::Receiver<bool>) -> io::Result<()>
+/// bytes while the proxy is paused and each chunk for the delay in force when
+/// it was read.
+///
+/// A reader and a writer joined by a queue: the reader stamps each chunk with
+/// the instant it is due and goes on reading, so chunks travel overlapped, as
+/// on a long link; the writer sends them in order once due. Both stop at the
+/// first error of either. `sleep_until` waits for a chunk's instant.
+async fn pump<R, W, S, F>(
+    from: &mut R,
+    to: &mut W,
+    (paused, delay): (watch::Receiver<bool>, watch::Receiver<Option<Duration>>),
+    sleep_until: S,
+) -> io::Result<()>
 where
     R: AsyncReadExt + Unpin,
     W: AsyncWriteExt + Unpin,
+    S: Fn(Instant) -> F,
+    F: Future<Output = ()>,
 {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        until(&mut paused, false).await;
-        let n = from.read(&mut buf).await?;
-        if n == 0 {
-            to.shutdown().await?;
-            return Ok(());
+    // `None` as the chunk: EOF, due like a chunk read then.
+    let (queue, mut due) = mpsc::unbounded_channel::<(Option<Instant>, Option<Bytes>)>();
+    let budget = Semaphore::new(IN_FLIGHT_BYTES);
+    let (mut read_paused, mut write_paused) = (paused.clone(), paused);
+    let read = async {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            until(&mut read_paused, false).await;
+            if delay.borrow().is_none() {
+                // Undelayed, the proxy holds one chunk at a time, as a plain copy does, so a
+                // peer that stops reading pushes back on the sender as it would directly.
+                drop(
+                    budget
+                        .acquire_many(IN_FLIGHT_BYTES as u32)
+                        .await
+                        .expect("the budget is never closed"),
+                );
+            }
+            let permit = budget
+                .acquire_many(CHUNK as u32)
+                .await
+                .expect("the budget is never closed");
+            let n = from.read(&mut buf).await?;
+            permit.forget();
+            budget.add_permits(CHUNK - n);
+            let at = delay.borrow().map(|d| Instant::now() + d);
+            let chunk = (n > 0).then(|| Bytes::copy_from_slice(&buf[..n]));
+            if queue.send((at, chunk)).is_err() || n == 0 {
+                return Ok::<_, io::Error>(());
+            }
         }
-        until(&mut paused, false).await;
-        to.write_all(&buf[..n]).await?;
-    }
+    };
+    let write = async {
+        while let Some((at, chunk)) = due.recv().await {
+            if let Some(at) = at.filter(|at| *at > Instant::now()) {
+                sleep_until(at).await;
+            }
+            until(&mut write_paused, false).await;
+            let Some(chunk) = chunk else {
+                return to.shutdown().await;
+            };
+            to.write_all(&chunk).await?;
+            budget.add_permits(chunk.len());
+        }
+        Ok(())
+    };
+    tokio::try_join!(read, write).map(|_| ())
 }
 
 /// Waits until the flag equals `value` (forever if its sender is gone),

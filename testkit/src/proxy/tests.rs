@@ -1,10 +1,11 @@
 //! The proxy against a local echo server: forwarding, resets, the black hole,
-//! the half-open mode, and what dropping it does.
+//! the half-open mode, the delay, and what dropping it does.
 
-use super::TcpProxy;
+use super::{pump, TcpProxy};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
 
 /// An upstream that echoes every byte back.
 async fn echo_server() -> SocketAddr {
@@ -272,4 +273,128 @@ async fn half_open_for_lifts_itself_unless_entered_again() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(proxy.is_half_open(), "an old timer ended a newer spell");
     proxy.end_half_open();
+}
+
+#[tokio::test]
+async fn delay_holds_each_round_trip_for_twice_the_delay() {
+    let up = echo_server().await;
+    let proxy = TcpProxy::start(up.to_string()).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(proxy.local_addr())
+        .await
+        .unwrap();
+    assert_eq!(roundtrip(&mut s, b"warm").await.unwrap(), b"warm");
+    let delay = Duration::from_millis(50);
+    // Applies to a connection already open.
+    proxy.set_delay(Some(delay));
+    assert_eq!(proxy.delay(), Some(delay));
+    for msg in [&b"a"[..], b"bb", b"ccc"] {
+        let t = Instant::now();
+        assert_eq!(roundtrip(&mut s, msg).await.unwrap(), msg);
+        assert!(t.elapsed() >= 2 * delay, "round trip in {:?}", t.elapsed());
+    }
+    // And to new ones, from their first byte.
+    let mut s2 = tokio::net::TcpStream::connect(proxy.local_addr())
+        .await
+        .unwrap();
+    let t = Instant::now();
+    assert_eq!(roundtrip(&mut s2, b"new").await.unwrap(), b"new");
+    assert!(t.elapsed() >= 2 * delay, "round trip in {:?}", t.elapsed());
+
+    proxy.set_delay(None);
+    assert_eq!(proxy.delay(), None);
+    assert_eq!(roundtrip(&mut s, b"fast").await.unwrap(), b"fast");
+    // A zero delay is no delay.
+    proxy.set_delay(Some(Duration::ZERO));
+    assert_eq!(proxy.delay(), None);
+}
+
+/// 32 MiB through the echo server and back over a 25 ms delay each way: a
+/// proxy that held one chunk (64 KiB at most) per delay would need 512 delays,
+/// 12.8 s, for the way up alone; a pipe needs little more than one round trip.
+#[tokio::test]
+async fn delayed_stream_is_a_pipe_not_a_stop_and_wait() {
+    let up = echo_server().await;
+    let proxy = TcpProxy::start(up.to_string()).await.unwrap();
+    proxy.set_delay(Some(Duration::from_millis(25)));
+    let s = tokio::net::TcpStream::connect(proxy.local_addr())
+        .await
+        .unwrap();
+    let (mut r, mut w) = s.into_split();
+    const TOTAL: usize = 32 << 20;
+    let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
+    let t = Instant::now();
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        for piece in sent.chunks(16 * 1024) {
+            w.write_all(piece).await.unwrap();
+        }
+        w
+    });
+    let mut back = vec![0u8; TOTAL];
+    tokio::time::timeout(Duration::from_secs(60), r.read_exact(&mut back))
+        .await
+        .expect("the stream stalled")
+        .unwrap();
+    let took = t.elapsed();
+    let _w = writer.await.unwrap();
+    assert!(back == data, "bytes came back changed or out of order");
+    // Generous for a loaded machine, and still far below the 12.8 s of a stop-and-wait.
+    assert!(
+        took < Duration::from_secs(6),
+        "32 MiB took {took:?}: {:.1} MB/s",
+        TOTAL as f64 / took.as_secs_f64() / 1e6
+    );
+    assert!(took >= Duration::from_millis(50), "{took:?}");
+}
+
+/// One direction on in-memory pipes in paused time, so the timing is exact:
+/// 500 chunks sent 1 ms apart each arrive 100 ms after they were sent (not one
+/// per 100 ms), in order, and the EOF after them 100 ms late too.
+#[tokio::test(start_paused = true)]
+async fn pump_delays_each_chunk_and_overlaps_them() {
+    let delay = Duration::from_millis(100);
+    let (mut client, mut proxy_in) = tokio::io::duplex(1 << 20);
+    let (mut proxy_out, mut sink) = tokio::io::duplex(1 << 20);
+    let (_paused_tx, paused) = watch::channel(false);
+    let (_delay_tx, delays) = watch::channel(Some(delay));
+    let forward = tokio::spawn(async move {
+        let switches = (paused, delays);
+        pump(
+            &mut proxy_in,
+            &mut proxy_out,
+            switches,
+            tokio::time::sleep_until,
+        )
+        .await
+    });
+
+    const CHUNKS: u32 = 500;
+    let start = tokio::time::Instant::now();
+    let sender = tokio::spawn(async move {
+        for i in 0..CHUNKS {
+            let mut chunk = [0u8; 100];
+            chunk[..4].copy_from_slice(&i.to_be_bytes());
+            client.write_all(&chunk).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(client); // EOF
+    });
+    for i in 0..CHUNKS {
+        let mut chunk = [0u8; 100];
+        sink.read_exact(&mut chunk).await.unwrap();
+        assert_eq!(chunk[..4], i.to_be_bytes(), "chunk {i} out of order");
+        // Sent at i ms (the sender's sleeps are exact in paused time); the timer's
+        // millisecond ticks may add one.
+        let late = start.elapsed() - Duration::from_millis(i as u64);
+        assert!(
+            late >= delay && late <= delay + Duration::from_millis(2),
+            "chunk {i} arrived {late:?} after it was sent"
+        );
+    }
+    let mut rest = Vec::new();
+    sink.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty());
+    assert!(start.elapsed() >= Duration::from_millis(CHUNKS as u64 - 1) + delay);
+    sender.await.unwrap();
+    forward.await.unwrap().unwrap();
 }
