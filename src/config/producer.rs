@@ -75,8 +75,11 @@ pub struct ProducerConfig {
     /// keep each partition's records in send order across retries. Requires `acks=all`,
     /// `retries` > 0 and at most 5 requests in flight. Default true.
     pub enable_idempotence: bool,
-    /// `max.in.flight.requests.per.connection`: unacknowledged produce requests per broker.
-    /// Without idempotence, more than 1 lets a retried batch land after a later one. Default 5.
+    /// `max.in.flight.requests.per.connection`: unacknowledged produce requests per broker,
+    /// and with idempotence also the batches of one partition in flight at once (at most 5:
+    /// the broker keeps their order by their sequences). Without idempotence one batch per
+    /// partition is in flight, so a retried batch never lands after a later one (Java's
+    /// producer allows reordering there). Default 5.
     pub max_in_flight_requests_per_connection: usize,
     /// `retries`: how often a failed batch is resent; `delivery.timeout.ms` usually ends the
     /// retrying first. Default `i32::MAX`, as in Java.

@@ -220,6 +220,36 @@ impl Connection {
             .await
     }
 
+    /// Like [`send_at_most`](Self::send_at_most) (at no version above `max`, if given), in
+    /// two steps: this resolves once the request is queued for writing, and the returned
+    /// [`Submitted`] waits for its response (within `request.timeout.ms`). Requests queued on
+    /// one connection are written in the order they were queued, so a caller that queues
+    /// one after another has them reach the broker in that order (Produce with several
+    /// batches of a partition in flight).
+    pub(crate) async fn submit<R: Request>(
+        &self,
+        request: &R,
+        max: Option<i16>,
+    ) -> Result<Submitted<'_, R>> {
+        let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
+            broker: self.addr().to_string(),
+            reason: format!("unknown API key {}", R::KEY),
+        })?;
+        let version = self.inner.version(key)?;
+        let version = max.map_or(version, |max| version.min(max));
+        let (frame, correlation_id) = self.inner.encode(request, version)?;
+        let rx = self
+            .inner
+            .enqueue(frame, correlation_id, R::KEY, true, Gate::Wait)
+            .await?;
+        Ok(Submitted {
+            inner: &self.inner,
+            rx,
+            version,
+            _request: std::marker::PhantomData,
+        })
+    }
+
     /// Sends a request the broker will not answer (Produce with `acks=0`); resolves once the
     /// frame is written, or fails after `request.timeout.ms`, closing the connection as a
     /// request awaiting its response does: a peer that stopped reading would otherwise hold
@@ -234,6 +264,26 @@ impl Connection {
             .round_trip(request, version, timeout, false, Gate::Wait)
             .await
             .map(drop)
+    }
+}
+
+/// A request queued on a connection ([`Connection::submit`]), awaiting its response.
+pub(crate) struct Submitted<'a, R> {
+    inner: &'a Inner,
+    rx: oneshot::Receiver<Result<bytes::Bytes>>,
+    version: i16,
+    _request: std::marker::PhantomData<fn(&R)>,
+}
+
+impl<R: Request> Submitted<'_, R> {
+    /// The response, within `request.timeout.ms` (a timeout closes the connection, as for
+    /// [`Connection::send`]).
+    pub(crate) async fn response(self) -> Result<R::Response> {
+        let timeout = self.inner.params.request_timeout;
+        let frame = self.inner.reply::<R>(self.rx, timeout).await?;
+        #[cfg(feature = "fuzzing")]
+        hooks::capture(R::KEY, self.version, &frame);
+        decode_response::<R>(frame, self.version).map_err(|reason| self.inner.malformed(reason))
     }
 }
 
@@ -326,6 +376,15 @@ impl Inner {
         let rx = self
             .enqueue(frame, correlation_id, R::KEY, expects_response, gate)
             .await?;
+        self.reply::<R>(rx, timeout).await
+    }
+
+    /// Waits up to `timeout` for the response frame to a request already queued.
+    async fn reply<R: Request>(
+        &self,
+        rx: oneshot::Receiver<Result<bytes::Bytes>>,
+        timeout: Duration,
+    ) -> Result<bytes::Bytes> {
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => Err(self.shared.error()),

@@ -1,15 +1,19 @@
 //! Per-partition queues of record batches, encoded as records arrive.
 //!
 //! `send` appends to the open batch of its partition; the sender takes the oldest batch of a
-//! partition once it is full, its `linger.ms` has passed, or a flush asks for it. One batch
-//! per partition is in flight at a time: a retry can never be overtaken by a later batch,
-//! and with idempotence the only sequenced, unacknowledged batch of a partition is the one in
-//! flight (or waiting to be retried), which keeps sequence bookkeeping simple.
+//! partition once it is full, its `linger.ms` has passed, or a flush asks for it. A queue
+//! stays in the order its records were sent: a batch put back (retry, split) goes to its
+//! place ([`Place`]), ahead of the batches created after it.
+//!
+//! With idempotence up to `max.in.flight.requests.per.connection` batches of a partition are
+//! in flight at once (the broker's sequence check keeps them in order, and the sender only
+//! lets a batch waiting to be sent again go when it is the first unsettled one of its
+//! partition); without, one, so a retry is never overtaken by a later batch.
 //!
 //! Every batch holds a reservation from `buffer.memory` for its whole capacity, taken before
 //! it is created and returned when it is settled, so the budget bounds real memory.
 
-use super::batch::{Append, Batch, BatchSettings, Reply};
+use super::batch::{Append, Batch, BatchSettings, Place, Reply};
 use super::delivery::Delivery;
 use super::flush::Tracker;
 use crate::record::TopicPartition;
@@ -23,8 +27,24 @@ use tokio::time::Instant;
 
 #[derive(Default)]
 struct Queue {
+    /// In [`Place`] order.
     batches: VecDeque<Batch>,
-    in_flight: bool,
+    /// Batches taken by the sender and not yet settled or put back.
+    in_flight: usize,
+    /// Batches created so far: the next one's place.
+    created: u64,
+}
+
+impl Queue {
+    /// Puts a batch back where it belongs: after every batch that precedes it.
+    fn put_back(&mut self, batch: Batch) {
+        let at = self
+            .batches
+            .iter()
+            .position(|b| b.place > batch.place)
+            .unwrap_or(self.batches.len());
+        self.batches.insert(at, batch);
+    }
 }
 
 /// tokio's timers round their deadline up to a whole millisecond and the runtime parks in
@@ -70,15 +90,23 @@ fn existing_queue<'a>(queues: &'a mut Queues, tp: &TopicPartition) -> Option<&'a
 
 pub(crate) struct Accumulator {
     settings: BatchSettings,
+    /// How many batches of one partition may be in flight at once.
+    max_in_flight: usize,
     queues: Mutex<Queues>,
     /// Where each new batch takes its ticket for `flush`.
     tracker: Arc<Tracker>,
 }
 
 impl Accumulator {
-    pub(crate) fn new(settings: BatchSettings, tracker: Arc<Tracker>) -> Self {
+    /// `max_in_flight`: batches of one partition in flight at once (at least 1).
+    pub(crate) fn new(
+        settings: BatchSettings,
+        max_in_flight: usize,
+        tracker: Arc<Tracker>,
+    ) -> Self {
         Self {
             settings,
+            max_in_flight: max_in_flight.max(1),
             queues: Mutex::new(Queues::default()),
             tracker,
         }
@@ -110,7 +138,9 @@ impl Accumulator {
         else {
             return Appended::NeedsBatch(reply);
         };
-        let Some(builder) = batch.body.open_mut() else {
+        // A split half sent again with the sequences of the batch it came from must keep
+        // its records (see `Batch::split`).
+        let Some(builder) = batch.body.open_mut().filter(|_| batch.sequence.is_none()) else {
             return Appended::NeedsBatch(reply);
         };
         if builder.size_estimate() + record.size > self.settings.batch_size {
@@ -146,21 +176,31 @@ impl Accumulator {
             self.tracker.pending(),
         );
         let delivery = batch.push_reply(reply, record.timestamp);
-        queue_mut(&mut lock(&self.queues), topic, partition)
-            .batches
-            .push_back(batch);
+        let mut queues = lock(&self.queues);
+        let queue = queue_mut(&mut queues, topic, partition);
+        batch.place = Place::new(queue.created);
+        queue.created += 1;
+        queue.batches.push_back(batch);
         delivery
     }
 
-    /// Takes the front batch of every partition that is not in flight, is ready (full,
-    /// lingered, a retry whose backoff passed, or any batch when `hurry`: a flush, or memory
-    /// running short) and that `eligible` accepts.
-    /// Returns them and the earliest instant another batch becomes ready.
+    /// Takes, from each partition, the batches that are ready (full, lingered, a retry whose
+    /// backoff passed, or any batch when `hurry`: a flush, or memory running short) and that
+    /// `eligible` accepts, in order, while fewer than the most allowed are in flight.
+    /// `eligible` is also told how many batches of the partition this call took already.
+    /// With `bump_pending` only partitions holding a batch of unknown outcome are looked at,
+    /// and in them only the batches that keep their sequence, from the first, wherever it
+    /// waits in the queue: the unknown ones must be resolved under the old epoch before the
+    /// bump, and the sequenced ones before them go first; batches waiting for the new
+    /// epoch's sequences are passed over.
+    /// Returns the batches, each partition's together and in order, and the earliest instant
+    /// another batch becomes ready.
     pub(crate) fn drain(
         &self,
         now: Instant,
         hurry: bool,
-        mut eligible: impl FnMut(&TopicPartition, &Batch) -> bool,
+        bump_pending: bool,
+        mut eligible: impl FnMut(&TopicPartition, &Batch, usize) -> bool,
     ) -> (Vec<Batch>, Option<Instant>) {
         let mut ready = Vec::new();
         let mut next_wakeup: Option<Instant> = None;
@@ -168,67 +208,82 @@ impl Accumulator {
             next_wakeup = Some(next_wakeup.map_or(t, |w| w.min(t)));
         };
         for queue in Self::all_queues(&mut lock(&self.queues)) {
-            if queue.in_flight {
+            if bump_pending && !queue.batches.iter().any(|b| b.outcome_unknown) {
                 continue;
             }
-            let Some(front) = queue.batches.front() else {
-                continue;
-            };
-            if let Some(retry_at) = front.retry_at.filter(|t| *t > now) {
-                wake_at(retry_at);
-                continue;
-            }
-            let full = queue.batches.len() > 1
-                || !front.body.is_open()
-                || front.size_estimate() >= self.settings.batch_size;
-            let due = front.created + self.settings.linger;
-            let lingered = due <= now + LINGER_SLACK;
-            if !(full || lingered || hurry) {
-                wake_at(due.checked_sub(LINGER_SLACK).unwrap_or(due));
-                continue;
-            }
-            if !eligible(&front.tp, front) {
-                continue;
-            }
-            if let Some(batch) = queue.batches.pop_front() {
-                queue.in_flight = true;
+            let mut taken = 0;
+            while queue.in_flight < self.max_in_flight {
+                let index = if bump_pending {
+                    match queue.batches.iter().position(|b| b.sequence.is_some()) {
+                        Some(index) => index,
+                        None => break,
+                    }
+                } else {
+                    0
+                };
+                let Some(candidate) = queue.batches.get(index) else {
+                    break;
+                };
+                if let Some(retry_at) = candidate.retry_at.filter(|t| *t > now) {
+                    wake_at(retry_at);
+                    break;
+                }
+                let full = queue.batches.len() > index + 1
+                    || !candidate.body.is_open()
+                    || candidate.size_estimate() >= self.settings.batch_size;
+                let due = candidate.created + self.settings.linger;
+                let lingered = due <= now + LINGER_SLACK;
+                if !(full || lingered || hurry) {
+                    wake_at(due.checked_sub(LINGER_SLACK).unwrap_or(due));
+                    break;
+                }
+                if !eligible(&candidate.tp, candidate, taken) {
+                    break;
+                }
+                let Some(batch) = queue.batches.remove(index) else {
+                    break;
+                };
+                queue.in_flight += 1;
+                taken += 1;
                 ready.push(batch);
             }
         }
         (ready, next_wakeup)
     }
 
-    /// Puts a batch back at the front of its queue, to be sent again after `backoff`.
+    /// Puts an in-flight batch back in its place in its queue, to be sent again after
+    /// `backoff`.
     pub(crate) fn requeue(&self, mut batch: Batch, backoff: Duration) {
         batch.retry_at = Some(deadline_after(backoff));
         let mut queues = lock(&self.queues);
         let queue = queue_mut(&mut queues, &batch.topic, batch.tp.partition);
-        queue.in_flight = false;
-        queue.batches.push_front(batch);
+        queue.in_flight = queue.in_flight.saturating_sub(1);
+        queue.put_back(batch);
     }
 
-    /// Puts the halves of a split batch back at the front of its queue, in order.
+    /// Puts the halves of a split in-flight batch back in its place, in order.
     pub(crate) fn requeue_split(&self, first: Batch, second: Batch) {
         let mut queues = lock(&self.queues);
         let queue = queue_mut(&mut queues, &first.topic, first.tp.partition);
-        queue.in_flight = false;
-        queue.batches.push_front(second);
-        queue.batches.push_front(first);
+        queue.in_flight = queue.in_flight.saturating_sub(1);
+        queue.put_back(first);
+        queue.put_back(second);
     }
 
     pub(crate) fn settings(&self) -> &BatchSettings {
         &self.settings
     }
 
-    /// Marks the partition's in-flight batch settled, letting its next batch go.
+    /// Marks one of the partition's in-flight batches settled, letting another go.
     pub(crate) fn done(&self, tp: &TopicPartition) {
         if let Some(queue) = existing_queue(&mut lock(&self.queues), tp) {
-            queue.in_flight = false;
+            queue.in_flight = queue.in_flight.saturating_sub(1);
         }
     }
 
     /// Removes every waiting batch created before `cutoff` (delivery timeout), those whose
-    /// outcome is unknown included (KIP-91): the caller fails them saying so.
+    /// outcome is unknown included (KIP-91): the caller fails them saying so. Each
+    /// partition's come in send order.
     pub(crate) fn expire(&self, cutoff: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
         for queue in Self::all_queues(&mut lock(&self.queues)) {
@@ -266,7 +321,7 @@ impl Accumulator {
             keep(topic)
                 || partitions
                     .iter()
-                    .any(|q| q.in_flight || !q.batches.is_empty())
+                    .any(|q| q.in_flight > 0 || !q.batches.is_empty())
         });
     }
 
@@ -291,8 +346,14 @@ mod tests {
     use crate::error::Error;
     use tokio::sync::Semaphore;
 
-    /// An accumulator of 200-byte batches, and a `buffer.memory` of 10,000 bytes.
+    /// An accumulator of 200-byte batches, one per partition in flight, and a
+    /// `buffer.memory` of 10,000 bytes.
     fn accumulator(linger_ms: u64) -> (Accumulator, Arc<Semaphore>) {
+        accumulator_with(linger_ms, 1)
+    }
+
+    /// The same, with up to `max_in_flight` batches per partition in flight.
+    fn accumulator_with(linger_ms: u64, max_in_flight: usize) -> (Accumulator, Arc<Semaphore>) {
         let settings = BatchSettings {
             batch_size: 200,
             linger: Duration::from_millis(linger_ms),
@@ -300,7 +361,10 @@ mod tests {
             compression_level: None,
         };
         let memory = Arc::new(Semaphore::new(10_000));
-        (Accumulator::new(settings, Arc::default()), memory)
+        (
+            Accumulator::new(settings, max_in_flight, Arc::default()),
+            memory,
+        )
     }
 
     fn tp(partition: i32) -> TopicPartition {
@@ -345,17 +409,17 @@ mod tests {
         let (acc, memory) = accumulator(50);
         let tp = tp(0);
         let _rx = append(&acc, &memory, &tp, b"a");
-        let (ready, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        let (ready, wake) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert!(ready.is_empty());
         assert_eq!(wake, Some(Instant::now() + Duration::from_millis(49)));
-        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
+        let (ready, _) = acc.drain(Instant::now(), true, false, |_, _, _| true);
         assert_eq!(ready.len(), 1, "flush ignores linger");
         acc.requeue(ready.into_iter().next().unwrap(), Duration::ZERO);
         tokio::time::advance(Duration::from_micros(48_900)).await;
-        let (ready, _) = acc.drain(Instant::now(), false, |_, _| true);
+        let (ready, _) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert!(ready.is_empty(), "1.1 ms short of linger.ms");
         tokio::time::advance(Duration::from_micros(100)).await;
-        let (ready, _) = acc.drain(Instant::now(), false, |_, _| true);
+        let (ready, _) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert_eq!(ready.len(), 1, "within a timer tick of linger.ms");
     }
 
@@ -365,17 +429,17 @@ mod tests {
         let tp = tp(0);
         let _a = append(&acc, &memory, &tp, &[b'a'; 150]);
         let _b = append(&acc, &memory, &tp, &[b'b'; 150]);
-        let (first, _) = acc.drain(Instant::now(), false, |_, _| true);
+        let (first, _) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert_eq!(first.len(), 1);
-        let (none, _) = acc.drain(Instant::now(), false, |_, _| true);
+        let (none, _) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert!(none.is_empty(), "the second batch waits for the first");
         let first = first.into_iter().next().unwrap();
         acc.requeue(first, Duration::from_millis(100));
-        let (none, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        let (none, wake) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert!(none.is_empty(), "backing off");
         assert_eq!(wake, Some(Instant::now() + Duration::from_millis(100)));
         tokio::time::advance(Duration::from_millis(100)).await;
-        let (again, _) = acc.drain(Instant::now(), false, |_, _| true);
+        let (again, _) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert_eq!(again[0].records.len(), 1);
         assert_eq!(
             again[0].records[0].1, b'a' as i64,
@@ -384,12 +448,73 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn up_to_the_limit_of_a_partition_goes_and_what_comes_back_goes_to_its_place() {
+        let (acc, memory) = accumulator_with(0, 3);
+        let tp = tp(0);
+        let _d: Vec<_> = [b'a', b'b', b'c', b'd']
+            .iter()
+            .map(|v| append(&acc, &memory, &tp, &[*v; 150]))
+            .collect();
+        let mut sent = drain_all(&acc, false);
+        assert_eq!(values(&sent), [[b'a'], [b'b'], [b'c']], "three at most");
+        assert!(drain_all(&acc, true).is_empty());
+        let (c, a) = (sent.pop().unwrap(), sent.remove(0));
+        acc.requeue(c, Duration::ZERO);
+        acc.requeue(a, Duration::ZERO);
+        assert_eq!(
+            values(&drain_all(&acc, false)),
+            [[b'a'], [b'c']],
+            "back in their places, ahead of d; b still in flight"
+        );
+        acc.done(&tp);
+        assert_eq!(values(&drain_all(&acc, false)), [[b'd']]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_a_bump_waits_only_sequenced_batches_go_where_one_is_of_unknown_outcome() {
+        let (acc, memory) = accumulator_with(0, 5);
+        let (p0, p1) = (tp(0), tp(1));
+        let fields = |base_sequence| crate::producer::batch::ProducerFields {
+            producer_id: 1,
+            epoch: 0,
+            base_sequence,
+            transactional: false,
+        };
+        let _d: Vec<_> = [b'a', b'b', b'c']
+            .iter()
+            .map(|v| append(&acc, &memory, &p0, &[*v; 150]))
+            .collect();
+        let _e = append(&acc, &memory, &p1, &[b'd'; 150]);
+        let mut sent = drain_all(&acc, false);
+        sent.sort_by_key(|b| b.tp.partition);
+        // a: refused, waits for the new epoch; b: retriable; c: unknown; d (p1): retriable.
+        sent[1].sequence = Some(fields(1));
+        sent[2].sequence = Some(fields(2));
+        sent[2].outcome_unknown = true;
+        sent[3].sequence = Some(fields(0));
+        for batch in sent {
+            acc.requeue(batch, Duration::ZERO);
+        }
+        let (taken, _) = acc.drain(Instant::now(), false, true, |_, _, _| true);
+        assert_eq!(
+            values(&taken),
+            [[b'b'], [b'c']],
+            "past the unsequenced a; nothing of p1, where nothing is unknown"
+        );
+        for batch in taken {
+            acc.requeue(batch, Duration::ZERO);
+        }
+        let (taken, _) = acc.drain(Instant::now(), false, true, |_, b, _| !b.outcome_unknown);
+        assert_eq!(values(&taken), [[b'b']], "as far as the sender lets them");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn expiry_takes_batches_whose_outcome_is_unknown_too() {
         let (acc, memory) = accumulator(0);
         let (p0, p1) = (tp(0), tp(1));
         let _a = append(&acc, &memory, &p0, b"a");
         let _b = append(&acc, &memory, &p1, b"b");
-        let (ready, _) = acc.drain(Instant::now(), false, |tp, _| tp.partition == 0);
+        let (ready, _) = acc.drain(Instant::now(), false, false, |tp, _, _| tp.partition == 0);
         let mut unknown = ready.into_iter().next().unwrap();
         unknown.outcome_unknown = true;
         acc.requeue(unknown, Duration::ZERO);
@@ -419,7 +544,7 @@ mod tests {
             9_800,
             "appends into it reserve nothing"
         );
-        let (ready, _) = acc.drain(Instant::now(), true, |_, _| true);
+        let (ready, _) = acc.drain(Instant::now(), true, false, |_, _, _| true);
         ready.into_iter().next().unwrap().fail(|| Error::Closed);
         assert_eq!(memory.available_permits(), 10_000);
         assert!(matches!(rx.await, Err(Error::Closed)));
@@ -434,7 +559,7 @@ mod tests {
     }
 
     fn drain_all(acc: &Accumulator, hurry: bool) -> Vec<Batch> {
-        acc.drain(Instant::now(), hurry, |_, _| true).0
+        acc.drain(Instant::now(), hurry, false, |_, _, _| true).0
     }
 
     #[tokio::test(start_paused = true)]
@@ -465,10 +590,10 @@ mod tests {
         let (p0, p1) = (tp(0), tp(1));
         let _a = append(&acc, &memory, &p0, b"a");
         let _b = append(&acc, &memory, &p1, b"b");
-        let (taken, _) = acc.drain(Instant::now(), false, |tp, _| tp.partition == 1);
+        let (taken, _) = acc.drain(Instant::now(), false, false, |tp, _, _| tp.partition == 1);
         assert_eq!(values(&taken), [vec![b'b']]);
         let _c = append(&acc, &memory, &p0, &[b'c'; 190]);
-        let (taken, _) = acc.drain(Instant::now(), false, |_, _| true);
+        let (taken, _) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert_eq!(
             values(&taken),
             [vec![b'a']],
@@ -488,7 +613,7 @@ mod tests {
         acc.requeue(batch, Duration::from_millis(10));
         tokio::time::advance(Duration::from_millis(5)).await;
         let _b = append(&acc, &memory, &p1, b"b");
-        let (none, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        let (none, wake) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert!(none.is_empty());
         assert_eq!(
             wake,
@@ -496,7 +621,7 @@ mod tests {
             "p0's backoff"
         );
         tokio::time::advance(Duration::from_millis(5)).await;
-        let (retried, wake) = acc.drain(Instant::now(), false, |_, _| true);
+        let (retried, wake) = acc.drain(Instant::now(), false, false, |_, _, _| true);
         assert_eq!(values(&retried), [vec![b'a']]);
         let linger_due = start + Duration::from_millis(5 + 30 - 1);
         assert_eq!(wake, Some(linger_due), "p1's linger.ms, less the slack");
@@ -522,7 +647,9 @@ mod tests {
         let (waiting, in_flight, idle) = (tp(0), TopicPartition::new("u", 0), tp(1));
         let _a = append(&acc, &memory, &waiting, b"a");
         let _b = append(&acc, &memory, &in_flight, b"b");
-        let sent = acc.drain(Instant::now(), true, |tp, _| tp.topic == "u").0;
+        let sent = acc
+            .drain(Instant::now(), true, false, |tp, _, _| tp.topic == "u")
+            .0;
         let forget_all = |_: &str| false;
         acc.forget_topics(forget_all);
         assert!(

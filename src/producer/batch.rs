@@ -68,6 +68,22 @@ pub(crate) struct ProducerFields {
     pub transactional: bool,
 }
 
+/// Where a batch belongs in its partition's queue: the order its records were sent in. A
+/// batch's place is its number among the partition's batches; a split half's, that and the
+/// index of its first record in the batch it came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Place {
+    batch: u64,
+    record: usize,
+}
+
+impl Place {
+    /// The place of the partition's batch number `batch`.
+    pub(crate) fn new(batch: u64) -> Place {
+        Place { batch, record: 0 }
+    }
+}
+
 /// Settings that shape batches.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BatchSettings {
@@ -221,9 +237,10 @@ impl Body {
 ///
 /// `retry_at`, `attempts`, `sequence` and `outcome_unknown` are separate fields rather than
 /// one lifecycle enum because nearly all their combinations occur: a split half has attempts
-/// but neither backoff nor sequence; a batch put back for want of a leader has a backoff but
-/// no attempt; a batch of unknown outcome has a sequence only with idempotence. Whether a
-/// batch is in flight is its queue's flag (and who holds it). After an answer they change
+/// but no backoff, and a sequence only with idempotence; a batch put back for want of a
+/// leader has a backoff but no attempt; a batch of unknown outcome has a sequence only with
+/// idempotence. Whether a batch is in flight is who holds it (its queue counts how many
+/// are). After an answer they change
 /// only as `outcome::decide` says (`settle.rs`), besides `split` and an epoch bump clearing
 /// waiting sequences.
 pub(crate) struct Batch {
@@ -236,6 +253,8 @@ pub(crate) struct Batch {
     /// Where the `Delivery`s of this batch's records are written.
     slots: Slots,
     pub created: Instant,
+    /// Its place in its partition's queue (set when it is queued).
+    pub place: Place,
     /// Not sent again before this instant (retry backoff).
     pub retry_at: Option<Instant>,
     /// Attempts that failed and were retried (the `retries` setting bounds them).
@@ -269,6 +288,7 @@ impl Batch {
             records: Vec::new(),
             slots: Slots::default(),
             created: Instant::now(),
+            place: Place::default(),
             retry_at: None,
             attempts: 0,
             sequence: None,
@@ -320,7 +340,7 @@ impl Batch {
     /// part of the reservation (Java's `splitAndReenqueue`). The records are decoded back
     /// from the encoded bytes; a batch that cannot be split comes back unchanged as the error.
     /// The halves are open, unsequenced and of known outcome, and keep the batch's creation
-    /// time and attempts; the first is this batch.
+    /// time and attempts; the first is this batch, and keeps its place.
     pub(crate) fn split(mut self, settings: &BatchSettings) -> Result<(Batch, Batch), Box<Batch>> {
         if self.records.len() < 2 {
             return Err(Box::new(self));
@@ -356,6 +376,10 @@ impl Batch {
             records: self.records.split_off(mid),
             slots: Slots::default(),
             created: self.created,
+            place: Place {
+                record: self.place.record + mid,
+                ..self.place
+            },
             retry_at: None,
             attempts: self.attempts,
             sequence: None,

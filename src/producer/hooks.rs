@@ -65,7 +65,9 @@ pub fn fuzz_produce_settle(data: &[u8]) {
             record += 1;
         }
     }
-    let (mut batches, _) = shared.accumulator.drain(Instant::now(), true, |_, _| true);
+    let (mut batches, _) = shared
+        .accumulator
+        .drain(Instant::now(), true, false, |_, _, _| true);
     for batch in &mut batches {
         batch.outcome_unknown = known & 2 != 0;
         if known & 8 != 0 {

@@ -6,6 +6,13 @@
 //! lost the producer's state (`UNKNOWN_PRODUCER_ID`), or sequences no longer line up
 //! (`OUT_OF_ORDER_SEQUENCE_NUMBER`, `INVALID_PRODUCER_EPOCH`), the producer bumps its epoch
 //! (KIP-360) and restarts every partition at sequence 0, rather than going fatal.
+//!
+//! Several batches of a partition may be on their way at once (up to
+//! `max.in.flight.requests.per.connection`). The broker writes a batch only if its sequence
+//! follows on from the last one it wrote, so a batch behind one that was not written is
+//! refused (`OUT_OF_ORDER_SEQUENCE_NUMBER`) and sent again after it: the unsettled batches
+//! kept here, in sequence order, say which batch may go again first and whether such a
+//! refusal only means an earlier batch is not written yet.
 
 use super::batch::ProducerFields;
 use crate::cluster::Cluster;
@@ -13,7 +20,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::record::TopicPartition;
 use crate::sync::lock;
 use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,11 +28,23 @@ use std::time::Duration;
 struct State {
     producer_id: i64,
     epoch: i16,
-    next_sequence: HashMap<TopicPartition, i32>,
+    partitions: HashMap<TopicPartition, Sequences>,
     bump_requested: bool,
 }
 
-/// Producer id, epoch and next sequence per partition.
+/// One partition's sequences in the current epoch.
+#[derive(Debug, Default)]
+struct Sequences {
+    /// The base sequence of the next batch sequenced.
+    next: i32,
+    /// The base sequences of the batches sequenced and not yet settled (written, failed or
+    /// forgotten), in the order they were sequenced: on their way, or waiting to be sent
+    /// again with their sequence (Java's in-flight batches by sequence).
+    unsettled: VecDeque<i32>,
+}
+
+/// Producer id, epoch, and per partition the next sequence and the sequenced batches not yet
+/// settled.
 #[derive(Debug)]
 pub(crate) struct Idempotence {
     state: Mutex<State>,
@@ -42,7 +61,7 @@ impl Idempotence {
             state: Mutex::new(State {
                 producer_id,
                 epoch,
-                next_sequence: HashMap::new(),
+                partitions: HashMap::new(),
                 bump_requested: false,
             }),
         }
@@ -54,14 +73,19 @@ impl Idempotence {
         (s.producer_id, s.epoch)
     }
 
-    /// Sequences `count` records for `tp`: the fields for its batch. Sequences wrap at
+    /// Sequences `count` records for `tp`: the fields for its batch, which is unsettled
+    /// until [`settled`](Self::settled) or [`release`](Self::release). Sequences wrap at
     /// `i32::MAX` to 0, as the broker expects.
     pub(crate) fn assign(&self, tp: &TopicPartition, count: usize) -> ProducerFields {
         let mut s = lock(&self.state);
         let (producer_id, epoch) = (s.producer_id, s.epoch);
-        let next = s.next_sequence.entry(tp.clone()).or_insert(0);
-        let base_sequence = *next;
-        *next = wrap_add(base_sequence, count);
+        let partition = match s.partitions.get_mut(tp) {
+            Some(partition) => partition,
+            None => s.partitions.entry(tp.clone()).or_default(),
+        };
+        let base_sequence = partition.next;
+        partition.next = wrap_add(base_sequence, count);
+        partition.unsettled.push_back(base_sequence);
         ProducerFields {
             producer_id,
             epoch,
@@ -70,14 +94,86 @@ impl Idempotence {
         }
     }
 
-    /// A sequenced batch failed and the broker did not write it: its sequences are free
-    /// again. Only the newest sequenced batch of a partition can fail this way (one batch per
-    /// partition is in flight), so rewinding to its base is exact.
-    pub(crate) fn release(&self, tp: &TopicPartition, fields: ProducerFields) {
+    /// Whether `fields` are the current epoch's and the batch is its partition's first
+    /// unsettled one: only that batch may be sent again while later ones are on their way,
+    /// so a retry is never overtaken (Java's `firstInFlightSequence`).
+    pub(crate) fn is_first_unsettled(&self, tp: &TopicPartition, fields: &ProducerFields) -> bool {
+        let s = lock(&self.state);
+        s.current(fields)
+            && s.partitions
+                .get(tp)
+                .and_then(|p| p.unsettled.front())
+                .is_some_and(|&base| base == fields.base_sequence)
+    }
+
+    /// Whether a batch sequenced before this one (in this epoch) is not settled yet: on its
+    /// way, or waiting to be sent again. Then this batch's `OUT_OF_ORDER_SEQUENCE_NUMBER`
+    /// may only mean that the earlier batch is not written yet.
+    pub(crate) fn earlier_unsettled(&self, tp: &TopicPartition, fields: &ProducerFields) -> bool {
+        let s = lock(&self.state);
+        s.current(fields)
+            && s.partitions.get(tp).is_some_and(|p| {
+                p.unsettled
+                    .iter()
+                    .position(|&base| base == fields.base_sequence)
+                    .is_some_and(|i| i > 0)
+            })
+    }
+
+    /// The batch is settled: written, or failed or forgotten with its sequences spent.
+    pub(crate) fn settled(&self, tp: &TopicPartition, fields: &ProducerFields) {
         let mut s = lock(&self.state);
-        if fields.producer_id == s.producer_id && fields.epoch == s.epoch {
-            s.next_sequence.insert(tp.clone(), fields.base_sequence);
+        if s.current(fields) {
+            if let Some(p) = s.partitions.get_mut(tp) {
+                p.remove(fields.base_sequence);
+            }
         }
+    }
+
+    /// A sequenced batch of `count` records failed and the broker wrote none of it. If it is
+    /// its partition's newest sequenced batch, its sequences are free again: the partition's
+    /// next sequence rewinds to its base. Otherwise later batches were sequenced after it
+    /// and would leave a gap: the epoch is bumped (KIP-360) and every partition restarts at
+    /// 0, which resequences them (Java's idempotent producer does the same).
+    pub(crate) fn release(&self, tp: &TopicPartition, fields: ProducerFields, count: usize) {
+        let mut s = lock(&self.state);
+        if !s.current(&fields) {
+            return;
+        }
+        let Some(p) = s.partitions.get_mut(tp) else {
+            return;
+        };
+        p.remove(fields.base_sequence);
+        if wrap_add(fields.base_sequence, count) == p.next {
+            p.next = fields.base_sequence;
+        } else {
+            tracing::debug!(%tp, "a failed batch leaves a gap in the sequences; bumping the epoch");
+            s.bump_requested = true;
+        }
+    }
+
+    /// A sequenced batch too large for the topic is split in two, the first of
+    /// `first_count` records: the halves take its sequences, in order, so the batches
+    /// sequenced after it still follow on (Java's `splitAndReenqueue`).
+    pub(crate) fn split(
+        &self,
+        tp: &TopicPartition,
+        fields: ProducerFields,
+        first_count: usize,
+    ) -> (ProducerFields, ProducerFields) {
+        let second = ProducerFields {
+            base_sequence: wrap_add(fields.base_sequence, first_count),
+            ..fields
+        };
+        let mut s = lock(&self.state);
+        if s.current(&fields) {
+            if let Some(p) = s.partitions.get_mut(tp) {
+                if let Some(i) = p.unsettled.iter().position(|&b| b == fields.base_sequence) {
+                    p.unsettled.insert(i + 1, second.base_sequence);
+                }
+            }
+        }
+        (fields, second)
     }
 
     /// Asks for an epoch bump before new batches are sequenced.
@@ -89,7 +185,8 @@ impl Idempotence {
         lock(&self.state).bump_requested
     }
 
-    /// Takes the new identity from InitProducerId; every partition restarts at 0.
+    /// Takes the new identity from InitProducerId; every partition restarts at 0, with
+    /// nothing unsettled.
     pub(crate) fn bumped(&self, producer_id: i64, epoch: i16) {
         let mut s = lock(&self.state);
         tracing::info!(
@@ -101,8 +198,23 @@ impl Idempotence {
         );
         s.producer_id = producer_id;
         s.epoch = epoch;
-        s.next_sequence.clear();
+        s.partitions.clear();
         s.bump_requested = false;
+    }
+}
+
+impl State {
+    /// Whether `fields` were given out under the current producer id and epoch.
+    fn current(&self, fields: &ProducerFields) -> bool {
+        fields.producer_id == self.producer_id && fields.epoch == self.epoch
+    }
+}
+
+impl Sequences {
+    fn remove(&mut self, base: i32) {
+        if let Some(i) = self.unsettled.iter().position(|&b| b == base) {
+            self.unsettled.remove(i);
+        }
     }
 }
 
@@ -161,8 +273,46 @@ mod tests {
         let tp = TopicPartition::new("t", 0);
         id.assign(&tp, 10);
         let failed = id.assign(&tp, 4);
-        id.release(&tp, failed);
+        id.release(&tp, failed, 4);
         assert_eq!(id.assign(&tp, 1).base_sequence, 10);
+        assert!(!id.bump_requested());
+    }
+
+    #[test]
+    fn a_failed_batch_with_later_ones_sequenced_bumps_the_epoch_instead() {
+        let id = Idempotence::new(7, 0, false);
+        let tp = TopicPartition::new("t", 0);
+        let failed = id.assign(&tp, 4);
+        let later = id.assign(&tp, 2);
+        id.release(&tp, failed, 4);
+        assert!(id.bump_requested(), "the later batch would leave a gap");
+        assert!(id.is_first_unsettled(&tp, &later));
+        assert_eq!(id.assign(&tp, 1).base_sequence, 6, "nothing rewound");
+    }
+
+    #[test]
+    fn only_the_first_unsettled_batch_is_first_and_later_ones_know_it() {
+        let id = Idempotence::new(7, 0, false);
+        let tp = TopicPartition::new("t", 0);
+        let [a, b, c] = [3, 2, 5].map(|n| id.assign(&tp, n));
+        assert!(id.is_first_unsettled(&tp, &a) && !id.is_first_unsettled(&tp, &b));
+        assert!(!id.earlier_unsettled(&tp, &a));
+        assert!(id.earlier_unsettled(&tp, &b) && id.earlier_unsettled(&tp, &c));
+        id.settled(&tp, &a);
+        assert!(id.is_first_unsettled(&tp, &b) && !id.earlier_unsettled(&tp, &b));
+        let (first, second) = id.split(&tp, b, 1);
+        assert_eq!((first.base_sequence, second.base_sequence), (3, 4));
+        assert!(id.earlier_unsettled(&tp, &second) && id.earlier_unsettled(&tp, &c));
+        id.settled(&tp, &first);
+        id.settled(&tp, &second);
+        assert!(id.is_first_unsettled(&tp, &c));
+        id.request_bump();
+        id.bumped(7, 1);
+        assert!(
+            !id.is_first_unsettled(&tp, &c),
+            "an old epoch's batch is nobody's first"
+        );
+        assert!(!id.earlier_unsettled(&tp, &id.assign(&tp, 1)));
     }
 
     #[test]
@@ -174,7 +324,8 @@ mod tests {
         assert!(id.bump_requested());
         id.bumped(7, 1);
         assert!(!id.bump_requested());
-        id.release(&tp, old);
+        id.release(&tp, old, 10);
+        assert!(!id.bump_requested());
         let fresh = id.assign(&tp, 2);
         assert_eq!((fresh.epoch, fresh.base_sequence), (1, 0));
         assert_eq!(id.identity(), (7, 1));

@@ -186,9 +186,7 @@ impl Shared {
         }
         let batches = self.accumulator.take_all();
         let count = batches.iter().map(|b| b.record_count()).sum();
-        for batch in batches {
-            self.give_up(batch, FailWith::Abandoned);
-        }
+        self.give_up(batches, FailWith::Abandoned);
         count
     }
 
@@ -221,7 +219,18 @@ impl Shared {
             compression_level: config.compression_level,
         };
         Arc::new(Shared {
-            accumulator: Accumulator::new(batch_settings, tracker.clone()),
+            // With idempotence the broker's sequence check keeps a partition's batches in
+            // order however many are in flight; without, a retry could land after a later
+            // batch, so one batch per partition goes at a time.
+            accumulator: Accumulator::new(
+                batch_settings,
+                if idempotence.is_some() {
+                    config.max_in_flight_requests_per_connection
+                } else {
+                    1
+                },
+                tracker.clone(),
+            ),
             partitioner: PartitionChooser::new(
                 config.partitioner.clone(),
                 config.partitioner_ignore_keys,

@@ -5,9 +5,11 @@
 //!
 //! The decision says what the broker did with the batch (wrote it, maybe wrote it, or did not)
 //! and so what becomes of its sequence ([`Sequence`]); how a sequence is given back is the
-//! caller's business. With one batch in flight per partition, giving it back rewinds the
-//! partition's next sequence; with several in flight (a later change), the caller would
-//! rewind or re-sequence the batches behind it, without a change to this table.
+//! caller's business: it rewinds the partition's next sequence if no batch was sequenced
+//! after it, and bumps the epoch otherwise (the later batches are then resequenced). With
+//! several batches of a partition in flight, one more thing matters: whether an earlier
+//! batch is still unsettled, which makes `OUT_OF_ORDER_SEQUENCE_NUMBER` a plain retriable
+//! answer ([`Known::earlier_unsettled`]).
 
 use crate::error::{ErrorCode, RetryAction};
 
@@ -36,6 +38,10 @@ pub(crate) enum Answer {
 pub(crate) struct Known {
     /// `enable.idempotence`: the batch carries a sequence the broker deduplicates by.
     pub idempotent: bool,
+    /// A batch of the partition sequenced before this one (in this epoch, with no bump
+    /// waiting) is not settled yet: on its way, or waiting to be sent again. The broker
+    /// refuses this one as out of order until that one is written.
+    pub earlier_unsettled: bool,
     /// An earlier attempt may have been written.
     pub outcome_unknown: bool,
     /// `delivery.timeout.ms` has passed since the batch was created.
@@ -133,6 +139,13 @@ pub(crate) fn decide(answer: Answer, batch: Known) -> Decision {
     match code {
         // An earlier attempt landed; the broker no longer knows its offset.
         ErrorCode::DUPLICATE_SEQUENCE_NUMBER if batch.idempotent => succeed(-1, -1),
+        // Not written because an earlier batch is not written yet (it failed retriably, or its
+        // answer is still to come): sent again after it, with its sequence, as any retriable
+        // answer (Java's `canRetry`), in a transaction too. An earlier attempt that may have
+        // been written still may have been.
+        ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER if batch.idempotent && batch.earlier_unsettled => {
+            after_failure(RetryAction::Retry, batch, false)
+        }
         // Refused, and in a transaction: the transaction cannot commit (Java's abortable
         // error, or fatal for a fenced epoch: the caller tells them apart). Not written; the
         // abort bumps the epoch before anything is sequenced again.
@@ -282,6 +295,7 @@ mod tests {
     /// An idempotent batch, of known outcome, within its time and retries, of several records.
     const IDEM: Known = Known {
         idempotent: true,
+        earlier_unsettled: false,
         outcome_unknown: false,
         expired: false,
         retries_left: true,
@@ -310,6 +324,13 @@ mod tests {
     fn no_retries(k: Known) -> Known {
         Known {
             retries_left: false,
+            ..k
+        }
+    }
+    /// Behind an earlier batch of its partition that is not settled yet.
+    fn behind(k: Known) -> Known {
+        Known {
+            earlier_unsettled: true,
             ..k
         }
     }
@@ -407,6 +428,20 @@ mod tests {
             ("out of order, no retries", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), no_retries(IDEM), fail(Forget), B),
             ("unknown producer, plain", code(E::UNKNOWN_PRODUCER_ID), PLAIN, fail(Release), NO),
             ("out of order, plain", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), PLAIN, fail(Release), NO),
+            // OUT_OF_ORDER_SEQUENCE_NUMBER behind an earlier batch that is not settled (several
+            // in flight): that one is not written yet, so neither is this one; retriable, with
+            // its sequence, in a transaction too. A maybe-written batch stays maybe written.
+            ("out of order, behind", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), behind(IDEM), retry(Keep, false), NO),
+            ("out of order, behind, transaction", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), behind(TXN), retry(Keep, false), NO),
+            ("out of order, behind, unknown", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), behind(no_retries(unknown(IDEM))), retry(Keep, true), NO),
+            ("out of order, behind, no retries", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), behind(no_retries(IDEM)), fail(Release), NO),
+            ("out of order, behind, expired", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), behind(expired(IDEM)), time_out(Release), NO),
+            ("out of order, behind, expired, unknown", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), behind(expired(unknown(TXN))), time_out_unknown(Forget), B),
+            // Behind an unsettled batch, the other answers mean what they mean alone.
+            ("not leader, behind", code(E::NOT_LEADER_OR_FOLLOWER), behind(IDEM), retry(Keep, false), R),
+            ("unknown producer, behind", code(E::UNKNOWN_PRODUCER_ID), behind(IDEM), retry(Forget, false), B),
+            ("duplicate, behind", code(E::DUPLICATE_SEQUENCE_NUMBER), behind(IDEM), written_at(-1, -1), NO),
+            ("lost, behind", LOST, behind(IDEM), retry(Keep, true), R),
             // The same in a transaction: not written, the transaction must abort (or the
             // producer was fenced), and the abort bumps the epoch.
             ("unknown producer, transaction", code(E::UNKNOWN_PRODUCER_ID), unknown(TXN), fail(Forget), B),
@@ -495,7 +530,7 @@ mod tests {
     }
 
     fn every_known() -> impl Iterator<Item = Known> {
-        (0..64u8)
+        (0..128u8)
             .map(|bits| Known {
                 idempotent: bits & 1 != 0,
                 outcome_unknown: bits & 2 != 0,
@@ -503,9 +538,11 @@ mod tests {
                 retries_left: bits & 8 != 0,
                 splittable: bits & 16 != 0,
                 transactional: bits & 32 != 0,
+                earlier_unsettled: bits & 64 != 0,
             })
-            // A transactional producer is idempotent.
-            .filter(|k| k.idempotent || !k.transactional)
+            // A transactional producer is idempotent, and only sequenced batches have an
+            // earlier one.
+            .filter(|k| k.idempotent || !(k.transactional || k.earlier_unsettled))
     }
 
     fn every_answer() -> Vec<Answer> {
@@ -546,8 +583,12 @@ mod tests {
                     || answer == code(ErrorCode::REQUEST_TIMED_OUT)
                     || answer == code(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
                 // The broker refused the producer's state: neither this attempt nor an earlier
-                // one was written.
+                // one was written. (Out of order behind an unsettled batch is no refusal: only
+                // this attempt was not written.)
+                let behind_out_of_order = known.earlier_unsettled
+                    && answer == code(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
                 let refused = known.idempotent
+                    && !behind_out_of_order
                     && [
                         ErrorCode::UNKNOWN_PRODUCER_ID,
                         ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,

@@ -7,7 +7,10 @@
 //!      └──── requeue (retry, split) ◀──── settle: outcome::decide ◀───────────┘
 //! ```
 //! Sequences are assigned here, on one task, in drain order. Encoding and compression run in
-//! the request tasks, spread over the runtime's threads.
+//! the request tasks, spread over the runtime's threads. With several batches of a partition
+//! in flight, the requests to one leader keep their order ([`Turn`]): each is queued on the
+//! connection after the one before it, and settled after it, so the broker sees a
+//! partition's batches in sequence order and their records' outcomes are told in order.
 
 use super::batch::Batch;
 use super::idempotence::init_producer_id;
@@ -22,6 +25,7 @@ use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Also wake this often, so a metadata refresh or an epoch bump that became possible is
@@ -31,9 +35,10 @@ const TICK: Duration = Duration::from_millis(100);
 /// Runs until the producer is closed and drained, or dropped.
 pub(crate) async fn run(shared: Weak<Shared>) {
     let mut swept = None;
+    let mut lines = Lines::new();
     loop {
         let Some(s) = shared.upgrade() else { return };
-        let next_wakeup = round(&s).await;
+        let next_wakeup = round(&s, &mut lines).await;
         if s.closed_and_empty() {
             return;
         }
@@ -67,7 +72,7 @@ fn forget_unused_topics(s: &Shared, swept: &mut Option<u64>) {
 
 /// One pass: bump the epoch if due, expire, send what is ready. Returns the earliest instant
 /// a waiting batch becomes ready. Once the producer has given up, only fails what comes back.
-async fn round(s: &Arc<Shared>) -> Option<Instant> {
+async fn round(s: &Arc<Shared>, lines: &mut Lines) -> Option<Instant> {
     if s.abandoned.get().is_some() {
         s.give_up_waiting();
         return None;
@@ -82,13 +87,11 @@ async fn round(s: &Arc<Shared>) -> Option<Instant> {
     // A delivery.timeout.ms longer than the clock's past (a machine up for less than it) has
     // expired nothing yet.
     if let Some(cutoff) = now.checked_sub(s.config.delivery_timeout) {
-        for batch in s.accumulator.expire(cutoff) {
-            s.give_up(batch, FailWith::DeliveryTimeout);
-        }
+        s.give_up(s.accumulator.expire(cutoff), FailWith::DeliveryTimeout);
     }
     let snapshot = s.cluster.snapshot();
     let (ready, next_wakeup) = drain(s, &snapshot, now);
-    dispatch(s, &snapshot, ready);
+    dispatch(s, &snapshot, ready, lines);
     next_wakeup
 }
 
@@ -121,8 +124,11 @@ async fn bump_epoch_if_due(s: &Arc<Shared>) {
 }
 
 /// Takes the batches that are ready and may go now: their leader is known and has room for
-/// another request, and while an epoch bump waits, only batches that must be resolved under
-/// the old epoch go.
+/// another request; a batch sent before goes again only as its partition's first unsettled
+/// batch (so a retry is never overtaken); and while an epoch bump waits, only batches that
+/// must be resolved under the old epoch go (see `Accumulator::drain`), each only after the
+/// sequenced batches before it: an unknown outcome behind a batch that failed retriably would
+/// otherwise wait for that batch, which waits for the bump, which waits for it.
 fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<Instant>) {
     let bump_pending = s.idempotence.as_ref().is_some_and(|i| i.bump_requested());
     // In a transaction, only partitions the coordinator added may be written to.
@@ -133,20 +139,27 @@ fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<I
     // With buffer.memory nearly spent, lingering only keeps senders waiting: send now.
     let memory_short = s.memory.available_permits() < s.config.batch_size;
     let hurry = s.flushing() || memory_short;
-    let drained = s.accumulator.drain(now, hurry, |tp, batch| {
-        if added
-            .as_ref()
-            .is_some_and(|a| !a.contains(&tp.topic, tp.partition))
-        {
-            return false;
-        }
-        let Some(leader) = leader_of(snapshot, tp) else {
-            leaderless = true;
-            return false;
-        };
-        (!bump_pending || batch.outcome_unknown)
-            && in_flight.get(&leader).copied().unwrap_or(0) < max_in_flight
-    });
+    let drained = s
+        .accumulator
+        .drain(now, hurry, bump_pending, |tp, batch, taken| {
+            if added
+                .as_ref()
+                .is_some_and(|a| !a.contains(&tp.topic, tp.partition))
+            {
+                return false;
+            }
+            let Some(leader) = leader_of(snapshot, tp) else {
+                leaderless = true;
+                return false;
+            };
+            if !in_turn(s, batch) {
+                return false;
+            }
+            // The partition's `taken`-th batch of this round goes in the round's
+            // `taken`-th request to its leader (see `dispatch`).
+            (!bump_pending || batch.sequence.is_some())
+                && in_flight.get(&leader).copied().unwrap_or(0) + taken < max_in_flight
+        });
     if leaderless {
         // An election (or a broker just back from a pause) left partitions without a
         // leader; nothing else would ask for fresh metadata while batches only wait.
@@ -155,24 +168,101 @@ fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<I
     drained
 }
 
+/// Whether the batch may go as far as its sequence goes: a batch that keeps its sequence from
+/// an earlier send goes again only as its partition's first unsettled batch, so the batches
+/// sequenced after it, which the broker refuses until it is written, go after it (Java
+/// likewise sends only the first in-flight batch of a partition while it retries).
+pub(super) fn in_turn(s: &Shared, batch: &Batch) -> bool {
+    match (&s.idempotence, &batch.sequence) {
+        (Some(id), Some(fields)) => id.is_first_unsettled(&batch.tp, fields),
+        _ => true,
+    }
+}
+
 /// Sequences batches sent for the first time (in drain order), groups them by leader and
-/// starts a request task per ProduceRequest.
-fn dispatch(s: &Arc<Shared>, snapshot: &Snapshot, ready: Vec<Batch>) {
-    let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
+/// starts a request task per ProduceRequest. A request holds one batch per partition: a
+/// partition's second batch of the round goes in the leader's second request, and so on
+/// (`ready` has each partition's batches together, in order).
+fn dispatch(s: &Arc<Shared>, snapshot: &Snapshot, ready: Vec<Batch>, lines: &mut Lines) {
+    let mut by_leader: BTreeMap<i32, Vec<Vec<Batch>>> = BTreeMap::new();
+    // The partition of the batch before (its topic shared, not copied).
+    let mut previous: Option<(Arc<str>, i32)> = None;
+    let mut layer = 0;
     for mut batch in ready {
+        let Some(leader) = leader_of(snapshot, &batch.tp) else {
+            s.accumulator.requeue(batch, Duration::ZERO);
+            continue;
+        };
         if let (Some(id), None) = (&s.idempotence, batch.sequence) {
             batch.sequence = Some(id.assign(&batch.tp, batch.record_count()));
         }
-        match leader_of(snapshot, &batch.tp) {
-            Some(leader) => by_leader.entry(leader).or_default().push(batch),
-            None => s.accumulator.requeue(batch, Duration::ZERO),
+        let partition = (batch.topic.clone(), batch.tp.partition);
+        layer = if previous.as_ref() == Some(&partition) {
+            layer + 1
+        } else {
+            0
+        };
+        previous = Some(partition);
+        let layers = by_leader.entry(leader).or_default();
+        if layers.len() <= layer {
+            layers.resize_with(layer + 1, Vec::new);
+        }
+        layers[layer].push(batch);
+    }
+    for (leader, layers) in by_leader {
+        for layer in layers {
+            for request in split_by_size(layer, s.config.max_request_size) {
+                s.request_started(leader);
+                let turn = lines.turn(leader);
+                tokio::spawn(send(s.clone(), leader, request, turn));
+            }
         }
     }
-    for (leader, batches) in by_leader {
-        for request in split_by_size(batches, s.config.max_request_size) {
-            s.request_started(leader);
-            tokio::spawn(send(s.clone(), leader, request));
+}
+
+/// How far a request task has got: its successor to the same leader waits for it to be
+/// queued on the connection before queueing its own, and for it to be settled before
+/// settling its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Started,
+    Queued,
+    Settled,
+}
+
+/// A request task's place in its leader's line: the stage of the request before it, and its
+/// own to report. A task that ends early (or is dropped) lets its successor pass.
+struct Turn {
+    before: Option<watch::Receiver<Stage>>,
+    mine: watch::Sender<Stage>,
+}
+
+impl Turn {
+    /// Waits until the request before this one has reached `stage` (or its task ended).
+    async fn after(&mut self, stage: Stage) {
+        if let Some(before) = &mut self.before {
+            let _ = before.wait_for(|reached| *reached >= stage).await;
         }
+    }
+
+    fn reached(&self, stage: Stage) {
+        self.mine.send_replace(stage);
+    }
+}
+
+/// The last request started to each leader, for the next one to follow.
+struct Lines(HashMap<i32, watch::Receiver<Stage>>);
+
+impl Lines {
+    fn new() -> Self {
+        Lines(HashMap::new())
+    }
+
+    /// The next request to `leader` takes its turn after the last one.
+    fn turn(&mut self, leader: i32) -> Turn {
+        let (mine, rx) = watch::channel(Stage::Started);
+        let before = self.0.insert(leader, rx);
+        Turn { before, mine }
     }
 }
 
@@ -210,12 +300,15 @@ impl Drop for InRequest {
     }
 }
 
-/// A request task: one ProduceRequest to `leader`, then every batch settled.
-async fn send(s: Arc<Shared>, leader: i32, batches: Vec<Batch>) {
+/// A request task: one ProduceRequest to `leader`, then every batch settled, each step in
+/// its turn.
+async fn send(s: Arc<Shared>, leader: i32, batches: Vec<Batch>, mut turn: Turn) {
     let mut in_request = InRequest(batches);
     let acks = wire::acks(s.config.acks);
     let request = produce_request(&s, acks, &mut in_request.0);
-    let outcome = attempt(&s, leader, acks, &request).await;
+    let outcome = attempt(&s, leader, acks, &request, &mut turn).await;
+    turn.reached(Stage::Queued);
+    turn.after(Stage::Settled).await;
     let batches = std::mem::take(&mut in_request.0);
     match outcome {
         // Never written: retrying cannot duplicate.
@@ -228,6 +321,7 @@ async fn send(s: Arc<Shared>, leader: i32, batches: Vec<Batch>) {
         }
         Attempt::Answered(response, broker) => settle_response(&s, batches, &response, &broker),
     }
+    turn.reached(Stage::Settled);
     s.request_finished(leader);
     s.wake.notify_one();
 }
@@ -244,14 +338,21 @@ enum Attempt {
     Answered(ProduceResponse, String),
 }
 
-/// Sends the request to `leader`. With `acks=0` the write itself is bounded by
-/// `request.timeout.ms` (a peer that stops reading would hold it forever), as a request
-/// awaiting its response is.
-async fn attempt(s: &Shared, leader: i32, acks: i16, request: &ProduceRequest) -> Attempt {
+/// Sends the request to `leader`, queueing it on the connection once the request before it
+/// in `turn` is queued. With `acks=0` the write itself is bounded by `request.timeout.ms` (a
+/// peer that stops reading would hold it forever), as a request awaiting its response is.
+async fn attempt(
+    s: &Shared,
+    leader: i32,
+    acks: i16,
+    request: &ProduceRequest,
+    turn: &mut Turn,
+) -> Attempt {
     let conn = match s.cluster.broker(leader, TrafficClass::Produce).await {
         Ok(conn) => conn,
         Err(e) => return Attempt::NotSent(e),
     };
+    turn.after(Stage::Queued).await;
     if acks == 0 {
         return match conn.version(ApiKey::Produce) {
             Ok(version) => match conn.send_no_response(request, version).await {
@@ -262,11 +363,14 @@ async fn attempt(s: &Shared, leader: i32, acks: i16, request: &ProduceRequest) -
         };
     }
     let started = Instant::now();
-    let sent = match &s.txn {
-        Some(txn) => conn.send_at_most(request, txn.produce_version_cap()).await,
-        None => conn.send(request).await,
+    let cap = s.txn.as_ref().map(|txn| txn.produce_version_cap());
+    let submitted = match conn.submit(request, cap).await {
+        Ok(submitted) => submitted,
+        // Not queued (the connection broke, or no version fits): nothing was written.
+        Err(e) => return Attempt::NotSent(e),
     };
-    match sent {
+    turn.reached(Stage::Queued);
+    match submitted.response().await {
         Ok(response) => {
             s.metrics.request_done(started.elapsed());
             Attempt::Answered(response, conn.addr().to_string())
@@ -367,4 +471,54 @@ fn leader_of(snapshot: &Snapshot, tp: &TopicPartition) -> Option<i32> {
         .get(&tp.topic)
         .and_then(|t| t.partition(tp.partition))
         .and_then(|p| p.leader)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::timeout;
+
+    /// Whether `stage` of the request before `turn` is reached: waited for, briefly.
+    async fn passes(turn: &mut Turn, stage: Stage) -> bool {
+        timeout(Duration::from_millis(10), turn.after(stage))
+            .await
+            .is_ok()
+    }
+
+    /// A request to a leader is queued after, and settled after, the one started before it
+    /// to that leader; one whose task ended lets the next pass; each leader has its own line.
+    #[tokio::test(start_paused = true)]
+    async fn requests_to_a_leader_take_their_turns_in_order() {
+        let mut lines = Lines::new();
+        let mut first = lines.turn(1);
+        let mut second = lines.turn(1);
+        let mut elsewhere = lines.turn(2);
+        assert!(
+            passes(&mut first, Stage::Settled).await,
+            "first in its line"
+        );
+        assert!(
+            passes(&mut elsewhere, Stage::Settled).await,
+            "another leader's line"
+        );
+        assert!(!passes(&mut second, Stage::Queued).await);
+        first.reached(Stage::Queued);
+        assert!(passes(&mut second, Stage::Queued).await);
+        assert!(
+            !passes(&mut second, Stage::Settled).await,
+            "queued, not settled"
+        );
+        first.reached(Stage::Settled);
+        assert!(passes(&mut second, Stage::Settled).await);
+        let mut third = lines.turn(1);
+        assert!(
+            !passes(&mut third, Stage::Queued).await,
+            "behind the second"
+        );
+        drop(second);
+        assert!(
+            passes(&mut third, Stage::Settled).await,
+            "the second's task ended"
+        );
+    }
 }

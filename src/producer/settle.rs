@@ -2,11 +2,11 @@
 //! records, send it again (whole or in halves), or fail it; and give its sequence back, keep
 //! it, or forget it behind an epoch bump.
 
-use super::batch::{Batch, ProducerFields};
+use super::batch::Batch;
 use super::outcome::{self, decide, Action, Answer, Decision, FailWith, Known, Sequence};
 use super::Shared;
 use crate::error::Error;
-use crate::record::{RecordMetadata, TopicPartition};
+use crate::record::RecordMetadata;
 use tokio::time::Instant;
 
 impl Shared {
@@ -17,18 +17,44 @@ impl Shared {
         self.carry_out(batch, decision, error, true);
     }
 
-    /// Fails a batch that was waiting in its queue (expired, or abandoned: closed past the
-    /// timeout, dropped, fatal). Its partition's in-flight batch, if any, is another one and
-    /// stays in flight.
-    pub(crate) fn give_up(&self, batch: Batch, why: FailWith) {
-        let decision = outcome::give_up(self.known(&batch), why);
-        self.carry_out(batch, decision, &|| self.abandoned_error(), false);
+    /// Fails batches that were waiting in their queues (expired, or abandoned: closed past
+    /// the timeout, dropped, fatal, or their transaction aborting), given in send order per
+    /// partition. Their partitions' in-flight batches, if any, are other ones and stay in
+    /// flight. The sequences go back newest first, so that a run of batches failed together
+    /// rewinds its partition's sequences rather than leaving gaps that need an epoch bump;
+    /// the records fail in send order.
+    pub(crate) fn give_up(&self, batches: Vec<Batch>, why: FailWith) {
+        let mut decided: Vec<(Batch, Decision)> = batches
+            .into_iter()
+            .map(|batch| {
+                let decision = outcome::give_up(self.known(&batch), why);
+                (batch, decision)
+            })
+            .collect();
+        for (batch, decision) in decided.iter_mut().rev() {
+            if let Action::Fail { sequence, .. } = decision.action {
+                // Carried out again below, where the batch has no sequence left to apply.
+                self.apply(batch, sequence);
+            }
+        }
+        for (batch, decision) in decided {
+            self.carry_out(batch, decision, &|| self.abandoned_error(), false);
+        }
     }
 
     /// What is known of the batch now, for the decision table.
     fn known(&self, batch: &Batch) -> Known {
+        // While a bump waits, every batch of known outcome is sent again under the new
+        // epoch, with new sequences: an earlier batch then no longer explains a refusal.
+        let earlier_unsettled = match (&self.idempotence, &batch.sequence) {
+            (Some(id), Some(fields)) => {
+                !id.bump_requested() && id.earlier_unsettled(&batch.tp, fields)
+            }
+            _ => false,
+        };
         Known {
             idempotent: self.idempotence.is_some(),
+            earlier_unsettled,
             outcome_unknown: batch.outcome_unknown,
             expired: Instant::now().saturating_duration_since(batch.created)
                 >= self.config.delivery_timeout,
@@ -103,6 +129,9 @@ impl Shared {
 
     /// Resolves a written batch: record `i` is at `base_offset + i`.
     fn succeed(&self, batch: Batch, base_offset: i64, log_append_time: i64) {
+        if let (Some(id), Some(fields)) = (&self.idempotence, &batch.sequence) {
+            id.settled(&batch.tp, fields);
+        }
         let tp = batch.tp.clone();
         let topic = batch.topic.clone();
         let count = batch.record_count();
@@ -149,12 +178,18 @@ impl Shared {
         self.accumulator.requeue(batch, backoff);
     }
 
+    /// Sends the batch again in halves. Sequenced, they take its sequences, so the
+    /// partition's later batches still follow on.
     fn split(&self, batch: Batch, error: &dyn Fn() -> Error) {
         let sequence = batch.sequence;
         match batch.split(self.accumulator.settings()) {
-            Ok((first, second)) => {
+            Ok((mut first, mut second)) => {
                 tracing::debug!(tp = %first.tp, "batch too large for the topic; split");
-                self.release(&first.tp, sequence);
+                if let (Some(id), Some(fields)) = (&self.idempotence, sequence) {
+                    let (a, b) = id.split(&first.tp, fields, first.record_count());
+                    first.sequence = Some(a);
+                    second.sequence = Some(b);
+                }
                 self.accumulator.requeue_split(first, second);
             }
             Err(batch) => {
@@ -166,26 +201,30 @@ impl Shared {
 
     fn fail_with(&self, mut batch: Batch, sequence: Sequence, error: &dyn Fn() -> Error) {
         self.apply(&mut batch, sequence);
+        if let (Some(id), Some(fields)) = (&self.idempotence, &batch.sequence) {
+            id.settled(&batch.tp, fields);
+        }
         let count = batch.record_count();
         self.metrics.failed(count);
         batch.fail(error);
         self.records_settled(count);
     }
 
-    /// What becomes of the batch's sequence.
+    /// What becomes of the batch's sequence. Given back, it rewinds its partition's next
+    /// sequence if no batch was sequenced after it, and bumps the epoch otherwise (see
+    /// `Idempotence::release`).
     fn apply(&self, batch: &mut Batch, sequence: Sequence) {
-        match sequence {
-            Sequence::Keep => {}
-            Sequence::Release => self.release(&batch.tp, batch.sequence.take()),
-            Sequence::Forget => batch.sequence = None,
-        }
-    }
-
-    /// Gives a batch's sequences back. Exact because the batch is its partition's newest
-    /// sequenced one (one batch per partition is in flight).
-    fn release(&self, tp: &TopicPartition, fields: Option<ProducerFields>) {
-        if let (Some(id), Some(fields)) = (&self.idempotence, fields) {
-            id.release(tp, fields);
+        let Some(id) = &self.idempotence else { return };
+        match (sequence, batch.sequence) {
+            (Sequence::Keep, _) | (_, None) => {}
+            (Sequence::Release, Some(fields)) => {
+                id.release(&batch.tp, fields, batch.record_count());
+                batch.sequence = None;
+            }
+            (Sequence::Forget, Some(fields)) => {
+                id.settled(&batch.tp, &fields);
+                batch.sequence = None;
+            }
         }
     }
 }
@@ -215,38 +254,4 @@ fn known_base_offset(base_offset: i64, count: usize) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn a_base_offset_whose_records_overflow_is_unknown() {
-        assert_eq!(known_base_offset(10, 3), 10);
-        assert_eq!(known_base_offset(-1, 3), -1);
-        assert_eq!(known_base_offset(i64::MIN, 1), -1);
-        assert_eq!(known_base_offset(i64::MAX, 1), i64::MAX);
-        assert_eq!(known_base_offset(i64::MAX - 2, 3), i64::MAX - 2);
-        assert_eq!(
-            known_base_offset(i64::MAX - 2, 4),
-            -1,
-            "a hostile base offset"
-        );
-        assert_eq!(known_base_offset(0, usize::MAX), -1);
-    }
-
-    #[test]
-    fn an_error_says_when_the_record_may_have_been_written() {
-        let timed_out = Error::DeliveryTimeout(Duration::from_secs(1));
-        assert!(!maybe_written(timed_out.clone(), false).is_outcome_unknown());
-        let unknown = maybe_written(timed_out, true);
-        assert!(matches!(
-            &unknown,
-            Error::OutcomeUnknown { reason } if matches!(**reason, Error::DeliveryTimeout(_))
-        ));
-        let lost = Error::connection("b:9092", "reset");
-        assert!(
-            matches!(maybe_written(lost, true), Error::Connection { .. }),
-            "an error that says so already is kept as it is"
-        );
-    }
-}
+mod tests;

@@ -565,9 +565,10 @@ impl Shared {
         if txn.state().waiting_batches_fail_with().is_none() {
             return false;
         }
-        for batch in self.accumulator.take_all() {
-            self.give_up(batch, super::outcome::FailWith::Transaction);
-        }
+        self.give_up(
+            self.accumulator.take_all(),
+            super::outcome::FailWith::Transaction,
+        );
         true
     }
 

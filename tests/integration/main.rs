@@ -33,6 +33,7 @@ mod producer_callbacks;
 mod producer_cancel;
 mod producer_dropped;
 mod producer_flush;
+mod producer_in_flight;
 mod producer_limits;
 mod producer_paused;
 mod producer_settings;

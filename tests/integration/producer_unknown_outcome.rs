@@ -134,9 +134,11 @@ async fn an_unknown_outcome_fails_at_delivery_timeout_and_later_records_stay_exa
 async fn close_past_its_timeout_says_which_records_may_be_written() {
     let broker = Broker::start().await;
     let topic = broker.create_topic("close_unknown", 1).await;
-    let producer = Producer::new(impatient(&broker.bootstrap, Duration::from_secs(120)))
-        .await
-        .unwrap();
+    let mut config = impatient(&broker.bootstrap, Duration::from_secs(120));
+    // One batch of the partition in flight, so that the second record waits unsent (with
+    // more, it would be sent too, and say it may have been written).
+    config.max_in_flight_requests_per_connection = 1;
+    let producer = Producer::new(config).await.unwrap();
     send_all(&producer, [ProducerRecord::new(topic.as_str(), "warm-up")]).await;
 
     broker.pause(0).await;
