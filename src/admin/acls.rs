@@ -640,12 +640,7 @@ impl Admin {
                 .per_item(valid, |pending| async move {
                     let request = CreateAclsRequest::default()
                         .with_creations(pending.iter().map(AclBinding::creation).collect());
-                    let sent = async {
-                        let conn = self.cluster.any_connection().await?;
-                        let response = conn.send(&request).await?;
-                        Ok::<_, Error>((conn.addr().to_string(), response))
-                    }
-                    .await;
+                    let sent = self.send_to_any(&request).await;
                     let (addr, response) = match sent {
                         Ok(sent) => sent,
                         Err(e) => return Ok(Answer::for_all(pending, e)),
@@ -710,12 +705,7 @@ impl Admin {
                 .per_item(valid, |pending| async move {
                     let request = DeleteAclsRequest::default()
                         .with_filters(pending.iter().map(AclBindingFilter::wire).collect());
-                    let sent = async {
-                        let conn = self.cluster.any_connection().await?;
-                        let response = conn.send(&request).await?;
-                        Ok::<_, Error>((conn.addr().to_string(), response))
-                    }
-                    .await;
+                    let sent = self.send_to_any(&request).await;
                     let (addr, response) = match sent {
                         Ok(sent) => sent,
                         Err(e) => return Ok(Answer::for_all(pending, e)),

@@ -132,6 +132,18 @@ impl Admin {
         })
     }
 
+    /// Sends `request` to any broker (the calls any broker answers: ACLs, SCRAM
+    /// credentials); returns the broker's address, to name it in a protocol error, and its
+    /// answer.
+    async fn send_to_any<R: kafka_protocol::protocol::Request>(
+        &self,
+        request: &R,
+    ) -> Result<(String, R::Response)> {
+        let conn = self.cluster.any_connection().await?;
+        let response = conn.send(request).await?;
+        Ok((conn.addr().to_string(), response))
+    }
+
     /// Runs one public call within `default.api.timeout.ms`, as Java times a call out at its
     /// deadline even with a request in flight: the retry loops inside stop at the deadline
     /// too, but a request sent just before it could otherwise run `request.timeout.ms` past.

@@ -425,12 +425,7 @@ impl Admin {
                                 .flat_map(|u| valid[u].deletions.iter().cloned())
                                 .collect(),
                         );
-                    let sent = async {
-                        let conn = self.cluster.any_connection().await?;
-                        let response = conn.send(&request).await?;
-                        Ok::<_, Error>((conn.addr().to_string(), response))
-                    }
-                    .await;
+                    let sent = self.send_to_any(&request).await;
                     let (addr, response) = match sent {
                         Ok(sent) => sent,
                         Err(e) => return Ok(Answer::for_all(pending, e)),
