@@ -206,6 +206,24 @@ impl fmt::Display for ErrorCode {
 ///
 /// Match on the variant for details, or ask [`Error::retry_action`] what to do. Errors are
 /// cheap to clone, so one failure can be handed to every record or waiter it concerns.
+///
+/// ```no_run
+/// use kafkit::{Error, Producer, ProducerConfig, ProducerRecord};
+///
+/// # async fn demo(producer: Producer) {
+/// let written = async {
+///     let delivery = producer.send(ProducerRecord::new("orders", "order-1")).await?;
+///     delivery.await
+/// };
+/// match written.await {
+///     Ok(metadata) => println!("written at offset {}", metadata.offset),
+///     // The producer retried within delivery.timeout.ms; the record may still be written.
+///     Err(e) if e.is_outcome_unknown() => eprintln!("maybe written: {e}"),
+///     Err(Error::InvalidTopic { name, reason }) => eprintln!("{name}: {reason}"),
+///     Err(e) => eprintln!("not written: {e}"),
+/// }
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {

@@ -59,6 +59,22 @@ use std::hash::Hash;
 use std::time::Duration;
 
 /// Administers the cluster. Cheap to clone.
+///
+/// ```no_run
+/// use kafkit::{Admin, AdminConfig, ErrorCode, NewTopic};
+///
+/// # async fn demo() -> kafkit::Result<()> {
+/// let admin = Admin::new(AdminConfig::new("localhost:9092")).await?;
+/// match admin.create_topics([NewTopic::new("orders", 6, 3)]).await {
+///     Err(e) if e.code() == Some(ErrorCode::TOPIC_ALREADY_EXISTS) => {}
+///     other => other?,
+/// }
+/// for topic in admin.list_topics().await? {
+///     println!("{}: {} partitions", topic.name, topic.partitions.len());
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Admin {
     cluster: Cluster,

@@ -9,15 +9,51 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The build folder: `CARGO_TARGET_DIR` if set, else the workspace's `target`.
+/// Where the testkit keeps jars, venvs and class-data archives: the build
+/// folder (`CARGO_TARGET_DIR` if set, else the workspace's `target`) when the
+/// testkit is built inside kafkit's workspace; as a dependency from a registry,
+/// `CARGO_TARGET_DIR` if set, else `kafkit-testkit` in the user's cache folder
+/// (`$XDG_CACHE_HOME`, else `~/.cache`), never the registry's source folder.
 pub(crate) fn target_dir() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = manifest
         .parent()
-        .expect("testkit lives inside the workspace")
-        .to_path_buf();
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => workspace.join(dir),
-        _ => workspace.join("target"),
+        .filter(|parent| is_kafkit_workspace(parent));
+    let cache_home = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")));
+    choose_dir(
+        workspace,
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from),
+        cache_home,
+    )
+}
+
+/// Whether `dir` is the root of kafkit's own workspace (the testkit's source
+/// checkout), rather than a registry's folder of unpacked crates.
+fn is_kafkit_workspace(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("Cargo.toml"))
+        .is_ok_and(|manifest| manifest.contains("[workspace]") && manifest.contains("\"testkit\""))
+}
+
+fn choose_dir(
+    workspace: Option<&Path>,
+    target_env: Option<PathBuf>,
+    cache_home: Option<PathBuf>,
+) -> PathBuf {
+    match (
+        target_env.filter(|dir| !dir.as_os_str().is_empty()),
+        workspace,
+    ) {
+        // Relative to the workspace, as cargo reads it there (`join` keeps an
+        // absolute path as it is).
+        (Some(dir), Some(workspace)) => workspace.join(dir),
+        (Some(dir), None) => dir,
+        (None, Some(workspace)) => workspace.join("target"),
+        (None, None) => cache_home
+            .unwrap_or_else(std::env::temp_dir)
+            .join("kafkit-testkit"),
     }
 }
 
@@ -170,4 +206,42 @@ fn resolve_jars_uncached() -> Result<PathBuf, LaunchError> {
     fs::write(&done, "")
         .map_err(|e| LaunchError::io(format!("cannot write {}", done.display()), e))?;
     Ok(libs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::choose_dir;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn inside_the_workspace_the_build_folder() {
+        let ws = Path::new("/src/kafkit");
+        assert_eq!(choose_dir(Some(ws), None, None), ws.join("target"));
+        assert_eq!(choose_dir(Some(ws), Some("t2".into()), None), ws.join("t2"));
+        assert_eq!(
+            choose_dir(Some(ws), Some("/abs/t".into()), None),
+            PathBuf::from("/abs/t")
+        );
+    }
+
+    #[test]
+    fn from_a_registry_the_target_env_or_the_cache_never_the_sources() {
+        let cache = PathBuf::from("/home/u/.cache");
+        assert_eq!(
+            choose_dir(None, None, Some(cache.clone())),
+            cache.join("kafkit-testkit")
+        );
+        assert_eq!(
+            choose_dir(None, Some("".into()), Some(cache.clone())),
+            cache.join("kafkit-testkit")
+        );
+        assert_eq!(
+            choose_dir(None, Some("/ci/target".into()), Some(cache)),
+            PathBuf::from("/ci/target")
+        );
+        assert_eq!(
+            choose_dir(None, None, None),
+            std::env::temp_dir().join("kafkit-testkit")
+        );
+    }
 }
