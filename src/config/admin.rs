@@ -83,7 +83,8 @@ impl AdminConfig {
 
     /// A config from Java admin client properties, client-level keys included, validated.
     /// Unknown keys, keys of the producer or consumer only, and malformed values are errors
-    /// naming the key.
+    /// naming the key. librdkafka's names for client-level keys are taken too, as by
+    /// [`ClientConfig::from_properties`].
     pub fn from_properties<I, K, V>(properties: I) -> Result<Self>
     where
         I: IntoIterator<Item = (K, V)>,

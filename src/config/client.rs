@@ -103,7 +103,10 @@ impl ClientConfig {
     }
 
     /// A config from Java-style properties (the admin client's, or the connection part of
-    /// another), validated. Unknown keys are errors.
+    /// another), validated. Unknown keys are errors. librdkafka's names are taken too
+    /// (`metadata.broker.list`, `socket.timeout.ms`, ...): mapped to the Java key when kafkit
+    /// can honour them exactly, refused with the reason when not; of a Java key and its alias
+    /// the later given wins. The table is in `docs/migrating-from-rdkafka.md`.
     pub fn from_properties<I, K, V>(properties: I) -> Result<Self>
     where
         I: IntoIterator<Item = (K, V)>,

@@ -290,7 +290,11 @@ impl ConsumerConfig {
     }
 
     /// A config from Java consumer properties, client-level keys included, validated.
-    /// Unknown keys and malformed values are errors naming the key.
+    /// Unknown keys and malformed values are errors naming the key. librdkafka's names are
+    /// taken too (`fetch.wait.max.ms`, `auto.offset.reset=smallest`, ...), or refused with the
+    /// reason when kafkit cannot honour them (`queued.max.messages.kbytes`,
+    /// `enable.auto.offset.store`); of a Java key and its alias the later given wins. The
+    /// table is in `docs/migrating-from-rdkafka.md`.
     pub fn from_properties<I, K, V>(properties: I) -> Result<Self>
     where
         I: IntoIterator<Item = (K, V)>,

@@ -8,6 +8,7 @@ mod admin;
 mod client;
 mod compression;
 mod consumer;
+mod librdkafka;
 mod producer;
 mod properties;
 mod secret;

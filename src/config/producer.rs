@@ -184,6 +184,11 @@ impl ProducerConfig {
     }
 
     /// A config from Java producer properties, client-level keys included, validated.
+    /// librdkafka's names are taken too (`queue.buffering.max.ms` as `linger.ms`,
+    /// `message.timeout.ms` as `delivery.timeout.ms`, `queue.buffering.max.kbytes` as
+    /// `buffer.memory` in KiB, ...), or refused with the reason when kafkit cannot honour them
+    /// (`queue.buffering.max.messages`, `batch.num.messages`); of a Java key and its alias the
+    /// later given wins. The table is in `docs/migrating-from-rdkafka.md`.
     ///
     /// Unknown keys and malformed values are errors naming the key. Two adjustments follow the
     /// Java producer: when `enable.idempotence` is not given and `acks`, `retries` or
