@@ -13,6 +13,7 @@ mod producer;
 mod properties;
 mod secret;
 mod security;
+mod sources;
 
 pub use admin::AdminConfig;
 pub use client::{ClientConfig, DEFAULT_MAX_CONTROL_RESPONSE_SIZE, DEFAULT_MAX_RESPONSE_SIZE};
@@ -29,3 +30,4 @@ pub use security::{
     BoxFuture, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
     SecurityConfig, SecurityProtocol, Shared, SharedTokenProvider, TlsConfig,
 };
+pub use sources::{Iter as PropertiesIter, Properties, ENV_PREFIX};
