@@ -4,6 +4,11 @@
 //! with `from_properties`, and checked once with `validate` (the constructors of the producer,
 //! consumer and admin client call it). Every field's documentation names its Java key.
 
+// The migration guide's examples compile with the doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/migrating-from-rdkafka.md")]
+struct MigrationGuide;
+
 mod admin;
 mod client;
 mod compression;
