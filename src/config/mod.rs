@@ -3,6 +3,9 @@
 //! Each config is a struct of public fields set in code, or parsed from Java-style properties
 //! with `from_properties`, and checked once with `validate` (the constructors of the producer,
 //! consumer and admin client call it). Every field's documentation names its Java key.
+//! `from_properties` also takes librdkafka's names (`librdkafka.rs`: mapped when kafkit can
+//! honour them exactly, refused with the reason when not), and [`Properties`] reads
+//! properties from `.properties` files and environment variables.
 
 // The migration guide's examples compile with the doc tests.
 #[cfg(doctest)]
