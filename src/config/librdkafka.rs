@@ -4,9 +4,10 @@
 //! A name kafkit can honour exactly is mapped to its Java key (the value converted where the
 //! units or spellings differ); one it cannot is refused with a message that says why and what
 //! to use, never accepted and ignored. librdkafka's names that are also Java's (`linger.ms`,
-//! `batch.size`, `session.timeout.ms`, `group.instance.id`, ...) need no entry. The `ssl.*` and
-//! `sasl.*` aliases (`ssl.ca.location`, `sasl.username`, ...) are the security settings' own
-//! keys, in `security.rs`.
+//! `batch.size`, `session.timeout.ms`, `group.instance.id`, ...) need no entry, nor do the
+//! librdkafka keys Java has no key for (`sasl.username`, `sasl.password`,
+//! `ssl.certificate.location`, `ssl.key.location`), which the security settings take as
+//! they are.
 //!
 //! Properties are applied in order, so when a Java key and its alias are both given, the later
 //! one wins.
@@ -46,6 +47,14 @@ enum Rule {
 const ALIASES: &[(&str, Rule)] = &[
     // Every client.
     ("metadata.broker.list", Rule::Rename("bootstrap.servers")),
+    ("sasl.mechanisms", Rule::Rename("sasl.mechanism")),
+    ("ssl.ca.location", Rule::Rename("ssl.truststore.location")),
+    ("ssl.ca.pem", Rule::Rename("ssl.truststore.certificates")),
+    (
+        "ssl.certificate.pem",
+        Rule::Rename("ssl.keystore.certificate.chain"),
+    ),
+    ("ssl.key.pem", Rule::Rename("ssl.keystore.key")),
     ("socket.timeout.ms", Rule::Rename("request.timeout.ms")),
     (
         "topic.metadata.refresh.interval.ms",

@@ -33,6 +33,11 @@ fn refusal(result: Result<impl std::fmt::Debug>, key: &str) -> String {
 /// Every name in the table, so a new entry without a test here fails.
 const TESTED: &[&str] = &[
     "metadata.broker.list",
+    "sasl.mechanisms",
+    "ssl.ca.location",
+    "ssl.ca.pem",
+    "ssl.certificate.pem",
+    "ssl.key.pem",
     "socket.timeout.ms",
     "topic.metadata.refresh.interval.ms",
     "api.version.request",
@@ -99,6 +104,86 @@ fn metadata_broker_list_is_bootstrap_servers() {
             .bootstrap_servers,
         expected
     );
+}
+
+#[test]
+fn sasl_mechanisms_is_sasl_mechanism() {
+    let c = client(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanisms", "SCRAM-SHA-512"),
+        ("sasl.username", "u"),
+        ("sasl.password", "p"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.security.sasl.mechanism,
+        Some(crate::config::SaslMechanism::ScramSha512)
+    );
+    refusal(
+        client(&[("sasl.mechanisms", "GSSAPI")]),
+        "(set as librdkafka's sasl.mechanisms)",
+    );
+}
+
+/// A TLS setting under its librdkafka name: set as the Java key with the `tls` feature,
+/// refused without it.
+fn tls_alias(alias: &str, value: &str) -> Option<crate::config::TlsConfig> {
+    let result = client(&[("security.protocol", "SSL"), (alias, value)]);
+    if cfg!(feature = "tls") {
+        Some(result.unwrap().security.tls)
+    } else {
+        refusal(result, "`tls` cargo feature");
+        None
+    }
+}
+
+const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+
+#[test]
+fn ssl_ca_location_is_ssl_truststore_location() {
+    if let Some(tls) = tls_alias("ssl.ca.location", "/etc/ca.pem") {
+        assert_eq!(tls.ca_location, Some("/etc/ca.pem".into()));
+    }
+}
+
+#[test]
+fn ssl_ca_pem_is_ssl_truststore_certificates() {
+    if let Some(tls) = tls_alias("ssl.ca.pem", PEM) {
+        assert_eq!(tls.ca_pem.as_deref(), Some(PEM));
+    }
+}
+
+#[test]
+fn ssl_certificate_pem_is_ssl_keystore_certificate_chain() {
+    let props = [
+        ("security.protocol", "SSL"),
+        ("ssl.certificate.pem", PEM),
+        ("ssl.key.pem", "key"),
+    ];
+    if cfg!(feature = "tls") {
+        let tls = client(&props).unwrap().security.tls;
+        assert_eq!(tls.certificate_chain.as_deref(), Some(PEM));
+    } else {
+        refusal(client(&props), "`tls` cargo feature");
+    }
+}
+
+#[test]
+fn ssl_key_pem_is_ssl_keystore_key() {
+    let props = [
+        ("security.protocol", "SSL"),
+        ("ssl.keystore.certificate.chain", PEM),
+        ("ssl.key.pem", "the-key"),
+    ];
+    if cfg!(feature = "tls") {
+        let tls = client(&props).unwrap().security.tls;
+        assert_eq!(
+            tls.key.map(|k| k.expose().to_string()).as_deref(),
+            Some("the-key")
+        );
+    } else {
+        refusal(client(&props), "`tls` cargo feature");
+    }
 }
 
 #[test]
