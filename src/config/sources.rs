@@ -156,14 +156,6 @@ impl<K: Into<String>, V: Into<String>> Extend<(K, V)> for Properties {
     }
 }
 
-impl Extend<Properties> for Properties {
-    fn extend<I: IntoIterator<Item = Properties>>(&mut self, others: I) {
-        for other in others {
-            self.entries.extend(other.entries);
-        }
-    }
-}
-
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Properties {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(items: I) -> Self {
         let mut properties = Self::new();

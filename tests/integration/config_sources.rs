@@ -57,7 +57,7 @@ async fn file_then_environment_then_code() {
 
     // File < environment < code.
     let mut properties = Properties::from_file(&producer_file).unwrap();
-    properties.extend([Properties::from_env_with_prefix(&producer_env).unwrap()]);
+    properties.extend(Properties::from_env_with_prefix(&producer_env).unwrap());
     let mut producer_config = ProducerConfig::from_properties(&properties).unwrap();
     assert_eq!(
         producer_config.linger,
@@ -67,7 +67,7 @@ async fn file_then_environment_then_code() {
     producer_config.client.client_id = "config-sources-code".into();
 
     let mut properties = Properties::from_file(&consumer_file).unwrap();
-    properties.extend([Properties::from_env_with_prefix(&consumer_env).unwrap()]);
+    properties.extend(Properties::from_env_with_prefix(&consumer_env).unwrap());
     let consumer_config = ConsumerConfig::from_properties(&properties).unwrap();
     assert_eq!(consumer_config.group_id.as_deref(), Some(group.as_str()));
     assert_eq!(consumer_config.auto_offset_reset, AutoOffsetReset::Earliest);

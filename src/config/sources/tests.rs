@@ -146,7 +146,7 @@ fn files_are_named_in_errors() {
 #[test]
 fn later_values_win_and_sources_layer() {
     let mut p = Properties::parse("linger.ms=5\nacks=1").unwrap();
-    p.extend([Properties::parse("linger.ms=20").unwrap()]);
+    p.extend(Properties::parse("linger.ms=20").unwrap());
     p.set("acks", "all");
     assert_eq!(p.get("linger.ms"), Some("20"));
     assert_eq!(p.get("acks"), Some("all"));
