@@ -48,8 +48,9 @@ pub use admin::{
 pub use cluster::{ListedOffset, OffsetSpec};
 pub use config::{
     Acks, AdminConfig, AssignorKind, AutoOffsetReset, ClientConfig, Compression, ConsumerConfig,
-    GroupProtocol, IsolationLevel, ProducerConfig, DEFAULT_MAX_CONTROL_RESPONSE_SIZE,
-    DEFAULT_MAX_RESPONSE_SIZE, MAX_IN_FLIGHT_FOR_IDEMPOTENCE,
+    GroupProtocol, IsolationLevel, ProducerConfig, Properties, PropertiesIter,
+    DEFAULT_MAX_CONTROL_RESPONSE_SIZE, DEFAULT_MAX_RESPONSE_SIZE, ENV_PREFIX,
+    MAX_IN_FLIGHT_FOR_IDEMPOTENCE,
 };
 #[cfg(feature = "aws-msk-iam")]
 pub use config::{

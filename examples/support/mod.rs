@@ -24,39 +24,11 @@ pub fn key_value(s: &str) -> Result<(String, String), String> {
 }
 
 /// The properties of a Java `.properties` file, in order, as Java's tools read
-/// `--producer.config`, `--consumer.config` and `--command-config`: `key=value`, `key: value`
-/// or `key value` lines, `#`/`!` comments, and a trailing `\` continuing a value on the next
-/// line (as a pasted `sasl.jaas.config` often is). Other escapes are kept as written.
+/// `--producer.config`, `--consumer.config` and `--command-config` (`kafkit::Properties`).
 pub fn properties_file(path: &str) -> Result<Vec<(String, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let mut logical = Vec::new();
-    let mut pending: Option<String> = None;
-    for line in text.lines() {
-        let line = line.trim_start();
-        let mut joined = match pending.take() {
-            Some(before) => before + line,
-            None if line.is_empty() || line.starts_with(['#', '!']) => continue,
-            None => line.to_string(),
-        };
-        let trailing = joined.len() - joined.trim_end_matches('\\').len();
-        if trailing % 2 == 1 {
-            joined.pop();
-            pending = Some(joined);
-        } else {
-            logical.push(joined);
-        }
-    }
-    logical.extend(pending);
-    Ok(logical
-        .iter()
-        .map(|l| {
-            let l = l.trim();
-            let (k, v) = l
-                .split_once(|c: char| c == '=' || c == ':' || c.is_whitespace())
-                .unwrap_or((l, ""));
-            (k.trim().to_string(), v.trim().to_string())
-        })
-        .collect())
+    kafkit::Properties::from_file(path)
+        .map(|properties| properties.into_iter().collect())
+        .map_err(|e| e.to_string())
 }
 
 /// The arguments; with none at all, the help and a successful exit, as Apache Kafka's perf

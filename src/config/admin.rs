@@ -1,8 +1,10 @@
 //! Admin client settings (Java's `AdminClientConfig`).
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::properties::{apply, ensure, ms, parse_ms, positive_ms};
+use super::sources::Properties;
 use super::ClientConfig;
 use crate::error::{Error, Result};
 
@@ -83,7 +85,8 @@ impl AdminConfig {
 
     /// A config from Java admin client properties, client-level keys included, validated.
     /// Unknown keys, keys of the producer or consumer only, and malformed values are errors
-    /// naming the key.
+    /// naming the key. librdkafka's names for client-level keys are taken too, as by
+    /// [`ClientConfig::from_properties`].
     pub fn from_properties<I, K, V>(properties: I) -> Result<Self>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -101,6 +104,27 @@ impl AdminConfig {
         })?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// A config from a Java `.properties` file of admin settings ([`Properties::from_file`]),
+    /// as [`from_properties`](Self::from_properties) takes them. To layer sources (file <
+    /// environment < code), see [`Properties`].
+    ///
+    /// ```no_run
+    /// let config = kafkit::AdminConfig::from_properties_file("admin.properties")?;
+    /// # Ok::<(), kafkit::Error>(())
+    /// ```
+    pub fn from_properties_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_properties(&Properties::from_file(path)?)
+    }
+
+    /// A config from `KAFKA_`-prefixed environment variables ([`Properties::from_env`]:
+    /// `KAFKA_BOOTSTRAP_SERVERS` is `bootstrap.servers`), as
+    /// [`from_properties`](Self::from_properties) takes them. Every such variable must be an
+    /// admin setting; give each client its own prefix with
+    /// [`Properties::from_env_with_prefix`] when several share a process.
+    pub fn from_env() -> Result<Self> {
+        Self::from_properties(&Properties::from_env()?)
     }
 
     /// Applies one admin-level property; `Ok(false)` when `key` is not one.

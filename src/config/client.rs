@@ -1,11 +1,13 @@
 //! Connection settings shared by the producer, the consumer and the admin client.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::properties::{
     apply, ensure, ordered, parse_bool, parse_ms, parse_uint, positive_int, positive_ms,
 };
 use super::security::SecurityConfig;
+use super::sources::Properties;
 use crate::error::{Error, Result};
 
 /// The default cap on a response frame: the broker's default `socket.request.max.bytes`
@@ -103,7 +105,10 @@ impl ClientConfig {
     }
 
     /// A config from Java-style properties (the admin client's, or the connection part of
-    /// another), validated. Unknown keys are errors.
+    /// another), validated. Unknown keys are errors. librdkafka's names are taken too
+    /// (`metadata.broker.list`, `socket.timeout.ms`, ...): mapped to the Java key when kafkit
+    /// can honour them exactly, refused with the reason when not; of a Java key and its alias
+    /// the later given wins. The table is in `docs/migrating-from-rdkafka.md`.
     pub fn from_properties<I, K, V>(properties: I) -> Result<Self>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -114,6 +119,27 @@ impl ClientConfig {
         apply(properties, "client", |key, value| config.set(key, value))?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// A config from a Java `.properties` file of client settings ([`Properties::from_file`]),
+    /// as [`from_properties`](Self::from_properties) takes them. To layer sources (file <
+    /// environment < code), see [`Properties`].
+    ///
+    /// ```no_run
+    /// let config = kafkit::ClientConfig::from_properties_file("client.properties")?;
+    /// # Ok::<(), kafkit::Error>(())
+    /// ```
+    pub fn from_properties_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_properties(&Properties::from_file(path)?)
+    }
+
+    /// A config from `KAFKA_`-prefixed environment variables ([`Properties::from_env`]:
+    /// `KAFKA_BOOTSTRAP_SERVERS` is `bootstrap.servers`), as
+    /// [`from_properties`](Self::from_properties) takes them. Every such variable must be a
+    /// client setting; give each client its own prefix with
+    /// [`Properties::from_env_with_prefix`] when several share a process.
+    pub fn from_env() -> Result<Self> {
+        Self::from_properties(&Properties::from_env()?)
     }
 
     /// Applies one property; `Ok(false)` when `key` is not a client-level key.

@@ -1,5 +1,6 @@
 //! Consumer settings.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use super::properties::{
     apply, at_most_int_ms, bad_value, ensure, ms, parse_bool, parse_ms, parse_optional, parse_uint,
     positive_int, positive_ms,
 };
+use super::sources::Properties;
 use super::ClientConfig;
 use crate::error::{Error, Result};
 
@@ -290,7 +292,11 @@ impl ConsumerConfig {
     }
 
     /// A config from Java consumer properties, client-level keys included, validated.
-    /// Unknown keys and malformed values are errors naming the key.
+    /// Unknown keys and malformed values are errors naming the key. librdkafka's names are
+    /// taken too (`fetch.wait.max.ms`, `auto.offset.reset=smallest`, ...), or refused with the
+    /// reason when kafkit cannot honour them (`queued.max.messages.kbytes`,
+    /// `enable.auto.offset.store`); of a Java key and its alias the later given wins. The
+    /// table is in `docs/migrating-from-rdkafka.md`.
     pub fn from_properties<I, K, V>(properties: I) -> Result<Self>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -313,6 +319,27 @@ impl ConsumerConfig {
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// A config from a Java `.properties` file of consumer settings ([`Properties::from_file`]),
+    /// as [`from_properties`](Self::from_properties) takes them. To layer sources (file <
+    /// environment < code), see [`Properties`].
+    ///
+    /// ```no_run
+    /// let config = kafkit::ConsumerConfig::from_properties_file("consumer.properties")?;
+    /// # Ok::<(), kafkit::Error>(())
+    /// ```
+    pub fn from_properties_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_properties(&Properties::from_file(path)?)
+    }
+
+    /// A config from `KAFKA_`-prefixed environment variables ([`Properties::from_env`]:
+    /// `KAFKA_BOOTSTRAP_SERVERS` is `bootstrap.servers`), as
+    /// [`from_properties`](Self::from_properties) takes them. Every such variable must be a
+    /// consumer setting; give each client its own prefix with
+    /// [`Properties::from_env_with_prefix`] when several share a process.
+    pub fn from_env() -> Result<Self> {
+        Self::from_properties(&Properties::from_env()?)
     }
 
     /// Applies one consumer-level property; `Ok(false)` when `key` is not one.

@@ -3,15 +3,25 @@
 //! Each config is a struct of public fields set in code, or parsed from Java-style properties
 //! with `from_properties`, and checked once with `validate` (the constructors of the producer,
 //! consumer and admin client call it). Every field's documentation names its Java key.
+//! `from_properties` also takes librdkafka's names (`librdkafka.rs`: mapped when kafkit can
+//! honour them exactly, refused with the reason when not), and [`Properties`] reads
+//! properties from `.properties` files and environment variables.
+
+// The migration guide's examples compile with the doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/migrating-from-rdkafka.md")]
+struct MigrationGuide;
 
 mod admin;
 mod client;
 mod compression;
 mod consumer;
+mod librdkafka;
 mod producer;
 mod properties;
 mod secret;
 mod security;
+mod sources;
 
 pub use admin::AdminConfig;
 pub use client::{ClientConfig, DEFAULT_MAX_CONTROL_RESPONSE_SIZE, DEFAULT_MAX_RESPONSE_SIZE};
@@ -28,3 +38,4 @@ pub use security::{
     BoxFuture, JaasConfig, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, SaslMechanism,
     SecurityConfig, SecurityProtocol, Shared, SharedTokenProvider, TlsConfig,
 };
+pub use sources::{Iter as PropertiesIter, Properties, ENV_PREFIX};

@@ -1,5 +1,6 @@
 //! Producer settings.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use super::properties::{
     apply, at_most_int_ms, bad_value, ensure, ms, ordered, parse_bool, parse_int, parse_ms,
     parse_optional, parse_uint, positive_int, positive_ms,
 };
+use super::sources::Properties;
 use super::ClientConfig;
 use super::Compression;
 use crate::error::{Error, Result};
@@ -184,6 +186,11 @@ impl ProducerConfig {
     }
 
     /// A config from Java producer properties, client-level keys included, validated.
+    /// librdkafka's names are taken too (`queue.buffering.max.ms` as `linger.ms`,
+    /// `message.timeout.ms` as `delivery.timeout.ms`, `queue.buffering.max.kbytes` as
+    /// `buffer.memory` in KiB, ...), or refused with the reason when kafkit cannot honour them
+    /// (`queue.buffering.max.messages`, `batch.num.messages`); of a Java key and its alias the
+    /// later given wins. The table is in `docs/migrating-from-rdkafka.md`.
     ///
     /// Unknown keys and malformed values are errors naming the key. Two adjustments follow the
     /// Java producer: when `enable.idempotence` is not given and `acks`, `retries` or
@@ -232,6 +239,27 @@ impl ProducerConfig {
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// A config from a Java `.properties` file of producer settings ([`Properties::from_file`]),
+    /// as [`from_properties`](Self::from_properties) takes them. To layer sources (file <
+    /// environment < code), see [`Properties`].
+    ///
+    /// ```no_run
+    /// let config = kafkit::ProducerConfig::from_properties_file("producer.properties")?;
+    /// # Ok::<(), kafkit::Error>(())
+    /// ```
+    pub fn from_properties_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_properties(&Properties::from_file(path)?)
+    }
+
+    /// A config from `KAFKA_`-prefixed environment variables ([`Properties::from_env`]:
+    /// `KAFKA_BOOTSTRAP_SERVERS` is `bootstrap.servers`), as
+    /// [`from_properties`](Self::from_properties) takes them. Every such variable must be a
+    /// producer setting; give each client its own prefix with
+    /// [`Properties::from_env_with_prefix`] when several share a process.
+    pub fn from_env() -> Result<Self> {
+        Self::from_properties(&Properties::from_env()?)
     }
 
     /// Applies one producer-level property; `Ok(false)` when `key` is not one.

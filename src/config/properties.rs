@@ -7,6 +7,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::librdkafka::{name_alias, translate, Translated};
 use crate::error::{Error, Result};
 
 /// The error for a value that does not parse: names the key, the value, and what would.
@@ -16,16 +17,23 @@ pub(crate) fn bad_value(key: &str, value: &str, expected: impl Display) -> Error
     ))
 }
 
-/// The error for a key no config type knows.
-fn unknown_key(key: &str, what: &str) -> Error {
+/// The error for a key the `what` config does not know; `java` is the key it was translated
+/// to, when it was a librdkafka name.
+fn unknown_key(key: &str, java: &str, what: &str) -> Error {
+    let alias = if key == java {
+        String::new()
+    } else {
+        format!(" (librdkafka's name for {java})")
+    };
     Error::config(format!(
-        "unknown {what} setting {key:?}; check the spelling, or remove it if it is a Java-only \
-         setting kafkit does not implement"
+        "unknown {what} setting {key:?}{alias}; check the spelling, or remove it if it is a \
+         Java or librdkafka setting kafkit does not implement"
     ))
 }
 
-/// Feeds each property to `set`, in order; a key `set` does not take (`Ok(false)`) is an
-/// error naming the `what` config it is unknown to.
+/// Feeds each property to `set`, in order, librdkafka's names translated to Java's first (so
+/// of a Java key and its alias, the later given wins); a key `set` does not take
+/// (`Ok(false)`) is an error naming the `what` config it is unknown to.
 pub(crate) fn apply<I, K, V>(
     properties: I,
     what: &str,
@@ -38,8 +46,12 @@ where
 {
     for (key, value) in properties {
         let (key, value) = (key.as_ref(), value.as_ref());
-        if !set(key, value)? {
-            return Err(unknown_key(key, what));
+        let (java, value) = match translate(key, value)? {
+            Translated::Set(java, value) => (java, value),
+            Translated::Nothing => continue,
+        };
+        if !set(java, &value).map_err(|e| name_alias(e, key, java))? {
+            return Err(unknown_key(key, java, what));
         }
     }
     Ok(())

@@ -1,5 +1,8 @@
 //! Security settings: `security.protocol`, TLS (`ssl.*`) and SASL (`sasl.*`), with the Java
-//! client's keys and librdkafka's names as aliases, so configs move over from either.
+//! client's keys, and librdkafka's where Java has none (`sasl.username`, `sasl.password`,
+//! `ssl.certificate.location`, `ssl.key.location`), so configs move over from either;
+//! librdkafka's other names (`ssl.ca.location`, `sasl.mechanisms`, ...) reach this module
+//! as their Java keys, translated by `librdkafka.rs`.
 //!
 //! This module only checks the settings; the connection layer loads certificates and runs
 //! the handshakes.
@@ -504,23 +507,17 @@ impl SecurityConfig {
         let path = |value: &str| parse_optional(value).map(PathBuf::from);
         match key {
             "security.protocol" => self.protocol = parse_protocol(key, value)?,
-            "sasl.mechanism" | "sasl.mechanisms" => {
-                self.sasl.mechanism = Some(SaslMechanism::parse(key, value)?)
-            }
+            "sasl.mechanism" => self.sasl.mechanism = Some(SaslMechanism::parse(key, value)?),
             "sasl.username" => self.sasl.username = Some(value.to_string()),
             "sasl.password" => self.sasl.password = Some(Secret::new(value)),
             "sasl.jaas.config" => self.sasl.jaas_config = Some(JaasConfig::parse(value)?),
-            "ssl.truststore.location" | "ssl.ca.location" => self.tls.ca_location = path(value),
-            "ssl.truststore.certificates" | "ssl.ca.pem" => self.tls.ca_pem = parse_optional(value),
+            "ssl.truststore.location" => self.tls.ca_location = path(value),
+            "ssl.truststore.certificates" => self.tls.ca_pem = parse_optional(value),
             "ssl.keystore.location" => self.tls.keystore_location = path(value),
             "ssl.certificate.location" => self.tls.certificate_location = path(value),
             "ssl.key.location" => self.tls.key_location = path(value),
-            "ssl.keystore.certificate.chain" | "ssl.certificate.pem" => {
-                self.tls.certificate_chain = parse_optional(value)
-            }
-            "ssl.keystore.key" | "ssl.key.pem" => {
-                self.tls.key = parse_optional(value).map(Secret::new)
-            }
+            "ssl.keystore.certificate.chain" => self.tls.certificate_chain = parse_optional(value),
+            "ssl.keystore.key" => self.tls.key = parse_optional(value).map(Secret::new),
             "ssl.endpoint.identification.algorithm" => {
                 self.tls.endpoint_identification = match value.trim() {
                     "" => false,
@@ -571,16 +568,12 @@ impl SecurityConfig {
         matches!(
             key,
             "ssl.truststore.location"
-                | "ssl.ca.location"
                 | "ssl.truststore.certificates"
-                | "ssl.ca.pem"
                 | "ssl.keystore.location"
                 | "ssl.certificate.location"
                 | "ssl.key.location"
                 | "ssl.keystore.certificate.chain"
-                | "ssl.certificate.pem"
                 | "ssl.keystore.key"
-                | "ssl.key.pem"
                 | "ssl.endpoint.identification.algorithm"
                 | "ssl.truststore.type"
                 | "ssl.keystore.type"

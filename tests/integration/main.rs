@@ -6,6 +6,7 @@
 //! `fake_broker.rs` runs kafkit against the testkit's scripted fake broker instead.
 
 mod bad_input;
+mod config_sources;
 mod consumer_assign_committed;
 mod consumer_close;
 mod consumer_fetch;

@@ -97,7 +97,7 @@ fn enum_spellings() {
         "LATEST".parse::<AutoOffsetReset>().unwrap(),
         AutoOffsetReset::Latest
     );
-    assert!(err(&[("auto.offset.reset", "smallest")]).contains("auto.offset.reset: \"smallest\""));
+    assert!(err(&[("auto.offset.reset", "oldest")]).contains("auto.offset.reset: \"oldest\""));
     assert!(err(&[("isolation.level", "committed")]).contains("read_committed"));
     for (name, kind) in [
         ("range", AssignorKind::Range),
