@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// The options every subcommand shares.
 #[derive(clap::Args)]
+#[command(next_help_heading = "Client settings (any subcommand)")]
 pub struct Connection {
     /// Bootstrap brokers, HOST:PORT[,HOST:PORT...] (bootstrap.servers).
     #[arg(

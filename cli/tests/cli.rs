@@ -127,6 +127,40 @@ fn produce_then_consume_round_trips_keys_and_headers_as_json() {
         formatted,
         format!("{topic} 0 1 k2=wor:ld trace=abc,origin=cli\n")
     );
+    // A file is one record, its bytes as they are.
+    let file = std::env::temp_dir().join(format!("{topic}.value"));
+    std::fs::write(&file, "two\nlines").expect("write the value file");
+    ok(
+        &[
+            "produce",
+            "-t",
+            &topic,
+            "-k",
+            "file",
+            file.to_str().expect("UTF-8 path"),
+        ],
+        "",
+    );
+    std::fs::remove_file(&file).expect("remove the value file");
+    let from_file = ok(
+        &[
+            "consume",
+            "-t",
+            &topic,
+            "-p",
+            "0",
+            "-o",
+            "2",
+            "-c",
+            "1",
+            "--timeout",
+            "60s",
+            "-f",
+            "%k=%s (%S bytes)",
+        ],
+        "",
+    );
+    assert_eq!(from_file, "file=two\nlines (9 bytes)");
     let stderr = fails(&["produce", "-t", &topic, "-K", ":"], "no separator here\n");
     assert!(stderr.contains("line 1 has no key separator"), "{stderr}");
 }
