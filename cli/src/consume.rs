@@ -29,8 +29,11 @@ pub struct Args {
     /// Stop after this many records.
     #[arg(short, long, value_name = "N")]
     count: Option<u64>,
-    /// Stop after this long (30s, 500ms, 2m; a bare number is seconds); with --count,
-    /// fewer records by then is a failure.
+    /// Stop once every partition read is at its end (as its last fetch saw it).
+    #[arg(short, long)]
+    exit_at_end: bool,
+    /// Stop after this long (30s, 500ms, 2m; a bare number is seconds); with --count or
+    /// --exit-at-end, not done by then is a failure.
     #[arg(long, value_parser = parse_duration)]
     timeout: Option<Duration>,
     /// How records are printed.
@@ -142,7 +145,7 @@ async fn consume(
         let left = match args.timeout {
             Some(t) => match t.checked_sub(started.elapsed()) {
                 Some(left) => left,
-                None if args.count.is_some() => {
+                None if args.count.is_some() || args.exit_at_end => {
                     return Err(format!("timed out after {printed} records").into())
                 }
                 None => return Ok(()),
@@ -174,7 +177,21 @@ async fn consume(
         if in_group && !done.is_empty() {
             consumer.commit_offsets(done).await?;
         }
+        if args.exit_at_end && at_end(consumer).await {
+            return Ok(());
+        }
     }
+}
+
+/// Whether the consumer reads some partitions, each at its end as of its last fetch.
+async fn at_end(consumer: &Consumer) -> bool {
+    let assignment = consumer.assignment().await;
+    for tp in &assignment {
+        if consumer.current_lag(tp).await != Some(0) {
+            return false;
+        }
+    }
+    !assignment.is_empty()
 }
 
 #[cfg(test)]

@@ -105,6 +105,19 @@ fn produce_then_consume_round_trips_keys_and_headers_as_json() {
             serde_json::json!([{"key": "trace", "value": "abc"}, {"key": "origin", "value": "cli"}])
         );
     }
+    let to_the_end = ok(
+        &[
+            "consume",
+            "-t",
+            &topic,
+            "--from-beginning",
+            "-e",
+            "--timeout",
+            "60s",
+        ],
+        "",
+    );
+    assert_eq!(to_the_end, "hello\nwor:ld\n");
     let formatted = ok(
         &[
             "consume",
