@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Seeds the `responses` fuzz target's corpus with real broker answers: starts one Apache Kafka
-# broker with the testkit's launcher, runs kafkit's examples against it with
+# broker with the testkit's launcher, runs kafkit's examples and the kafkit tool against it with
 # KAFKIT_FUZZ_CAPTURE set (feature `fuzzing`; a transactional copy among them), and keeps up
 # to three responses per API and version, each at most 64 KiB, in fuzz/seeds/responses/ (and
 # pairs of Metadata responses in fuzz/seeds/metadata_apply/).
@@ -12,6 +12,7 @@ target=${CARGO_TARGET_DIR:-target}
 
 cargo build -q -p kafkit-testkit --bin kafka-launcher
 cargo build -q --features fuzzing --examples
+cargo build -q -p kafkit-cli --features kafkit/fuzzing
 launcher_out=$(mktemp)
 "$target/debug/kafka-launcher" --nodes 1 --ignore-stdin > "$launcher_out" &
 launcher=$!
@@ -25,10 +26,9 @@ bootstrap=$(sed -n 's/^bootstrap=//p' "$launcher_out")
 
 export KAFKIT_FUZZ_CAPTURE=$raw
 KAFKA_BOOTSTRAP_SERVERS=$bootstrap "$target/debug/examples/first_message" > /dev/null
-printf 'k1:a\nk2:b\nk3:c\n' | "$target/debug/examples/console_producer" \
-  --bootstrap-server "$bootstrap" --topic capture --property parse.key=true --property key.separator=:
-"$target/debug/examples/console_consumer" --bootstrap-server "$bootstrap" --topic capture \
-  --group capture-group --from-beginning --max-messages 3 --timeout-ms 30000 > /dev/null
+printf 'k1:a\nk2:b\nk3:c\n' | "$target/debug/kafkit" -b "$bootstrap" produce -t capture -K :
+"$target/debug/kafkit" -b "$bootstrap" consume -t capture --group capture-group --from-beginning \
+  -c 3 --timeout 30s > /dev/null
 # A transaction under transaction version 2, as Kafka 4 runs it (FindCoordinator for it,
 # InitProducerId, TxnOffsetCommit, EndTxn).
 "$target/debug/examples/transactional_copier" --bootstrap-server "$bootstrap" \
@@ -47,9 +47,7 @@ for _ in $(seq 1 180); do
 done
 tv1_bootstrap=$(sed -n 's/^bootstrap=//p' "$tv1_out")
 [ -n "$tv1_bootstrap" ] || { echo "the version 1 launcher printed no bootstrap address" >&2; exit 1; }
-printf 'k1:a\nk2:b\nk3:c\n' | "$target/debug/examples/console_producer" \
-  --bootstrap-server "$tv1_bootstrap" --topic capture --property parse.key=true \
-  --property key.separator=:
+printf 'k1:a\nk2:b\nk3:c\n' | "$target/debug/kafkit" -b "$tv1_bootstrap" produce -t capture -K :
 "$target/debug/examples/transactional_copier" --bootstrap-server "$tv1_bootstrap" \
   --input-topic capture --output-topic capture-copy --transactional-id capture-copier \
   --group-id capture-copier > /dev/null

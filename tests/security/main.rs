@@ -6,7 +6,6 @@
 //! `--all-features`); the SASL_PLAINTEXT ones run in every build.
 
 mod acls;
-mod console;
 mod reauth;
 mod sasl;
 mod scram;
