@@ -9,7 +9,7 @@ clients (the producer, the consumer and the admin client do not use each other):
     cluster      cluster
     connection   connection
     protocol     protocol
-    foundation   config, error, record, topic, partitioner, retry, sync
+    foundation   config, error, record, serdes, topic, partitioner, retry, sync
 
 lib.rs, which re-exports the public API, may name everything; other files name an item by
 its module (`crate::error::Error`), never through a re-export (`crate::Error`).
@@ -21,7 +21,7 @@ import re
 import sys
 
 LAYERS = [
-    {"config", "error", "record", "topic", "partitioner", "retry", "sync"},
+    {"config", "error", "record", "serdes", "topic", "partitioner", "retry", "sync"},
     {"protocol"},
     {"connection"},
     {"cluster"},

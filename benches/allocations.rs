@@ -11,7 +11,9 @@
 //! `WARM_UP` records that opens the connections and fills the caches; consuming, everything a
 //! new consumer does until its poll reaches the topic's `WARM_UP` + N records (see
 //! [`consume`] for why there is no warm-up there). `--check` exits non-zero when a target is
-//! missed, so the bench can gate a change.
+//! missed, so the bench can gate a change. The `typed` rows do the same through
+//! `TypedProducer<Option<Bytes>, Bytes>` and `TypedConsumer<Option<Bytes>, Bytes>`, whose
+//! `Bytes` keys and values should cost nothing more: the same targets.
 //! Allocations are counted, not frees; "bytes" is the sum of the sizes asked for (a
 //! `realloc` counts its new size).
 
@@ -25,7 +27,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kafkit::{
     Admin, AutoOffsetReset, ClientConfig, Consumer, ConsumerConfig, Delivery, NewTopic, Producer,
-    ProducerConfig, ProducerRecord, TopicPartition,
+    ProducerConfig, ProducerRecord, TopicPartition, TypedConsumer, TypedProducer,
+    TypedProducerRecord,
 };
 
 /// The system allocator, counting the calls that hand out memory.
@@ -206,7 +209,13 @@ async fn run(bootstrap: &str, records: usize) -> Result<Vec<Row>, BoxError> {
     let total = WARM_UP + records;
     let name: Arc<str> = topic.as_str().into();
     let mut rows = vec![record_construction(&name)];
-    rows.push(produce(bootstrap, &name, records).await?);
+    rows.push(produce(bootstrap, &name, records, Typed::No).await?);
+    // Into a topic of its own, so the consumers below read exactly `total` records.
+    let typed_topic = kafkit_testkit::unique_name("allocations-typed");
+    admin
+        .create_topics([NewTopic::new(typed_topic.as_str(), PARTITIONS, 1)])
+        .await?;
+    rows.push(produce(bootstrap, &typed_topic.as_str().into(), records, Typed::Yes).await?);
     // Into a topic of its own, so the consumers below read exactly `total` records.
     let callbacks_topic = kafkit_testkit::unique_name("allocations-callbacks");
     admin
@@ -216,18 +225,40 @@ async fn run(bootstrap: &str, records: usize) -> Result<Vec<Row>, BoxError> {
 
     let mut config = ConsumerConfig::new(bootstrap);
     config.auto_offset_reset = AutoOffsetReset::Earliest;
-    let assign = (0..PARTITIONS).map(|p| TopicPartition::new(topic.as_str(), p));
+    let assign: Vec<_> = (0..PARTITIONS)
+        .map(|p| TopicPartition::new(topic.as_str(), p))
+        .collect();
     rows.push(
         consume(
             "consume (assign)",
             config.clone(),
-            Read::Assign(assign.collect()),
+            Read::Assign(assign.clone()),
             total,
+            Typed::No,
+        )
+        .await?,
+    );
+    rows.push(
+        consume(
+            "consume (typed, assign)",
+            config.clone(),
+            Read::Assign(assign),
+            total,
+            Typed::Yes,
         )
         .await?,
     );
     config.group_id = Some(kafkit_testkit::unique_name("allocations"));
-    rows.push(consume("consume (group)", config, Read::Subscribe(&topic), total).await?);
+    rows.push(
+        consume(
+            "consume (group)",
+            config,
+            Read::Subscribe(&topic),
+            total,
+            Typed::No,
+        )
+        .await?,
+    );
     Ok(rows)
 }
 
@@ -265,8 +296,49 @@ fn producer_config(bootstrap: &str) -> ProducerConfig {
     config
 }
 
-async fn produce(bootstrap: &str, topic: &Arc<str>, records: usize) -> Result<Row, BoxError> {
+/// Whether a row goes through the typed producer or consumer.
+#[derive(Clone, Copy, PartialEq)]
+enum Typed {
+    No,
+    Yes,
+}
+
+/// The producer a produce row sends with.
+enum Sender {
+    Plain(Producer),
+    Typed(TypedProducer<Option<Bytes>, Bytes>),
+}
+
+impl Sender {
+    async fn send(&self, topic: &Arc<str>, value: &Bytes) -> kafkit::Result<Delivery> {
+        match self {
+            Sender::Plain(producer) => producer.send(make_record(topic, value)).await,
+            Sender::Typed(producer) => {
+                let record = TypedProducerRecord::new(topic.clone(), None, value.clone());
+                producer.send(record).await
+            }
+        }
+    }
+
+    fn producer(&self) -> &Producer {
+        match self {
+            Sender::Plain(producer) => producer,
+            Sender::Typed(producer) => producer.producer(),
+        }
+    }
+}
+
+async fn produce(
+    bootstrap: &str,
+    topic: &Arc<str>,
+    records: usize,
+    typed: Typed,
+) -> Result<Row, BoxError> {
     let producer = Producer::new(producer_config(bootstrap)).await?;
+    let producer = match typed {
+        Typed::No => Sender::Plain(producer),
+        Typed::Yes => Sender::Typed(TypedProducer::new(producer)),
+    };
     let value = Bytes::from(vec![b'x'; VALUE_SIZE]);
     let mut pending: Vec<Delivery> = Vec::with_capacity(CHUNK);
     send_all(&producer, topic, &value, WARM_UP, &mut pending).await?;
@@ -276,9 +348,12 @@ async fn produce(bootstrap: &str, topic: &Arc<str>, records: usize) -> Result<Ro
     send_all(&producer, topic, &value, records, &mut pending).await?;
     let counted = Snapshot::since(start);
     let elapsed = began.elapsed();
-    producer.close(Duration::from_secs(30)).await;
+    producer.producer().close(Duration::from_secs(30)).await;
     Ok(Row {
-        name: "produce (send to ack)",
+        name: match typed {
+            Typed::No => "produce (send to ack)",
+            Typed::Yes => "produce (typed, Bytes)",
+        },
         records,
         counted,
         elapsed,
@@ -340,14 +415,14 @@ async fn produce_with_callbacks(
 /// Sends `n` records, awaiting their deliveries `CHUNK` at a time from `pending`, whose
 /// capacity is reused so that keeping them allocates nothing.
 async fn send_all(
-    producer: &Producer,
+    producer: &Sender,
     topic: &Arc<str>,
     value: &Bytes,
     n: usize,
     pending: &mut Vec<Delivery>,
 ) -> Result<(), BoxError> {
     for i in 0..n {
-        pending.push(producer.send(make_record(topic, value)).await?);
+        pending.push(producer.send(topic, value).await?);
         if pending.len() == CHUNK || i + 1 == n {
             for delivery in pending.drain(..) {
                 delivery.await?;
@@ -373,6 +448,7 @@ async fn consume(
     config: ConsumerConfig,
     read: Read<'_>,
     total: usize,
+    typed: Typed,
 ) -> Result<Row, BoxError> {
     let start = Snapshot::now();
     let began = Instant::now();
@@ -381,19 +457,34 @@ async fn consume(
         Read::Assign(partitions) => consumer.assign(partitions).await?,
         Read::Subscribe(topic) => consumer.subscribe([topic]).await?,
     }
+    let typed_consumer: Option<TypedConsumer<Option<Bytes>, Bytes>> =
+        (typed == Typed::Yes).then(|| TypedConsumer::new(consumer.clone()));
+    let sum = |checksum: u64, value: &[u8]| {
+        value
+            .iter()
+            .fold(checksum, |s, &b| s.wrapping_add(u64::from(b)))
+    };
     let (mut seen, mut checksum) = (0, 0u64);
     while seen < total {
         if began.elapsed() > Duration::from_secs(120) {
             return Err(format!("{name}: only {seen} of {total} records in 120 s").into());
         }
-        let polled = consumer.poll(Duration::from_millis(500)).await?;
-        seen += polled.len();
+        let timeout = Duration::from_millis(500);
         // Reads every value, as an application would.
-        for record in &polled {
-            if let Some(value) = &record.value {
-                checksum = value
-                    .iter()
-                    .fold(checksum, |s, &b| s.wrapping_add(u64::from(b)));
+        match &typed_consumer {
+            None => {
+                let polled = consumer.poll(timeout).await?;
+                seen += polled.len();
+                for record in &polled {
+                    checksum = sum(checksum, record.value.as_deref().unwrap_or_default());
+                }
+            }
+            Some(typed) => {
+                let polled = typed.poll(timeout).await?;
+                seen += polled.len();
+                for record in &polled {
+                    checksum = sum(checksum, &record.value);
+                }
             }
         }
     }

@@ -4,6 +4,8 @@
 //! [`Error::retry_action`]; the classification of broker error codes lives in one table,
 //! [`ErrorCode::retry_action`], tested below against the Java client's choices.
 
+use crate::record::ConsumerRecord;
+use crate::serdes::RecordPart;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -454,6 +456,34 @@ pub enum Error {
     /// of the producer in a transaction) before it was sent: it was not written.
     TransactionAborted,
 
+    /// A serializer could not turn a key or value into bytes, or a deserializer could not
+    /// turn bytes back (Java's `SerializationException`): what a
+    /// [`Serializer`](crate::serdes::Serializer) or [`Deserializer`](crate::serdes::Deserializer)
+    /// returns. From the typed producer's `send`, the record was not sent. Not retried: the
+    /// same data fails the same way.
+    Serialization {
+        /// What could not be converted, and why.
+        reason: String,
+        /// The error behind it (serde_json's, say), when there was one; also
+        /// [`std::error::Error::source`].
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A record read from a partition has a key or value its deserializer refused (Java's
+    /// `RecordDeserializationException`). The typed consumer's position in the partition stays
+    /// at this record, so nothing after it is skipped: every poll returns this error again
+    /// until the application seeks past it (to `record.offset + 1`, after logging it or
+    /// sending it to a dead-letter topic, say) or to elsewhere. Not retried.
+    RecordDeserialization {
+        /// Whether the key or the value failed.
+        part: RecordPart,
+        /// The deserializer's error (an [`Error::Serialization`] from kafkit's own).
+        reason: Box<Error>,
+        /// The record as it was read, bytes and headers included: its topic, partition and
+        /// offset say where it is.
+        record: Box<ConsumerRecord>,
+    },
+
     /// The client, producer or consumer was closed.
     Closed,
 
@@ -587,6 +617,17 @@ impl fmt::Display for Error {
             Error::TransactionAborted => {
                 f.write_str("the record's transaction was aborted before it was sent")
             }
+            Error::Serialization { reason, .. } => write!(f, "serialization failed: {reason}"),
+            Error::RecordDeserialization {
+                part,
+                reason,
+                record,
+            } => write!(
+                f,
+                "cannot deserialize the {part} of the record at offset {} of {}-{}: {reason}; \
+                 the consumer stays at it until it seeks past it",
+                record.offset, record.topic, record.partition
+            ),
             Error::Closed => f.write_str("the client is closed"),
             Error::Dropped => f.write_str("the producer was dropped without close"),
         }
@@ -600,6 +641,11 @@ impl std::error::Error for Error {
             Error::Connection {
                 source: Some(io), ..
             } => Some(&**io),
+            Error::Serialization {
+                source: Some(source),
+                ..
+            } => Some(&**source),
+            Error::RecordDeserialization { reason, .. } => reason.source(),
             _ => None,
         }
     }
@@ -643,6 +689,8 @@ impl Error {
             | Error::TransactionAbortable { .. }
             | Error::TransactionState(_)
             | Error::TransactionAborted
+            | Error::Serialization { .. }
+            | Error::RecordDeserialization { .. }
             | Error::Closed
             | Error::Dropped => RetryAction::NoRetry,
         }
@@ -699,6 +747,33 @@ impl Error {
         match self {
             Error::Broker { code, .. } => Some(*code),
             _ => None,
+        }
+    }
+
+    /// An [`Error::Serialization`]: what a [`Serializer`](crate::serdes::Serializer) or
+    /// [`Deserializer`](crate::serdes::Deserializer) returns for data it cannot convert.
+    ///
+    /// ```
+    /// let e = kafkit::Error::serialization("temperature out of range");
+    /// assert_eq!(e.to_string(), "serialization failed: temperature out of range");
+    /// assert!(!e.is_retriable());
+    /// ```
+    pub fn serialization(reason: impl Into<String>) -> Self {
+        Error::Serialization {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Error::Serialization`] caused by another error (a serde error, say), kept as its
+    /// [`source`](std::error::Error::source).
+    pub fn serialization_with_source(
+        reason: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Serialization {
+            reason: reason.into(),
+            source: Some(Arc::new(source)),
         }
     }
 
@@ -909,6 +984,43 @@ mod tests {
             "SASL SCRAM-SHA-512 authentication with b:9096 failed: invalid credentials"
         );
         assert_eq!(tls.to_string(), "TLS with b:9094 failed: unknown CA");
+    }
+
+    #[test]
+    fn serialization_errors_are_never_retried_and_name_the_record() {
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, "bad digit");
+        let serialization = Error::serialization_with_source("not an i64", io);
+        let record = ConsumerRecord {
+            topic: Arc::from("orders"),
+            partition: 2,
+            offset: 41,
+            timestamp: 0,
+            timestamp_type: crate::record::TimestampType::CreateTime,
+            key: None,
+            value: Some(bytes::Bytes::from_static(b"abc")),
+            headers: Vec::new(),
+        };
+        let failed = Error::RecordDeserialization {
+            part: RecordPart::Value,
+            reason: Box::new(serialization.clone()),
+            record: Box::new(record),
+        };
+        for err in [&serialization, &failed, &Error::serialization("x")] {
+            assert_eq!(err.retry_action(), RetryAction::NoRetry, "{err}");
+            assert!(!err.is_outcome_unknown() && !err.is_fatal() && !err.is_abortable());
+        }
+        assert_eq!(
+            failed.to_string(),
+            "cannot deserialize the value of the record at offset 41 of orders-2: serialization \
+             failed: not an i64; the consumer stays at it until it seeks past it"
+        );
+        // The deserializer's own error stays reachable through both.
+        use std::error::Error as _;
+        for err in [&serialization, &failed] {
+            let source = err.source().expect("a source");
+            assert_eq!(source.to_string(), "bad digit");
+        }
+        assert!(Error::serialization("x").source().is_none());
     }
 
     #[test]

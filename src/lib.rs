@@ -15,6 +15,7 @@ mod producer;
 mod protocol;
 mod record;
 mod retry;
+pub mod serdes;
 mod sync;
 mod topic;
 
@@ -62,13 +63,16 @@ pub use config::{
 };
 pub use consumer::{
     CommitFuture, Consumer, ConsumerMetrics, HookFuture, OffsetAndMetadata, RebalanceListener,
-    RecordStream,
+    RecordStream, TypedConsumer, TypedConsumerRecord,
 };
 pub use error::{Error, ErrorCode, Result, RetryAction};
 pub use partitioner::{Partitioner, PartitionerKind};
-pub use producer::{Delivery, Producer, ProducerMetrics};
+pub use producer::{Delivery, Producer, ProducerMetrics, TypedProducer, TypedProducerRecord};
 pub use record::{
     ConsumerGroupMetadata, ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType,
     TopicPartition,
 };
+#[cfg(feature = "json")]
+pub use serdes::Json;
+pub use serdes::{DefaultSerde, Deserializer, RecordPart, Serializer};
 pub use topic::{validate_topic_name, MAX_TOPIC_NAME_LEN};

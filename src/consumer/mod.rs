@@ -35,6 +35,7 @@ mod positions;
 mod rebalance;
 mod stream;
 mod subscription;
+mod typed;
 
 use crate::cluster::{Cluster, OffsetSpec};
 use crate::config::ConsumerConfig;
@@ -54,6 +55,7 @@ use std::sync::{Arc, Mutex};
 pub use stream::RecordStream;
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
+pub use typed::{TypedConsumer, TypedConsumerRecord};
 
 /// Reads records from Kafka. Cheap to clone; clones share positions and buffered records.
 ///

@@ -24,6 +24,7 @@ mod sender;
 mod settle;
 mod transaction;
 mod txn_state;
+mod typed;
 
 use crate::cluster::{Cluster, TopicInfo};
 use crate::config::ProducerConfig;
@@ -46,6 +47,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+pub use typed::{TypedProducer, TypedProducerRecord};
 
 /// Sends records to Kafka. Cheap to clone; clones share batches and connections.
 ///

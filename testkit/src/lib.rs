@@ -25,6 +25,9 @@
 //!   the basic APIs itself, and a test can change its answer to any request
 //!   (another response, errors for some partitions, a delay, silence, a
 //!   closed connection, raw bytes) and see every request a client sent.
+//! - [`SchemaRegistry`] starts a real Schema Registry (Apicurio Registry
+//!   2.4.2, Confluent's API at `/apis/ccompat/v7`), built by Maven from
+//!   Maven Central's jars on first use, no Docker.
 //!
 //! The launcher needs `java` (17+) and `mvn` on the machine (and `python3` with `venv`
 //! and PyPI access for [`python_with_confluent_kafka`]); nothing else. The first
@@ -114,6 +117,7 @@ mod peer_tests;
 mod proxy;
 mod python;
 mod rss;
+mod schema_registry;
 mod security;
 mod stream_checker;
 mod txn_peers;
@@ -133,6 +137,7 @@ pub use launcher::{
 pub use proxy::TcpProxy;
 pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};
 pub use rss::{resident_set, rss_bytes, trim_allocator, ResidentSet, RssSamples, RssVerdict};
+pub use schema_registry::{schema_registry_jar, SchemaRegistry, APICURIO_REGISTRY_VERSION};
 pub use security::{
     CertPem, SecureBroker, SecureBrokerBuilder, SslListener, TestCa, SASL_MECHANISMS,
     SASL_OTHER_PASSWORD, SASL_OTHER_USER, SASL_PASSWORD, SASL_USER, STANDARD_AUTHORIZER,

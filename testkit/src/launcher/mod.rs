@@ -31,7 +31,7 @@ pub use jars::{cache_dir, kafka_version, resolve_jars};
 pub(crate) use jars::{target_dir, FileLock};
 #[cfg(test)]
 pub(crate) use probe::probe_metadata;
-pub(crate) use process::{run_tied, run_tied_stdout};
+pub(crate) use process::{run_tied, run_tied_stdout, spawn_tied};
 pub use roles::PartitionRoles;
 pub use start::{free_port, KafkaClusterBuilder};
 

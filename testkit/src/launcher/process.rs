@@ -36,7 +36,7 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
 }
 
 /// Spawns `cmd` so that it is SIGKILLed when this process dies.
-pub(super) fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
+pub(crate) fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
