@@ -70,4 +70,6 @@ pub use record::{
     ConsumerGroupMetadata, ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType,
     TopicPartition,
 };
+#[cfg(feature = "opentelemetry")]
+pub use record::{HeaderExtractor, HeaderInjector};
 pub use topic::{validate_topic_name, MAX_TOPIC_NAME_LEN};

@@ -41,6 +41,7 @@ mod producer_unknown_outcome;
 mod reconnect;
 mod round_trip;
 mod seed_flow;
+mod telemetry;
 
 // Each suite uses part of the shared support; the rest would count as dead code here.
 #[allow(dead_code)]
