@@ -72,6 +72,8 @@ pub use record::{
     ConsumerGroupMetadata, ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType,
     TopicPartition,
 };
+#[cfg(feature = "opentelemetry")]
+pub use record::{HeaderExtractor, HeaderInjector};
 #[cfg(feature = "json")]
 pub use serdes::Json;
 pub use serdes::{DefaultSerde, Deserializer, RecordPart, Serializer};

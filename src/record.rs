@@ -4,6 +4,11 @@ use bytes::Bytes;
 use std::fmt;
 use std::sync::Arc;
 
+#[cfg(feature = "opentelemetry")]
+mod trace_context;
+#[cfg(feature = "opentelemetry")]
+pub use trace_context::{HeaderExtractor, HeaderInjector};
+
 /// A topic and partition pair.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicPartition {

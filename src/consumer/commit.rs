@@ -27,6 +27,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// The outcome of [`Consumer::commit_async`].
 #[derive(Debug)]
@@ -140,7 +141,8 @@ impl Consumer {
             return Ok(());
         }
         let started = Instant::now();
-        let outcome = group.commit(offsets).await;
+        let span = self.commit_span(offsets);
+        let outcome = group.commit(offsets).instrument(span).await;
         self.inner.metrics.committed(started.elapsed());
         outcome
     }

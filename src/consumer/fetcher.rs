@@ -50,6 +50,7 @@ mod book;
 use super::fetch::{self, FetchParams, PartitionFetch, Records, Scan};
 use super::fetch_session::{FetchSession, SESSION_MIN_VERSION};
 use super::metrics::Counters;
+use super::telemetry;
 use crate::cluster::{Cluster, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
 use crate::record::TopicPartition;
@@ -64,6 +65,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// The consumer's handle on its fetchers; dropping it ends every task.
 pub(crate) struct Fetcher {
@@ -379,7 +381,12 @@ async fn send_fetch(
     request.max_bytes = planned.max_bytes.min(i32::MAX as usize) as i32;
     let timeout = shared.request_timeout + Duration::from_millis(params.max_wait_ms.max(0) as u64);
     let sent = Instant::now();
-    let response = match conn.send_with_timeout(&request, timeout).await {
+    let span = telemetry::fetch_span(&shared.metrics, conn.addr(), planned.wanted.len());
+    let response = match conn
+        .send_with_timeout(&request, timeout)
+        .instrument(span)
+        .await
+    {
         Ok(response) => {
             shared.metrics.fetched(sent.elapsed());
             response

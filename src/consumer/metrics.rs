@@ -3,9 +3,12 @@
 //!
 //! [`Consumer::metrics`]: super::Consumer::metrics
 
+#[cfg(feature = "metrics")]
+use super::telemetry::Exported;
 use crate::record::{ConsumerRecord, TopicPartition};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -83,8 +86,11 @@ impl Timings {
     }
 }
 
-/// The consumer's counters, shared with the fetcher and the commit tasks.
+/// The consumer's counters, shared with the fetcher and the commit tasks; with `metrics`, the
+/// facade's handles move with them.
 pub(crate) struct Counters {
+    /// `client.id`, for the spans of tasks that have no config.
+    client_id: Arc<str>,
     created: Instant,
     records: AtomicU64,
     bytes: AtomicU64,
@@ -92,11 +98,17 @@ pub(crate) struct Counters {
     fetches: Timings,
     rebalances: Timings,
     commits: Timings,
+    #[cfg(feature = "metrics")]
+    pub(super) exported: Exported,
 }
 
-impl Default for Counters {
-    fn default() -> Self {
+impl Counters {
+    pub(crate) fn new(client_id: &str) -> Self {
+        let client_id: Arc<str> = Arc::from(client_id);
         Counters {
+            #[cfg(feature = "metrics")]
+            exported: Exported::new(client_id.clone()),
+            client_id,
             created: Instant::now(),
             records: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -106,28 +118,40 @@ impl Default for Counters {
             commits: Timings::default(),
         }
     }
-}
 
-impl Counters {
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     pub(crate) fn consumed(&self, records: &[ConsumerRecord]) {
         let bytes: usize = records.iter().map(record_bytes).sum();
+        #[cfg(feature = "metrics")]
+        self.exported.consumed(records.len(), bytes);
         self.records.fetch_add(records.len() as u64, Relaxed);
         self.bytes.fetch_add(bytes as u64, Relaxed);
     }
 
     pub(crate) fn fetched(&self, took: Duration) {
+        #[cfg(feature = "metrics")]
+        self.exported.fetched(took);
         self.fetches.record(took);
     }
 
     pub(crate) fn rebalanced(&self, took: Duration) {
+        #[cfg(feature = "metrics")]
+        self.exported.rebalanced(took);
         self.rebalances.record(took);
     }
 
     pub(crate) fn rebalance_failed(&self) {
+        #[cfg(feature = "metrics")]
+        self.exported.rebalance_failed();
         self.failed_rebalances.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn committed(&self, took: Duration) {
+        #[cfg(feature = "metrics")]
+        self.exported.committed(took);
         self.commits.record(took);
     }
 
@@ -191,7 +215,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn snapshot_sums_times_and_derives_the_rate_and_lag_max() {
-        let c = Counters::default();
+        let c = Counters::new("test");
         let empty = c.snapshot(BTreeMap::new());
         assert_eq!((empty.fetch_rate, empty.records_lag_max), (0.0, None));
         let batch = [

@@ -35,6 +35,7 @@ mod positions;
 mod rebalance;
 mod stream;
 mod subscription;
+mod telemetry;
 mod typed;
 
 use crate::cluster::{Cluster, OffsetSpec};
@@ -168,7 +169,7 @@ impl Consumer {
             check_crcs: config.check_crcs,
             rack: config.client_rack.clone().unwrap_or_default(),
         };
-        let metrics = Arc::new(metrics::Counters::default());
+        let metrics = Arc::new(metrics::Counters::new(&config.client.client_id));
         let fetcher = Fetcher::new(
             cluster.clone(),
             params,

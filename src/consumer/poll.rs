@@ -29,8 +29,9 @@ impl Consumer {
             .await
     }
 
-    /// [`poll`](Self::poll), handing out at most `max` records (the stream takes one).
-    pub(super) async fn poll_up_to(
+    /// [`poll`](Self::poll), handing out at most `max` records (the stream takes one), outside
+    /// its span (see `telemetry.rs`).
+    pub(super) async fn poll_untraced(
         &self,
         timeout: Duration,
         max: usize,
@@ -95,7 +96,7 @@ impl Consumer {
         // What the buffer still holds counts against the fetch memory budget.
         fetcher.hold(positions.held());
         taken?;
-        self.inner.metrics.consumed(&records);
+        self.count_consumed(&records);
         Ok((!records.is_empty()).then_some(records))
     }
 
@@ -109,7 +110,7 @@ impl Consumer {
         let taken = positions.take(max);
         self.inner.fetcher.hold(positions.held());
         let records = taken?;
-        self.inner.metrics.consumed(&records);
+        self.count_consumed(&records);
         Ok(records)
     }
 

@@ -32,6 +32,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// A boxed future a [`RebalanceListener`] returns.
 pub type HookFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -215,7 +216,8 @@ impl Consumer {
                 }
                 continue;
             };
-            match self.run_step(&group, step, deadline).await {
+            let span = self.rebalance_span(step);
+            match self.run_step(&group, step, deadline).instrument(span).await {
                 Ok(Next::NotYet) => return Ok(false),
                 Ok(Next::Became(next)) => *step = next,
                 Ok(Next::Done(then)) => {

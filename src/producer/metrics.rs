@@ -1,6 +1,9 @@
 //! Counters a user can read from a running producer.
 
+#[cfg(feature = "metrics")]
+use super::telemetry::Exported;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A snapshot of a producer's counters since it was created.
@@ -33,7 +36,8 @@ pub struct ProducerMetrics {
     pub request_latency_max: Duration,
 }
 
-#[derive(Default)]
+/// The producer's counters, moved per batch and per request; with `metrics`, the facade's
+/// handles move with them.
 pub(crate) struct Counters {
     records_sent: AtomicU64,
     bytes_sent: AtomicU64,
@@ -44,10 +48,40 @@ pub(crate) struct Counters {
     requests: AtomicU64,
     latency_us_total: AtomicU64,
     latency_us_max: AtomicU64,
+    #[cfg(feature = "metrics")]
+    pub(super) exported: Exported,
 }
 
 impl Counters {
-    pub(crate) fn batch_sent(&self, records: usize, bytes: usize, uncompressed: usize) {
+    /// The counters of the producer `client_id`, whose `buffer.memory` is `buffer_total`.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn new(client_id: &str, buffer_total: usize) -> Self {
+        Counters {
+            records_sent: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            uncompressed_bytes: AtomicU64::new(0),
+            batches_sent: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            latency_us_total: AtomicU64::new(0),
+            latency_us_max: AtomicU64::new(0),
+            #[cfg(feature = "metrics")]
+            exported: Exported::new(client_id, buffer_total),
+        }
+    }
+
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn batch_sent(
+        &self,
+        topic: &Arc<str>,
+        records: usize,
+        bytes: usize,
+        uncompressed: usize,
+    ) {
+        #[cfg(feature = "metrics")]
+        self.exported
+            .batch_sent(topic, records, bytes, uncompressed);
         self.records_sent.fetch_add(records as u64, Relaxed);
         self.bytes_sent.fetch_add(bytes as u64, Relaxed);
         self.uncompressed_bytes
@@ -56,14 +90,21 @@ impl Counters {
     }
 
     pub(crate) fn retried(&self) {
+        #[cfg(feature = "metrics")]
+        self.exported.retried();
         self.retries.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn failed(&self, records: usize) {
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn failed(&self, topic: &Arc<str>, records: usize) {
+        #[cfg(feature = "metrics")]
+        self.exported.failed(topic, records);
         self.errors.fetch_add(records as u64, Relaxed);
     }
 
     pub(crate) fn request_done(&self, latency: Duration) {
+        #[cfg(feature = "metrics")]
+        self.exported.request_done(latency);
         let us = latency.as_micros() as u64;
         self.requests.fetch_add(1, Relaxed);
         self.latency_us_total.fetch_add(us, Relaxed);
@@ -108,13 +149,14 @@ mod tests {
 
     #[test]
     fn snapshot_derives_ratios() {
-        let c = Counters::default();
+        let c = Counters::new("test", 10);
+        let topic: Arc<str> = Arc::from("t");
         assert_eq!(c.snapshot(0, 10).records_per_batch, 0.0);
-        c.batch_sent(10, 100, 400);
-        c.batch_sent(30, 100, 400);
+        c.batch_sent(&topic, 10, 100, 400);
+        c.batch_sent(&topic, 30, 100, 400);
         c.request_done(Duration::from_millis(2));
         c.request_done(Duration::from_millis(4));
-        c.failed(3);
+        c.failed(&topic, 3);
         c.retried();
         let m = c.snapshot(5, 10);
         assert_eq!(m.records_sent, 40);

@@ -22,6 +22,7 @@ mod outcome;
 mod partition_chooser;
 mod sender;
 mod settle;
+mod telemetry;
 mod transaction;
 mod txn_state;
 mod typed;
@@ -241,7 +242,7 @@ impl Shared {
             idempotence,
             memory: Arc::new(Semaphore::new(memory_limit)),
             memory_limit,
-            metrics: metrics::Counters::default(),
+            metrics: metrics::Counters::new(&config.client.client_id, memory_limit),
             in_flight: Mutex::new(HashMap::new()),
             config,
             cluster,

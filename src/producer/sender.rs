@@ -15,7 +15,7 @@
 use super::batch::Batch;
 use super::idempotence::init_producer_id;
 use super::outcome::{Answer, FailWith};
-use super::Shared;
+use super::{telemetry, Shared};
 use crate::cluster::{Snapshot, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
 use crate::protocol::wire::{self, topic_name};
@@ -27,6 +27,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// Also wake this often, so a metadata refresh or an epoch bump that became possible is
 /// noticed without a dedicated signal.
@@ -214,7 +215,8 @@ fn dispatch(s: &Arc<Shared>, snapshot: &Snapshot, ready: Vec<Batch>, lines: &mut
             for request in split_by_size(layer, s.config.max_request_size) {
                 s.request_started(leader);
                 let turn = lines.turn(leader);
-                tokio::spawn(send(s.clone(), leader, request, turn));
+                let span = telemetry::request_span(s, snapshot, leader, &request);
+                tokio::spawn(send(s.clone(), leader, request, turn).instrument(span));
             }
         }
     }
@@ -319,11 +321,18 @@ async fn send(s: Arc<Shared>, leader: i32, batches: Vec<Batch>, mut turn: Turn) 
                 s.settle(batch, Answer::Unacknowledged, &|| Error::Closed);
             }
         }
-        Attempt::Answered(response, broker) => settle_response(&s, batches, &response, &broker),
+        Attempt::Answered(response, broker) => {
+            telemetry::answered(&response);
+            settle_response(&s, batches, &response, &broker);
+        }
     }
     turn.reached(Stage::Settled);
     s.request_finished(leader);
     s.wake.notify_one();
+    #[cfg(feature = "metrics")]
+    s.metrics
+        .exported
+        .buffer_available(s.memory.available_permits());
 }
 
 /// How a request went.

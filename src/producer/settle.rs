@@ -136,8 +136,12 @@ impl Shared {
         let topic = batch.topic.clone();
         let count = batch.record_count();
         let base_offset = known_base_offset(base_offset, count);
-        self.metrics
-            .batch_sent(count, batch.size_estimate(), batch.uncompressed_size());
+        self.metrics.batch_sent(
+            &topic,
+            count,
+            batch.size_estimate(),
+            batch.uncompressed_size(),
+        );
         batch.complete(|i, timestamp| {
             Ok(RecordMetadata {
                 topic: topic.clone(),
@@ -205,7 +209,7 @@ impl Shared {
             id.settled(&batch.tp, fields);
         }
         let count = batch.record_count();
-        self.metrics.failed(count);
+        self.metrics.failed(&batch.topic, count);
         batch.fail(error);
         self.records_settled(count);
     }

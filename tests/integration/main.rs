@@ -42,6 +42,7 @@ mod producer_unknown_outcome;
 mod reconnect;
 mod round_trip;
 mod seed_flow;
+mod telemetry;
 mod typed_records;
 
 // Each suite uses part of the shared support; the rest would count as dead code here.

@@ -10,6 +10,7 @@ use crate::consumer::assignor::protocol::{
     Subscription,
 };
 use crate::consumer::assignor::RebalanceProtocol;
+use crate::consumer::telemetry::group_request_span;
 use crate::error::{Error, ErrorCode, Result, RetryAction};
 use crate::protocol::wire::{group_id, millis};
 use crate::record::TopicPartition;
@@ -21,6 +22,7 @@ use kafka_protocol::messages::{JoinGroupRequest, SyncGroupRequest};
 use kafka_protocol::protocol::StrBytes;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+use tracing::Instrument;
 
 /// The result of a completed rebalance, for `poll` to apply.
 pub(crate) struct Rebalanced {
@@ -116,8 +118,10 @@ impl Group {
             .with_group_instance_id(self.instance_id())
             .with_protocol_type(StrBytes::from_static_str("consumer"))
             .with_protocols(self.protocols(conn, topics, owned, generation)?);
+        let span = group_request_span("join_group", &self.group_id, conn.addr());
         let response = conn
             .send_with_timeout(&request, self.round_timeout())
+            .instrument(span)
             .await?;
         let code = ErrorCode(response.error_code);
         if code == ErrorCode::MEMBER_ID_REQUIRED {
@@ -194,8 +198,10 @@ impl Group {
             .with_protocol_type(Some(StrBytes::from_static_str("consumer")))
             .with_protocol_name(Some(StrBytes::from_string(joined.protocol)))
             .with_assignments(assignments);
+        let span = group_request_span("sync_group", &self.group_id, conn.addr());
         let response = conn
             .send_with_timeout(&request, self.round_timeout())
+            .instrument(span)
             .await?;
         let code = ErrorCode(response.error_code);
         if !code.is_ok() {
