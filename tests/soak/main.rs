@@ -28,6 +28,12 @@
 //! negative control (`KAFKIT_SOAK_LEAK_KIB`, memory kept and written per fault) must fail
 //! the judgement.
 //!
+//! The 30-minute run that passed (60 faults, 900,000 records, checks clean): anonymous RSS
+//! warm-up peak 4.21 MiB, later peak 4.62 MiB (at 1780 s), trend +0.39 MiB, of which the
+//! live heap +0.14 MiB (allocations of 512 B–4 KiB: about +65 KiB, not yet explained) and
+//! glibc's overhead (anonymous RSS less live heap) +0.26 MiB; strictly, it fails. The margin
+//! to the trend limit is small: a longer run would tell a slow creep from noise.
+//!
 //! The proxies (the testkit's, in this process) gave back their read buffers only when a
 //! connection ended, and a connection to a frozen broker stays open after kafkit gave up on
 //! it: before they gave back idle buffers, they were most of the live heap (64 KiB per
