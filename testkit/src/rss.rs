@@ -78,7 +78,7 @@ pub struct RssSamples {
 }
 
 /// What [`RssSamples::verdict`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RssVerdict {
     /// The highest sample within the warm-up.
     pub warmup_peak: u64,
@@ -88,6 +88,10 @@ pub struct RssVerdict {
     pub later_peak_at: Duration,
     /// Samples within the warm-up, and after it.
     pub counts: (usize, usize),
+    /// How much the least-squares line through the samples after the warm-up rises
+    /// between the first and the last of them, in bytes (negative: it falls). Memory kept
+    /// a little at a time shows here even while single samples swing more than it.
+    pub trend: f64,
 }
 
 impl RssVerdict {
@@ -96,6 +100,17 @@ impl RssVerdict {
     pub fn holds(&self) -> bool {
         self.counts.0 > 0 && self.counts.1 > 0 && self.later_peak <= self.warmup_peak
     }
+
+    /// True when, with samples on both sides, no sample after the warm-up exceeds the
+    /// warm-up's peak by more than `burst` bytes and the fitted line after the warm-up
+    /// rises by at most `trend` bytes: for a load whose bursts vary in size up to a known
+    /// bound, "no growth" judged on levels rather than on the luck of single samples.
+    pub fn holds_within(&self, burst: u64, trend: u64) -> bool {
+        self.counts.0 > 0
+            && self.counts.1 > 0
+            && self.later_peak <= self.warmup_peak + burst
+            && self.trend <= trend as f64
+    }
 }
 
 impl fmt::Display for RssVerdict {
@@ -103,12 +118,14 @@ impl fmt::Display for RssVerdict {
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         write!(
             f,
-            "warm-up peak {:.1} MiB ({} samples), later peak {:.1} MiB at {:?} ({} samples)",
+            "warm-up peak {:.2} MiB ({} samples), later peak {:.2} MiB at {} s ({} samples), \
+             trend after the warm-up {:+.2} MiB",
             mib(self.warmup_peak),
             self.counts.0,
             mib(self.later_peak),
-            self.later_peak_at,
-            self.counts.1
+            self.later_peak_at.as_secs(),
+            self.counts.1,
+            self.trend / (1024.0 * 1024.0)
         )
     }
 }
@@ -136,6 +153,7 @@ impl RssSamples {
             later_peak: 0,
             later_peak_at: Duration::ZERO,
             counts: (0, 0),
+            trend: 0.0,
         };
         for &(at, bytes) in &self.samples {
             if at < warmup {
@@ -149,8 +167,33 @@ impl RssSamples {
                 }
             }
         }
+        let later: Vec<(f64, f64)> = self
+            .samples
+            .iter()
+            .filter(|(at, _)| *at >= warmup)
+            .map(|&(at, bytes)| (at.as_secs_f64(), bytes as f64))
+            .collect();
+        v.trend = rise(&later);
         v
     }
+}
+
+/// The rise of the least-squares line through `points` (x, y) from the first x to the
+/// last; 0 for fewer than two distinct x.
+fn rise(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    if sxx == 0.0 {
+        return 0.0;
+    }
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    let span = points[points.len() - 1].0 - points[0].0;
+    sxy / sxx * span
 }
 
 #[cfg(test)]
@@ -200,5 +243,39 @@ mod tests {
         assert_eq!(grew.later_peak_at, Duration::from_secs(900));
         // Too short a run proves nothing.
         assert!(!s(&[(0, 50), (10, 50)]).holds());
+    }
+
+    #[test]
+    fn trend_is_the_rise_of_the_fitted_line_after_the_warmup() {
+        let mut samples = RssSamples::new();
+        // Bursts of 30 on a level of 100 in the warm-up, then the same plus one kept per
+        // 10 s sample: a rise of 9 over 90 s that no single burst shows.
+        for i in 0..40u64 {
+            let burst = if i % 3 == 0 { 30 } else { 0 };
+            let kept = i.saturating_sub(30);
+            samples.push(Duration::from_secs(10 * i), 100 + burst + kept);
+        }
+        let v = samples.verdict(Duration::from_secs(300));
+        assert!((v.trend - 9.0).abs() < 1.5, "{v}");
+        // The kept memory fails the trend while the peak stays within the burst allowance.
+        assert_eq!((v.warmup_peak, v.later_peak), (130, 139));
+        assert!(!v.holds_within(10, 5), "{v}");
+        assert!(v.holds_within(10, 10), "{v}");
+        // A burst beyond the allowance fails without a trend.
+        samples.push(Duration::from_secs(400), 141);
+        assert!(!samples
+            .verdict(Duration::from_secs(300))
+            .holds_within(10, 100));
+        let mut flat = RssSamples::new();
+        for i in 0..40u64 {
+            flat.push(
+                Duration::from_secs(10 * i),
+                100 + if i % 3 == 0 { 30 } else { 0 },
+            );
+        }
+        let v = flat.verdict(Duration::from_secs(300));
+        assert!(v.trend.abs() < 3.0, "{v}");
+        assert_eq!(rise(&[(1.0, 5.0)]), 0.0);
+        assert_eq!(rise(&[(1.0, 5.0), (1.0, 9.0)]), 0.0);
     }
 }

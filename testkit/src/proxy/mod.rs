@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{tcp, TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -24,6 +24,10 @@ type Chaos = Option<(Duration, Duration)>;
 /// The most a read takes from a socket at once: one chunk.
 const CHUNK: usize = 64 * 1024;
 
+/// How long one direction of a connection waits for bytes before it gives its read
+/// buffer back.
+const IDLE: Duration = Duration::from_secs(1);
+
 /// Bytes one direction of a connection may hold between reading and writing
 /// them with a delay: the bandwidth-delay product it can carry (64 MiB in
 /// 10 ms is 6.4 GB/s), so the delay, not this bound, limits a stream. Without a
@@ -33,6 +37,10 @@ const IN_FLIGHT_BYTES: usize = 64 << 20;
 struct Shared {
     upstream: String,
     accepted: AtomicU64,
+    /// Connections accepted and not yet ended.
+    open: AtomicU64,
+    /// Bytes of read buffers the connections hold.
+    buffered: AtomicU64,
     resets: AtomicU64,
     stalled: AtomicU64,
     chaos: watch::Sender<Chaos>,
@@ -79,6 +87,8 @@ impl TcpProxy {
         let shared = Arc::new(Shared {
             upstream: upstream.into(),
             accepted: AtomicU64::new(0),
+            open: AtomicU64::new(0),
+            buffered: AtomicU64::new(0),
             resets: AtomicU64::new(0),
             stalled: AtomicU64::new(0),
             chaos: watch::channel(None).0,
@@ -202,6 +212,18 @@ impl TcpProxy {
         self.shared.accepted.load(Ordering::Relaxed)
     }
 
+    /// Connections accepted and not yet ended: those still forwarding, and those a frozen
+    /// or silent upstream keeps open after the client has gone.
+    pub fn open_connections(&self) -> u64 {
+        self.shared.open.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the open connections hold in read buffers: one chunk (64 KiB) per direction
+    /// that read within the last second, none for one idle longer.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.shared.buffered.load(Ordering::Relaxed)
+    }
+
     /// Connections reset so far by chaos, [`TcpProxy::cut_all`] or drop.
     pub fn resets(&self) -> u64 {
         self.shared.resets.load(Ordering::Relaxed)
@@ -257,6 +279,8 @@ enum End {
 }
 
 async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
+    shared.open.fetch_add(1, Ordering::Relaxed);
+    let _open = Open(&shared);
     let mut shutdown = shared.shutdown.subscribe();
     let mut cut = shared.cut.subscribe();
     cut.mark_unchanged();
@@ -296,8 +320,8 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
             let alarm = shared.alarm.clone();
             async move { alarm.until(at.into_std()).await }
         };
-        let up = pump(&mut cr, &mut uw, switches(), alarm);
-        let down = pump(&mut ur, &mut cw, switches(), alarm);
+        let up = pump(&mut cr, &mut uw, switches(), alarm, &shared.buffered);
+        let down = pump(&mut ur, &mut cw, switches(), alarm, &shared.buffered);
         tokio::pin!(up, down);
         let (mut up_done, mut down_done) = (false, false);
         loop {
@@ -344,6 +368,15 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
     // Dropping the streams closes them: with SO_LINGER 0 that sends RST.
 }
 
+/// Counts a connection as open until dropped, however `connection` ends.
+struct Open<'a>(&'a Shared);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Holds a connection silent until the half-open spell is lifted (or the
 /// proxy goes).
 async fn stall(shared: &Shared, shutdown: &mut watch::Receiver<bool>) {
@@ -373,6 +406,25 @@ fn reset(fd: RawFd) {
     }
 }
 
+/// A reader that can wait for bytes before a buffer is set aside to take them.
+trait Readable: AsyncReadExt + Unpin {
+    /// Returns when a read would not wait (or fail).
+    async fn readable(&self) -> io::Result<()>;
+}
+
+impl Readable for tcp::ReadHalf<'_> {
+    async fn readable(&self) -> io::Result<()> {
+        tcp::ReadHalf::readable(self).await
+    }
+}
+
+#[cfg(test)]
+impl Readable for tokio::io::DuplexStream {
+    async fn readable(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Copies one direction until EOF (then half-closes the other side), holding
 /// bytes while the proxy is paused and each chunk for the delay in force when
 /// it was read.
@@ -386,9 +438,10 @@ async fn pump<R, W, S, F>(
     to: &mut W,
     (paused, delay): (watch::Receiver<bool>, watch::Receiver<Option<Duration>>),
     sleep_until: S,
+    buffered: &AtomicU64,
 ) -> io::Result<()>
 where
-    R: AsyncReadExt + Unpin,
+    R: Readable,
     W: AsyncWriteExt + Unpin,
     S: Fn(Instant) -> F,
     F: Future<Output = ()>,
@@ -398,7 +451,10 @@ where
     let budget = Semaphore::new(IN_FLIGHT_BYTES);
     let (mut read_paused, mut write_paused) = (paused.clone(), paused);
     let read = async {
-        let mut buf = vec![0u8; CHUNK];
+        let mut buf = ReadBuffer {
+            buf: Vec::new(),
+            counted: buffered,
+        };
         loop {
             until(&mut read_paused, false).await;
             if delay.borrow().is_none() {
@@ -415,11 +471,22 @@ where
                 .acquire_many(CHUNK as u32)
                 .await
                 .expect("the budget is never closed");
-            let n = from.read(&mut buf).await?;
+            // A side idle for a while gives its buffer back: a connection whose client has
+            // gone stays open as long as a frozen upstream does not answer, and a client
+            // that reconnects to it now and again would otherwise pile up a chunk per
+            // connection (in the soak, memory whose amount depends on a fault's timing).
+            if let Ok(ready) = tokio::time::timeout(IDLE, from.readable()).await {
+                ready?;
+            } else {
+                buf.release();
+                from.readable().await?;
+            }
+            let into = buf.get();
+            let n = from.read(into).await?;
             permit.forget();
             budget.add_permits(CHUNK - n);
             let at = delay.borrow().map(|d| Instant::now() + d);
-            let chunk = (n > 0).then(|| Bytes::copy_from_slice(&buf[..n]));
+            let chunk = (n > 0).then(|| Bytes::copy_from_slice(&into[..n]));
             if queue.send((at, chunk)).is_err() || n == 0 {
                 return Ok::<_, io::Error>(());
             }
@@ -440,6 +507,35 @@ where
         Ok(())
     };
     tokio::try_join!(read, write).map(|_| ())
+}
+
+/// A pump's read buffer, allocated while in use and counted meanwhile.
+struct ReadBuffer<'a> {
+    buf: Vec<u8>,
+    counted: &'a AtomicU64,
+}
+
+impl ReadBuffer<'_> {
+    fn get(&mut self) -> &mut [u8] {
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; CHUNK];
+            self.counted.fetch_add(CHUNK as u64, Ordering::Relaxed);
+        }
+        &mut self.buf
+    }
+
+    fn release(&mut self) {
+        if !self.buf.is_empty() {
+            self.buf = Vec::new();
+            self.counted.fetch_sub(CHUNK as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for ReadBuffer<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// Waits until the flag equals `value` (forever if its sender is gone),

@@ -3,6 +3,7 @@
 
 use super::{pump, TcpProxy};
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
@@ -52,6 +53,7 @@ async fn proxy_forwards_bytes() {
         .unwrap();
     let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
     assert_eq!(roundtrip(&mut s, b"hello").await.unwrap(), b"hello");
+    assert_eq!(proxy.open_connections(), 1);
     assert_eq!(roundtrip(&mut s, &big).await.unwrap(), big);
     // Half-close passes through: the echo side sees EOF and closes.
     s.shutdown().await.unwrap();
@@ -60,6 +62,54 @@ async fn proxy_forwards_bytes() {
     assert!(rest.is_empty());
     assert_eq!(proxy.connections(), 1);
     assert_eq!(proxy.resets(), 0);
+    eventually("the ended connection stays open", || {
+        proxy.open_connections() == 0
+    })
+    .await;
+}
+
+/// Waits up to 5 s for `done`.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A connection whose upstream froze (answered once, then nothing) stays open after its
+/// client gives up, as TCP's half-close has it; it holds no read buffer once idle, so
+/// clients reconnecting to a frozen broker do not pile up a chunk per connection.
+#[tokio::test]
+async fn idle_connections_give_their_read_buffers_back() {
+    let frozen = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = frozen.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = frozen.accept().await {
+            if s.write_all(b"answer").await.is_ok() {
+                held.push(s);
+            }
+        }
+    });
+    let proxy = TcpProxy::start(up.to_string()).await.unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(proxy.local_addr())
+            .await
+            .unwrap();
+        s.write_all(b"request").await.unwrap();
+        let mut answer = [0u8; 6];
+        s.read_exact(&mut answer).await.unwrap();
+        clients.push(s);
+    }
+    assert!(proxy.buffered_bytes() > 0);
+    drop(clients);
+    eventually("idle connections hold their read buffers", || {
+        proxy.buffered_bytes() == 0
+    })
+    .await;
+    assert_eq!(proxy.open_connections(), 3);
 }
 
 #[tokio::test]
@@ -364,6 +414,7 @@ async fn pump_delays_each_chunk_and_overlaps_them() {
             &mut proxy_out,
             switches,
             tokio::time::sleep_until,
+            &AtomicU64::new(0),
         )
         .await
     });
