@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::launcher::{run_tied, target_dir, FileLock, LaunchError};
+use crate::launcher::{make_once, run_tied, target_dir, LaunchError};
 
 /// The `org.apache.kafka:kafka-tools` release resolved: the newest the
 /// benchmarks were run with. Its `kafka-clients` speaks to every broker the
@@ -72,40 +72,35 @@ pub fn kafka_tools_jars() -> Result<PathBuf, LaunchError> {
 fn resolve_uncached() -> Result<PathBuf, LaunchError> {
     let dir = tools_dir();
     let libs = dir.join("libs");
-    let done = libs.join(".complete");
-    if done.exists() {
-        return Ok(libs);
-    }
-    fs::create_dir_all(&dir)
-        .map_err(|e| LaunchError::io(format!("cannot create {}", dir.display()), e))?;
-    let _lock = FileLock::acquire(&dir.join("resolve.lock"))
-        .map_err(|e| LaunchError::io("cannot lock the kafka-tools jar folder", e))?;
-    if done.exists() {
-        return Ok(libs);
-    }
-    let pom_path = dir.join("pom.xml");
-    fs::write(&pom_path, pom())
-        .map_err(|e| LaunchError::io(format!("cannot write {}", pom_path.display()), e))?;
-    // A half-copied folder from an interrupted run must not be mixed in.
-    let _ = fs::remove_dir_all(&libs);
-    let mut mvn = Command::new("mvn");
-    mvn.args(["-q", "-B", "-f"])
-        .arg(&pom_path)
-        .arg("dependency:copy-dependencies")
-        .arg(format!("-DoutputDirectory={}", libs.display()));
-    run_tied(
-        mvn,
-        &format!("resolving kafka-tools {KAFKA_TOOLS_VERSION} jars with Maven (mvn)"),
+    make_once(
+        "the kafka-tools jars",
+        &dir.join("resolve.lock"),
+        &libs.join(".complete"),
+        || {
+            let pom_path = dir.join("pom.xml");
+            fs::write(&pom_path, pom())
+                .map_err(|e| LaunchError::io(format!("cannot write {}", pom_path.display()), e))?;
+            // A half-copied folder from an interrupted run must not be mixed in.
+            let _ = fs::remove_dir_all(&libs);
+            let mut mvn = Command::new("mvn");
+            mvn.args(["-q", "-B", "-f"])
+                .arg(&pom_path)
+                .arg("dependency:copy-dependencies")
+                .arg(format!("-DoutputDirectory={}", libs.display()));
+            run_tied(
+                mvn,
+                &format!("resolving kafka-tools {KAFKA_TOOLS_VERSION} jars with Maven (mvn)"),
+            )?;
+            let tools_jar = libs.join(format!("kafka-tools-{KAFKA_TOOLS_VERSION}.jar"));
+            if !tools_jar.exists() {
+                return Err(LaunchError::new(format!(
+                    "mvn succeeded but {} is missing",
+                    tools_jar.display()
+                )));
+            }
+            Ok(())
+        },
     )?;
-    let tools_jar = libs.join(format!("kafka-tools-{KAFKA_TOOLS_VERSION}.jar"));
-    if !tools_jar.exists() {
-        return Err(LaunchError::new(format!(
-            "mvn succeeded but {} is missing",
-            tools_jar.display()
-        )));
-    }
-    fs::write(&done, "")
-        .map_err(|e| LaunchError::io(format!("cannot write {}", done.display()), e))?;
     Ok(libs)
 }
 
@@ -131,31 +126,26 @@ fn compile_uncached() -> Result<PathBuf, LaunchError> {
         source_digest(TXN_PEER_SOURCE)
     ));
     let classes = dir.join("classes");
-    let done = classes.join(".complete");
-    if done.exists() {
-        return Ok(classes);
-    }
-    fs::create_dir_all(&dir)
-        .map_err(|e| LaunchError::io(format!("cannot create {}", dir.display()), e))?;
-    let _lock = FileLock::acquire(&dir.join("compile.lock"))
-        .map_err(|e| LaunchError::io("cannot lock the KafkitTxnPeer folder", e))?;
-    if done.exists() {
-        return Ok(classes);
-    }
-    let source = dir.join("KafkitTxnPeer.java");
-    fs::write(&source, TXN_PEER_SOURCE)
-        .map_err(|e| LaunchError::io(format!("cannot write {}", source.display()), e))?;
-    let _ = fs::remove_dir_all(&classes);
-    let mut javac = Command::new("javac");
-    javac
-        .arg("-d")
-        .arg(&classes)
-        .arg("-cp")
-        .arg(jars_glob(&libs))
-        .arg(&source);
-    run_tied(javac, "compiling KafkitTxnPeer.java (javac)")?;
-    fs::write(&done, "")
-        .map_err(|e| LaunchError::io(format!("cannot write {}", done.display()), e))?;
+    make_once(
+        "KafkitTxnPeer",
+        &dir.join("compile.lock"),
+        &classes.join(".complete"),
+        || {
+            let source = dir.join("KafkitTxnPeer.java");
+            fs::write(&source, TXN_PEER_SOURCE)
+                .map_err(|e| LaunchError::io(format!("cannot write {}", source.display()), e))?;
+            let _ = fs::remove_dir_all(&classes);
+            let mut javac = Command::new("javac");
+            javac
+                .arg("-d")
+                .arg(&classes)
+                .arg("-cp")
+                .arg(jars_glob(&libs))
+                .arg(&source);
+            run_tied(javac, "compiling KafkitTxnPeer.java (javac)")?;
+            Ok(())
+        },
+    )?;
     Ok(classes)
 }
 

@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::launcher::{free_port, run_tied, spawn_tied, target_dir, FileLock, LaunchError};
+use crate::launcher::{free_port, make_once, run_tied, spawn_tied, target_dir, LaunchError};
 
 /// The Apicurio Registry release started: the newest whose dependencies all resolve from
 /// Maven Central (2.6.x and 3.x need `apicurio-registry-schema-util-provider` versions that
@@ -119,10 +119,6 @@ pub fn schema_registry_jar() -> Result<PathBuf, LaunchError> {
 fn build_uncached() -> Result<PathBuf, LaunchError> {
     let dir = target_dir().join(format!("apicurio-registry-{APICURIO_REGISTRY_VERSION}"));
     let jar = dir.join("target/apicurio-registry-runner-0-runner.jar");
-    let done = dir.join(".complete");
-    if done.exists() {
-        return Ok(jar);
-    }
     let write = |path: PathBuf, text: &str| {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)
@@ -131,37 +127,37 @@ fn build_uncached() -> Result<PathBuf, LaunchError> {
         fs::write(&path, text)
             .map_err(|e| LaunchError::io(format!("cannot write {}", path.display()), e))
     };
-    fs::create_dir_all(&dir)
-        .map_err(|e| LaunchError::io(format!("cannot create {}", dir.display()), e))?;
-    let _lock = FileLock::acquire(&dir.join("build.lock"))
-        .map_err(|e| LaunchError::io("cannot lock the schema registry's build folder", e))?;
-    if done.exists() {
-        return Ok(jar);
-    }
-    write(dir.join("pom.xml"), &pom())?;
-    write(
-        dir.join("src/main/java/kafkit/testkit/Producers.java"),
-        PRODUCERS,
+    make_once(
+        "the schema registry",
+        &dir.join("build.lock"),
+        &dir.join(".complete"),
+        || {
+            write(dir.join("pom.xml"), &pom())?;
+            write(
+                dir.join("src/main/java/kafkit/testkit/Producers.java"),
+                PRODUCERS,
+            )?;
+            write(
+                dir.join("src/main/resources/application.properties"),
+                APPLICATION_PROPERTIES,
+            )?;
+            let mut mvn = Command::new("mvn");
+            mvn.args(["-q", "-B", "-f"])
+                .arg(dir.join("pom.xml"))
+                .args(["package", "-DskipTests"]);
+            run_tied(
+                mvn,
+                &format!("building Apicurio Registry {APICURIO_REGISTRY_VERSION} with Maven (mvn)"),
+            )?;
+            if !jar.exists() {
+                return Err(LaunchError::new(format!(
+                    "mvn succeeded but {} is missing",
+                    jar.display()
+                )));
+            }
+            Ok(())
+        },
     )?;
-    write(
-        dir.join("src/main/resources/application.properties"),
-        APPLICATION_PROPERTIES,
-    )?;
-    let mut mvn = Command::new("mvn");
-    mvn.args(["-q", "-B", "-f"])
-        .arg(dir.join("pom.xml"))
-        .args(["package", "-DskipTests"]);
-    run_tied(
-        mvn,
-        &format!("building Apicurio Registry {APICURIO_REGISTRY_VERSION} with Maven (mvn)"),
-    )?;
-    if !jar.exists() {
-        return Err(LaunchError::new(format!(
-            "mvn succeeded but {} is missing",
-            jar.display()
-        )));
-    }
-    write(done, "")?;
     Ok(jar)
 }
 

@@ -1,6 +1,7 @@
 //! Where the testkit keeps its files, and the broker's jars, resolved by Maven
 //! once per build folder.
 
+use super::once::make_once;
 use super::process::run_tied;
 use super::{LaunchError, KAFKA_VERSION, KAFKA_VERSION_ENV};
 use std::fs;
@@ -163,48 +164,43 @@ pub fn resolve_jars() -> Result<PathBuf, LaunchError> {
 fn resolve_jars_uncached() -> Result<PathBuf, LaunchError> {
     let dir = cache_dir();
     let libs = dir.join("libs");
-    let done = libs.join(".complete");
-    if done.exists() {
-        return Ok(libs);
-    }
-    fs::create_dir_all(&dir)
-        .map_err(|e| LaunchError::io(format!("cannot create {}", dir.display()), e))?;
-    let _lock = FileLock::acquire(&dir.join("resolve.lock"))
-        .map_err(|e| LaunchError::io("cannot lock the jar cache", e))?;
-    if done.exists() {
-        return Ok(libs);
-    }
-    let pom_path = dir.join("pom.xml");
-    fs::write(&pom_path, pom(&kafka_version()))
-        .map_err(|e| LaunchError::io(format!("cannot write {}", pom_path.display()), e))?;
-    // A half-copied folder from an interrupted run must not be mixed in.
-    let _ = fs::remove_dir_all(&libs);
-    let mut mvn = Command::new("mvn");
-    mvn.arg("-q")
-        .arg("-B")
-        .arg("-f")
-        .arg(&pom_path)
-        .arg("dependency:copy-dependencies")
-        .arg(format!("-DoutputDirectory={}", libs.display()));
-    run_tied(
-        mvn,
-        &format!("resolving Kafka {} jars with Maven (mvn)", kafka_version()),
+    make_once(
+        "the broker's jars",
+        &dir.join("resolve.lock"),
+        &libs.join(".complete"),
+        || {
+            let pom_path = dir.join("pom.xml");
+            fs::write(&pom_path, pom(&kafka_version()))
+                .map_err(|e| LaunchError::io(format!("cannot write {}", pom_path.display()), e))?;
+            // A half-copied folder from an interrupted run must not be mixed in.
+            let _ = fs::remove_dir_all(&libs);
+            let mut mvn = Command::new("mvn");
+            mvn.arg("-q")
+                .arg("-B")
+                .arg("-f")
+                .arg(&pom_path)
+                .arg("dependency:copy-dependencies")
+                .arg(format!("-DoutputDirectory={}", libs.display()));
+            run_tied(
+                mvn,
+                &format!("resolving Kafka {} jars with Maven (mvn)", kafka_version()),
+            )?;
+            let has_kafka = fs::read_dir(&libs)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .any(|e| e.file_name().to_string_lossy().starts_with("kafka_2.13-"))
+                })
+                .unwrap_or(false);
+            if !has_kafka {
+                return Err(LaunchError::new(format!(
+                    "mvn succeeded but {} holds no kafka_2.13 jar",
+                    libs.display()
+                )));
+            }
+            Ok(())
+        },
     )?;
-    let has_kafka = fs::read_dir(&libs)
-        .map(|entries| {
-            entries
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with("kafka_2.13-"))
-        })
-        .unwrap_or(false);
-    if !has_kafka {
-        return Err(LaunchError::new(format!(
-            "mvn succeeded but {} holds no kafka_2.13 jar",
-            libs.display()
-        )));
-    }
-    fs::write(&done, "")
-        .map_err(|e| LaunchError::io(format!("cannot write {}", done.display()), e))?;
     Ok(libs)
 }
 

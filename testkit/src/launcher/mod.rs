@@ -20,6 +20,7 @@ mod error;
 mod jars;
 mod jvm;
 mod node;
+mod once;
 mod probe;
 mod process;
 mod roles;
@@ -29,6 +30,7 @@ pub use cluster::KafkaCluster;
 pub use error::LaunchError;
 pub use jars::{cache_dir, kafka_version, resolve_jars};
 pub(crate) use jars::{target_dir, FileLock};
+pub(crate) use once::make_once;
 #[cfg(test)]
 pub(crate) use probe::probe_metadata;
 pub(crate) use process::{run_tied, run_tied_stdout, spawn_tied};
