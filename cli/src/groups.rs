@@ -1,4 +1,5 @@
-//! `groups`: list and describe consumer groups, and reset a group's offsets.
+//! `groups`: list, describe and delete consumer groups, and reset a group's offsets: what
+//! Apache Kafka's `kafka-consumer-groups.sh` does, its `--describe` rows in Java's columns.
 
 use crate::config::Connection;
 use kafkit::{
@@ -7,13 +8,18 @@ use kafkit::{
 };
 use std::collections::BTreeMap;
 
-/// List and describe consumer groups, reset their offsets.
+/// List, describe and delete consumer groups, reset their offsets.
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Every group, with its state.
     List,
     /// A group's state and members, and per partition its committed offset, end offset and lag.
     Describe { group: String },
+    /// Delete groups (each must have no members) with their committed offsets.
+    Delete {
+        #[arg(required = true)]
+        groups: Vec<String>,
+    },
     /// Move a group's committed offsets on a topic; refused while the group has members.
     #[command(group(clap::ArgGroup::new("to").required(true)))]
     ResetOffsets {
@@ -35,6 +41,9 @@ pub enum Command {
         /// To the first record at or after this time (ms since the epoch; the end if none).
         #[arg(long, group = "to", value_name = "MS")]
         to_timestamp: Option<i64>,
+        /// Move each committed offset by N (negative: back), kept within the log.
+        #[arg(long, group = "to", value_name = "N", allow_hyphen_values = true)]
+        shift_by: Option<i64>,
         /// Print the new offsets without committing them.
         #[arg(long)]
         dry_run: bool,
@@ -57,6 +66,7 @@ pub async fn run(connection: &Connection, command: Command) -> crate::Result<()>
             print!("{}", table(["GROUP", "STATE"], &rows));
         }
         Command::Describe { group } => describe(&admin, &group).await?,
+        Command::Delete { groups } => delete(&admin, &groups).await?,
         Command::ResetOffsets {
             group,
             topic,
@@ -65,18 +75,19 @@ pub async fn run(connection: &Connection, command: Command) -> crate::Result<()>
             to_latest,
             to_offset,
             to_timestamp,
+            shift_by,
             dry_run,
         } => {
-            let to = match (to_earliest, to_latest, to_offset, to_timestamp) {
+            let to = match (to_earliest, to_latest, to_offset, to_timestamp, shift_by) {
                 (true, ..) => To::Earliest,
                 (_, true, ..) => To::Latest,
-                (_, _, Some(o), _) => To::Offset(o),
-                (.., Some(t)) => To::Timestamp(t),
-                _ => {
-                    return Err(
-                        "choose --to-earliest, --to-latest, --to-offset or --to-timestamp".into(),
-                    )
-                }
+                (_, _, Some(o), ..) => To::Offset(o),
+                (_, _, _, Some(t), _) => To::Timestamp(t),
+                (.., Some(n)) => To::Shift(n),
+                _ => return Err(
+                    "choose --to-earliest, --to-latest, --to-offset, --to-timestamp or --shift-by"
+                        .into(),
+                ),
             };
             reset(&admin, &group, &topic, &partition, to, dry_run).await?;
         }
@@ -102,12 +113,13 @@ async fn describe(admin: &Admin, group: &str) -> crate::Result<()> {
         description.members.len()
     );
     let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    let rows: Vec<[String; 8]> = admin
+    let rows: Vec<[String; 9]> = admin
         .consumer_group_lag(group)
         .await?
         .into_iter()
         .map(|r| {
             [
+                r.group,
                 r.partition.topic,
                 r.partition.partition.to_string(),
                 dash(r.current_offset.map(|o| o.to_string())),
@@ -123,6 +135,7 @@ async fn describe(admin: &Admin, group: &str) -> crate::Result<()> {
         "{}",
         table(
             [
+                "GROUP",
                 "TOPIC",
                 "PARTITION",
                 "CURRENT-OFFSET",
@@ -138,6 +151,23 @@ async fn describe(admin: &Admin, group: &str) -> crate::Result<()> {
     Ok(())
 }
 
+/// Deletes the groups, each on its own: one that fails (members in it, unknown) does not stop
+/// the others, and makes the command fail naming it.
+async fn delete(admin: &Admin, groups: &[String]) -> crate::Result<()> {
+    let mut failed = Vec::new();
+    for (group, outcome) in admin.delete_consumer_groups(groups).await? {
+        match outcome {
+            Ok(()) => println!("deleted consumer group {group}"),
+            Err(e) => failed.push(format!("consumer group {group}: {e}")),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("\n").into())
+    }
+}
+
 /// Where `reset-offsets` moves the offsets.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum To {
@@ -145,6 +175,8 @@ enum To {
     Latest,
     Offset(i64),
     Timestamp(i64),
+    /// By this much from each committed offset.
+    Shift(i64),
 }
 
 async fn reset(
@@ -195,6 +227,14 @@ async fn reset(
         To::Timestamp(ms) => Some(offsets(OffsetSpec::Timestamp(ms)).await?),
         _ => None,
     };
+    let committed = match to {
+        To::Shift(_) => Some(
+            admin
+                .list_consumer_group_offsets(group, Some(&partitions))
+                .await?,
+        ),
+        _ => None,
+    };
     let mut new = BTreeMap::new();
     for tp in &partitions {
         let (first, end) = match (earliest.get(tp), latest.get(tp)) {
@@ -209,6 +249,19 @@ async fn reset(
             To::Timestamp(_) => match at_time.as_ref().and_then(|m| m.get(tp)) {
                 Some(found) if found.offset >= 0 => found.offset,
                 _ => end,
+            },
+            // Java refuses to guess a start for a partition the group never committed.
+            To::Shift(n) => match committed.as_ref().and_then(|c| c.get(tp)) {
+                Some(current) => current
+                    .offset
+                    .saturating_add(n)
+                    .clamp(first, end.max(first)),
+                None => {
+                    return Err(format!(
+                        "cannot shift the offset of {tp}: the group has no committed offset there"
+                    )
+                    .into())
+                }
             },
         };
         new.insert(tp.clone(), offset);

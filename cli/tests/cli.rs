@@ -1,6 +1,7 @@
 //! The `kafkit` binary end to end against a real broker: the one `kafkit-testkit` starts for
 //! this process (or `KAFKA_BOOTSTRAP_SERVERS`).
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -232,10 +233,10 @@ fn lag_row(group: &str, topic: &str) -> Vec<String> {
     let described = ok(&["groups", "describe", group], "");
     let row = described
         .lines()
-        .find(|l| l.starts_with(&format!("{topic} ")))
+        .find(|l| l.starts_with(&format!("{group} {topic} 0 ")))
         .unwrap_or_else(|| panic!("no row for {topic}: {described}"));
     row.split_whitespace()
-        .skip(2)
+        .skip(3)
         .take(3)
         .map(String::from)
         .collect()
@@ -316,6 +317,28 @@ fn groups_show_their_lag_and_reset_offsets_while_no_member_is_in() {
         lag_row(&group, &topic),
         ["5", "5", "0"],
         "a dry run commits nothing"
+    );
+    let shift = |by: &str| {
+        ok(
+            &[
+                "groups",
+                "reset-offsets",
+                &group,
+                "-t",
+                &topic,
+                "--shift-by",
+                by,
+            ],
+            "",
+        )
+    };
+    shift("-2");
+    assert_eq!(lag_row(&group, &topic), ["3", "5", "2"]);
+    shift("-100");
+    assert_eq!(
+        lag_row(&group, &topic),
+        ["0", "5", "5"],
+        "kept within the log"
     );
     ok(
         &[
@@ -411,4 +434,110 @@ fn bad_settings_are_errors_that_say_what_to_fix() {
     let out = kafkit_raw(&["-F", "/no/such/file.properties", "topics", "list"], "");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.properties"));
+}
+
+/// The table rows for `group` in `groups describe`'s output or in Java's tool's, as words.
+fn group_rows(out: &str, group: &str) -> BTreeSet<Vec<String>> {
+    out.lines()
+        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .filter(|words| words.first().map(String::as_str) == Some(group))
+        .collect()
+}
+
+/// Java's `kafka-consumer-groups.sh --describe --group GROUP` on the shared broker.
+fn javas_describe(group: &str) -> String {
+    let out =
+        kafkit_testkit::java_tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand")
+            .expect("the Java tools")
+            .args(["--bootstrap-server", &kafkit_testkit::bootstrap_servers()])
+            .args(["--describe", "--group", group])
+            .output()
+            .expect("run Java's tool");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Waits until `groups describe` shows what `done` looks for.
+fn describe_until(group: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let described = ok(&["groups", "describe", group], "");
+        if done(&described) {
+            return described;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {described}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn groups_describe_prints_the_rows_of_javas_tool_and_delete_removes_the_group() {
+    let (topic, group) = (name("cli-groups-java"), name("cli-group-java"));
+    ok(&["topics", "create", &topic, "-p", "2"], "");
+    ok(&["produce", "-t", &topic, "-p", "0"], "a\nb\nc\n");
+    ok(&["produce", "-t", &topic, "-p", "1"], "d\ne\n");
+
+    // A member that read everything and stays in the group.
+    let bootstrap = kafkit_testkit::bootstrap_servers();
+    let mut member = Command::new(env!("CARGO_BIN_EXE_kafkit"))
+        .args(["-b", &bootstrap, "consume", "-t", &topic, "-G", &group])
+        .args(["--from-beginning", "--timeout", "120s"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start a member");
+    let rows_with_member = describe_until(&group, "caught up", |d| {
+        let rows = group_rows(d, &group);
+        d.contains("Members: 1")
+            && rows.len() == 2
+            && rows.iter().all(|r| r[5] == "0" && r[6] != "-")
+    });
+    let java = javas_describe(&group);
+    assert_eq!(
+        group_rows(&rows_with_member, &group),
+        group_rows(&java, &group),
+        "ours:\n{rows_with_member}\nJava's:\n{java}"
+    );
+
+    // Stopped as Ctrl-C stops it: it leaves the group, which keeps its offsets.
+    let stopped = Command::new("kill")
+        .args(["-INT", &member.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(stopped.success());
+    assert!(member.wait().expect("the member's exit").success());
+    let empty = describe_until(&group, "empty", |d| d.contains("Members: 0"));
+    let java = javas_describe(&group);
+    let rows = group_rows(&empty, &group);
+    assert_eq!(rows.len(), 2, "{empty}");
+    assert_eq!(
+        rows,
+        group_rows(&java, &group),
+        "ours:\n{empty}\nJava's:\n{java}"
+    );
+
+    let deleted = ok(&["groups", "delete", &group], "");
+    assert!(
+        deleted.contains(&format!("deleted consumer group {group}")),
+        "{deleted}"
+    );
+    let stderr = fails(&["groups", "delete", &group], "");
+    assert!(stderr.contains("GROUP_ID_NOT_FOUND"), "{stderr}");
+    // Nothing committed any more: nothing to shift from.
+    let stderr = fails(
+        &[
+            "groups",
+            "reset-offsets",
+            &group,
+            "-t",
+            &topic,
+            "--shift-by",
+            "1",
+        ],
+        "",
+    );
+    assert!(stderr.contains("no committed offset"), "{stderr}");
 }

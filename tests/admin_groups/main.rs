@@ -1,7 +1,8 @@
 //! The admin client's consumer-group calls against a real broker: list (state and type
 //! filters), describe (a classic group of kafkit's, a KIP-848 group of Java's console
-//! consumer), delete, committed offsets listed, altered and deleted, the lag, and
-//! `examples/consumer_groups` against Java's `kafka-consumer-groups.sh` on the same group.
+//! consumer), delete, committed offsets listed, altered and deleted, and the lag (which
+//! `kafkit groups describe` prints: `cli/tests/cli.rs` checks it against Java's
+//! `kafka-consumer-groups.sh`).
 
 #[allow(dead_code)]
 #[path = "../support/mod.rs"]
@@ -9,7 +10,6 @@ mod support;
 
 mod classic;
 mod consumer_protocol;
-mod example;
 mod fake_broker;
 
 use kafkit::{AssignorKind, Consumer, ConsumerConfig};
