@@ -270,88 +270,41 @@ fn groups_show_their_lag_and_reset_offsets_while_no_member_is_in() {
         .lines()
         .any(|l| l.starts_with(&group)));
 
-    let reset = ok(
-        &[
+    // `groups reset-offsets GROUP -t TOPIC ARGS`.
+    let reset = |args: &[&str]| {
+        let head = [
             "groups",
             "reset-offsets",
-            &group,
+            group.as_str(),
             "-t",
-            &topic,
-            "--to-earliest",
-        ],
-        "",
-    );
-    assert!(reset.contains(&format!("{topic} 0 ")), "{reset}");
+            topic.as_str(),
+        ];
+        ok(&[&head[..], args].concat(), "")
+    };
+    let plan = reset(&["--to-earliest"]);
+    assert!(plan.contains(&format!("{topic} 0 ")), "{plan}");
     assert_eq!(lag_row(&group, &topic), ["0", "5", "5"]);
-    ok(
-        &[
-            "groups",
-            "reset-offsets",
-            &group,
-            "-t",
-            &topic,
-            "--to-offset",
-            "99",
-        ],
-        "",
-    );
+    reset(&["--to-offset", "99"]);
     assert_eq!(
         lag_row(&group, &topic),
         ["5", "5", "0"],
         "kept within the log"
     );
-    ok(
-        &[
-            "groups",
-            "reset-offsets",
-            &group,
-            "-t",
-            &topic,
-            "--to-offset",
-            "3",
-            "--dry-run",
-        ],
-        "",
-    );
+    reset(&["--to-offset", "3", "--dry-run"]);
     assert_eq!(
         lag_row(&group, &topic),
         ["5", "5", "0"],
         "a dry run commits nothing"
     );
-    let shift = |by: &str| {
-        ok(
-            &[
-                "groups",
-                "reset-offsets",
-                &group,
-                "-t",
-                &topic,
-                "--shift-by",
-                by,
-            ],
-            "",
-        )
-    };
-    shift("-2");
+    reset(&["--shift-by", "-2"]);
     assert_eq!(lag_row(&group, &topic), ["3", "5", "2"]);
-    shift("-100");
+    reset(&["--shift-by", "-100"]);
     assert_eq!(
         lag_row(&group, &topic),
         ["0", "5", "5"],
         "kept within the log"
     );
-    ok(
-        &[
-            "groups",
-            "reset-offsets",
-            &group,
-            "-t",
-            &topic,
-            "--to-offset",
-            "3",
-        ],
-        "",
-    );
+    reset(&["--to-offset", "3"]);
     assert_eq!(read("2"), "4\n5\n");
 
     // A member in the group: the reset is refused.
@@ -362,11 +315,7 @@ fn groups_show_their_lag_and_reset_offsets_while_no_member_is_in() {
         .stdout(Stdio::null())
         .spawn()
         .expect("start a member");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ok(&["groups", "describe", &group], "").contains("Members: 1") {
-        assert!(Instant::now() < deadline, "the member never joined");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    describe_until(&group, "joined by the member", |d| d.contains("Members: 1"));
     let stderr = fails(
         &[
             "groups",
