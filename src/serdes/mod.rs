@@ -24,6 +24,8 @@
 
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "schema-registry")]
+pub mod registry;
 
 use crate::error::{Error, Result};
 use crate::record::Header;
