@@ -18,8 +18,8 @@
 //! | `Option<T>` | `None` is null, `Some` as `T` | (Java's `null`) |
 //! | `Json<T>` (feature `json`) | `serde_json` | `JsonSerializer` of Kafka Connect, schemas off |
 //!
-//! With a Schema Registry, [`AvroSerde`](crate::serdes::avro::AvroSerde) (feature `avro`)
-//! writes and reads Avro in Confluent's wire format, through the client in [`registry`]
+//! With a Schema Registry, `AvroSerde` (feature `avro`, in `kafkit::serdes::avro`)
+//! writes and reads Avro in Confluent's wire format, through the client in `registry`
 //! (feature `schema-registry`).
 //!
 //! Only `Option<T>` and `()` accept a null key or value: reading null into any other type
