@@ -24,7 +24,7 @@ const MAGIC: u8 = 0;
 /// The magic byte and the four-byte schema id.
 const HEADER: usize = 5;
 
-/// A serde type written and read as Avro by [`AvroSerde`] (as [`Json`](crate::Json) is for
+/// A serde type written and read as Avro by [`AvroSerde`] (as `Json<T>`, feature `json`, is for
 /// JSON): its fields map to the schema's by name, as `apache_avro::to_value` and
 /// `from_value` map them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
