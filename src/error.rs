@@ -484,6 +484,23 @@ pub enum Error {
         record: Box<ConsumerRecord>,
     },
 
+    /// A Schema Registry request failed (feature `schema-registry`): the registry answered
+    /// with an error (an unknown schema id or subject, an incompatible schema, refused
+    /// credentials), or could not be reached in time. Retried
+    /// ([`RetryAction::Retry`]) when the registry could not be reached, timed out, or
+    /// answered 408, 429 or 5xx; not when it refused the request.
+    SchemaRegistry {
+        /// What was asked, such as `registering a schema under subject "orders-value"`.
+        context: String,
+        /// The HTTP status, when the registry answered.
+        status: Option<u16>,
+        /// Confluent's error code from the answer, such as 40401 (subject not found) or
+        /// 40403 (schema not found), when it held one.
+        error_code: Option<i64>,
+        /// The registry's message, or why no answer came.
+        message: String,
+    },
+
     /// The client, producer or consumer was closed.
     Closed,
 
@@ -628,6 +645,20 @@ impl fmt::Display for Error {
                  the consumer stays at it until it seeks past it",
                 record.offset, record.topic, record.partition
             ),
+            Error::SchemaRegistry {
+                context,
+                status,
+                error_code,
+                message,
+            } => {
+                write!(f, "schema registry failed {context}")?;
+                match (status, error_code) {
+                    (Some(status), Some(code)) => write!(f, " (HTTP {status}, error {code})")?,
+                    (Some(status), None) => write!(f, " (HTTP {status})")?,
+                    _ => {}
+                }
+                write!(f, ": {message}")
+            }
             Error::Closed => f.write_str("the client is closed"),
             Error::Dropped => f.write_str("the producer was dropped without close"),
         }
@@ -669,6 +700,10 @@ impl Error {
             Error::Broker { code, .. } => code.retry_action(),
             Error::Connection { .. } | Error::RequestTimeout { .. } => RetryAction::Reconnect,
             Error::NoBrokerReachable { .. } | Error::ApiTimeout { .. } => RetryAction::Retry,
+            Error::SchemaRegistry { status, .. } => match status {
+                None | Some(408 | 429 | 500..=599) => RetryAction::Retry,
+                Some(_) => RetryAction::NoRetry,
+            },
             Error::Config(_)
             | Error::InvalidArgument(_)
             | Error::InvalidTopic { .. }
@@ -1021,6 +1056,33 @@ mod tests {
             assert_eq!(source.to_string(), "bad digit");
         }
         assert!(Error::serialization("x").source().is_none());
+    }
+
+    #[test]
+    fn schema_registry_errors_retry_only_when_the_registry_may_answer_later() {
+        let registry = |status: Option<u16>| Error::SchemaRegistry {
+            context: "looking up schema id 7".into(),
+            status,
+            error_code: status.map(|s| i64::from(s) * 100 + 3),
+            message: "no answer".into(),
+        };
+        for status in [None, Some(408), Some(429), Some(500), Some(503)] {
+            let e = registry(status);
+            assert_eq!(e.retry_action(), RetryAction::Retry, "{e}");
+            assert!(!e.is_outcome_unknown() && !e.is_fatal(), "{e}");
+        }
+        for status in [Some(401), Some(404), Some(409), Some(422)] {
+            let e = registry(status);
+            assert_eq!(e.retry_action(), RetryAction::NoRetry, "{e}");
+        }
+        assert_eq!(
+            registry(Some(404)).to_string(),
+            "schema registry failed looking up schema id 7 (HTTP 404, error 40403): no answer"
+        );
+        assert_eq!(
+            registry(None).to_string(),
+            "schema registry failed looking up schema id 7: no answer"
+        );
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub use record::{
 };
 #[cfg(feature = "opentelemetry")]
 pub use record::{HeaderExtractor, HeaderInjector};
+#[cfg(feature = "avro")]
+pub use serdes::avro::{Avro, AvroSerde};
 #[cfg(feature = "json")]
 pub use serdes::Json;
 pub use serdes::{DefaultSerde, Deserializer, RecordPart, Serializer};

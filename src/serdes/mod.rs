@@ -18,12 +18,20 @@
 //! | `Option<T>` | `None` is null, `Some` as `T` | (Java's `null`) |
 //! | `Json<T>` (feature `json`) | `serde_json` | `JsonSerializer` of Kafka Connect, schemas off |
 //!
+//! With a Schema Registry, `AvroSerde` (feature `avro`, in `kafkit::serdes::avro`)
+//! writes and reads Avro in Confluent's wire format, through the client in `registry`
+//! (feature `schema-registry`).
+//!
 //! Only `Option<T>` and `()` accept a null key or value: reading null into any other type
 //! fails, since Rust's types, unlike Java's, have no null. Read keys that may be absent as
 //! `Option<K>`.
 
+#[cfg(feature = "avro")]
+pub mod avro;
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "schema-registry")]
+pub mod registry;
 
 use crate::error::{Error, Result};
 use crate::record::Header;

@@ -17,9 +17,25 @@ use crate::launcher::{run_tied, target_dir, FileLock, LaunchError};
 /// Its manylinux wheels bundle librdkafka, so no C compiler is involved.
 pub const CONFLUENT_KAFKA_VERSION: &str = "2.16.1";
 
-/// The venv folder: `<target>/py-confluent-kafka-<version>`.
+/// What confluent-kafka's `schema_registry` module (its Avro serializers, its registry
+/// client) needs, pinned: the versions pip chose for 2.16.1 with the `avro` and
+/// `schemaregistry` extras, so a later release cannot change the interop tests' peer.
+const SCHEMA_REGISTRY_PACKAGES: &[&str] = &[
+    "fastavro==1.13.1",
+    "avro==1.12.2",
+    "attrs==26.1.0",
+    "cachetools==8.0.3",
+    "httpx2==2.17.0",
+    "httpcore2==2.17.0",
+    "Authlib==1.9.10",
+    "certifi==2026.10.19.post1",
+    "requests==2.34.2",
+];
+
+/// The venv folder: `<target>/py-confluent-kafka-<version>-sr`, named apart from venvs made
+/// before the Schema Registry packages were part of it.
 fn venv_dir() -> PathBuf {
-    target_dir().join(format!("py-confluent-kafka-{CONFLUENT_KAFKA_VERSION}"))
+    target_dir().join(format!("py-confluent-kafka-{CONFLUENT_KAFKA_VERSION}-sr"))
 }
 
 /// The Python that makes the venv: `KAFKIT_TESTKIT_PYTHON` if set, else
@@ -63,7 +79,9 @@ fn install_uncached() -> Result<PathBuf, LaunchError> {
         .map_err(|e| LaunchError::io(format!("cannot create {}", parent.display()), e))?;
     // Beside the venv, not inside it: a half-made venv is deleted below while
     // the lock is held.
-    let lock_path = parent.join(format!("py-confluent-kafka-{CONFLUENT_KAFKA_VERSION}.lock"));
+    let lock_path = parent.join(format!(
+        "py-confluent-kafka-{CONFLUENT_KAFKA_VERSION}-sr.lock"
+    ));
     let _lock = FileLock::acquire(&lock_path)
         .map_err(|e| LaunchError::io("cannot lock the Python venv folder", e))?;
     if done.exists() {
@@ -90,7 +108,10 @@ fn install_uncached() -> Result<PathBuf, LaunchError> {
     // A wheel or nothing: building librdkafka from the sdist would need a
     // C toolchain and minutes, and hide that the platform is unsupported.
     .args(["--only-binary", "confluent-kafka"])
-    .arg(format!("confluent-kafka=={CONFLUENT_KAFKA_VERSION}"));
+    .arg(format!(
+        "confluent-kafka[avro,schemaregistry]=={CONFLUENT_KAFKA_VERSION}"
+    ))
+    .args(SCHEMA_REGISTRY_PACKAGES);
     run_tied(
         pip,
         &format!("pip install confluent-kafka=={CONFLUENT_KAFKA_VERSION}"),
@@ -100,7 +121,8 @@ fn install_uncached() -> Result<PathBuf, LaunchError> {
     let mut check = Command::new(&python);
     check.args([
         "-c",
-        "import confluent_kafka as ck; print(ck.__version__, ck.libversion()[0])",
+        "import confluent_kafka as ck; import confluent_kafka.schema_registry.avro; \
+         print(ck.__version__, ck.libversion()[0])",
     ]);
     let versions = run_tied(check, "importing confluent_kafka from the new venv")?;
     let reported = versions.split_whitespace().next().unwrap_or("");

@@ -41,6 +41,8 @@ mod producer_settings;
 mod producer_unknown_outcome;
 mod reconnect;
 mod round_trip;
+#[cfg(feature = "avro")]
+mod schema_registry;
 mod seed_flow;
 mod telemetry;
 mod typed_records;
