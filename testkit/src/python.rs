@@ -7,11 +7,11 @@
 //! installs and the others wait, as with the jar resolver.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::launcher::{run_tied, target_dir, FileLock, LaunchError};
+use crate::launcher::{make_once, run_tied, target_dir, LaunchError};
 
 /// The `confluent-kafka` release installed; the venv folder is keyed on it.
 /// Its manylinux wheels bundle librdkafka, so no C compiler is involved.
@@ -70,34 +70,32 @@ pub fn python_with_confluent_kafka() -> Result<PathBuf, LaunchError> {
 fn install_uncached() -> Result<PathBuf, LaunchError> {
     let venv = venv_dir();
     let python = venv.join("bin").join("python");
-    let done = venv.join(".kafkit-complete");
-    if done.exists() {
-        return Ok(python);
-    }
-    let parent = target_dir();
-    fs::create_dir_all(&parent)
-        .map_err(|e| LaunchError::io(format!("cannot create {}", parent.display()), e))?;
-    // Beside the venv, not inside it: a half-made venv is deleted below while
-    // the lock is held.
-    let lock_path = parent.join(format!(
+    // Beside the venv, not inside it: a half-made venv is deleted while the lock is held.
+    let lock = target_dir().join(format!(
         "py-confluent-kafka-{CONFLUENT_KAFKA_VERSION}-sr.lock"
     ));
-    let _lock = FileLock::acquire(&lock_path)
-        .map_err(|e| LaunchError::io("cannot lock the Python venv folder", e))?;
-    if done.exists() {
-        return Ok(python);
-    }
+    make_once(
+        "the Python venv",
+        &lock,
+        &venv.join(".kafkit-complete"),
+        || install(&venv, &python),
+    )?;
+    Ok(python)
+}
+
+/// Makes the venv at `venv` anew and installs confluent-kafka into it.
+fn install(venv: &Path, python: &Path) -> Result<(), LaunchError> {
     // A venv left by an interrupted run may hold a partial install.
     if venv.exists() {
-        fs::remove_dir_all(&venv)
+        fs::remove_dir_all(venv)
             .map_err(|e| LaunchError::io(format!("cannot remove {}", venv.display()), e))?;
     }
 
     let mut make = Command::new(base_python());
-    make.arg("-m").arg("venv").arg(&venv);
+    make.arg("-m").arg("venv").arg(venv);
     run_tied(make, "creating a Python venv for confluent-kafka")?;
 
-    let mut pip = Command::new(&python);
+    let mut pip = Command::new(python);
     pip.args([
         "-m",
         "pip",
@@ -118,7 +116,7 @@ fn install_uncached() -> Result<PathBuf, LaunchError> {
     )?;
 
     // Loading the extension proves the bundled librdkafka links here.
-    let mut check = Command::new(&python);
+    let mut check = Command::new(python);
     check.args([
         "-c",
         "import confluent_kafka as ck; import confluent_kafka.schema_registry.avro; \
@@ -132,7 +130,5 @@ fn install_uncached() -> Result<PathBuf, LaunchError> {
              expected {CONFLUENT_KAFKA_VERSION}"
         )));
     }
-    fs::write(&done, versions.trim())
-        .map_err(|e| LaunchError::io(format!("cannot write {}", done.display()), e))?;
-    Ok(python)
+    Ok(())
 }
