@@ -58,9 +58,13 @@
 //! `KAFKIT_SOAK_RSS` (a file for the samples, one line each: `seconds anon-bytes
 //! trimmed-rss-bytes rss-bytes live-heap-bytes live-heap-peak-bytes threads
 //! proxied-connections proxy-buffer-bytes` and the live heap of each size class `2^i..2^(i+1)`
-//! bytes, i = 0..23) change it. Reported beside the judged series: the whole resident set
-//! after trimming, which also counts the executable's pages; the resident set as sampled,
-//! which also counts what glibc keeps free per arena; the live heap's peak between samples.
+//! bytes, i = 0..23) change it. `KAFKIT_SOAK_SITES=N` records an allocation's call stack
+//! in every N bytes allocated, while it lives (`sites.rs`: slower, for finding an owner,
+//! not for a verdict), and writes those alive every sixth sample beside the samples' file,
+//! as `rss.txt.sites-SECONDS`; `bench/soak-sites.py DIR` sums them per site. Reported beside
+//! the judged series: the whole resident set after trimming, which also counts the
+//! executable's pages; the resident set as sampled, which also counts what glibc keeps
+//! free per arena; the live heap's peak between samples.
 //!
 //! The faults, in turn: the leader of partition 0 SIGKILLed and restarted; the active
 //! controller SIGKILLed and restarted; a follower frozen (SIGSTOP) for 10 s; the leader of
@@ -80,6 +84,7 @@ mod produce;
 #[allow(dead_code)]
 #[path = "../scenarios/runner.rs"]
 mod runner;
+mod sites;
 #[allow(dead_code)]
 #[path = "../support/mod.rs"]
 mod support;
@@ -125,25 +130,33 @@ fn count_free(size: usize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
         count_alloc(layout.size());
-        System.alloc(layout)
+        let ptr = System.alloc(layout);
+        sites::allocated(ptr, layout.size());
+        ptr
     }
 
     unsafe fn alloc_zeroed(&self, layout: AllocLayout) -> *mut u8 {
         count_alloc(layout.size());
-        System.alloc_zeroed(layout)
+        let ptr = System.alloc_zeroed(layout);
+        sites::allocated(ptr, layout.size());
+        ptr
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
+        // Forgotten before the block can be handed to another thread, recorded again after.
+        sites::freed(ptr);
         let moved = System.realloc(ptr, layout, new_size);
         if !moved.is_null() {
             count_alloc(new_size);
             count_free(layout.size());
+            sites::allocated(moved, new_size);
         }
         moved
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
         count_free(layout.size());
+        sites::freed(ptr);
         System.dealloc(ptr, layout)
     }
 }
@@ -184,6 +197,15 @@ fn minutes(var: &str, default: u64) -> Duration {
 fn main() -> ExitCode {
     let length = minutes("KAFKIT_SOAK_MINUTES", 30);
     let warmup = minutes("KAFKIT_SOAK_WARMUP_MINUTES", 5);
+    if let Ok(every) = std::env::var("KAFKIT_SOAK_SITES") {
+        sites::enable(
+            every
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| panic!("KAFKIT_SOAK_SITES={every:?}: expected N > 0")),
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -218,6 +240,11 @@ async fn soak(length: Duration, warmup: Duration) -> bool {
         let t0 = Instant::now();
         run.log("memory samples start (their times count from here)");
         let broker = run.broker.clone();
+        // With KAFKIT_SOAK_SITES, the allocation sites alive at each sample, beside the
+        // samples' file.
+        let site_dumps = std::env::var("KAFKIT_SOAK_SITES")
+            .ok()
+            .and(std::env::var("KAFKIT_SOAK_RSS").ok());
         tokio::spawn(async move {
             loop {
                 let rss = rss_bytes(None).expect("read this process's RSS");
@@ -225,6 +252,12 @@ async fn soak(length: Duration, warmup: Duration) -> bool {
                 let trimmed = rss_bytes(None).expect("read this process's RSS");
                 let set = resident_set(None).expect("read this process's resident set");
                 let live = LIVE.load(Ordering::Relaxed);
+                if let Some(dumps) = site_dumps
+                    .as_ref()
+                    .filter(|_| samples.lock().unwrap().len().is_multiple_of(6))
+                {
+                    sites::dump(&format!("{dumps}.sites-{}", t0.elapsed().as_secs()));
+                }
                 samples.lock().unwrap().push(Sample {
                     at: t0.elapsed(),
                     anon: set.anon,
