@@ -7,6 +7,9 @@ the last one, sorted by growth, and how much of the last dump was allocated afte
 warm-up and is older than two minutes (kept, not in flight).
 
     bench/soak-sites.py DIR [WARMUP-SECONDS] [EXECUTABLE]
+
+EXECUTABLE: the soak binary that ran (by default the path the dumps name); pass a copy if
+it has been rebuilt since, or the names will be wrong.
 """
 import bisect, collections, glob, os, re, subprocess, sys
 
