@@ -7,6 +7,7 @@
 #
 #   bench/soak.sh [MINUTES] [WARMUP-MINUTES]
 #   KAFKIT_SOAK_LEAK_KIB=64 bench/soak.sh 12 5   # the negative control: must fail
+#   KAFKIT_SOAK_SITES=4096 bench/soak.sh 12 5   # allocation sites: bench/soak-sites.py DIR
 #
 # The output and the samples (columns in tests/soak/main.rs) go to $TARGET/soak/<time>/.
 set -euo pipefail

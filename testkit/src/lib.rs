@@ -136,7 +136,10 @@ pub use launcher::{
 };
 pub use proxy::TcpProxy;
 pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};
-pub use rss::{resident_set, rss_bytes, trim_allocator, ResidentSet, RssSamples, RssVerdict};
+pub use rss::{
+    resident_set, rss_bytes, single_allocator_arena, trim_allocator, ResidentSet, RssSamples,
+    RssVerdict,
+};
 pub use schema_registry::{schema_registry_jar, SchemaRegistry, APICURIO_REGISTRY_VERSION};
 pub use security::{
     CertPem, SecureBroker, SecureBrokerBuilder, SslListener, TestCa, SASL_MECHANISMS,
