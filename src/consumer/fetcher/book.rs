@@ -12,6 +12,11 @@ use crate::record::TopicPartition;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use tokio::time::Instant;
 
+/// Completed fetches one partition may have waiting for `poll` before it is left out of
+/// requests: one for `poll` to go on with while the next is fetched, the broker kept busy
+/// with requests of every partition rather than one at a time.
+const QUEUED_PER_PARTITION: usize = 2;
+
 pub(super) struct Book {
     parts: HashMap<TopicPartition, Part>,
     completed: VecDeque<Completed>,
@@ -55,7 +60,8 @@ struct Part {
     not_before: Option<Instant>,
     /// An error was queued for `poll`; not fetched until `poll` restarts the partition.
     parked: bool,
-    /// Its completed fetches waiting for `poll`: while there is one, it is not fetched again.
+    /// Its completed fetches waiting for `poll`: at `QUEUED_PER_PARTITION` it is not
+    /// fetched again until `poll` takes one.
     queued: usize,
 }
 
@@ -232,7 +238,7 @@ impl Book {
                 continue;
             }
             part.queued -= 1;
-            fetchable_again |= part.queued == 0 && !part.parked;
+            fetchable_again |= part.queued + 1 == QUEUED_PER_PARTITION && !part.parked;
             if part.taken_to != c.fetch_offset {
                 continue;
             }
@@ -329,11 +335,11 @@ impl Book {
             }
             let Some(source) = part.source else { continue };
             sources.insert(source);
-            // One fetch waiting per partition, besides the one `poll` is taking from (as
-            // Java keeps no more than one): what a partition prefetches is bounded by its
-            // own share, not by the budget, which one fast broker would otherwise fill
-            // with data `poll` needs only later.
-            if source != broker || part.queued > 0 {
+            // A few fetches waiting per partition, besides the one `poll` is taking from:
+            // what a partition prefetches is bounded by its own share, not by the budget,
+            // which one broker faster than `poll` would otherwise fill with data `poll`
+            // needs only later.
+            if source != broker || part.queued >= QUEUED_PER_PARTITION {
                 continue;
             }
             wanted.insert(
@@ -690,28 +696,38 @@ mod tests {
     }
 
     #[test]
-    fn a_partition_with_a_fetch_waiting_for_poll_is_not_fetched_again() {
+    fn a_partition_with_fetches_waiting_for_poll_is_not_fetched_again() {
         let mut book = routed();
         let plan = book.plan(1).unwrap();
         let answers = vec![answer(0, 0, 3, 10)];
         book.accept(1, &plan.epochs, answers, Instant::now(), far());
         book.release(plan.max_bytes);
-        // Far under the budget, yet partition 0 waits until poll takes its fetch.
+        // One fetch waiting: fetched again, for poll to go on with.
         let next = book.plan(1).unwrap();
-        assert_eq!(partitions(&next), vec![tp(1)]);
-        let answers = vec![answer(1, 0, 4, 10)];
+        assert_eq!(partitions(&next), vec![tp(0), tp(1)]);
+        let answers = vec![answer(0, 3, 6, 10), answer(1, 0, 4, 10)];
         book.accept(1, &next.epochs, answers, Instant::now(), far());
         book.release(next.max_bytes);
-        assert!(book.plan(1).is_none(), "both partitions have a fetch waiting");
-        // Taking partition 0's fetch makes it fetchable again: the tasks are woken.
+        // Far under the budget, yet partition 0 waits until poll takes a fetch of it.
+        let next = book.plan(1).unwrap();
+        assert_eq!(partitions(&next), vec![tp(1)]);
+        let answers = vec![answer(1, 4, 8, 10)];
+        book.accept(1, &next.epochs, answers, Instant::now(), far());
+        book.release(next.max_bytes);
+        assert!(
+            book.plan(1).is_none(),
+            "both partitions have two fetches waiting"
+        );
+        // Taking one of partition 0's makes it fetchable again: the tasks are woken.
         let (taken, wake) = book.take();
         assert!(matches!(taken, Some(Taken::Fetch(c)) if c.tp == tp(0)) && wake);
         let third = book.plan(1).unwrap();
         assert_eq!(partitions(&third), vec![tp(0)]);
+        assert_eq!(third.wanted[&tp(0)].offset, 6);
         book.release(third.max_bytes);
-        // A restart drops the waiting fetch, and the partition is fetched at once.
+        // A restart drops the waiting fetches, and the partition is fetched at once.
         assert!(book.sync(&positions(&[(0, 3), (1, 50), (2, 0)])));
-        assert_eq!(book.buffered, 0);
+        assert_eq!(book.buffered, 10, "partition 0's second fetch");
         assert_eq!(book.plan(1).unwrap().wanted[&tp(1)].offset, 50);
     }
 
