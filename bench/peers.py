@@ -33,6 +33,17 @@ group.consumer.heartbeat.interval.ms 5 s), unless --group-heartbeat-ms sets the 
 clients' heartbeat.interval.ms and the started broker's group.consumer.heartbeat.interval.ms
 (and its minimum) alike. Java and krafka sit these out (no peer for them).
 
+The large workloads (`--workloads large` runs all twelve; none of them by default)
+produce and consume records of 100 KiB (produce-100k-*, consume-100k-*) and 1 MiB
+(-1m-*), uncompressed, lz4 and zstd, with kafkit, librdkafka and Java only: JSON-like
+order events cut to size, as compressible as the 1 KiB corpus. Every client gets
+max.request.size 2 MiB (librdkafka: message.max.bytes), and a broker started here
+message.max.bytes 2 MiB: a 1 MiB record in a batch of its own is over every default (Java's
+and kafkit's max.request.size 1 MiB, librdkafka's 1,000,000, the broker's 1 MiB + 12).
+Each codec at its client's default level: zstd 3 for Java and librdkafka, ruzstd's
+fastest (about zstd's 1) for kafkit; the compressed bytes per record, read from the
+broker's segment files, are in the notes.
+
 The link-* workloads (`--workloads links` runs all six) produce the produce-none records
 over a latency-bound link, unthrottled or (-10k) at 10,000 records/s: the started broker
 gets one extra listener per delay (the launcher's --delayed-listener), reached through the
@@ -110,9 +121,26 @@ WORKLOADS = {
     "rebalance-cooperative": dict(kind="rebalance", protocol="cooperative"),
     "rebalance-consumer": dict(kind="rebalance", protocol="consumer"),
 }
+# The large workloads (see the module's doc): corpus "100k" or "1m", only when asked for.
+for _size in ["100k", "1m"]:
+    for _codec in ["none", "lz4", "zstd"]:
+        WORKLOADS[f"produce-{_size}-{_codec}"] = dict(
+            kind="produce", corpus=_size, compression=_codec, rate=-1,
+            records=f"records_{_size}", large=True)
+        WORKLOADS[f"consume-{_size}-{_codec}"] = dict(
+            kind="consume", corpus=_size, compression=_codec, records=f"records_{_size}",
+            large=True)
+# The clients of the large workloads, producing and consuming.
+LARGE_CLIENTS = {"kafkit", "rdkafka", "java"}
+# max.request.size of every producer (and message.max.bytes of a broker started here) when
+# a large workload runs.
+LARGE_MAX_REQUEST = 2 * 1024 * 1024
+# Bytes per record of each corpus.
+CORPUS_BYTES = {"100": 100, "1k": 1024, "100k": 100 * 1024, "1m": 1024 * 1024}
 # --workloads rebalance: the three, their runs interleaved; --workloads links: the four link-*.
 WORKLOAD_GROUPS = {"rebalance": [w for w, spec in WORKLOADS.items() if spec["kind"] == "rebalance"],
                    "links": [w for w, spec in WORKLOADS.items() if spec.get("delay")]}
+WORKLOAD_GROUPS["large"] = [w for w, spec in WORKLOADS.items() if spec.get("large")]
 # Partitions of a rebalance topic: shared evenly by 1, 3 and 4 members.
 REBALANCE_PARTITIONS = 12
 # The metrics of a rebalance run, as the peer prints them (ms).
@@ -162,6 +190,32 @@ def write_corpus_1k(path, lines=2000, size=1024, seed=2):
                          rng.randrange(1, 500), rng.randrange(100), rng.choice(words),
                          rng.choice(words)))
             f.write(s[: size - 2] + "]}" + "\n")
+    return path
+
+
+def write_corpus_large(path, size, lines, seed):
+    """Compressible records of `size` bytes (100 KiB, 1 MiB): JSON-like order events, as
+    the 1 KiB corpus, one after the other until the line is full: text a log or an event
+    store would carry, neither all one byte nor random."""
+    rng = random.Random(seed)
+    words = ("order user item payment shipped created updated cancelled eu-west us-east "
+             "warehouse status ok retry checkout cart session token price qty sku").split()
+    with open(path, "w") as f:
+        for i in range(lines):
+            parts, n = ["["], 1
+            while n < size:
+                event = ('{"id":%d,"ev":"%s","user":"u%05d","region":"%s","session":"s%08x",'
+                         '"items":[' % (rng.randrange(10**9), rng.choice(words),
+                                        rng.randrange(100000), rng.choice(words),
+                                        rng.getrandbits(32)))
+                event += ",".join('{"sku":"%s-%04d","qty":%d,"price":%d.%02d,"note":"%s %s"}'
+                                  % (rng.choice(words), rng.randrange(10000), rng.randrange(1, 9),
+                                     rng.randrange(1, 500), rng.randrange(100), rng.choice(words),
+                                     rng.choice(words)) for _ in range(rng.randrange(1, 6)))
+                event += "]},"
+                parts.append(event)
+                n += len(event)
+            f.write("".join(parts)[: size - 1] + "]" + "\n")
     return path
 
 
@@ -322,6 +376,7 @@ class Bench:
         self.results = []  # one dict per counted or discarded run
         self.topic_seq = 0
         self.corpora = {}  # "100" / "1k" -> payload file
+        self.large_corpora = set()  # the payload files of the large workloads
         self.log_dir = None  # the broker's log.dirs, for records per batch
         self.ssl_bootstrap = self.ssl_ca = None  # the SSL listener, for the -tls workloads
         self.delayed = {}  # ms each way -> a delayed listener, for the link-* workloads
@@ -373,9 +428,11 @@ class Bench:
                     "--num-records", str(n), "--payload-file", corpus,
                     "--compression", compression,
                     "--transaction-size", str(self.a.transaction_size)]
+        large = corpus in self.large_corpora
         if client == "java":
             props = [f"{k}={v}" for k, v in PRODUCER_PROPS.items()]
             props += [f"bootstrap.servers={bootstrap}", f"compression.type={compression}"]
+            props += [f"max.request.size={LARGE_MAX_REQUEST}"] if large else []
             return self.java("org.apache.kafka.tools.ProducerPerformance",
                              ["--topic", topic, "--num-records", str(n), "--payload-file",
                               corpus, "--throughput", str(throughput),
@@ -385,7 +442,8 @@ class Bench:
                 "rdkafka-future": "rdkafka-future-produce", "krafka": "krafka-produce"}[client]
         return [self.peer, mode, "--bootstrap", bootstrap, "--topic", topic,
                 "--num-records", str(n), "--payload-file", corpus,
-                "--throughput", str(throughput), "--compression", compression] + peer_args
+                "--throughput", str(throughput), "--compression", compression] + peer_args + (
+                    ["--max-request-size", str(LARGE_MAX_REQUEST)] if large else [])
 
     def e2e_cmd(self, client, topic, n, throughput, compression, corpus, tls=False):
         assert not tls, "no end-to-end workload over TLS"
@@ -672,6 +730,19 @@ def ratios(table):
             _, name = (max if higher_better else min)(peers)
             add(f"{w} {what}, kafkit / best peer ({name})", w, "kafkit",
                 {"librdkafka": "rdkafka", "Java": "java"}[name], metric, 1.0, higher_better)
+    # Issue 16: the consumer's memory: lz4 no dearer than uncompressed, half librdkafka's.
+    if ("consume-lz4", "kafkit") in table and ("consume", "kafkit") in table:
+        lz4, plain = get("consume-lz4", "kafkit", "rss_mb"), get("consume", "kafkit", "rss_mb")
+        r = lz4 / plain if lz4 and plain else None
+        out.append(("kafkit peak RSS, consume-lz4 / consume", r, 1.2, None if r is None else r <= 1.2))
+    add("consume-lz4 peak RSS, kafkit / librdkafka (defaults)", "consume-lz4", "kafkit", "rdkafka",
+        "rss_mb", 0.5, False)
+    # Issue 16: large records, against librdkafka and Java (parity; not the issue's targets).
+    for w in WORKLOAD_GROUPS["large"]:
+        for peer, name in [("rdkafka", "librdkafka"), ("java", "Java")]:
+            add(f"{w} throughput, kafkit / {name}", w, "kafkit", peer, "rps", 1.0, True)
+            add(f"{w} CPU/record, kafkit / {name}", w, "kafkit", peer, "cpu_us_per_rec", 1.0, False)
+            add(f"{w} peak RSS, kafkit / {name}", w, "kafkit", peer, "rss_mb", 1.0, False)
     # Issue 14: no slower than librdkafka to the first record and through a rebalance.
     for w in WORKLOAD_GROUPS["rebalance"]:
         add(f"{w} subscribe → first record, kafkit / librdkafka", w, "kafkit", "rdkafka",
@@ -679,6 +750,25 @@ def ratios(table):
         add(f"{w} 4th member joins → settled, kafkit / librdkafka", w, "kafkit", "rdkafka",
             "rebalance_ms", 1.0, False)
     return out
+
+
+def compression_notes(table):
+    """The stored size of each large produce workload's records: bytes per batch (header
+    included) ÷ (records per batch × record size), per client, from the segment files."""
+    notes = []
+    for w in WORKLOAD_GROUPS["large"]:
+        spec = WORKLOADS[w]
+        if spec["kind"] != "produce":
+            continue
+        cells = []
+        for c in sorted(LARGE_CLIENTS):
+            row = table.get((w, c))
+            if row and row.get("batch_bytes") and row.get("rec_per_batch"):
+                stored = row["batch_bytes"][0] / (row["rec_per_batch"][0] * CORPUS_BYTES[spec["corpus"]])
+                cells.append(f"{c} {stored:.3f}")
+        if cells:
+            notes.append(f"{w}: stored bytes ÷ record bytes (median run): " + ", ".join(cells) + ".")
+    return notes
 
 
 def markdown(keys, table, rat, conditions, notes):
@@ -800,7 +890,7 @@ def conditions_text(a, bootstrap, ssl_bootstrap=None):
 def clients_for(w, a):
     spec = WORKLOADS[w]
     if spec["kind"] == "consume":
-        return a.consumers.split(",")
+        return [c for c in a.consumers.split(",") if c in LARGE_CLIENTS or not spec.get("large")]
     if spec["kind"] == "e2e":
         return a.e2e_clients.split(",")
     producers = a.producers.split(",")
@@ -810,6 +900,8 @@ def clients_for(w, a):
         producers = [c for c in producers if c in TXN_CLIENTS]
     if spec.get("delay"):
         producers = [c for c in producers if c in LINK_CLIENTS]
+    if spec.get("large"):
+        producers = [c for c in producers if c in LARGE_CLIENTS]
     return producers
 
 
@@ -845,10 +937,12 @@ def parse_args():
                    help="records per 10k/s run (latency-10k, e2e-10k); latency-50k sends 5× as many")
     p.add_argument("--consume-records", type=int, default=1_000_000, help="records per 100-byte consume run")
     p.add_argument("--consume-records-1k", type=int, default=200_000, help="records per 1 KiB consume run")
-    # The link-* workloads only when asked for: they want a broker with delayed listeners.
-    p.add_argument("--workloads", default=",".join(w for w in WORKLOADS if not WORKLOADS[w].get("delay")),
+    # The link-* workloads only when asked for: they want a broker with delayed listeners;
+    # the large ones too: they move gigabytes.
+    p.add_argument("--workloads", default=",".join(w for w in WORKLOADS if not WORKLOADS[w].get("delay")
+                                                   and not WORKLOADS[w].get("large")),
                    help="comma-separated, of: " + ",".join(list(WORKLOADS) + list(WORKLOAD_GROUPS))
-                   + " (default: all but link-*)")
+                   + " (default: all but link-* and the large ones)")
     p.add_argument("--producers", default=",".join(PRODUCERS))
     p.add_argument("--consumers", default=",".join(CONSUMERS))
     p.add_argument("--e2e-clients", default=",".join(E2E_CLIENTS))
@@ -857,6 +951,10 @@ def parse_args():
                    help="the rebalance workloads: heartbeat.interval.ms of the classic clients and, "
                         "on the broker started here, group.consumer.heartbeat.interval.ms and "
                         "group.consumer.min.heartbeat.interval.ms (default: each one's default)")
+    p.add_argument("--records-100k", type=int, default=2_000,
+                   help="records per 100 KiB run, produced or consumed (the large workloads)")
+    p.add_argument("--records-1m", type=int, default=200,
+                   help="records per 1 MiB run, produced or consumed (the large workloads)")
     p.add_argument("--link-records", type=int, default=200_000,
                    help="records per link-* run (100-byte, unthrottled)")
     p.add_argument("--transaction-size", type=int, default=1000,
@@ -900,6 +998,13 @@ def main():
     bench = Bench(a)
     bench.corpora = {"100": write_corpus(os.path.join(a.out, "payloads.txt")),
                      "1k": write_corpus_1k(os.path.join(a.out, "payloads-1k.txt"))}
+    large = {WORKLOADS[w]["corpus"] for w in a.workloads.split(",") if WORKLOADS[w].get("large")}
+    for corpus, lines, seed in [("100k", 48, 3), ("1m", 12, 4)]:
+        if corpus in large:
+            path = write_corpus_large(os.path.join(a.out, f"payloads-{corpus}.txt"),
+                                      CORPUS_BYTES[corpus], lines, seed)
+            bench.corpora[corpus] = path
+            bench.large_corpora.add(path)
     broker = None
     if a.bootstrap:
         bench.bootstrap, bench.log_dir = a.bootstrap, a.log_dir
@@ -915,6 +1020,8 @@ def main():
                      f"group.consumer.min.heartbeat.interval.ms={min(a.group_heartbeat_ms, 5000)}"]
         delays = sorted({WORKLOADS[w]["delay"] for w in a.workloads.split(",")
                          if WORKLOADS[w].get("delay")})
+        if large:
+            props.append(f"message.max.bytes={LARGE_MAX_REQUEST}")
         broker = Broker(launcher, os.path.join(a.out, "broker.log"), home, ssl=tls,
                         properties=props, delays=delays)
         bench.bootstrap, bench.log_dir = broker.bootstrap, broker.log_dir
@@ -950,6 +1057,7 @@ def main():
             broker.stop()
     keys, table = summarize(bench.results)
     rat = ratios(table)
+    bench.notes += compression_notes(table)
     cond = conditions_text(a, bench.bootstrap, bench.ssl_bootstrap) + f" Matrix took {time.monotonic() - started:.0f} s."
     md = markdown(keys, table, rat, cond, bench.notes)
     with open(os.path.join(a.out, "results.md"), "w") as f:

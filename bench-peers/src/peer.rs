@@ -5,9 +5,9 @@
 //!
 //! ```text
 //! peer MODE --bootstrap HOST:PORT --topic T --num-records N [--payload-file F]
-//!      [--throughput REC_PER_S|-1] [--compression none|lz4] [--partitions P]
+//!      [--throughput REC_PER_S|-1] [--compression none|lz4|zstd] [--partitions P]
 //!      [--ssl-ca CA.pem] [--group-protocol eager|cooperative|consumer] [--heartbeat-ms MS]
-//!      [--join-offset-ms MS]
+//!      [--join-offset-ms MS] [--max-request-size BYTES]
 //! MODE: kafkit-produce | kafkit-future-produce | rdkafka-produce | rdkafka-future-produce
 //!     | krafka-produce | kafkit-txn-produce | rdkafka-txn-produce
 //!     | kafkit-consume | rdkafka-consume | rdkafka-tuned-consume | rdkafka-stream-consume
@@ -81,9 +81,13 @@ struct Args {
     /// Records per second; -1: no cap.
     #[arg(long, value_name = "REC_PER_S", default_value_t = -1.0, allow_negative_numbers = true)]
     throughput: f64,
-    /// none | lz4
+    /// none | lz4 | zstd (krafka: none | lz4)
     #[arg(long, default_value = "none")]
     compression: String,
+    /// Producers: `max.request.size` (librdkafka: `message.max.bytes`), for records of
+    /// 1 MiB, which every client's default (1 MiB, librdkafka's 1,000,000) refuses.
+    #[arg(long, value_name = "BYTES")]
+    max_request_size: Option<usize>,
     #[arg(long, value_name = "P", default_value_t = 6)]
     partitions: i32,
     /// Connect over TLS, trusting the CA certificate(s) in this PEM file.
@@ -678,6 +682,10 @@ fn producer_props(args: &Args) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .chain(security_props(args))
+    .chain(
+        args.max_request_size
+            .map(|n| ("max.request.size".to_string(), n.to_string())),
+    )
     .collect()
 }
 
@@ -714,6 +722,9 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
                         (BUFFER_MEMORY / 1024).to_string(),
                     );
                     config.set("queue.buffering.max.messages", "10000000");
+                }
+                "max.request.size" => {
+                    config.set("message.max.bytes", v);
                 }
                 _ => {
                     config.set(k, v);
