@@ -581,7 +581,7 @@ async fn kafkit_consume(args: &Args) -> AnyResult<Summary> {
 /// `admin-create`/`admin-delete`: create (replication factor 1, `--partitions`) or delete
 /// the comma-separated topics of `--topic`, with kafkit's admin client. Not measured.
 async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
-    use kafkit::{Admin, AdminConfig, NewTopic};
+    use kafkit::{Admin, AdminConfig, NewPartitions, NewTopic};
     // A broker takes a while to make (and delete) 10,000 partitions: minutes, not the
     // defaults' 30 s per request and 60 s per call.
     let admin = Admin::new(AdminConfig::from_properties([
@@ -592,9 +592,28 @@ async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
     .await?;
     let names = args.topic.split(',');
     if create {
+        // The controller refuses an operation of more than 10,000 records (a topic's record
+        // and one per partition): larger topics are made, then grown, in steps.
+        const STEP: i32 = 5000;
+        let first = args.partitions.min(STEP);
+        let names: Vec<&str> = names.collect();
         admin
-            .create_topics(names.map(|t| NewTopic::new(t, args.partitions, 1)))
+            .create_topics(names.iter().map(|t| NewTopic::new(*t, first, 1)))
             .await?;
+        let mut count = first;
+        while count < args.partitions {
+            count = args.partitions.min(count + STEP);
+            for (topic, outcome) in admin
+                .create_partitions(
+                    names
+                        .iter()
+                        .map(|t| (*t, NewPartitions::increase_to(count))),
+                )
+                .await?
+            {
+                outcome.map_err(|e| format!("growing {topic} to {count} partitions: {e}"))?;
+            }
+        }
     } else {
         admin.delete_topics(names).await?;
     }
@@ -889,8 +908,8 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
         let payload = &payloads[pick.next(payloads.len())];
         let sent_ns = origin.elapsed().as_nanos() as usize;
         let topic = topics[i as usize % topics.len()];
-        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(topic, sent_ns)
-            .payload(&payload[..]);
+        let record =
+            BaseRecord::<(), [u8], usize>::with_opaque_to(topic, sent_ns).payload(&payload[..]);
         rdkafka_send(&producer, record)?;
         if let Some(pause) = throttle.after(i) {
             std::thread::sleep(pause);
