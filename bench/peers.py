@@ -53,6 +53,19 @@ listener advertises, so every connection of the client goes through it. -p1: a t
 partition; -p6 and -10k: 6. kafkit, librdkafka and Java only (their callback or perf-tool
 paths), with the settings of every produce workload (idempotence on, acks=all, 5 in
 flight). The harness times ApiVersions round trips over each listener first and notes them.
+
+The parts-* workloads (`--workloads partitions` runs them all; issue 16) produce to and
+consume from many partitions on the one broker: 1 topic of 100, 1,000 and 10,000 partitions
+(the curve) and 100 topics of 100 (-100x100; producers send record i to topic i mod 100,
+consumers assign every partition). A workload's topics are made once and shared by its runs
+(making 10,000 partitions takes the broker a while), so records per batch are not counted
+there. Time to first record is the peer's (process start → the warm-up's delivery report, or
+→ the first record polled); Java's tools do not report it, and they take one topic only, so
+Java sits out the -100x100 workloads. parts-meta-10k and parts-paced-10k produce the same
+10,000 records/s to 10,000 partitions, with metadata refreshed every 250 ms and at each
+client's default (minutes): their CPU difference over the refreshes made prices one refresh
+of 10,000 partitions' metadata. The started broker gets --broker-heap (default 2g) for these
+(KAFKIT_TESTKIT_BROKER_HEAP): 512 MiB was too small at 10,000 partitions.
 """
 
 import argparse
@@ -120,6 +133,18 @@ WORKLOADS = {
     "rebalance-eager": dict(kind="rebalance", protocol="eager"),
     "rebalance-cooperative": dict(kind="rebalance", protocol="cooperative"),
     "rebalance-consumer": dict(kind="rebalance", protocol="consumer"),
+    # Many partitions (see the module's doc): topics × partitions of a topic, shared by the
+    # workload's runs.
+    "parts-produce-100": dict(kind="produce", corpus="100", compression="none", rate=-1, records="parts_records", partitions=100, shared=True),
+    "parts-produce-1k": dict(kind="produce", corpus="100", compression="none", rate=-1, records="parts_records", partitions=1000, shared=True),
+    "parts-produce-10k": dict(kind="produce", corpus="100", compression="none", rate=-1, records="parts_records", partitions=10_000, shared=True),
+    "parts-produce-100x100": dict(kind="produce", corpus="100", compression="none", rate=-1, records="parts_records", partitions=100, topics=100, shared=True),
+    "parts-consume-100": dict(kind="consume", corpus="100", compression="none", records="parts_records", partitions=100),
+    "parts-consume-1k": dict(kind="consume", corpus="100", compression="none", records="parts_records", partitions=1000),
+    "parts-consume-10k": dict(kind="consume", corpus="100", compression="none", records="parts_records", partitions=10_000),
+    "parts-consume-100x100": dict(kind="consume", corpus="100", compression="none", records="parts_records", partitions=100, topics=100),
+    "parts-paced-10k": dict(kind="produce", corpus="100", compression="none", rate=10_000, records="parts_paced_records", partitions=10_000, shared=True),
+    "parts-meta-10k": dict(kind="produce", corpus="100", compression="none", rate=10_000, records="parts_paced_records", partitions=10_000, shared=True, metadata_age_ms=250),
 }
 # The large workloads (see the module's doc): corpus "100k" or "1m", only when asked for.
 for _size in ["100k", "1m"]:
@@ -139,7 +164,8 @@ LARGE_MAX_REQUEST = 2 * 1024 * 1024
 CORPUS_BYTES = {"100": 100, "1k": 1024, "100k": 100 * 1024, "1m": 1024 * 1024}
 # --workloads rebalance: the three, their runs interleaved; --workloads links: the four link-*.
 WORKLOAD_GROUPS = {"rebalance": [w for w, spec in WORKLOADS.items() if spec["kind"] == "rebalance"],
-                   "links": [w for w, spec in WORKLOADS.items() if spec.get("delay")]}
+                   "links": [w for w, spec in WORKLOADS.items() if spec.get("delay")],
+                   "partitions": [w for w in WORKLOADS if w.startswith("parts-")]}
 WORKLOAD_GROUPS["large"] = [w for w, spec in WORKLOADS.items() if spec.get("large")]
 # Partitions of a rebalance topic: shared evenly by 1, 3 and 4 members.
 REBALANCE_PARTITIONS = 12
@@ -152,6 +178,9 @@ TLS_WORKLOADS = {w for w, spec in WORKLOADS.items() if spec.get("tls")}
 TXN_CLIENTS = {"kafkit", "rdkafka", "java"}
 # The clients of the link-* workloads.
 LINK_CLIENTS = {"kafkit", "rdkafka", "java"}
+# The clients of the parts-* workloads; Java only where there is one topic.
+PARTS_CLIENTS = {"kafkit", "rdkafka", "java"}
+PARTS_WORKLOADS = set(WORKLOAD_GROUPS["partitions"])
 
 
 def log(*a):
@@ -299,9 +328,12 @@ def api_versions_round_trip(bootstrap, samples=20):
 
 
 class Broker:
-    def __init__(self, launcher, log_path, home=None, ssl=False, properties=(), delays=()):
+    def __init__(self, launcher, log_path, home=None, ssl=False, properties=(), delays=(),
+                 heap=None):
         self.log = open(log_path, "w")
-        env = dict(os.environ, CARGO_TARGET_DIR=home) if home else None
+        env = dict(os.environ, CARGO_TARGET_DIR=home) if home else dict(os.environ)
+        if heap:
+            env["KAFKIT_TESTKIT_BROKER_HEAP"] = heap
         cmd = [launcher, "--nodes", "1", "--ignore-stdin"] + (["--ssl"] if ssl else [])
         for p in properties:
             cmd += ["--property", p]
@@ -415,8 +447,11 @@ class Bench:
         return self.ssl_bootstrap, props, ["--ssl-ca", self.ssl_ca]
 
     def produce_cmd(self, client, topic, n, throughput, compression, corpus, tls=False, txn=False,
-                    delay=None):
+                    delay=None, metadata_age_ms=None):
         bootstrap, security, peer_args = self.server(tls, delay)
+        if metadata_age_ms:
+            security = security + [f"metadata.max.age.ms={metadata_age_ms}"]
+            peer_args = peer_args + ["--metadata-max-age-ms", str(metadata_age_ms)]
         if txn:
             assert throughput < 0 and not tls, "produce-txn is unthrottled plaintext"
             if client == "java":
@@ -451,7 +486,7 @@ class Bench:
                 "--num-records", str(n), "--payload-file", corpus,
                 "--throughput", str(throughput), "--compression", compression]
 
-    def consume_cmd(self, client, topic, n, tls=False):
+    def consume_cmd(self, client, topic, n, tls=False, partitions=6):
         bootstrap, security, peer_args = self.server(tls)
         if client == "java":
             props = ["fetch.min.bytes=1", "fetch.max.bytes=52428800", "fetch.max.wait.ms=500",
@@ -467,7 +502,7 @@ class Bench:
                 "rdkafka-tuned": "rdkafka-tuned-consume",
                 "rdkafka-stream": "rdkafka-stream-consume", "krafka": "krafka-consume"}[client]
         return [self.peer, mode, "--bootstrap", bootstrap, "--topic", topic,
-                "--num-records", str(n), "--partitions", "6"] + peer_args
+                "--num-records", str(n), "--partitions", str(partitions)] + peer_args
 
     def parse(self, client, kind, text, n):
         """records/s, MB/s and latency (ms) as the client itself reports them."""
@@ -480,7 +515,8 @@ class Bench:
             us = lambda v: None if v is None else v / 1000  # noqa: E731
             return dict(records=j["records"], rps=j["records_per_sec"], mbps=j["mb_per_sec"],
                         p50=us(j["lat_us_p50"]), p99=us(j["lat_us_p99"]),
-                        p999=us(j["lat_us_p999"]), errors=j["errors"], checksum=j["checksum"])
+                        p999=us(j["lat_us_p999"]), errors=j["errors"], checksum=j["checksum"],
+                        first_record_ms=j.get("first_record_ms"))
         if kind == "produce":
             m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\).*?"
                           r"(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th", text)
@@ -516,6 +552,8 @@ class Bench:
                  rss_mb=rss_mb)
         self.results.append(r)
         lat = f" p99 {r['p99']:.2f} ms" if r["p99"] is not None else ""
+        if r.get("first_record_ms") is not None:
+            lat += f" first record {r['first_record_ms']:.0f} ms"
         log(f"  {workload:<15} {client:<15} rep {rep}: {r['rps']:>10.0f} rec/s "
             f"{r['cpu_us_per_rec']:6.2f} us/rec cpu  rss {r['rss_mb']:.0f} MB{lat}")
         return r
@@ -541,28 +579,58 @@ class Bench:
         log(f"workload {workload}: {n} records, throughput {rate}, {compression}, "
             f"{spec['corpus']}-byte corpus")
         make_cmd = self.e2e_cmd if spec["kind"] == "e2e" else self.produce_cmd
+        shared = self.shared_topics(workload, spec) if spec.get("shared") else None
         for rep in range(self.a.reps):
             for client in clients:
-                topic = self.topic(workload, client, rep)
-                self.admin("admin-create", [topic], spec.get("partitions", 6))
+                topic = shared or self.topic(workload, client, rep)
+                if not shared:
+                    self.admin("admin-create", [topic], spec.get("partitions", 6))
                 extra = {"txn": True} if spec.get("txn") else {}
                 if spec.get("delay"):
                     extra["delay"] = spec["delay"]
+                if spec.get("metadata_age_ms"):
+                    extra["metadata_age_ms"] = spec["metadata_age_ms"]
                 cmd = make_cmd(client, topic, n, rate, compression, self.corpora[spec["corpus"]],
                                spec.get("tls", False), **extra)
                 r = self.run(workload, client, rep, cmd, spec["kind"], n)
-                self.count_batches(r, topic)
-                self.admin("admin-delete", [topic])
+                if not shared:
+                    self.count_batches(r, topic)
+                    self.admin("admin-delete", [topic])
+        if shared:
+            self.admin("admin-delete", shared.split(","))
+
+    def shared_topics(self, workload, spec):
+        """Makes the `topics` × `partitions` topics of a parts-* workload, timed; returns
+        them comma-separated, as the peer's --topic takes them."""
+        self.topic_seq += 1
+        topics = [f"{workload}-{self.topic_seq}-{i}" for i in range(spec.get("topics", 1))]
+        started = time.monotonic()
+        self.admin("admin-create", topics, spec["partitions"])
+        note = (f"{workload}: creating {len(topics)} topic(s) of {spec['partitions']:,} partitions "
+                f"took the broker {time.monotonic() - started:.1f} s.")
+        log("  " + note)
+        self.notes.append(note)
+        return ",".join(topics)
 
     def consume_workload(self, workload, clients, n, spec):
         """Fills one topic with librdkafka (n records plus its warm-up record, over plaintext
         even for a -tls workload: the fill is not measured), then every client reads all
         n + 1 from earliest, so the Rust peers' checksums must agree."""
         self.topic_seq += 1
-        topic = f"{workload}-src-{self.topic_seq}"
-        log(f"workload {workload}: filling {topic} with {n} records "
+        topics = [f"{workload}-src-{self.topic_seq}"]
+        if spec.get("topics", 1) > 1:
+            topics = [f"{topics[0]}-{i}" for i in range(spec["topics"])]
+        topic = ",".join(topics)
+        partitions = spec.get("partitions", 6)
+        log(f"workload {workload}: filling {topic[:60]} with {n} records "
             f"({spec['corpus']}-byte corpus, {spec['compression']})")
-        self.admin("admin-create", [topic])
+        started = time.monotonic()
+        self.admin("admin-create", topics, partitions)
+        if partitions > 6 or len(topics) > 1:
+            note = (f"{workload}: creating {len(topics)} topic(s) of {partitions:,} partitions "
+                    f"took the broker {time.monotonic() - started:.1f} s.")
+            log("  " + note)
+            self.notes.append(note)
         fill = self.produce_cmd("rdkafka", topic, n, -1, spec["compression"],
                                 self.corpora[spec["corpus"]])
         rc, _, _, _, text = run_child(fill, os.path.join(self.a.out, "logs", f"{workload}-fill.log"))
@@ -571,9 +639,9 @@ class Bench:
         runs = []
         for rep in range(self.a.reps):
             for client in clients:
-                cmd = self.consume_cmd(client, topic, n + 1, spec.get("tls", False))
+                cmd = self.consume_cmd(client, topic, n + 1, spec.get("tls", False), partitions)
                 runs.append(self.run(workload, client, rep, cmd, "consume", n + 1))
-        self.admin("admin-delete", [topic])
+        self.admin("admin-delete", topics)
         self.check_checksums(workload, [r for r in runs if r and "checksum" in r])
 
     def rebalance_workloads(self, workloads, clients):
@@ -655,11 +723,29 @@ def summarize(results, reps_discarded=1):
         failed = sum(1 for r in runs if r["failed"])
         row = {"n": len(counted), "failed": failed}
         for metric in ["rps", "mbps", "cpu_us_per_rec", "rss_mb", "p50", "p99", "p999",
-                       "rec_per_batch", "batch_bytes", "cpu_s"] + REBALANCE_METRICS:
+                       "rec_per_batch", "batch_bytes", "cpu_s", "wall"] + REBALANCE_METRICS:
             vals = [r[metric] for r in counted if r.get(metric) is not None]
             row[metric] = median_spread(vals) if vals else None
         table[k] = row
     return keys, table
+
+
+def refresh_cost_notes(table):
+    """What one metadata refresh of 10,000 partitions costs each client: the CPU that
+    parts-meta-10k (a refresh every 250 ms) spent beyond parts-paced-10k (the same records
+    at the same rate, refreshing at the client's default), per refresh it made."""
+    age_s = WORKLOADS["parts-meta-10k"]["metadata_age_ms"] / 1000
+    notes = []
+    for c in ["kafkit", "rdkafka", "java"]:
+        meta, paced = table.get(("parts-meta-10k", c)), table.get(("parts-paced-10k", c))
+        if not (meta and paced and meta["cpu_s"] and paced["cpu_s"] and meta["wall"]):
+            continue
+        refreshes = meta["wall"][0] / age_s
+        extra = meta["cpu_s"][0] - paced["cpu_s"][0]
+        notes.append(f"{c}: {extra * 1000 / refreshes:.1f} ms CPU per refresh "
+                     f"({extra:.2f} s more CPU over ~{refreshes:.0f} refreshes)")
+    return (["metadata refresh of 10,000 partitions (parts-meta-10k − parts-paced-10k, medians): "
+             + "; ".join(notes) + "."] if notes else [])
 
 
 def fmt(cell, digits=0, pct=True):
@@ -743,6 +829,23 @@ def ratios(table):
             add(f"{w} throughput, kafkit / {name}", w, "kafkit", peer, "rps", 1.0, True)
             add(f"{w} CPU/record, kafkit / {name}", w, "kafkit", peer, "cpu_us_per_rec", 1.0, False)
             add(f"{w} peak RSS, kafkit / {name}", w, "kafkit", peer, "rss_mb", 1.0, False)
+    # Issue 16, many partitions: throughput at least the best peer's, RSS at most half
+    # librdkafka's, CPU per record flat over 100 → 10,000 partitions.
+    for w in sorted(PARTS_WORKLOADS):
+        if WORKLOADS[w].get("rate", -1) > 0:
+            continue
+        peers = [(get(w, c, "rps"), c) for c in ["rdkafka", "java"] if get(w, c, "rps")]
+        if peers:
+            _, best = max(peers)
+            add(f"{w} throughput, kafkit / best peer ({best})", w, "kafkit", best, "rps", 1.0, True)
+        add(f"{w} peak RSS, kafkit / librdkafka", w, "kafkit", "rdkafka", "rss_mb", 0.5, False)
+    for kind in ["produce", "consume"]:
+        for c in ["kafkit", "rdkafka", "java"]:
+            lo, hi = get(f"parts-{kind}-100", c, "cpu_us_per_rec"), get(f"parts-{kind}-10k", c, "cpu_us_per_rec")
+            if lo and hi:
+                # Not a peer ratio: the same client at 10,000 partitions against 100.
+                out.append((f"parts-{kind} CPU/record at 10k / at 100 partitions, {c}", hi / lo,
+                            1.1, hi / lo <= 1.1 if c == "kafkit" else None))
     # Issue 14: no slower than librdkafka to the first record and through a rebalance.
     for w in WORKLOAD_GROUPS["rebalance"]:
         add(f"{w} subscribe → first record, kafkit / librdkafka", w, "kafkit", "rdkafka",
@@ -773,8 +876,21 @@ def compression_notes(table):
 
 def markdown(keys, table, rat, conditions, notes):
     group_keys = [k for k in keys if WORKLOADS[k[0]]["kind"] == "rebalance"]
-    keys = [k for k in keys if k not in group_keys]
+    parts_keys = [k for k in keys if k[0] in PARTS_WORKLOADS]
+    keys = [k for k in keys if k not in group_keys and k not in parts_keys]
     lines = []
+    if parts_keys:
+        lines += ["| workload | client | records/s | CPU µs/record | CPU s/run | peak RSS MB "
+                  "| first record ms | p99 ms | runs |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for k in parts_keys:
+            row = table[k]
+            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {}{} |".format(
+                k[0], k[1], fmt(row["rps"]), fmt(row["cpu_us_per_rec"], 2),
+                fmt(row["cpu_s"], 2), fmt(row["rss_mb"], 0), fmt(row["first_record_ms"]),
+                fmt(row["p99"], 2), row["n"],
+                f" ({row['failed']} failed)" if row["failed"] else ""))
+        lines += [""] if keys or group_keys else []
     if keys:
         lines += ["| workload | client | records/s | MB/s | CPU µs/record | peak RSS MB | p50 ms "
                   "| p99 ms | p99.9 ms | records/batch | bytes/batch | runs |",
@@ -890,7 +1006,8 @@ def conditions_text(a, bootstrap, ssl_bootstrap=None):
 def clients_for(w, a):
     spec = WORKLOADS[w]
     if spec["kind"] == "consume":
-        return [c for c in a.consumers.split(",") if c in LARGE_CLIENTS or not spec.get("large")]
+        return parts_filtered([c for c in a.consumers.split(",")
+                               if c in LARGE_CLIENTS or not spec.get("large")], w)
     if spec["kind"] == "e2e":
         return a.e2e_clients.split(",")
     producers = a.producers.split(",")
@@ -902,7 +1019,15 @@ def clients_for(w, a):
         producers = [c for c in producers if c in LINK_CLIENTS]
     if spec.get("large"):
         producers = [c for c in producers if c in LARGE_CLIENTS]
-    return producers
+    return parts_filtered(producers, w)
+
+
+def parts_filtered(clients, w):
+    """The clients of a parts-* workload (Java's tools take one topic only)."""
+    if w not in PARTS_WORKLOADS:
+        return clients
+    return [c for c in clients if c in PARTS_CLIENTS
+            and not (c == "java" and WORKLOADS[w].get("topics", 1) > 1)]
 
 
 def tls_filtered(clients, spec):
@@ -940,9 +1065,10 @@ def parse_args():
     # The link-* workloads only when asked for: they want a broker with delayed listeners;
     # the large ones too: they move gigabytes.
     p.add_argument("--workloads", default=",".join(w for w in WORKLOADS if not WORKLOADS[w].get("delay")
-                                                   and not WORKLOADS[w].get("large")),
+                                                   and not WORKLOADS[w].get("large")
+                                                   and w not in PARTS_WORKLOADS),
                    help="comma-separated, of: " + ",".join(list(WORKLOADS) + list(WORKLOAD_GROUPS))
-                   + " (default: all but link-* and the large ones)")
+                   + " (default: all but link-*, parts-* and the large ones)")
     p.add_argument("--producers", default=",".join(PRODUCERS))
     p.add_argument("--consumers", default=",".join(CONSUMERS))
     p.add_argument("--e2e-clients", default=",".join(E2E_CLIENTS))
@@ -957,6 +1083,13 @@ def parse_args():
                    help="records per 1 MiB run, produced or consumed (the large workloads)")
     p.add_argument("--link-records", type=int, default=200_000,
                    help="records per link-* run (100-byte, unthrottled)")
+    p.add_argument("--parts-records", type=int, default=500_000,
+                   help="records per parts-* run (100-byte, unthrottled; also the consume fill)")
+    p.add_argument("--parts-paced-records", type=int, default=100_000,
+                   help="records per parts-paced-10k and parts-meta-10k run (at 10,000/s)")
+    p.add_argument("--broker-heap", default="2g",
+                   help="the started broker's heap when parts-* workloads run "
+                        "(KAFKIT_TESTKIT_BROKER_HEAP; otherwise the launcher's 512 MiB)")
     p.add_argument("--transaction-size", type=int, default=1000,
                    help="records per transaction in produce-txn")
     p.add_argument("--java-classpath", default=None,
@@ -1022,8 +1155,12 @@ def main():
                          if WORKLOADS[w].get("delay")})
         if large:
             props.append(f"message.max.bytes={LARGE_MAX_REQUEST}")
+        many = any(w in PARTS_WORKLOADS for w in a.workloads.split(","))
+        if many:
+            bench.notes.append(f"parts-*: the broker's heap {a.broker_heap} "
+                               "(KAFKIT_TESTKIT_BROKER_HEAP).")
         broker = Broker(launcher, os.path.join(a.out, "broker.log"), home, ssl=tls,
-                        properties=props, delays=delays)
+                        properties=props, delays=delays, heap=a.broker_heap if many else None)
         bench.bootstrap, bench.log_dir = broker.bootstrap, broker.log_dir
         bench.ssl_bootstrap, bench.ssl_ca = broker.ssl_bootstrap, broker.ssl_ca
         bench.delayed = broker.delayed
@@ -1056,6 +1193,7 @@ def main():
         if broker:
             broker.stop()
     keys, table = summarize(bench.results)
+    bench.notes += refresh_cost_notes(table)
     rat = ratios(table)
     bench.notes += compression_notes(table)
     cond = conditions_text(a, bench.bootstrap, bench.ssl_bootstrap) + f" Matrix took {time.monotonic() - started:.0f} s."

@@ -32,6 +32,13 @@
 //! subscribe → its first record, and a fourth member's subscribe → the group of four
 //! settled and reading, with `--group-protocol`; they print their own JSON line.
 //!
+//! Many partitions (`kafkit-produce`, `rdkafka-produce`, the assigning consumers): `--topic`
+//! may name several topics, comma-separated; producers send record i to topic i mod n,
+//! consumers assign every partition of each. `first_record_ms` in the JSON line is the time
+//! from the process's start to the first record (producers: the warm-up's delivery report;
+//! consumers: the first record polled). `--metadata-max-age-ms` sets how often the client
+//! refreshes metadata (librdkafka: `topic.metadata.refresh.interval.ms`), to price a refresh.
+//!
 //! With `--ssl-ca`, kafkit and librdkafka connect over TLS (`security.protocol=SSL`),
 //! trusting the CA in that PEM file (kafkit: rustls; librdkafka: OpenSSL); krafka refuses.
 
@@ -70,7 +77,8 @@ struct Args {
     mode: String,
     #[arg(long, value_name = "HOST:PORT")]
     bootstrap: String,
-    /// The topic (comma-separated topics for the admin modes).
+    /// The topic; comma-separated topics for the admin modes, `kafkit-produce`,
+    /// `rdkafka-produce` and the assigning consumers.
     #[arg(long)]
     topic: String,
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -109,9 +117,24 @@ struct Args {
     /// every time.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     join_offset_ms: u64,
+    /// `metadata.max.age.ms` of producers and consumers (librdkafka:
+    /// `topic.metadata.refresh.interval.ms`); each client's default if not given.
+    #[arg(long, value_name = "MS")]
+    metadata_max_age_ms: Option<u64>,
 }
 
+impl Args {
+    /// The topics of `--topic`.
+    fn topics(&self) -> Vec<&str> {
+        self.topic.split(',').collect()
+    }
+}
+
+/// When the process started: `first_record_ms` counts from here.
+static PROCESS_START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 fn main() {
+    PROCESS_START.get_or_init(Instant::now);
     let args = Args::parse();
     if let Some(client) = args.mode.strip_suffix("-rebalance") {
         match rebalance(&args, client) {
@@ -179,6 +202,8 @@ struct Summary {
     /// Send → delivery report, µs (producers only).
     latency: Histogram<u64>,
     checksum: u64,
+    /// Process start → the first record (see the module's doc).
+    first_record: Option<Duration>,
 }
 
 impl Summary {
@@ -193,7 +218,14 @@ impl Summary {
             first_error: None,
             latency: Histogram::new_with_bounds(1, 120_000_000, 3).unwrap(),
             checksum: 0,
+            first_record: None,
         }
+    }
+
+    /// Notes now as the first record's time, unless one is noted.
+    fn first_record_now(&mut self) {
+        let start = *PROCESS_START.get_or_init(Instant::now);
+        self.first_record.get_or_insert_with(|| start.elapsed());
     }
 
     fn delivered(&mut self, sent: Instant, bytes: usize) {
@@ -211,6 +243,9 @@ impl Summary {
     }
 
     fn consumed(&mut self, value: Option<&[u8]>) {
+        if self.records == 0 {
+            self.first_record_now();
+        }
         let v = value.unwrap_or(&[]);
         self.records += 1;
         self.bytes += v.len() as u64;
@@ -243,6 +278,7 @@ impl Summary {
             "lat_us_p999": q(0.999),
             "lat_us_max": if l.is_empty() { 0 } else { l.max() },
             "checksum": self.checksum,
+            "first_record_ms": self.first_record.map(|d| d.as_secs_f64() * 1000.0),
         })
         .to_string()
     }
@@ -394,19 +430,23 @@ async fn kafkit_produce(args: &Args) -> AnyResult<Summary> {
     use kafkit::{Producer, ProducerConfig, ProducerRecord, RecordMetadata};
     let payloads = payloads(args)?;
     let producer = Producer::new(ProducerConfig::from_properties(producer_props(args))?).await?;
-    let topic: Arc<str> = args.topic.as_str().into();
+    let topics: Vec<Arc<str>> = args.topics().into_iter().map(Arc::from).collect();
     // Warm-up, not counted (see produce_async).
-    let warm = producer.send(ProducerRecord::new(topic.clone(), payloads[0].clone()));
+    let warm = producer.send(ProducerRecord::new(topics[0].clone(), payloads[0].clone()));
     warm.await
         .map_err(|e| format!("warm-up send: {e}"))?
         .await?;
+    let first_record = PROCESS_START.get().map(Instant::elapsed);
     // Shared with every callback by reference, as the librdkafka peer's context is: an `Arc`
     // per record would add a reference count that the send loop increments and the
     // producer's tasks decrement, on another core.
     let summary: &'static Mutex<Summary> = Box::leak(Box::new(Mutex::new(Summary::new())));
     // The next record and its callback, which times the record from this moment.
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
+    let mut sent_count = 0usize;
     let mut next = move || {
+        let topic = &topics[sent_count % topics.len()];
+        sent_count += 1;
         let payload = payloads[pick.next(payloads.len())].clone();
         let (sent, bytes) = (Instant::now(), payload.len());
         let callback = move |outcome: kafkit::Result<RecordMetadata>| {
@@ -449,6 +489,7 @@ async fn kafkit_produce(args: &Args) -> AnyResult<Summary> {
     producer.flush().await;
     let mut summary = std::mem::replace(&mut *summary.lock().unwrap(), Summary::new());
     summary.start = start;
+    summary.first_record = first_record;
     Ok(summary)
 }
 
@@ -523,8 +564,13 @@ async fn kafkit_consume(args: &Args) -> AnyResult<Summary> {
     props.push(("max.poll.records".into(), MAX_POLL_RECORDS.to_string()));
     let consumer = Consumer::new(ConsumerConfig::from_properties(props)?).await?;
     let mut summary = Summary::new();
+    let topics = args.topics();
     consumer
-        .assign((0..args.partitions).map(|p| TopicPartition::new(args.topic.as_str(), p)))
+        .assign(
+            topics
+                .iter()
+                .flat_map(|t| (0..args.partitions).map(move |p| TopicPartition::new(*t, p))),
+        )
         .await?;
     while summary.records < args.num_records {
         for record in consumer.poll(Duration::from_secs(1)).await? {
@@ -539,17 +585,39 @@ async fn kafkit_consume(args: &Args) -> AnyResult<Summary> {
 /// `admin-create`/`admin-delete`: create (replication factor 1, `--partitions`) or delete
 /// the comma-separated topics of `--topic`, with kafkit's admin client. Not measured.
 async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
-    use kafkit::{Admin, ClientConfig, NewTopic};
-    let admin = Admin::new(ClientConfig::from_properties([(
-        "bootstrap.servers",
-        args.bootstrap.as_str(),
-    )])?)
+    use kafkit::{Admin, AdminConfig, NewPartitions, NewTopic};
+    // A broker takes a while to make (and delete) 10,000 partitions: minutes, not the
+    // defaults' 30 s per request and 60 s per call.
+    let admin = Admin::new(AdminConfig::from_properties([
+        ("bootstrap.servers", args.bootstrap.as_str()),
+        ("request.timeout.ms", "300000"),
+        ("default.api.timeout.ms", "600000"),
+    ])?)
     .await?;
     let names = args.topic.split(',');
     if create {
+        // The controller refuses an operation of more than 10,000 records (a topic's record
+        // and one per partition): larger topics are made, then grown, in steps.
+        const STEP: i32 = 5000;
+        let first = args.partitions.min(STEP);
+        let names: Vec<&str> = names.collect();
         admin
-            .create_topics(names.map(|t| NewTopic::new(t, args.partitions, 1)))
+            .create_topics(names.iter().map(|t| NewTopic::new(*t, first, 1)))
             .await?;
+        let mut count = first;
+        while count < args.partitions {
+            count = args.partitions.min(count + STEP);
+            for (topic, outcome) in admin
+                .create_partitions(
+                    names
+                        .iter()
+                        .map(|t| (*t, NewPartitions::increase_to(count))),
+                )
+                .await?
+            {
+                outcome.map_err(|e| format!("growing {topic} to {count} partitions: {e}"))?;
+            }
+        }
     } else {
         admin.delete_topics(names).await?;
     }
@@ -681,12 +749,21 @@ fn producer_props(args: &Args) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(metadata_props(args))
     .chain(security_props(args))
     .chain(
         args.max_request_size
             .map(|n| ("max.request.size".to_string(), n.to_string())),
     )
     .collect()
+}
+
+/// `--metadata-max-age-ms`, under Java's name (`rdkafka_config` renames it).
+fn metadata_props(args: &Args) -> Vec<(String, String)> {
+    args.metadata_max_age_ms
+        .map(|ms| ("metadata.max.age.ms".to_string(), ms.to_string()))
+        .into_iter()
+        .collect()
 }
 
 fn common_consumer_props(args: &Args) -> Vec<(String, String)> {
@@ -704,6 +781,7 @@ fn common_consumer_props(args: &Args) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(metadata_props(args))
     .chain(security_props(args))
     .collect()
 }
@@ -726,6 +804,9 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
                 "max.request.size" => {
                     config.set("message.max.bytes", v);
                 }
+                "metadata.max.age.ms" => {
+                    config.set("topic.metadata.refresh.interval.ms", v);
+                }
                 _ => {
                     config.set(k, v);
                 }
@@ -740,6 +821,7 @@ fn rdkafka_config(args: &Args, produce: bool) -> rdkafka::ClientConfig {
                 // librdkafka takes the CA as ssl.ca.location (rdkafka_security).
                 "ssl.truststore.type" | "ssl.truststore.location" => continue,
                 "fetch.max.wait.ms" => "fetch.wait.max.ms".to_string(),
+                "metadata.max.age.ms" => "topic.metadata.refresh.interval.ms".to_string(),
                 _ => k,
             };
             config.set(k, v);
@@ -820,13 +902,15 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     use rdkafka::producer::{BaseRecord, Producer};
     let payloads = payloads(args)?;
     let (producer, origin) = rdkafka_threaded_producer(args)?;
+    let topics = args.topics();
     // Warm-up, not counted (see produce_async).
     let warm =
-        BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, 0).payload(&payloads[0][..]);
+        BaseRecord::<(), [u8], usize>::with_opaque_to(topics[0], 0).payload(&payloads[0][..]);
     producer
         .send(warm)
         .map_err(|(e, _)| format!("warm-up send: {e}"))?;
     producer.flush(Duration::from_secs(60))?;
+    let first_record = PROCESS_START.get().map(Instant::elapsed);
     producer.context().take();
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
     let start = Instant::now();
@@ -834,8 +918,9 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     for i in 0..args.num_records {
         let payload = &payloads[pick.next(payloads.len())];
         let sent_ns = origin.elapsed().as_nanos() as usize;
-        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, sent_ns)
-            .payload(&payload[..]);
+        let topic = topics[i as usize % topics.len()];
+        let record =
+            BaseRecord::<(), [u8], usize>::with_opaque_to(topic, sent_ns).payload(&payload[..]);
         rdkafka_send(&producer, record)?;
         if let Some(pause) = throttle.after(i) {
             std::thread::sleep(pause);
@@ -844,6 +929,7 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     producer.flush(Duration::from_secs(120))?;
     let mut summary = producer.context().take();
     summary.start = start;
+    summary.first_record = first_record;
     Ok(summary)
 }
 
@@ -952,8 +1038,10 @@ async fn rdkafka_future_produce(args: &Args) -> AnyResult<Summary> {
 
 fn rdkafka_assignment(args: &Args) -> AnyResult<rdkafka::TopicPartitionList> {
     let mut list = rdkafka::TopicPartitionList::new();
-    for p in 0..args.partitions {
-        list.add_partition_offset(&args.topic, p, rdkafka::Offset::Beginning)?;
+    for topic in args.topics() {
+        for p in 0..args.partitions {
+            list.add_partition_offset(topic, p, rdkafka::Offset::Beginning)?;
+        }
     }
     Ok(list)
 }

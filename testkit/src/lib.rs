@@ -35,7 +35,9 @@
 //! `<target>/kafka-<version>/libs` (about 10 s with an empty `~/.m2`) and
 //! records a JVM class-data archive there (one extra broker start); later
 //! starts reuse both. Brokers log to files in their data folder, never to
-//! the test's output.
+//! the test's output. Brokers run with a 512 MiB heap unless
+//! `KAFKIT_TESTKIT_BROKER_HEAP` ([`BROKER_HEAP_ENV`]) sets another (`2g`: a
+//! broker with thousands of partitions needs more).
 //!
 //! # A shared broker
 //!
@@ -132,7 +134,8 @@ pub use java_tools::{
 };
 pub use launcher::{
     cache_dir, free_port, kafka_version, resolve_jars, KafkaCluster, KafkaClusterBuilder,
-    LaunchError, PartitionRoles, DEFAULT_READY_TIMEOUT, KAFKA_VERSION, KAFKA_VERSION_ENV,
+    LaunchError, PartitionRoles, BROKER_HEAP_ENV, DEFAULT_READY_TIMEOUT, KAFKA_VERSION,
+    KAFKA_VERSION_ENV,
 };
 pub use proxy::TcpProxy;
 pub use python::{python_with_confluent_kafka, CONFLUENT_KAFKA_VERSION};

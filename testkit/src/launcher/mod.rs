@@ -31,6 +31,7 @@ pub use error::LaunchError;
 pub use jars::{cache_dir, kafka_version, resolve_jars};
 pub(crate) use jars::{target_dir, FileLock};
 pub(crate) use once::make_once;
+pub use jvm::BROKER_HEAP_ENV;
 #[cfg(test)]
 pub(crate) use probe::probe_metadata;
 pub(crate) use process::{run_tied, run_tied_stdout, spawn_tied};
