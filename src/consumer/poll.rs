@@ -144,7 +144,8 @@ impl Consumer {
     /// manually assigned partitions of a consumer with a `group.id` start at the group's
     /// committed offset, as in Java (a subscription's come with the rebalance); the rest
     /// per `auto.offset.reset` (ListOffsets). `true` when there were any. A lookup of
-    /// committed offsets not answered by `deadline` is asked again by the next poll.
+    /// committed offsets not answered by `deadline`, and a reset refused retriably, are
+    /// asked again by the next poll.
     async fn initialize_positions(&self, deadline: Instant) -> Result<bool> {
         let mut missing = lock(&self.inner.positions).missing();
         if missing.is_empty() {
@@ -176,9 +177,20 @@ impl Consumer {
                 });
             }
         };
-        let offsets = self
+        let offsets = match self
             .list_offsets(missing.into_iter().map(|tp| (tp, spec)))
-            .await?;
+            .await
+        {
+            Ok(offsets) => offsets,
+            // As Java: a lookup refused retriably past `default.api.timeout.ms` (a leader
+            // moving, or a partition created a moment ago whose log the broker is still
+            // making) is asked again by the next poll, not returned.
+            Err(e) if e.is_retriable() => {
+                tracing::debug!(error = %e, "position reset: asked again by the next poll");
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
         // A partition sought, reassigned or given a committed offset meanwhile keeps that.
         let mut positions = lock(&self.inner.positions);
         for (tp, listed) in offsets {

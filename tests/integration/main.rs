@@ -16,6 +16,7 @@ mod consumer_lookups;
 mod consumer_offset_fetch_failure;
 mod consumer_poll_deadline;
 mod consumer_rebalance_cancel;
+mod consumer_reset_retry;
 mod consumer_settings;
 mod consumer_stream_commit;
 mod consumer_subscription;

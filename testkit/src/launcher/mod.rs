@@ -30,8 +30,8 @@ pub use cluster::KafkaCluster;
 pub use error::LaunchError;
 pub use jars::{cache_dir, kafka_version, resolve_jars};
 pub(crate) use jars::{target_dir, FileLock};
-pub(crate) use once::make_once;
 pub use jvm::BROKER_HEAP_ENV;
+pub(crate) use once::make_once;
 #[cfg(test)]
 pub(crate) use probe::probe_metadata;
 pub(crate) use process::{run_tied, run_tied_stdout, spawn_tied};
