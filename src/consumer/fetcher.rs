@@ -23,13 +23,7 @@
 //! Fetch in flight, and the bytes `poll` holds (fetches taken but not handed out, and the
 //! one batch per fetch it is decoding, counted decompressed: `Fetcher::hold`) stay within
 //! 2 × `fetch.max.bytes` (the budget). Batches are decoded only as `poll` takes their
-//! records, and none may decompress past the budget. A partition with two completed
-//! fetches waiting for `poll` is left out of the next requests until `poll` takes one: so
-//! a partition holds at most the fetch `poll` is taking from, two waiting (or one and one
-//! in flight) and one decoded batch, about 3 × `max.partition.fetch.bytes`, however far the
-//! broker could run ahead within the budget (a fast broker and a slower `poll`, as with
-//! compressed data, filled the budget before).
-//! Each leader with work may have one Fetch in flight, asking for (and reserving)
+//! records, and none may decompress past the budget. Each leader with work may have one Fetch in flight, asking for (and reserving)
 //! its share: min(`fetch.max.bytes`, budget / leaders with work), so every leader's request
 //! fits at once; a task whose share does not fit waits until `poll` takes data or another
 //! request ends. A broker may exceed a request's `max_bytes` by one record batch (KIP-74),

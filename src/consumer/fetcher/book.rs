@@ -12,11 +12,6 @@ use crate::record::TopicPartition;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use tokio::time::Instant;
 
-/// Completed fetches one partition may have waiting for `poll` before it is left out of
-/// requests: one for `poll` to go on with while the next is fetched, the broker kept busy
-/// with requests of every partition rather than one at a time.
-const QUEUED_PER_PARTITION: usize = 2;
-
 pub(super) struct Book {
     parts: HashMap<TopicPartition, Part>,
     completed: VecDeque<Completed>,
@@ -60,9 +55,6 @@ struct Part {
     not_before: Option<Instant>,
     /// An error was queued for `poll`; not fetched until `poll` restarts the partition.
     parked: bool,
-    /// Its completed fetches waiting for `poll`: at `QUEUED_PER_PARTITION` it is not
-    /// fetched again until `poll` takes one.
-    queued: usize,
 }
 
 /// One partition's share of a Fetch, ready for `poll`.
@@ -185,7 +177,6 @@ impl Book {
                     max_bytes: self.max_partition_bytes,
                     not_before,
                     parked: false,
-                    queued: 0,
                 },
             );
             changed = true;
@@ -228,18 +219,12 @@ impl Book {
         }
         let was_blocked = self.blocked();
         let mut found = None;
-        let mut fetchable_again = false;
         while let Some(c) = self.completed.pop_front() {
             self.buffered -= c.bytes;
             let Some(part) = self.parts.get_mut(&c.tp) else {
                 continue;
             };
-            if part.epoch != c.epoch {
-                continue;
-            }
-            part.queued -= 1;
-            fetchable_again |= part.queued + 1 == QUEUED_PER_PARTITION && !part.parked;
-            if part.taken_to != c.fetch_offset {
+            if part.epoch != c.epoch || part.taken_to != c.fetch_offset {
                 continue;
             }
             match &c.outcome {
@@ -251,7 +236,7 @@ impl Book {
             found = Some(Taken::Fetch(c));
             break;
         }
-        let unblocked = (was_blocked || fetchable_again) && !self.blocked();
+        let unblocked = was_blocked && !self.blocked();
         (found, unblocked)
     }
 
@@ -335,11 +320,7 @@ impl Book {
             }
             let Some(source) = part.source else { continue };
             sources.insert(source);
-            // A few fetches waiting per partition, besides the one `poll` is taking from:
-            // what a partition prefetches is bounded by its own share, not by the budget,
-            // which one broker faster than `poll` would otherwise fill with data `poll`
-            // needs only later.
-            if source != broker || part.queued >= QUEUED_PER_PARTITION {
+            if source != broker {
                 continue;
             }
             wanted.insert(
@@ -499,7 +480,6 @@ impl Book {
                 | PartitionFetch::Diverged { .. } => true,
             };
             part.parked = park;
-            part.queued += 1;
             self.buffered += answer.bytes;
             self.completed.push_back(Completed {
                 tp: answer.tp,
@@ -682,53 +662,16 @@ mod tests {
         let answers = vec![answer(1, 0, 4, 10), answer(0, 0, 3, 10)];
         book.accept(1, &plan.epochs, answers, Instant::now(), far());
         book.release(plan.max_bytes);
-        assert_eq!(book.buffered, 20);
-        assert_eq!(take_all(&mut book), vec![(1, 0), (0, 0)]);
         let next = book.plan(1).unwrap();
         assert_eq!(next.wanted[&tp(0)].offset, 3);
-        assert_eq!(next.wanted[&tp(1)].offset, 4);
         book.release(next.max_bytes);
+        assert_eq!(book.buffered, 20);
+        assert_eq!(take_all(&mut book), vec![(1, 0), (0, 0)]);
         assert_eq!(book.buffered, 0);
         assert_eq!(book.high_watermark(&tp(0)), Some(100));
         // Taken: poll's position is now the end of the taken data; syncing to it changes
         // nothing, so the prefetch goes on.
         assert!(!book.sync(&positions(&[(0, 3), (1, 4), (2, 0)])));
-    }
-
-    #[test]
-    fn a_partition_with_fetches_waiting_for_poll_is_not_fetched_again() {
-        let mut book = routed();
-        let plan = book.plan(1).unwrap();
-        let answers = vec![answer(0, 0, 3, 10)];
-        book.accept(1, &plan.epochs, answers, Instant::now(), far());
-        book.release(plan.max_bytes);
-        // One fetch waiting: fetched again, for poll to go on with.
-        let next = book.plan(1).unwrap();
-        assert_eq!(partitions(&next), vec![tp(0), tp(1)]);
-        let answers = vec![answer(0, 3, 6, 10), answer(1, 0, 4, 10)];
-        book.accept(1, &next.epochs, answers, Instant::now(), far());
-        book.release(next.max_bytes);
-        // Far under the budget, yet partition 0 waits until poll takes a fetch of it.
-        let next = book.plan(1).unwrap();
-        assert_eq!(partitions(&next), vec![tp(1)]);
-        let answers = vec![answer(1, 4, 8, 10)];
-        book.accept(1, &next.epochs, answers, Instant::now(), far());
-        book.release(next.max_bytes);
-        assert!(
-            book.plan(1).is_none(),
-            "both partitions have two fetches waiting"
-        );
-        // Taking one of partition 0's makes it fetchable again: the tasks are woken.
-        let (taken, wake) = book.take();
-        assert!(matches!(taken, Some(Taken::Fetch(c)) if c.tp == tp(0)) && wake);
-        let third = book.plan(1).unwrap();
-        assert_eq!(partitions(&third), vec![tp(0)]);
-        assert_eq!(third.wanted[&tp(0)].offset, 6);
-        book.release(third.max_bytes);
-        // A restart drops the waiting fetches, and the partition is fetched at once.
-        assert!(book.sync(&positions(&[(0, 3), (1, 50), (2, 0)])));
-        assert_eq!(book.buffered, 10, "partition 0's second fetch");
-        assert_eq!(book.plan(1).unwrap().wanted[&tp(1)].offset, 50);
     }
 
     #[test]
@@ -798,7 +741,10 @@ mod tests {
         ] {
             let mut book = routed();
             let plan = book.plan(1).unwrap();
-            let answers = vec![outcome(0, 0, 0, PartitionFetch::Error(code))];
+            let answers = vec![
+                outcome(0, 0, 0, PartitionFetch::Error(code)),
+                answer(1, 0, 5, 10),
+            ];
             let accepted = book.accept(1, &plan.epochs, answers, Instant::now(), far());
             assert!(accepted.queued && !accepted.stale_leader, "{code}");
             book.release(plan.max_bytes);
@@ -806,11 +752,11 @@ mod tests {
             let next = book.plan(1).unwrap();
             assert_eq!(partitions(&next), vec![tp(1)]);
             book.release(next.max_bytes);
-            // poll gets the error, and the partition leaves the book...
-            assert_eq!(take_all(&mut book), vec![(0, 0)]);
+            // poll gets the error in order, and the partition leaves the book...
+            assert_eq!(take_all(&mut book), vec![(0, 0), (1, 0)]);
             assert!(!book.parts.contains_key(&tp(0)));
             // ...so the next sync restarts it at poll's position.
-            assert!(book.sync(&positions(&[(0, 0), (1, 0), (2, 0)])));
+            assert!(book.sync(&positions(&[(0, 0), (1, 5), (2, 0)])));
             book.route(&snapshot(&[Some(1), Some(1), Some(2)]), Instant::now());
             assert!(book.plan(1).unwrap().wanted.contains_key(&tp(0)));
         }

@@ -165,40 +165,6 @@ async fn a_batch_decompressing_past_the_fetch_budget_is_a_bomb_not_records() {
 }
 
 #[tokio::test]
-async fn a_partition_is_not_fetched_again_while_fetches_of_it_wait_for_poll() {
-    let broker = FakeBroker::builder().topic("t", 1).start().await.unwrap();
-    // Ten records at whatever offset is asked for (the base offset is outside the CRC).
-    let records = batch(Compression::Uncompressed, b"value", 10);
-    broker.script(ApiKey::Fetch, move |request| {
-        let offset = request.decode::<FetchRequest>().topics[0].partitions[0].fetch_offset;
-        let mut at = bytes::BytesMut::from(&records[..]);
-        at[..8].copy_from_slice(&offset.to_be_bytes());
-        answer(at.freeze())
-    });
-    // The defaults: a budget of 100 MiB, which these fetches would take a million to fill.
-    let consumer = consumer(&broker, |c| c.max_poll_records = 5).await;
-    assert_eq!(
-        consumer.poll(Duration::from_secs(5)).await.unwrap().len(),
-        5
-    );
-    // poll took the first fetch; two more wait for it. Before, the prefetch ran on until
-    // the budget was full.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(fetches(&broker) <= 3, "{} fetches", fetches(&broker));
-    // Taking the waiting fetches lets the partition be fetched again.
-    let mut taken = 5;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while taken < 35 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {taken} records"
-        );
-        taken += consumer.poll(Duration::from_secs(1)).await.unwrap().len();
-    }
-    assert!(fetches(&broker) >= 4, "{} fetches", fetches(&broker));
-}
-
-#[tokio::test]
 async fn lag_from_a_hostile_high_watermark_does_not_overflow() {
     let broker = FakeBroker::builder().topic("t", 1).start().await.unwrap();
     broker.script(ApiKey::Fetch, |_| answer_with(Bytes::new(), i64::MIN));
