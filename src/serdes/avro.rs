@@ -315,39 +315,7 @@ impl<T: serde::de::DeserializeOwned> Deserializer<Avro<T>> for AvroSerde {
     }
 }
 
-impl<T> Serializer<Option<T>> for AvroSerde
-where
-    AvroSerde: Serializer<T>,
-{
-    fn serialize(
-        &self,
-        topic: &str,
-        headers: &mut Vec<Header>,
-        data: Option<T>,
-    ) -> Result<Option<Bytes>> {
-        match data {
-            Some(data) => <Self as Serializer<T>>::serialize(self, topic, headers, data),
-            None => Ok(None),
-        }
-    }
-}
-
-impl<T> Deserializer<Option<T>> for AvroSerde
-where
-    AvroSerde: Deserializer<T>,
-{
-    fn deserialize(
-        &self,
-        topic: &str,
-        headers: &[Header],
-        data: Option<&Bytes>,
-    ) -> Result<Option<T>> {
-        match data {
-            Some(_) => <Self as Deserializer<T>>::deserialize(self, topic, headers, data).map(Some),
-            None => Ok(None),
-        }
-    }
-}
+nullable!(AvroSerde);
 
 #[cfg(test)]
 mod tests {

@@ -26,6 +26,51 @@
 //! fails, since Rust's types, unlike Java's, have no null. Read keys that may be absent as
 //! `Option<K>`.
 
+/// `Option<T>` for a serde that handles `T`: `None` is a null key or value (Java's null),
+/// written and read without the serde.
+macro_rules! nullable {
+    ($serde:ty) => {
+        impl<T> $crate::serdes::Serializer<Option<T>> for $serde
+        where
+            $serde: $crate::serdes::Serializer<T>,
+        {
+            fn serialize(
+                &self,
+                topic: &str,
+                headers: &mut Vec<$crate::record::Header>,
+                data: Option<T>,
+            ) -> $crate::error::Result<Option<bytes::Bytes>> {
+                match data {
+                    Some(data) => <Self as $crate::serdes::Serializer<T>>::serialize(
+                        self, topic, headers, data,
+                    ),
+                    None => Ok(None),
+                }
+            }
+        }
+
+        impl<T> $crate::serdes::Deserializer<Option<T>> for $serde
+        where
+            $serde: $crate::serdes::Deserializer<T>,
+        {
+            fn deserialize(
+                &self,
+                topic: &str,
+                headers: &[$crate::record::Header],
+                data: Option<&bytes::Bytes>,
+            ) -> $crate::error::Result<Option<T>> {
+                match data {
+                    Some(_) => <Self as $crate::serdes::Deserializer<T>>::deserialize(
+                        self, topic, headers, data,
+                    )
+                    .map(Some),
+                    None => Ok(None),
+                }
+            }
+        }
+    };
+}
+
 #[cfg(feature = "avro")]
 pub mod avro;
 #[cfg(feature = "json")]
@@ -335,39 +380,7 @@ impl Deserializer<uuid::Uuid> for DefaultSerde {
     }
 }
 
-impl<T> Serializer<Option<T>> for DefaultSerde
-where
-    DefaultSerde: Serializer<T>,
-{
-    fn serialize(
-        &self,
-        topic: &str,
-        headers: &mut Vec<Header>,
-        data: Option<T>,
-    ) -> Result<Option<Bytes>> {
-        match data {
-            Some(data) => <Self as Serializer<T>>::serialize(self, topic, headers, data),
-            None => Ok(None),
-        }
-    }
-}
-
-impl<T> Deserializer<Option<T>> for DefaultSerde
-where
-    DefaultSerde: Deserializer<T>,
-{
-    fn deserialize(
-        &self,
-        topic: &str,
-        headers: &[Header],
-        data: Option<&Bytes>,
-    ) -> Result<Option<T>> {
-        match data {
-            Some(_) => <Self as Deserializer<T>>::deserialize(self, topic, headers, data).map(Some),
-            None => Ok(None),
-        }
-    }
-}
+nullable!(DefaultSerde);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! and `AvroDeserializer` (`avro_peer.py`), sharing the registry's schema ids.
 
 use crate::support::*;
+use crate::typed_records::poll_typed;
 use kafkit::serdes::avro::apache_avro::types::Value;
 use kafkit::serdes::registry::{SchemaRegistryClient, SchemaRegistryConfig, SchemaType};
 use kafkit::{
@@ -13,7 +14,6 @@ use kafkit::{
 use kafkit_testkit::SchemaRegistry;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 const READING: &str = r#"{"type":"record","name":"Reading","namespace":"kafkit.test","fields":[{"name":"sensor","type":"string"},{"name":"celsius","type":"double"},{"name":"seq","type":"long"},{"name":"note","type":["null","string"],"default":null}]}"#;
 
@@ -59,26 +59,6 @@ async fn peer(args: Vec<String>) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-async fn poll_avro<V>(
-    consumer: &TypedConsumer<String, V, DefaultSerde, AvroSerde>,
-    n: usize,
-) -> Vec<TypedConsumerRecord<String, V>>
-where
-    AvroSerde: kafkit::Deserializer<V>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut records = Vec::new();
-    while records.len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} records within 30 s",
-            records.len()
-        );
-        records.extend(consumer.poll(Duration::from_millis(500)).await.unwrap());
-    }
-    records
 }
 
 async fn avro_consumer<V>(
@@ -131,7 +111,7 @@ async fn kafkit_avro_records_round_trip_and_python_reads_them() {
         AvroSerde::new(client.clone(), RecordPart::Value),
     )
     .await;
-    let got: Vec<TypedConsumerRecord<String, Avro<Reading>>> = poll_avro(&typed, 30).await;
+    let got: Vec<TypedConsumerRecord<String, Avro<Reading>>> = poll_typed(&typed, 30).await;
     let sent: Vec<Reading> = (0..30).map(reading).collect();
     assert_eq!(
         got.iter().map(|r| r.value.0.clone()).collect::<Vec<_>>(),
@@ -146,7 +126,7 @@ async fn kafkit_avro_records_round_trip_and_python_reads_them() {
         AvroSerde::with_schema(client.clone(), RecordPart::Value, READING).unwrap(),
     )
     .await;
-    let got: Vec<TypedConsumerRecord<String, Value>> = poll_avro(&generic, 30).await;
+    let got: Vec<TypedConsumerRecord<String, Value>> = poll_typed(&generic, 30).await;
     match &got[1].value {
         Value::Record(fields) => {
             assert_eq!(
@@ -219,7 +199,7 @@ async fn python_avro_records_are_read_by_kafkit_with_the_same_schema_id() {
         AvroSerde::new(client.clone(), RecordPart::Value),
     )
     .await;
-    let got: Vec<TypedConsumerRecord<String, Avro<Reading>>> = poll_avro(&typed, 20).await;
+    let got: Vec<TypedConsumerRecord<String, Avro<Reading>>> = poll_typed(&typed, 20).await;
     let expected: Vec<Reading> = (0..20).map(reading).collect();
     assert_eq!(
         got.iter().map(|r| r.value.0.clone()).collect::<Vec<_>>(),

@@ -9,12 +9,14 @@ use kafkit::{
 use std::time::{Duration, Instant};
 
 /// Polls `consumer` until `n` records came back (at most 30 s); an error fails the test.
-async fn poll_typed<K, V>(
-    consumer: &TypedConsumer<K, V>,
+/// At least `n` records from `consumer`, within 30 s.
+pub async fn poll_typed<K, V, KD, VD>(
+    consumer: &TypedConsumer<K, V, KD, VD>,
     n: usize,
 ) -> Vec<TypedConsumerRecord<K, V>>
 where
-    kafkit::DefaultSerde: kafkit::Deserializer<K> + kafkit::Deserializer<V>,
+    KD: kafkit::Deserializer<K>,
+    VD: kafkit::Deserializer<V>,
 {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut records = Vec::new();
