@@ -31,7 +31,6 @@ pub use offsets::{ListedOffset, OffsetSpec};
 pub(crate) use pool::{Pool, TrafficClass};
 pub(crate) use settings::cluster_settings;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -59,8 +58,6 @@ struct Inner {
     settings: ClusterSettings,
     pool: Pool,
     snapshot: RwLock<Arc<Snapshot>>,
-    /// Bumped after every change of `snapshot`: see [`Cluster::metadata_version`].
-    version: AtomicU64,
     /// Topics kept fresh by the refreshes.
     interest: Mutex<Interest>,
     /// Serialises refreshes: callers that queued behind one reuse its result.
@@ -121,7 +118,6 @@ impl Cluster {
                 settings,
                 pool,
                 snapshot: RwLock::new(Arc::new(Snapshot::default())),
-                version: AtomicU64::new(0),
                 interest: Mutex::new(Interest::default()),
                 refreshing: tokio::sync::Mutex::new(()),
                 wake_refresher: Arc::new(Notify::new()),
@@ -164,18 +160,6 @@ impl Cluster {
         read(&self.inner.snapshot).clone()
     }
 
-    /// A number that changes whenever the cached metadata does, read without a lock: what
-    /// was read from the cache after seeing a version is current while the version stays.
-    pub(crate) fn metadata_version(&self) -> u64 {
-        self.inner.version.load(Ordering::Acquire)
-    }
-
-    /// Installs a new view of the cluster.
-    fn set_snapshot(guard: &mut Arc<Snapshot>, next: Arc<Snapshot>, version: &AtomicU64) {
-        *guard = next;
-        version.fetch_add(1, Ordering::Release);
-    }
-
     /// Asks the background task to refresh now (a response said the cache is stale).
     pub(crate) fn request_refresh(&self) {
         self.inner.wake_refresher.notify_one();
@@ -214,11 +198,7 @@ impl Cluster {
         next.topics.retain(|name, _| interest.contains(name));
         drop(interest);
         let next = Arc::new(next);
-        Self::set_snapshot(
-            &mut write(&self.inner.snapshot),
-            next.clone(),
-            &self.inner.version,
-        );
+        *write(&self.inner.snapshot) = next.clone();
         let known = next
             .brokers
             .values()
@@ -436,7 +416,7 @@ impl Cluster {
         let mut guard = write(&self.inner.snapshot);
         let mut next = (**guard).clone();
         next.topics.remove(name);
-        Self::set_snapshot(&mut guard, Arc::new(next), &self.inner.version);
+        *guard = Arc::new(next);
     }
 }
 

@@ -16,13 +16,11 @@
 use super::batch::{Append, Batch, BatchSettings, Place, Reply};
 use super::delivery::Delivery;
 use super::flush::Tracker;
-use super::partition_chooser::TopicPartitioning;
-use crate::cluster::{Cluster, TopicInfo};
 use crate::record::TopicPartition;
 use crate::retry::deadline_after;
-use crate::sync::{lock, read, write};
+use crate::sync::lock;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
@@ -70,85 +68,31 @@ pub(crate) enum Appended {
     NeedsBatch(Reply),
 }
 
-/// One topic as the producer sees it: found by name once per record, it carries what the
-/// send path needs next, the cached metadata, the partitioner's state and the queues, so
-/// no further lookup by name is made (Java keeps the same in its accumulator's per-topic
-/// entry).
-pub(crate) struct TopicEntry {
-    name: Arc<str>,
-    /// The topic's metadata and the cluster's metadata version it was read at; read again
-    /// only when the version moved.
-    metadata: Mutex<Option<(u64, Arc<TopicInfo>)>>,
-    /// The sticky partition and the round-robin position.
-    pub(crate) partitioning: TopicPartitioning,
-    queues: Mutex<TopicQueues>,
+/// Each topic's queues, indexed by partition. Looked up by `&str` for every record, so no
+/// `TopicPartition` (and no `String`) has to be built to find a queue; foldhash because
+/// SipHash of the topic name was a tenth of the per-record cost.
+type Queues = HashMap<Arc<str>, Vec<Queue>, foldhash::fast::RandomState>;
+
+fn queue_mut<'a>(queues: &'a mut Queues, topic: &Arc<str>, partition: i32) -> &'a mut Queue {
+    // Per batch, not per record: the Arc clone for the entry costs nothing worth avoiding.
+    let partitions = queues.entry(topic.clone()).or_default();
+    let index = usize::try_from(partition).unwrap_or(0);
+    if partitions.len() <= index {
+        partitions.resize_with(index + 1, Queue::default);
+    }
+    &mut partitions[index]
 }
 
-#[derive(Default)]
-struct TopicQueues {
-    /// Indexed by partition.
-    partitions: Vec<Queue>,
-    /// Set, under this lock, as the entry leaves the map: a send that found the entry before
-    /// looks it up again instead of queueing where nothing drains.
-    retired: bool,
+fn existing_queue<'a>(queues: &'a mut Queues, tp: &TopicPartition) -> Option<&'a mut Queue> {
+    let index = usize::try_from(tp.partition).ok()?;
+    queues.get_mut(tp.topic.as_str())?.get_mut(index)
 }
-
-impl TopicQueues {
-    fn queue_mut(&mut self, partition: i32) -> &mut Queue {
-        let index = usize::try_from(partition).unwrap_or(0);
-        if self.partitions.len() <= index {
-            self.partitions.resize_with(index + 1, Queue::default);
-        }
-        &mut self.partitions[index]
-    }
-
-    fn busy(&self) -> bool {
-        self.partitions
-            .iter()
-            .any(|q| q.in_flight > 0 || !q.batches.is_empty())
-    }
-}
-
-impl TopicEntry {
-    fn new(name: Arc<str>, batch_size: usize) -> Self {
-        Self {
-            name,
-            metadata: Mutex::new(None),
-            partitioning: TopicPartitioning::new(batch_size),
-            queues: Mutex::default(),
-        }
-    }
-
-    /// The topic's metadata from the cluster's cache (counted as a use, see
-    /// `cluster::interest`), `None` if the cache has none with partitions. Per record an
-    /// atomic load and an uncontended lock: the cache itself is only read when a refresh
-    /// changed it since.
-    pub(crate) fn metadata(&self, cluster: &Cluster) -> Option<Arc<TopicInfo>> {
-        let version = cluster.metadata_version();
-        let mut cached = lock(&self.metadata);
-        if let Some((seen, info)) = cached.as_ref() {
-            if *seen == version {
-                info.mark_used();
-                return Some(info.clone());
-            }
-        }
-        // Read after the version, so a refresh in between shows as a newer version next time.
-        let info = cluster.cached_topic(&self.name);
-        *cached = info.clone().map(|info| (version, info));
-        info
-    }
-}
-
-/// Each topic's entry by name. foldhash because SipHash of the topic name was a tenth of the
-/// per-record cost.
-type Topics = HashMap<Arc<str>, Arc<TopicEntry>, foldhash::fast::RandomState>;
 
 pub(crate) struct Accumulator {
     settings: BatchSettings,
     /// How many batches of one partition may be in flight at once.
     max_in_flight: usize,
-    /// Lock order: this map, then an entry's locks; never the other way round.
-    topics: RwLock<Topics>,
+    queues: Mutex<Queues>,
     /// Where each new batch takes its ticket for `flush`.
     tracker: Arc<Tracker>,
 }
@@ -163,46 +107,15 @@ impl Accumulator {
         Self {
             settings,
             max_in_flight: max_in_flight.max(1),
-            topics: RwLock::default(),
+            queues: Mutex::new(Queues::default()),
             tracker,
         }
     }
 
-    /// The topic's entry, made the first time the topic is seen: the one lookup by name of
-    /// a record.
-    pub(crate) fn topic(&self, name: &Arc<str>) -> Arc<TopicEntry> {
-        if let Some(entry) = read(&self.topics).get(name) {
-            return entry.clone();
-        }
-        write(&self.topics)
-            .entry(name.clone())
-            .or_insert_with(|| Arc::new(TopicEntry::new(name.clone(), self.settings.batch_size)))
-            .clone()
-    }
-
-    /// Runs `f` on the entry's queues, under their lock; if the entry was retired meanwhile,
-    /// on its successor's (which `entry` becomes).
-    fn with_queues<R>(
-        &self,
-        entry: &mut Arc<TopicEntry>,
-        f: impl FnOnce(&mut TopicQueues) -> R,
-    ) -> R {
-        loop {
-            {
-                let mut queues = lock(&entry.queues);
-                if !queues.retired {
-                    return f(&mut queues);
-                }
-            }
-            *entry = self.topic(&entry.name.clone());
-        }
-    }
-
-    /// Runs `f` on every partition's queue, topic by topic.
-    fn for_each_queue(&self, mut f: impl FnMut(&mut Queue)) {
-        for entry in read(&self.topics).values() {
-            lock(&entry.queues).partitions.iter_mut().for_each(&mut f);
-        }
+    fn all_queues(queues: &mut Queues) -> impl Iterator<Item = &mut Queue> {
+        queues
+            .values_mut()
+            .flat_map(|partitions| partitions.iter_mut())
     }
 
     /// The bytes a new batch for a record of `record_size` reserves.
@@ -213,26 +126,15 @@ impl Accumulator {
     /// Appends to the partition's open batch if it has room.
     pub(crate) fn try_append(
         &self,
-        topic: &mut Arc<TopicEntry>,
+        topic: &str,
         partition: i32,
         record: &Append<'_>,
         reply: Reply,
     ) -> Appended {
-        self.with_queues(topic, |queues| {
-            self.try_append_to(queues, partition, record, reply)
-        })
-    }
-
-    fn try_append_to(
-        &self,
-        queues: &mut TopicQueues,
-        partition: i32,
-        record: &Append<'_>,
-        reply: Reply,
-    ) -> Appended {
+        let mut queues = lock(&self.queues);
         let Some(batch) = usize::try_from(partition)
             .ok()
-            .and_then(|p| queues.partitions.get_mut(p)?.batches.back_mut())
+            .and_then(|p| queues.get_mut(topic)?.get_mut(p)?.batches.back_mut())
         else {
             return Appended::NeedsBatch(reply);
         };
@@ -254,7 +156,7 @@ impl Accumulator {
     /// dropping `reservation`; otherwise opens a new batch holding it.
     pub(crate) fn append_new(
         &self,
-        topic: &mut Arc<TopicEntry>,
+        topic: &Arc<str>,
         partition: i32,
         record: &Append<'_>,
         reply: Reply,
@@ -267,19 +169,18 @@ impl Accumulator {
         let mut builder = self.settings.builder(reservation.num_permits());
         record.append_to(&mut builder);
         let mut batch = Batch::new(
-            &topic.name,
+            topic,
             partition,
             builder,
             reservation,
             self.tracker.pending(),
         );
         let delivery = batch.push_reply(reply, record.timestamp);
-        self.with_queues(topic, |queues| {
-            let queue = queues.queue_mut(partition);
-            batch.place = Place::new(queue.created);
-            queue.created += 1;
-            queue.batches.push_back(batch);
-        });
+        let mut queues = lock(&self.queues);
+        let queue = queue_mut(&mut queues, topic, partition);
+        batch.place = Place::new(queue.created);
+        queue.created += 1;
+        queue.batches.push_back(batch);
         delivery
     }
 
@@ -306,9 +207,9 @@ impl Accumulator {
         let mut wake_at = |t: Instant| {
             next_wakeup = Some(next_wakeup.map_or(t, |w| w.min(t)));
         };
-        self.for_each_queue(|queue| {
+        for queue in Self::all_queues(&mut lock(&self.queues)) {
             if bump_pending && !queue.batches.iter().any(|b| b.outcome_unknown) {
-                return;
+                continue;
             }
             let mut taken = 0;
             while queue.in_flight < self.max_in_flight {
@@ -346,7 +247,7 @@ impl Accumulator {
                 taken += 1;
                 ready.push(batch);
             }
-        });
+        }
         (ready, next_wakeup)
     }
 
@@ -354,23 +255,19 @@ impl Accumulator {
     /// `backoff`.
     pub(crate) fn requeue(&self, mut batch: Batch, backoff: Duration) {
         batch.retry_at = Some(deadline_after(backoff));
-        let partition = batch.tp.partition;
-        self.with_queues(&mut self.topic(&batch.topic), |queues| {
-            let queue = queues.queue_mut(partition);
-            queue.in_flight = queue.in_flight.saturating_sub(1);
-            queue.put_back(batch);
-        });
+        let mut queues = lock(&self.queues);
+        let queue = queue_mut(&mut queues, &batch.topic, batch.tp.partition);
+        queue.in_flight = queue.in_flight.saturating_sub(1);
+        queue.put_back(batch);
     }
 
     /// Puts the halves of a split in-flight batch back in its place, in order.
     pub(crate) fn requeue_split(&self, first: Batch, second: Batch) {
-        let partition = first.tp.partition;
-        self.with_queues(&mut self.topic(&first.topic), |queues| {
-            let queue = queues.queue_mut(partition);
-            queue.in_flight = queue.in_flight.saturating_sub(1);
-            queue.put_back(first);
-            queue.put_back(second);
-        });
+        let mut queues = lock(&self.queues);
+        let queue = queue_mut(&mut queues, &first.topic, first.tp.partition);
+        queue.in_flight = queue.in_flight.saturating_sub(1);
+        queue.put_back(first);
+        queue.put_back(second);
     }
 
     pub(crate) fn settings(&self) -> &BatchSettings {
@@ -379,12 +276,7 @@ impl Accumulator {
 
     /// Marks one of the partition's in-flight batches settled, letting another go.
     pub(crate) fn done(&self, tp: &TopicPartition) {
-        let Some(entry) = read(&self.topics).get(tp.topic.as_str()).cloned() else {
-            return;
-        };
-        let mut queues = lock(&entry.queues);
-        let index = usize::try_from(tp.partition).ok();
-        if let Some(queue) = index.and_then(|i| queues.partitions.get_mut(i)) {
+        if let Some(queue) = existing_queue(&mut lock(&self.queues), tp) {
             queue.in_flight = queue.in_flight.saturating_sub(1);
         }
     }
@@ -394,60 +286,56 @@ impl Accumulator {
     /// partition's come in send order.
     pub(crate) fn expire(&self, cutoff: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
-        self.for_each_queue(|queue| {
+        for queue in Self::all_queues(&mut lock(&self.queues)) {
             if queue.batches.iter().any(|b| b.created < cutoff) {
                 let (old, keep): (VecDeque<Batch>, VecDeque<Batch>) =
                     queue.batches.drain(..).partition(|b| b.created < cutoff);
                 queue.batches = keep;
                 expired.extend(old);
             }
-        });
+        }
         expired
     }
 
     /// Whether a waiting batch's outcome is unknown (it must be resolved before an epoch
     /// bump, under the epoch it was sent with).
     pub(crate) fn any_outcome_unknown(&self) -> bool {
-        let mut any = false;
-        self.for_each_queue(|q| any = any || q.batches.iter().any(|b| b.outcome_unknown));
-        any
+        Self::all_queues(&mut lock(&self.queues))
+            .any(|q| q.batches.iter().any(|b| b.outcome_unknown))
     }
 
     /// After an epoch bump: waiting batches get new sequences when next sent.
     pub(crate) fn clear_sequences(&self) {
-        self.for_each_queue(|queue| {
+        for queue in Self::all_queues(&mut lock(&self.queues)) {
             for batch in &mut queue.batches {
                 batch.sequence = None;
             }
-        });
+        }
     }
 
-    /// Forgets each topic that `keep` refuses, once every queue of it is empty and idle: a
-    /// producer writing to ever new topics must not keep an entry for each. A later record
-    /// re-creates it, with fresh partitioning state (a new sticky partition, round robin
-    /// from the start).
+    /// Forgets the queues of each topic that `keep` refuses, once every queue of it is empty
+    /// and idle: a producer writing to ever new topics must not keep a queue for each. A
+    /// later record re-creates them.
     pub(crate) fn forget_topics(&self, keep: impl Fn(&str) -> bool) {
-        write(&self.topics).retain(|topic, entry| {
-            if keep(topic) {
-                return true;
-            }
-            let mut queues = lock(&entry.queues);
-            queues.retired = !queues.busy();
-            !queues.retired
+        lock(&self.queues).retain(|topic, partitions| {
+            keep(topic)
+                || partitions
+                    .iter()
+                    .any(|q| q.in_flight > 0 || !q.batches.is_empty())
         });
     }
 
-    /// Whether the accumulator holds an entry for `topic`.
+    /// Whether the accumulator holds queues for `topic`.
     #[cfg(test)]
     pub(crate) fn has_topic(&self, topic: &str) -> bool {
-        read(&self.topics).contains_key(topic)
+        lock(&self.queues).contains_key(topic)
     }
 
     /// Removes every waiting batch (closing without draining, or a fatal error).
     pub(crate) fn take_all(&self) -> Vec<Batch> {
-        let mut taken = Vec::new();
-        self.for_each_queue(|q| taken.extend(q.batches.drain(..)));
-        taken
+        Self::all_queues(&mut lock(&self.queues))
+            .flat_map(|q| q.batches.drain(..))
+            .collect()
     }
 }
 
@@ -502,15 +390,15 @@ mod tests {
         value: &[u8],
     ) -> Delivery {
         let r = record(value);
-        let mut topic = acc.topic(&Arc::from(tp.topic.as_str()));
-        match acc.try_append(&mut topic, tp.partition, &r, Reply::Future) {
+        let topic: Arc<str> = Arc::from(tp.topic.as_str());
+        match acc.try_append(&topic, tp.partition, &r, Reply::Future) {
             Appended::Yes { delivery, .. } => delivery.unwrap(),
             Appended::NeedsBatch(reply) => {
                 let permit = memory
                     .clone()
                     .try_acquire_many_owned(acc.batch_capacity(r.size) as u32)
                     .unwrap();
-                acc.append_new(&mut topic, tp.partition, &r, reply, permit)
+                acc.append_new(&topic, tp.partition, &r, reply, permit)
                     .unwrap()
             }
         }
@@ -776,25 +664,14 @@ mod tests {
         acc.done(&waiting);
         acc.forget_topics(|topic| topic == "t");
         assert!(acc.has_topic("t"), "still wanted");
-        let mut held = acc.topic(&Arc::from("t"));
         acc.forget_topics(forget_all);
         assert!(!acc.has_topic("t"));
         let _c = append(&acc, &memory, &idle, b"c");
-        assert!(
-            !Arc::ptr_eq(&held, &acc.topic(&Arc::from("t"))),
-            "a fresh entry"
-        );
         assert_eq!(
             values(&drain_all(&acc, true)),
             [vec![b'c']],
             "re-created on use"
         );
-        // A send that found the entry before it was forgotten queues in its successor.
-        let d = record(b"d");
-        let permit = memory.clone().try_acquire_many_owned(200).unwrap();
-        acc.append_new(&mut held, 0, &d, Reply::Future, permit);
-        assert!(Arc::ptr_eq(&held, &acc.topic(&Arc::from("t"))));
-        assert_eq!(values(&drain_all(&acc, true)), [vec![b'd']]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -127,10 +127,9 @@ fn append(shared: &Shared, topic: &Arc<str>, partition: i32, i: usize, outcomes:
     let outcomes = outcomes.clone();
     let reply = Reply::Callback(Box::new(move |outcome| lock(&outcomes).push((i, outcome))));
     shared.outstanding.fetch_add(1, Ordering::SeqCst);
-    let mut entry = shared.accumulator.topic(topic);
     let reply = match shared
         .accumulator
-        .try_append(&mut entry, partition, &record, reply)
+        .try_append(topic, partition, &record, reply)
     {
         super::accumulator::Appended::Yes { .. } => return,
         super::accumulator::Appended::NeedsBatch(reply) => reply,
@@ -143,7 +142,7 @@ fn append(shared: &Shared, topic: &Arc<str>, partition: i32, i: usize, outcomes:
         .expect("buffer.memory holds three batches");
     let _ = shared
         .accumulator
-        .append_new(&mut entry, partition, &record, reply, reservation);
+        .append_new(topic, partition, &record, reply, reservation);
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use crate::record::{ProducerRecord, RecordMetadata};
 use crate::retry::deadline_after;
 use crate::sync::lock;
 use crate::topic::validate_topic_name;
-use accumulator::{Accumulator, Appended, TopicEntry};
+use accumulator::{Accumulator, Appended};
 use batch::{Append, BatchSettings, Reply};
 pub use delivery::Delivery;
 use idempotence::Idempotence;
@@ -237,6 +237,7 @@ impl Shared {
             partitioner: PartitionChooser::new(
                 config.partitioner.clone(),
                 config.partitioner_ignore_keys,
+                config.batch_size,
             ),
             idempotence,
             memory: Arc::new(Semaphore::new(memory_limit)),
@@ -310,7 +311,6 @@ impl Shared {
     fn partition_for(
         &self,
         record: &ProducerRecord,
-        entry: &TopicEntry,
         topic: &TopicInfo,
         size: usize,
     ) -> Result<i32> {
@@ -324,7 +324,6 @@ impl Shared {
             }),
             None => self.partitioner.choose(
                 &record.topic,
-                &entry.partitioning,
                 record.key.as_deref(),
                 record.value.as_deref(),
                 count as i32,
@@ -458,22 +457,12 @@ impl Producer {
         // max.block.ms bounds the metadata wait and the memory wait together; the clock is
         // only read when one of them has to wait.
         let mut deadline = None;
-        // The record's one lookup by topic name: the entry brings the metadata, the
-        // partitioner's state and the queues.
-        let mut entry = s.accumulator.topic(&record.topic);
-        let topic = match entry.metadata(&s.cluster) {
+        let topic = match s.cluster.cached_topic(&record.topic) {
             // Known to the broker, so a valid name.
             Some(topic) => topic,
-            None => {
-                let topic = s.await_metadata(&record.topic, &mut deadline).await?;
-                // Made before the topic was known, the entry may have been forgotten by a
-                // sweep meanwhile (see `sender::forget_unused_topics`), with the sticky
-                // partition or round-robin position this record would advance.
-                entry = s.accumulator.topic(&record.topic);
-                topic
-            }
+            None => s.await_metadata(&record.topic, &mut deadline).await?,
         };
-        let partition = s.partition_for(&record, &entry, &topic, size)?;
+        let partition = s.partition_for(&record, &topic, size)?;
         let append = Append {
             timestamp: record.timestamp.unwrap_or_else(now_ms),
             key: record.key.as_deref(),
@@ -487,8 +476,7 @@ impl Producer {
             // In a transaction, the record joins it with its partition under the state's
             // lock, so an abort either sees it queued or refuses it.
             let _joined = s.join_transaction(topic, partition)?;
-            s.accumulator
-                .try_append(&mut entry, partition, &append, reply)
+            s.accumulator.try_append(topic, partition, &append, reply)
         };
         let (wake, delivery) = match appended {
             Appended::Yes { full, delivery } => (full, delivery),
@@ -499,7 +487,7 @@ impl Producer {
                 // deadline instead of finding it at its next periodic tick.
                 let accumulator = &s.accumulator;
                 let delivery =
-                    accumulator.append_new(&mut entry, partition, &append, reply, reservation);
+                    accumulator.append_new(topic, partition, &append, reply, reservation);
                 (true, delivery)
             }
         };

@@ -67,6 +67,7 @@ fn forget_unused_topics(s: &Shared, swept: &mut Option<u64>) {
     }
     *swept = Some(snapshot.generation);
     let followed = |topic: &str| snapshot.topics.contains_key(topic);
+    s.partitioner.forget_topics(followed);
     s.accumulator.forget_topics(followed);
 }
 

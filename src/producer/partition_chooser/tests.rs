@@ -1,47 +1,9 @@
 use super::*;
 use crate::partitioner::Partitioner;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-/// A chooser with each topic's state, as the accumulator's entries keep it.
-struct Chooser {
-    chooser: PartitionChooser,
-    batch_size: usize,
-    topics: Mutex<HashMap<String, Arc<TopicPartitioning>>>,
-}
-
-impl Chooser {
-    fn new(kind: PartitionerKind, ignore_keys: bool, batch_size: usize) -> Self {
-        Self {
-            chooser: PartitionChooser::new(kind, ignore_keys),
-            batch_size,
-            topics: Mutex::default(),
-        }
-    }
-
-    fn choose(
-        &self,
-        topic: &str,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        count: i32,
-        available: &[i32],
-        bytes: usize,
-    ) -> Result<i32> {
-        let state = self
-            .topics
-            .lock()
-            .unwrap()
-            .entry(topic.to_string())
-            .or_insert_with(|| Arc::new(TopicPartitioning::new(self.batch_size)))
-            .clone();
-        self.chooser
-            .choose(topic, &state, key, value, count, available, bytes)
-    }
-}
-
-fn chooser(kind: PartitionerKind) -> Chooser {
-    Chooser::new(kind, false, 16384)
+fn chooser(kind: PartitionerKind) -> PartitionChooser {
+    PartitionChooser::new(kind, false, 16384)
 }
 
 #[test]
@@ -53,7 +15,7 @@ fn default_hashes_keys_over_all_partitions() {
 
 #[test]
 fn ignore_keys_makes_keyed_records_sticky() {
-    let c = Chooser::new(PartitionerKind::Default, true, 16384);
+    let c = PartitionChooser::new(PartitionerKind::Default, true, 16384);
     let first = c.choose("t", Some(b"a"), None, 1000, &[], 1).unwrap();
     for key in [&b"b"[..], b"c", b"d"] {
         assert_eq!(c.choose("t", Some(key), None, 1000, &[], 1).unwrap(), first);
@@ -62,7 +24,7 @@ fn ignore_keys_makes_keyed_records_sticky() {
 
 #[test]
 fn keyless_records_stick_per_topic_and_move_after_batch_size() {
-    let c = Chooser::new(PartitionerKind::Default, false, 100);
+    let c = PartitionChooser::new(PartitionerKind::Default, false, 100);
     let choose = |topic, bytes| c.choose(topic, None, None, 1_000_000, &[], bytes).unwrap();
     let a = choose("a", 50);
     // Bytes on topic b do not move topic a.
@@ -124,4 +86,14 @@ fn a_topic_without_partitions_is_an_error() {
         c.choose("t", Some(b"k"), None, 0, &[], 1),
         Err(Error::InvalidPartition { count: 0, .. })
     ));
+}
+
+#[test]
+fn forgotten_topics_start_afresh() {
+    let c = chooser(PartitionerKind::RoundRobin);
+    let next = |topic| c.choose(topic, None, None, 3, &[], 1).unwrap();
+    assert_eq!((next("a"), next("a"), next("b")), (0, 1, 0));
+    c.forget_topics(|topic| topic == "b");
+    assert_eq!(c.topic_count(), 1);
+    assert_eq!((next("a"), next("b")), (0, 1), "a starts afresh, b goes on");
 }

@@ -99,9 +99,8 @@ mod in_flight {
             }));
             let s = &self.shared;
             s.outstanding.fetch_add(1, Ordering::SeqCst);
-            let mut topic = s.accumulator.topic(&Arc::from("t"));
-            if let Appended::NeedsBatch(reply) =
-                s.accumulator.try_append(&mut topic, 0, &record, reply)
+            let topic: Arc<str> = Arc::from("t");
+            if let Appended::NeedsBatch(reply) = s.accumulator.try_append(&topic, 0, &record, reply)
             {
                 let capacity = s.accumulator.batch_capacity(size);
                 let reservation = s
@@ -110,7 +109,7 @@ mod in_flight {
                     .try_acquire_many_owned(capacity as u32)
                     .unwrap();
                 s.accumulator
-                    .append_new(&mut topic, 0, &record, reply, reservation);
+                    .append_new(&topic, 0, &record, reply, reservation);
             }
             i
         }
