@@ -24,7 +24,7 @@ use crate::protocol::versions::{self, BrokerVersions};
 use io_task::{Outgoing, Shared};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::{Request, StrBytes};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -51,6 +51,8 @@ pub(crate) struct Connection {
 }
 
 struct Inner {
+    /// Unique among the process's connections (see [`Connection::id`]).
+    id: u64,
     tx: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
     versions: BrokerVersions,
@@ -94,7 +96,9 @@ impl Connection {
             .max_response_size
             .max(params.max_control_response_size);
         tokio::spawn(io_task::run(stream, rx, shared.clone(), max_frame));
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let mut conn = Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             tx,
             shared,
             versions: BrokerVersions::default(),
@@ -151,6 +155,13 @@ impl Connection {
             sasl::keep_authenticated(Arc::downgrade(&inner), lifetime);
         }
         Ok(Connection { inner })
+    }
+
+    /// This connection's number, never another's in this process (unlike its address in
+    /// memory, which a later connection may reuse): requests queued on one connection reach
+    /// the broker in order, so the producer tells connections apart by it.
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
     }
 
     /// The broker's address.

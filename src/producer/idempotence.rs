@@ -13,6 +13,14 @@
 //! refused (`OUT_OF_ORDER_SEQUENCE_NUMBER`) and sent again after it: the unsettled batches
 //! kept here, in sequence order, say which batch may go again first and whether such a
 //! refusal only means an earlier batch is not written yet.
+//!
+//! Nor may a batch overtake an earlier one on its way: a broker that holds no state for the
+//! producer on a partition (its first batch there, or its state expired) writes a batch of
+//! any sequence, and then refuses the earlier one as out of order, which would land after
+//! it. Requests queued on one connection reach the broker in order; so a batch is queued
+//! only on the connection every earlier unsettled batch of its partition is queued on
+//! ([`overtaken`](Idempotence::overtaken)), and otherwise waits for them to be
+//! settled or sent again before it.
 
 use super::batch::ProducerFields;
 use crate::cluster::Cluster;
@@ -37,10 +45,22 @@ struct State {
 struct Sequences {
     /// The base sequence of the next batch sequenced.
     next: i32,
-    /// The base sequences of the batches sequenced and not yet settled (written, failed or
-    /// forgotten), in the order they were sequenced: on their way, or waiting to be sent
-    /// again with their sequence (Java's in-flight batches by sequence).
-    unsettled: VecDeque<i32>,
+    /// The batches sequenced and not yet settled (written, failed or forgotten), in the
+    /// order they were sequenced: on their way, or waiting to be sent again with their
+    /// sequence (Java's in-flight batches by sequence).
+    unsettled: VecDeque<Unsettled>,
+}
+
+/// A sequenced batch of a request: its partition and producer fields.
+pub(crate) type Sequenced<'a> = (&'a TopicPartition, ProducerFields);
+
+/// A sequenced batch not yet settled.
+#[derive(Debug, Clone, Copy)]
+struct Unsettled {
+    base: i32,
+    /// The connection ([`Connection::id`](crate::connection::Connection::id)) its request
+    /// is queued on, until that request is answered or fails.
+    queued_on: Option<u64>,
 }
 
 /// Producer id, epoch, and per partition the next sequence and the sequenced batches not yet
@@ -85,7 +105,10 @@ impl Idempotence {
         };
         let base_sequence = partition.next;
         partition.next = wrap_add(base_sequence, count);
-        partition.unsettled.push_back(base_sequence);
+        partition.unsettled.push_back(Unsettled {
+            base: base_sequence,
+            queued_on: None,
+        });
         ProducerFields {
             producer_id,
             epoch,
@@ -103,7 +126,7 @@ impl Idempotence {
             && s.partitions
                 .get(tp)
                 .and_then(|p| p.unsettled.front())
-                .is_some_and(|&base| base == fields.base_sequence)
+                .is_some_and(|u| u.base == fields.base_sequence)
     }
 
     /// Whether a batch sequenced before this one (in this epoch) is not settled yet: on its
@@ -115,9 +138,54 @@ impl Idempotence {
             && s.partitions.get(tp).is_some_and(|p| {
                 p.unsettled
                     .iter()
-                    .position(|&base| base == fields.base_sequence)
+                    .position(|u| u.base == fields.base_sequence)
                     .is_some_and(|i| i > 0)
             })
+    }
+
+    /// The partition of the first of a request's `batches` that may not be queued on
+    /// connection `conn` now, if any: a batch may, if every batch of its partition
+    /// sequenced before it and not settled is queued on `conn`, ahead of it. A batch of
+    /// another epoch overtakes nothing of this one.
+    pub(crate) fn overtaken<'a>(
+        &self,
+        batches: &[Sequenced<'a>],
+        conn: u64,
+    ) -> Option<&'a TopicPartition> {
+        let s = lock(&self.state);
+        let may_queue = |tp: &TopicPartition, fields: &ProducerFields| {
+            !s.current(fields)
+                || s.partitions.get(tp).is_none_or(|p| {
+                    p.unsettled
+                        .iter()
+                        .take_while(|u| u.base != fields.base_sequence)
+                        .all(|u| u.queued_on == Some(conn))
+                })
+        };
+        batches
+            .iter()
+            .find(|(tp, fields)| !may_queue(tp, fields))
+            .map(|(tp, _)| *tp)
+    }
+
+    /// A request's `batches` are queued on connection `conn` (`Some`), or (`None`) it was
+    /// answered or failed: a later batch may follow them on `conn` only while they are
+    /// queued.
+    pub(crate) fn queued_on(&self, batches: &[Sequenced<'_>], conn: Option<u64>) {
+        let mut s = lock(&self.state);
+        for (tp, fields) in batches {
+            if !s.current(fields) {
+                continue;
+            }
+            let entry = s.partitions.get_mut(*tp).and_then(|p| {
+                p.unsettled
+                    .iter_mut()
+                    .find(|u| u.base == fields.base_sequence)
+            });
+            if let Some(entry) = entry {
+                entry.queued_on = conn;
+            }
+        }
     }
 
     /// The batch is settled: written, or failed or forgotten with its sequences spent.
@@ -168,8 +236,18 @@ impl Idempotence {
         let mut s = lock(&self.state);
         if s.current(&fields) {
             if let Some(p) = s.partitions.get_mut(tp) {
-                if let Some(i) = p.unsettled.iter().position(|&b| b == fields.base_sequence) {
-                    p.unsettled.insert(i + 1, second.base_sequence);
+                if let Some(i) = p
+                    .unsettled
+                    .iter()
+                    .position(|u| u.base == fields.base_sequence)
+                {
+                    p.unsettled.insert(
+                        i + 1,
+                        Unsettled {
+                            base: second.base_sequence,
+                            queued_on: None,
+                        },
+                    );
                 }
             }
         }
@@ -212,7 +290,7 @@ impl State {
 
 impl Sequences {
     fn remove(&mut self, base: i32) {
-        if let Some(i) = self.unsettled.iter().position(|&b| b == base) {
+        if let Some(i) = self.unsettled.iter().position(|u| u.base == base) {
             self.unsettled.remove(i);
         }
     }
@@ -313,6 +391,55 @@ mod tests {
             "an old epoch's batch is nobody's first"
         );
         assert!(!id.earlier_unsettled(&tp, &id.assign(&tp, 1)));
+    }
+
+    /// A batch goes on a connection only behind every earlier unsettled batch of its
+    /// partition queued there: the CI run of `faults::backpressure` that found records of a
+    /// partition written out of order had a batch not sent (its connection failed) and the
+    /// next one sent on a fresh connection, first; the broker, with no state for the
+    /// producer there, wrote it, and the earlier one after it.
+    #[test]
+    fn a_batch_goes_only_on_the_connection_its_earlier_batches_are_queued_on() {
+        let id = Idempotence::new(7, 0, false);
+        let tp = TopicPartition::new("t", 0);
+        let other = TopicPartition::new("t", 1);
+        let [a, b, c] = [3, 2, 5].map(|n| id.assign(&tp, n));
+        let may_queue_on = |tp: &TopicPartition, f: &ProducerFields, conn| {
+            id.overtaken(&[(tp, *f)], conn).is_none()
+        };
+        let queued_on = |f: &ProducerFields, conn| id.queued_on(&[(&tp, *f)], conn);
+        assert!(may_queue_on(&tp, &a, 1) && may_queue_on(&tp, &a, 2));
+        assert!(!may_queue_on(&tp, &b, 1), "a is not queued anywhere");
+        queued_on(&a, Some(1));
+        assert!(may_queue_on(&tp, &b, 1));
+        assert!(
+            !may_queue_on(&tp, &b, 2),
+            "b would overtake a on another connection"
+        );
+        queued_on(&b, Some(1));
+        assert!(may_queue_on(&tp, &c, 1) && !may_queue_on(&tp, &c, 2));
+        assert!(
+            may_queue_on(&other, &id.assign(&other, 1), 2),
+            "partitions are independent"
+        );
+        // a's request failed: b and c stay behind a until a is sent again and queued.
+        queued_on(&a, None);
+        assert!(!may_queue_on(&tp, &c, 1) && !may_queue_on(&tp, &c, 2));
+        assert!(may_queue_on(&tp, &a, 2), "the first goes anywhere");
+        queued_on(&a, Some(2));
+        assert!(
+            !may_queue_on(&tp, &c, 2),
+            "b is still queued on the old connection"
+        );
+        id.settled(&tp, &a);
+        id.settled(&tp, &b);
+        assert!(may_queue_on(&tp, &c, 2));
+        id.request_bump();
+        id.bumped(7, 1);
+        assert!(
+            may_queue_on(&tp, &c, 3),
+            "an old epoch's batch overtakes nothing"
+        );
     }
 
     #[test]

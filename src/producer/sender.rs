@@ -13,7 +13,7 @@
 //! partition's batches in sequence order and their records' outcomes are told in order.
 
 use super::batch::Batch;
-use super::idempotence::init_producer_id;
+use super::idempotence::{init_producer_id, Sequenced};
 use super::outcome::{Answer, FailWith};
 use super::{telemetry, Shared};
 use crate::cluster::{Snapshot, TrafficClass};
@@ -308,7 +308,9 @@ async fn send(s: Arc<Shared>, leader: i32, batches: Vec<Batch>, mut turn: Turn) 
     let mut in_request = InRequest(batches);
     let acks = wire::acks(s.config.acks);
     let request = produce_request(&s, acks, &mut in_request.0);
-    let outcome = attempt(&s, leader, acks, &request, &mut turn).await;
+    let sequenced = sequenced(&s, &in_request.0);
+    let outcome = attempt(&s, leader, acks, &request, &sequenced, &mut turn).await;
+    drop(sequenced);
     turn.reached(Stage::Queued);
     turn.after(Stage::Settled).await;
     let batches = std::mem::take(&mut in_request.0);
@@ -348,13 +350,16 @@ enum Attempt {
 }
 
 /// Sends the request to `leader`, queueing it on the connection once the request before it
-/// in `turn` is queued. With `acks=0` the write itself is bounded by `request.timeout.ms` (a
-/// peer that stops reading would hold it forever), as a request awaiting its response is.
+/// in `turn` is queued, and only if none of its batches would overtake an earlier one of
+/// its partition (see `Idempotence::overtaken`). With `acks=0` the write itself is bounded by
+/// `request.timeout.ms` (a peer that stops reading would hold it forever), as a request
+/// awaiting its response is.
 async fn attempt(
     s: &Shared,
     leader: i32,
     acks: i16,
     request: &ProduceRequest,
+    batches: &[Sequenced<'_>],
     turn: &mut Turn,
 ) -> Attempt {
     let conn = match s.cluster.broker(leader, TrafficClass::Produce).await {
@@ -362,6 +367,19 @@ async fn attempt(
         Err(e) => return Attempt::NotSent(e),
     };
     turn.after(Stage::Queued).await;
+    let overtaken = s
+        .idempotence
+        .as_ref()
+        .and_then(|id| id.overtaken(batches, conn.id()));
+    if let Some(tp) = overtaken {
+        return Attempt::NotSent(Error::connection(
+            conn.addr(),
+            format!(
+                "not sent: an earlier batch of {tp} is not queued on this connection, and \
+                 this request could be written before it"
+            ),
+        ));
+    }
     if acks == 0 {
         return match conn.version(ApiKey::Produce) {
             Ok(version) => match conn.send_no_response(request, version).await {
@@ -378,6 +396,9 @@ async fn attempt(
         // Not queued (the connection broke, or no version fits): nothing was written.
         Err(e) => return Attempt::NotSent(e),
     };
+    if let Some(id) = &s.idempotence {
+        id.queued_on(batches, Some(conn.id()));
+    }
     turn.reached(Stage::Queued);
     match submitted.response().await {
         Ok(response) => {
@@ -386,6 +407,18 @@ async fn attempt(
         }
         Err(e) => Attempt::Failed(e),
     }
+}
+
+/// The request's sequenced batches (none without idempotence), which the request task
+/// keeps across its awaits (batches themselves are not `Sync`).
+fn sequenced<'a>(s: &Shared, batches: &'a [Batch]) -> Vec<Sequenced<'a>> {
+    if s.idempotence.is_none() {
+        return Vec::new();
+    }
+    batches
+        .iter()
+        .filter_map(|b| Some((&b.tp, b.sequence?)))
+        .collect()
 }
 
 /// Encodes (and compresses) each batch, once: retries resend the same bytes.

@@ -13,6 +13,11 @@ impl Shared {
     /// Settles an in-flight batch from its attempt's answer. `error` is the answer's error,
     /// for a batch that fails with it.
     pub(crate) fn settle(&self, batch: Batch, answer: Answer, error: &dyn Fn() -> Error) {
+        // Its request is over: a batch sent again must be queued anew before the partition's
+        // later batches may follow it (see `Idempotence::overtaken`).
+        if let (Some(id), Some(fields)) = (&self.idempotence, batch.sequence) {
+            id.queued_on(&[(&batch.tp, fields)], None);
+        }
         let decision = decide(answer, self.known(&batch));
         self.carry_out(batch, decision, error, true);
     }
