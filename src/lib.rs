@@ -76,6 +76,8 @@ pub use record::{
 pub use record::{HeaderExtractor, HeaderInjector};
 #[cfg(feature = "avro")]
 pub use serdes::avro::{Avro, AvroSerde};
+#[cfg(feature = "protobuf")]
+pub use serdes::protobuf::{Protobuf, ProtobufSerde};
 #[cfg(feature = "json")]
 pub use serdes::Json;
 pub use serdes::{DefaultSerde, Deserializer, RecordPart, Serializer};
