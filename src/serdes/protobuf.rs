@@ -361,26 +361,26 @@ package kafkit.test;
 message Other { int32 x = 1; }
 message Reading {
   message Inner { string note = 1; }
-  string sensor = 1;
-  double celsius = 2;
-  int64 seq = 3;
-  Inner inner = 4;
-  repeated int32 tags = 5;
+  sint64 seq = 1;
+  Inner inner = 2;
+  bytes raw = 3;
+  map<string, int32> counts = 4;
+  string sensor = 5;
 }
 "#;
 
     #[derive(Clone, PartialEq, prost::Message)]
     struct Reading {
-        #[prost(string, tag = "1")]
-        sensor: String,
-        #[prost(double, tag = "2")]
-        celsius: f64,
-        #[prost(int64, tag = "3")]
+        #[prost(sint64, tag = "1")]
         seq: i64,
-        #[prost(message, optional, tag = "4")]
+        #[prost(message, optional, tag = "2")]
         inner: Option<Inner>,
-        #[prost(int32, repeated, tag = "5")]
-        tags: Vec<i32>,
+        #[prost(bytes = "vec", tag = "3")]
+        raw: Vec<u8>,
+        #[prost(btree_map = "string, int32", tag = "4")]
+        counts: std::collections::BTreeMap<String, i32>,
+        #[prost(string, tag = "5")]
+        sensor: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -397,13 +397,13 @@ message Reading {
 
     fn reading(seq: i64) -> Reading {
         Reading {
-            sensor: format!("s{seq}"),
-            celsius: 21.5,
             seq,
             inner: (seq % 2 == 0).then(|| Inner {
                 note: "even".into(),
             }),
-            tags: vec![1, -2, 3],
+            raw: vec![0, 255, 7],
+            counts: [("a".to_string(), -1), ("b".to_string(), 2)].into(),
+            sensor: format!("s{seq}"),
         }
     }
 
