@@ -350,6 +350,64 @@ impl<T: Message + Default> Deserializer<Protobuf<T>> for ProtobufSerde {
 
 nullable!(ProtobufSerde);
 
+/// Hooks for the fuzz targets, exported from the crate root only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+pub mod hooks {
+    use super::*;
+
+    /// Arbitrary bytes as a record in the Protobuf wire format, read as far as a reader gets
+    /// without a registry: the header, the message indexes (never more than the bytes
+    /// after the header), then the message, decoded as a `FileDescriptorProto` (a deep,
+    /// nested message type). Errors are fine answers.
+    pub fn fuzz_protobuf_record(data: &[u8]) {
+        let Ok((_, rest)) = wire::split_header(data) else {
+            return;
+        };
+        let Ok((indexes, message)) = split_indexes(rest) else {
+            return;
+        };
+        assert!(indexes.len() <= rest.len(), "more indexes than bytes");
+        let _ = FileDescriptorProto::decode(message);
+    }
+
+    /// Arbitrary bytes as the text of a registered schema (what `use.latest.version` takes
+    /// from the registry): parsed as `.proto` text or a base64 descriptor, then searched for
+    /// a nested message.
+    pub fn fuzz_protobuf_schema(data: &[u8]) {
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        if let Ok(file) = parse_registered(text, 1) {
+            let _ = message_indexes(&file, "a.B.C");
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn hooks_take_records_and_schemas_good_and_bad() {
+            for record in [
+                &[][..],
+                &[0, 0, 0, 0, 1, 0, 10, 1, b'a'],
+                &[0, 0, 0, 0, 1, 0xfe, 0xff, 0xff, 0xff, 0x0f],
+                &[0, 0, 0, 0, 1, 4, 2, 0, 0xff],
+            ] {
+                fuzz_protobuf_record(record);
+            }
+            for schema in [
+                &b"syntax = \"proto3\"; package a; message B { message C {} }"[..],
+                b"message {",
+                b"CgFh",
+                &[0xff, 0xfe],
+            ] {
+                fuzz_protobuf_schema(schema);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
