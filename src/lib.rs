@@ -30,6 +30,8 @@ pub mod __fuzz {
     pub use crate::protocol::frame::hooks::*;
     pub use crate::protocol::lz4::hooks::*;
     pub use crate::protocol::record_batch::hooks::*;
+    #[cfg(feature = "protobuf")]
+    pub use crate::serdes::protobuf::hooks::*;
 }
 
 pub use admin::{
@@ -76,6 +78,8 @@ pub use record::{
 pub use record::{HeaderExtractor, HeaderInjector};
 #[cfg(feature = "avro")]
 pub use serdes::avro::{Avro, AvroSerde};
+#[cfg(feature = "protobuf")]
+pub use serdes::protobuf::{Protobuf, ProtobufSerde};
 #[cfg(feature = "json")]
 pub use serdes::Json;
 pub use serdes::{DefaultSerde, Deserializer, RecordPart, Serializer};

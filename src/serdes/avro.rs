@@ -9,7 +9,7 @@ pub use apache_avro;
 
 use crate::error::{Error, Result};
 use crate::record::Header;
-use crate::serdes::registry::{SchemaRegistryClient, SchemaType, SubjectNameStrategy};
+use crate::serdes::registry::{wire, SchemaRegistryClient, SchemaType};
 use crate::serdes::{Deserializer, RecordPart, Serializer};
 use crate::sync::lock;
 use apache_avro::types::Value;
@@ -18,11 +18,6 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-
-/// The wire format's first byte.
-const MAGIC: u8 = 0;
-/// The magic byte and the four-byte schema id.
-const HEADER: usize = 5;
 
 /// A serde type written and read as Avro by [`AvroSerde`] (as `Json<T>`, feature `json`, is for
 /// JSON): its fields map to the schema's by name, as `apache_avro::to_value` and
@@ -81,7 +76,7 @@ pub struct AvroSerde {
     client: SchemaRegistryClient,
     part: RecordPart,
     given: Option<Given>,
-    writers: Mutex<HashMap<String, Arc<Writer>>>,
+    writers: wire::Writers<Writer>,
     readers: Mutex<HashMap<i32, Arc<Schema>>>,
 }
 
@@ -102,7 +97,7 @@ impl AvroSerde {
             client,
             part,
             given: None,
-            writers: Mutex::new(HashMap::new()),
+            writers: wire::Writers::new(SchemaType::Avro, "AvroSerde::with_schema"),
             readers: Mutex::new(HashMap::new()),
         }
     }
@@ -133,54 +128,27 @@ impl AvroSerde {
 
     /// The schema and id records of `topic` are written with: resolved once per subject.
     fn writer(&self, topic: &str) -> Result<Arc<Writer>> {
-        let config = self.client.config();
-        let strategy = config.subject_name_strategy(self.part);
-        let given = self.given.as_ref();
-        if given.is_none() && strategy != SubjectNameStrategy::TopicName {
-            return Err(Error::serialization(format!(
-                "{strategy:?} names the subject after the schema: give the serde a schema \
-                 (AvroSerde::with_schema)"
-            )));
-        }
-        let subject =
-            strategy.subject(topic, self.part, given.and_then(|g| g.full_name.as_deref()))?;
-        if let Some(writer) = lock(&self.writers).get(&subject) {
-            return Ok(writer.clone());
-        }
-        let writer = if config.use_latest_version() {
-            let latest = self.client.latest_version_blocking(&subject)?;
-            if latest.schema_type != SchemaType::Avro {
-                return Err(Error::serialization(format!(
-                    "the latest schema of subject {subject:?} is {}, not Avro",
-                    latest.schema_type
-                )));
-            }
-            Writer {
-                id: latest.id,
-                schema: parse_registered(&latest.schema, latest.id)?,
-            }
-        } else {
-            let given = given.ok_or_else(|| {
-                Error::serialization(
-                    "an AvroSerde without a schema writes only with use.latest.version=true",
-                )
-            })?;
-            let id = if config.auto_register_schemas() {
-                self.client
-                    .register_blocking(&subject, &given.text, SchemaType::Avro)?
-            } else {
-                self.client
-                    .lookup_id_blocking(&subject, &given.text, SchemaType::Avro)?
-            };
-            Writer {
-                id,
-                schema: given.parsed.clone(),
-            }
-        };
-        Ok(lock(&self.writers)
-            .entry(subject)
-            .or_insert_with(|| Arc::new(writer))
-            .clone())
+        let given = self.given.as_ref().map(|g| wire::Given {
+            text: &g.text,
+            record_name: g.full_name.as_deref(),
+            schema: &g.parsed,
+        });
+        self.writers.get(
+            &self.client,
+            self.part,
+            topic,
+            given,
+            |chosen| match chosen {
+                wire::Chosen::Latest { id, text } => Ok(Writer {
+                    id,
+                    schema: parse_registered(text, id)?,
+                }),
+                wire::Chosen::Given { id, schema } => Ok(Writer {
+                    id,
+                    schema: schema.clone(),
+                }),
+            },
+        )
     }
 
     /// The writer's schema with id `id`, parsed once.
@@ -188,13 +156,7 @@ impl AvroSerde {
         if let Some(schema) = lock(&self.readers).get(&id) {
             return Ok(schema.clone());
         }
-        let found = self.client.schema_blocking(id)?;
-        if found.schema_type != SchemaType::Avro {
-            return Err(Error::serialization(format!(
-                "schema id {id} is {}, not Avro",
-                found.schema_type
-            )));
-        }
+        let found = wire::registered(&self.client, id, SchemaType::Avro)?;
         let schema = parse_registered(&found.schema, id)?;
         Ok(lock(&self.readers)
             .entry(id)
@@ -212,9 +174,7 @@ impl AvroSerde {
         })?;
         let datum = apache_avro::to_avro_datum(&writer.schema, value)
             .map_err(|e| Error::serialization_with_source("Avro encoding failed", e))?;
-        let mut bytes = Vec::with_capacity(HEADER + datum.len());
-        bytes.push(MAGIC);
-        bytes.extend_from_slice(&writer.id.to_be_bytes());
+        let mut bytes = wire::start_record(writer.id, datum.len());
         bytes.extend_from_slice(&datum);
         Ok(Some(Bytes::from(bytes)))
     }
@@ -223,7 +183,7 @@ impl AvroSerde {
         let bytes = data.ok_or_else(|| {
             Error::serialization("null is not an Avro datum; read it as an Option")
         })?;
-        let (id, mut datum) = split_header(bytes)?;
+        let (id, mut datum) = wire::split_header(bytes)?;
         let writer = self.reader(id)?;
         let reader_schema = self.given.as_ref().map(|g| &g.parsed);
         let value =
@@ -240,23 +200,6 @@ impl AvroSerde {
             )));
         }
         Ok(value)
-    }
-}
-
-/// The schema id and the datum of a record in the wire format.
-fn split_header(bytes: &[u8]) -> Result<(i32, &[u8])> {
-    match bytes {
-        [MAGIC, a, b, c, d, datum @ ..] => Ok((i32::from_be_bytes([*a, *b, *c, *d]), datum)),
-        [MAGIC, ..] => Err(Error::serialization(format!(
-            "{} bytes are too few for the Schema Registry wire format's 5-byte header",
-            bytes.len()
-        ))),
-        [magic, ..] => Err(Error::serialization(format!(
-            "unknown magic byte {magic}: not the Schema Registry wire format"
-        ))),
-        [] => Err(Error::serialization(
-            "0 bytes: not the Schema Registry wire format",
-        )),
     }
 }
 
@@ -320,11 +263,9 @@ nullable!(AvroSerde);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serdes::registry::fake::FakeRegistry;
-    use crate::serdes::registry::SchemaRegistryConfig;
+    use crate::serdes::registry::fake::*;
     use proptest::prelude::*;
     use serde::{Deserialize, Serialize};
-    use std::sync::atomic::{AtomicI32, Ordering};
 
     const READING: &str = r#"{"type":"record","name":"Reading","namespace":"kafkit.test","fields":[
         {"name":"sensor","type":"string"},
@@ -345,43 +286,6 @@ mod tests {
         tags: Vec<i32>,
     }
 
-    /// A registry that registers every (subject, schema) under ids from 1 and serves them.
-    fn registry() -> FakeRegistry {
-        let next = AtomicI32::new(1);
-        let schemas: Mutex<HashMap<String, i32>> = Mutex::new(HashMap::new());
-        FakeRegistry::start(move |request, body| {
-            let body: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-            if let Some(subject) = request
-                .strip_prefix("POST /subjects/")
-                .and_then(|rest| rest.strip_suffix("/versions"))
-            {
-                let schema = body["schema"].as_str().unwrap().to_string();
-                let mut schemas = schemas.lock().unwrap();
-                let id = *schemas
-                    .entry(schema)
-                    .or_insert_with(|| next.fetch_add(1, Ordering::SeqCst));
-                return (200, format!(r#"{{"id":{id},"subject":"{subject}"}}"#));
-            }
-            if let Some(id) = request.strip_prefix("GET /schemas/ids/") {
-                let schemas = schemas.lock().unwrap();
-                if let Some((schema, _)) = schemas.iter().find(|(_, i)| i.to_string() == id) {
-                    return (200, serde_json::json!({ "schema": schema }).to_string());
-                }
-            }
-            (
-                404,
-                r#"{"error_code":40403,"message":"Schema not found"}"#.into(),
-            )
-        })
-    }
-
-    fn client(url: &str, extra: &[(&str, &str)]) -> SchemaRegistryClient {
-        let mut properties = vec![("schema.registry.url", url)];
-        properties.extend_from_slice(extra);
-        SchemaRegistryClient::new(SchemaRegistryConfig::from_properties(properties).unwrap())
-            .unwrap()
-    }
-
     fn reading(seq: i64) -> Reading {
         Reading {
             sensor: format!("s{seq}"),
@@ -395,7 +299,7 @@ mod tests {
 
     #[test]
     fn the_wire_format_is_magic_id_then_the_datum() {
-        let fake = registry();
+        let fake = FakeRegistry::registering();
         let serde =
             AvroSerde::with_schema(client(&fake.url, &[]), RecordPart::Value, READING).unwrap();
         let bytes = serde
@@ -445,41 +349,19 @@ mod tests {
 
     #[test]
     fn subject_name_strategies_for_keys_and_values() {
-        let fake = registry();
-        let key = client(
-            &fake.url,
-            &[("key.subject.name.strategy", "RecordNameStrategy")],
-        );
-        let value = client(
-            &fake.url,
-            &[("value.subject.name.strategy", "TopicRecordNameStrategy")],
-        );
+        let fake = FakeRegistry::registering();
+        let [key, value, plain] = strategy_clients(&fake.url);
         let keys = AvroSerde::with_schema(key.clone(), RecordPart::Key, READING).unwrap();
         let values = AvroSerde::with_schema(value, RecordPart::Value, READING).unwrap();
-        let topic_keys =
-            AvroSerde::with_schema(client(&fake.url, &[]), RecordPart::Key, READING).unwrap();
-        keys.serialize("orders", &mut Vec::new(), Avro(reading(1)))
-            .unwrap();
-        values
-            .serialize("orders", &mut Vec::new(), Avro(reading(1)))
-            .unwrap();
-        topic_keys
-            .serialize("orders", &mut Vec::new(), Avro(reading(1)))
-            .unwrap();
-        let seen: Vec<String> = fake
-            .seen
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.split(' ').take(2).collect::<Vec<_>>().join(" "))
-            .collect();
+        let topic_keys = AvroSerde::with_schema(plain, RecordPart::Key, READING).unwrap();
+        for serde in [keys, values, topic_keys] {
+            serde
+                .serialize("orders", &mut Vec::new(), Avro(reading(1)))
+                .unwrap();
+        }
         assert_eq!(
-            seen,
-            [
-                "POST /subjects/kafkit.test.Reading/versions",
-                "POST /subjects/orders-kafkit.test.Reading/versions",
-                "POST /subjects/orders-key/versions",
-            ]
+            fake.request_lines(),
+            strategy_registrations("kafkit.test.Reading")
         );
         // Without a schema, a record strategy has nothing to name the subject after.
         let err = AvroSerde::new(key, RecordPart::Key)
@@ -490,7 +372,7 @@ mod tests {
 
     #[test]
     fn malformed_records_are_typed_errors() {
-        let fake = registry();
+        let fake = FakeRegistry::registering();
         let serde =
             AvroSerde::with_schema(client(&fake.url, &[]), RecordPart::Value, READING).unwrap();
         let good = serde
@@ -514,18 +396,7 @@ mod tests {
         );
         let mut unknown = good.to_vec();
         unknown[4] = 42;
-        let err = read(&unknown).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::SchemaRegistry {
-                    status: Some(404),
-                    error_code: Some(40403),
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert_schema_not_found(&read(&unknown).unwrap_err());
         assert!(serde
             .deserialize("t", &[], None)
             .map(|_: Value| ())
@@ -591,11 +462,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(&bytes[..], &[0, 0, 0, 0, 12, 2]);
-        let seen = fake.seen.lock().unwrap().clone();
-        assert!(
-            seen.iter().all(|r| !r.contains("/versions ")),
-            "nothing registered: {seen:?}"
-        );
+        fake.assert_nothing_registered();
     }
 
     fn arb_reading() -> impl Strategy<Value = Reading> {
@@ -625,7 +492,7 @@ mod tests {
         fn readings_round_trip(readings in proptest::collection::vec(arb_reading(), 1..5)) {
             thread_local! {
                 static SERDE: (FakeRegistry, AvroSerde) = {
-                    let fake = registry();
+                    let fake = FakeRegistry::registering();
                     let serde = AvroSerde::with_schema(client(&fake.url, &[]), RecordPart::Value, READING).unwrap();
                     (fake, serde)
                 };
@@ -645,7 +512,7 @@ mod tests {
         fn garbage_after_the_header_is_refused_not_panicked_on(tail in proptest::collection::vec(any::<u8>(), 0..64)) {
             thread_local! {
                 static SERDE: (FakeRegistry, AvroSerde) = {
-                    let fake = registry();
+                    let fake = FakeRegistry::registering();
                     let serde = AvroSerde::with_schema(client(&fake.url, &[]), RecordPart::Value, READING).unwrap();
                     serde.serialize("t", &mut Vec::new(), Avro(reading(1))).unwrap();
                     (fake, serde)

@@ -18,9 +18,10 @@
 //! | `Option<T>` | `None` is null, `Some` as `T` | (Java's `null`) |
 //! | `Json<T>` (feature `json`) | `serde_json` | `JsonSerializer` of Kafka Connect, schemas off |
 //!
-//! With a Schema Registry, `AvroSerde` (feature `avro`, in `kafkit::serdes::avro`)
-//! writes and reads Avro in Confluent's wire format, through the client in `registry`
-//! (feature `schema-registry`).
+//! With a Schema Registry, `AvroSerde` (feature `avro`, in `kafkit::serdes::avro`) and
+//! `ProtobufSerde` (feature `protobuf`, in `kafkit::serdes::protobuf`) write and read Avro and
+//! Protobuf in Confluent's wire format, through the client in `registry` (feature
+//! `schema-registry`).
 //!
 //! Only `Option<T>` and `()` accept a null key or value: reading null into any other type
 //! fails, since Rust's types, unlike Java's, have no null. Read keys that may be absent as
@@ -75,6 +76,8 @@ macro_rules! nullable {
 pub mod avro;
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "protobuf")]
+pub mod protobuf;
 #[cfg(feature = "schema-registry")]
 pub mod registry;
 

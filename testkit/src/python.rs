@@ -17,9 +17,10 @@ use crate::launcher::{make_once, run_tied, target_dir, LaunchError};
 /// Its manylinux wheels bundle librdkafka, so no C compiler is involved.
 pub const CONFLUENT_KAFKA_VERSION: &str = "2.16.1";
 
-/// What confluent-kafka's `schema_registry` module (its Avro serializers, its registry
-/// client) needs, pinned: the versions pip chose for 2.16.1 with the `avro` and
-/// `schemaregistry` extras, so a later release cannot change the interop tests' peer.
+/// What confluent-kafka's `schema_registry` module (its Avro and Protobuf serializers, its
+/// registry client) needs, pinned: the versions pip chose for 2.16.1 with the `avro`,
+/// `protobuf` and `schemaregistry` extras, so a later release cannot change the interop
+/// tests' peer.
 const SCHEMA_REGISTRY_PACKAGES: &[&str] = &[
     "fastavro==1.13.1",
     "avro==1.12.2",
@@ -30,12 +31,18 @@ const SCHEMA_REGISTRY_PACKAGES: &[&str] = &[
     "Authlib==1.9.10",
     "certifi==2026.10.19.post1",
     "requests==2.34.2",
+    "protobuf==7.36.2",
+    "googleapis-common-protos==1.76.0",
 ];
 
-/// The venv folder: `<target>/py-confluent-kafka-<version>-sr`, named apart from venvs made
-/// before the Schema Registry packages were part of it.
+/// The venv folder: `<target>/py-confluent-kafka-<version>-sr-pb`, named apart from venvs
+/// made before the Schema Registry packages (`-sr`), then the Protobuf ones, were part of it.
 fn venv_dir() -> PathBuf {
-    target_dir().join(format!("py-confluent-kafka-{CONFLUENT_KAFKA_VERSION}-sr"))
+    target_dir().join(venv_name())
+}
+
+fn venv_name() -> String {
+    format!("py-confluent-kafka-{CONFLUENT_KAFKA_VERSION}-sr-pb")
 }
 
 /// The Python that makes the venv: `KAFKIT_TESTKIT_PYTHON` if set, else
@@ -71,9 +78,7 @@ fn install_uncached() -> Result<PathBuf, LaunchError> {
     let venv = venv_dir();
     let python = venv.join("bin").join("python");
     // Beside the venv, not inside it: a half-made venv is deleted while the lock is held.
-    let lock = target_dir().join(format!(
-        "py-confluent-kafka-{CONFLUENT_KAFKA_VERSION}-sr.lock"
-    ));
+    let lock = target_dir().join(format!("{}.lock", venv_name()));
     make_once(
         "the Python venv",
         &lock,
@@ -107,7 +112,7 @@ fn install(venv: &Path, python: &Path) -> Result<(), LaunchError> {
     // C toolchain and minutes, and hide that the platform is unsupported.
     .args(["--only-binary", "confluent-kafka"])
     .arg(format!(
-        "confluent-kafka[avro,schemaregistry]=={CONFLUENT_KAFKA_VERSION}"
+        "confluent-kafka[avro,protobuf,schemaregistry]=={CONFLUENT_KAFKA_VERSION}"
     ))
     .args(SCHEMA_REGISTRY_PACKAGES);
     run_tied(
@@ -120,6 +125,7 @@ fn install(venv: &Path, python: &Path) -> Result<(), LaunchError> {
     check.args([
         "-c",
         "import confluent_kafka as ck; import confluent_kafka.schema_registry.avro; \
+         import confluent_kafka.schema_registry.protobuf; \
          print(ck.__version__, ck.libversion()[0])",
     ]);
     let versions = run_tied(check, "importing confluent_kafka from the new venv")?;

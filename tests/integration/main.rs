@@ -42,7 +42,7 @@ mod producer_settings;
 mod producer_unknown_outcome;
 mod reconnect;
 mod round_trip;
-#[cfg(feature = "avro")]
+#[cfg(any(feature = "avro", feature = "protobuf"))]
 mod schema_registry;
 mod seed_flow;
 mod telemetry;

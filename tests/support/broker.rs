@@ -1,8 +1,8 @@
 //! Brokers for tests: the one every test of a process shares, and clusters of a test's own.
 
 use kafkit::{Admin, ClientConfig, NewTopic, OffsetSpec, TopicPartition};
-use kafkit_testkit::{free_port, KafkaCluster, KafkaClusterBuilder, TcpProxy};
-use std::path::PathBuf;
+use kafkit_testkit::{free_port, KafkaCluster, KafkaClusterBuilder, SchemaRegistry, TcpProxy};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The shared broker's bootstrap list (started on first use, or `KAFKA_BOOTSTRAP_SERVERS`).
@@ -193,4 +193,44 @@ pub async fn python() -> PathBuf {
         .await
         .expect("the venv installer panicked")
         .unwrap_or_else(|e| panic!("no Python with confluent-kafka: {e}"))
+}
+
+/// Runs `tests/integration/<script>` with [`python`]'s interpreter; its stdout.
+///
+/// # Panics
+///
+/// If it cannot be run or fails, with its stderr.
+pub async fn run_python_script(script: &str, args: Vec<String>) -> String {
+    let python = python().await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/integration")
+        .join(script);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python)
+            .arg(&path)
+            .args(&args)
+            .output()
+    })
+    .await
+    .expect("the script runner panicked")
+    .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The testkit's Schema Registry (Apicurio, with the Confluent API), started for the test.
+///
+/// # Panics
+///
+/// If it cannot be started, with the reason.
+pub async fn schema_registry() -> SchemaRegistry {
+    tokio::task::spawn_blocking(SchemaRegistry::start)
+        .await
+        .expect("the registry starter panicked")
+        .unwrap_or_else(|e| panic!("no schema registry: {e}"))
 }

@@ -10,6 +10,8 @@
 //! Java's serializers do; after that, the answer is cached.
 
 mod config;
+#[cfg(any(feature = "avro", feature = "protobuf"))]
+pub(crate) mod wire;
 
 pub use config::{SchemaRegistryConfig, SubjectNameStrategy};
 
@@ -601,9 +603,11 @@ fn percent_decode(text: &str) -> String {
 pub(crate) mod fake {
     //! A fake registry for unit tests: canned answers by request line, every request counted.
 
+    use super::{SchemaRegistryClient, SchemaRegistryConfig};
+    use std::collections::HashMap;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpListener;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
     /// A registry on a free port answering `answer(method_and_path, body)` as (status, JSON).
@@ -680,23 +684,123 @@ pub(crate) mod fake {
         pub(crate) fn requests(&self) -> usize {
             self.requests.load(Ordering::SeqCst)
         }
+
+        /// A registry that registers every (subject, schema) under ids from 1 (one id per
+        /// schema text, as a real registry gives) and serves them by id, with the
+        /// `schemaType` they were registered with.
+        pub(crate) fn registering() -> Self {
+            let next = AtomicI32::new(1);
+            let schemas: Mutex<HashMap<String, (i32, serde_json::Value)>> =
+                Mutex::new(HashMap::new());
+            Self::start(move |request, body| {
+                let body: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+                if let Some(subject) = request
+                    .strip_prefix("POST /subjects/")
+                    .and_then(|rest| rest.strip_suffix("/versions"))
+                {
+                    let schema = body["schema"].as_str().unwrap().to_string();
+                    let mut schemas = schemas.lock().unwrap();
+                    let (id, _) = *schemas.entry(schema).or_insert_with(|| {
+                        (
+                            next.fetch_add(1, Ordering::SeqCst),
+                            body["schemaType"].clone(),
+                        )
+                    });
+                    return (200, format!(r#"{{"id":{id},"subject":"{subject}"}}"#));
+                }
+                if let Some(id) = request.strip_prefix("GET /schemas/ids/") {
+                    let schemas = schemas.lock().unwrap();
+                    let found = schemas.iter().find(|(_, (i, _))| i.to_string() == id);
+                    if let Some((schema, (_, schema_type))) = found {
+                        let mut answer = serde_json::json!({ "schema": schema });
+                        if !schema_type.is_null() {
+                            answer["schemaType"] = schema_type.clone();
+                        }
+                        return (200, answer.to_string());
+                    }
+                }
+                (
+                    404,
+                    r#"{"error_code":40403,"message":"Schema not found"}"#.into(),
+                )
+            })
+        }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::fake::FakeRegistry;
-    use super::*;
-    use crate::error::RetryAction;
+    impl FakeRegistry {
+        /// Each request's method and path, in order.
+        pub(crate) fn request_lines(&self) -> Vec<String> {
+            let seen = self.seen.lock().unwrap();
+            seen.iter()
+                .map(|r| r.split(' ').take(2).collect::<Vec<_>>().join(" "))
+                .collect()
+        }
 
-    const SCHEMA: &str = r#"{"type":"record","name":"R","fields":[]}"#;
+        /// Asserts that no schema was registered (looked up or fetched only).
+        pub(crate) fn assert_nothing_registered(&self) {
+            let lines = self.request_lines();
+            assert!(
+                lines.iter().all(|r| !r.ends_with("/versions")),
+                "nothing registered: {lines:?}"
+            );
+        }
+    }
 
-    fn client(url: &str, extra: &[(&str, &str)]) -> SchemaRegistryClient {
+    /// Clients that name subjects by each strategy: keys by RecordNameStrategy, values by
+    /// TopicRecordNameStrategy, and the defaults (TopicNameStrategy).
+    pub(crate) fn strategy_clients(url: &str) -> [SchemaRegistryClient; 3] {
+        [
+            client(url, &[("key.subject.name.strategy", "RecordNameStrategy")]),
+            client(
+                url,
+                &[("value.subject.name.strategy", "TopicRecordNameStrategy")],
+            ),
+            client(url, &[]),
+        ]
+    }
+
+    /// The registrations of a record named `name` on topic `orders` by a key serde with
+    /// [`strategy_clients`]' first client, a value serde with its second and a key serde
+    /// with its third, in that order.
+    pub(crate) fn strategy_registrations(name: &str) -> [String; 3] {
+        [
+            format!("POST /subjects/{name}/versions"),
+            format!("POST /subjects/orders-{name}/versions"),
+            "POST /subjects/orders-key/versions".to_string(),
+        ]
+    }
+
+    /// Asserts that `err` is the registry's answer for an unknown schema id.
+    pub(crate) fn assert_schema_not_found(err: &crate::error::Error) {
+        assert!(
+            matches!(
+                err,
+                crate::error::Error::SchemaRegistry {
+                    status: Some(404),
+                    error_code: Some(40403),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    /// A client of the registry at `url` with the settings `extra` besides its URL.
+    pub(crate) fn client(url: &str, extra: &[(&str, &str)]) -> SchemaRegistryClient {
         let mut properties = vec![("schema.registry.url", url)];
         properties.extend_from_slice(extra);
         SchemaRegistryClient::new(SchemaRegistryConfig::from_properties(properties).unwrap())
             .unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::{client, FakeRegistry};
+    use super::*;
+    use crate::error::RetryAction;
+
+    const SCHEMA: &str = r#"{"type":"record","name":"R","fields":[]}"#;
 
     fn registry() -> FakeRegistry {
         FakeRegistry::start(|request, body| {
