@@ -30,6 +30,8 @@ pub mod __fuzz {
     pub use crate::protocol::frame::hooks::*;
     pub use crate::protocol::lz4::hooks::*;
     pub use crate::protocol::record_batch::hooks::*;
+    #[cfg(feature = "avro")]
+    pub use crate::serdes::avro::hooks::*;
     #[cfg(feature = "protobuf")]
     pub use crate::serdes::protobuf::hooks::*;
 }

@@ -72,6 +72,17 @@ struct Writer {
 /// readings.send(TypedProducerRecord::new("readings", "s1".to_string(), Avro(reading))).await?;
 /// # Ok(()) }
 /// ```
+///
+/// # Allocation limit
+///
+/// apache-avro reserves room for as many values as an array or map block claims before it
+/// reads one (56 bytes each), up to a process-wide limit that is 512 MiB by default: a
+/// 25-byte record claiming 500 million items then asks for 28 GB, and the process aborts.
+/// Creating an `AvroSerde` sets that limit to [`AVRO_MAX_ALLOCATION`] (a string, byte array,
+/// array or map of at most 4 Mi bytes or items) unless it is set already: apache-avro takes
+/// the first setting, so an application that needs larger fields calls
+/// `apache_avro::util::max_allocation_bytes` before it creates an `AvroSerde` or decodes Avro.
+/// Beyond the limit, reading fails with [`Error::Serialization`].
 pub struct AvroSerde {
     client: SchemaRegistryClient,
     part: RecordPart,
@@ -89,10 +100,16 @@ impl fmt::Debug for AvroSerde {
     }
 }
 
+/// The allocation limit an [`AvroSerde`] sets for apache-avro (see its *Allocation limit*):
+/// 4 times Kafka's default largest record (`message.max.bytes`), and at most 224 MiB
+/// reserved for one claimed array (under the 256 MB a fuzz target may allocate at once).
+pub const AVRO_MAX_ALLOCATION: usize = 4 << 20;
+
 impl AvroSerde {
     /// A serde without a schema of its own: it reads records as their writers' schemas say,
     /// and writes only with `use.latest.version=true` (the subject's latest schema).
     pub fn new(client: SchemaRegistryClient, part: RecordPart) -> Self {
+        apache_avro::util::max_allocation_bytes(AVRO_MAX_ALLOCATION);
         Self {
             client,
             part,
@@ -113,6 +130,7 @@ impl AvroSerde {
         part: RecordPart,
         schema: &str,
     ) -> Result<Self> {
+        apache_avro::util::max_allocation_bytes(AVRO_MAX_ALLOCATION);
         let parsed = Schema::parse_str(schema)
             .map_err(|e| Error::serialization_with_source("not an Avro schema", e))?;
         let full_name = parsed.name().map(|name| name.fullname(None));
@@ -183,23 +201,73 @@ impl AvroSerde {
         let bytes = data.ok_or_else(|| {
             Error::serialization("null is not an Avro datum; read it as an Option")
         })?;
-        let (id, mut datum) = wire::split_header(bytes)?;
+        let (id, datum) = wire::split_header(bytes)?;
         let writer = self.reader(id)?;
-        let reader_schema = self.given.as_ref().map(|g| &g.parsed);
-        let value =
-            apache_avro::from_avro_datum(&writer, &mut datum, reader_schema).map_err(|e| {
-                Error::serialization_with_source(
-                    format!("cannot read an Avro datum of schema id {id}"),
-                    e,
-                )
-            })?;
-        if !datum.is_empty() {
-            return Err(Error::serialization(format!(
-                "{} bytes follow the Avro datum of schema id {id}",
-                datum.len()
-            )));
+        decode(id, &writer, self.given.as_ref().map(|g| &g.parsed), datum)
+    }
+}
+
+/// The datum of a record written with schema `id` (`writer`), resolved to `reader` if given;
+/// the whole of it.
+fn decode(id: i32, writer: &Schema, reader: Option<&Schema>, mut datum: &[u8]) -> Result<Value> {
+    let value = apache_avro::from_avro_datum(writer, &mut datum, reader).map_err(|e| {
+        Error::serialization_with_source(format!("cannot read an Avro datum of schema id {id}"), e)
+    })?;
+    if !datum.is_empty() {
+        return Err(Error::serialization(format!(
+            "{} bytes follow the Avro datum of schema id {id}",
+            datum.len()
+        )));
+    }
+    Ok(value)
+}
+
+/// Hooks for the fuzz targets, exported from the crate root only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+pub mod hooks {
+    use super::*;
+    use std::sync::OnceLock;
+
+    /// A writer's schema with every kind of Avro value that claims a length or a count, or
+    /// picks a branch: strings, bytes, arrays, maps, unions, enums, fixed, nested records.
+    const SCHEMA: &str = r#"{"type":"record","name":"R","fields":[
+        {"name":"s","type":"string"},
+        {"name":"b","type":"bytes"},
+        {"name":"n","type":["null","long","string"]},
+        {"name":"a","type":{"type":"array","items":"int"}},
+        {"name":"m","type":{"type":"map","values":{"type":"array","items":"string"}}},
+        {"name":"e","type":{"type":"enum","name":"E","symbols":["X","Y"]}},
+        {"name":"f","type":{"type":"fixed","name":"F","size":4}},
+        {"name":"r","type":{"type":"array","items":{"type":"record","name":"I","fields":[
+            {"name":"d","type":"double"},{"name":"z","type":"boolean"}]}}}]}"#;
+
+    /// Arbitrary bytes as a record in the Avro wire format, read as `AvroSerde` reads one
+    /// once it has the writer's schema (under the allocation limit an `AvroSerde` sets).
+    /// Errors are fine answers.
+    pub fn fuzz_avro_record(data: &[u8]) {
+        static WRITER: OnceLock<Schema> = OnceLock::new();
+        apache_avro::util::max_allocation_bytes(AVRO_MAX_ALLOCATION);
+        let writer = WRITER.get_or_init(|| Schema::parse_str(SCHEMA).expect("the hook's schema"));
+        if let Ok((id, datum)) = wire::split_header(data) {
+            let _ = decode(id, writer, None, datum);
         }
-        Ok(value)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_hook_takes_records_good_and_bad() {
+            for record in [
+                &[][..],
+                &[0, 0, 0, 0, 1],
+                &[0, 0, 0, 0, 1, 2, b'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                &[0, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f],
+            ] {
+                fuzz_avro_record(record);
+            }
+        }
     }
 }
 
@@ -482,6 +550,35 @@ mod tests {
                 raw,
                 tags,
             })
+    }
+
+    /// A block count is a length the datum claims: apache-avro reserves room for that many
+    /// values before reading one, up to its allocation limit (512 MiB by default: 500
+    /// million values of 48 bytes, more than this machine's memory, and an abort). Within
+    /// kafkit's limit ([`AVRO_MAX_ALLOCATION`]) the claim is refused with a typed error.
+    #[test]
+    fn an_absurd_array_length_is_refused_not_allocated() {
+        let fake = FakeRegistry::registering();
+        let serde =
+            AvroSerde::with_schema(client(&fake.url, &[]), RecordPart::Value, READING).unwrap();
+        serde
+            .serialize("t", &mut Vec::new(), Avro(reading(1)))
+            .unwrap();
+        let mut bytes = vec![0, 0, 0, 0, 1, 4, b's', b'1'];
+        bytes.extend_from_slice(&21.5_f64.to_le_bytes());
+        bytes.extend_from_slice(&[2, 0, 6, 0, 255, 7]);
+        // 500,000,000 items, zig-zag varint.
+        let mut n = 500_000_000_u64 << 1;
+        while n >= 0x80 {
+            bytes.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        bytes.push(n as u8);
+        let error = serde
+            .deserialize("t", &[], Some(&Bytes::from(bytes)))
+            .map(|_: Value| ())
+            .unwrap_err();
+        assert!(matches!(error, Error::Serialization { .. }), "{error:?}");
     }
 
     proptest! {
