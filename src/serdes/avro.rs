@@ -76,10 +76,11 @@ struct Writer {
 /// # Allocation limit
 ///
 /// apache-avro reserves room for as many values as an array or map block claims before it
-/// reads one (56 bytes each), up to a process-wide limit that is 512 MiB by default: a
-/// 25-byte record claiming 500 million items then asks for 28 GB, and the process aborts.
+/// reads one (56 bytes each in an array, about 160 in a map's table), up to a process-wide
+/// limit that is 512 MiB by default: a 25-byte record claiming 500 million items then asks
+/// for 28 GB, and the process aborts.
 /// Creating an `AvroSerde` sets that limit to [`AVRO_MAX_ALLOCATION`] (a string, byte array,
-/// array or map of at most 4 Mi bytes or items) unless it is set already: apache-avro takes
+/// array or map of at most 1 Mi bytes or items) unless it is set already: apache-avro takes
 /// the first setting, so an application that needs larger fields calls
 /// `apache_avro::util::max_allocation_bytes` before it creates an `AvroSerde` or decodes Avro.
 /// Beyond the limit, reading fails with [`Error::Serialization`].
@@ -101,9 +102,10 @@ impl fmt::Debug for AvroSerde {
 }
 
 /// The allocation limit an [`AvroSerde`] sets for apache-avro (see its *Allocation limit*):
-/// 4 times Kafka's default largest record (`message.max.bytes`), and at most 224 MiB
-/// reserved for one claimed array (under the 256 MB a fuzz target may allocate at once).
-pub const AVRO_MAX_ALLOCATION: usize = 4 << 20;
+/// Kafka's default largest record (`message.max.bytes`), so no field of such a record is
+/// refused; it reserves at most 56 MiB for one claimed array and 170 MiB for one claimed map
+/// (a hash table of 2 Mi buckets), under the 256 MB a fuzz target may allocate at once.
+pub const AVRO_MAX_ALLOCATION: usize = 1 << 20;
 
 impl AvroSerde {
     /// A serde without a schema of its own: it reads records as their writers' schemas say,
@@ -264,6 +266,11 @@ pub mod hooks {
                 &[0, 0, 0, 0, 1],
                 &[0, 0, 0, 0, 1, 2, b'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
                 &[0, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f],
+                // The fuzzer's first find: a map claiming 2 million entries, for which a
+                // 4 Mi limit still let apache-avro reserve a 340 MB table.
+                &[
+                    0, 0, 0, 0x19, 0, 0, 0, 0, 0, 0xfe, 0x80, 0xfe, 1, 0, 0, 5, 5,
+                ],
             ] {
                 fuzz_avro_record(record);
             }
