@@ -27,7 +27,7 @@ const BATCHES: [(&str, i32, usize); 3] = [("t", 0, 3), ("t", 1, 1), ("u", 0, 2)]
 /// `data`: the Produce version (first byte, within kafkit's range), what is known of the
 /// batches (second byte: bit 0 idempotence, bit 1 an earlier attempt's outcome unknown, bit 2
 /// `retries=0`, bit 3 `delivery.timeout.ms` passed), then the response body. The batches of
-/// [`BATCHES`] are sent (sealed, sequenced with idempotence) and the response settles them;
+/// `BATCHES` are sent (sealed, sequenced with idempotence) and the response settles them;
 /// then the producer gives up on what was put back to be retried. Panics, as the fuzzer wants
 /// to hear, unless every record was resolved exactly once, the offsets of a written batch
 /// follow on from each other, and every record and byte of `buffer.memory` is accounted for.
