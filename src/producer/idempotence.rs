@@ -394,10 +394,10 @@ mod tests {
     }
 
     /// A batch goes on a connection only behind every earlier unsettled batch of its
-    /// partition queued there: the CI run of `faults::backpressure` that found records of a
-    /// partition written out of order had a batch not sent (its connection failed) and the
-    /// next one sent on a fresh connection, first; the broker, with no state for the
-    /// producer there, wrote it, and the earlier one after it.
+    /// partition queued there: on another connection (a fresh one after a failure, or the
+    /// new leader's) it could reach the broker first, which writes it if it holds no state
+    /// for the producer there, and the earlier one after it (see
+    /// `tests/consumer_cluster/producer_leader_move.rs`).
     #[test]
     fn a_batch_goes_only_on_the_connection_its_earlier_batches_are_queued_on() {
         let id = Idempotence::new(7, 0, false);
