@@ -410,12 +410,23 @@ fn javas_describe(group: &str) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
-/// Waits until `groups describe` shows what `done` looks for.
+/// Waits until `groups describe` shows what `done` looks for. Until a member first joins,
+/// the group does not exist and the broker says GROUP_ID_NOT_FOUND, as Java's tool reports.
 fn describe_until(group: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let described = ok(&["groups", "describe", group], "");
-        if done(&described) {
+        let out = kafkit(&["groups", "describe", group], "");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let described = if out.status.success() {
+            String::from_utf8(out.stdout).expect("UTF-8 output")
+        } else {
+            assert!(
+                stderr.contains("GROUP_ID_NOT_FOUND"),
+                "kafkit groups describe {group} failed: {stderr}"
+            );
+            stderr.into_owned()
+        };
+        if out.status.success() && done(&described) {
             return described;
         }
         assert!(Instant::now() < deadline, "never {what}: {described}");
