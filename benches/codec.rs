@@ -1,7 +1,7 @@
 //! Record batch encode/decode throughput per codec, against a `memcpy + crc32c` baseline of
 //! the same payload bytes: the least any codec path could cost.
 //!
-//! Each group (`batch/1000x100B`, `batch/100x1KiB`) reports every benchmark in bytes/s of the
+//! Each group (`batch/1000x100B`, `batch/100x1KiB`, `batch/1x1MiB`) reports every benchmark in bytes/s of the
 //! same payload, so read `encode/none` against `baseline_memcpy_crc32c` side by side: the gap
 //! is what the encode path adds over a plain copy plus CRC of those bytes (varints, record
 //! framing, the batch header). The other codecs add their compressor on top.
@@ -59,7 +59,11 @@ fn records(count: usize, size: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn codec_benches(c: &mut Criterion) {
-    for (count, size, shape) in [(1000, 100, "1000x100B"), (100, 1024, "100x1KiB")] {
+    for (count, size, shape) in [
+        (1000, 100, "1000x100B"),
+        (100, 1024, "100x1KiB"),
+        (1, 1 << 20, "1x1MiB"),
+    ] {
         let owned = records(count, size);
         let refs: Vec<(&[u8], &[u8])> = owned
             .iter()

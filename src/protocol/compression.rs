@@ -9,6 +9,8 @@ use std::io::Read;
 
 use super::lz4::Lz4Compressor;
 
+mod lz4_frame;
+
 /// Why a records section did not compress or decompress.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CodecError {
@@ -199,17 +201,8 @@ pub(crate) fn decompress(
             }
         }
         Compression::Lz4 => {
-            // lz4_flex's reader ends at the end of a frame; start again for the next one.
-            let mut rest = input;
             let mut out = Vec::new();
-            while !rest.is_empty() {
-                let before = rest.len();
-                let frame = lz4_flex::frame::FrameDecoder::new(&mut rest);
-                read_bounded_into(codec, frame, max_size, &mut out)?;
-                if rest.len() == before {
-                    return Err(CodecError::corrupt(codec, "frame decoder made no progress"));
-                }
-            }
+            lz4_frame::decompress(input, max_size, &mut out)?;
             Ok(out)
         }
         Compression::Zstd => decompress_zstd(input, max_size),
