@@ -12,12 +12,6 @@ use crate::record::TopicPartition;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use tokio::time::Instant;
 
-/// How many rounds of every partition's share may wait for `poll` before the tasks stop
-/// asking for more: enough that `poll` never waits on a round trip while it has work, and no
-/// more, as the broker can send faster than `poll` takes (Java keeps one completed fetch per
-/// partition; librdkafka stops at `queued.max.messages.kbytes`).
-const PREFETCH_ROUNDS: usize = 2;
-
 pub(super) struct Book {
     parts: HashMap<TopicPartition, Part>,
     completed: VecDeque<Completed>,
@@ -31,9 +25,6 @@ pub(super) struct Book {
     held: usize,
     /// Buffered, reserved and held bytes stay within this (2 × `fetch.max.bytes`).
     budget: usize,
-    /// No request starts while `buffered` is at least this: [`PREFETCH_ROUNDS`] of every
-    /// fetched partition's share, at most `fetch.max.bytes`. Set by each `plan`.
-    ceiling: usize,
     /// `fetch.max.bytes`: the most one request asks for, and the most one partition's
     /// share may grow to when its first batch does not fit.
     fetch_max_bytes: usize,
@@ -140,7 +131,6 @@ impl Book {
             reserved: 0,
             held: 0,
             budget: 2 * fetch_max_bytes,
-            ceiling: fetch_max_bytes,
             fetch_max_bytes,
             max_partition_bytes,
             high_watermarks: HashMap::new(),
@@ -213,7 +203,7 @@ impl Book {
 
     /// Whether a request of a full share could not start now.
     fn blocked(&self) -> bool {
-        self.used() >= self.fetch_max_bytes || self.buffered >= self.ceiling
+        self.used() >= self.fetch_max_bytes
     }
 
     /// The next completed fetch (or error) in arrival order, skipping stale ones, and
@@ -324,14 +314,12 @@ impl Book {
         let mut wanted = BTreeMap::new();
         let mut epochs = HashMap::new();
         let mut sources = HashSet::new();
-        let mut round = 0usize;
         for (tp, part) in &self.parts {
             if part.parked || part.not_before.is_some() {
                 continue;
             }
             let Some(source) = part.source else { continue };
             sources.insert(source);
-            round = round.saturating_add(usize::try_from(part.max_bytes).unwrap_or(0));
             if source != broker {
                 continue;
             }
@@ -346,10 +334,7 @@ impl Book {
             );
             epochs.insert(tp.clone(), part.epoch);
         }
-        self.ceiling = round
-            .saturating_mul(PREFETCH_ROUNDS)
-            .min(self.fetch_max_bytes);
-        if wanted.is_empty() || self.buffered >= self.ceiling {
+        if wanted.is_empty() {
             return None;
         }
         // Each broker with work may have one request in flight at a time, sized so that all
@@ -948,30 +933,6 @@ mod tests {
         tokio::time::advance(Duration::from_secs(300)).await;
         assert_eq!(book.expire_preferred(Instant::now()), vec![1]);
         assert_eq!(partitions(&book.plan(1).unwrap()), vec![tp(0), tp(1)]);
-    }
-
-    #[test]
-    fn two_rounds_waiting_for_poll_stop_the_prefetch_well_under_the_budget() {
-        // fetch.max.bytes 1,000 (budget 2,000); three partitions of share 50 on one leader:
-        // a round is 150, so at most 300 may wait for poll before requests stop.
-        let mut book = Book::new(1_000, 50);
-        book.sync(&positions(&[(0, 0), (1, 0), (2, 0)]));
-        book.route(&snapshot(&[Some(1), Some(1), Some(1)]), Instant::now());
-        for next in 0..2 {
-            let plan = book.plan(1).expect("under two rounds waiting");
-            assert_eq!(plan.wanted.len(), 3);
-            let answers = (0..3).map(|p| answer(p, next, next + 1, 50)).collect();
-            book.accept(1, &plan.epochs, answers, Instant::now(), far());
-            book.release(plan.max_bytes);
-        }
-        assert_eq!(book.buffered, 300);
-        assert!(book.plan(1).is_none(), "two rounds wait for poll");
-        // Taking one partition's fetch wakes the tasks, and the next request still asks for
-        // every partition: one emptied by poll is not fetched alone.
-        let (taken, unblocked) = book.take();
-        assert!(taken.is_some() && unblocked);
-        let plan = book.plan(1).expect("under two rounds again");
-        assert_eq!(plan.wanted.len(), 3);
     }
 
     #[test]
