@@ -597,25 +597,33 @@ async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
     let names = args.topic.split(',');
     if create {
         // The controller refuses an operation of more than 10,000 records (a topic's record
-        // and one per partition): larger topics are made, then grown, in steps.
+        // and one per partition): larger topics are made, then grown, in steps, and many
+        // topics are made a few at a time (100 topics of 100 are 10,100 records).
         const STEP: i32 = 5000;
         let first = args.partitions.min(STEP);
         let names: Vec<&str> = names.collect();
-        admin
-            .create_topics(names.iter().map(|t| NewTopic::new(*t, first, 1)))
-            .await?;
+        let per_request = usize::try_from(STEP / (first + 1)).unwrap_or(1).max(1);
+        for chunk in names.chunks(per_request) {
+            admin
+                .create_topics(chunk.iter().map(|t| NewTopic::new(*t, first, 1)))
+                .await?;
+        }
         let mut count = first;
         while count < args.partitions {
-            count = args.partitions.min(count + STEP);
-            for (topic, outcome) in admin
-                .create_partitions(
-                    names
-                        .iter()
-                        .map(|t| (*t, NewPartitions::increase_to(count))),
-                )
-                .await?
-            {
-                outcome.map_err(|e| format!("growing {topic} to {count} partitions: {e}"))?;
+            let grown = args.partitions.min(count + STEP);
+            let per_request = usize::try_from(STEP / (grown - count)).unwrap_or(1).max(1);
+            count = grown;
+            for chunk in names.chunks(per_request) {
+                for (topic, outcome) in admin
+                    .create_partitions(
+                        chunk
+                            .iter()
+                            .map(|t| (*t, NewPartitions::increase_to(count))),
+                    )
+                    .await?
+                {
+                    outcome.map_err(|e| format!("growing {topic} to {count} partitions: {e}"))?;
+                }
             }
         }
     } else {
