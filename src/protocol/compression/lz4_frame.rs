@@ -104,10 +104,12 @@ fn descriptor(input: &mut &[u8]) -> Result<Descriptor, CodecError> {
     })
 }
 
-/// One block: its data (with the checksum checked) and whether it is stored as it is.
+/// One block: its data, whether it is stored as it is, and its checksum if the frame has
+/// them (checked where the block is decoded, not by the pass that sizes the output).
 struct Block<'a> {
     data: &'a [u8],
     stored: bool,
+    checksum: Option<u32>,
 }
 
 /// The next block of a frame, or `None` at its end mark.
@@ -124,12 +126,15 @@ fn block<'a>(input: &mut &'a [u8], frame: &Descriptor) -> Result<Option<Block<'a
         )));
     }
     let data = take(input, len, "block")?;
-    if frame.block_checksums {
-        check(data, take_u32(input, "block checksum")?, "block")?;
-    }
+    let checksum = if frame.block_checksums {
+        Some(take_u32(input, "block checksum")?)
+    } else {
+        None
+    };
     Ok(Some(Block {
         data,
         stored: word & STORED != 0,
+        checksum,
     }))
 }
 
@@ -196,6 +201,9 @@ pub(super) fn decompress(
 
         let frame_start = out.len();
         while let Some(block) = block(&mut input, &frame)? {
+            if let Some(expected) = block.checksum {
+                check(block.data, expected, "block")?;
+            }
             let start = out.len();
             let room = max_size.saturating_sub(start);
             if block.stored {
