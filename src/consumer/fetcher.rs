@@ -27,7 +27,13 @@
 //! its share: min(`fetch.max.bytes`, budget / leaders with work), so every leader's request
 //! fits at once; a task whose share does not fit waits until `poll` takes data or another
 //! request ends. A broker may exceed a request's `max_bytes` by one record batch (KIP-74),
-//! so the true ceiling is the budget plus one batch per broker.
+//! so the true ceiling is the budget plus one batch per broker. Well before the budget, no
+//! request starts while the completed fetches waiting for `poll` add up to two rounds of
+//! every fetched partition's share (`max.partition.fetch.bytes`, or more while its first
+//! batch does not fit, or the bytes of its last fetch when the broker sent a whole batch
+//! past the share), at most `fetch.max.bytes`: a broker that sends faster than `poll`
+//! takes does not fill the budget, yet every request still asks for every partition, so
+//! `poll` never waits on one partition's round trip.
 //!
 //! **Routes.** A partition goes to its leader's task, or to the task of the preferred read
 //! replica the leader named (KIP-392) until that replica fails, answers

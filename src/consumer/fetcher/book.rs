@@ -12,6 +12,12 @@ use crate::record::TopicPartition;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use tokio::time::Instant;
 
+/// How many rounds of every partition's share may wait for `poll` before the tasks stop
+/// asking for more: enough that `poll` never waits on a round trip while it has work, and no
+/// more, as the broker can send faster than `poll` takes (Java keeps one completed fetch per
+/// partition; librdkafka stops at `queued.max.messages.kbytes`).
+const PREFETCH_ROUNDS: usize = 2;
+
 pub(super) struct Book {
     parts: HashMap<TopicPartition, Part>,
     completed: VecDeque<Completed>,
@@ -25,6 +31,9 @@ pub(super) struct Book {
     held: usize,
     /// Buffered, reserved and held bytes stay within this (2 × `fetch.max.bytes`).
     budget: usize,
+    /// No request starts while `buffered` is at least this: [`PREFETCH_ROUNDS`] of every
+    /// fetched partition's share, at most `fetch.max.bytes`. Set by each `plan`.
+    ceiling: usize,
     /// `fetch.max.bytes`: the most one request asks for, and the most one partition's
     /// share may grow to when its first batch does not fit.
     fetch_max_bytes: usize,
@@ -51,6 +60,9 @@ struct Part {
     preferred: Option<(i32, Instant)>,
     /// Its share of each request; grows while its first batch does not fit.
     max_bytes: i32,
+    /// The bytes of its last fetch handed to `poll`: more than `max_bytes` when the broker
+    /// sent a whole first batch past the share (KIP-74).
+    last_bytes: usize,
     /// Not fetched until then (after a stale-leader error).
     not_before: Option<Instant>,
     /// An error was queued for `poll`; not fetched until `poll` restarts the partition.
@@ -131,6 +143,7 @@ impl Book {
             reserved: 0,
             held: 0,
             budget: 2 * fetch_max_bytes,
+            ceiling: fetch_max_bytes,
             fetch_max_bytes,
             max_partition_bytes,
             high_watermarks: HashMap::new(),
@@ -175,6 +188,7 @@ impl Book {
                     leader_epoch,
                     preferred,
                     max_bytes: self.max_partition_bytes,
+                    last_bytes: 0,
                     not_before,
                     parked: false,
                 },
@@ -203,7 +217,7 @@ impl Book {
 
     /// Whether a request of a full share could not start now.
     fn blocked(&self) -> bool {
-        self.used() >= self.fetch_max_bytes
+        self.used() >= self.fetch_max_bytes || self.buffered >= self.ceiling
     }
 
     /// The next completed fetch (or error) in arrival order, skipping stale ones, and
@@ -314,12 +328,15 @@ impl Book {
         let mut wanted = BTreeMap::new();
         let mut epochs = HashMap::new();
         let mut sources = HashSet::new();
+        let mut round = 0usize;
         for (tp, part) in &self.parts {
             if part.parked || part.not_before.is_some() {
                 continue;
             }
             let Some(source) = part.source else { continue };
             sources.insert(source);
+            let share = usize::try_from(part.max_bytes).unwrap_or(0);
+            round = round.saturating_add(share.max(part.last_bytes));
             if source != broker {
                 continue;
             }
@@ -334,7 +351,10 @@ impl Book {
             );
             epochs.insert(tp.clone(), part.epoch);
         }
-        if wanted.is_empty() {
+        self.ceiling = round
+            .saturating_mul(PREFETCH_ROUNDS)
+            .min(self.fetch_max_bytes);
+        if wanted.is_empty() || self.buffered >= self.ceiling {
             return None;
         }
         // Each broker with work may have one request in flight at a time, sized so that all
@@ -480,6 +500,7 @@ impl Book {
                 | PartitionFetch::Diverged { .. } => true,
             };
             part.parked = park;
+            part.last_bytes = answer.bytes;
             self.buffered += answer.bytes;
             self.completed.push_back(Completed {
                 tp: answer.tp,
@@ -933,6 +954,56 @@ mod tests {
         tokio::time::advance(Duration::from_secs(300)).await;
         assert_eq!(book.expire_preferred(Instant::now()), vec![1]);
         assert_eq!(partitions(&book.plan(1).unwrap()), vec![tp(0), tp(1)]);
+    }
+
+    #[test]
+    fn two_rounds_waiting_for_poll_stop_the_prefetch_well_under_the_budget() {
+        // fetch.max.bytes 1,000 (budget 2,000); three partitions of share 50 on one leader:
+        // a round is 150, so at most 300 may wait for poll before requests stop.
+        let mut book = Book::new(1_000, 50);
+        book.sync(&positions(&[(0, 0), (1, 0), (2, 0)]));
+        book.route(&snapshot(&[Some(1), Some(1), Some(1)]), Instant::now());
+        for next in 0..2 {
+            let plan = book.plan(1).expect("under two rounds waiting");
+            assert_eq!(plan.wanted.len(), 3);
+            let answers = (0..3).map(|p| answer(p, next, next + 1, 50)).collect();
+            book.accept(1, &plan.epochs, answers, Instant::now(), far());
+            book.release(plan.max_bytes);
+        }
+        assert_eq!(book.buffered, 300);
+        assert!(book.plan(1).is_none(), "two rounds wait for poll");
+        // Taking one partition's fetch wakes the tasks, and the next request still asks for
+        // every partition: one emptied by poll is not fetched alone.
+        let (taken, unblocked) = book.take();
+        assert!(taken.is_some() && unblocked);
+        let plan = book.plan(1).expect("under two rounds again");
+        assert_eq!(plan.wanted.len(), 3);
+    }
+
+    #[test]
+    fn a_round_counts_batches_the_broker_sent_past_the_share() {
+        // max.partition.fetch.bytes 1: the broker still sends a whole first batch (KIP-74),
+        // here 40 bytes. Counted in shares, one such fetch would stop the prefetch; counted
+        // in what was sent, two fetches wait for poll before requests stop.
+        let mut book = Book::new(1_000, 1);
+        book.sync(&positions(&[(0, 0)]));
+        book.route(&snapshot(&[Some(1)]), Instant::now());
+        for next in 0..2 {
+            let plan = book.plan(1).expect("under two rounds waiting");
+            book.accept(
+                1,
+                &plan.epochs,
+                vec![answer(0, next, next + 1, 40)],
+                Instant::now(),
+                far(),
+            );
+            book.release(plan.max_bytes);
+        }
+        assert_eq!(book.buffered, 80);
+        assert!(
+            book.plan(1).is_none(),
+            "two rounds of what the broker sends wait for poll"
+        );
     }
 
     #[test]
