@@ -208,7 +208,9 @@ pub struct ConsumerConfig {
     /// is also the time the group waits for members to rejoin during a rebalance. Default
     /// 300 s.
     pub max_poll_interval: Duration,
-    /// `max.poll.records`: the most records one poll returns. Default 500.
+    /// `max.poll.records`: the most records one poll returns. Default 500. A poll also
+    /// stops decoding batches once it has decoded `max.partition.fetch.bytes` of them, so
+    /// it returns fewer when records are large.
     pub max_poll_records: usize,
     /// `default.api.timeout.ms`: how long the consumer's blocking calls without a timeout of
     /// their own (`commit`, `committed`, offset lookups, `close`) keep retrying. Default 60 s.

@@ -4,7 +4,7 @@
 //! at a time as records are taken: a poll moves each record out once, straight from its
 //! decoded batch into the returned `Vec`, and at most one decoded batch per chunk is held.
 
-use super::fetch::Records;
+use super::fetch::{Records, Room};
 use crate::error::Error;
 use crate::record::{ConsumerRecord, TopicPartition};
 use std::collections::VecDeque;
@@ -52,26 +52,25 @@ impl Buffer {
         self.chunks.retain(|c| keep(&c.tp));
     }
 
-    /// Takes up to `max` records, in order, telling `reached` where each partition it took
+    /// Takes records while `room` lasts, in order, telling `reached` where each partition it took
     /// from stands after it. A batch that does not decode stops the take: the records before
     /// it are returned with the partition and the error, and that partition's chunks are
     /// dropped.
     pub(super) fn take(
         &mut self,
-        max: usize,
+        room: &mut Room,
         mut reached: impl FnMut(&TopicPartition, Reached),
     ) -> (Vec<ConsumerRecord>, Option<(TopicPartition, Error)>) {
         let mut out = Vec::new();
-        while out.len() < max {
+        while !room.is_spent() {
             let Some(chunk) = self.chunks.front_mut() else {
                 break;
             };
             if out.is_empty() {
                 // One allocation for a typical poll, not one sized by a huge max.poll.records.
-                out.reserve(max.min(1024));
+                out.reserve(room.records.min(1024));
             }
             let before = out.len();
-            let room = max - out.len();
             let done = chunk.records.take_into(&mut out, room);
             if let Some(last) = out.get(before..).and_then(|taken| taken.last()) {
                 let leader_epoch = chunk.records.leader_epoch();
@@ -120,7 +119,9 @@ mod tests {
 
     fn taken(buffer: &mut Buffer, max: usize) -> Taken {
         let mut positions = Vec::new();
-        let (out, failed) = buffer.take(max, |tp, r| positions.push((tp.partition, r.offset)));
+        let (out, failed) = buffer.take(&mut Room::records(max), |tp, r| {
+            positions.push((tp.partition, r.offset))
+        });
         assert!(failed.is_none());
         let out = out.iter().map(|r| (r.partition, r.offset)).collect();
         (out, positions)
@@ -149,17 +150,33 @@ mod tests {
     }
 
     #[test]
+    fn a_take_stops_at_the_batch_that_spends_its_bytes() {
+        let mut buffer = Buffer::default();
+        buffer.push(TopicPartition::new("t", 0), records("t", 0, 0..3));
+        buffer.push(TopicPartition::new("t", 1), records("t", 1, 10..12));
+        let mut room = Room {
+            records: 10,
+            bytes: 1,
+        };
+        let (out, failed) = buffer.take(&mut room, |_, _| {});
+        assert!(failed.is_none());
+        assert_eq!(out.len(), 3, "the first batch only");
+        let (out, _) = buffer.take(&mut Room::records(10), |_, _| {});
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
     fn retain_and_clear_drop_records() {
         let mut buffer = Buffer::default();
         buffer.push(TopicPartition::new("t", 0), records("t", 0, 0..3));
         buffer.push(TopicPartition::new("u", 0), records("u", 0, 0..2));
         buffer.push(TopicPartition::new("t", 0), records("t", 0, 3..4));
         buffer.retain(|tp| tp.topic != "t");
-        let (out, _) = buffer.take(10, |_, _| {});
+        let (out, _) = buffer.take(&mut Room::records(10), |_, _| {});
         assert!(out.len() == 2 && out.iter().all(|r| &*r.topic == "u"));
         buffer.push(TopicPartition::new("t", 0), records("t", 0, 0..3));
         buffer.clear();
         assert!(buffer.is_empty());
-        assert!(buffer.take(10, |_, _| {}).0.is_empty());
+        assert!(buffer.take(&mut Room::records(10), |_, _| {}).0.is_empty());
     }
 }

@@ -204,6 +204,33 @@ pub(crate) struct Records {
     last_epoch: i32,
 }
 
+/// What one `poll` may still take: records (`max.poll.records`) and bytes of batches to
+/// decode (`max.partition.fetch.bytes`). The bytes stop a poll of large records from
+/// decompressing every buffered batch at once (Java's poll would, up to `max.poll.records`):
+/// no batch is decoded once they run out, and the first always is, so each poll makes
+/// progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Room {
+    pub records: usize,
+    pub bytes: usize,
+}
+
+impl Room {
+    /// Room for `records` records, however many bytes they decode to.
+    #[cfg(test)]
+    pub(crate) fn records(records: usize) -> Room {
+        Room {
+            records,
+            bytes: usize::MAX,
+        }
+    }
+
+    /// Whether nothing more may be taken.
+    pub(crate) fn is_spent(&self) -> bool {
+        self.records == 0 || self.bytes == 0
+    }
+}
+
 impl Records {
     pub(crate) fn new(tp: &TopicPartition, fetched: Fetched, params: &FetchParams) -> Records {
         Records {
@@ -244,24 +271,30 @@ impl Records {
         self.batches.remaining() + self.current_len
     }
 
-    /// Moves up to `max` records onto `out`. `Ok(true)` when none are left; an error is a
-    /// batch that does not decode (the records before it were taken).
+    /// Moves records onto `out` while `room` lasts, decoding a batch only while `room` has
+    /// bytes left. `Ok(true)` when none are left; an error is a batch that does not decode
+    /// (the records before it were taken).
     pub(crate) fn take_into(
         &mut self,
         out: &mut Vec<ConsumerRecord>,
-        max: usize,
+        room: &mut Room,
     ) -> Result<bool, Error> {
-        let mut room = max;
-        while room > 0 {
-            if self.current.as_slice().is_empty() && !self.next_batch()? {
-                return Ok(true);
+        while room.records > 0 {
+            if self.current.as_slice().is_empty() {
+                if room.bytes == 0 {
+                    break;
+                }
+                if !self.next_batch()? {
+                    return Ok(true);
+                }
+                room.bytes = room.bytes.saturating_sub(self.current_len);
             }
             let before = out.len();
             let (topic, partition) = (&self.topic, self.partition);
             let (timestamp_type, max_timestamp) = (self.timestamp_type, self.max_timestamp);
             let from = self.fetch_offset;
             let current = self.current.by_ref().filter(|r| r.offset >= from);
-            out.extend(current.take(room).map(|r| ConsumerRecord {
+            out.extend(current.take(room.records).map(|r| ConsumerRecord {
                 topic: topic.clone(),
                 partition,
                 offset: r.offset,
@@ -274,7 +307,7 @@ impl Records {
                 value: r.value,
                 headers: r.headers,
             }));
-            room -= out.len() - before;
+            room.records -= out.len() - before;
         }
         Ok(self.current.as_slice().is_empty() && self.batches.remaining() == 0)
     }
@@ -335,7 +368,7 @@ fn is_abort_marker(batch: &DecodedBatch) -> bool {
 /// A hook for the fuzz targets (feature `fuzzing`).
 #[cfg(feature = "fuzzing")]
 pub mod hooks {
-    use super::{scan, FetchParams, Records, Scan};
+    use super::{scan, FetchParams, Records, Room, Scan};
     use crate::config::IsolationLevel;
     use crate::record::TopicPartition;
     use bytes::Bytes;
@@ -395,7 +428,11 @@ pub mod hooks {
         let mut records = Records::new(&tp, fetched, &params);
         let next_offset = records.next_offset();
         let mut out = Vec::new();
-        while let Ok(false) = records.take_into(&mut out, 7) {
+        let room = || Room {
+            records: 7,
+            bytes: 1 << 20,
+        };
+        while let Ok(false) = records.take_into(&mut out, &mut room()) {
             for r in out.drain(..) {
                 assert!((fetch_offset..next_offset).contains(&r.offset));
             }
@@ -506,7 +543,7 @@ pub(in crate::consumer) mod tests {
     fn take_all(mut records: Records) -> (Vec<ConsumerRecord>, Option<Error>) {
         let mut out = Vec::new();
         loop {
-            match records.take_into(&mut out, 2) {
+            match records.take_into(&mut out, &mut Room::records(2)) {
                 Ok(true) => return (out, None),
                 Ok(false) => {}
                 Err(e) => return (out, Some(e)),
@@ -546,12 +583,49 @@ pub(in crate::consumer) mod tests {
             "nothing decoded before the first take"
         );
         let mut out = Vec::new();
-        assert!(!records.take_into(&mut out, 5).unwrap());
+        assert!(!records.take_into(&mut out, &mut Room::records(5)).unwrap());
         assert_eq!(out.len(), 5);
         // Two batches decoded, one of them still being taken from.
         assert!(records.held() < wire);
-        assert!(records.take_into(&mut out, 100).unwrap());
+        assert!(records
+            .take_into(&mut out, &mut Room::records(100))
+            .unwrap());
         assert_eq!((out.len(), records.held()), (40, 0));
+    }
+
+    #[test]
+    fn no_batch_is_decoded_once_the_rooms_bytes_are_spent() {
+        let mut data = BytesMut::new();
+        for base in (0..40).step_by(4) {
+            data.put(coded_batch(Compression::Lz4, base, 4));
+        }
+        let mut records = scanned(0, data);
+        let mut out = Vec::new();
+        // One byte of room: the first batch is decoded whole, no second one.
+        let mut room = Room {
+            records: 100,
+            bytes: 1,
+        };
+        assert!(!records.take_into(&mut out, &mut room).unwrap());
+        assert_eq!(
+            (out.len(), room),
+            (
+                4,
+                Room {
+                    records: 96,
+                    bytes: 0
+                }
+            )
+        );
+        // Room for just over one batch (they are all the same size): two are decoded.
+        let one = records.current_len;
+        out.clear();
+        let mut room = Room {
+            records: 100,
+            bytes: one + 1,
+        };
+        assert!(!records.take_into(&mut out, &mut room).unwrap());
+        assert_eq!((out.len(), room.bytes), (8, 0));
     }
 
     #[test]
@@ -649,7 +723,7 @@ pub(in crate::consumer) mod tests {
         let mut records = scanned(0, first);
         assert_eq!(records.last_epoch(), 7);
         let mut out = Vec::new();
-        records.take_into(&mut out, 1).unwrap();
+        records.take_into(&mut out, &mut Room::records(1)).unwrap();
         assert_eq!(records.leader_epoch(), 4);
     }
 }

@@ -1,6 +1,7 @@
 //! `Consumer::poll`: hands out buffered records, finds missing positions, takes in completed
 //! fetches; waits for the fetchers without holding the positions lock.
 
+use super::fetch::Room;
 use super::fetcher::Taken;
 use super::positions::Positions;
 use super::Consumer;
@@ -20,6 +21,11 @@ const RECHECK: Duration = Duration::from_millis(100);
 impl Consumer {
     /// Returns the next records, at most `max.poll.records`, waiting up to `timeout` for
     /// some to arrive. An empty vector means none arrived in time.
+    ///
+    /// Batches are decompressed as `poll` takes them, and one poll stops decoding more once
+    /// it has decoded `max.partition.fetch.bytes` of them: with records of a megabyte it
+    /// returns a few at a time rather than `max.poll.records` of them, so memory stays
+    /// bounded by the fetch budget, not by record size × `max.poll.records`.
     ///
     /// While it waits, the rest of the consumer (`position`, `pause`, `commit`, …) answers
     /// at once: nothing is locked across the wait. After [`close`](Self::close) it returns
@@ -66,10 +72,11 @@ impl Consumer {
         let fetcher = &self.inner.fetcher;
         let mut positions = lock(&self.inner.positions);
         fetcher.sync(&positions.fetchable());
+        let mut room = self.room(max);
         let mut records = Vec::new();
         let taken = loop {
             if positions.has_buffered() {
-                match positions.take(max - records.len()) {
+                match positions.take(&mut room) {
                     Ok(more) if records.is_empty() => records = more,
                     Ok(more) => records.extend(more),
                     // Returned by the next poll, after these.
@@ -80,7 +87,7 @@ impl Consumer {
                     Err(e) => break Err(e),
                 }
             }
-            if records.len() >= max {
+            if room.is_spent() {
                 break Ok(());
             }
             match self.take_completed(&mut positions) {
@@ -107,11 +114,21 @@ impl Consumer {
         positions: &mut Positions,
         max: usize,
     ) -> Result<Vec<ConsumerRecord>> {
-        let taken = positions.take(max);
+        let taken = positions.take(&mut self.room(max));
         self.inner.fetcher.hold(positions.held());
         let records = taken?;
         self.count_consumed(&records);
         Ok(records)
+    }
+
+    /// What one poll of at most `max` records may take: batches are decoded only until
+    /// `max.partition.fetch.bytes` of them are, so records of a megabyte are not all
+    /// decompressed by one poll.
+    fn room(&self, max: usize) -> Room {
+        Room {
+            records: max,
+            bytes: self.inner.config.max_partition_fetch_bytes,
+        }
     }
 
     /// Moves the next completed fetch at its partition's position into the buffer (the

@@ -13,7 +13,7 @@
 //! never across a network wait or a sleep.
 
 use super::buffer::Buffer;
-use super::fetch::PartitionFetch;
+use super::fetch::{PartitionFetch, Room};
 use super::group::OffsetAndMetadata;
 use crate::config::AutoOffsetReset;
 use crate::error::{Error, ErrorCode, Result};
@@ -298,17 +298,17 @@ impl Positions {
         self.failed.get_or_insert(e);
     }
 
-    /// Hands out up to `max` buffered records; each partition's consumed position moves past
+    /// Hands out buffered records while `room` lasts; each partition's consumed position moves past
     /// the last one taken. A batch that does not decode is returned as an error once the
     /// records before it are out; its partition is fetched again from there.
-    pub(super) fn take(&mut self, max: usize) -> Result<Vec<ConsumerRecord>> {
+    pub(super) fn take(&mut self, room: &mut Room) -> Result<Vec<ConsumerRecord>> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
         // Positions move once per batch taken from, not once per record, and the partition
         // is usually known already: nothing to allocate.
         let (consumed, epochs) = (&mut self.consumed, &mut self.epochs);
-        let (records, failed) = self.buffer.take(max, |tp, reached| {
+        let (records, failed) = self.buffer.take(room, |tp, reached| {
             match consumed.get_mut(tp) {
                 Some(position) => *position = reached.offset,
                 None => {
@@ -359,7 +359,7 @@ mod tests {
     }
 
     fn take(p: &mut Positions, max: usize) -> Vec<ConsumerRecord> {
-        p.take(max).unwrap()
+        p.take(&mut Room::records(max)).unwrap()
     }
 
     fn offsets(records: &[ConsumerRecord]) -> Vec<(i32, i64)> {
@@ -618,7 +618,10 @@ mod tests {
         p.accept(tp(0), 0, fetched(0, 0..3), EARLIEST).unwrap();
         p.keep_failed(Error::config("later"));
         // A kept error waits for the next take.
-        assert!(matches!(p.take(10), Err(Error::Config(_))));
+        assert!(matches!(
+            p.take(&mut Room::records(10)),
+            Err(Error::Config(_))
+        ));
         assert_eq!(offsets(&take(&mut p, 10)), vec![(0, 0), (0, 1), (0, 2)]);
     }
 }
