@@ -320,6 +320,30 @@ impl Cluster {
             .collect()
     }
 
+    /// The id of each of `names` (consecutive repeats looked up once) as the cached
+    /// metadata knows it, or `None` if one has none (a broker before Metadata v10, a topic
+    /// the metadata no longer has).
+    pub(crate) fn topic_ids<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Option<HashMap<String, uuid::Uuid>> {
+        let snapshot = read(&self.inner.snapshot);
+        let mut ids = HashMap::new();
+        let mut last = None;
+        for name in names {
+            if last == Some(name) {
+                continue;
+            }
+            last = Some(name);
+            let id = snapshot.topics.get(name)?.id;
+            if id.is_nil() {
+                return None;
+            }
+            ids.insert(name.to_string(), id);
+        }
+        Some(ids)
+    }
+
     /// The topic's metadata, waiting up to `timeout` for it to exist and have leaders.
     pub(crate) async fn topic(&self, name: &str, timeout: Duration) -> Result<Arc<TopicInfo>> {
         if let Some(topic) = self.cached_topic(name) {

@@ -201,12 +201,23 @@ impl Connection {
         request: &R,
         timeout: Duration,
     ) -> Result<R::Response> {
-        let version =
-            self.inner
-                .version(ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
-                    broker: self.addr().to_string(),
-                    reason: format!("unknown API key {}", R::KEY),
-                })?)?;
+        self.send_with_timeout_at_most(request, timeout, None).await
+    }
+
+    /// Like [`send_with_timeout`](Self::send_with_timeout), at no version above `max` if
+    /// given (Fetch by topic name where ids are unknown).
+    pub(crate) async fn send_with_timeout_at_most<R: Request>(
+        &self,
+        request: &R,
+        timeout: Duration,
+        max: Option<i16>,
+    ) -> Result<R::Response> {
+        let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
+            broker: self.addr().to_string(),
+            reason: format!("unknown API key {}", R::KEY),
+        })?;
+        let version = self.inner.version(key)?;
+        let version = max.map_or(version, |max| version.min(max));
         self.inner
             .send_at(request, version, timeout, true, Gate::Wait)
             .await

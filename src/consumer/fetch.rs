@@ -13,10 +13,11 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::fetch_response::AbortedTransaction;
 use kafka_protocol::messages::{BrokerId, FetchRequest};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::iter::Peekable;
 use std::sync::Arc;
 use std::vec;
+use uuid::Uuid;
 
 /// What one partition's fetch produced.
 pub(crate) enum PartitionFetch {
@@ -52,7 +53,18 @@ impl FetchParams {
 }
 
 /// The Fetch for one session plan: the partitions it names, the ones it forgets.
-pub(crate) fn request(params: &FetchParams, plan: &FetchPlan) -> FetchRequest {
+pub(crate) fn request(
+    params: &FetchParams,
+    plan: &FetchPlan,
+    ids: Option<&HashMap<String, Uuid>>,
+) -> FetchRequest {
+    // By id (Fetch v13+) the name goes empty; an id missing here (never: the session knows
+    // every topic it names) goes as nil, which the broker answers with UNKNOWN_TOPIC_ID.
+    let id = |name: &str| ids.map(|ids| ids.get(name).copied().unwrap_or_default());
+    let name = |name: &str| match ids {
+        Some(_) => topic_name(""),
+        None => topic_name(name),
+    };
     let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
     for (tp, p) in &plan.partitions {
         topics.entry(&tp.topic).or_default().push(
@@ -83,9 +95,10 @@ pub(crate) fn request(params: &FetchParams, plan: &FetchPlan) -> FetchRequest {
         .with_topics(
             topics
                 .into_iter()
-                .map(|(name, partitions)| {
+                .map(|(topic, partitions)| {
                     FetchTopic::default()
-                        .with_topic(topic_name(name))
+                        .with_topic(name(topic))
+                        .with_topic_id(id(topic).unwrap_or_default())
                         .with_partitions(partitions)
                 })
                 .collect(),
@@ -93,9 +106,10 @@ pub(crate) fn request(params: &FetchParams, plan: &FetchPlan) -> FetchRequest {
         .with_forgotten_topics_data(
             forgotten
                 .into_iter()
-                .map(|(name, partitions)| {
+                .map(|(topic, partitions)| {
                     ForgottenTopic::default()
-                        .with_topic(topic_name(name))
+                        .with_topic(name(topic))
+                        .with_topic_id(id(topic).unwrap_or_default())
                         .with_partitions(partitions)
                 })
                 .collect(),
@@ -626,6 +640,38 @@ pub(in crate::consumer) mod tests {
         };
         assert!(!records.take_into(&mut out, &mut room).unwrap());
         assert_eq!((out.len(), room.bytes), (8, 0));
+    }
+
+    #[test]
+    fn a_request_by_id_names_no_topic_and_one_by_name_no_id() {
+        use crate::consumer::fetch_session::{FetchSession, PartitionParams};
+        let wanted = [(
+            tp(),
+            PartitionParams {
+                offset: 5,
+                leader_epoch: 0,
+                last_fetched_epoch: -1,
+                max_bytes: 1024,
+            },
+        )]
+        .into_iter()
+        .collect();
+        let plan = FetchSession::default().plan(&wanted, true);
+        let id = Uuid::from_u128(9);
+        let ids: HashMap<String, Uuid> = [("t".to_string(), id)].into_iter().collect();
+        let by_id = request(&params(true), &plan, Some(&ids));
+        assert_eq!(
+            (by_id.topics[0].topic.0.as_str(), by_id.topics[0].topic_id),
+            ("", id)
+        );
+        let by_name = request(&params(true), &plan, None);
+        assert_eq!(
+            (
+                by_name.topics[0].topic.0.as_str(),
+                by_name.topics[0].topic_id
+            ),
+            ("t", Uuid::nil())
+        );
     }
 
     #[test]

@@ -12,13 +12,24 @@
 //! again. Answers to an incremental request leave out partitions with nothing new: their
 //! state is unchanged. Brokers without sessions (Fetch < v7) get sessionless full fetches
 //! (id 0, epoch -1). Pure logic: the fetcher does the I/O.
+//!
+//! From Fetch v13 a session names topics by id, as Java does: a broker keeps a session's
+//! partitions in a hash set keyed on the topic name when the request has no ids, and names
+//! like `orders-0` … `orders-99` collide there so badly that creating a session of
+//! thousands of partitions takes the broker minutes. A session names topics one way
+//! throughout: a switch (a topic's id unknown, or changed by a re-creation) starts a new one.
 
 use crate::error::ErrorCode;
 use crate::record::TopicPartition;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use uuid::Uuid;
 
 /// The first Fetch version with sessions.
 pub(crate) const SESSION_MIN_VERSION: i16 = 7;
+
+/// The first Fetch version that names topics by id (and the last that names them by name,
+/// one before).
+pub(crate) const TOPIC_ID_MIN_VERSION: i16 = 13;
 
 /// What a Fetch says about one partition; a change in any field means it must be resent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +50,9 @@ pub(crate) struct FetchSession {
     epoch: i32,
     /// What the broker's session holds.
     partitions: HashMap<TopicPartition, PartitionParams>,
+    /// The id each topic is named by (Fetch v13+), or `None` when topics go by name: the
+    /// wanted topics' ids, and those of the session's topics still to be forgotten.
+    ids: Option<HashMap<String, Uuid>>,
 }
 
 /// One request's worth of session bookkeeping.
@@ -75,6 +89,36 @@ impl FetchSession {
     /// The session id, 0 when there is none.
     pub fn id(&self) -> i32 {
         self.id
+    }
+
+    /// Sets how the next request names topics: by these ids (every wanted topic's), or by
+    /// name. A session made one way, or that knew a topic by another id, is started over.
+    pub fn name_topics(&mut self, ids: Option<HashMap<String, Uuid>>) {
+        let same = match (&self.ids, &ids) {
+            (None, None) => true,
+            (Some(old), Some(new)) => old
+                .iter()
+                .all(|(topic, id)| new.get(topic).is_none_or(|new| new == id)),
+            _ => false,
+        };
+        if !same {
+            self.reset();
+        }
+        self.ids = match ids {
+            Some(mut new) => {
+                // Forgotten partitions are named by the id they were fetched with.
+                for (topic, id) in self.ids.take().into_iter().flatten() {
+                    new.entry(topic).or_insert(id);
+                }
+                Some(new)
+            }
+            None => None,
+        };
+    }
+
+    /// The ids topics are named by, if they are.
+    pub fn ids(&self) -> Option<&HashMap<String, Uuid>> {
+        self.ids.as_ref()
     }
 
     /// Plans the next request for `wanted`; `sessions` says whether the broker's Fetch
@@ -149,6 +193,10 @@ impl FetchSession {
                 self.epoch = next_epoch(self.epoch);
                 self.partitions = plan.wanted;
             }
+        }
+        if let Some(ids) = &mut self.ids {
+            let held: HashSet<&str> = self.partitions.keys().map(|tp| tp.topic.as_str()).collect();
+            ids.retain(|topic, _| held.contains(topic.as_str()));
         }
     }
 
@@ -310,5 +358,63 @@ mod tests {
         let _lost = session.plan(&wanted(&[(0, 8)]), true);
         session.reset();
         assert_eq!(session.plan(&wanted(&[(0, 8)]), true).epoch, 0);
+    }
+
+    fn ids(items: &[(&str, u128)]) -> Option<HashMap<String, Uuid>> {
+        Some(
+            items
+                .iter()
+                .map(|&(t, id)| (t.to_string(), Uuid::from_u128(id)))
+                .collect(),
+        )
+    }
+
+    /// A session with id 7 holding partition 0 of "t", named by id 1.
+    fn established_by_id() -> FetchSession {
+        let mut session = FetchSession::default();
+        session.name_topics(ids(&[("t", 1)]));
+        let plan = session.plan(&wanted(&[(0, 5)]), true);
+        session.on_response(plan, ErrorCode::NONE, 7);
+        session
+    }
+
+    #[test]
+    fn a_session_names_topics_one_way_throughout() {
+        // By id, then by name (an id went missing from the metadata): a new session.
+        let mut session = established_by_id();
+        session.name_topics(None);
+        assert_eq!(session.plan(&wanted(&[(0, 5)]), true).epoch, 0);
+        // By name, then by id: a new session too.
+        let mut session = established(&[(0, 5)]);
+        session.name_topics(ids(&[("t", 1)]));
+        assert_eq!(session.plan(&wanted(&[(0, 5)]), true).epoch, 0);
+        // The same ids: the session goes on.
+        let mut session = established_by_id();
+        session.name_topics(ids(&[("t", 1)]));
+        assert_eq!(session.plan(&wanted(&[(0, 5)]), true).epoch, 1);
+    }
+
+    #[test]
+    fn a_topic_recreated_under_a_new_id_starts_a_new_session() {
+        let mut session = established_by_id();
+        session.name_topics(ids(&[("t", 2)]));
+        assert_eq!(session.plan(&wanted(&[(0, 5)]), true).epoch, 0);
+        assert_eq!(session.ids().unwrap()["t"], Uuid::from_u128(2));
+    }
+
+    #[test]
+    fn a_forgotten_topic_keeps_the_id_it_was_fetched_by_until_the_session_drops_it() {
+        let mut session = established_by_id();
+        // "t" is no longer wanted, "u" is: "t" is forgotten by its id.
+        session.name_topics(ids(&[("u", 3)]));
+        let wanted: BTreeMap<TopicPartition, PartitionParams> =
+            [(TopicPartition::new("u", 0), params(0))]
+                .into_iter()
+                .collect();
+        let plan = session.plan(&wanted, true);
+        assert_eq!(plan.forgotten, vec![tp(0)]);
+        assert_eq!(session.ids().unwrap()["t"], Uuid::from_u128(1));
+        session.on_response(plan, ErrorCode::NONE, 7);
+        assert_eq!(session.ids().unwrap().keys().collect::<Vec<_>>(), vec!["u"]);
     }
 }

@@ -54,11 +54,12 @@
 mod book;
 
 use super::fetch::{self, FetchParams, PartitionFetch, Records, Scan};
-use super::fetch_session::{FetchSession, SESSION_MIN_VERSION};
+use super::fetch_session::{FetchSession, SESSION_MIN_VERSION, TOPIC_ID_MIN_VERSION};
 use super::metrics::Counters;
 use super::telemetry;
 use crate::cluster::{Cluster, TrafficClass};
 use crate::error::{Error, ErrorCode, RetryAction};
+use crate::protocol::wire::topic_name;
 use crate::record::TopicPartition;
 use crate::sync::lock;
 pub(crate) use book::Taken;
@@ -72,6 +73,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
+use uuid::Uuid;
 
 /// The consumer's handle on its fetchers; dropping it ends every task.
 pub(crate) struct Fetcher {
@@ -371,9 +373,17 @@ async fn send_fetch(
         Ok(conn) => conn,
         Err(e) => return Err(transport_failure(shared, broker, session, e)),
     };
-    let sessions = conn
-        .version(ApiKey::Fetch)
-        .is_ok_and(|v| v >= SESSION_MIN_VERSION);
+    let version = conn.version(ApiKey::Fetch);
+    let sessions = version.as_ref().is_ok_and(|&v| v >= SESSION_MIN_VERSION);
+    // By id where the broker and the metadata allow (see fetch_session.rs), else by name.
+    let ids = match version {
+        Ok(v) if v >= TOPIC_ID_MIN_VERSION => shared
+            .cluster
+            .topic_ids(planned.wanted.keys().map(|tp| tp.topic.as_str())),
+        _ => None,
+    };
+    let by_id = ids.is_some();
+    session.name_topics(ids);
     let plan = session.plan(&planned.wanted, sessions);
     tracing::trace!(
         broker,
@@ -381,15 +391,21 @@ async fn send_fetch(
         epoch = plan.epoch,
         named = plan.partitions.len(),
         forgotten = plan.forgotten.len(),
+        by_id,
         "fetch"
     );
-    let mut request = fetch::request(params, &plan);
+    let mut request = fetch::request(params, &plan, session.ids());
     request.max_bytes = planned.max_bytes.min(i32::MAX as usize) as i32;
+    let names: HashMap<Uuid, String> = session
+        .ids()
+        .map(|ids| ids.iter().map(|(name, id)| (*id, name.clone())).collect())
+        .unwrap_or_default();
     let timeout = shared.request_timeout + Duration::from_millis(params.max_wait_ms.max(0) as u64);
     let sent = Instant::now();
     let span = telemetry::fetch_span(&shared.metrics, conn.addr(), planned.wanted.len());
-    let response = match conn
-        .send_with_timeout(&request, timeout)
+    let max_version = (!by_id).then_some(TOPIC_ID_MIN_VERSION - 1);
+    let mut response = match conn
+        .send_with_timeout_at_most(&request, timeout, max_version)
         .instrument(span)
         .await
     {
@@ -399,13 +415,23 @@ async fn send_fetch(
         }
         Err(e) => return Err(transport_failure(shared, broker, session, e)),
     };
+    if by_id {
+        // Answers by id carry no name: the request's ids say which topic each is.
+        for topic in &mut response.responses {
+            if let Some(name) = names.get(&topic.topic_id) {
+                topic.topic = topic_name(name);
+            }
+        }
+    }
     let top = ErrorCode(response.error_code);
     let full = plan.is_full();
     session.on_response(plan, top, response.session_id);
     if top == ErrorCode::NONE {
         return Ok(response);
     }
-    if top == ErrorCode::FETCH_SESSION_ID_NOT_FOUND || top == ErrorCode::INVALID_FETCH_SESSION_EPOCH
+    if top == ErrorCode::FETCH_SESSION_ID_NOT_FOUND
+        || top == ErrorCode::INVALID_FETCH_SESSION_EPOCH
+        || top == ErrorCode::FETCH_SESSION_TOPIC_ID_ERROR
     {
         tracing::debug!(broker, code = %top, full, "fetch session reset");
         return Err(Round::Again);

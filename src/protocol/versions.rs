@@ -2,8 +2,9 @@
 //!
 //! kafkit implements each request for a range of versions; a broker advertises its own range
 //! in ApiVersions. The version used is the highest both sides support. Ranges here are capped
-//! where a newer version changes semantics kafkit does not implement yet (Produce v13 and
-//! Fetch v13+ address topics by id only).
+//! where a newer version changes semantics kafkit does not implement yet (Produce v13
+//! addresses topics by id only; Fetch v13 does too, and kafkit sends it where the metadata
+//! gives every topic's id, else v12).
 
 use kafka_protocol::messages::ApiKey;
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 /// Every API kafkit speaks: its name (for errors and logs) and the versions implemented.
 const SPOKEN: &[(ApiKey, &str, i16, i16)] = &[
     (ApiKey::Produce, "Produce", 3, 12),
-    (ApiKey::Fetch, "Fetch", 4, 12),
+    (ApiKey::Fetch, "Fetch", 4, 13),
     (ApiKey::ListOffsets, "ListOffsets", 1, 9),
     (ApiKey::Metadata, "Metadata", 1, 12),
     (ApiKey::OffsetCommit, "OffsetCommit", 2, 9),
@@ -169,7 +170,7 @@ mod tests {
     fn picks_the_highest_common_version() {
         let broker = BrokerVersions::new([(0, 0, 11), (1, 4, 17)]);
         assert_eq!(broker.choose(ApiKey::Produce), Ok(11));
-        assert_eq!(broker.choose(ApiKey::Fetch), Ok(12));
+        assert_eq!(broker.choose(ApiKey::Fetch), Ok(13));
     }
 
     #[test]

@@ -229,3 +229,55 @@ async fn partitions_follow_their_new_leader_when_a_broker_stops() {
     }
     assert_eq!(next, BTreeMap::from([(0, 300), (1, 300), (2, 300)]));
 }
+
+/// 80 topics named `<base>-0` … `<base>-79`, 100 partitions each, all assigned. Named by
+/// topic in a Fetch, 8,000 partitions collide in the broker's fetch-session set (hashed on
+/// the name plus 31 × the partition): building the session outlasted `request.timeout.ms`,
+/// on every retry, and no record ever came. Named by id, as Java does, they come at once.
+#[tokio::test]
+async fn many_alike_named_topics_are_fetched() {
+    const TOPICS: usize = 80;
+    const PARTITIONS: i32 = 100;
+    let bootstrap = bootstrap().await;
+    let base = topic("alike");
+    let names: Vec<String> = (0..TOPICS).map(|i| format!("{base}-{i}")).collect();
+    let admin = kafkit::Admin::new(kafkit::ClientConfig::new(&bootstrap))
+        .await
+        .unwrap();
+    admin
+        .create_topics(
+            names
+                .iter()
+                .map(|name| kafkit::NewTopic::new(name, PARTITIONS, 1)),
+        )
+        .await
+        .unwrap();
+    let producer = Producer::new(producer_config(&bootstrap)).await.unwrap();
+    send_all(
+        &producer,
+        names
+            .iter()
+            .map(|name| ProducerRecord::new(name.as_str(), "v").partition(PARTITIONS - 1)),
+    )
+    .await;
+    let consumer = Consumer::new(consumer_config(&bootstrap)).await.unwrap();
+    consumer
+        .assign(
+            names
+                .iter()
+                .flat_map(|name| (0..PARTITIONS).map(move |p| TopicPartition::new(name, p))),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut read = 0;
+    while read < TOPICS {
+        assert!(
+            Instant::now() < deadline,
+            "{read} of {TOPICS} records in 90 s"
+        );
+        read += consumer.poll(Duration::from_secs(1)).await.unwrap().len();
+    }
+    consumer.close().await.unwrap();
+    admin.delete_topics(&names).await.unwrap();
+}

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafkit_testkit::{FakeBroker, Reply};
+use kafkit_testkit::{FakeBroker, Received, Reply};
 use std::time::Duration;
 
 /// A consumer of the fake broker's topic "t" partition 0, from offset 0.
@@ -26,18 +26,20 @@ async fn consumer(broker: &FakeBroker, config: impl FnOnce(&mut ConsumerConfig))
     consumer
 }
 
-/// A Fetch answer for "t"-0 holding `records` as they are.
-fn answer(records: Bytes) -> Reply {
-    answer_with(records, 100)
+/// A Fetch answer to `request` for "t"-0 holding `records` as they are.
+fn answer(request: &Received, records: Bytes) -> Reply {
+    answer_with(request, records, 100)
 }
 
-fn answer_with(records: Bytes, high_watermark: i64) -> Reply {
+/// The answer names the topic as the request did: by id from Fetch v13.
+fn answer_with(request: &Received, records: Bytes, high_watermark: i64) -> Reply {
     let partition = PartitionData::default()
         .with_partition_index(0)
         .with_high_watermark(high_watermark)
         .with_records(Some(records));
     let topic = FetchableTopicResponse::default()
         .with_topic(TopicName(StrBytes::from_static_str("t")))
+        .with_topic_id(request.decode::<FetchRequest>().topics[0].topic_id)
         .with_partitions(vec![partition]);
     Reply::response(FetchResponse::default().with_responses(vec![topic]))
 }
@@ -74,7 +76,7 @@ async fn data_without_a_whole_batch_grows_the_fetch_then_fails_typed() {
     let broker = FakeBroker::builder().topic("t", 1).start().await.unwrap();
     let whole = batch(Compression::Uncompressed, b"value", 10);
     let cut = whole.slice(..whole.len() - 1);
-    broker.script(ApiKey::Fetch, move |_| answer(cut.clone()));
+    broker.script(ApiKey::Fetch, move |request| answer(request, cut.clone()));
     let consumer = consumer(&broker, |c| {
         c.max_partition_fetch_bytes = 1024;
         c.fetch_max_bytes = 4096;
@@ -148,7 +150,7 @@ async fn a_batch_decompressing_past_the_fetch_budget_is_a_bomb_not_records() {
     // over the budget (2 × fetch.max.bytes).
     let bomb = batch(Compression::Zstd, &vec![0u8; 1 << 20], 8);
     assert!(bomb.len() < 128 << 10, "{} bytes", bomb.len());
-    broker.script(ApiKey::Fetch, move |_| answer(bomb.clone()));
+    broker.script(ApiKey::Fetch, move |request| answer(request, bomb.clone()));
     let consumer = consumer(&broker, |c| {
         c.fetch_max_bytes = 1 << 20;
         c.max_partition_fetch_bytes = 1 << 20;
@@ -167,7 +169,9 @@ async fn a_batch_decompressing_past_the_fetch_budget_is_a_bomb_not_records() {
 #[tokio::test]
 async fn lag_from_a_hostile_high_watermark_does_not_overflow() {
     let broker = FakeBroker::builder().topic("t", 1).start().await.unwrap();
-    broker.script(ApiKey::Fetch, |_| answer_with(Bytes::new(), i64::MIN));
+    broker.script(ApiKey::Fetch, |request| {
+        answer_with(request, Bytes::new(), i64::MIN)
+    });
     let consumer = consumer(&broker, |_| {}).await;
     let tp = TopicPartition::new("t", 0);
     consumer.seek(&tp, 5).await.unwrap();
