@@ -189,6 +189,16 @@ impl Connection {
         self.inner.version(key)
     }
 
+    /// The version `R` goes at: the negotiated one, at most `max` if given.
+    fn version_at_most<R: Request>(&self, max: Option<i16>) -> Result<i16> {
+        let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
+            broker: self.addr().to_string(),
+            reason: format!("unknown API key {}", R::KEY),
+        })?;
+        let version = self.inner.version(key)?;
+        Ok(max.map_or(version, |max| version.min(max)))
+    }
+
     /// Sends `request` and waits for its response, up to `request.timeout.ms`.
     pub(crate) async fn send<R: Request>(&self, request: &R) -> Result<R::Response> {
         self.send_with_timeout(request, self.inner.params.request_timeout)
@@ -212,12 +222,7 @@ impl Connection {
         timeout: Duration,
         max: Option<i16>,
     ) -> Result<R::Response> {
-        let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
-            broker: self.addr().to_string(),
-            reason: format!("unknown API key {}", R::KEY),
-        })?;
-        let version = self.inner.version(key)?;
-        let version = max.map_or(version, |max| version.min(max));
+        let version = self.version_at_most::<R>(max)?;
         self.inner
             .send_at(request, version, timeout, true, Gate::Wait)
             .await
@@ -231,14 +236,8 @@ impl Connection {
         request: &R,
         max: i16,
     ) -> Result<R::Response> {
-        let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
-            broker: self.addr().to_string(),
-            reason: format!("unknown API key {}", R::KEY),
-        })?;
-        let version = self.inner.version(key)?;
         let timeout = self.inner.params.request_timeout;
-        self.inner
-            .send_at(request, version.min(max), timeout, true, Gate::Wait)
+        self.send_with_timeout_at_most(request, timeout, Some(max))
             .await
     }
 
@@ -253,12 +252,7 @@ impl Connection {
         request: &R,
         max: Option<i16>,
     ) -> Result<Submitted<'_, R>> {
-        let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol {
-            broker: self.addr().to_string(),
-            reason: format!("unknown API key {}", R::KEY),
-        })?;
-        let version = self.inner.version(key)?;
-        let version = max.map_or(version, |max| version.min(max));
+        let version = self.version_at_most::<R>(max)?;
         let (frame, correlation_id) = self.inner.encode(request, version)?;
         let rx = self
             .inner
