@@ -626,10 +626,34 @@ async fn admin(args: &Args, create: bool) -> AnyResult<Summary> {
                 }
             }
         }
+        // Created is not yet led: a fill started at once can wait out its flush on
+        // partitions still coming online (librdkafka's, into 100 fresh topics of 100).
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !all_led(&admin, &names, args.partitions).await {
+            if Instant::now() >= deadline {
+                return Err("the new topics' partitions have no leader after 300 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     } else {
         admin.delete_topics(names).await?;
     }
     Ok(Summary::new())
+}
+
+/// Whether every topic of `names` has `partitions` partitions, each with a leader.
+async fn all_led(admin: &kafkit::Admin, names: &[&str], partitions: i32) -> bool {
+    let Ok(described) = admin.describe_topics(names.iter().copied()).await else {
+        return false;
+    };
+    names.iter().all(|name| {
+        described.get(*name).is_some_and(|d| {
+            d.as_ref().is_ok_and(|d| {
+                d.partitions.len() == partitions as usize
+                    && d.partitions.iter().all(|p| p.leader.is_some())
+            })
+        })
+    })
 }
 
 // ---------------------------------------------------------------------------
