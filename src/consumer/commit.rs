@@ -209,8 +209,11 @@ impl Consumer {
                 let _ = tokio::time::timeout_at(deadline, leave).await;
             }
         }
-        lock(&self.inner.positions).remove(None);
-        self.inner.fetcher.sync(&BTreeMap::new());
+        let mut positions = lock(&self.inner.positions);
+        positions.remove(None);
+        self.inner
+            .fetcher
+            .sync(positions.changes(), || positions.fetchable());
         Ok(())
     }
 

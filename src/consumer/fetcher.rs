@@ -133,10 +133,16 @@ impl Fetcher {
     /// Makes the fetched set exactly `active` (partition → consumer position): partitions
     /// gone are dropped with their buffered data; partitions whose position is not where
     /// their taken data ended (sought, reset, reassigned, resumed) restart there under a new
-    /// epoch, their buffered and in-flight data discarded.
-    pub(crate) fn sync(&self, active: &BTreeMap<TopicPartition, (i64, i32)>) {
+    /// epoch, their buffered and in-flight data discarded. `active` is called only when
+    /// `changes` (the consumer's count of position changes) moved since the last sync, or
+    /// the fetcher dropped a partition itself.
+    pub(crate) fn sync(
+        &self,
+        changes: u64,
+        active: impl FnOnce() -> BTreeMap<TopicPartition, (i64, i32)>,
+    ) {
         let mut state = lock(&self.shared.state);
-        if state.book.sync(active) {
+        if state.book.sync(changes, active) {
             self.shared.route(&mut state);
             state.wake_all();
         }

@@ -71,7 +71,7 @@ impl Consumer {
     fn take_records(&self, max: usize) -> Result<Option<Vec<ConsumerRecord>>> {
         let fetcher = &self.inner.fetcher;
         let mut positions = lock(&self.inner.positions);
-        fetcher.sync(&positions.fetchable());
+        fetcher.sync(positions.changes(), || positions.fetchable());
         let mut room = self.room(max);
         let mut records = Vec::new();
         let taken = loop {
@@ -148,7 +148,7 @@ impl Consumer {
                         config.auto_offset_reset,
                     )?;
                     // A position the fetch moved (a reset, a truncation) restarts there.
-                    fetcher.sync(&positions.fetchable());
+                    fetcher.sync(positions.changes(), || positions.fetchable());
                     if positions.has_buffered() {
                         return Ok(true);
                     }

@@ -38,6 +38,10 @@ pub(super) struct Positions {
     /// An error met while taking records, returned by the next `take` (the records before
     /// it went out first).
     failed: Option<Error>,
+    /// Counts the changes to `fetchable` that the fetcher does not make in step itself:
+    /// every one but a completed fetch moving its partition's position to the fetch's end.
+    /// While it stays the same the fetcher skips comparing all partitions on each poll.
+    changes: u64,
 }
 
 impl Positions {
@@ -46,6 +50,13 @@ impl Positions {
         self.fetch = partitions.into_iter().map(|tp| (tp, None)).collect();
         self.buffer.clear();
         self.failed = None;
+        self.changes += 1;
+    }
+
+    /// See [`Positions::changes`](#structfield.changes): the fetcher syncs again when this
+    /// moves.
+    pub(super) fn changes(&self) -> u64 {
+        self.changes
     }
 
     pub(super) fn assignment(&self) -> Vec<TopicPartition> {
@@ -69,6 +80,7 @@ impl Positions {
             None => self.epochs.remove(&tp),
         };
         self.fetch.insert(tp, committed.map(|c| c.offset));
+        self.changes += 1;
     }
 
     /// Forgets these partitions (all of them with `None`) with their buffered records.
@@ -85,6 +97,7 @@ impl Positions {
         }
         let gone: BTreeSet<&TopicPartition> = gone.iter().collect();
         self.buffer.retain(|tp| !gone.contains(tp));
+        self.changes += 1;
     }
 
     /// The offset of the next record `poll` returns from `tp`, once known.
@@ -104,6 +117,7 @@ impl Positions {
         self.consumed.insert(tp.clone(), offset);
         self.epochs.remove(tp);
         self.buffer.retain(|buffered| buffered != tp);
+        self.changes += 1;
         Ok(())
     }
 
@@ -120,12 +134,14 @@ impl Positions {
             }
             self.buffer.retain(|buffered| buffered != tp);
         }
+        self.changes += 1;
     }
 
     pub(super) fn resume(&mut self, partitions: &[TopicPartition]) {
         for tp in partitions {
             self.paused.remove(tp);
         }
+        self.changes += 1;
     }
 
     pub(super) fn paused(&self) -> Vec<TopicPartition> {
@@ -152,6 +168,7 @@ impl Positions {
                 Some(e) => self.epochs.insert(tp.clone(), e),
                 None => self.epochs.remove(tp),
             };
+            self.changes += 1;
         }
     }
 
@@ -162,6 +179,7 @@ impl Positions {
             *position = Some(offset);
             self.epochs.remove(&tp);
             self.consumed.insert(tp, offset);
+            self.changes += 1;
         }
     }
 
@@ -225,7 +243,14 @@ impl Positions {
             return Ok(());
         };
         if *position != Some(fetch_offset) || self.paused.contains(&tp) {
+            // The fetcher handed it out as the partition's next: it must restart.
+            self.changes += 1;
             return Ok(());
+        }
+        // Records move the position where the fetcher moved its own record of it; anything
+        // else restarts the partition or drops it.
+        if !matches!(outcome, PartitionFetch::Records(_)) {
+            self.changes += 1;
         }
         match outcome {
             PartitionFetch::Records(records) => {
@@ -325,6 +350,7 @@ impl Positions {
         if let Some((tp, e)) = failed {
             if let (Some(&at), Some(position)) = (self.consumed.get(&tp), self.fetch.get_mut(&tp)) {
                 *position = Some(at);
+                self.changes += 1;
             }
             if records.is_empty() {
                 return Err(e);
@@ -375,6 +401,37 @@ mod tests {
         p.reset(tp(0), 0);
         p.reset(tp(1), 0);
         p
+    }
+
+    /// Runs `step` on `p`: whether `fetchable` changed, and whether a change was counted.
+    fn counted(p: &mut Positions, step: impl FnOnce(&mut Positions)) -> (bool, bool) {
+        let (before, changes) = (p.fetchable(), p.changes());
+        step(p);
+        (p.fetchable() != before, p.changes() != changes)
+    }
+
+    #[test]
+    fn every_move_of_the_fetchable_positions_but_fetched_records_counts_a_change() {
+        let mut p = at_zero();
+        // Fetched records move the position where the fetcher moved its own: not counted.
+        let records = |p: &mut Positions| p.accept(tp(0), 0, fetched(0, 0..3), EARLIEST).unwrap();
+        assert_eq!(counted(&mut p, records), (true, false));
+        let out_of_range = PartitionFetch::Error(ErrorCode::OFFSET_OUT_OF_RANGE);
+        type Step = Box<dyn FnOnce(&mut Positions)>;
+        let moves: Vec<Step> = vec![
+            Box::new(|p| p.seek(&tp(0), 1).unwrap()),
+            Box::new(|p| p.pause(&[tp(1)])),
+            Box::new(|p| p.resume(&[tp(1)])),
+            Box::new(|p| p.accept(tp(0), 1, out_of_range, EARLIEST).unwrap()),
+            Box::new(|p| p.reset(tp(0), 4)),
+            Box::new(|p| p.remove(Some(&[tp(1)]))),
+            Box::new(|p| p.add_committed(tp(1), Some(&OffsetAndMetadata::new(9)))),
+            Box::new(|p| p.assign([tp(2)])),
+            Box::new(|p| p.init_committed(&tp(2), &OffsetAndMetadata::new(3))),
+        ];
+        for (i, step) in moves.into_iter().enumerate() {
+            assert_eq!(counted(&mut p, step), (true, true), "move {i}");
+        }
     }
 
     #[test]

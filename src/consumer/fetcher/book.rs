@@ -41,6 +41,9 @@ pub(super) struct Book {
     /// The latest high watermark each partition's fetches saw (kept while it is paused).
     high_watermarks: HashMap<TopicPartition, i64>,
     next_epoch: u64,
+    /// The consumer's count of position changes (`Positions::changes`) the parts last
+    /// matched; `None` after the book dropped a part itself, which the next sync restarts.
+    synced: Option<u64>,
 }
 
 struct Part {
@@ -148,13 +151,41 @@ impl Book {
             max_partition_bytes,
             high_watermarks: HashMap::new(),
             next_epoch: 0,
+            synced: None,
         }
+    }
+
+    /// [`sync_to`](Self::sync_to) the consumer's fetchable partitions, `active()`, unless
+    /// nothing changed since the last sync at `changes` (its count of position changes):
+    /// comparing every partition on each poll cost most of a poll's time at 10,000 of them.
+    pub(super) fn sync(
+        &mut self,
+        changes: u64,
+        active: impl FnOnce() -> BTreeMap<TopicPartition, (i64, i32)>,
+    ) -> bool {
+        if self.synced == Some(changes) {
+            debug_assert!(
+                self.matches(&active()),
+                "the consumer's positions moved without counting a change"
+            );
+            return false;
+        }
+        self.synced = Some(changes);
+        self.sync_to(&active())
+    }
+
+    /// Whether the parts are exactly `active`, each taken up to its position.
+    fn matches(&self, active: &BTreeMap<TopicPartition, (i64, i32)>) -> bool {
+        self.parts.len() == active.len()
+            && active.iter().all(|(tp, &(position, _))| {
+                self.parts.get(tp).is_some_and(|p| p.taken_to == position)
+            })
     }
 
     /// Makes the fetched set exactly `active` (partition → consumer position and the leader
     /// epoch of the record before it); `true` when something changed (the tasks must be
     /// routed and woken). See `Fetcher::sync`.
-    pub(super) fn sync(&mut self, active: &BTreeMap<TopicPartition, (i64, i32)>) -> bool {
+    pub(super) fn sync_to(&mut self, active: &BTreeMap<TopicPartition, (i64, i32)>) -> bool {
         let before = self.parts.len();
         self.parts.retain(|tp, _| active.contains_key(tp));
         let mut changed = self.parts.len() != before;
@@ -227,6 +258,7 @@ impl Book {
             for tp in parked {
                 if self.parts.get(&tp).is_some_and(|p| p.parked) {
                     self.parts.remove(&tp);
+                    self.synced = None;
                 }
             }
             return (Some(Taken::Error(e)), false);
@@ -245,6 +277,7 @@ impl Book {
                 PartitionFetch::Records(records) => part.taken_to = records.next_offset(),
                 _ => {
                     self.parts.remove(&c.tp);
+                    self.synced = None;
                 }
             }
             found = Some(Taken::Fetch(c));
@@ -581,7 +614,7 @@ mod tests {
     /// partition 2 at 0 led by broker 2.
     fn routed() -> Book {
         let mut book = Book::new(100, 50);
-        assert!(book.sync(&positions(&[(0, 0), (1, 0), (2, 0)])));
+        assert!(book.sync(0, || positions(&[(0, 0), (1, 0), (2, 0)])));
         let routing = book.route(&snapshot(&[Some(1), Some(1), Some(2)]), Instant::now());
         assert!(!routing.waiting);
         book
@@ -614,7 +647,7 @@ mod tests {
     #[test]
     fn routing_follows_the_metadata_and_waits_for_missing_leaders() {
         let mut book = Book::new(100, 50);
-        book.sync(&positions(&[(0, 0), (1, 0), (2, 0)]));
+        book.sync_to(&positions(&[(0, 0), (1, 0), (2, 0)]));
         let now = Instant::now();
         let mut routing = book.route(&snapshot(&[Some(1), None, Some(2)]), now);
         routing.moved_to.sort();
@@ -692,7 +725,7 @@ mod tests {
         assert_eq!(book.high_watermark(&tp(0)), Some(100));
         // Taken: poll's position is now the end of the taken data; syncing to it changes
         // nothing, so the prefetch goes on.
-        assert!(!book.sync(&positions(&[(0, 3), (1, 4), (2, 0)])));
+        assert!(!book.sync_to(&positions(&[(0, 3), (1, 4), (2, 0)])));
     }
 
     #[test]
@@ -708,7 +741,7 @@ mod tests {
         );
         let epoch = book.parts[&tp(0)].epoch;
         // poll sought partition 0 to 50: its buffered data goes, its bytes are freed.
-        assert!(book.sync(&positions(&[(0, 50), (1, 0), (2, 0)])));
+        assert!(book.sync_to(&positions(&[(0, 50), (1, 0), (2, 0)])));
         assert!(book.parts[&tp(0)].epoch > epoch);
         assert_eq!(book.buffered, 0);
         assert!(take_all(&mut book).is_empty());
@@ -722,7 +755,7 @@ mod tests {
         );
         assert_eq!(late, Accepted::default());
         // Removed partitions are gone with their data.
-        assert!(book.sync(&positions(&[(1, 0)])));
+        assert!(book.sync_to(&positions(&[(1, 0)])));
         assert_eq!(book.parts.len(), 1);
     }
 
@@ -755,6 +788,23 @@ mod tests {
     }
 
     #[test]
+    fn a_sync_applies_positions_only_when_their_count_of_changes_moved() {
+        let mut book = routed();
+        assert!(!book.sync(0, || positions(&[(0, 0), (1, 0), (2, 0)])));
+        assert!(book.sync(1, || positions(&[(0, 7), (1, 0), (2, 0)])));
+        assert_eq!(book.parts[&tp(0)].taken_to, 7);
+        assert!(!book.sync(1, || positions(&[(0, 7), (1, 0), (2, 0)])));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "without counting a change")]
+    fn debug_builds_catch_a_position_moved_without_counting_a_change() {
+        let mut book = routed();
+        book.sync(0, || positions(&[(0, 7), (1, 0), (2, 0)]));
+    }
+
+    #[test]
     fn errors_park_the_partition_until_poll_restarts_it() {
         for code in [
             ErrorCode::OFFSET_OUT_OF_RANGE,
@@ -776,8 +826,8 @@ mod tests {
             // poll gets the error in order, and the partition leaves the book...
             assert_eq!(take_all(&mut book), vec![(0, 0), (1, 0)]);
             assert!(!book.parts.contains_key(&tp(0)));
-            // ...so the next sync restarts it at poll's position.
-            assert!(book.sync(&positions(&[(0, 0), (1, 5), (2, 0)])));
+            // ...so the next sync restarts it at poll's position, though no position moved.
+            assert!(book.sync(0, || positions(&[(0, 0), (1, 5), (2, 0)])));
             book.route(&snapshot(&[Some(1), Some(1), Some(2)]), Instant::now());
             assert!(book.plan(1).unwrap().wanted.contains_key(&tp(0)));
         }
@@ -853,8 +903,8 @@ mod tests {
             book.take().0.is_none(),
             "the parked partition's data was dropped"
         );
-        // poll's next sync restarts them at its positions.
-        assert!(book.sync(&positions(&[(0, 0), (1, 0), (2, 0)])));
+        // poll's next sync restarts them at its positions, though none moved.
+        assert!(book.sync(0, || positions(&[(0, 0), (1, 0), (2, 0)])));
         book.route(&snapshot(&[Some(1), Some(1), Some(2)]), Instant::now());
         assert_eq!(book.plan(1).unwrap().wanted.len(), 2);
     }
@@ -914,11 +964,11 @@ mod tests {
         book.release(50);
         // Routing keeps it there while the hint is fresh, and so does a seek.
         assert!(book.route(&snapshot, Instant::now()).moved_to.is_empty());
-        assert!(book.sync(&positions(&[(0, 40), (1, 0), (2, 0)])));
+        assert!(book.sync_to(&positions(&[(0, 40), (1, 0), (2, 0)])));
         assert!(book.route(&snapshot, Instant::now()).moved_to.is_empty());
         assert_eq!(book.plan(3).unwrap().wanted[&tp(0)].offset, 40);
         book.release(50);
-        assert!(book.sync(&positions(&[(0, 0), (1, 0), (2, 0)])));
+        assert!(book.sync_to(&positions(&[(0, 0), (1, 0), (2, 0)])));
         assert_eq!(partitions(&book.plan(1).unwrap()), vec![tp(1)]);
         book.release(50);
 
@@ -961,7 +1011,7 @@ mod tests {
         // fetch.max.bytes 1,000 (budget 2,000); three partitions of share 50 on one leader:
         // a round is 150, so at most 300 may wait for poll before requests stop.
         let mut book = Book::new(1_000, 50);
-        book.sync(&positions(&[(0, 0), (1, 0), (2, 0)]));
+        book.sync_to(&positions(&[(0, 0), (1, 0), (2, 0)]));
         book.route(&snapshot(&[Some(1), Some(1), Some(1)]), Instant::now());
         for next in 0..2 {
             let plan = book.plan(1).expect("under two rounds waiting");
@@ -986,7 +1036,7 @@ mod tests {
         // here 40 bytes. Counted in shares, one such fetch would stop the prefetch; counted
         // in what was sent, two fetches wait for poll before requests stop.
         let mut book = Book::new(1_000, 1);
-        book.sync(&positions(&[(0, 0)]));
+        book.sync_to(&positions(&[(0, 0)]));
         book.route(&snapshot(&[Some(1)]), Instant::now());
         for next in 0..2 {
             let plan = book.plan(1).expect("under two rounds waiting");
