@@ -21,6 +21,17 @@
 //! only on the connection every earlier unsettled batch of its partition is queued on
 //! ([`overtaken`](Idempotence::overtaken)), and otherwise waits for them to be
 //! settled or sent again before it.
+//!
+//! Arriving in order is not enough on a partition where nothing of this producer id was
+//! written yet: the broker may refuse the first batch retriably and write the second (a
+//! partition made a moment ago, whose log the broker made between the two requests,
+//! KAFKA-15591; brokers before 4.5). The first batch, sent again, is then out of order, and
+//! bumping the epoch would write it after the second. So until a batch of the producer id is
+//! written on a partition, the partition has one batch on its way at a time
+//! ([`may_take`](Idempotence::may_take)); once one is, the broker holds the producer's state
+//! there and refuses a batch that does not follow on. (A broker that expired that state,
+//! after `producer.id.expiration.ms` without a write, a day by default, is the case the
+//! Java client does not cover either.)
 
 use super::batch::ProducerFields;
 use crate::cluster::Cluster;
@@ -28,7 +39,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::record::TopicPartition;
 use crate::sync::lock;
 use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -37,6 +48,9 @@ struct State {
     producer_id: i64,
     epoch: i16,
     partitions: HashMap<TopicPartition, Sequences>,
+    /// Partitions where a batch of this producer id was written (under any of its epochs):
+    /// the broker holds the producer's state there. Kept across epoch bumps of the same id.
+    written: HashSet<TopicPartition>,
     bump_requested: bool,
 }
 
@@ -82,6 +96,7 @@ impl Idempotence {
                 producer_id,
                 epoch,
                 partitions: HashMap::new(),
+                written: HashSet::new(),
                 bump_requested: false,
             }),
         }
@@ -117,16 +132,31 @@ impl Idempotence {
         }
     }
 
-    /// Whether `fields` are the current epoch's and the batch is its partition's first
-    /// unsettled one: only that batch may be sent again while later ones are on their way,
-    /// so a retry is never overtaken (Java's `firstInFlightSequence`).
-    pub(crate) fn is_first_unsettled(&self, tp: &TopicPartition, fields: &ProducerFields) -> bool {
+    /// Whether a batch of `tp` may be taken to be sent now, as the partition's `taken`-th
+    /// of this round; `fields` when it was sequenced before (a retry). A retry only as the
+    /// current epoch's first unsettled batch of its partition, so it is never overtaken
+    /// (Java's `firstInFlightSequence`). And until a batch of this producer id is written on
+    /// the partition, only a batch with nothing else of the partition on its way (see the
+    /// module's doc).
+    pub(crate) fn may_take(
+        &self,
+        tp: &TopicPartition,
+        fields: Option<&ProducerFields>,
+        taken: usize,
+    ) -> bool {
         let s = lock(&self.state);
-        s.current(fields)
-            && s.partitions
-                .get(tp)
-                .and_then(|p| p.unsettled.front())
-                .is_some_and(|u| u.base == fields.base_sequence)
+        let unsettled = s.partitions.get(tp).map(|p| &p.unsettled);
+        let alone = taken == 0 || s.written.contains(tp);
+        match fields {
+            Some(fields) => {
+                s.current(fields)
+                    && unsettled
+                        .and_then(|u| u.front())
+                        .is_some_and(|u| u.base == fields.base_sequence)
+                    && alone
+            }
+            None => alone && (s.written.contains(tp) || unsettled.is_none_or(|u| u.is_empty())),
+        }
     }
 
     /// Whether a batch sequenced before this one (in this epoch) is not settled yet: on its
@@ -186,6 +216,16 @@ impl Idempotence {
                 entry.queued_on = conn;
             }
         }
+    }
+
+    /// The batch is written: settled, and the broker holds this producer's state on `tp`.
+    pub(crate) fn written(&self, tp: &TopicPartition, fields: &ProducerFields) {
+        let mut s = lock(&self.state);
+        if fields.producer_id == s.producer_id && !s.written.contains(tp) {
+            s.written.insert(tp.clone());
+        }
+        drop(s);
+        self.settled(tp, fields);
     }
 
     /// The batch is settled: written, or failed or forgotten with its sequences spent.
@@ -264,7 +304,7 @@ impl Idempotence {
     }
 
     /// Takes the new identity from InitProducerId; every partition restarts at 0, with
-    /// nothing unsettled.
+    /// nothing unsettled. Under a new producer id nothing is written yet.
     pub(crate) fn bumped(&self, producer_id: i64, epoch: i16) {
         let mut s = lock(&self.state);
         tracing::info!(
@@ -274,6 +314,9 @@ impl Idempotence {
             epoch,
             "producer epoch bumped"
         );
+        if s.producer_id != producer_id {
+            s.written.clear();
+        }
         s.producer_id = producer_id;
         s.epoch = epoch;
         s.partitions.clear();
@@ -364,7 +407,7 @@ mod tests {
         let later = id.assign(&tp, 2);
         id.release(&tp, failed, 4);
         assert!(id.bump_requested(), "the later batch would leave a gap");
-        assert!(id.is_first_unsettled(&tp, &later));
+        assert!(id.may_take(&tp, Some(&later), 0));
         assert_eq!(id.assign(&tp, 1).base_sequence, 6, "nothing rewound");
     }
 
@@ -373,24 +416,49 @@ mod tests {
         let id = Idempotence::new(7, 0, false);
         let tp = TopicPartition::new("t", 0);
         let [a, b, c] = [3, 2, 5].map(|n| id.assign(&tp, n));
-        assert!(id.is_first_unsettled(&tp, &a) && !id.is_first_unsettled(&tp, &b));
+        assert!(id.may_take(&tp, Some(&a), 0) && !id.may_take(&tp, Some(&b), 0));
         assert!(!id.earlier_unsettled(&tp, &a));
         assert!(id.earlier_unsettled(&tp, &b) && id.earlier_unsettled(&tp, &c));
         id.settled(&tp, &a);
-        assert!(id.is_first_unsettled(&tp, &b) && !id.earlier_unsettled(&tp, &b));
+        assert!(id.may_take(&tp, Some(&b), 0) && !id.earlier_unsettled(&tp, &b));
         let (first, second) = id.split(&tp, b, 1);
         assert_eq!((first.base_sequence, second.base_sequence), (3, 4));
         assert!(id.earlier_unsettled(&tp, &second) && id.earlier_unsettled(&tp, &c));
         id.settled(&tp, &first);
         id.settled(&tp, &second);
-        assert!(id.is_first_unsettled(&tp, &c));
+        assert!(id.may_take(&tp, Some(&c), 0));
         id.request_bump();
         id.bumped(7, 1);
         assert!(
-            !id.is_first_unsettled(&tp, &c),
+            !id.may_take(&tp, Some(&c), 0),
             "an old epoch's batch is nobody's first"
         );
         assert!(!id.earlier_unsettled(&tp, &id.assign(&tp, 1)));
+    }
+
+    #[test]
+    fn a_partition_has_one_batch_on_its_way_until_one_of_the_producer_id_is_written() {
+        let id = Idempotence::new(7, 0, false);
+        let tp = TopicPartition::new("t", 0);
+        assert!(id.may_take(&tp, None, 0));
+        assert!(
+            !id.may_take(&tp, None, 1),
+            "a second batch of the same round"
+        );
+        let a = id.assign(&tp, 3);
+        assert!(!id.may_take(&tp, None, 0), "a is on its way");
+        assert!(id.may_take(&tp, Some(&a), 0), "a may go again");
+        id.written(&tp, &a);
+        id.assign(&tp, 2);
+        assert!(id.may_take(&tp, None, 0) && id.may_take(&tp, None, 3));
+        // An epoch bump of the same producer id keeps what was written; a new id does not.
+        id.request_bump();
+        id.bumped(7, 1);
+        id.assign(&tp, 1);
+        assert!(id.may_take(&tp, None, 1));
+        id.bumped(8, 0);
+        id.assign(&tp, 1);
+        assert!(!id.may_take(&tp, None, 0));
     }
 
     /// A batch goes on a connection only behind every earlier unsettled batch of its

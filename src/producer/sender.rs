@@ -153,7 +153,7 @@ fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<I
                 leaderless = true;
                 return false;
             };
-            if !in_turn(s, batch) {
+            if !in_turn(s, batch, taken) {
                 return false;
             }
             // The partition's `taken`-th batch of this round goes in the round's
@@ -169,14 +169,16 @@ fn drain(s: &Shared, snapshot: &Snapshot, now: Instant) -> (Vec<Batch>, Option<I
     drained
 }
 
-/// Whether the batch may go as far as its sequence goes: a batch that keeps its sequence from
-/// an earlier send goes again only as its partition's first unsettled batch, so the batches
-/// sequenced after it, which the broker refuses until it is written, go after it (Java
-/// likewise sends only the first in-flight batch of a partition while it retries).
-pub(super) fn in_turn(s: &Shared, batch: &Batch) -> bool {
-    match (&s.idempotence, &batch.sequence) {
-        (Some(id), Some(fields)) => id.is_first_unsettled(&batch.tp, fields),
-        _ => true,
+/// Whether the batch may go as far as its sequence goes, as its partition's `taken`-th of
+/// this round: a batch that keeps its sequence from an earlier send goes again only as its
+/// partition's first unsettled batch, so the batches sequenced after it, which the broker
+/// refuses until it is written, go after it (Java likewise sends only the first in-flight
+/// batch of a partition while it retries); and a partition where nothing of this producer id
+/// is written yet has one batch on its way at a time (see `idempotence.rs`).
+pub(super) fn in_turn(s: &Shared, batch: &Batch, taken: usize) -> bool {
+    match &s.idempotence {
+        Some(id) => id.may_take(&batch.tp, batch.sequence.as_ref(), taken),
+        None => true,
     }
 }
 

@@ -135,7 +135,7 @@ impl Shared {
     /// Resolves a written batch: record `i` is at `base_offset + i`.
     fn succeed(&self, batch: Batch, base_offset: i64, log_append_time: i64) {
         if let (Some(id), Some(fields)) = (&self.idempotence, &batch.sequence) {
-            id.settled(&batch.tp, fields);
+            id.written(&batch.tp, fields);
         }
         let tp = batch.tp.clone();
         let topic = batch.topic.clone();

@@ -35,6 +35,7 @@ mod producer_callbacks;
 mod producer_cancel;
 mod producer_dropped;
 mod producer_flush;
+mod producer_fresh_partitions;
 mod producer_in_flight;
 mod producer_limits;
 mod producer_paused;

@@ -38,7 +38,7 @@ fn an_error_says_when_the_record_may_have_been_written() {
 
 mod in_flight {
     use super::super::super::accumulator::Appended;
-    use super::super::super::batch::{Append, Reply};
+    use super::super::super::batch::{Append, ProducerFields, Reply};
     use super::super::super::idempotence::Idempotence;
     use super::super::super::sender::in_turn;
     use super::*;
@@ -46,6 +46,7 @@ mod in_flight {
     use crate::config::ProducerConfig;
     use crate::error::{ErrorCode, RetryAction};
     use crate::protocol::record_batch::record_fixed_len;
+    use crate::record::TopicPartition;
     use crate::sync::lock;
     use std::sync::atomic::Ordering;
     use std::sync::{Arc, Mutex};
@@ -62,7 +63,22 @@ mod in_flight {
     }
 
     impl Harness {
+        /// A producer that wrote to t-0 before: the broker holds its state there, so
+        /// several batches may be on their way at once (see `Idempotence::may_take`).
         fn new(max_in_flight: usize) -> Harness {
+            let h = Harness::fresh(max_in_flight);
+            let before = ProducerFields {
+                producer_id: 7,
+                epoch: 0,
+                base_sequence: 0,
+                transactional: false,
+            };
+            h.id().written(&TopicPartition::new("t", 0), &before);
+            h
+        }
+
+        /// A producer that has written nothing to t-0.
+        fn fresh(max_in_flight: usize) -> Harness {
             let mut config = ProducerConfig::new("test:9092");
             config.max_in_flight_requests_per_connection = max_in_flight;
             config.batch_size = 100;
@@ -120,8 +136,8 @@ mod in_flight {
             let bump_pending = self.id().bump_requested();
             let (mut batches, _) =
                 s.accumulator
-                    .drain(Instant::now(), true, bump_pending, |_, b, _| {
-                        in_turn(s, b) && (!bump_pending || b.sequence.is_some())
+                    .drain(Instant::now(), true, bump_pending, |_, b, taken| {
+                        in_turn(s, b, taken) && (!bump_pending || b.sequence.is_some())
                     });
             for batch in &mut batches {
                 if batch.sequence.is_none() {
@@ -202,6 +218,41 @@ mod in_flight {
 
     fn written(from: usize, to: usize) -> Vec<(usize, Result<i64, Option<ErrorCode>>)> {
         (from..to).map(|i| (i, Ok(i as i64))).collect()
+    }
+
+    /// A partition made a moment ago: the broker refused the first batch (its log was not
+    /// made yet) and, holding no state for the producer there, would write a second one
+    /// sent behind it, and then refuse the first as out of order, which an epoch bump would
+    /// write after the second (KAFKA-15591, seen in the benchmark's 100-partition produce).
+    /// So the partition's first batch goes alone until it is written; then five at a time.
+    #[tokio::test(start_paused = true)]
+    async fn a_partition_not_written_yet_has_one_batch_in_flight_until_one_is() {
+        let mut h = Harness::fresh(5);
+        for _ in 0..7 {
+            h.send(150);
+        }
+        let sent = h.take();
+        assert_eq!(records(&sent), [0], "one batch until one is written");
+        assert!(h.take().is_empty());
+        let first = sent.into_iter().next().unwrap();
+        h.answer(first, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1);
+        let again = h.take_later().await;
+        assert_eq!(
+            (records(&again), sequences(&again)),
+            (vec![0], vec![(0, 0)])
+        );
+        assert!(h.take().is_empty(), "still alone while it is sent again");
+        h.answer(again.into_iter().next().unwrap(), ErrorCode::NONE, 0);
+        let sent = h.take();
+        assert_eq!(
+            records(&sent),
+            [1, 2, 3, 4, 5],
+            "five in flight once one is written"
+        );
+        for (i, batch) in sent.into_iter().enumerate() {
+            h.answer(batch, ErrorCode::NONE, i as i64 + 1);
+        }
+        assert_eq!(h.told(), written(0, 6));
     }
 
     /// Five batches in flight, the second answered NOT_LEADER_OR_FOLLOWER and the three
