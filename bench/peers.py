@@ -72,6 +72,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import re
 import shutil
 import signal
@@ -327,6 +328,24 @@ def api_versions_round_trip(bootstrap, samples=20):
     return median_spread(times)
 
 
+def more_open_files():
+    """Raises the open-file limit of the broker about to start to the hard limit: it keeps a
+    file open per partition (see Bench.wait_for_files)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def open_files(pid):
+    """(files process `pid` holds open, its limit), or None where /proc cannot tell."""
+    try:
+        count = len(os.listdir(f"/proc/{pid}/fd"))
+        with open(f"/proc/{pid}/limits") as f:
+            line = next(l for l in f if l.startswith("Max open files"))
+        return count, int(line.split()[3])
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
 class Broker:
     def __init__(self, launcher, log_path, home=None, ssl=False, properties=(), delays=(),
                  heap=None):
@@ -340,7 +359,8 @@ class Broker:
         for d in delays:
             cmd += ["--delayed-listener", str(d)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True,
-                                     stdin=subprocess.DEVNULL, env=env)
+                                     stdin=subprocess.DEVNULL, env=env,
+                                     preexec_fn=more_open_files)
         self.bootstrap = self.log_dir = self.ssl_bootstrap = self.ssl_ca = None
         self.delayed = {}  # ms each way -> the delayed listener's bootstrap
         for line in self.proc.stdout:
@@ -410,11 +430,33 @@ class Bench:
         self.corpora = {}  # "100" / "1k" -> payload file
         self.large_corpora = set()  # the payload files of the large workloads
         self.log_dir = None  # the broker's log.dirs, for records per batch
+        self.broker_pid = None  # the broker started here, for its open files
         self.ssl_bootstrap = self.ssl_ca = None  # the SSL listener, for the -tls workloads
         self.delayed = {}  # ms each way -> a delayed listener, for the link-* workloads
         self.notes = []  # checksum checks, for the report
 
+    def wait_for_files(self, partitions):
+        """Waits, up to three minutes, until the broker started here has room under its
+        open-file limit for the logs of `partitions` more partitions. It holds a file open per
+        partition, and a deleted topic's for a minute or more after the delete: a workload
+        making 10,000 partitions right after another deleted 10,000 went past this machine's
+        limit of 20,000 ("Too many open files" in the broker's metadata publisher, which then
+        never made the logs of some partitions it leads, and every produce to them failed)."""
+        if not self.broker_pid:
+            return
+        started = time.monotonic()
+        while (files := open_files(self.broker_pid)) and files[0] + partitions + 1000 > files[1]:
+            if time.monotonic() - started > 180:
+                log(f"  the broker still holds {files[0]} of {files[1]} files open; going on")
+                return
+            time.sleep(1)
+        waited = time.monotonic() - started
+        if waited >= 1:
+            log(f"  waited {waited:.0f} s for the broker to close the files of deleted topics")
+
     def admin(self, mode, topics, partitions=6):
+        if mode == "admin-create":
+            self.wait_for_files(partitions * len(topics))
         # Straight to the broker: only the measured runs go through a delayed listener.
         cmd = [self.peer, mode, "--bootstrap", self.bootstrap, "--topic", ",".join(topics),
                "--num-records", "1", "--partitions", str(partitions)]
@@ -1162,6 +1204,7 @@ def main():
         broker = Broker(launcher, os.path.join(a.out, "broker.log"), home, ssl=tls,
                         properties=props, delays=delays, heap=a.broker_heap if many else None)
         bench.bootstrap, bench.log_dir = broker.bootstrap, broker.log_dir
+        bench.broker_pid = broker.pid
         bench.ssl_bootstrap, bench.ssl_ca = broker.ssl_bootstrap, broker.ssl_ca
         bench.delayed = broker.delayed
     if a.bootstrap and a.group_heartbeat_ms:

@@ -928,6 +928,11 @@ impl rdkafka::producer::ProducerContext for DeliveryStats {
     }
 }
 
+/// How long `rdkafka-produce` waits for its deliveries: it also fills the consume workloads'
+/// topics, and a topic of 10,000 partitions made right after 10,000 others were deleted took
+/// the broker more than two minutes to take the fill (`parts-consume-10k`).
+const RDKAFKA_FLUSH: Duration = Duration::from_secs(600);
+
 /// librdkafka's fastest path: `ThreadedProducer` (a `BaseProducer` polled by its own thread,
 /// which runs the delivery callbacks), a plain send loop that polls on a full queue.
 fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
@@ -941,7 +946,7 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
     producer
         .send(warm)
         .map_err(|(e, _)| format!("warm-up send: {e}"))?;
-    producer.flush(Duration::from_secs(60))?;
+    producer.flush(RDKAFKA_FLUSH)?;
     let first_record = PROCESS_START.get().map(Instant::elapsed);
     producer.context().take();
     let mut pick = Pick(0x9E37_79B9_7F4A_7C15);
@@ -958,7 +963,7 @@ fn rdkafka_produce(args: &Args) -> AnyResult<Summary> {
             std::thread::sleep(pause);
         }
     }
-    producer.flush(Duration::from_secs(120))?;
+    producer.flush(RDKAFKA_FLUSH)?;
     let mut summary = producer.context().take();
     summary.start = start;
     summary.first_record = first_record;
