@@ -52,10 +52,15 @@ async fn the_checks_catch_duplicates_skips_and_commit_regressions() {
     // The seek shows as a skip at the member's next poll; unless a rebalance came first and
     // the revoke hook committed the position past the seek (as the members commit on
     // revoke), when the partition's next owner starts at that commit and the records seeked
-    // past are never read: the delivery check finds them lost (a CI run saw 5 lost, 0 skips).
+    // past are never read: the delivery check finds them lost (a CI run saw 5 lost, 0 skips);
+    // or the member's poll past them fell inside a rebalance and the next owner, from an
+    // earlier commit, read them after later ones: the delivery check finds them reordered
+    // (a CI run saw 0 lost, 5 reordered, 0 skips, and no record reordered in the log).
     let read = verdict.read.as_ref().expect("the scenario keeps values");
     assert!(
-        verdict.group.skips >= 1 || (1..=5).contains(&read.lost.len()),
+        verdict.group.skips >= 1
+            || (1..=5).contains(&read.lost.len())
+            || (1..=5).contains(&read.reordered.len()),
         "a member seeked 5 records ahead and the checks saw neither a skip nor those records \
          lost: {}",
         verdict.line
