@@ -146,7 +146,8 @@ impl Idempotence {
     ) -> bool {
         let s = lock(&self.state);
         let unsettled = s.partitions.get(tp).map(|p| &p.unsettled);
-        let alone = taken == 0 || s.written.contains(tp);
+        let written = s.written.contains(tp);
+        let alone = taken == 0 || written;
         match fields {
             Some(fields) => {
                 s.current(fields)
@@ -155,7 +156,7 @@ impl Idempotence {
                         .is_some_and(|u| u.base == fields.base_sequence)
                     && alone
             }
-            None => alone && (s.written.contains(tp) || unsettled.is_none_or(|u| u.is_empty())),
+            None => alone && (written || unsettled.is_none_or(|u| u.is_empty())),
         }
     }
 
@@ -224,18 +225,12 @@ impl Idempotence {
         if fields.producer_id == s.producer_id && !s.written.contains(tp) {
             s.written.insert(tp.clone());
         }
-        drop(s);
-        self.settled(tp, fields);
+        s.settled(tp, fields);
     }
 
     /// The batch is settled: written, or failed or forgotten with its sequences spent.
     pub(crate) fn settled(&self, tp: &TopicPartition, fields: &ProducerFields) {
-        let mut s = lock(&self.state);
-        if s.current(fields) {
-            if let Some(p) = s.partitions.get_mut(tp) {
-                p.remove(fields.base_sequence);
-            }
-        }
+        lock(&self.state).settled(tp, fields);
     }
 
     /// A sequenced batch of `count` records failed and the broker wrote none of it. If it is
@@ -328,6 +323,15 @@ impl State {
     /// Whether `fields` were given out under the current producer id and epoch.
     fn current(&self, fields: &ProducerFields) -> bool {
         fields.producer_id == self.producer_id && fields.epoch == self.epoch
+    }
+
+    /// See [`Idempotence::settled`].
+    fn settled(&mut self, tp: &TopicPartition, fields: &ProducerFields) {
+        if self.current(fields) {
+            if let Some(p) = self.partitions.get_mut(tp) {
+                p.remove(fields.base_sequence);
+            }
+        }
     }
 }
 
