@@ -319,7 +319,9 @@ async fn send(s: Arc<Shared>, leader: i32, batches: Vec<Batch>, mut turn: Turn) 
     match outcome {
         // Never written: retrying cannot duplicate.
         Attempt::NotSent(e) => settle_all(&s, batches, &e, false),
-        Attempt::Failed(e) => settle_all(&s, batches, &e, e.is_outcome_unknown()),
+        // Queued on the connection: whatever failed after (no answer in time, the
+        // connection, an answer that does not decode), the broker may have written it.
+        Attempt::Failed(e) => settle_all(&s, batches, &e, true),
         Attempt::Unacknowledged => {
             for batch in batches {
                 s.settle(batch, Answer::Unacknowledged, &|| Error::Closed);
@@ -343,7 +345,7 @@ async fn send(s: Arc<Shared>, leader: i32, batches: Vec<Batch>, mut turn: Turn) 
 enum Attempt {
     /// No connection to the leader: nothing was written.
     NotSent(Error),
-    /// Sent, and the request failed as a whole.
+    /// Queued on the connection, and the request failed as a whole: written or not.
     Failed(Error),
     /// Written with `acks=0`: no answer comes.
     Unacknowledged,

@@ -152,6 +152,34 @@ async fn a_response_that_does_not_decode_is_a_protocol_error() {
     );
 }
 
+/// A Produce answer that does not decode arrives after the broker handled the request: its
+/// records fail saying they may have been written, not as if they were refused (with
+/// idempotence, and without it).
+#[tokio::test]
+async fn a_produce_response_that_does_not_decode_leaves_the_outcome_unknown() {
+    for idempotence in [true, false] {
+        let broker = FakeBroker::builder().topic("t", 1).start().await.unwrap();
+        broker.script(ApiKey::Produce, |req| {
+            Reply::Raw(req.frame(&[0x00, 0xff, 0xff]))
+        });
+        let mut config = producer_config(&broker.bootstrap());
+        config.enable_idempotence = idempotence;
+        config.client.request_timeout = Duration::from_secs(2);
+        config.delivery_timeout = Duration::from_secs(5);
+        let producer = Producer::new(config).await.unwrap();
+        let delivery = producer.send(ProducerRecord::new("t", "v")).await.unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(30), delivery)
+            .await
+            .expect("resolved")
+            .err()
+            .unwrap();
+        assert!(
+            err.is_outcome_unknown(),
+            "idempotence {idempotence}: {err} ({err:?})"
+        );
+    }
+}
+
 #[tokio::test]
 async fn invalid_producer_settings_say_what_to_change() {
     let err = ProducerConfig::from_properties([
