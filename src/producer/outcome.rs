@@ -147,26 +147,34 @@ pub(crate) fn decide(answer: Answer, batch: Known) -> Decision {
             after_failure(RetryAction::Retry, batch, false)
         }
         // Refused, and in a transaction: the transaction cannot commit (Java's abortable
-        // error, or fatal for a fenced epoch: the caller tells them apart). Not written; the
-        // abort bumps the epoch before anything is sequenced again.
+        // error, or fatal for a fenced epoch: the caller tells them apart). This attempt was
+        // not written (see `refusal_settles` for an earlier one); the abort bumps the epoch
+        // before anything is sequenced again.
         ErrorCode::UNKNOWN_PRODUCER_ID
         | ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
         | ErrorCode::INVALID_PRODUCER_EPOCH
             if batch.transactional =>
         {
             let known = Known {
-                outcome_unknown: false,
+                outcome_unknown: batch.outcome_unknown && !refusal_settles(code),
                 ..batch
             };
             fail(known, FailWith::Answer, true)
         }
-        // Refused, so this attempt was not written, and neither was an earlier one (it would
-        // make this one a duplicate): sent again under a new epoch and new sequences.
+        // Refused, so this attempt was not written, and no earlier one was before it (it would
+        // make this one a duplicate): sent again under a new epoch and new sequences. But an
+        // earlier attempt that got no answer may still be on its way, in a connection the
+        // producer gave up on (a broker that stalled reads it late), and be written after this
+        // refusal: such a batch fails, saying it may have been written, rather than being
+        // sent again under new sequences, which could write it twice.
         ErrorCode::UNKNOWN_PRODUCER_ID
         | ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
         | ErrorCode::INVALID_PRODUCER_EPOCH
             if batch.idempotent =>
         {
+            if batch.outcome_unknown && !refusal_settles(code) {
+                return fail(batch, FailWith::Answer, true);
+            }
             let known = Known {
                 outcome_unknown: false,
                 ..batch
@@ -191,6 +199,14 @@ pub(crate) fn decide(answer: Answer, batch: Known) -> Decision {
         }
         _ => after_failure(code.retry_action(), batch, false),
     }
+}
+
+/// Whether a refusal of the producer's sequence or epoch also refuses every earlier attempt
+/// of the batch still on its way: only a fenced epoch does (the broker has moved past the
+/// epoch they all carry). After `OUT_OF_ORDER_SEQUENCE_NUMBER` or `UNKNOWN_PRODUCER_ID` an
+/// earlier attempt may still be written, once what was missing before it arrives.
+fn refusal_settles(code: ErrorCode) -> bool {
+    code == ErrorCode::INVALID_PRODUCER_EPOCH
 }
 
 impl Known {
@@ -421,7 +437,12 @@ mod tests {
             ("duplicate, plain", code(E::DUPLICATE_SEQUENCE_NUMBER), PLAIN, fail(Release), NO),
             // UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH → not
             // written: bump, retry under new sequences while time and retries remain.
-            ("unknown producer", code(E::UNKNOWN_PRODUCER_ID), unknown(IDEM), retry(Forget, false), B),
+            ("unknown producer", code(E::UNKNOWN_PRODUCER_ID), IDEM, retry(Forget, false), B),
+            // ... but an earlier attempt that got no answer may still land (only a fenced
+            // epoch refuses it too): failed as maybe written, not sent again.
+            ("unknown producer, unknown", code(E::UNKNOWN_PRODUCER_ID), unknown(IDEM), fail_unknown(Forget), B),
+            ("out of order, unknown", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), unknown(IDEM), fail_unknown(Forget), B),
+            ("bad epoch, unknown", code(E::INVALID_PRODUCER_EPOCH), unknown(IDEM), retry(Forget, false), B),
             ("out of order", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), IDEM, retry(Forget, false), B),
             ("bad epoch", code(E::INVALID_PRODUCER_EPOCH), IDEM, retry(Forget, false), B),
             ("bad epoch, expired", code(E::INVALID_PRODUCER_EPOCH), expired(unknown(IDEM)), time_out(Forget), B),
@@ -444,7 +465,9 @@ mod tests {
             ("lost, behind", LOST, behind(IDEM), retry(Keep, true), R),
             // The same in a transaction: not written, the transaction must abort (or the
             // producer was fenced), and the abort bumps the epoch.
-            ("unknown producer, transaction", code(E::UNKNOWN_PRODUCER_ID), unknown(TXN), fail(Forget), B),
+            ("unknown producer, transaction", code(E::UNKNOWN_PRODUCER_ID), TXN, fail(Forget), B),
+            ("unknown producer, transaction, unknown", code(E::UNKNOWN_PRODUCER_ID), unknown(TXN), fail_unknown(Forget), B),
+            ("bad epoch, transaction, unknown", code(E::INVALID_PRODUCER_EPOCH), unknown(TXN), fail(Forget), B),
             ("out of order, transaction", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), TXN, fail(Forget), B),
             ("bad epoch, transaction", code(E::INVALID_PRODUCER_EPOCH), TXN, fail(Forget), B),
             ("fenced, transaction", code(E::PRODUCER_FENCED), TXN, fail(Release), NO),
@@ -582,20 +605,23 @@ mod tests {
                     )
                     || answer == code(ErrorCode::REQUEST_TIMED_OUT)
                     || answer == code(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
-                // The broker refused the producer's state: neither this attempt nor an earlier
-                // one was written. (Out of order behind an unsettled batch is no refusal: only
-                // this attempt was not written.)
+                // The broker refused the producer's state: this attempt was not written, nor
+                // was an earlier one before it. One still on its way is refused too only if its
+                // epoch is fenced; after the other refusals it may still be written, so they
+                // settle only a batch no attempt of which is unanswered. (Out of order behind an
+                // unsettled batch is no refusal: only this attempt was not written.)
                 let behind_out_of_order = known.earlier_unsettled
                     && answer == code(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
                 let refused = known.idempotent
                     && !behind_out_of_order
-                    && [
-                        ErrorCode::UNKNOWN_PRODUCER_ID,
-                        ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
-                        ErrorCode::INVALID_PRODUCER_EPOCH,
-                    ]
-                    .iter()
-                    .any(|&c| answer == code(c));
+                    && (answer == code(ErrorCode::INVALID_PRODUCER_EPOCH)
+                        || (!known.outcome_unknown
+                            && [
+                                ErrorCode::UNKNOWN_PRODUCER_ID,
+                                ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+                            ]
+                            .iter()
+                            .any(|&c| answer == code(c))));
                 let written_maybe = written_maybe && !refused;
                 match d.action {
                     Fail {
