@@ -52,6 +52,9 @@ pub(crate) struct Known {
     pub splittable: bool,
     /// The batch belongs to a transaction (`transactional.id`; idempotent too).
     pub transactional: bool,
+    /// Sent with `acks=all`: the leader answers once it appended the batch and its followers
+    /// caught up, so some refusals can come after the append.
+    pub acks_all: bool,
 }
 
 /// What becomes of the batch's sequence (with idempotence; without, there is none).
@@ -197,6 +200,14 @@ pub(crate) fn decide(answer: Answer, batch: Known) -> Decision {
         ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND => {
             after_failure(code.retry_action(), batch.with_unknown(true), false)
         }
+        // With acks=all the leader may have appended the batch and then, while it waited for
+        // its followers, lost the leadership or the log's directory: the broker answers so
+        // (Kafka's DelayedProduce) for a batch that is in its log, where it stays unless a new
+        // leader truncates it (on a one-node cluster, nothing does). With acks=1 the answer
+        // comes from the append itself, which wrote nothing.
+        ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::KAFKA_STORAGE_ERROR if batch.acks_all => {
+            after_failure(code.retry_action(), batch.with_unknown(true), false)
+        }
         _ => after_failure(code.retry_action(), batch, false),
     }
 }
@@ -317,6 +328,7 @@ mod tests {
         retries_left: true,
         splittable: true,
         transactional: false,
+        acks_all: true,
     };
     /// A batch of a transaction.
     const TXN: Known = Known {
@@ -331,6 +343,13 @@ mod tests {
     fn unknown(k: Known) -> Known {
         Known {
             outcome_unknown: true,
+            ..k
+        }
+    }
+    /// Sent with acks=1 (no idempotence).
+    fn leader_acks(k: Known) -> Known {
+        Known {
+            acks_all: false,
             ..k
         }
     }
@@ -459,7 +478,7 @@ mod tests {
             ("out of order, behind, expired", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), behind(expired(IDEM)), time_out(Release), NO),
             ("out of order, behind, expired, unknown", code(E::OUT_OF_ORDER_SEQUENCE_NUMBER), behind(expired(unknown(TXN))), time_out_unknown(Forget), B),
             // Behind an unsettled batch, the other answers mean what they mean alone.
-            ("not leader, behind", code(E::NOT_LEADER_OR_FOLLOWER), behind(IDEM), retry(Keep, false), R),
+            ("not leader, behind", code(E::NOT_LEADER_OR_FOLLOWER), behind(IDEM), retry(Keep, true), R),
             ("unknown producer, behind", code(E::UNKNOWN_PRODUCER_ID), behind(IDEM), retry(Forget, false), B),
             ("duplicate, behind", code(E::DUPLICATE_SEQUENCE_NUMBER), behind(IDEM), written_at(-1, -1), NO),
             ("lost, behind", LOST, behind(IDEM), retry(Keep, true), R),
@@ -502,8 +521,16 @@ mod tests {
             ("not connected after a loss", failed(RetryAction::Reconnect, false), unknown(IDEM), retry(Keep, true), R),
             ("not connected after a loss, late", failed(RetryAction::Reconnect, false), expired(unknown(IDEM)), time_out_unknown(Forget), RB),
             // Other retriable → retry after backoff while retries and time remain.
-            ("not leader", code(E::NOT_LEADER_OR_FOLLOWER), IDEM, retry(Keep, false), R),
-            ("not leader, expired", code(E::NOT_LEADER_OR_FOLLOWER), expired(PLAIN), time_out(Release), R),
+            // NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR with acks=all: the leader may have
+            // appended the batch before it lost the leadership or its log directory, so the
+            // outcome is unknown (once expired: failed as maybe written, never given back).
+            // With acks=1 the append itself refused it: as "other retriable".
+            ("not leader", code(E::NOT_LEADER_OR_FOLLOWER), IDEM, retry(Keep, true), R),
+            ("not leader, expired, idempotent", code(E::NOT_LEADER_OR_FOLLOWER), expired(IDEM), time_out_unknown(Forget), RB),
+            ("storage error", code(E::KAFKA_STORAGE_ERROR), no_retries(IDEM), retry(Keep, true), R),
+            ("not leader, expired, acks=all", code(E::NOT_LEADER_OR_FOLLOWER), expired(PLAIN), time_out_unknown(Keep), R),
+            ("not leader, acks=1", code(E::NOT_LEADER_OR_FOLLOWER), leader_acks(PLAIN), retry(Keep, false), R),
+            ("not leader, expired, acks=1", code(E::NOT_LEADER_OR_FOLLOWER), expired(leader_acks(PLAIN)), time_out(Release), R),
             ("not leader, expired, unknown", code(E::NOT_LEADER_OR_FOLLOWER), expired(unknown(IDEM)), time_out_unknown(Forget), RB),
             ("not leader, plain, unknown, expired", code(E::NOT_LEADER_OR_FOLLOWER), expired(unknown(PLAIN)), time_out_unknown(Keep), R),
             ("not enough replicas", code(E::NOT_ENOUGH_REPLICAS), PLAIN, retry(Keep, false), NO),
@@ -553,7 +580,7 @@ mod tests {
     }
 
     fn every_known() -> impl Iterator<Item = Known> {
-        (0..128u8)
+        (0..=255u8)
             .map(|bits| Known {
                 idempotent: bits & 1 != 0,
                 outcome_unknown: bits & 2 != 0,
@@ -562,10 +589,13 @@ mod tests {
                 splittable: bits & 16 != 0,
                 transactional: bits & 32 != 0,
                 earlier_unsettled: bits & 64 != 0,
+                acks_all: bits & 128 != 0,
             })
             // A transactional producer is idempotent, and only sequenced batches have an
             // earlier one.
             .filter(|k| k.idempotent || !(k.transactional || k.earlier_unsettled))
+            // Idempotence requires acks=all.
+            .filter(|k| k.acks_all || !k.idempotent)
     }
 
     fn every_answer() -> Vec<Answer> {
@@ -604,7 +634,10 @@ mod tests {
                         }
                     )
                     || answer == code(ErrorCode::REQUEST_TIMED_OUT)
-                    || answer == code(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+                    || answer == code(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+                    || (known.acks_all
+                        && (answer == code(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+                            || answer == code(ErrorCode::KAFKA_STORAGE_ERROR)));
                 // The broker refused the producer's state: this attempt was not written, nor
                 // was an earlier one before it. One still on its way is refused too only if its
                 // epoch is fenced; after the other refusals it may still be written, so they

@@ -66,6 +66,7 @@ impl Shared {
             retries_left: batch.attempts < self.config.retries,
             splittable: batch.record_count() > 1,
             transactional: self.txn.is_some(),
+            acks_all: self.config.acks == crate::config::Acks::All,
         }
     }
 
