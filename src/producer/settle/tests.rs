@@ -414,7 +414,7 @@ mod in_flight {
         {
             let outcomes = lock(&h.outcomes);
             let (i, first) = &outcomes[0];
-            let error = first.as_ref().err().expect("the first failed");
+            let error = first.as_ref().expect_err("the first failed");
             assert!(
                 *i == 0 && error.is_outcome_unknown(),
                 "failed as maybe written: {error}"
@@ -550,7 +550,7 @@ mod in_flight {
         h.expire();
         {
             let told = lock(&h.outcomes);
-            let error = told[0].1.as_ref().err().expect("expired");
+            let error = told[0].1.as_ref().expect_err("expired");
             assert!(error.is_outcome_unknown(), "{error}");
         }
         assert!(h.id().bump_requested(), "its sequences are forgotten");
