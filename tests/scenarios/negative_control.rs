@@ -62,7 +62,7 @@ async fn the_checks_catch_duplicates_skips_and_commit_regressions() {
             || (1..=5).contains(&read.lost.len())
             || (1..=5).contains(&read.reordered.len()),
         "a member seeked 5 records ahead and the checks saw neither a skip nor those records \
-         lost: {}",
+         lost or reordered: {}",
         verdict.line
     );
     assert!(
